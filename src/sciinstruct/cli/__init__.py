@@ -1,0 +1,1 @@
+"""The `sciinstruct` command line: one module per command, registered by `main`."""

@@ -1,0 +1,62 @@
+"""Errors a user can act on: which file, which line, which field, what was expected.
+
+The CLI turns these into one line on stderr and an exit code scripts can rely on:
+0 success, 1 the work failed, 2 bad input or usage, 3 an optional dependency is missing,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_MISSING_DEPENDENCY = 3
+EXIT_INTERRUPTED = 130
+
+
+class SciInstructError(Exception):
+    """Base class; `exit_code` is what the CLI exits with."""
+
+    exit_code = EXIT_FAILED
+
+
+class InputError(SciInstructError):
+    """Bad input data or arguments, located as precisely as we can."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.file, self.line, self.field, self.reason = file, line, field, message
+        where = ""
+        if file:
+            where = file + (f":{line}" if line is not None else "")
+        if field:
+            where = f"{where} field '{field}'" if where else f"field '{field}'"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class MissingDependencyError(SciInstructError):
+    """An optional heavy part is not installed; the message carries the exact install line."""
+
+    exit_code = EXIT_MISSING_DEPENDENCY
+
+    def __init__(self, what: str, install: str) -> None:
+        self.install = install
+        super().__init__(f"{what} is not installed: run `{install}`")
+
+
+def require(module: str, what: str, install: str) -> object:
+    """Import an optional module or fail with the exact `pip install` line."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(what, install) from exc

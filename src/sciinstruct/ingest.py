@@ -1,0 +1,402 @@
+"""Read questions from JSONL, CSV, Parquet or a local Hugging Face dataset into a run directory.
+
+Bad input never crashes ingestion and is never dropped silently: every refused row goes to
+`rejected.jsonl` with file, line, field and reason. Accepted rows are appended to
+`questions.jsonl`; a re-run of the same input adds nothing (ids are stable content hashes).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from sciinstruct.errors import InputError
+from sciinstruct.jsonl import JsonlWriter, read_jsonl
+from sciinstruct.records import Question
+from sciinstruct.rundir import RunDir
+
+QUESTION_FIELDS = tuple(Question.model_fields)
+STRING_FIELDS = ("id", "question", "answer", "solution", "subject", "answer_type", "unit", "source")
+# Raw rows in rejected.jsonl are cut to this many characters: enough to find the row, not a copy
+# of a 100 MB blob that happened to sit in one cell.
+MAX_RAW_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class RawRow:
+    """One input row before validation: where it came from, and either data or why it has none."""
+
+    line: int
+    data: dict[str, Any] | None
+    error: str | None = None
+    raw: str = ""
+
+
+@dataclass
+class IngestResult:
+    read: int = 0
+    accepted: int = 0
+    already_present: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self, source: str, run: RunDir) -> str:
+        text = f"ingested {self.accepted} question(s) from {source}"
+        extras = []
+        if self.already_present:
+            extras.append(f"{self.already_present} already in the run")
+        if self.rejected:
+            extras.append(f"{len(self.rejected)} rejected -> {run.rejected}")
+        return text + (f" ({', '.join(extras)})" if extras else "")
+
+
+def parse_mapping(spec: str | None) -> dict[str, str]:
+    """`question=problem,answer=final` -> {"question": "problem", "answer": "final"}."""
+    if not spec:
+        return {}
+    mapping: dict[str, str] = {}
+    for part in spec.split(","):
+        ours, sep, theirs = (p.strip() for p in part.partition("="))
+        if not sep or not ours or not theirs:
+            raise InputError(
+                f"bad --map entry '{part}': expected OURS=THEIRS, e.g. question=problem"
+            )
+        if ours not in QUESTION_FIELDS:
+            raise InputError(
+                f"bad --map entry '{part}': '{ours}' is not a question field "
+                f"(expected one of {', '.join(QUESTION_FIELDS)})"
+            )
+        mapping[ours] = theirs
+    return mapping
+
+
+# ---------------------------------------------------------------------------------------------
+# Readers: each yields RawRow with a 1-based line (JSONL, CSV) or row number (Parquet, HF).
+
+
+def _decode(raw: bytes) -> tuple[str | None, str | None]:
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+
+
+def read_jsonl_rows(path: Path) -> Iterator[RawRow]:
+    with open(path, "rb") as fh:
+        lines = fh.read().split(b"\n")
+    last = len(lines)
+    if lines and lines[-1] == b"":
+        last -= 1  # the file ends with a newline: the final empty piece is not a line
+    for number, raw in enumerate(lines[:last], start=1):
+        if not raw.strip():
+            continue
+        text, error = _decode(raw)
+        if text is None:
+            yield RawRow(number, None, error, raw.decode("utf-8", "replace"))
+            continue
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            why = (
+                "truncated last line (the file ends mid-record)"
+                if number == last and not raw.rstrip().endswith(b"}")
+                else f"invalid JSON: {exc.msg} at column {exc.colno}"
+            )
+            yield RawRow(number, None, why, text)
+            continue
+        if not isinstance(value, dict):
+            yield RawRow(number, None, f"expected a JSON object, got {type(value).__name__}", text)
+            continue
+        yield RawRow(number, value, raw=text)
+
+
+def read_json_array_rows(path: Path) -> Iterator[RawRow]:
+    """A `.json` file holding one array of objects (SciBench and others publish this way)."""
+    text, error = _decode(path.read_bytes())
+    if text is None:
+        raise InputError(error or "not UTF-8", file=str(path))
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno) from exc
+    if not isinstance(values, list):
+        raise InputError("expected a JSON array of objects or JSON Lines", file=str(path))
+    for number, value in enumerate(values, start=1):
+        raw = json.dumps(value, ensure_ascii=False, default=str)
+        if isinstance(value, dict):
+            yield RawRow(number, value, raw=raw)
+        else:
+            yield RawRow(number, None, f"expected a JSON object, got {type(value).__name__}", raw)
+
+
+def read_csv_rows(path: Path) -> Iterator[RawRow]:
+    # Decode with surrogateescape so one bad byte refuses its row, not the whole file.
+    text = path.read_bytes().decode("utf-8", "surrogateescape")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    if reader.fieldnames is None:
+        return
+    start = 2  # line 1 is the header
+    for row in reader:
+        line = start
+        start = reader.line_num + 1
+        values = {k: v for k, v in row.items() if k is not None}
+        raw = ",".join(str(v) for v in row.values())
+        if None in row:
+            yield RawRow(
+                line, None, f"more cells than the {len(reader.fieldnames)} header columns", raw
+            )
+            continue
+        bad = [k for k, v in values.items() if isinstance(v, str) and _has_surrogates(v)]
+        if bad:
+            yield RawRow(
+                line,
+                None,
+                f"not UTF-8 in column '{bad[0]}'",
+                raw.encode("utf-8", "replace").decode(),
+            )
+            continue
+        yield RawRow(line, {k: v for k, v in values.items() if v != ""}, raw=raw)
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def read_parquet_rows(path: Path) -> Iterator[RawRow]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from exc
+    for number, row in enumerate(table.to_pylist(), start=1):
+        yield RawRow(number, row, raw=json.dumps(row, default=str, ensure_ascii=False))
+
+
+def read_hf_rows(path: Path, split: str | None) -> Iterator[RawRow]:
+    try:
+        import datasets
+    except ImportError as exc:
+        from sciinstruct.errors import MissingDependencyError
+
+        raise MissingDependencyError("datasets", 'pip install "sciinstruct[train]"') from exc
+    loaded = datasets.load_from_disk(str(path))
+    if isinstance(loaded, datasets.DatasetDict):
+        if split is None:
+            if len(loaded) != 1:
+                raise InputError(
+                    f"the dataset has splits {sorted(loaded)}: choose one with --split",
+                    file=str(path),
+                )
+            split = next(iter(loaded))
+        if split not in loaded:
+            raise InputError(f"no split '{split}' (has {sorted(loaded)})", file=str(path))
+        loaded = loaded[split]
+    for number, row in enumerate(loaded, start=1):
+        yield RawRow(number, dict(row), raw=json.dumps(row, default=str, ensure_ascii=False))
+
+
+def detect_format(path: Path) -> str:
+    if path.is_dir():
+        if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
+            return "hf"
+        raise InputError(
+            "a directory, but not a Hugging Face dataset saved with save_to_disk "
+            "(no dataset_dict.json or state.json)",
+            file=str(path),
+        )
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise InputError(
+        f"unknown file type '{suffix}': expected .jsonl, .csv, .parquet or a dataset directory",
+        file=str(path),
+    )
+
+
+def read_rows(path: Path, fmt: str = "auto", split: str | None = None) -> Iterator[RawRow]:
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt == "jsonl":
+        with open(path, "rb") as fh:
+            starts_array = fh.read(64).lstrip().startswith(b"[")
+        return read_json_array_rows(path) if starts_array else read_jsonl_rows(path)
+    if fmt == "csv":
+        return read_csv_rows(path)
+    if fmt == "parquet":
+        return read_parquet_rows(path)
+    if fmt == "hf":
+        return read_hf_rows(path, split)
+    raise InputError(f"unknown format '{fmt}': expected auto, jsonl, csv, parquet or hf")
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation: a raw row becomes a Question or a rejection with the field and reason.
+
+
+class RowError(Exception):
+    def __init__(self, field: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.field, self.reason = field, reason
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Accept the spellings real datasets use; refuse types that would lose meaning."""
+    if value is None:
+        return None
+    if name in STRING_FIELDS:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise RowError(name, f"expected a string, got {type(value).__name__}")
+        return str(value)  # GSM8K-style numeric answers are fine as text
+    if name == "choices":
+        if isinstance(value, str):  # CSV cells: a JSON list or "a|b|c"
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split("|")
+        if not isinstance(value, list) or not all(isinstance(c, str | int | float) for c in value):
+            raise RowError(name, "expected a list of strings")
+        return [str(c) for c in value]
+    if name == "metadata":
+        if isinstance(value, str):
+            value = json.loads(value)
+        if not isinstance(value, dict):
+            raise RowError(name, f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def to_question(
+    data: dict[str, Any], mapping: dict[str, str], defaults: dict[str, Any]
+) -> Question:
+    taken: set[str] = set()
+    fields: dict[str, Any] = {}
+    for name in QUESTION_FIELDS:
+        column = mapping.get(name, name)
+        if column in data and data[column] is not None:
+            try:
+                fields[name] = _coerce(name, data[column])
+            except json.JSONDecodeError as exc:
+                raise RowError(name, f"not valid JSON ({exc.msg})") from exc
+            taken.add(column)
+    for required in ("question", "answer"):
+        if required not in fields:
+            column = mapping.get(required, required)
+            hint = f" (mapped from '{column}')" if column != required else ""
+            raise RowError(required, f"missing required field{hint}")
+    # Columns we do not know are kept in metadata, never dropped.
+    extra = {k: v for k, v in data.items() if k not in taken}
+    if extra:
+        fields["metadata"] = {**extra, **fields.get("metadata", {})}
+    for key, value in defaults.items():
+        fields.setdefault(key, value)
+    try:
+        return Question(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or None
+        raise RowError(loc, first["msg"]) from exc
+
+
+def ingest(
+    path: str | Path,
+    run: RunDir,
+    *,
+    mapping: dict[str, str] | None = None,
+    fmt: str = "auto",
+    split: str | None = None,
+    source: str | None = None,
+    subject: str | None = None,
+    answer_type: str | None = None,
+) -> IngestResult:
+    """Validate every row of `path` into `run/questions.jsonl`; refused rows to `rejected.jsonl`."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file or directory", file=str(path))
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError("the file is empty: expected one question per row", file=str(path))
+    mapping = mapping or {}
+    defaults: dict[str, Any] = {"source": source if source is not None else path.stem}
+    if subject:
+        defaults["subject"] = subject
+    if answer_type:
+        defaults["answer_type"] = answer_type
+
+    run.ensure()
+    known = {q["id"]: q for q in read_jsonl(run.questions)}
+    seen_rejections = {(r.get("file"), r.get("line")) for r in read_jsonl(run.rejected)}
+    first_line: dict[str, int] = {}
+    result = IngestResult()
+    with JsonlWriter(run.questions) as accepted, JsonlWriter(run.rejected) as rejected:
+        for row in read_rows(path, fmt, split):
+            result.read += 1
+            try:
+                if row.data is None:
+                    raise RowError(None, row.error or "unreadable row")
+                question = to_question(row.data, mapping, defaults)
+                if question.id in first_line:
+                    raise RowError(
+                        "id",
+                        f"duplicate id '{question.id}' (first on line {first_line[question.id]})",
+                    )
+                first_line[question.id] = row.line
+                previous = known.get(question.id)
+                if previous is not None:
+                    if previous != question.to_json_dict():
+                        raise RowError(
+                            "id", f"id '{question.id}' is already in the run with other content"
+                        )
+                    result.already_present += 1
+                    continue
+                accepted.write(question)
+                known[question.id] = question.to_json_dict()
+                result.accepted += 1
+            except RowError as exc:
+                record = {
+                    "file": str(path),
+                    "line": row.line,
+                    "field": exc.field,
+                    "reason": exc.reason,
+                    "raw": row.raw[:MAX_RAW_CHARS],
+                }
+                result.rejected.append(record)
+                if (record["file"], record["line"]) not in seen_rejections:
+                    rejected.write(record)
+    if result.read == 0:
+        raise InputError("no rows found: expected one question per row", file=str(path))
+    run.update_stats(
+        "ingest",
+        {
+            "questions": len(known),
+            "last_file": str(path),
+            "last_read": result.read,
+            "last_accepted": result.accepted,
+            "last_rejected": len(result.rejected),
+            "last_already_present": result.already_present,
+        },
+    )
+    return result
+
+
+def load_questions(run: RunDir) -> list[Question]:
+    """The run's validated questions; a bad line (e.g. cut off by a kill) is an error with its place."""
+    from sciinstruct.jsonl import BadLine
+    from sciinstruct.log import logger
+
+    bad: list[BadLine] = []
+    questions = [Question(**row) for row in read_jsonl(run.questions, bad)]
+    for line in bad:
+        logger.warning("skipped %s", line)
+    if not questions:
+        where = f" ({bad[0]})" if bad else ""
+        raise InputError(
+            f"no questions in the run: run `sciinstruct ingest` first{where}",
+            file=str(run.questions),
+        )
+    return questions

@@ -1,0 +1,135 @@
+"""The one protocol every LLM backend speaks.
+
+A backend takes a batch of requests and returns one completion per request, in order. Failure of
+one request never raises: it comes back as a Completion with `error` set, so that a stage can
+record it (with its reason) and go on. Batched sync `generate` and async `agenerate` are both
+part of the protocol; a backend implements whichever is natural and the other is derived.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Sampling settings. `seed` makes a sample reproducible and distinguishes k samples in the
+    cache: sample i of a question should use `seed = base_seed + i`."""
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 512
+    seed: int | None = 0
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["stop"] = list(self.stop)
+        return d
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A chat prompt and how to sample from it."""
+
+    messages: tuple[Message, ...] | list[Message]
+    params: SamplingParams = field(default_factory=SamplingParams)
+
+    def messages_list(self) -> list[Message]:
+        return [dict(m) for m in self.messages]
+
+
+@dataclass
+class Completion:
+    """The answer to one request. `error` is set (and `text` empty) when generation failed."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    cached: bool = False
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def cache_key(backend: str, model: str, request: GenerationRequest) -> str:
+    """Key of a request in the response cache: backend, model, messages, sampling params, seed."""
+    payload = {
+        "backend": backend,
+        "model": model,
+        "messages": request.messages_list(),
+        "params": request.params.to_dict(),
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What every backend provides. `name` and `model` identify it in the cache and in records."""
+
+    name: str
+    model: str
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]: ...
+
+    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]: ...
+
+    def close(self) -> None: ...
+
+
+class SyncBackend(abc.ABC):
+    """Base for backends whose engine is synchronous (llama.cpp, transformers, vLLM offline).
+
+    `agenerate` runs the batch in a worker thread so an event loop stays responsive.
+    """
+
+    name: str = "sync"
+    model: str = ""
+
+    @abc.abstractmethod
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        """Generate one completion per request, in order; failures come back with `error`."""
+
+    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        return await asyncio.to_thread(self.generate, requests)
+
+    def close(self) -> None:
+        """Release the engine. Subclasses with resources override this."""
+
+
+class AsyncBackend(abc.ABC):
+    """Base for backends that are naturally async (HTTP clients)."""
+
+    name: str = "async"
+    model: str = ""
+
+    @abc.abstractmethod
+    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        """Generate one completion per request, in order; failures come back with `error`."""
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        return asyncio.run(self.agenerate(requests))
+
+    def close(self) -> None:
+        """Release connections. Subclasses with resources override this."""

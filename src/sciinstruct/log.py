@@ -1,0 +1,64 @@
+"""Console output and logging: results to stdout, progress and messages to stderr."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+logger = logging.getLogger("sciinstruct")
+
+_state = {"quiet": False}
+T = TypeVar("T")
+
+
+def set_verbosity(*, verbose: bool = False, quiet: bool = False) -> None:
+    """`--verbose` logs debug detail, `--quiet` only errors and no progress bars."""
+    _state["quiet"] = quiet
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
+    logger.setLevel(level)
+    if not logger.handlers:
+        handler = RichHandler(console=err_console, show_path=False, show_time=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def is_quiet() -> bool:
+    return _state["quiet"]
+
+
+def progress() -> Progress:
+    """A rich progress bar on stderr, disabled under --quiet or when stderr is not a terminal."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=is_quiet(),
+        transient=False,
+    )
+
+
+def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """Iterate with a progress bar."""
+    with progress() as bar:
+        task = bar.add_task(description, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)
