@@ -1,0 +1,23 @@
+"""Curation: the quality classifier, dedup, decontamination and mixing; every drop has a reason.
+
+Stages: `run_filter` (RUN/filtered.jsonl) then `curate` (RUN/samples.jsonl); both append their
+drops, with the reason, to RUN/dropped.jsonl and their counts to stats.json.
+"""
+
+from sciinstruct.curate.base import DropLog, read_dropped
+from sciinstruct.curate.pipeline import DROPPED, FILTERED, CurateConfig, curate
+from sciinstruct.curate.quality_filter import FilterConfig, run_filter
+from sciinstruct.curate.samples import build_samples, quality_key
+
+__all__ = [
+    "DROPPED",
+    "FILTERED",
+    "CurateConfig",
+    "DropLog",
+    "FilterConfig",
+    "build_samples",
+    "curate",
+    "quality_key",
+    "read_dropped",
+    "run_filter",
+]

@@ -1,0 +1,242 @@
+"""`sciinstruct curate`: candidates in, training samples out, every drop written down with why.
+
+Order matters and is fixed: contamination first (a leaked question must go whatever its score),
+then duplicates (questions, then solutions within a question), then the mixing policy (hinted
+solutions, the per-question cap, subject shares) and last the general data mixed in.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sciinstruct.curate.base import DropLog
+from sciinstruct.curate.decontam import DEFAULT_NGRAM, NgramIndex, load_benchmark
+from sciinstruct.curate.dedup import NearDupConfig, find_duplicates
+from sciinstruct.curate.mix import (
+    HINTED_POLICIES,
+    HintedPolicy,
+    apply_hinted,
+    apply_subject_ratios,
+    cap_per_question,
+    load_general,
+    mix_general,
+)
+from sciinstruct.curate.samples import (
+    build_samples,
+    load_critique_scores,
+    load_records,
+    quality_key,
+    question_prompt,
+    solution_text,
+)
+from sciinstruct.errors import InputError
+from sciinstruct.jsonl import write_jsonl
+from sciinstruct.log import logger
+from sciinstruct.records import Attempt, Question, Sample
+from sciinstruct.rundir import RunDir
+
+FILTERED = "filtered.jsonl"  # written by `sciinstruct filter`, read here when present
+DROPPED = "dropped.jsonl"
+
+
+@dataclass
+class CurateConfig:
+    """What `curate` does; every field has a command-line flag of the same name."""
+
+    dedup: bool = True
+    near_dup: bool = True
+    near_threshold: float = 0.8
+    num_perm: int = 128
+    # "question": a question keeps only distinct solutions; "global": no two samples anywhere
+    # share a solution.
+    solution_scope: str = "question"
+    benchmarks: list[Path] = field(default_factory=list)
+    ngram: int = DEFAULT_NGRAM
+    hinted: HintedPolicy = "keep"
+    hinted_weight: float = 0.5
+    max_per_question: int | None = None
+    subject_ratios: dict[str, float] = field(default_factory=dict)
+    general: Path | None = None
+    general_ratio: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        # Checked here so a bad flag is one clear line, not a failure halfway through the run.
+        if self.solution_scope not in ("question", "global"):
+            raise InputError(
+                f"solution scope must be 'question' or 'global', got {self.solution_scope!r}"
+            )
+        if not 0.0 < self.near_threshold <= 1.0:
+            raise InputError(f"near-dup threshold must be in (0, 1], got {self.near_threshold}")
+        if self.hinted not in HINTED_POLICIES:
+            raise InputError(
+                f"hinted policy must be one of {', '.join(HINTED_POLICIES)}, got {self.hinted!r}"
+            )
+        if self.ngram < 1:
+            raise InputError(f"n-gram size must be at least 1, got {self.ngram}")
+
+    def to_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["benchmarks"] = [str(p) for p in self.benchmarks]
+        values["general"] = str(self.general) if self.general else None
+        return values
+
+
+def load_candidates(run: RunDir) -> tuple[list[Question], list[Sample], str]:
+    """Questions and the candidate samples: the classifier's survivors if `filter` ran."""
+    questions = load_records(run.questions, Question)
+    filtered = run.root / FILTERED
+    if filtered.exists():
+        return questions, load_records(filtered, Sample), "filter"
+    attempts = load_records(run.attempts, Attempt)
+    samples = build_samples(questions, attempts, load_critique_scores(run.critiques))
+    return questions, samples, "attempts"
+
+
+def curate(run: RunDir, config: CurateConfig) -> dict[str, Any]:
+    """Run every curation step; write samples.jsonl, the side file and stats.json's section."""
+    questions, samples, origin = load_candidates(run)
+    log = DropLog("curate")
+    stats: dict[str, Any] = {"candidates": len(samples), "candidates_from": origin}
+    stats["questions"] = len(questions)
+
+    questions, samples, stats["contamination"] = _decontaminate(questions, samples, config, log)
+    if config.dedup:
+        near = NearDupConfig(config.near_threshold, config.num_perm) if config.near_dup else None
+        questions, samples = _dedup_questions(questions, samples, near, log)
+        samples = _dedup_solutions(samples, near, config.solution_scope, log)
+    samples = apply_hinted(samples, config.hinted, config.hinted_weight, log)
+    samples = cap_per_question(samples, config.max_per_question, log)
+    samples = apply_subject_ratios(samples, config.subject_ratios, log)
+    if config.general is not None:
+        samples, stats["general"] = mix_general(
+            samples, load_general(config.general), config.general_ratio, config.seed
+        )
+
+    write_jsonl(run.samples, samples)
+    log.save(run.root / DROPPED)
+    stats.update(log.stats())
+    stats["kept_questions"] = len(questions)
+    stats["kept_samples"] = len(samples)
+    stats["kept_by_subject"] = _count(s.subject for s in samples)
+    stats["kept_by_stage"] = _count(s.provenance.stage for s in samples)
+    run.update_stats("curate", stats)
+    run.update_config("curate", config.to_dict())
+    return stats
+
+
+def _count(values: Any) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for value in values:
+        counts[value] += 1
+    return dict(sorted(counts.items()))
+
+
+def _drop_questions(
+    questions: list[Question],
+    samples: list[Sample],
+    gone: dict[str, tuple[str, dict[str, Any]]],
+    log: DropLog,
+) -> tuple[list[Question], list[Sample]]:
+    """Drop the questions in `gone` (id -> reason, detail) and every sample of them."""
+    for question in questions:
+        if question.id in gone:
+            reason, detail = gone[question.id]
+            log.drop_question(question, reason, **detail)
+    kept = []
+    for sample in samples:
+        if sample.question_id in gone:
+            reason, detail = gone[sample.question_id]
+            log.drop(sample, reason, **detail)
+        else:
+            kept.append(sample)
+    return [q for q in questions if q.id not in gone], kept
+
+
+def _decontaminate(
+    questions: list[Question], samples: list[Sample], config: CurateConfig, log: DropLog
+) -> tuple[list[Question], list[Sample], dict[str, Any]]:
+    """Questions and solutions sharing an n-gram with a benchmark item are dropped."""
+    if not config.benchmarks:
+        return questions, samples, {}
+    index = NgramIndex([load_benchmark(p) for p in config.benchmarks], n=config.ngram)
+    report: dict[str, Any] = {
+        b.name: {
+            "questions": 0,
+            "samples": 0,
+            "items": [],
+            "short_items": index.short_items[b.name],
+        }
+        for b in index.benchmarks
+    }
+
+    def note(hit_items: dict[str, list[str]], kind: str) -> None:
+        for name, ids in hit_items.items():
+            report[name][kind] += 1
+            report[name]["items"] = sorted(set(report[name]["items"]) | set(ids))
+
+    gone: dict[str, tuple[str, dict[str, Any]]] = {}
+    for question in questions:
+        hit = index.check([question_prompt(question)])
+        if hit:
+            note(hit.items, "questions")
+            gone[question.id] = ("contaminated", {"benchmarks": hit.items, "ngrams": hit.ngrams})
+    questions, samples = _drop_questions(questions, samples, gone, log)
+    kept = []
+    for sample in samples:
+        hit = index.check([solution_text(sample)])
+        if hit:
+            note(hit.items, "samples")
+            log.drop(sample, "contaminated", benchmarks=hit.items, ngrams=hit.ngrams)
+        else:
+            kept.append(sample)
+    logger.info("decontamination: %d n-grams indexed, n=%d", len(index), config.ngram)
+    return questions, kept, report
+
+
+def _dedup_questions(
+    questions: list[Question], samples: list[Sample], near: NearDupConfig | None, log: DropLog
+) -> tuple[list[Question], list[Sample]]:
+    """Duplicate questions: the one with the best sample stays, the others go with their samples."""
+    best: dict[str, tuple[Any, ...]] = {}
+    for sample in samples:
+        key = quality_key(sample)
+        if sample.question_id not in best or key > best[sample.question_id]:
+            best[sample.question_id] = key
+
+    def rank(i: int) -> tuple[Any, ...]:
+        key = best.get(questions[i].id)
+        # Questions with samples beat those without; among equals the earlier question wins.
+        return (1, key, -i) if key is not None else (0, (), -i)
+
+    duplicates = find_duplicates([question_prompt(q) for q in questions], rank, near)
+    gone = {
+        questions[d.index].id: (
+            f"{d.kind}_dup_question",
+            {"kept": questions[d.kept].id, "similarity": d.similarity},
+        )
+        for d in duplicates
+    }
+    return _drop_questions(questions, samples, gone, log)
+
+
+def _dedup_solutions(
+    samples: list[Sample], near: NearDupConfig | None, scope: str, log: DropLog
+) -> list[Sample]:
+    """Duplicate solutions (within a question, or anywhere): the best-scored one stays."""
+    scopes = [s.question_id for s in samples] if scope == "question" else None
+    duplicates = find_duplicates(
+        [solution_text(s) for s in samples], lambda i: (quality_key(samples[i]), -i), near, scopes
+    )
+    for d in duplicates:
+        log.drop(
+            samples[d.index],
+            f"{d.kind}_dup_solution",
+            kept=samples[d.kept].id,
+            similarity=d.similarity,
+        )
+    gone = {d.index for d in duplicates}
+    return [s for i, s in enumerate(samples) if i not in gone]

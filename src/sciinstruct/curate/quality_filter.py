@@ -1,0 +1,181 @@
+"""`sciinstruct filter`: train (or load) the quality classifier, score candidates, keep the best.
+
+Candidates are the correct attempts of the run as samples. Each gets `scores["classifier"]`; those
+under the threshold (or outside the top fraction) are dropped with reason
+`classifier_below_threshold`. Survivors go to RUN/filtered.jsonl, which `curate` then reads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sciinstruct.curate.base import DropLog
+from sciinstruct.curate.classifier import (
+    Example,
+    evaluate,
+    examples_from_attempts,
+    format_example,
+    load_classifier,
+    load_labelled,
+    make_classifier,
+    save_classifier,
+    split_heldout,
+)
+from sciinstruct.curate.pipeline import DROPPED, FILTERED
+from sciinstruct.curate.samples import (
+    build_samples,
+    load_critique_scores,
+    load_records,
+    question_text,
+    solution_text,
+)
+from sciinstruct.errors import InputError
+from sciinstruct.jsonl import write_jsonl
+from sciinstruct.log import logger
+from sciinstruct.records import Attempt, Question, Sample, stable_id
+from sciinstruct.rundir import RunDir
+
+REASON = "classifier_below_threshold"
+
+
+@dataclass
+class FilterConfig:
+    """How to get a classifier and whom it keeps. `threshold` and `keep_fraction` exclude each
+    other; scores are P(good) - P(bad) in [-1, 1], so 0.0 keeps what looks more good than bad."""
+
+    model: str = "tfidf"
+    labels: Path | None = None
+    load: Path | None = None
+    save: Path | None = None  # default RUN/classifier
+    threshold: float | None = 0.0
+    keep_fraction: float | None = None
+    heldout: float = 0.2
+    # Candidates are the run's own correct attempts, i.e. training positives: a model that saw
+    # a solution scores it too kindly. With k folds by question, each candidate is scored by a
+    # model trained without its question. Default: 5 for tfidf (seconds), off for lm (k x cost).
+    cross_fit: int | None = None
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)  # model constructor options
+
+    def __post_init__(self) -> None:
+        if self.keep_fraction is not None:
+            if not 0.0 < self.keep_fraction <= 1.0:
+                raise InputError(f"--keep-fraction must be in (0, 1], got {self.keep_fraction}")
+            self.threshold = None
+        if self.cross_fit is None:
+            self.cross_fit = 5 if self.model == "tfidf" else 0
+        if self.cross_fit == 1 or self.cross_fit < 0:
+            raise InputError(
+                f"--cross-fit must be 0 (off) or at least 2 folds, got {self.cross_fit}"
+            )
+
+
+def select(
+    scores: np.ndarray, threshold: float | None, keep_fraction: float | None
+) -> tuple[np.ndarray, float]:
+    """Boolean keep mask and the effective threshold (the lowest kept score for a fraction)."""
+    if keep_fraction is None:
+        cut = -math.inf if threshold is None else threshold
+        return scores >= cut, cut
+    n_keep = math.ceil(keep_fraction * scores.size)
+    order = np.argsort(-scores, kind="stable")  # ties keep their original order
+    mask = np.zeros(scores.size, dtype=bool)
+    mask[order[:n_keep]] = True
+    return mask, float(scores[order[n_keep - 1]]) if n_keep else math.inf
+
+
+def _train(
+    config: FilterConfig, questions: list[Question], attempts: list[Attempt]
+) -> tuple[Any, dict[str, Any], list[Example]]:
+    """The classifier, its metrics and the examples it learnt from (none when loaded)."""
+    if config.load is not None:
+        classifier, meta = load_classifier(config.load)
+        return classifier, {"loaded_from": str(config.load), **meta.get("metrics", {})}, []
+    if config.labels is not None:
+        examples, source = load_labelled(config.labels), str(config.labels)
+    else:
+        examples, source = examples_from_attempts(questions, attempts), "attempts"
+    train, heldout = split_heldout(examples, config.heldout, config.seed)
+    classifier = make_classifier(config.model, **config.options)
+    classifier.fit([e.text for e in train], [e.label for e in train])
+    metrics = {
+        "trained_on": source,
+        "train": {"n": len(train), "positives": sum(e.label for e in train)},
+        "heldout": evaluate(classifier, heldout),
+    }
+    return classifier, metrics, examples
+
+
+def out_of_fold_scores(
+    config: FilterConfig, examples: list[Example], texts: list[str], groups: list[str]
+) -> np.ndarray:
+    """Score each text with a classifier trained on the other folds (folds by question)."""
+    folds = int(config.cross_fit or 0)
+
+    def fold(group: str) -> int:
+        return int(stable_id("fold", str(config.seed), group, length=8), 16) % folds
+
+    scores = np.zeros(len(texts))
+    for k in range(folds):
+        targets = [i for i, g in enumerate(groups) if fold(g) == k]
+        if not targets:
+            continue
+        train = [e for e in examples if fold(e.group) != k]
+        model = make_classifier(config.model, **config.options)
+        model.fit([e.text for e in train], [e.label for e in train])
+        scores[targets] = model.score([texts[i] for i in targets])
+    return scores
+
+
+def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
+    """Score every candidate; write filtered.jsonl, the side file and stats.json's section."""
+    questions = load_records(run.questions, Question)
+    attempts = load_records(run.attempts, Attempt)
+    candidates = build_samples(questions, attempts, load_critique_scores(run.critiques))
+    classifier, metrics, examples = _train(config, questions, attempts)
+    save_dir = config.save or run.root / "classifier"
+    if config.load is None:
+        save_classifier(classifier, save_dir, metrics)
+
+    texts = [format_example(question_text(s), solution_text(s)) for s in candidates]
+    if config.cross_fit and config.load is None and config.labels is None and texts:
+        scores = out_of_fold_scores(config, examples, texts, [s.question_id for s in candidates])
+        metrics["scoring"] = f"out-of-fold, {config.cross_fit} folds by question"
+    else:
+        scores = classifier.score(texts) if texts else np.empty(0)
+        metrics["scoring"] = "one classifier"
+    mask, cut = select(scores, config.threshold, config.keep_fraction)
+    log = DropLog("filter")
+    kept: list[Sample] = []
+    for sample, score, keep in zip(candidates, scores, mask, strict=True):
+        sample.scores["classifier"] = round(float(score), 6)
+        if keep:
+            kept.append(sample)
+        else:
+            log.drop(sample, REASON, score=round(float(score), 6), threshold=cut)
+    write_jsonl(run.root / FILTERED, kept)
+    log.save(run.root / DROPPED)
+
+    heldout = metrics.get("heldout", {})
+    logger.info(
+        "classifier held-out accuracy %s, AUC %s", heldout.get("accuracy"), heldout.get("auc")
+    )
+    stats = {
+        "model": classifier.kind,
+        "classifier_dir": str(config.load or save_dir),
+        "metrics": metrics,
+        "candidates": len(candidates),
+        "kept": len(kept),
+        "threshold": None if math.isinf(cut) else cut,
+        "keep_fraction": config.keep_fraction,
+        **log.stats(),
+    }
+    run.update_stats("filter", stats)
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
+    run.update_config("filter", settings)
+    return stats

@@ -1,0 +1,153 @@
+"""Training samples from graded attempts: what the model said, where it came from, how it scored.
+
+A sample is the plain question as the user turn and a correct solution as the assistant turn. The
+exact annotation prompt (which for `reflect` holds the wrong attempt and for `hinted` the reference
+answer) stays in attempts.jsonl; the sample points back to it through `provenance.attempt_ids`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from sciinstruct.errors import InputError
+from sciinstruct.jsonl import BadLine, read_jsonl
+from sciinstruct.log import logger
+from sciinstruct.records import Attempt, Provenance, Question, Sample
+
+R = TypeVar("R", bound=BaseModel)
+
+# Among equally scored solutions, one found without help is worth more: cot > reflect > hinted.
+STAGE_RANK = {"cot": 3, "sample": 3, "reflect": 2, "hinted": 1, "general": 0}
+
+
+def load_records(path: str | Path, model: type[R], required: bool = True) -> list[R]:
+    """Read and validate a JSONL file of records; a bad record is an error naming its line."""
+    path = Path(path)
+    if required and not path.exists():
+        raise InputError(f"missing {path.name}: run the stage that writes it first", file=str(path))
+    bad: list[BadLine] = []
+    records: list[R] = []
+    for index, row in enumerate(read_jsonl(path, bad=bad), start=1):
+        try:
+            records.append(model.model_validate(row))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or None
+            raise InputError(
+                f"record {index} is not a valid {model.__name__}: {first['msg']}",
+                file=str(path),
+                field=field,
+            ) from exc
+    for line in bad:
+        logger.warning("skipped %s", line)
+    return records
+
+
+def load_critique_scores(path: str | Path) -> dict[str, float]:
+    """attempt id -> best judge score (1-10); unscored critiques (score null) are left out."""
+    scores: dict[str, float] = {}
+    for row in read_jsonl(path):
+        attempt_id, score = row.get("attempt_id"), row.get("score")
+        if attempt_id and isinstance(score, int | float):
+            scores[attempt_id] = max(float(score), scores.get(attempt_id, -math.inf))
+    return scores
+
+
+def question_prompt(question: Question) -> str:
+    """The user turn of a sample: the question, with its lettered choices when it has any."""
+    if not question.choices:
+        return question.question
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    lines = [f"{letters[i]}. {choice}" for i, choice in enumerate(question.choices)]
+    return question.question.rstrip() + "\n\n" + "\n".join(lines)
+
+
+def _lineage(attempt: Attempt, by_id: dict[str, Attempt]) -> list[str]:
+    """Ids of the attempt and the attempts it revised, oldest first (cycles are cut)."""
+    chain, seen = [attempt.id], {attempt.id}
+    parent = attempt.parent_id
+    while parent and parent not in seen and parent in by_id:
+        chain.append(parent)
+        seen.add(parent)
+        parent = by_id[parent].parent_id
+    return chain[::-1]
+
+
+def build_samples(
+    questions: Iterable[Question],
+    attempts: Iterable[Attempt],
+    critiques: dict[str, float] | None = None,
+) -> list[Sample]:
+    """One Sample per correct, non-empty attempt whose question is known, in attempt order."""
+    by_question = {q.id: q for q in questions}
+    attempts = list(attempts)
+    by_id = {a.id: a for a in attempts}
+    critiques = critiques or {}
+    samples: list[Sample] = []
+    for attempt in attempts:
+        question = by_question.get(attempt.question_id)
+        if question is None or attempt.correct is not True or attempt.error:
+            continue
+        if not attempt.response.strip() or attempt.stage == "eval":
+            continue
+        samples.append(
+            Sample(
+                question_id=question.id,
+                messages=[
+                    {"role": "user", "content": question_prompt(question)},
+                    {"role": "assistant", "content": attempt.response.strip()},
+                ],
+                provenance=Provenance(
+                    stage=attempt.stage,
+                    model=attempt.model,
+                    attempt_ids=_lineage(attempt, by_id),
+                    hinted=attempt.stage == "hinted",
+                ),
+                scores={"critique": critiques.get(attempt.id)},
+                subject=question.subject,
+            )
+        )
+    return _unique_ids(samples)
+
+
+def _unique_ids(samples: list[Sample]) -> list[Sample]:
+    # Two identical solutions to one question hash to one id; suffix the later ones so every
+    # sample stays addressable (the exact-dedup step decides which of them survives).
+    seen: dict[str, int] = {}
+    for sample in samples:
+        count = seen.get(sample.id, 0)
+        seen[sample.id] = count + 1
+        if count:
+            sample.id = f"{sample.id}-{count}"
+    return samples
+
+
+def question_text(sample: Sample) -> str:
+    return next((m["content"] for m in sample.messages if m.get("role") == "user"), "")
+
+
+def solution_text(sample: Sample) -> str:
+    return next(
+        (m["content"] for m in reversed(sample.messages) if m.get("role") == "assistant"), ""
+    )
+
+
+def quality_key(sample: Sample) -> tuple[Any, ...]:
+    """Sort key, higher is better: classifier score, then critique, then how it was found.
+
+    Used wherever curation keeps one of several samples (dedup clusters, per-question caps).
+    Ties are left to the caller: stable sorts keep the earlier sample, dedup prefers it too.
+    """
+    classifier = sample.scores.get("classifier")
+    critique = sample.scores.get("critique")
+    return (
+        -math.inf if classifier is None else classifier,
+        -math.inf if critique is None else critique,
+        STAGE_RANK.get(sample.provenance.stage, 0),
+        sample.weight,
+    )

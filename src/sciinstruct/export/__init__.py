@@ -1,0 +1,87 @@
+"""`sciinstruct export`: curated samples to sft / rft / dpo / grpo files and a dataset card.
+
+Reads RUN/samples.jsonl (written by `curate`), questions, attempts, critiques and the side file;
+writes RUN/export/{format}.jsonl and .parquet, RUN/export/README.md and stats.json's `export`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sciinstruct.curate.base import read_dropped
+from sciinstruct.curate.pipeline import DROPPED
+from sciinstruct.curate.samples import load_critique_scores, load_records
+from sciinstruct.errors import InputError
+from sciinstruct.export.card import dataset_card
+from sciinstruct.export.formats import (
+    FORMATS,
+    ExportOptions,
+    dpo_rows,
+    grpo_rows,
+    rft_rows,
+    sft_rows,
+)
+from sciinstruct.export.writer import write_format
+from sciinstruct.jsonl import read_jsonl
+from sciinstruct.records import Attempt, Question, Sample
+from sciinstruct.rundir import RunDir
+
+__all__ = ["FORMATS", "ExportOptions", "export_run"]
+
+
+def _capped_samples(run: RunDir) -> list[Sample]:
+    """Samples curate dropped only for its per-question cap: still good solutions, for rft."""
+    rows = read_dropped(run.root / DROPPED, stage="curate")
+    return [Sample.model_validate(r["record"]) for r in rows if r["reason"] == "over_question_cap"]
+
+
+def _build(run: RunDir, fmt: str, options: ExportOptions) -> list[dict[str, Any]]:
+    if fmt == "grpo":
+        questions = load_records(run.questions, Question)
+        gone = {r["id"] for r in read_dropped(run.root / DROPPED) if r.get("kind") == "question"}
+        return grpo_rows((q for q in questions if q.id not in gone), options)
+    if not run.samples.exists():
+        raise InputError("no samples.jsonl: run `sciinstruct curate` first", file=str(run.samples))
+    samples = load_records(run.samples, Sample)
+    if fmt == "sft":
+        return sft_rows(samples, options)
+    if fmt == "rft":
+        return rft_rows([*samples, *_capped_samples(run)], options)
+    questions = {q.id: q for q in load_records(run.questions, Question)}
+    attempts = load_records(run.attempts, Attempt)
+    return dpo_rows(questions, samples, attempts, load_critique_scores(run.critiques), options)
+
+
+def export_run(
+    run: RunDir,
+    formats: Sequence[str] = ("sft",),
+    options: ExportOptions = ExportOptions(),
+    parquet: bool = True,
+) -> dict[str, Any]:
+    """Write each format's files and the dataset card; return the `export` stats section."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(
+            f"unknown export format {unknown[0]!r}: expected one of {', '.join(FORMATS)}"
+        )
+    rows = {fmt: _build(run, fmt, options) for fmt in dict.fromkeys(formats)}
+    files = {
+        fmt: write_format(run.export_dir, fmt, fmt_rows, parquet) for fmt, fmt_rows in rows.items()
+    }
+    # The card describes every format in the folder, including those exported earlier.
+    on_disk = {
+        fmt: list(read_jsonl(run.export_dir / f"{fmt}.jsonl"))
+        for fmt in FORMATS
+        if fmt not in rows and (run.export_dir / f"{fmt}.jsonl").exists()
+    }
+    card, stats = dataset_card(
+        f"{run.root.name} (sciinstruct export)", {**on_disk, **rows}, run.read_stats()
+    )
+    (run.export_dir / "README.md").write_text(card, encoding="utf-8")
+    for fmt in stats:
+        stats[fmt]["files"] = files.get(fmt) or sorted(
+            p.name for p in run.export_dir.glob(f"{fmt}.*")
+        )
+    run.update_stats("export", stats)
+    return {fmt: stats[fmt] for fmt in rows}

@@ -1,0 +1,93 @@
+"""The dataset card (README.md) of an export: what is in it, how to load it, where it came from."""
+
+from __future__ import annotations
+
+from collections import Counter
+from statistics import mean, median
+from typing import Any
+
+_FORMAT_HELP = {
+    "sft": "chat `messages` for supervised fine-tuning (`trl.SFTTrainer`)",
+    "rft": "up to k distinct correct solutions per question (rejection-sampling fine-tuning)",
+    "dpo": "`prompt` / `chosen` / `rejected` pairs from one question (`trl.DPOTrainer`)",
+    "grpo": "`prompt` with the reference `answer` for verifiable rewards (`trl.GRPOTrainer`)",
+}
+
+
+def _table(header: tuple[str, str], counts: dict[str, Any]) -> list[str]:
+    lines = [f"| {header[0]} | {header[1]} |", "|---|---:|"]
+    lines += [f"| {key} | {value} |" for key, value in counts.items()]
+    return lines
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _format_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Row count, subjects and answer lengths (in words) of one format's rows."""
+    answers = []
+    for row in rows:
+        if "messages" in row:
+            answers.append(_words(row["messages"][-1]["content"]))
+        elif "chosen" in row:
+            answers.append(_words(row["chosen"][-1]["content"]))
+    stats: dict[str, Any] = {"rows": len(rows), "questions": len({r["question_id"] for r in rows})}
+    subjects = Counter(r.get("subject", "") for r in rows if r.get("subject"))
+    if subjects:
+        stats["by_subject"] = dict(subjects.most_common())
+    if answers:
+        stats["answer_words"] = {"mean": round(mean(answers), 1), "median": median(answers)}
+    return stats
+
+
+def dataset_card(
+    name: str, formats: dict[str, list[dict[str, Any]]], run_stats: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The README.md text and the statistics it shows (also saved to stats.json)."""
+    stats = {fmt: _format_stats(rows) for fmt, rows in formats.items()}
+    front = ["---", "configs:"]
+    for fmt in formats:
+        front += [f"- config_name: {fmt}", f"  data_files: {fmt}.jsonl"]
+    front += ["tags:", "- sciinstruct", "- science", "- math", "---", ""]
+    body = [
+        f"# {name}",
+        "",
+        "Scientific-reasoning instruction data built with "
+        "sciinstruct: self-reflective annotation, graded against reference "
+        "answers, classifier-filtered, deduplicated and decontaminated.",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        *(
+            f'{fmt} = load_dataset("json", data_files="{fmt}.jsonl", split="train")'
+            for fmt in formats
+        ),
+        "```",
+        "",
+    ]
+    for fmt, fmt_stats in stats.items():
+        body += [f"## {fmt}", "", _FORMAT_HELP[fmt] + ".", ""]
+        body += _table(
+            ("statistic", "value"),
+            {
+                "rows": fmt_stats["rows"],
+                "questions": fmt_stats["questions"],
+                **{f"answer words ({k})": v for k, v in fmt_stats.get("answer_words", {}).items()},
+            },
+        )
+        if "by_subject" in fmt_stats:
+            body += ["", *_table(("subject", "rows"), fmt_stats["by_subject"])]
+        body.append("")
+    curate = run_stats.get("curate", {})
+    if curate.get("dropped_samples") or run_stats.get("filter", {}).get("dropped_samples"):
+        body += ["## What curation removed", ""]
+        dropped = Counter(run_stats.get("filter", {}).get("dropped_samples", {}))
+        dropped.update(curate.get("dropped_samples", {}))
+        body += _table(("reason", "samples dropped"), dict(dropped.most_common()))
+        body += [
+            "",
+            "Every dropped sample is listed with its reason in the run's `dropped.jsonl`.",
+            "",
+        ]
+    return "\n".join(front + body), stats

@@ -1,0 +1,169 @@
+"""The quality classifier (`sciinstruct filter`): training, thresholds, metrics, save and reuse."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sciinstruct.curate import FilterConfig, read_dropped, run_filter
+from sciinstruct.curate.classifier import (
+    examples_from_attempts,
+    load_labelled,
+    split_heldout,
+)
+from sciinstruct.curate.quality_filter import select
+from sciinstruct.errors import InputError
+from sciinstruct.jsonl import read_jsonl, write_jsonl
+from sciinstruct.records import Attempt, Question
+from sciinstruct.rundir import RunDir
+
+N = 40
+SLOPPY = {3, 11, 19, 27, 35}  # correct attempts written like the wrong ones
+
+
+def careful(i: int) -> str:
+    return f"First we write the equation for case {i}. Then we solve it carefully. Therefore the answer is {i}."
+
+
+def sloppy(i: int) -> str:
+    return f"guess maybe probably {i} idk whatever lucky guess"
+
+
+def make_run(root: Path, n: int = N) -> RunDir:
+    run = RunDir(root).ensure()
+    questions = [
+        Question(id=f"q{i}", question=f"What is {i} times one?", answer=str(i)) for i in range(n)
+    ]
+    attempts = []
+    for i in range(n):
+        good = sloppy(i) if i in SLOPPY else careful(i)
+        attempts.append(
+            Attempt(
+                id=f"ok{i}",
+                question_id=f"q{i}",
+                stage="cot",
+                messages=[],
+                response=good,
+                correct=True,
+            )
+        )
+        attempts.append(
+            Attempt(
+                id=f"no{i}",
+                question_id=f"q{i}",
+                stage="cot",
+                messages=[],
+                response=sloppy(i + 1),
+                correct=False,
+            )
+        )
+    write_jsonl(run.questions, questions)
+    write_jsonl(run.attempts, attempts)
+    return run
+
+
+def test_tfidf_filter_drops_low_scores_and_counts_match(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    stats = run_filter(run, FilterConfig())
+    dropped = read_dropped(run.root / "dropped.jsonl", stage="filter")
+    assert {r["question_id"] for r in dropped} == {f"q{i}" for i in SLOPPY}
+    assert stats["dropped_samples"] == {"classifier_below_threshold": 5}
+    assert stats["dropped_classifier_below_threshold"] == len(dropped) == 5
+    assert stats["kept"] == N - 5 == len(list(read_jsonl(run.root / "filtered.jsonl")))
+    assert all(r["detail"]["score"] < 0 for r in dropped)
+    held = stats["metrics"]["heldout"]
+    assert held["n"] > 0 and held["accuracy"] >= 0.8 and held["auc"] >= 0.8
+    assert stats["metrics"]["scoring"] == "out-of-fold, 5 folds by question"
+    on_disk = json.loads(run.stats.read_text())["filter"]
+    assert on_disk["kept"] == stats["kept"]
+    kept = list(read_jsonl(run.root / "filtered.jsonl"))
+    assert all(r["scores"]["classifier"] >= 0 for r in kept)
+
+
+def test_keep_fraction_and_saved_classifier_reused_on_another_run(tmp_path: Path) -> None:
+    first = make_run(tmp_path / "first")
+    run_filter(first, FilterConfig(keep_fraction=0.5))
+    assert len(list(read_jsonl(first.root / "filtered.jsonl"))) == N // 2
+    assert (first.root / "classifier" / "classifier.json").exists()
+    second = make_run(tmp_path / "second", n=10)
+    stats = run_filter(second, FilterConfig(load=first.root / "classifier"))
+    assert stats["metrics"]["loaded_from"] == str(first.root / "classifier")
+    assert stats["metrics"]["scoring"] == "one classifier"
+    assert stats["dropped_samples"] == {"classifier_below_threshold": 1}  # q3 of q0..q9
+
+
+def test_labelled_file_and_errors(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.jsonl"
+    write_jsonl(
+        labels,
+        [
+            {"question": "q", "solution": "s", "label": "true"},
+            {"question": "q", "solution": "t", "label": 0},
+        ],
+    )
+    assert [e.label for e in load_labelled(labels)] == [1, 0]
+    write_jsonl(labels, [{"question": "q", "solution": "s", "label": "yes"}])
+    with pytest.raises(InputError, match="label must be"):
+        load_labelled(labels)
+    run = make_run(tmp_path / "run")
+    write_jsonl(run.attempts, [a for a in read_jsonl(run.attempts) if a["correct"]])
+    with pytest.raises(InputError, match="need both good and bad examples"):
+        run_filter(run, FilterConfig())
+
+
+def test_heldout_split_is_by_question() -> None:
+    run_examples = [
+        e
+        for i in range(100)
+        for e in examples_from_attempts(
+            [Question(id=f"q{i}", question="x", answer="1")],
+            [
+                Attempt(question_id=f"q{i}", stage="cot", messages=[], response=r, correct=c)
+                for r, c in (("a", True), ("b", False))
+            ],
+        )
+    ]
+    train, held = split_heldout(run_examples, 0.2)
+    assert not {e.group for e in train} & {e.group for e in held}
+    assert 20 <= len(held) <= 60  # ~20 of 100 questions, two examples each
+    assert Counter(e.label for e in held)[1] == len(held) // 2
+
+
+def test_select_threshold_and_fraction() -> None:
+    scores = np.array([0.5, -0.2, 0.1, 0.9, -0.9])
+    mask, cut = select(scores, 0.0, None)
+    assert mask.tolist() == [True, False, True, True, False] and cut == 0.0
+    mask, cut = select(scores, None, 0.4)
+    assert mask.tolist() == [True, False, False, True, False] and cut == 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_lm_classifier_trains_and_scores(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from sciinstruct.curate.lm_classifier import LMClassifier
+
+    # One thread: on a shared 2-core machine, OpenMP threads spinning against other processes
+    # make each step several times slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _train_two_steps(LMClassifier)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_two_steps(LMClassifier: type) -> None:
+    clf = LMClassifier(batch_size=2, max_length=64, max_steps=2, lr=1e-4)
+    before = next(p for p in clf.model.parameters() if p.requires_grad).detach().clone()
+    texts = [careful(1), sloppy(2), careful(3), sloppy(4)]
+    clf.fit(texts, [1, 0, 1, 0])
+    after = next(p for p in clf.model.parameters() if p.requires_grad)
+    assert clf.steps_done == 2 and len(clf.losses) == 2
+    assert not np.allclose(before.numpy(), after.detach().numpy())
+    scores = clf.score(texts)
+    assert scores.shape == (4,) and np.all((scores >= -1) & (scores <= 1))

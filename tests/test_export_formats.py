@@ -1,0 +1,229 @@
+"""`export`: the four formats, loadable by `datasets` and accepted by TRL's data utilities."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sciinstruct.curate import CurateConfig, curate
+from sciinstruct.errors import InputError
+from sciinstruct.export import ExportOptions, export_run
+from sciinstruct.jsonl import read_jsonl, write_jsonl
+from sciinstruct.records import Attempt, Question
+from sciinstruct.rundir import RunDir
+
+
+def att(aid: str, qid: str, response: str, correct: bool | None, stage: str = "cot") -> Attempt:
+    return Attempt(
+        id=aid,
+        question_id=qid,
+        stage=stage,
+        messages=[{"role": "user", "content": "p"}],  # type: ignore[arg-type]
+        response=response,
+        correct=correct,
+    )
+
+
+@pytest.fixture()
+def run(tmp_path: Path) -> RunDir:
+    run = RunDir(tmp_path / "run").ensure()
+    write_jsonl(
+        run.questions,
+        [
+            Question(
+                id="q1",
+                question="What is 2 + 3?",
+                answer="5",
+                answer_type="numeric",
+                subject="math",
+            ),
+            Question(
+                id="q2",
+                question="Speed of an object after 2 s of free fall?",
+                answer="19.6",
+                unit="m/s",
+                answer_type="numeric",
+                subject="physics",
+            ),
+            Question(
+                id="q3",
+                question="Which gas do plants absorb?",
+                answer="B",
+                answer_type="choice",
+                choices=["Oxygen", "Carbon dioxide"],
+                subject="biology",
+            ),
+            Question(
+                id="q4", question="What is 2 + 3?", answer="5", subject="math"
+            ),  # duplicate of q1
+        ],
+    )
+    write_jsonl(
+        run.attempts,
+        [
+            att("a1", "q1", "2 plus 3 makes 5. The answer is \\boxed{5}.", True),
+            att("a2", "q1", "Adding the two numbers gives five, so \\boxed{5}.", True),
+            att("a3", "q1", "2 + 3 = 6, so \\boxed{6}.", False),
+            att("a4", "q2", "v = g t = 9.8 * 2 = 19.6 m/s.", True),
+            att("a5", "q2", "v = g t^2 = 39.2 m/s.", False),
+            att("a6", "q2", "v = 19.6 m/s using the hint.", True, stage="hinted"),
+            att("a7", "q3", "Plants take in carbon dioxide: B.", True),
+            att("a8", "q4", "It is 5.", True),
+        ],
+    )
+    write_jsonl(
+        run.critiques,
+        [
+            {
+                "id": "c1",
+                "attempt_id": "a1",
+                "question_id": "q1",
+                "score": 9,
+                "explanation": "",
+                "raw": "",
+                "judge_model": "j",
+                "usage": {},
+            },
+            {
+                "id": "c2",
+                "attempt_id": "a2",
+                "question_id": "q1",
+                "score": 5,
+                "explanation": "",
+                "raw": "",
+                "judge_model": "j",
+                "usage": {},
+            },
+            {
+                "id": "c4",
+                "attempt_id": "a4",
+                "question_id": "q2",
+                "score": None,
+                "explanation": "",
+                "raw": "",
+                "judge_model": "j",
+                "usage": {},
+            },
+        ],
+    )
+    curate(run, CurateConfig(max_per_question=1))
+    return run
+
+
+def test_export_rows_follow_the_contract(run: RunDir) -> None:
+    stats = export_run(run, ["sft", "rft", "dpo", "grpo"], ExportOptions(rft_k=4))
+    sft = list(read_jsonl(run.export_dir / "sft.jsonl"))
+    # q4 is a duplicate of q1; each remaining question keeps its best solution (cap 1)
+    assert [(r["question_id"], r["stage"]) for r in sft] == [
+        ("q1", "cot"),
+        ("q2", "cot"),
+        ("q3", "cot"),
+    ]
+    assert sft[0]["messages"][1]["content"].startswith("2 plus 3") and sft[0]["weight"] == 1.0
+    assert sft[2]["messages"][0]["content"].endswith("A. Oxygen\nB. Carbon dioxide")
+    rft = list(read_jsonl(run.export_dir / "rft.jsonl"))
+    assert sorted(r["question_id"] for r in rft) == ["q1", "q1", "q2", "q2", "q3"]  # cap lifted
+    dpo = list(read_jsonl(run.export_dir / "dpo.jsonl"))
+    assert [(r["question_id"], r["rejected"][0]["content"][:9]) for r in dpo] == [
+        ("q1", "2 + 3 = 6"),
+        ("q2", "v = g t^2"),
+    ]
+    assert dpo[0]["prompt"] == [{"role": "user", "content": "What is 2 + 3?"}]
+    assert dpo[0]["chosen"][0]["role"] == "assistant"
+    grpo = list(read_jsonl(run.export_dir / "grpo.jsonl"))
+    assert [r["question_id"] for r in grpo] == ["q1", "q2", "q3"]  # q4 dropped as a duplicate
+    assert grpo[1] == {
+        "prompt": [{"role": "user", "content": "Speed of an object after 2 s of free fall?"}],
+        "answer": "19.6",
+        "answer_type": "numeric",
+        "unit": "m/s",
+        "question_id": "q2",
+        "subject": "physics",
+    }
+    assert {k: v["rows"] for k, v in stats.items()} == {"sft": 3, "rft": 5, "dpo": 2, "grpo": 3}
+    assert json.loads(run.stats.read_text())["export"]["dpo"]["files"] == [
+        "dpo.jsonl",
+        "dpo.parquet",
+    ]
+    card = (run.export_dir / "README.md").read_text()
+    assert "config_name: grpo" in card and "| rows | 5 |" in card and "exact_dup_question" in card
+
+
+def test_dpo_critique_thresholds(run: RunDir) -> None:
+    # a2 (critique 5) is not good enough to be chosen at chosen_min 6, a1 (9) is; with
+    # rejected_max 5, a2 also counts as rejected for q1
+    export_run(run, ["dpo"], ExportOptions(chosen_min=6, rejected_max=5, dpo_pairs=3))
+    dpo = list(read_jsonl(run.export_dir / "dpo.jsonl"))
+    assert [r["question_id"] for r in dpo] == ["q1", "q2"]
+
+
+def test_files_load_with_datasets_and_trl_utilities(run: RunDir) -> None:
+    datasets = pytest.importorskip("datasets")
+    data_utils = pytest.importorskip("trl.data_utils")
+    from transformers import AutoTokenizer
+
+    from sciinstruct.embedded_model import hf_model_dir
+
+    export_run(run, ["sft", "rft", "dpo", "grpo"])
+    tokenizer = AutoTokenizer.from_pretrained(hf_model_dir())
+    for fmt, rows in (("sft", 3), ("rft", 5), ("dpo", 2), ("grpo", 3)):
+        for kind in ("json", "parquet"):
+            path = run.export_dir / f"{fmt}.{kind if kind == 'parquet' else 'jsonl'}"
+            ds = datasets.load_dataset(kind, data_files=str(path), split="train")
+            assert len(ds) == rows
+            assert data_utils.is_conversational(ds[0])
+            out = data_utils.apply_chat_template(ds[0], tokenizer)
+            key = "text" if fmt in ("sft", "rft") else "prompt"
+            assert "<|im_start|>user" in out[key]
+            if fmt == "dpo":
+                assert out["chosen"].strip() and out["rejected"].strip()
+
+
+def test_unknown_format_and_missing_samples(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "empty").ensure()
+    with pytest.raises(InputError, match="unknown export format 'kto'"):
+        export_run(run, ["kto"])
+    with pytest.raises(InputError, match="run `sciinstruct curate` first"):
+        export_run(run, ["sft"])
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_trl_trainers_prepare_the_exported_files(run: RunDir, tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    trl = pytest.importorskip("trl")
+    import torch
+
+    from sciinstruct.embedded_model import hf_model_dir
+
+    export_run(run, ["sft", "dpo"], parquet=False)
+
+    def load(fmt: str) -> object:
+        return datasets.load_dataset(
+            "json", data_files=str(run.export_dir / f"{fmt}.jsonl"), split="train"
+        )
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # shared 2-core machine: spinning OpenMP threads only slow it down
+    try:
+        common = {"report_to": [], "use_cpu": True, "max_steps": 1}
+        sft = trl.SFTTrainer(
+            model=str(hf_model_dir()),
+            args=trl.SFTConfig(output_dir=str(tmp_path / "sft"), **common),
+            train_dataset=load("sft"),
+        )
+        assert len(sft.train_dataset) == 3
+        assert len(sft.train_dataset[0]["input_ids"]) > 10  # chat template applied, tokenized
+        dpo = trl.DPOTrainer(
+            model=sft.model,
+            args=trl.DPOConfig(output_dir=str(tmp_path / "dpo"), **common),
+            train_dataset=load("dpo"),
+            processing_class=sft.processing_class,
+        )
+        assert len(dpo.train_dataset) == 2
+        assert {"prompt_ids", "chosen_ids", "rejected_ids"} <= set(dpo.train_dataset.column_names)
+        assert len(dpo.train_dataset[0]["rejected_ids"]) > 3
+    finally:
+        torch.set_num_threads(threads)
