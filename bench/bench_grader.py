@@ -1,0 +1,232 @@
+"""Grader benchmark: sciinstruct vs plain math-verify on the labelled pairs, and throughput.
+
+    .venv/bin/python bench/bench_grader.py [--quick]
+
+1. Accuracy. Every labelled pair in tests/data/grading/*.jsonl is graded by
+   `sciinstruct.grading.grade` and by plain math-verify as its README shows it,
+   `verify(parse(gold), parse(pred))` with default settings. Plain math-verify runs in this
+   repository's sandbox workers (same 10 s hard limit for both), since some adversarial inputs
+   hang it inside C code where its `signal.alarm` cannot reach. Per file: accuracy, false
+   positives, false negatives, and the cases where math-verify is right and we are wrong.
+2. Throughput on typical answers (boxed integers, choices, numbers with units, scientific
+   notation, text, identical LaTeX, and 10% that need sympy): grades/s with `grade_many` on 1
+   and 2 worker processes, per-call p50/p99 latency of `grade`, and math-verify's grades/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data" / "grading"
+HARD_LIMIT_S = 10.0
+
+
+def plain_math_verify(pred: str, gold: str) -> bool:
+    """math-verify as its README uses it: parse both with the default configs, then verify.
+
+    Bare strings are wrapped in `$...$` as the README does for its golds; that is the generous
+    reading (unwrapped, it misses most bare references).
+    """
+    from math_verify import parse, verify
+
+    def wrap(s: str) -> str:
+        return s if "$" in s or "\\boxed" in s or "\\(" in s else f"${s}$"
+
+    return bool(verify(parse(wrap(gold)), parse(wrap(pred))))
+
+
+# Run by sandbox workers started with this file's directory on PYTHONPATH.
+OPS = {"mv": plain_math_verify}
+
+
+def load_rows() -> list[dict]:
+    rows = []
+    for path in sorted(DATA.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            row["file"] = path.stem
+            rows.append(row)
+    return rows
+
+
+def ours(rows: list[dict]) -> list[bool | None]:
+    from sciinstruct.grading import grade
+
+    return [
+        grade(
+            r["pred"],
+            r["gold"],
+            r.get("answer_type", "auto"),
+            r.get("unit"),
+            r.get("rtol", 0.01),
+            r.get("choices"),
+            timeout=HARD_LIMIT_S,
+        ).correct
+        for r in rows
+    ]
+
+
+def theirs(rows: list[dict], workers: int) -> list[bool]:
+    from sciinstruct.grading.sandbox import WorkerPool
+
+    pool = WorkerPool(workers, ops_module="bench_grader")
+    try:
+        outcomes = pool.run([("mv", (r["pred"], r["gold"])) for r in rows], HARD_LIMIT_S)
+    finally:
+        pool.close()
+    return [bool(o.value) if o.error is None else False for o in outcomes]
+
+
+def accuracy_table(rows: list[dict], mine: list, mv: list) -> tuple[str, list[str]]:
+    stats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    regressions = []
+    for row, a, b in zip(rows, mine, mv, strict=True):
+        label, s = row["equivalent"], stats[row["file"]]
+        if label is None:  # a bad reference: we must say so; math-verify has no way to
+            s["bad_refs"] += 1
+            s["flagged"] += a is None
+            continue
+        s["n"] += 1
+        s["ours_ok"] += a is label
+        s["mv_ok"] += b is label
+        s["ours_fp"] += a is True and not label
+        s["ours_fn"] += a is not True and label
+        s["mv_fp"] += b is True and not label
+        s["mv_fn"] += b is not True and label
+        if b is label and a is not label:
+            regressions.append(
+                f"{row['file']}: pred={row['pred'][:50]!r} gold={row['gold'][:40]!r}"
+            )
+    lines = [
+        "| file | pairs | ours acc | ours FP | ours FN | math-verify acc | MV FP | MV FN "
+        "| bad refs flagged |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    total: dict[str, int] = defaultdict(int)
+    for name in sorted(stats):
+        s = stats[name]
+        for key, value in s.items():
+            total[key] += value
+        lines.append(_row(name, s))
+    lines.append(_row("**all**", total))
+    return "\n".join(lines), regressions
+
+
+def _row(name: str, s: dict[str, int]) -> str:
+    n = max(s["n"], 1)
+    flagged = f"{s['flagged']}/{s['bad_refs']}" if s["bad_refs"] else "-"
+    return (
+        f"| {name} | {s['n']} | {s['ours_ok'] / n:.1%} | {s['ours_fp']} | {s['ours_fn']} | "
+        f"{s['mv_ok'] / n:.1%} | {s['mv_fp']} | {s['mv_fn']} | {flagged} |"
+    )
+
+
+def typical_pairs(n: int, seed: int = 0, symbolic: bool = True) -> tuple[list[str], list[str]]:
+    """Answers as models write them; with `symbolic`, every tenth needs sympy.
+
+    Roughly 30% are wrong. The fractions settle in-process (exact rationals); `x\\sqrt{4}`
+    against `2x` goes to the sandbox.
+    """
+    rng = random.Random(seed)
+    preds, golds = [], []
+    for i in range(n):
+        k = i % 10
+        x = rng.randint(1, 999) + 1000 * seed  # each seed its own numbers: no cache carries over
+        wrong = rng.random() < 0.3
+        if k in (0, 1, 2):
+            preds.append(f"Adding them up gives {x}. So the answer is \\boxed{{{x + wrong}}}.")
+            golds.append(str(x))
+        elif k == 3:
+            letter = "ABCD"[x % 4]
+            preds.append(f"The answer is ({'ABCD'[(x + wrong) % 4]}).")
+            golds.append(letter)
+        elif k == 4:
+            preds.append(f"E = \\boxed{{{x / 10:.1f}\\,\\mathrm{{kJ}}}}")
+            golds.append(f"{x * 100 * (1 + wrong)} J")
+        elif k == 5:
+            preds.append(f"Answer: {x * 1.1e-19 * (1 + 0.2 * wrong):.3e}")
+            golds.append(f"{x * 1.1e-19:.3e}")
+        elif k == 6:
+            preds.append(f"so it \\boxed{{\\text{{{'decreases' if wrong else 'increases'}}}}}")
+            golds.append("increases")
+        elif k in (7, 8):
+            preds.append(f"\\boxed{{\\frac{{{x}}}{{{x + 1 + wrong}}}}}")
+            golds.append(f"\\frac{{{x}}}{{{x + 1}}}")
+        elif not symbolic:  # an integer answer in place of the sympy one
+            preds.append(f"Therefore the final answer is {x + wrong}.")
+            golds.append(str(x))
+        else:  # needs sympy: y\sqrt{4} is 2y; y unique, so the cache never answers
+            y = i + 100_000 * seed
+            preds.append(f"\\boxed{{{y}\\sqrt{{{4 + wrong}}}}}")
+            golds.append(f"{2 * y}")
+    return preds, golds
+
+
+def throughput(n: int, symbolic: bool) -> dict[str, float]:
+    """Each measurement grades its own fresh pairs, so no cache (ours or the workers') helps."""
+    from sciinstruct.grading import grade, grade_many
+
+    result = {}
+    warm_preds, warm_golds = typical_pairs(200, seed=0)
+    grade_many(warm_preds, warm_golds, workers=2)  # start the workers, build pint's registry
+    base = 10 if symbolic else 20
+    for workers in (1, 2):
+        preds, golds = typical_pairs(n, seed=base + workers, symbolic=symbolic)
+        start = time.perf_counter()
+        grade_many(preds, golds, workers=workers)
+        result[f"grades/s, {workers} worker(s)"] = len(preds) / (time.perf_counter() - start)
+    preds, golds = typical_pairs(min(n, 2000), seed=base + 3, symbolic=symbolic)
+    latencies = []
+    for p, g in zip(preds, golds, strict=True):
+        start = time.perf_counter()
+        grade(p, g)
+        latencies.append((time.perf_counter() - start) * 1000)
+    cuts = statistics.quantiles(latencies, n=100)
+    result["p50 latency (ms)"], result["p99 latency (ms)"] = cuts[49], cuts[98]
+    from math_verify import parse, verify
+
+    sample = list(zip(*typical_pairs(max(200, n // 5), base + 4, symbolic), strict=True))
+    start = time.perf_counter()
+    for p, g in sample:
+        verify(parse(g), parse(p))
+    result["math-verify grades/s (1 process, same mix)"] = len(sample) / (
+        time.perf_counter() - start
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 typical pairs, not 10,000")
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).parent))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+    )
+    rows = load_rows()
+    table, regressions = accuracy_table(rows, ours(rows), theirs(rows, workers=2))
+    print(f"## Accuracy on {len(rows)} labelled pairs\n\n{table}\n")
+    print(f"Cases where math-verify is right and sciinstruct is wrong: {len(regressions)}")
+    for line in regressions:
+        print(f"- {line}")
+    n = 1000 if args.quick else 10_000
+    columns = {"typical": throughput(n, symbolic=False), "10% symbolic": throughput(n, True)}
+    print(f"\n## Throughput, {n:,} fresh pairs per measurement\n")
+    print("| measure | typical answers | with 10% needing sympy |\n|---|---:|---:|")
+    for name in columns["typical"]:
+        cells = [columns[c][name] for c in columns]
+        shown = [f"{v:,.2f}" if "latency" in name else f"{v:,.0f}" for v in cells]
+        print(f"| {name} | {' | '.join(shown)} |")
+
+
+if __name__ == "__main__":
+    main()

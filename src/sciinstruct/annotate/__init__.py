@@ -1,0 +1,32 @@
+"""Self-reflective instruction annotation (SciGLM): cot, then reflect, then hinted.
+
+from sciinstruct.annotate import AnnotateConfig, StagePlan, run_annotate
+from sciinstruct.llm import make_backend
+
+funnel = run_annotate("run", make_backend("embedded"), AnnotateConfig(plan=StagePlan(samples=2)))
+print(funnel.to_stats()["solved"])
+"""
+
+from __future__ import annotations
+
+from sciinstruct.annotate.funnel import Funnel, StageStats
+from sciinstruct.annotate.ledger import Ledger, Outcome, walk
+from sciinstruct.annotate.prompts import PromptSet, load_prompts
+from sciinstruct.annotate.runner import AnnotateConfig, annotate, run_annotate
+from sciinstruct.annotate.stages import ANNOTATE_STAGES, Slot, StagePlan
+
+__all__ = [
+    "ANNOTATE_STAGES",
+    "AnnotateConfig",
+    "Funnel",
+    "Ledger",
+    "Outcome",
+    "PromptSet",
+    "Slot",
+    "StagePlan",
+    "StageStats",
+    "annotate",
+    "load_prompts",
+    "run_annotate",
+    "walk",
+]

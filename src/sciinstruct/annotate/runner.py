@@ -1,0 +1,273 @@
+"""The annotation loop: every question through its stages, requests batched across questions.
+
+The scheduler hands out the slots that are ready (a question's next stage becomes ready as soon
+as its own attempts are graded); `concurrency` workers each send `batch_size` of them per backend
+call, so a server or batched engine stays busy across questions and across stage boundaries.
+Each completion is graded and appended to `attempts.jsonl` as soon as its batch lands. Nothing
+lives only in memory: killed and run again, the ledger (rebuilt from the file) and the response
+cache make the run pick up where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sciinstruct.annotate.funnel import Funnel, build_funnel
+from sciinstruct.annotate.ledger import Ledger
+from sciinstruct.annotate.prompts import PromptSet, load_prompts
+from sciinstruct.annotate.scheduler import Scheduler
+from sciinstruct.annotate.stages import ANNOTATE_STAGES, Slot, StagePlan, build_requests
+from sciinstruct.errors import InputError
+from sciinstruct.jsonl import BadLine, JsonlWriter
+from sciinstruct.llm.base import Backend, Completion, GenerationRequest
+from sciinstruct.llm.cache import CachedBackend
+from sciinstruct.log import logger, progress
+from sciinstruct.records import Attempt, Question, Usage
+from sciinstruct.rundir import RunDir
+
+
+@dataclass(frozen=True)
+class AnnotateConfig:
+    """Everything that decides what annotate asks and how hard it pushes the backend."""
+
+    stages: tuple[str, ...] = ANNOTATE_STAGES
+    plan: StagePlan = field(default_factory=StagePlan)
+    batch_size: int = 16  # requests per backend call (a batched engine's batch)
+    concurrency: int = 1  # backend calls in flight (an HTTP server's parallel requests)
+    rtol: float = 0.01  # relative tolerance of numeric answers
+    grade_timeout: float = 5.0  # seconds per grading call
+    language: str = "en"  # shipped prompt templates: en, or zh (SciGLM's Chinese prompts)
+    prompt_dir: str | None = None  # folder of template files replacing shipped ones by name
+    system_prompt: str | None = None  # system prompt text or file ("" for none)
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.stages if s not in ANNOTATE_STAGES]
+        if unknown or not self.stages:
+            raise InputError(
+                f"stages must be among {', '.join(ANNOTATE_STAGES)}, got {', '.join(self.stages)}",
+                field="stages",
+            )
+        order = [ANNOTATE_STAGES.index(s) for s in self.stages]
+        if order != sorted(set(order)):
+            raise InputError(
+                f"stages run in the order cot, reflect, hinted; got {','.join(self.stages)}",
+                field="stages",
+            )
+        if "reflect" in self.stages and "cot" not in self.stages:
+            raise InputError("stage 'reflect' revises cot attempts: include 'cot'", field="stages")
+        for name in ("batch_size", "concurrency"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}", field=name)
+        try:
+            self.plan.params(0)
+        except ValueError as exc:  # temperature, top_p, max_tokens out of range
+            raise InputError(str(exc), field="sampling") from None
+        if self.plan.samples < 1:
+            raise InputError(f"samples must be >= 1, got {self.plan.samples}", field="samples")
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "stages": list(self.stages)}
+
+    def prompts(self) -> PromptSet:
+        """The templates this config names, checked."""
+        return load_prompts(self.language, self.prompt_dir, self.system_prompt)
+
+
+def run_annotate(
+    run: RunDir | str | Path,
+    backend: Backend,
+    config: AnnotateConfig | None = None,
+    prompts: PromptSet | None = None,
+    questions: Sequence[Question] | None = None,
+    limit: int | None = None,
+) -> Funnel:
+    """Annotate a run directory's questions; the entry point of the CLI and of recipes.
+
+    The backend is put behind the run's response cache (unless it already is one), the
+    resolved options go to config.yaml and the funnel to stats.json (section `annotate`).
+    """
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    config = config or AnnotateConfig()
+    prompts = prompts or config.prompts()
+    if questions is None:
+        from sciinstruct.ingest import load_questions
+
+        questions = load_questions(run)
+    if limit is not None:
+        questions = questions[:limit]
+    cached = backend if isinstance(backend, CachedBackend) else CachedBackend(backend, run.cache)
+    run.update_config(
+        "annotate",
+        {
+            **config.to_dict(),
+            "backend": cached.name,
+            "model": cached.model,
+            "prompts": prompts.sources,
+            "limit": limit,
+        },
+    )
+    bad: list[BadLine] = []
+    funnel = annotate(questions, run, cached, prompts, config, bad)
+    for line in bad:
+        logger.warning("skipped %s", line)
+    stats = funnel.to_stats()
+    stats["cache"] = {"hits": cached.hits, "misses": cached.misses}
+    stats["skipped_lines"] = len(bad)
+    run.update_stats("annotate", stats)
+    return funnel
+
+
+def annotate(
+    questions: Sequence[Question],
+    run: RunDir,
+    backend: Backend,
+    prompts: PromptSet,
+    config: AnnotateConfig,
+    bad: list[BadLine] | None = None,
+) -> Funnel:
+    """Run every stage for every unsolved question and return the funnel.
+
+    The lower-level entry: no cache is added and nothing goes to stats.json or config.yaml
+    (`run_annotate` does both). Runs its own event loop, so call it from synchronous code.
+    """
+    return asyncio.run(_annotate(questions, run, backend, prompts, config, bad))
+
+
+async def _annotate(
+    questions: Sequence[Question],
+    run: RunDir,
+    backend: Backend,
+    prompts: PromptSet,
+    config: AnnotateConfig,
+    bad: list[BadLine] | None,
+) -> Funnel:
+    run.ensure()
+    ledger = Ledger.load(run.attempts, bad)
+    spans: dict[str, list[float]] = {}  # stage -> [first request sent, last attempt recorded]
+    with JsonlWriter(run.attempts) as writer, progress() as bar:
+        tasks = {stage: bar.add_task(stage, total=0) for stage in config.stages}
+        scheduler = Scheduler(
+            questions,
+            ledger,
+            config.stages,
+            config.plan,
+            on_ready=lambda stage, total: bar.update(tasks[stage], total=total),
+        )
+        changed = asyncio.Condition()
+
+        async def worker() -> None:
+            while True:
+                async with changed:
+                    await changed.wait_for(lambda: scheduler.ready or scheduler.in_flight == 0)
+                    batch = scheduler.take(config.batch_size)
+                if not batch:
+                    return  # nothing ready and nothing in flight that could make more
+                now = time.perf_counter()
+                for slot in batch:
+                    spans.setdefault(slot.stage, [now, now])
+                try:
+                    attempts = await _generate(batch, backend, prompts, config)
+                    writer.write_many(attempts)
+                    ledger.extend(attempts)
+                finally:
+                    async with changed:
+                        scheduler.done(batch)
+                        changed.notify_all()
+                now = time.perf_counter()
+                for slot in batch:
+                    spans[slot.stage][1] = now
+                    bar.advance(tasks[slot.stage])
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(config.concurrency)))
+        wall = time.perf_counter() - start
+    walls = {stage: end - begin for stage, (begin, end) in spans.items()}
+    funnel = build_funnel(questions, ledger, config, scheduler.outcomes, walls, scheduler.enqueued)
+    funnel.wall_s = wall
+    return funnel
+
+
+async def _generate(
+    batch: list[Slot], backend: Backend, prompts: PromptSet, config: AnnotateConfig
+) -> list[Attempt]:
+    """One backend call for `batch`, graded."""
+    requests = build_requests(batch, prompts, config.plan)
+    completions = await backend.agenerate(requests)
+    # Grading is CPU work; off the loop, the other workers' requests keep flowing.
+    return await asyncio.to_thread(grade_batch, batch, requests, completions, backend.model, config)
+
+
+def grade_batch(
+    slots: Sequence[Slot],
+    requests: Sequence[GenerationRequest],
+    completions: Sequence[Completion],
+    model: str,
+    config: AnnotateConfig,
+) -> list[Attempt]:
+    """Turn completions into graded attempts; a failed generation is kept with its error."""
+    return [
+        to_attempt(s, r, c, model, config)
+        for s, r, c in zip(slots, requests, completions, strict=True)
+    ]
+
+
+def to_attempt(
+    slot: Slot,
+    request: GenerationRequest,
+    completion: Completion,
+    model: str,
+    config: AnnotateConfig,
+) -> Attempt:
+    """One attempt record: prompt, response, verdict, parent, usage, and how it was sampled."""
+    from sciinstruct.grading import grade
+
+    q = slot.question
+    meta: dict[str, object] = {
+        "sample": slot.index,
+        "seed": request.params.seed,
+        "finish_reason": completion.finish_reason,
+    }
+    if slot.stage == "hinted":
+        meta["hinted"] = True  # written from the reference: curation may weigh or drop it
+    if slot.retry:
+        meta["retry"] = slot.retry
+    attempt = Attempt(
+        id=slot.attempt_id,
+        question_id=q.id,
+        stage=slot.stage,  # type: ignore[arg-type]
+        parent_id=slot.parent_id,
+        model=model,
+        messages=request.messages_list(),
+        response=completion.text,
+        usage=Usage(
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            latency_s=round(completion.latency_s, 4),
+            cached=completion.cached,
+        ),
+        metadata=meta,
+    )
+    if completion.error is not None:
+        attempt.error = completion.error
+        attempt.grade_reason = "not graded: generation failed"
+        return attempt
+    verdict = grade(
+        completion.text,
+        q.answer,
+        answer_type=q.answer_type,
+        unit=q.unit,
+        rtol=config.rtol,
+        choices=q.choices,
+        timeout=config.grade_timeout,
+    )
+    attempt.extracted = verdict.extracted
+    attempt.correct = verdict.correct
+    attempt.grade_reason = verdict.reason
+    meta["answer_type"] = verdict.answer_type
+    if verdict.fallback:
+        meta["fallback"] = True  # the answer was only found as the last number of the text
+    return attempt

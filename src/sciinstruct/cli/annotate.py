@@ -1,0 +1,175 @@
+"""`sciinstruct annotate [QUESTIONS] --run RUN_DIR`: SciGLM's self-reflective annotation.
+
+Also home of the backend options shared with `sciinstruct critique`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import typer
+
+from sciinstruct.errors import InputError
+
+HTTP_BACKENDS = ("openai",)
+
+
+class Throughput(NamedTuple):
+    """How hard to push a backend: requests per call and calls in flight."""
+
+    batch_size: int
+    concurrency: int
+
+
+def default_throughput(backend: str, batch_size: int | None, concurrency: int | None) -> Throughput:
+    """Per-request calls, many in flight, for a server; big batches, one at a time, in-process.
+
+    A server batches concurrent requests itself (continuous batching), so one request per call
+    keeps it full without waiting on a batch's slowest member; an in-process engine wants the
+    whole batch at once and runs one batch at a time anyway.
+    """
+    if backend in HTTP_BACKENDS:
+        return Throughput(batch_size or 1, concurrency or 16)
+    return Throughput(batch_size or 16, concurrency or 1)
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """`--option key=value` pairs; values are read as YAML scalars (8 -> int, true -> bool)."""
+    import yaml
+
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"expected KEY=VALUE, got {pair!r}", field="--option")
+        options[key.strip()] = yaml.safe_load(value) if value else ""
+    return options
+
+
+def open_backend(
+    name: str,
+    model: str | None,
+    base_url: str | None,
+    api_key_env: str | None,
+    options: list[str] | None,
+    concurrency: int,
+) -> Any:
+    """Build the backend named on the command line, with its options."""
+    from sciinstruct.llm import make_backend
+
+    kwargs = parse_options(options)
+    if base_url:
+        kwargs["base_url"] = base_url
+    if api_key_env:
+        kwargs["api_key_env"] = api_key_env
+    if name in HTTP_BACKENDS:
+        kwargs.setdefault("concurrency", concurrency)
+    return make_backend(name, model, **kwargs)
+
+
+def split_list(value: str | None) -> tuple[str, ...]:
+    return tuple(s.strip() for s in (value or "").split(",") if s.strip())
+
+
+# Options shared by annotate and critique: (typer.Option, ...) defaults keep the signatures short.
+BACKEND = typer.Option(
+    "embedded", "--backend", "-b", help="embedded, openai, transformers, vllm or llamacpp."
+)
+MODEL = typer.Option(None, "--model", "-m", help="Model name or path (default: the backend's).")
+BASE_URL = typer.Option(
+    None, "--base-url", help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8080/v1."
+)
+API_KEY_ENV = typer.Option(None, "--api-key-env", help="Environment variable holding the API key.")
+OPTION = typer.Option(
+    None, "--option", "-o", help="Backend option KEY=VALUE (repeatable), e.g. n_ctx=8192."
+)
+BATCH_SIZE = typer.Option(
+    None, "--batch-size", help="Requests per backend call (default: 1 for a server, 16 in-process)."
+)
+CONCURRENCY = typer.Option(
+    None,
+    "--concurrency",
+    "-j",
+    help="Backend calls in flight (default: 16 for a server, 1 in-process).",
+)
+PROMPTS = typer.Option(
+    None, "--prompts", help="Folder of template files replacing the shipped ones by name."
+)
+LANG = typer.Option(
+    "en", "--lang", help="Shipped prompt language: en or zh (SciGLM's Chinese prompts)."
+)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("annotate")
+    def annotate_command(
+        questions: Path = typer.Argument(
+            None, help="Questions to ingest first (any format `ingest` reads); default: RUN/questions.jsonl."
+        ),
+        run: Path = typer.Option(..., "--run", "-r", help="Run directory."),
+        backend: str = BACKEND,
+        model: str = MODEL,
+        base_url: str = BASE_URL,
+        api_key_env: str = API_KEY_ENV,
+        option: list[str] = OPTION,
+        stages: str = typer.Option("cot,reflect,hinted", "--stages", help="Stages to run, in order."),
+        samples: int = typer.Option(4, "--samples", "-k", help="cot samples per question."),
+        reflect_samples: int = typer.Option(1, "--reflect-samples", help="Wrong cot attempts to reflect on, one revision each."),
+        hinted_samples: int = typer.Option(1, "--hinted-samples", help="Solutions written from the reference answer."),
+        temperature: float = typer.Option(0.7, "--temperature", "-t"),
+        top_p: float = typer.Option(0.95, "--top-p"),
+        max_tokens: int = typer.Option(1024, "--max-tokens"),
+        seed: int = typer.Option(0, "--seed", help="Sample i uses seed + i."),
+        batch_size: int = BATCH_SIZE,
+        concurrency: int = CONCURRENCY,
+        system_prompt: str = typer.Option(None, "--system-prompt", help="System prompt text, or a file holding it ('' for none)."),
+        prompts: Path = PROMPTS,
+        lang: str = LANG,
+        rtol: float = typer.Option(0.01, "--rtol", help="Relative tolerance of numeric answers."),
+        limit: int = typer.Option(None, "--limit", help="Annotate only the first N questions."),
+    ) -> None:  # fmt: skip
+        """Solve every question step by step (cot), let the model fix its wrong attempts (reflect), then write solutions from the reference (hinted); every attempt is graded and kept in RUN/attempts.jsonl. Re-running resumes."""
+        from sciinstruct.annotate import AnnotateConfig, StagePlan, run_annotate
+        from sciinstruct.log import console
+        from sciinstruct.rundir import RunDir
+
+        rundir = RunDir(run)
+        if questions is not None:
+            from sciinstruct.ingest import ingest
+            from sciinstruct.log import err_console
+
+            result = ingest(questions, rundir)
+            err_console.print(result.summary(str(questions), rundir), highlight=False)
+        elif not rundir.questions.exists():  # say so before loading a model
+            raise InputError(
+                "no questions: pass a QUESTIONS file or run `sciinstruct ingest` first",
+                file=str(rundir.questions),
+            )
+        throughput = default_throughput(backend, batch_size, concurrency)
+        config = AnnotateConfig(
+            stages=split_list(stages),
+            plan=StagePlan(
+                samples=samples,
+                reflect_samples=reflect_samples,
+                hinted_samples=hinted_samples,
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=max_tokens,
+                seed=seed,
+            ),
+            batch_size=throughput.batch_size,
+            concurrency=throughput.concurrency,
+            rtol=rtol,
+            language=lang,
+            prompt_dir=str(prompts) if prompts else None,
+            system_prompt=system_prompt,
+        )
+        prompt_set = config.prompts()  # checked before a model is loaded
+        engine = open_backend(backend, model, base_url, api_key_env, option, config.concurrency)
+        try:
+            funnel = run_annotate(rundir, engine, config, prompt_set, limit=limit)
+        finally:
+            engine.close()
+        console.print(funnel.table())
+        console.print(f"attempts: {rundir.attempts}  stats: {rundir.stats}", highlight=False)

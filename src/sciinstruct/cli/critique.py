@@ -1,0 +1,85 @@
+"""`sciinstruct critique RUN_DIR`: the Math-Critique judge (ChatGLM-Math) over a run's attempts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sciinstruct.cli.annotate import (
+    API_KEY_ENV,
+    BACKEND,
+    BASE_URL,
+    BATCH_SIZE,
+    CONCURRENCY,
+    LANG,
+    MODEL,
+    OPTION,
+    PROMPTS,
+    default_throughput,
+    open_backend,
+    split_list,
+)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("critique")
+    def critique_command(
+        run: Path = typer.Argument(..., help="Run directory with attempts.jsonl."),
+        backend: str = BACKEND,
+        model: str = MODEL,
+        base_url: str = BASE_URL,
+        api_key_env: str = API_KEY_ENV,
+        option: list[str] = OPTION,
+        stage: str = typer.Option(None, "--stage", help="Judge only these stages (comma separated)."),
+        only_wrong: bool = typer.Option(False, "--only-wrong", help="Judge only attempts the grader marked wrong."),
+        limit: int = typer.Option(None, "--limit", help="Judge at most N attempts."),
+        threshold: int = typer.Option(6, "--threshold", help="Score that counts as correct when comparing with the grader."),
+        temperature: float = typer.Option(0.0, "--temperature", "-t"),
+        max_tokens: int = typer.Option(512, "--max-tokens"),
+        seed: int = typer.Option(0, "--seed"),
+        batch_size: int = BATCH_SIZE,
+        concurrency: int = CONCURRENCY,
+        prompts: Path = PROMPTS,
+        lang: str = LANG,
+    ) -> None:  # fmt: skip
+        """Score attempts 1-10 against the reference (RUN/critiques.jsonl) and report how well the judge agrees with the rule-based grader. Re-running resumes."""
+        from sciinstruct.critique import CritiqueConfig, run_critique
+        from sciinstruct.errors import InputError
+        from sciinstruct.log import console
+        from sciinstruct.rundir import RunDir
+
+        rundir = RunDir(run)
+        if not rundir.attempts.exists():  # say so before loading a model
+            raise InputError(
+                "no attempts to judge: run `sciinstruct annotate` first", file=str(rundir.attempts)
+            )
+        throughput = default_throughput(backend, batch_size, concurrency)
+        config = CritiqueConfig(
+            stages=split_list(stage),
+            only_wrong=only_wrong,
+            limit=limit,
+            threshold=threshold,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed,
+            batch_size=throughput.batch_size,
+            concurrency=throughput.concurrency,
+            language=lang,
+            prompt_dir=str(prompts) if prompts else None,
+        )
+        prompt_set = config.prompts()  # checked before a model is loaded
+        engine = open_backend(backend, model, base_url, api_key_env, option, config.concurrency)
+        try:
+            report = run_critique(rundir, engine, config, prompt_set)
+        finally:
+            engine.close()
+        console.print(report.agreement.table())
+        a = report.agreement
+        console.print(
+            f"judged {report.judged}/{report.selected} attempts ({report.new} new, "
+            f"{report.failed} failed, {a.null_scores} without a score); "
+            f"agreement {'-' if a.accuracy is None else f'{a.accuracy:.1%}'}; "
+            f"critiques: {rundir.critiques}",
+            highlight=False,
+        )

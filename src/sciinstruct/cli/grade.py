@@ -1,0 +1,174 @@
+"""`sciinstruct grade`: grade one answer, or a JSONL file of pairs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from sciinstruct.errors import InputError
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_CHUNK = 2000  # rows graded per grade_many call: one progress step, bounded memory
+
+
+def register(app: typer.Typer) -> None:
+    app.command("grade")(grade_command)
+
+
+def grade_command(
+    pred: str | None = typer.Argument(None, help="The model's answer or full solution."),
+    gold: str | None = typer.Argument(None, help="The reference answer."),
+    answer_type: str = typer.Option(
+        "auto",
+        "--type",
+        "-t",
+        help="auto, numeric, expression, choice, text, smiles, formula, "
+        "sequence or molecule_design (per-row answer_type in --file wins).",
+    ),
+    unit: str | None = typer.Option(None, "--unit", help="The reference's unit, if not in GOLD."),
+    rtol: float = typer.Option(0.01, "--rtol", help="Relative tolerance for numbers."),
+    file: Path | None = typer.Option(
+        None,
+        "--file",
+        "-f",
+        help="JSONL rows with pred, gold (answer_type, unit, rtol, choices, equivalent).",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Where --file verdicts go (default: stdout)."
+    ),
+    workers: int | None = typer.Option(None, "--workers", help="Processes for symbolic checks."),
+) -> None:
+    """Grade PRED against GOLD and print one JSON verdict, or grade every row of --file."""
+    from sciinstruct.grading import grade
+    from sciinstruct.grading.types import resolve
+
+    try:
+        resolve(answer_type)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--type") from None
+    if rtol < 0:
+        raise InputError(f"--rtol must be >= 0, got {rtol}", field="--rtol")
+    if file is not None:
+        if pred is not None:
+            raise InputError("give either PRED GOLD or --file, not both")
+        _grade_file(file, out, answer_type, unit, rtol, workers)
+        return
+    if pred is None or gold is None:
+        raise InputError("give PRED and GOLD, or --file pairs.jsonl")
+    verdict = grade(pred, gold, answer_type=answer_type, unit=unit, rtol=rtol)
+    typer.echo(json.dumps(verdict.to_dict(), ensure_ascii=False))
+
+
+def _read_pairs(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows with string `pred` and `gold`; every other line becomes a `file:line: why` error."""
+    if not path.exists():
+        raise InputError("file not found", file=str(path))
+    rows, errors = [], []
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                errors.append(f"{where}: not a JSON object ({exc})")
+                continue
+            if not isinstance(row, dict):
+                errors.append(f"{where}: expected a JSON object, got {type(row).__name__}")
+                continue
+            missing = [k for k in ("pred", "gold") if not isinstance(row.get(k), str | int | float)]
+            if missing:
+                errors.append(f"{where}: field '{missing[0]}' missing or not a string")
+                continue
+            rows.append(row)
+    return rows, errors
+
+
+def _grade_file(
+    path: Path,
+    out: Path | None,
+    answer_type: str,
+    unit: str | None,
+    rtol: float,
+    workers: int | None,
+) -> None:
+    from sciinstruct.jsonl import write_jsonl
+    from sciinstruct.log import err_console, progress
+
+    rows, errors = _read_pairs(path)
+    for error in errors:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    if not rows:
+        raise InputError("no gradable rows (each needs 'pred' and 'gold')", file=str(path))
+    graded: list[dict[str, Any]] = []
+    with progress() as bar:
+        task = bar.add_task("grading", total=len(rows))
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            graded += _grade_chunk(chunk, answer_type, unit, rtol, workers)
+            bar.advance(task, len(chunk))
+    if out is None:
+        for row in graded:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+    else:
+        write_jsonl(out, graded)
+    err_console.print(_summary(graded, len(errors)), highlight=False)
+
+
+def _grade_chunk(
+    chunk: list[dict[str, Any]],
+    answer_type: str,
+    unit: str | None,
+    rtol: float,
+    workers: int | None,
+) -> list[dict[str, Any]]:
+    """Grade rows, each with its own answer_type, unit, choices and rtol (else the flags')."""
+    from sciinstruct.grading import grade_many
+
+    by_rtol: dict[float, list[int]] = {}
+    for i, row in enumerate(chunk):
+        by_rtol.setdefault(float(row.get("rtol") or rtol), []).append(i)
+    graded: list[dict[str, Any]] = [{} for _ in chunk]
+    for group_rtol, indices in by_rtol.items():
+        rows = [chunk[i] for i in indices]
+        verdicts = grade_many(
+            [str(r["pred"]) for r in rows],
+            [str(r["gold"]) for r in rows],
+            answer_types=[r.get("answer_type") or answer_type for r in rows],
+            units=[r.get("unit") or unit for r in rows],
+            rtol=group_rtol,
+            choices=[r.get("choices") for r in rows],
+            workers=workers,
+        )
+        for i, row, verdict in zip(indices, rows, verdicts, strict=True):
+            graded[i] = {k: _writable(v) for k, v in {**row, **verdict.to_dict()}.items()}
+    return graded
+
+
+def _writable(value: Any) -> Any:
+    """A value with lone surrogates (undecodable input bytes) replaced, so it can be written."""
+    return _SURROGATES.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def _summary(graded: list[dict[str, Any]], bad_rows: int) -> str:
+    """One line: counts, and accuracy against the `equivalent` labels when rows carry them."""
+    right = sum(r["correct"] is True for r in graded)
+    data_errors = sum(r["correct"] is None for r in graded)
+    line = f"graded {len(graded)} rows: {right} correct, {data_errors} data errors"
+    if bad_rows:
+        line += f", {bad_rows} bad rows skipped"
+    labelled = [r for r in graded if isinstance(r.get("equivalent"), bool)]
+    if labelled:
+        agree = sum(r["correct"] is r["equivalent"] for r in labelled)
+        fp = sum(r["correct"] is True and not r["equivalent"] for r in labelled)
+        fn = sum(r["correct"] is not True and r["equivalent"] for r in labelled)
+        line += (
+            f"; accuracy {agree / len(labelled):.2%} on {len(labelled)} labelled rows "
+            f"({fp} false positives, {fn} false negatives)"
+        )
+    return line

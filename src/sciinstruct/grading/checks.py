@@ -1,0 +1,219 @@
+"""One check per answer type: each turns an extracted answer and a reference into a Verdict,
+or into a `Pending` symbolic check for the sandbox when sympy is needed.
+
+Everything here runs in-process, so it is all bounded: length caps in `extract.py`, anchored
+regular expressions, pint and RDKit on short strings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sciinstruct.grading import choice, numeric, smiles, text, types
+from sciinstruct.grading.extract import MAX_ANSWER_CHARS, Extraction, clean, extract, last_number
+from sciinstruct.grading.verdict import Verdict, data_error
+
+DEFAULT_RTOL = 0.01  # 1%: SciBench uses 5%
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A symbolic check to run in the sandbox, and how to turn its outcome into a Verdict."""
+
+    task: tuple[str, tuple[Any, ...]]
+    finish: Callable[[Any], Verdict]
+    gold: str
+    answer_type: str
+    extracted: str
+    fallback: bool
+
+
+Step = Verdict | Pending
+
+
+def wrong(verdict: Verdict, gold: str) -> Step:
+    """A prediction judged wrong before the reference was read: unless the reference is bad.
+
+    A bad reference is a data error whatever the prediction says, so check it first.
+    """
+    kind = verdict.answer_type
+    if kind == "smiles" and smiles.canonical(gold) is None:
+        return data_error(f"'{gold[:60]}' is not valid SMILES", kind, verdict.extracted)
+    if kind == "text" and not text.normalize(gold):
+        return data_error("empty after normalisation", kind, verdict.extracted)
+    if kind == "numeric" and numeric.parse_quantity(gold) is not None:
+        return verdict
+    if kind not in ("numeric", "expression"):
+        return verdict
+
+    def finish(problem: str | None) -> Verdict:
+        return data_error(problem, kind, verdict.extracted) if problem else verdict
+
+    return Pending(
+        ("gold_problem", (gold,)), finish, gold, kind, verdict.extracted or "", verdict.fallback
+    )
+
+
+def numeric_check(
+    found: Extraction, pred_text: str, gold: str, unit: str | None, rtol: float
+) -> Step:
+    """Numbers with units and relative tolerance; exact forms like `\\frac{1}{3}` via sympy."""
+    gold_q = numeric.parse_quantity(gold)
+    if gold_q is None:  # an exact form such as \frac{1}{3}: math-verify decides
+        return expression_check(found, pred_text, gold)
+    if unit and not gold_q.unit:
+        gold_q = replace(gold_q, unit=numeric.normalize_unit(unit))
+    # A whole number without a unit is a count (GSM8K's 100 apples), not a measurement: 101 is
+    # wrong. Asking for a tolerance other than the default turns that off.
+    exact = (
+        not gold_q.unit
+        and not gold_q.percent
+        and numeric.is_whole_number(gold)
+        and rtol == DEFAULT_RTOL
+    )
+    pred_q = numeric.parse_quantity(found.text)
+    if pred_q is not None:
+        ok, why = numeric.compare(pred_q, gold_q, rtol, exact)
+        return Verdict(ok, why, found.text, "numeric", found.fallback)
+    rational = numeric.parse_rational(found.text)
+    if rational is not None:  # \frac{1}{2}, 3/4: exact, no sympy needed
+        ok, why = numeric.compare(numeric.Quantity(float(rational), ""), gold_q, rtol, exact)
+        return Verdict(ok, why, found.text, "numeric", found.fallback)
+    if re.search(r"[\\^/]", found.text) and not types.looks_like_text(found.text):
+        # \frac{1}{2}, 2\sqrt{2}, 3/4: ask sympy for its value
+
+        def finish(value: float | None) -> Verdict:
+            if value is None:
+                return Verdict(False, "prediction has no numeric value", found.text, "numeric")
+            ok, why = numeric.compare(numeric.Quantity(value, ""), gold_q, rtol, exact)
+            return Verdict(ok, why, found.text, "numeric", found.fallback)
+
+        return Pending(("number", (found.text,)), finish, gold, "numeric", found.text, False)
+    number = last_number(found.text)  # "about 5 meters" or an unanchored sentence
+    if number is None:
+        return Verdict(False, "prediction holds no number", found.text, "numeric", found.fallback)
+    tail = found.text[found.text.rfind(number.lstrip("+-")) :]
+    pred_q = numeric.parse_quantity(tail) or numeric.parse_quantity(number)
+    if pred_q is None:
+        return Verdict(False, "prediction holds no number", found.text, "numeric", True)
+    ok, why = numeric.compare(pred_q, gold_q, rtol, exact)
+    return Verdict(ok, why, tail, "numeric", fallback=True)
+
+
+def expression_check(found: Extraction, pred_text: str, gold: str) -> Step:
+    """Math objects: identical strings and rationals here, everything else by math-verify."""
+    answer, fallback = found.text, found.fallback
+    if found.how == "whole" and "$" not in pred_text and types.has_prose(answer):
+        # A sentence without math markup: the math after its last "is"/"="/":", if that part
+        # is math; else its last number.
+        tail = _PROSE_SPLIT.split(answer)[-1].strip()
+        if tail and not types.has_prose(tail):
+            answer = tail
+        else:
+            number = last_number(answer)
+            if number is None:
+                verdict = Verdict(False, "prediction holds no math", answer, "expression")
+                return wrong(verdict, gold)
+            answer, fallback = number, True
+    if _canonical(answer) == _canonical(gold):
+        return Verdict(True, "identical after normalisation", answer, "expression", fallback)
+    pred_r, gold_r = numeric.parse_rational(answer), numeric.parse_rational(gold)
+    if pred_r is not None and gold_r is not None:
+        # Fractions compare exactly; a decimal such as 0.333333 stands for its rounding.
+        decimal = "." in answer or "." in gold
+        ok = numeric.close(float(pred_r), float(gold_r), 1e-6) if decimal else pred_r == gold_r
+        how = "to 1e-6" if decimal else "exactly"
+        why = f"{pred_r} {'equals' if ok else 'differs from'} {gold_r} ({how})"
+        return Verdict(ok, why, answer, "expression", fallback)
+    pred_q, gold_q = numeric.parse_quantity(answer), numeric.parse_quantity(gold)
+    if (
+        pred_q
+        and gold_q
+        and not pred_q.unit
+        and not gold_q.unit
+        and not (pred_q.percent or gold_q.percent)
+    ):
+        ok, why = numeric.compare(pred_q, gold_q, rtol=1e-6)
+        return Verdict(ok, why, answer, "expression", fallback)
+
+    def finish(result: list[Any]) -> Verdict:
+        correct, reason = result
+        return Verdict(correct, reason, answer, "expression", fallback)
+
+    return Pending(("equal", (answer, gold)), finish, gold, "expression", answer, fallback)
+
+
+_PROSE_SPLIT = re.compile(r"\s(?:is|are|equals|=|:)\s")
+_CANON_DROP = re.compile(r"\s+|\\[,;:! ]|\\left|\\right|\\displaystyle")
+
+
+def _canonical(s: str) -> str:
+    return _CANON_DROP.sub("", s)
+
+
+def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Verdict:
+    """Option letters (or option texts) as sets; the letter may be found in running text."""
+    gold_letters = choice.letters(gold, choices)
+    if gold_letters is None:
+        return data_error(f"'{gold[:60]}' names no option letter", "choice")
+    found = extract(pred_text)
+    pred_letters = None
+    if found is not None and not found.fallback:
+        pred_letters = choice.letters(found.text, choices)
+    fallback = False
+    if pred_letters is None:
+        letter = choice.find_in_text(pred_text)
+        if letter is None:
+            shown = found.text[:200] if found else None
+            return Verdict(False, "no option letter found in the prediction", shown, "choice")
+        pred_letters, fallback = frozenset(letter), True
+    ok, why = choice.compare(pred_letters, gold_letters)
+    return Verdict(ok, why, ", ".join(sorted(pred_letters)), "choice", fallback)
+
+
+def text_check(found: Extraction, pred_text: str, gold: str) -> Verdict:
+    """Normalised text; an unanchored long answer is judged by its last line (a fallback)."""
+    answer, fallback = found.text, found.fallback
+    if fallback:  # a long unanchored text: its last line is the best guess
+        answer = clean(pred_text.strip().rsplit("\n", 1)[-1])[:MAX_ANSWER_CHARS]
+    correct, why = text.compare(answer, gold)
+    return Verdict(correct, why, answer, "text", fallback)
+
+
+def smiles_check(found: Extraction, gold: str) -> Verdict:
+    """Molecules by RDKit canonical SMILES."""
+    answer = re.sub(r"\\(?:text|mathrm)\s*\{([^{}]*)\}", r"\1", found.text).strip()
+    if found.how == "whole" and " " in answer:  # "The product is CCO": take the last token
+        answer = answer.rsplit(" ", 1)[-1]
+    correct, why = smiles.compare(answer, gold)
+    return Verdict(correct, why, answer, "smiles", found.fallback)
+
+
+def external_check(kind: str, pred_text: str, gold: str, options: dict[str, Any]) -> Verdict:
+    """Scientific formats live in `sciinstruct.sciformats.checks.CHECKERS` (imported lazily)."""
+    try:
+        from sciinstruct.sciformats.checks import CHECKERS
+    except ImportError as exc:
+        return Verdict(
+            None,
+            f"answer type '{kind}' needs sciinstruct.sciformats.checks, "
+            f"which cannot be imported ({exc})",
+            None,
+            kind,
+        )
+    checker = CHECKERS.get(kind)
+    if checker is None:
+        return Verdict(None, f"sciinstruct.sciformats has no checker for '{kind}'", None, kind)
+    found = extract(pred_text)
+    if found is None:
+        return Verdict(False, "no answer found in the prediction", None, kind)
+    try:
+        correct, why = checker(found.text, gold, options)
+    except ValueError as exc:
+        return data_error(str(exc), kind, found.text)
+    except Exception as exc:  # a checker bug must not take a whole batch down
+        return Verdict(False, f"checker failed: {type(exc).__name__}: {exc}", found.text, kind)
+    return Verdict(bool(correct), why, found.text, kind, found.fallback)

@@ -1,0 +1,209 @@
+"""`grade` and `grade_many`: extract the final answer, then decide by answer type.
+
+Cheap checks (numbers and units, choices, text, SMILES, identical strings) run in-process: their
+cost is bounded by the length caps in `extract.py`. Symbolic checks go to the sandbox's worker
+processes, batched, each under a hard time limit; their results are cached, since RL and
+rejection sampling grade the same pairs again and again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from sciinstruct.grading import types
+from sciinstruct.grading.checks import (
+    DEFAULT_RTOL,
+    Pending,
+    Step,
+    choice_check,
+    expression_check,
+    external_check,
+    numeric_check,
+    smiles_check,
+    text_check,
+    wrong,
+)
+from sciinstruct.grading.extract import (
+    MAX_ANSWER_CHARS,
+    brace_depth,
+    clean,
+    extract,
+    find_boxed,
+    sanitize,
+)
+from sciinstruct.grading.sandbox import Outcome, default_workers, shared_pool
+from sciinstruct.grading.verdict import Verdict, data_error
+
+# Real answers nest a few levels; 500 nested braces is an attack on a recursive parser.
+MAX_NESTING = 50
+_CACHE_SIZE = 100_000
+
+
+def grade(
+    pred: str,
+    gold: str,
+    answer_type: str = "auto",
+    unit: str | None = None,
+    rtol: float = DEFAULT_RTOL,
+    choices: list[str] | None = None,
+    timeout: float = 5.0,
+) -> Verdict:
+    """Grade one model output `pred` against the reference answer `gold`.
+
+    `answer_type` is inferred from the reference when `auto`; `unit` is the reference's unit when
+    it is not written in `gold`; `rtol` is the relative tolerance for numbers (at the default, a
+    whole-number reference without a unit is a count and must match exactly); `choices` are the
+    option texts of a multiple-choice question; `timeout` bounds any symbolic check (seconds).
+    """
+    step = _prepare(pred, gold, answer_type, unit, rtol, choices)
+    return _resolve([step], timeout, workers=None)[0]
+
+
+def grade_many(
+    preds: Sequence[str],
+    golds: Sequence[str],
+    answer_types: Sequence[str] | None = None,
+    units: Sequence[str | None] | None = None,
+    rtol: float = DEFAULT_RTOL,
+    choices: Sequence[list[str] | None] | None = None,
+    workers: int | None = None,
+    timeout: float = 5.0,
+) -> list[Verdict]:
+    """Grade many pairs; symbolic checks run in parallel on `workers` processes (default: one
+    per core, at most 4), batched; cheap checks run in this process."""
+    n = len(preds)
+    for name, column in (
+        ("golds", golds),
+        ("answer_types", answer_types),
+        ("units", units),
+        ("choices", choices),
+    ):
+        if column is not None and len(column) != n:
+            raise ValueError(f"{name} has {len(column)} items but preds has {n}")
+    steps = [
+        _prepare(
+            preds[i],
+            golds[i],
+            answer_types[i] if answer_types is not None else "auto",
+            units[i] if units is not None else None,
+            rtol,
+            choices[i] if choices is not None else None,
+        )
+        for i in range(n)
+    ]
+    return _resolve(steps, timeout, workers or default_workers())
+
+
+def _prepare(
+    pred: Any,
+    gold: Any,
+    answer_type: str | None,
+    unit: str | None,
+    rtol: float,
+    choices: list[str] | None,
+) -> Step:
+    try:
+        kind = types.resolve(answer_type)
+    except ValueError as exc:
+        return Verdict(None, str(exc), None, str(answer_type))
+    pred_text, gold_text = sanitize(pred), sanitize(gold)
+    if kind in types.EXTERNAL_TYPES:  # their references may be JSON specs, even empty
+        options = {"unit": unit, "rtol": rtol, "choices": choices}
+        return external_check(kind, pred_text, gold_text.strip(), options)
+    boxed = find_boxed(gold_text)
+    gold_answer = clean(boxed if boxed is not None else gold_text)
+    problem = _size_problem(gold_answer)
+    if problem:
+        return data_error(problem, kind)
+    if kind == "auto":
+        kind = types.infer(gold_answer, choices, unit)
+    if kind == "choice":
+        return choice_check(pred_text, gold_answer, choices)
+    found = extract(pred_text)
+    if found is None:
+        return wrong(Verdict(False, "no answer found in the prediction", None, kind), gold_answer)
+    problem = _size_problem(found.text)
+    if problem:
+        shown = found.text[:200]
+        return wrong(
+            Verdict(False, f"prediction: {problem}", shown, kind, found.fallback), gold_answer
+        )
+    if kind == "numeric":
+        return numeric_check(found, pred_text, gold_answer, unit, rtol)
+    if kind == "text":
+        return text_check(found, pred_text, gold_answer)
+    if kind == "smiles":
+        return smiles_check(found, gold_answer)
+    return expression_check(found, pred_text, gold_answer)
+
+
+def _size_problem(answer: str) -> str | None:
+    if not answer.strip():
+        return "empty answer"
+    if len(answer) > MAX_ANSWER_CHARS:
+        return f"answer is {len(answer):,} characters (limit {MAX_ANSWER_CHARS:,})"
+    if brace_depth(answer) > MAX_NESTING:
+        return f"brackets nest deeper than {MAX_NESTING} levels"
+    return None
+
+
+_cache: OrderedDict[tuple[str, tuple[Any, ...]], Any] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _run_cached(
+    tasks: list[tuple[str, tuple[Any, ...]]], timeout: float, workers: int | None
+) -> list[Outcome]:
+    """Run sandbox tasks, answering repeats from an LRU cache of successful results."""
+    outcomes: list[Outcome | None] = [None] * len(tasks)
+    missing: dict[tuple[str, tuple[Any, ...]], list[int]] = {}
+    with _cache_lock:
+        for i, task in enumerate(tasks):
+            if task in _cache:
+                _cache.move_to_end(task)
+                outcomes[i] = Outcome(_cache[task])
+            else:
+                missing.setdefault(task, []).append(i)
+    if missing:
+        unique = list(missing)
+        results = shared_pool(workers).run(unique, timeout, parallel=workers)
+        with _cache_lock:
+            for task, result in zip(unique, results, strict=True):
+                for i in missing[task]:
+                    outcomes[i] = result
+                if result.error is None:
+                    _cache[task] = result.value
+                    if len(_cache) > _CACHE_SIZE:
+                        _cache.popitem(last=False)
+    return [o if o is not None else Outcome(error="lost") for o in outcomes]
+
+
+def _resolve(steps: list[Step], timeout: float, workers: int | None) -> list[Verdict]:
+    """Run every pending symbolic check; a failed one is blamed on the reference only if the
+    reference alone also fails."""
+    todo = [(i, s) for i, s in enumerate(steps) if isinstance(s, Pending)]
+    if not todo:
+        return steps  # type: ignore[return-value]
+    outcomes = _run_cached([s.task for _, s in todo], timeout, workers)
+    failed = [(i, s, o) for (i, s), o in zip(todo, outcomes, strict=True) if o.error]
+    for (i, step), outcome in zip(todo, outcomes, strict=True):
+        if not outcome.error:
+            steps[i] = step.finish(outcome.value)
+    if failed:
+        checks = _run_cached([("gold_problem", (s.gold,)) for _, s, _ in failed], timeout, workers)
+        for (i, step, outcome), check in zip(failed, checks, strict=True):
+            steps[i] = _failure_verdict(step, outcome, check, timeout)
+    return steps  # type: ignore[return-value]
+
+
+def _failure_verdict(step: Pending, outcome: Outcome, check: Outcome, timeout: float) -> Verdict:
+    what = f"timed out after {timeout:g} s" if outcome.error == "timeout" else outcome.error
+    if check.error or check.value:
+        why = check.value or f"parsing it {check.error}"
+        return data_error(str(why), step.answer_type, step.extracted)
+    return Verdict(
+        False, f"prediction: symbolic check {what}", step.extracted, step.answer_type, step.fallback
+    )

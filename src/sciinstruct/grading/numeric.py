@@ -1,0 +1,223 @@
+"""Numbers with units: every common spelling of scientific notation, pint for units, and a
+relative tolerance.
+
+Parsing is a handful of anchored regular expressions and `float()`; nothing here evaluates a
+string. Units go to pint's own unit parser (a tokenizer, not `eval`), on strings capped at
+`_MAX_UNIT_CHARS`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+_MAX_UNIT_CHARS = 80
+_MANTISSA = r"(?P<sign>[-+−]?)\s*(?P<mant>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
+# 6.02e23 | 6.02 E+23 | 6.02\times10^{23} | 6.02 x 10^23 | 6.02·10^23 | 6.02*10**23
+_EXPONENT = (
+    r"(?:\s*[eE]\s*(?P<e1>[-+−]?\d+)"
+    r"|\s*(?:\\times|\\cdot|×|·|⋅|\*|x|X)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<e2>[-+−]?\d+)\s*\}?)"
+)
+_NUMBER = re.compile(rf"^{_MANTISSA}(?:{_EXPONENT})?")
+# A bare power of ten: 10^{-3} mol
+_POWER_OF_TEN = re.compile(r"^(?P<sign>[-+−]?)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<e2>[-+−]?\d+)\s*\}?")
+_LEADING_ASSIGNMENT = re.compile(r"^[A-Za-z][\w\\{}^]*\s*(?:=|≈|\\approx)\s*")
+# Unit text pint rejects is still fine when it is words ("5 apples"), not when it is math.
+_LOOKS_LIKE_MATH = re.compile(r"[\d+\-*/^=\\,()\[\]|]|^[A-Za-z]$")
+# 1\,000 and 1{,}000: thin-space and braced-comma thousands separators.
+_THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |~)(?=\d{3}(?!\d))")
+_APPROX = re.compile(r"^(?:\\approx|≈|~|=)\s*")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number and the (raw, unparsed) unit text that followed it."""
+
+    value: float
+    unit: str  # "" when none
+    percent: bool = False
+
+
+def parse_quantity(text: str) -> Quantity | None:
+    """`'6.02\\times10^{23}\\,\\mathrm{mol^{-1}}'` -> Quantity(6.02e23, 'mol^-1').
+
+    Returns None unless the text is a number, optionally followed by unit text. A leading
+    `x =` or `\\approx` is dropped. The unit text is not validated here (see `parse_unit`).
+    """
+    s = _THOUSANDS.sub("", _unwrap_text(text.strip()))
+    s = _APPROX.sub("", _LEADING_ASSIGNMENT.sub("", s))
+    match = _POWER_OF_TEN.match(s) or _NUMBER.match(s)
+    if match is None:
+        return None
+    groups = match.groupdict()
+    mantissa = (groups.get("mant") or "1").replace(",", "")
+    exponent = groups.get("e1") or groups.get("e2") or "0"
+    try:
+        value = float(f"{mantissa}e{exponent.replace('−', '-')}")
+    except (ValueError, OverflowError):
+        return None
+    if groups["sign"] in ("-", "−"):
+        value = -value
+    rest = s[match.end() :].strip()
+    percent = rest in ("%", "\\%", "percent")
+    unit = "" if percent else normalize_unit(rest)
+    if unit and parse_unit(unit) is None and _LOOKS_LIKE_MATH.search(unit):
+        return None  # "5x+3", "1/2", "2\\pi", "1, 2": an expression, not a measurement
+    return Quantity(value, unit, percent)
+
+
+_RATIONAL = re.compile(
+    r"^(?P<sign>[-+−]?)\s*(?:\\frac\s*\{\s*(?P<n1>\d{1,12})\s*\}\s*\{\s*(?P<d1>\d{1,12})\s*\}"
+    r"|\\frac\s*(?P<n2>\d)(?P<d2>\d)|(?P<n3>\d{1,12})\s*/\s*(?P<d3>\d{1,12})"
+    r"|(?P<dec>\d{1,12}(?:\.\d{1,12})?))$"
+)
+
+
+def parse_rational(text: str) -> Fraction | None:
+    """An exact rational for `3`, `-0.25`, `\\frac{1}{3}`, `\\frac12` or `2/3`, else None.
+
+    Lets the grader settle the most common exact answers without starting sympy.
+    """
+    match = _RATIONAL.match(text.strip())
+    if match is None:
+        return None
+    g = match.groupdict()
+    if g["dec"] is not None:
+        value = Fraction(g["dec"])
+    else:
+        num, den = next((g[f"n{i}"], g[f"d{i}"]) for i in (1, 2, 3) if g[f"n{i}"] is not None)
+        if int(den) == 0:
+            return None
+        value = Fraction(int(num), int(den))
+    return -value if g["sign"] in ("-", "−") else value
+
+
+def _unwrap_text(s: str) -> str:
+    return re.sub(r"\\(?:text|mathrm|rm|operatorname|mbox)\s*\{([^{}]*)\}", r" \1 ", s)
+
+
+_UNIT_REWRITES = (
+    (re.compile(r"\\(?:text|mathrm|rm|operatorname|mbox|mathit)\b"), ""),
+    (re.compile(r"\^\s*\{?\s*\\circ\s*\}?\s*C\b|°\s*C\b|℃"), "degC"),
+    (re.compile(r"\^\s*\{?\s*\\circ\s*\}?\s*F\b|°\s*F\b"), "degF"),
+    (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree"), "degree"),
+    (re.compile(r"(?:\\mu|μ|µ)\s*"), "u"),
+    (re.compile(r"\\Omega|Ω"), "ohm"),
+    (re.compile(r"\\AA|Å"), "angstrom"),
+    (re.compile(r"\\(?:cdot|times)|·|⋅|×"), "*"),
+    (re.compile(r"\\[,;: !]|~"), " "),
+    (re.compile(r"\^\s*\{\s*([-+−]?\s*[\d.]+)\s*\}"), r"^\1"),
+    (re.compile(r"[{}]"), " "),
+    (re.compile(r"−"), "-"),
+    (re.compile(r"\s+"), " "),
+    (re.compile(r" ?\^ ?"), "^"),
+)
+
+
+def normalize_unit(text: str) -> str:
+    """LaTeX unit text in pint's spelling: `\\mathrm{m\\,s^{-2}}` -> `m s^-2`."""
+    s = text.strip().rstrip(".").strip()
+    for pattern, repl in _UNIT_REWRITES:
+        s = pattern.sub(repl, s)
+    return s.strip()
+
+
+@lru_cache(maxsize=1)
+def registry() -> Any:
+    """The shared pint registry (built once: about 0.3 s)."""
+    import pint
+
+    return pint.UnitRegistry(cache_folder=None)
+
+
+@lru_cache(maxsize=4096)
+def parse_unit(unit: str) -> Any | None:
+    """A pint Unit for normalised unit text, or None when pint does not know it."""
+    if not unit or len(unit) > _MAX_UNIT_CHARS or not re.fullmatch(r"[\w\s*/^.()\-+]+", unit):
+        return None
+    try:
+        parsed = registry().parse_units(unit)
+    except Exception:  # pint raises many types (UndefinedUnitError, DefinitionSyntaxError, ...)
+        return None
+    return parsed
+
+
+def close(pred: float, gold: float, rtol: float) -> bool:
+    """Relative closeness; a zero reference needs a prediction within 1e-12 of zero."""
+    if not (math.isfinite(pred) and math.isfinite(gold)):
+        return pred == gold
+    if gold == 0:
+        return abs(pred) <= 1e-12
+    return abs(pred - gold) <= rtol * abs(gold)
+
+
+def compare(pred: Quantity, gold: Quantity, rtol: float, exact: bool = False) -> tuple[bool, str]:
+    """Decide whether two quantities agree; units are converted, dimensions must match.
+
+    `exact` asks for equality (whole-number references without units: counts, not measurements).
+    """
+    within = (lambda p, g: p == g) if exact else (lambda p, g: close(p, g, rtol))
+    tol = "exactly" if exact else f"within rtol={rtol:g}"
+    off = "exact comparison" if exact else f"outside rtol={rtol:g}"
+    if gold.percent or pred.percent:
+        return _compare_percent(pred, gold, within, tol, off)
+    pred_value, why = pred.value, ""
+    if gold.unit and pred.unit:
+        converted = _convert(pred, gold.unit)
+        if isinstance(converted, str):
+            return False, converted
+        if converted is not None:
+            pred_value, why = converted, f" after converting {pred.unit} to {gold.unit}"
+        elif normalize_unit(pred.unit).replace(" ", "") != normalize_unit(gold.unit).replace(
+            " ", ""
+        ):
+            return False, f"units differ: '{pred.unit}' vs '{gold.unit}'"
+    if within(pred_value, gold.value):
+        return True, f"{pred_value:g} equals {gold.value:g} {tol}{why}"
+    return False, f"{pred_value:g} differs from {gold.value:g} ({off}){why}"
+
+
+def _convert(pred: Quantity, gold_unit: str) -> float | str | None:
+    """pred's value in gold's unit; a reason string when the dimensions differ; None if unknown."""
+    target, source = parse_unit(gold_unit), parse_unit(pred.unit)
+    if target is None:
+        return None
+    if source is None:
+        return f"unit '{pred.unit}' is not a known unit (reference is in {gold_unit})"
+    import pint
+
+    ureg = registry()
+    try:
+        return float(ureg.Quantity(pred.value, source).to(target).magnitude)
+    except pint.DimensionalityError:
+        return (
+            f"incompatible dimensions: {pred.unit} is {source.dimensionality}, "
+            f"{gold_unit} is {target.dimensionality}"
+        )
+    except Exception as exc:  # offset-unit arithmetic and the like
+        return f"cannot convert {pred.unit} to {gold_unit}: {type(exc).__name__}"
+
+
+def _compare_percent(
+    pred: Quantity, gold: Quantity, within: Any, tol: str, off: str
+) -> tuple[bool, str]:
+    # 50% and 0.5 are the same answer; a bare 50 against 50% is too.
+    g = gold.value
+    candidates = [pred.value]
+    if gold.percent and not pred.percent:
+        candidates.append(pred.value * 100)
+    elif pred.percent and not gold.percent:
+        candidates.append(pred.value / 100)
+    for candidate in candidates:
+        if within(candidate, g):
+            return True, f"{candidate:g} equals {g:g} {tol} (percent)"
+    return False, f"{pred.value:g} differs from {g:g} ({off}, percent)"
+
+
+def is_whole_number(text: str) -> bool:
+    """A reference such as `42` or `1,000`: compared exactly, since counts are not measured."""
+    return re.fullmatch(r"[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)", text.strip()) is not None

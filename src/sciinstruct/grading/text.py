@@ -1,0 +1,43 @@
+"""Free-text answers: compared after normalisation, case-insensitively; lists as sets."""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+
+_TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox|emph)\s*\{([^{}]*)\}")
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+_PUNCT = str.maketrans({c: " " for c in string.punctuation if c not in "+-"})
+_LIST_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
+
+
+def normalize(s: str) -> str:
+    """NFKC, `\\text{}` unwrapped, lower case, no punctuation or articles, single spaces."""
+    s = unicodedata.normalize("NFKC", _TEXT_WRAPPER.sub(r"\1", s)).lower()
+    s = _ARTICLES.sub(" ", s.translate(_PUNCT))
+    return " ".join(s.split())
+
+
+def items(s: str) -> frozenset[str]:
+    """The members of a list answer such as `Paris, London and Rome`."""
+    unwrapped = _TEXT_WRAPPER.sub(r"\1", s)
+    parts = (normalize(p) for p in _LIST_SPLIT.split(unwrapped))
+    return frozenset(p for p in parts if p)
+
+
+def compare(pred: str, gold: str) -> tuple[bool | None, str]:
+    """`(correct, reason)`; correct is None when the reference is empty after normalising."""
+    gold_norm = normalize(gold)
+    if not gold_norm:
+        return None, "reference: empty after normalisation"
+    if normalize(pred) == gold_norm:
+        return True, "same text after normalisation"
+    gold_items = items(gold)
+    if len(gold_items) > 1:
+        pred_items = items(pred)
+        if pred_items == gold_items:
+            return True, f"same {len(gold_items)} items in any order"
+        missing = sorted(gold_items - pred_items)
+        return False, f"items differ (missing: {', '.join(missing)[:120] or 'none'})"
+    return False, f"text differs: '{normalize(pred)[:60]}' vs '{gold_norm[:60]}'"

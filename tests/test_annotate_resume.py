@@ -1,0 +1,121 @@
+"""Resume after `kill -9`: nothing lost, nothing duplicated, no LLM call for finished work.
+
+The test starts this file as a script (an annotate run against a slow scripted model), kills it
+with SIGKILL in the middle, then finishes the run in-process and compares it with a run that
+was never interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from sciinstruct.annotate import AnnotateConfig, StagePlan, run_annotate
+from sciinstruct.jsonl import read_jsonl, write_jsonl
+from sciinstruct.llm.base import Completion, GenerationRequest, cache_key
+from sciinstruct.records import Question
+from sciinstruct.rundir import RunDir
+
+CONFIG = AnnotateConfig(plan=StagePlan(samples=2, max_tokens=32), batch_size=2, concurrency=3)
+QUESTIONS = [
+    Question(id=f"q{i:02d}", question=f"What is {i} + {i + 1}?", answer=str(2 * i + 1))
+    for i in range(30)
+]
+
+
+class SlowBackend:
+    """Answers from the prompt after `delay` seconds: right at cot when the sum is divisible by
+    3, at reflect when it leaves 1, otherwise only hinted (which copies the real answer)."""
+
+    name = "slow"
+    model = "slow-1"
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.keys: list[str] = []
+
+    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        self.keys.extend(cache_key(self.name, self.model, r) for r in requests)
+        await asyncio.sleep(self.delay)
+        return [self._answer(r.messages[-1]["content"]) for r in requests]
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        return asyncio.run(self.agenerate(requests))
+
+    def close(self) -> None:
+        pass
+
+    @staticmethod
+    def _answer(prompt: str) -> Completion:
+        real = re.search(r"Real answer: (\d+)", prompt)
+        a, b = map(int, re.search(r"What is (\d+) \+ (\d+)", prompt).groups())
+        stage_remainder = 1 if "Incorrect solution:" in prompt else 0
+        right = real is not None or (a + b) % 3 == stage_remainder
+        value = int(real.group(1)) if real else a + b if right else a + b + 1
+        return Completion(text=f"{a} + {b}, so \\boxed{{{value}}}", completion_tokens=8)
+
+
+def start_run(run: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, __file__, str(run)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+
+def count_lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def test_kill_9_then_resume_loses_nothing_and_repeats_no_call(tmp_path):
+    reference = RunDir(tmp_path / "reference")
+    clean = SlowBackend()
+    run_annotate(reference, clean, CONFIG, questions=QUESTIONS)
+    expected = {r["id"]: r["response"] for r in read_jsonl(reference.attempts)}
+    assert len(expected) == len(clean.keys)  # one request per attempt, no retries
+
+    run = RunDir(tmp_path / "killed").ensure()
+    write_jsonl(run.questions, QUESTIONS)
+    proc = start_run(run.root)
+    deadline = time.monotonic() + 120
+    while count_lines(run.attempts) < len(expected) // 3 and proc.poll() is None:
+        assert time.monotonic() < deadline, "the annotate subprocess made no progress"
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+
+    with sqlite3.connect(run.cache) as db:
+        cached_at_kill = {key for (key,) in db.execute("SELECT key FROM responses")}
+    written_at_kill = run.attempts.read_bytes()
+    assert 0 < len(cached_at_kill) < len(expected)
+
+    resumed = SlowBackend()
+    run_annotate(run, resumed, CONFIG)
+
+    rows = list(read_jsonl(run.attempts))
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids)), "an attempt was written twice"
+    assert {r["id"]: r["response"] for r in rows} == expected
+    # Every request finished before the kill came from the cache; the rest was asked once.
+    assert not set(resumed.keys) & cached_at_kill
+    assert len(resumed.keys) == len(expected) - len(cached_at_kill)
+    # What was on disk before the kill is still there, untouched (a cut-off line is healed).
+    complete = written_at_kill[: written_at_kill.rfind(b"\n") + 1]
+    assert run.attempts.read_bytes().startswith(complete)
+    assert run.read_stats()["annotate"]["solved_total"] == len(QUESTIONS)
+
+
+if __name__ == "__main__":
+    # The run the test kills: slow enough that the kill lands in the middle of it.
+    run_annotate(RunDir(sys.argv[1]), SlowBackend(delay=0.05), CONFIG)

@@ -1,0 +1,257 @@
+"""The annotation loop against a scripted model that answers wrong on purpose.
+
+The script makes every cot attempt wrong, so reflect and hinted are exercised; it decides each
+answer from the prompt it is given, which lets the tests check what each stage showed the model.
+Grading is the real grader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from sciinstruct.annotate import AnnotateConfig, StagePlan, load_prompts, run_annotate
+from sciinstruct.errors import InputError
+from sciinstruct.jsonl import read_jsonl, write_jsonl
+from sciinstruct.llm.base import Completion, GenerationRequest
+from sciinstruct.records import Attempt, Question
+from sciinstruct.rundir import RunDir
+
+Q_HARD = Question(id="hard", question="What is 7 times 13 times 19?", answer="1729", subject="math")
+Q_EASY = Question(id="easy", question="What is 2 + 2?", answer="4", subject="math")
+
+
+class ScriptedBackend:
+    """A Backend whose answer is `script(prompt)`; it logs every request it really receives."""
+
+    name = "scripted"
+    model = "scripted-1"
+
+    def __init__(self, script: Callable[[str], str | None]) -> None:
+        self.script = script
+        self.requests: list[GenerationRequest] = []
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        self.requests.extend(requests)
+        out = []
+        for r in requests:
+            text = self.script(r.messages[-1]["content"])
+            if text is None:
+                out.append(Completion(error="HTTP 503: overloaded"))
+            else:
+                out.append(Completion(text=text, prompt_tokens=20, completion_tokens=10))
+        return out
+
+    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        return self.generate(requests)
+
+    def close(self) -> None:
+        pass
+
+
+def stubborn(prompt: str) -> str:
+    """Wrong at cot; reflect fixes only the easy question; hinted copies the real answer."""
+    if "Real answer:" in prompt:
+        real = re.search(r"Real answer: (.+)", prompt).group(1).strip()
+        return f"Multiply step by step to reach the result.\nThe answer is \\boxed{{{real}}}."
+    if "Incorrect solution:" in prompt:
+        if "2 + 2" in prompt:
+            return "Mistake: I added 1.\nCorrected solution: 2 + 2 = 4, so \\boxed{4}."
+        return "Mistake: none found.\nCorrected solution: \\boxed{1728}"
+    return "I think it is \\boxed{1728}." if "13" in prompt else "It is \\boxed{5}."
+
+
+CONFIG = AnnotateConfig(plan=StagePlan(samples=2, max_tokens=64, seed=100), batch_size=3)
+
+
+def attempts_of(run: RunDir) -> list[Attempt]:
+    return [Attempt.model_validate(row) for row in read_jsonl(run.attempts)]
+
+
+def test_reflect_and_hinted_run_with_the_right_prompts(tmp_path):
+    run = RunDir(tmp_path / "run")
+    backend = ScriptedBackend(stubborn)
+    funnel = run_annotate(run, backend, CONFIG, questions=[Q_HARD, Q_EASY])
+
+    attempts = attempts_of(run)
+    by_stage = {s: [a for a in attempts if a.stage == s] for s in ("cot", "reflect", "hinted")}
+    assert [len(by_stage[s]) for s in ("cot", "reflect", "hinted")] == [4, 2, 1]
+    assert all(a.correct is False for a in by_stage["cot"])
+    assert sorted(a.metadata["seed"] for a in by_stage["cot"]) == [100, 100, 101, 101]
+
+    # reflect: shows the wrong attempt, never the reference answer
+    hard_reflect = next(a for a in by_stage["reflect"] if a.question_id == "hard")
+    prompt = hard_reflect.messages[-1]["content"]
+    assert "I think it is \\boxed{1728}." in prompt and "1729" not in prompt
+    assert hard_reflect.parent_id in {a.id for a in by_stage["cot"] if a.question_id == "hard"}
+    easy_reflect = next(a for a in by_stage["reflect"] if a.question_id == "easy")
+    assert easy_reflect.correct is True and easy_reflect.extracted == "4"
+
+    # hinted: only the unsolved question, given the reference, revising the last wrong attempt
+    (hinted,) = by_stage["hinted"]
+    assert hinted.question_id == "hard" and hinted.correct is True
+    assert "Real answer: 1729" in hinted.messages[-1]["content"]
+    assert hinted.parent_id == hard_reflect.id
+    assert hinted.metadata["hinted"] is True
+    assert hinted.messages[0]["role"] == "system"
+
+    assert funnel.to_stats()["solved"] == {"cot": 0, "reflect": 1, "hinted": 1}
+    stats = run.read_stats()["annotate"]
+    assert stats["unsolved"] == 0 and stats["solved_total"] == 2
+    assert stats["stages"]["cot"]["completion_tokens"] == 40
+    assert stats["cache"] == {"hits": 0, "misses": 7}
+    assert run.read_config()["annotate"]["plan"]["samples"] == 2
+    assert len(backend.requests) == 7
+
+
+def test_rerun_makes_no_call_and_writes_nothing(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run_annotate(run, ScriptedBackend(stubborn), CONFIG, questions=[Q_HARD, Q_EASY])
+    before = run.attempts.read_text()
+
+    again = ScriptedBackend(stubborn)
+    funnel = run_annotate(run, again, CONFIG, questions=[Q_HARD, Q_EASY])
+    assert again.requests == []
+    assert run.attempts.read_text() == before
+    assert funnel.to_stats()["solved_total"] == 2
+    assert all(s["requests"] == 0 for s in funnel.to_stats()["stages"].values())
+
+
+def test_lost_attempts_file_is_rebuilt_from_the_cache(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run_annotate(run, ScriptedBackend(stubborn), CONFIG, questions=[Q_HARD, Q_EASY])
+    first = {a.id: a.response for a in attempts_of(run)}
+    run.attempts.unlink()
+
+    again = ScriptedBackend(stubborn)
+    run_annotate(run, again, CONFIG, questions=[Q_HARD, Q_EASY])
+    assert again.requests == []
+    rebuilt = attempts_of(run)
+    assert {a.id: a.response for a in rebuilt} == first
+    assert all(a.usage.cached for a in rebuilt)
+
+
+def test_failed_generation_is_recorded_then_retried_under_a_new_id(tmp_path):
+    run = RunDir(tmp_path / "run")
+    down = ScriptedBackend(lambda p: None if "2 + 2" in p else stubborn(p))
+    config = AnnotateConfig(stages=("cot",), plan=StagePlan(samples=1, max_tokens=64))
+    funnel = run_annotate(run, down, config, questions=[Q_HARD, Q_EASY])
+    (failed,) = [a for a in attempts_of(run) if a.question_id == "easy"]
+    assert failed.error == "HTTP 503: overloaded" and failed.correct is None
+    assert funnel.outcomes["failed"] == 1 and funnel.outcomes["unsolved"] == 1
+
+    up = ScriptedBackend(lambda p: "2 + 2 = 4, so \\boxed{4}.")
+    funnel = run_annotate(run, up, config, questions=[Q_HARD, Q_EASY])
+    assert len(up.requests) == 1  # only the failed slot is asked again
+    easy = [a for a in attempts_of(run) if a.question_id == "easy"]
+    assert len(easy) == 2 and easy[1].id != failed.id
+    assert easy[1].metadata["retry"] == 1 and easy[1].correct is True
+    assert funnel.to_stats()["solved"]["cot"] == 1 and funnel.outcomes["failed"] == 0
+
+
+def test_hinted_that_misses_the_reference_is_kept_and_unsolved(tmp_path):
+    run = RunDir(tmp_path / "run")
+    hopeless = ScriptedBackend(lambda p: "The answer is \\boxed{0}.")
+    funnel = run_annotate(run, hopeless, CONFIG, questions=[Q_HARD])
+    hinted = [a for a in attempts_of(run) if a.stage == "hinted"]
+    assert len(hinted) == 1 and hinted[0].correct is False
+    assert funnel.outcomes["unsolved"] == 1 and funnel.solved == 0
+
+
+def test_stages_subset_and_questions_from_the_run(tmp_path):
+    run = RunDir(tmp_path / "run").ensure()
+    write_jsonl(run.questions, [Q_HARD, Q_EASY])
+    backend = ScriptedBackend(stubborn)
+    config = AnnotateConfig(stages=("cot", "hinted"), plan=StagePlan(samples=1, max_tokens=64))
+    funnel = run_annotate(run, backend, config, limit=1)
+    assert [a.stage for a in attempts_of(run)] == ["cot", "hinted"]
+    assert attempts_of(run)[1].parent_id == attempts_of(run)[0].id  # hinted follows the wrong cot
+    assert funnel.questions == 1 and funnel.to_stats()["solved"] == {"cot": 0, "hinted": 1}
+
+
+@pytest.mark.parametrize(
+    ("stages", "message"),
+    [
+        (("reflect", "cot"), "in the order cot, reflect, hinted"),
+        (("reflect",), "include 'cot'"),
+        (("think",), "stages must be among"),
+    ],
+)
+def test_bad_stage_lists_are_refused(stages, message):
+    with pytest.raises(InputError, match=message):
+        AnnotateConfig(stages=stages)
+
+
+def test_user_prompt_dir_overrides_one_template(tmp_path):
+    (tmp_path / "cot.md").write_text("Solve: {question}\nBox it: \\boxed{{}}")
+    prompts = load_prompts("en", tmp_path)
+    text = prompts.render("cot", Q_EASY)
+    assert text == "Solve: What is 2 + 2?\nBox it: \\boxed{{}}"
+    assert prompts.sources["cot"] == str(tmp_path / "cot.md")
+    assert prompts.sources["reflect"].endswith("en/reflect.md")
+
+
+def test_templates_are_checked(tmp_path):
+    (tmp_path / "cot.md").write_text("Solve the problem.")
+    with pytest.raises(InputError, match=r"cot.md: template 'cot' must contain \{question\}"):
+        load_prompts("en", tmp_path)
+    (tmp_path / "cot.md").unlink()
+    (tmp_path / "reflect.md").write_text("{question}\n{attempt}\nHint: {answer}")
+    with pytest.raises(InputError, match="must not contain {answer}"):
+        load_prompts("en", tmp_path)
+    with pytest.raises(InputError, match="unknown prompt language 'fr'"):
+        load_prompts("fr")
+
+
+def test_chinese_prompts_and_system_override():
+    prompts = load_prompts("zh", system="Be brief.")
+    assert "题目" in prompts.render("cot", Q_EASY)
+    assert "真实答案：4" in prompts.render("hinted", Q_EASY, "\\boxed{5}")
+    assert prompts.system == "Be brief."
+
+
+def test_cut_off_last_line_is_reported_and_its_attempt_rebuilt(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run_annotate(run, ScriptedBackend(stubborn), CONFIG, questions=[Q_HARD, Q_EASY])
+    lines = run.attempts.read_bytes().splitlines(keepends=True)
+    run.attempts.write_bytes(b"".join(lines[:-1]) + lines[-1][:25])  # a kill mid-write
+
+    again = ScriptedBackend(stubborn)
+    funnel = run_annotate(run, again, CONFIG, questions=[Q_HARD, Q_EASY])
+    assert again.requests == []  # the lost attempt comes back from the cache
+    assert run.read_stats()["annotate"]["skipped_lines"] == 1
+    assert len(attempts_of(run)) == len(lines) and funnel.solved == 2
+
+
+def test_next_stage_starts_without_waiting_for_other_questions(tmp_path):
+    """Question 'easy' goes on to reflect while the slow cot of 'hard' is still in flight."""
+    events: list[str] = []
+
+    class Timed(ScriptedBackend):
+        async def agenerate(self, requests):
+            prompt = requests[0].messages[-1]["content"]
+            label = ("reflect " if "Incorrect solution:" in prompt else "cot ") + (
+                "easy" if "2 + 2" in prompt else "hard"
+            )
+            events.append("start " + label)
+            await asyncio.sleep(0.3 if label == "cot hard" else 0.0)
+            events.append("end " + label)
+            return self.generate(requests)
+
+    config = AnnotateConfig(
+        stages=("cot", "reflect"), plan=StagePlan(samples=1), batch_size=1, concurrency=2
+    )
+    run_annotate(RunDir(tmp_path / "run"), Timed(stubborn), config, questions=[Q_HARD, Q_EASY])
+    assert events.index("end reflect easy") < events.index("end cot hard")
+
+
+def test_config_chooses_the_prompt_language(tmp_path):
+    run = RunDir(tmp_path / "run")
+    config = AnnotateConfig(stages=("cot",), plan=StagePlan(samples=1), language="zh")
+    run_annotate(run, ScriptedBackend(stubborn), config, questions=[Q_EASY])
+    (only,) = attempts_of(run)
+    assert "题目" in only.messages[-1]["content"] and "2 + 2" in only.messages[-1]["content"]
+    assert run.read_config()["annotate"]["prompts"]["cot"].endswith("zh/cot.md")

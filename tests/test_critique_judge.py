@@ -1,0 +1,150 @@
+"""The Math-Critique judge over a run's attempts, with a scripted judge model."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import pytest
+
+from sciinstruct.cli.main import main
+from sciinstruct.critique import CritiqueConfig, agreement, run_critique
+from sciinstruct.errors import EXIT_BAD_INPUT
+from sciinstruct.jsonl import read_jsonl, write_jsonl
+from sciinstruct.llm.base import Completion, GenerationRequest
+from sciinstruct.records import Attempt, Question
+from sciinstruct.rundir import RunDir
+
+QUESTIONS = [
+    Question(id="g", question="What is the acceleration due to gravity?", answer="9.81", unit="m/s^2"),
+    Question(id="h", question="How many hydrogen atoms are in one water molecule?", answer="2",
+             solution="H2O has two hydrogen atoms."),
+]  # fmt: skip
+
+
+def attempt(aid: str, qid: str, stage: str, response: str, correct: bool | None, **kw) -> Attempt:
+    return Attempt(
+        id=aid, question_id=qid, stage=stage, messages=[{"role": "user", "content": "..."}],
+        response=response, correct=correct, **kw,
+    )  # fmt: skip
+
+
+ATTEMPTS = [
+    attempt("a1", "g", "cot", "g is about \\boxed{9.8} m/s^2", True),
+    attempt("a2", "g", "cot", "g is \\boxed{12}", False),
+    attempt("a3", "h", "reflect", "Mistake: none. \\boxed{3}", False),
+    attempt("a4", "h", "cot", "", None, error="HTTP 500"),  # nothing to judge
+    attempt("a5", "h", "cot", "Water has \\boxed{2} hydrogens", True),
+]
+
+
+class ScriptedJudge:
+    """Scores 9 when the boxed answer is the reference, 2 when not, and rambles on 'hydrogens'."""
+
+    name = "judge"
+    model = "judge-1"
+
+    def __init__(self) -> None:
+        self.requests: list[GenerationRequest] = []
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        self.requests.extend(requests)
+        return [Completion(text=self._verdict(r.messages[-1]["content"])) for r in requests]
+
+    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        return self.generate(requests)
+
+    def close(self) -> None:
+        pass
+
+    @staticmethod
+    def _verdict(prompt: str) -> str:
+        answer = prompt.split("[The Start of Assistant's Answer]")[1]
+        if "hydrogens" in answer:
+            return "The answer seems fine to me."
+        reference = re.search(r"Reference Answer\]\n(?:.*\n\nFinal answer: )?(\S+)", prompt)[1]
+        boxed = re.search(r"\\boxed\{([^}]*)\}", answer)[1]
+        close = abs(float(boxed) - float(reference)) < 0.05
+        return "Agrees with the reference.\nScore: 9" if close else "Wrong result.\nScore: 2"
+
+
+@pytest.fixture
+def run(tmp_path) -> RunDir:
+    run = RunDir(tmp_path / "run").ensure()
+    write_jsonl(run.questions, QUESTIONS)
+    write_jsonl(run.attempts, ATTEMPTS)
+    return run
+
+
+def test_judge_scores_attempts_and_reports_agreement(run):
+    judge = ScriptedJudge()
+    report = run_critique(run, judge)
+
+    rows = {r["attempt_id"]: r for r in read_jsonl(run.critiques)}
+    assert set(rows) == {"a1", "a2", "a3", "a5"}  # the failed generation is not judged
+    assert [rows[a]["score"] for a in ("a1", "a2", "a3", "a5")] == [9, 2, 2, None]
+    assert set(rows["a1"]) == {
+        "id", "attempt_id", "question_id", "score", "explanation", "raw", "judge_model", "usage"
+    }  # fmt: skip
+    assert rows["a2"]["explanation"] == "Wrong result." and rows["a2"]["judge_model"] == "judge-1"
+    assert rows["a5"]["raw"] == "The answer seems fine to me."  # unparseable: raw kept, no score
+
+    prompt = judge.requests[0].messages
+    assert prompt[0]["role"] == "system" and "Math-Critique" in prompt[0]["content"]
+    assert "acceleration due to gravity" in prompt[1]["content"]
+    assert "9.81 m/s^2" in prompt[1]["content"] and "\\boxed{9.8}" in prompt[1]["content"]
+    h_prompt = judge.requests[2].messages[1]["content"]
+    assert "H2O has two hydrogen atoms." in h_prompt  # the reference solution is shown too
+
+    assert report.agreement.matrix == ((2, 0), (0, 1))
+    assert report.agreement.kappa == pytest.approx(1.0)
+    stats = run.read_stats()["critique"]
+    assert stats["agreement"]["null_scores"] == 1 and stats["judged"] == 4
+    assert stats["agreement"]["mean_score"] == {"wrong": 2.0, "correct": 9.0}
+
+
+def test_rerun_is_resumed_without_calls_or_duplicates(run):
+    run_critique(run, ScriptedJudge())
+    first = run.critiques.read_text()
+    again = ScriptedJudge()
+    report = run_critique(run, again)
+    assert again.requests == [] and report.new == 0 and report.judged == 4
+    assert run.critiques.read_text() == first
+
+
+@pytest.mark.parametrize(
+    ("config", "judged"),
+    [
+        (CritiqueConfig(only_wrong=True), {"a2", "a3"}),
+        (CritiqueConfig(stages=("reflect",)), {"a3"}),
+        (CritiqueConfig(limit=2), {"a1", "a2"}),
+    ],
+)
+def test_subsets(run, config, judged):
+    run_critique(run, ScriptedJudge(), config)
+    assert {r["attempt_id"] for r in read_jsonl(run.critiques)} == judged
+
+
+def test_agreement_on_a_known_table():
+    result = agreement([9, 3, 2, 7, 8, None], [True, True, False, False, True, False], threshold=6)
+    assert result.matrix == ((1, 1), (1, 2))
+    assert result.null_scores == 1 and result.n == 5
+    # po = 3/5; pe = 3/5 * 3/5 + 2/5 * 2/5 = 0.52; kappa = (0.6 - 0.52) / 0.48
+    assert result.kappa == pytest.approx(0.08 / 0.48)
+    assert result.accuracy == pytest.approx(0.6)
+
+
+def test_agreement_edge_cases():
+    assert agreement([9, 8], [True, True]).kappa is None  # one class: kappa undefined
+    assert agreement([], []).accuracy is None
+    assert agreement([7, None], [None, True]).ungraded == 1
+
+
+def test_cli_refuses_bad_input_before_loading_a_model(tmp_path):
+    run = RunDir(tmp_path / "empty").ensure()
+    write_jsonl(run.questions, QUESTIONS)
+    assert main(["critique", str(run.root)]) == EXIT_BAD_INPUT  # no attempts.jsonl
+    assert main(["annotate", "--run", str(tmp_path / "none")]) == EXIT_BAD_INPUT  # no questions
+    write_jsonl(run.attempts, ATTEMPTS)
+    assert main(["critique", str(run.root), "--backend", "nope"]) == EXIT_BAD_INPUT
+    assert main(["critique", str(run.root), "--threshold", "11"]) == EXIT_BAD_INPUT

@@ -1,0 +1,127 @@
+"""Public API: Verdict fields, grade_many, the TRL reward, external checkers, the CLI."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types as pytypes
+from pathlib import Path
+
+import pytest
+
+from sciinstruct.cli.main import main
+from sciinstruct.grading import Verdict, correctness_reward, grade, grade_many
+
+
+def test_verdict_fields_and_dict() -> None:
+    verdict = grade("Thus \\boxed{3\\,\\mathrm{kJ}}.", "3000 J")
+    assert verdict == Verdict(True, verdict.reason, "3\\,\\mathrm{kJ}", "numeric", False)
+    assert set(verdict.to_dict()) == {"correct", "reason", "extracted", "answer_type", "fallback"}
+    assert verdict.data_error is False
+
+
+def test_bad_reference_is_a_data_error_and_bad_prediction_is_wrong() -> None:
+    bad_gold = grade("4", "\\frac{", answer_type="expression")
+    assert bad_gold.correct is None and bad_gold.data_error
+    assert bad_gold.reason == "reference: math-verify cannot parse it"
+    bad_pred = grade("\\frac{", "4", answer_type="expression")
+    assert bad_pred.correct is False
+    assert grade("4", "4", answer_type="nonsense").correct is None
+
+
+def test_grade_many_checks_lengths_and_keeps_order() -> None:
+    with pytest.raises(ValueError, match="golds has 1 items but preds has 2"):
+        grade_many(["1", "2"], ["1"])
+    verdicts = grade_many(["1", "\\sqrt{8}", "B", "x"], ["1", "2\\sqrt{2}", "C", "y"], workers=2)
+    assert [v.correct for v in verdicts] == [True, True, False, False]
+    assert [v.answer_type for v in verdicts] == ["numeric", "expression", "choice", "expression"]
+
+
+def test_choice_with_option_texts() -> None:
+    options = ["Paris", "London", "Rome"]
+    assert grade("I pick London.", "B", choices=options).correct is True
+    assert grade("The answer is (A) Paris", "B", choices=options).correct is False
+
+
+def test_reward_takes_strings_chat_messages_and_the_answer_column() -> None:
+    completions = [
+        [{"role": "assistant", "content": "so \\boxed{4}"}],
+        [{"role": "assistant", "content": "so \\boxed{5}"}],
+        "The answer is 3 kJ",
+        "whatever",
+    ]
+    rewards = correctness_reward(
+        completions,
+        answer=["4", "4", "3000", "\\frac{"],
+        answer_type=["numeric", "numeric", "numeric", "expression"],
+        unit=[None, None, "J", None],
+    )
+    assert rewards == [1.0, 0.0, 1.0, None]
+    assert correctness_reward(["\\boxed{B}"], ["B"]) == [1.0]
+    with pytest.raises(ValueError, match="needs `references`"):
+        correctness_reward(["1"])
+
+
+def test_external_types_use_sciformats_checkers(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def formula(pred: str, gold: str, options: dict) -> tuple[bool, str]:
+        calls.append((pred, gold, options["rtol"]))
+        if gold == "???":
+            raise ValueError("'???' is not a formula")
+        return pred == gold, "compared"
+
+    fake = pytypes.ModuleType("sciinstruct.sciformats.checks")
+    fake.CHECKERS = {"formula": formula}
+    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.checks", fake)
+    assert grade("\\boxed{H2O}", "H2O", answer_type="formula").correct is True
+    assert calls == [("H2O", "H2O", 0.01)]
+    bad = grade("H2O", "???", answer_type="formula")
+    assert bad.correct is None and bad.reason == "reference: '???' is not a formula"
+    missing = grade("ATG", "ATG", answer_type="sequence")
+    assert missing.correct is None and "no checker for 'sequence'" in missing.reason
+
+
+def test_external_types_without_sciformats(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.checks", None)  # import fails
+    verdict = grade("ATG", "ATG", answer_type="sequence")
+    assert verdict.correct is None and "cannot be imported" in verdict.reason
+
+
+def test_cli_one_pair(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["grade", "\\boxed{10 km}", "10000 m"]) == 0
+    verdict = json.loads(capsys.readouterr().out)
+    assert verdict["correct"] is True and verdict["answer_type"] == "numeric"
+    assert main(["grade", "0.95", "1", "--type", "numeric", "--rtol", "0.1"]) == 0
+    assert json.loads(capsys.readouterr().out)["correct"] is True
+    assert main(["grade", "1", "1", "--type", "bogus"]) == 2
+
+
+def test_cli_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(
+        '{"pred": "\\\\boxed{4}", "gold": "4", "equivalent": true}\n'
+        '{"pred": "5", "gold": "4", "equivalent": true}\n'
+        "not json\n"
+        '{"gold": "4"}\n'
+        '{"pred": "3000", "gold": "3", "unit": "kJ", "answer_type": "numeric"}\n'
+        '{"pred": "B", "gold": "B", "equivalent": true}\n'
+        '{"pred": "9.5", "gold": "9.81", "rtol": 0.05, "equivalent": true}\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "verdicts.jsonl"
+    assert main(["grade", "--file", str(pairs), "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["correct"] for r in rows] == [True, False, False, True, True]  # per-row rtol
+    assert rows[0]["extracted"] == "4" and "reason" in rows[1]
+    err = capsys.readouterr().err
+    assert f"{pairs}:3: not a JSON object" in err
+    assert f"{pairs}:4: field 'pred' missing" in err
+    assert "accuracy 75.00% on 4 labelled rows (0 false positives, 1 false negatives)" in err
+
+
+def test_cli_file_errors(tmp_path: Path) -> None:
+    assert main(["grade", "--file", str(tmp_path / "missing.jsonl")]) == 2
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"x": 1}\n')
+    assert main(["grade", "--file", str(empty)]) == 2

@@ -1,0 +1,71 @@
+"""Final-answer extraction and LaTeX clean-up."""
+
+from __future__ import annotations
+
+import pytest
+
+from sciinstruct.grading import extract_answer
+from sciinstruct.grading.extract import clean, extract, find_boxed, sanitize
+
+
+@pytest.mark.parametrize(
+    ("text", "answer", "how"),
+    [
+        ("so \\boxed{\\frac{1}{2}} and done", "\\frac{1}{2}", "boxed"),
+        ("\\boxed{1} then \\boxed{2}", "2", "boxed"),
+        ("\\boxed{\\{1, \\{2\\}\\}}", "\\{1, \\{2\\}\\}", "boxed"),
+        ("\\boxed{a_{b_{c}}}", "a_{b_{c}}", "boxed"),
+        ("\\fbox{7}", "7", "boxed"),
+        ("\\boxed 7 is it", "7", "boxed"),
+        ("\\boxed{1} and \\boxed{2", "1", "boxed"),  # the last box is unclosed
+        ("$x=\\boxed{2}$ or $x=\\boxed{3}$", "2, 3", "boxed"),  # one answer in two boxes
+        ("\\boxed{3}, but correcting the sign, \\boxed{-3}", "-3", "boxed"),
+        ("\\boxed{3}\n\n\\boxed{4}", "4", "boxed"),
+        ("Thus the final answer is 12 m/s.", "12 m/s", "answer_is"),
+        ("The answer is $x = 4$ because we solved it.", "x = 4", "answer_is"),
+        ("The answer is \\(\\dfrac{3}{4}\\).", "\\frac{3}{4}", "answer_is"),
+        ("Answer: 42", "42", "answer_label"),
+        ("**Final Answer:** B", "B", "answer_label"),
+        ("Answer:\n\n  17", "17", "answer_label"),
+        ("$\\left( 1, 2 \\right)$", "( 1, 2 )", "whole"),
+        ("The answer is $\\$12.50$.", "12.50", "answer_is"),
+    ],
+)
+def test_extraction(text: str, answer: str, how: str) -> None:
+    found = extract(text)
+    assert found is not None
+    assert (found.text, found.how) == (answer, how)
+    assert found.fallback is False
+
+
+def test_last_number_is_a_reported_fallback() -> None:
+    text = "We add the two.\nThen we multiply by 3 to get 1.5e3 joules in the end, roughly."
+    found = extract(text)
+    assert found is not None and found.text == "1.5e3" and found.fallback
+
+
+def test_nothing_answer_like() -> None:
+    assert extract_answer("") is None
+    assert extract_answer("   \n ") is None
+    assert extract_answer("no digits in this long text\n" * 20) is None
+
+
+def test_long_answers_are_scanned_in_linear_time() -> None:
+    text = "x" * 100_000 + "\\boxed{5}"
+    assert extract_answer(text) == "5"
+    assert find_boxed("{" * 50_000 + "\\boxed{" + "{" * 50_000) is None
+
+
+def test_sanitize_drops_nuls_and_invalid_utf8() -> None:
+    assert sanitize("4\x00") == "4"
+    assert sanitize(b"\xff4\xfe") == "\ufffd4\ufffd"
+    assert sanitize("4\udcff") == "4\ufffd"
+    assert sanitize(None) == ""
+
+
+def test_clean() -> None:
+    assert clean("$\\displaystyle \\dfrac{1}{2}$.") == "\\frac{1}{2}"
+    assert clean("\\left[ 0, 1 \\right)") == "[ 0, 1 )"
+    assert clean("\\(x\\)") == "x"
+    assert clean("1 \\text{ or } 2") == "1 , 2"
+    assert clean("12π") == "12\\pi"
