@@ -1,0 +1,164 @@
+"""`sciinstruct eval`: evaluate a model on registered benchmarks or a question file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from sciinstruct.errors import InputError
+from sciinstruct.log import console
+
+
+def _backend(
+    name: str, model: str | None, base_url: str | None, concurrency: int | None, cache: Path | None
+) -> Any:
+    """A backend by name, behind the response cache unless `cache` is None."""
+    from sciinstruct.llm import CachedBackend, make_backend
+
+    options: dict[str, Any] = {}
+    if base_url:
+        options["base_url"] = [u for u in base_url.split(",") if u] if "," in base_url else base_url
+    if concurrency:
+        options["concurrency"] = concurrency
+    if options and name != "openai":
+        raise InputError(
+            f"--base-url and --concurrency apply to the openai backend, not {name!r}",
+            field="backend",
+        )
+    backend = make_backend(name, model, **options)
+    return CachedBackend(backend, cache) if cache else backend
+
+
+def _list_benchmarks(data_dir: Path | None) -> None:
+    from rich.table import Table
+
+    from sciinstruct.evaluate.loaders import data_dir as resolve_root
+    from sciinstruct.evaluate.loaders import resolve_path
+    from sciinstruct.evaluate.registry import available, load_spec
+
+    root = resolve_root(data_dir)
+    table = Table("benchmark", "mode", "data", "description", show_lines=False)
+    for name, path in available().items():
+        spec = load_spec(path)
+        try:
+            found = str(resolve_path(spec, root))
+        except InputError:
+            found = f"[dim]missing: {root / (spec.source.path or name)}[/]"
+        table.add_row(name, spec.mode, found, spec.description)
+    console.print(table)
+
+
+def eval_command(
+    benchmark: list[str] = typer.Option(
+        [],
+        "--benchmark",
+        "-b",
+        help="A registered benchmark name, a .yaml definition, or a .jsonl/.csv/.parquet of "
+        "questions. Repeat for several.",
+    ),
+    backend: str = typer.Option(
+        "embedded", help="embedded, openai, transformers, vllm or llamacpp."
+    ),
+    model: str | None = typer.Option(None, help="Model name, path or directory for the backend."),
+    out: Path | None = typer.Option(
+        None, help="Output directory: results.json, summary.md, predictions.jsonl."
+    ),
+    limit: int | None = typer.Option(
+        None, min=1, help="Only the first N questions of each benchmark."
+    ),
+    shots: int = typer.Option(
+        0, min=0, help="Few-shot examples before each question (0: zero-shot CoT)."
+    ),
+    samples: int = typer.Option(
+        1, min=1, help="Samples per question: k > 1 reports majority vote and pass@k."
+    ),
+    temperature: float | None = typer.Option(
+        None, min=0.0, help="Default: 0 for one sample, 0.7 for k."
+    ),
+    max_tokens: int | None = typer.Option(None, min=1, help="Default: the benchmark's own limit."),
+    batch_size: int = typer.Option(16, min=1, help="Requests sent to the backend at once."),
+    seed: int = typer.Option(0, help="Seed of sample 0; sample i uses seed + i."),
+    base_url: str | None = typer.Option(
+        None, help="openai backend: server URL(s), comma-separated."
+    ),
+    concurrency: int | None = typer.Option(None, min=1, help="openai backend: requests in flight."),
+    judge_backend: str | None = typer.Option(
+        None, help="Judge for judged benchmarks (default: the evaluated model)."
+    ),
+    judge_model: str | None = typer.Option(None, help="The judge's model."),
+    judge_base_url: str | None = typer.Option(None, help="openai judge: server URL(s)."),
+    data_dir: Path | None = typer.Option(
+        None,
+        help="Where benchmark data lives (default $SCIINSTRUCT_DATA or ~/.cache/sciinstruct/data).",
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Do not read or write OUT/cache.sqlite."
+    ),
+    list_: bool = typer.Option(
+        False, "--list", help="List the registered benchmarks and where their data is."
+    ),
+) -> None:
+    """Evaluate a model on science and math benchmarks, graded by the project's grader.
+
+    Writes OUT/results.json (accuracy per benchmark, per subject and overall, with 95% intervals),
+    OUT/summary.md and OUT/predictions.jsonl (every prompt, response, extracted answer and verdict).
+    """
+    if list_:
+        _list_benchmarks(data_dir)
+        return
+    if not benchmark:
+        raise InputError(
+            "give at least one --benchmark (see `sciinstruct eval --list`)", field="benchmark"
+        )
+    if out is None:
+        raise InputError("give an output directory with --out", field="out")
+    from sciinstruct.evaluate.runner import EvalConfig, run_eval
+
+    try:
+        config = EvalConfig(
+            limit=limit,
+            shots=shots,
+            samples=samples,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed,
+            batch_size=batch_size,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    cache = None if no_cache else out / "cache.sqlite"
+    out.mkdir(parents=True, exist_ok=True)
+    generator = _backend(backend, model, base_url, concurrency, cache)
+    judge = None
+    if judge_backend or judge_model or judge_base_url:
+        judge = _backend(judge_backend or backend, judge_model, judge_base_url, None, cache)
+    try:
+        results = run_eval(
+            benchmark,
+            generator,
+            out,
+            config,
+            data_dir=data_dir,
+            judge=judge,
+            settings={
+                "backend": backend,
+                "model": model,
+                "base_url": base_url,
+                "data_dir": str(data_dir) if data_dir else None,
+            },
+        )
+    finally:
+        generator.close()
+        if judge is not None:
+            judge.close()
+    console.print((out / "summary.md").read_text(encoding="utf-8"), highlight=False, markup=False)
+    if results["accuracy"] is not None:
+        console.print(
+            f"accuracy {100 * results['accuracy']:.1f}% -> {out / 'results.json'}", highlight=False
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)

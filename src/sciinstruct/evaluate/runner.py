@@ -1,0 +1,271 @@
+"""Run a benchmark against any backend and keep every prediction.
+
+Requests go to the backend in batches (`batch_size` at a time: a server backend runs one batch
+concurrently, a local engine batches it), and each batch's predictions are graded and appended to
+`predictions.jsonl` as soon as they come back, so a long run shows its work and a re-run with the
+response cache costs nothing. With `samples` k > 1, sample i of a question uses seed
+`seed + i` so that the cache tells the samples apart; the question's outcome is then its
+majority-vote answer, and pass@k is reported alongside.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sciinstruct.evaluate.judged import judge_answers
+from sciinstruct.evaluate.prompting import build_messages
+from sciinstruct.evaluate.registry import BenchmarkSpec
+from sciinstruct.jsonl import JsonlWriter
+from sciinstruct.llm.base import Backend, Completion, GenerationRequest, SamplingParams
+from sciinstruct.log import logger, progress
+from sciinstruct.records import Question
+
+Prediction = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How to run a benchmark. `temperature` None means greedy for one sample and 0.7 for k."""
+
+    limit: int | None = None
+    shots: int = 0
+    samples: int = 1
+    temperature: float | None = None
+    top_p: float = 0.95
+    max_tokens: int | None = None  # None: the benchmark's own max_tokens
+    seed: int = 0
+    batch_size: int = 16
+    judge_max_tokens: int = 512
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise ValueError(f"samples must be >= 1, got {self.samples}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.shots < 0:
+            raise ValueError(f"shots must be >= 0, got {self.shots}")
+
+    def params(self, spec: BenchmarkSpec, sample: int) -> SamplingParams:
+        # One greedy sample is the benchmark convention; k samples need diversity to vote over.
+        temperature = self.temperature
+        if temperature is None:
+            temperature = 0.0 if self.samples == 1 else 0.7
+        return SamplingParams(
+            temperature=temperature,
+            top_p=1.0 if temperature == 0 else self.top_p,
+            max_tokens=self.max_tokens or spec.max_tokens,
+            seed=self.seed + sample,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def grade_prediction(
+    spec: BenchmarkSpec, question: Question, completion: Completion
+) -> dict[str, Any]:
+    """The grader's verdict as prediction fields; a failed generation is wrong, not ungradable."""
+    if completion.error:
+        return {
+            "extracted": None,
+            "correct": False,
+            "reason": f"generation failed: {completion.error}",
+            "fallback": False,
+        }
+    from sciinstruct.grading import grade
+
+    try:
+        verdict = grade(
+            completion.text,
+            question.answer,
+            answer_type=question.answer_type,
+            unit=question.unit,
+            rtol=spec.rtol,
+            choices=question.choices,
+        )
+    except Exception as exc:  # a grader bug must not lose a long run; it is recorded per row
+        logger.warning("grader failed on %s: %s", question.id, exc)
+        return {
+            "extracted": None,
+            "correct": None,
+            "reason": f"grader error: {exc!r}",
+            "fallback": False,
+        }
+    return {
+        "extracted": verdict.extracted,
+        "correct": verdict.correct,
+        "reason": verdict.reason,
+        "fallback": verdict.fallback,
+        "answer_type": verdict.answer_type,
+    }
+
+
+def _prediction(
+    spec: BenchmarkSpec,
+    question: Question,
+    sample: int,
+    request: GenerationRequest,
+    completion: Completion,
+) -> Prediction:
+    return {
+        "benchmark": spec.name,
+        "question_id": question.id,
+        "subject": question.subject,
+        "sample": sample,
+        "messages": request.messages_list(),
+        "response": completion.text,
+        "gold": question.answer,
+        "unit": question.unit,
+        "answer_type": question.answer_type,
+        "error": completion.error,
+        "usage": {
+            "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens,
+            "latency_s": round(completion.latency_s, 4),
+            "cached": completion.cached,
+        },
+    }
+
+
+def evaluate(
+    spec: BenchmarkSpec,
+    questions: Sequence[Question],
+    backend: Backend,
+    config: EvalConfig,
+    judge: Backend | None = None,
+    on_prediction: Callable[[Prediction], None] | None = None,
+) -> list[Prediction]:
+    """Generate, grade (or judge) and return one prediction per question and sample."""
+    if spec.mode == "judged" and judge is None:
+        raise ValueError(f"{spec.name} is judged: pass a judge backend")
+    jobs = [
+        (
+            question,
+            sample,
+            GenerationRequest(
+                build_messages(spec, question, config.shots), config.params(spec, sample)
+            ),
+        )
+        for question in questions
+        for sample in range(config.samples)
+    ]
+    predictions: list[Prediction] = []
+    with progress() as bar:
+        task = bar.add_task(f"eval {spec.name}", total=len(jobs))
+        for batch in _batches(jobs, config.batch_size):
+            completions = backend.generate([request for _, _, request in batch])
+            rows = [
+                _prediction(spec, q, s, r, c)
+                for (q, s, r), c in zip(batch, completions, strict=True)
+            ]
+            if spec.mode == "judged":
+                _judge_batch(spec, judge, batch, completions, rows, config)  # type: ignore[arg-type]
+            else:
+                for row, (question, _, _), completion in zip(rows, batch, completions, strict=True):
+                    row.update(grade_prediction(spec, question, completion))
+            for row in rows:
+                predictions.append(row)
+                if on_prediction:
+                    on_prediction(row)
+            bar.advance(task, len(batch))
+    return predictions
+
+
+def _judge_batch(
+    spec: BenchmarkSpec,
+    judge: Backend,
+    batch: Sequence[Any],
+    completions: Sequence[Completion],
+    rows: list[Prediction],
+    config: EvalConfig,
+) -> None:
+    """Judge the answers that were generated; failed generations get no score (and say why)."""
+    ok = [i for i, c in enumerate(completions) if not c.error]
+    judgments = judge_answers(
+        judge,
+        spec,
+        [batch[i][0] for i in ok],
+        [completions[i].text for i in ok],
+        config.judge_max_tokens,
+    )
+    for row in rows:
+        row.update(
+            {"score": None, "judgment": "", "judge_error": row["error"], "judge_model": judge.model}
+        )
+    for index, judgment in zip(ok, judgments, strict=True):
+        rows[index].update(
+            {"score": judgment.score, "judgment": judgment.raw, "judge_error": judgment.error}
+        )
+
+
+def run_eval(
+    benchmarks: Sequence[str],
+    backend: Backend,
+    out: str | Path,
+    config: EvalConfig,
+    *,
+    data_dir: str | Path | None = None,
+    judge: Backend | None = None,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Evaluate `backend` on each benchmark (name, .yaml or question file) and write
+    `out/predictions.jsonl`, `out/results.json` and `out/summary.md`; return the results.
+
+    Every benchmark is loaded before the first request, so a missing data file fails in seconds,
+    not after an hour of generation. A judged benchmark without a `judge` is judged by the
+    evaluated model itself, and results.json says so.
+    """
+    from sciinstruct.evaluate.loaders import load_benchmark
+    from sciinstruct.evaluate.registry import get_spec
+    from sciinstruct.evaluate.results import overall, summarize, write_results
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    loaded = [
+        (spec, load_benchmark(spec, data_dir, config.limit)) for spec in map(get_spec, benchmarks)
+    ]
+    predictions_path = out / "predictions.jsonl"
+    predictions_path.unlink(
+        missing_ok=True
+    )  # this run's predictions only; the cache keeps old work
+    summaries: dict[str, dict[str, Any]] = {}
+    with JsonlWriter(predictions_path) as writer:
+        for spec, questions in loaded:
+            spec_judge = (judge or backend) if spec.mode == "judged" else None
+            predictions = evaluate(spec, questions, backend, config, spec_judge, writer.write)
+            summaries[spec.name] = summarize(spec, predictions, config.samples)
+    totals = overall(summaries)
+    results = {
+        "model": backend.model,
+        "backend": backend.name,
+        "judge": {
+            "backend": (judge or backend).name,
+            "model": (judge or backend).model,
+            "self_judged": judge is None,
+        }
+        if any(s.mode == "judged" for s, _ in loaded)
+        else None,
+        "accuracy": totals["accuracy"],
+        "overall": totals,
+        "benchmarks": summaries,
+        "config": {
+            **config.to_dict(),
+            **(settings or {}),
+            "benchmarks": {
+                s.name: {"version": s.version, "file": s.file, "data": s.source.path}
+                for s, _ in loaded
+            },
+        },
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_results(out, results)
+    return results
