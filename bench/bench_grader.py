@@ -67,9 +67,10 @@ def ours(rows: list[dict]) -> list[bool | None]:
             r["gold"],
             r.get("answer_type", "auto"),
             r.get("unit"),
-            r.get("rtol", 0.01),
+            r.get("rtol"),
             r.get("choices"),
             timeout=HARD_LIMIT_S,
+            metadata=r.get("metadata"),
         ).correct
         for r in rows
     ]

@@ -125,3 +125,72 @@ def test_cli_file_errors(tmp_path: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text('{"x": 1}\n')
     assert main(["grade", "--file", str(empty)]) == 2
+
+
+def test_grade_keeps_its_positional_signature_and_takes_metadata_by_keyword() -> None:
+    # pred, gold, answer_type, unit, rtol, choices, timeout: as before
+    assert grade("0.95", "1", "numeric", None, 0.1, None, 5.0).correct is True
+    with pytest.raises(TypeError):
+        grade("1", "1", "numeric", None, 0.01, None, 5.0, {"rtol": 0.1})  # type: ignore[misc]
+    assert grade("104", "100", metadata={"rtol": 0.05}).correct is True
+    assert grade("104", "100", rtol=0.01, metadata={"rtol": 0.05}).correct is False
+
+
+def test_metadata_reaches_external_checkers(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+
+    def sequence(pred: str, gold: str, options: dict) -> tuple[bool, str]:
+        seen.append(options)
+        return pred == gold, "compared"
+
+    fake = pytypes.ModuleType("sciinstruct.sciformats.checks")
+    fake.CHECKERS = {"sequence": sequence}
+    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.checks", fake)
+    meta = {"sequence_kind": "protein", "rtol": 0.2, "atol": 1}
+    assert grade("MKV", "MKV", answer_type="sequence", metadata=meta).correct is True
+    assert seen[-1] == {
+        "unit": None,
+        "rtol": 0.2,
+        "atol": 1.0,
+        "choices": None,
+        "metadata": meta,
+    }
+    grade("MKV", "MKV", answer_type="sequence", rtol=0.05, metadata='{"sequence_kind": "dna"}')
+    assert seen[-1]["rtol"] == 0.05 and seen[-1]["metadata"] == {"sequence_kind": "dna"}
+
+
+def test_real_sciformats_checker_reads_metadata() -> None:
+    # GAT is DNA by its letters; the question's metadata says which alphabet it is in.
+    protein = {"sequence_kind": "protein"}
+    verdict = grade("\\boxed{GAT}", "GAT", answer_type="sequence", metadata=protein)
+    assert verdict.correct is True and verdict.reason == "PROTEIN sequence matches (3 letters)"
+    assert grade("GAT", "GAT", answer_type="sequence").reason.startswith("DNA sequence")
+    rna = grade_many(["GAT"], ["GAT"], ["sequence"], metadata=[{"sequence_kind": "rna"}])[0]
+    assert rna.correct is None and "T is DNA" in rna.reason  # the reference is not RNA
+
+
+def test_grade_many_takes_per_row_metadata() -> None:
+    verdicts = grade_many(
+        ["7.3", "7.3", "7.3", "5"],
+        ["7.0", "7.0", "7.0", "5"],
+        metadata=[{"atol": 0.5}, None, '{"rtol": 0.05}', {"rtol": "loose"}],
+    )
+    assert [v.correct for v in verdicts] == [True, False, True, None]
+    assert verdicts[3].reason == "reference: metadata rtol must be a number >= 0, got 'loose'"
+    with pytest.raises(ValueError, match="metadata has 1 items but preds has 2"):
+        grade_many(["1", "2"], ["1", "2"], metadata=[None])
+
+
+def test_reward_honours_metadata_and_per_row_rtol_columns() -> None:
+    completions = ["The pH is 7.3.", "The pH is 7.3.", "So the force is 6 kN.", "104"]
+    references = ["7.0", "7.0", "6", "100"]
+    rewards = correctness_reward(
+        completions,
+        references,
+        unit=[None, None, "N", None],
+        metadata=[{"atol": 0.5}, {}, None, None],
+    )
+    assert rewards == [1.0, 0.0, 0.0, 0.0]
+    per_row = correctness_reward(["104", "104"], ["100", "100"], rtol=[0.05, None])
+    assert per_row == [1.0, 0.0]
+    assert correctness_reward(["104"], ["100"], rtol=0.05) == [1.0]

@@ -1,6 +1,7 @@
 """Table-driven grader tests: every labelled pair in tests/data/grading/*.jsonl.
 
-Each row is `{pred, gold, equivalent}` (plus optional answer_type, unit, rtol, choices, note);
+Each row is `{pred, gold, equivalent}` (plus optional answer_type, unit, rtol, choices,
+metadata, note);
 `equivalent: null` marks a bad reference, which must come back as a data error (correct=None).
 The same files feed bench/bench_grader.py.
 """
@@ -41,6 +42,7 @@ def test_the_table_is_large_and_balanced() -> None:
         "smiles",
         "extraction",
         "adversarial",
+        "sentences",
     } <= files
     assert len(CASES) >= 300
     labels = [row["equivalent"] for _, row in CASES]
@@ -54,9 +56,10 @@ def test_case(case_id: str, row: dict[str, Any]) -> None:
         row["gold"],
         answer_type=row.get("answer_type", "auto"),
         unit=row.get("unit"),
-        rtol=row.get("rtol", 0.01),
+        rtol=row.get("rtol"),
         choices=row.get("choices"),
         timeout=TIMEOUT_S,
+        metadata=row.get("metadata"),
     )
     assert verdict.correct is row["equivalent"], f"{case_id}: {verdict}"
     assert verdict.reason
@@ -72,6 +75,7 @@ def test_grade_many_agrees_with_grade_on_the_table() -> None:
         answer_types=[r.get("answer_type", "auto") for r in rows],
         units=[r.get("unit") for r in rows],
         choices=[r.get("choices") for r in rows],
+        metadata=[r.get("metadata") for r in rows],
         workers=2,
         timeout=TIMEOUT_S,
     )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sciinstruct.grading import choice, numeric, smiles, text, types
+from sciinstruct.grading import choice, numeric, quantities, smiles, text, types
 from sciinstruct.grading.extract import MAX_ANSWER_CHARS, Extraction, clean, extract, last_number
 from sciinstruct.grading.verdict import Verdict, data_error
 
@@ -58,49 +58,79 @@ def wrong(verdict: Verdict, gold: str) -> Step:
 
 
 def numeric_check(
-    found: Extraction, pred_text: str, gold: str, unit: str | None, rtol: float
+    found: Extraction,
+    pred_text: str,
+    gold: str,
+    unit: str | None,
+    rtol: float,
+    atol: float = 0.0,
 ) -> Step:
-    """Numbers with units and relative tolerance; exact forms like `\\frac{1}{3}` via sympy."""
+    """Numbers with units and tolerance; exact forms like `\\frac{1}{3}` via sympy.
+
+    A unit given apart from the reference (`unit="%"`, a question's `unit` field) is the
+    reference's unit; `%`, `percent` make it a percentage, so `12%` and `0.12` both match `12`.
+    """
     gold_q = numeric.parse_quantity(gold)
     if gold_q is None:  # an exact form such as \frac{1}{3}: math-verify decides
         return expression_check(found, pred_text, gold)
-    if unit and not gold_q.unit:
-        gold_q = replace(gold_q, unit=numeric.normalize_unit(unit))
+    if unit and not gold_q.unit and not gold_q.percent:
+        if numeric.is_percent(unit):
+            gold_q = replace(gold_q, percent=True)
+        else:
+            gold_q = replace(gold_q, unit=numeric.normalize_unit(unit))
     # A whole number without a unit is a count (GSM8K's 100 apples), not a measurement: 101 is
-    # wrong. Asking for a tolerance other than the default turns that off.
+    # wrong. Asking for any other tolerance (the caller's rtol, a question's rtol/atol) turns
+    # that off.
     exact = (
         not gold_q.unit
         and not gold_q.percent
         and numeric.is_whole_number(gold)
         and rtol == DEFAULT_RTOL
+        and not atol
     )
+
+    def verdict(pred_q: numeric.Quantity, shown: str, fallback: bool) -> Verdict:
+        ok, why = numeric.compare(pred_q, gold_q, rtol, exact, atol)
+        return Verdict(ok, why, shown, "numeric", fallback)
+
+    if found.fallback:  # an unanchored solution: its last quantity, unit included
+        tail = quantities.last_quantity(pred_text)
+        if tail is not None:
+            return verdict(tail.quantity, tail.text, True)
     pred_q = numeric.parse_quantity(found.text)
-    if pred_q is not None:
-        ok, why = numeric.compare(pred_q, gold_q, rtol, exact)
-        return Verdict(ok, why, found.text, "numeric", found.fallback)
+    if pred_q is not None and (pred_q.percent or not pred_q.unit or _known(pred_q.unit)):
+        return verdict(pred_q, found.text, found.fallback)
     rational = numeric.parse_rational(found.text)
     if rational is not None:  # \frac{1}{2}, 3/4: exact, no sympy needed
-        ok, why = numeric.compare(numeric.Quantity(float(rational), ""), gold_q, rtol, exact)
-        return Verdict(ok, why, found.text, "numeric", found.fallback)
-    if re.search(r"[\\^/]", found.text) and not types.looks_like_text(found.text):
+        return verdict(numeric.Quantity(float(rational), ""), found.text, found.fallback)
+    if not found.fallback:  # "11 m/s because ...", "v = 9.8 m/s^2, downwards"
+        lead = quantities.leading_quantity(found.text)
+        if lead is not None:
+            return verdict(lead.quantity, lead.text, found.fallback)
+    if pred_q is not None:  # a unit pint does not know, such as "5 apples"
+        return verdict(pred_q, found.text, found.fallback)
+    if (
+        re.search(r"[\\^/]", found.text)
+        and not types.looks_like_text(found.text)
+        and not types.has_prose(found.text)
+    ):
         # \frac{1}{2}, 2\sqrt{2}, 3/4: ask sympy for its value
 
         def finish(value: float | None) -> Verdict:
             if value is None:
                 return Verdict(False, "prediction has no numeric value", found.text, "numeric")
-            ok, why = numeric.compare(numeric.Quantity(value, ""), gold_q, rtol, exact)
-            return Verdict(ok, why, found.text, "numeric", found.fallback)
+            return verdict(numeric.Quantity(value, ""), found.text, found.fallback)
 
         return Pending(("number", (found.text,)), finish, gold, "numeric", found.text, False)
-    number = last_number(found.text)  # "about 5 meters" or an unanchored sentence
-    if number is None:
+    # A sentence ("So the result is 7.2 km/h."): its last quantity, unit included, as a fallback.
+    tail = quantities.last_quantity(found.text)
+    if tail is None:
         return Verdict(False, "prediction holds no number", found.text, "numeric", found.fallback)
-    tail = found.text[found.text.rfind(number.lstrip("+-")) :]
-    pred_q = numeric.parse_quantity(tail) or numeric.parse_quantity(number)
-    if pred_q is None:
-        return Verdict(False, "prediction holds no number", found.text, "numeric", True)
-    ok, why = numeric.compare(pred_q, gold_q, rtol, exact)
-    return Verdict(ok, why, tail, "numeric", fallback=True)
+    return verdict(tail.quantity, tail.text, True)
+
+
+def _known(unit: str) -> bool:
+    return numeric.parse_unit(unit) is not None
 
 
 def expression_check(found: Extraction, pred_text: str, gold: str) -> Step:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sciinstruct.grading import types
 from sciinstruct.grading.checks import (
-    DEFAULT_RTOL,
     Pending,
     Step,
     choice_check,
@@ -34,6 +33,7 @@ from sciinstruct.grading.extract import (
     find_boxed,
     sanitize,
 )
+from sciinstruct.grading.metadata import load_metadata, tolerances
 from sciinstruct.grading.sandbox import Outcome, default_workers, shared_pool
 from sciinstruct.grading.verdict import Verdict, data_error
 
@@ -47,18 +47,23 @@ def grade(
     gold: str,
     answer_type: str = "auto",
     unit: str | None = None,
-    rtol: float = DEFAULT_RTOL,
+    rtol: float | None = None,
     choices: list[str] | None = None,
     timeout: float = 5.0,
+    *,
+    metadata: Mapping[str, Any] | str | None = None,
 ) -> Verdict:
     """Grade one model output `pred` against the reference answer `gold`.
 
     `answer_type` is inferred from the reference when `auto`; `unit` is the reference's unit when
-    it is not written in `gold`; `rtol` is the relative tolerance for numbers (at the default, a
-    whole-number reference without a unit is a count and must match exactly); `choices` are the
-    option texts of a multiple-choice question; `timeout` bounds any symbolic check (seconds).
+    it is not written in `gold` (`%` or `percent` make it a percentage); `rtol` is the relative
+    tolerance for numbers, None for the question's own (`metadata["rtol"]`, `["atol"]`) or else
+    1% (at 1%, a whole-number reference without a unit is a count and must match exactly);
+    `choices` are the option texts of a multiple-choice question; `timeout` bounds any symbolic
+    check (seconds); `metadata` is the question's metadata (a dict or its JSON text), passed on
+    to the scientific-format checkers.
     """
-    step = _prepare(pred, gold, answer_type, unit, rtol, choices)
+    step = _prepare(pred, gold, answer_type, unit, rtol, choices, metadata)
     return _resolve([step], timeout, workers=None)[0]
 
 
@@ -67,19 +72,23 @@ def grade_many(
     golds: Sequence[str],
     answer_types: Sequence[str] | None = None,
     units: Sequence[str | None] | None = None,
-    rtol: float = DEFAULT_RTOL,
+    rtol: float | None = None,
     choices: Sequence[list[str] | None] | None = None,
     workers: int | None = None,
     timeout: float = 5.0,
+    *,
+    metadata: Sequence[Mapping[str, Any] | str | None] | None = None,
 ) -> list[Verdict]:
     """Grade many pairs; symbolic checks run in parallel on `workers` processes (default: one
-    per core, at most 4), batched; cheap checks run in this process."""
+    per core, at most 4), batched; cheap checks run in this process. The columns are per pair;
+    `rtol` is for all of them (None: each question's metadata, else 1%), as in `grade`."""
     n = len(preds)
     for name, column in (
         ("golds", golds),
         ("answer_types", answer_types),
         ("units", units),
         ("choices", choices),
+        ("metadata", metadata),
     ):
         if column is not None and len(column) != n:
             raise ValueError(f"{name} has {len(column)} items but preds has {n}")
@@ -91,6 +100,7 @@ def grade_many(
             units[i] if units is not None else None,
             rtol,
             choices[i] if choices is not None else None,
+            metadata[i] if metadata is not None else None,
         )
         for i in range(n)
     ]
@@ -102,16 +112,22 @@ def _prepare(
     gold: Any,
     answer_type: str | None,
     unit: str | None,
-    rtol: float,
+    rtol: float | None,
     choices: list[str] | None,
+    metadata: Mapping[str, Any] | str | None = None,
 ) -> Step:
     try:
         kind = types.resolve(answer_type)
     except ValueError as exc:
         return Verdict(None, str(exc), None, str(answer_type))
+    try:
+        meta = load_metadata(metadata)
+        rtol, atol = tolerances(rtol, meta)
+    except ValueError as exc:
+        return data_error(str(exc), kind)
     pred_text, gold_text = sanitize(pred), sanitize(gold)
     if kind in types.EXTERNAL_TYPES:  # their references may be JSON specs, even empty
-        options = {"unit": unit, "rtol": rtol, "choices": choices}
+        options = {"unit": unit, "rtol": rtol, "atol": atol, "choices": choices, "metadata": meta}
         return external_check(kind, pred_text, gold_text.strip(), options)
     boxed = find_boxed(gold_text)
     gold_answer = clean(boxed if boxed is not None else gold_text)
@@ -132,7 +148,7 @@ def _prepare(
             Verdict(False, f"prediction: {problem}", shown, kind, found.fallback), gold_answer
         )
     if kind == "numeric":
-        return numeric_check(found, pred_text, gold_answer, unit, rtol)
+        return numeric_check(found, pred_text, gold_answer, unit, rtol, atol)
     if kind == "text":
         return text_check(found, pred_text, gold_answer)
     if kind == "smiles":

@@ -22,7 +22,9 @@ _EXPONENT = (
     r"(?:\s*[eE]\s*(?P<e1>[-+−]?\d+)"
     r"|\s*(?:\\times|\\cdot|×|·|⋅|\*|x|X)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<e2>[-+−]?\d+)\s*\}?)"
 )
-_NUMBER = re.compile(rf"^{_MANTISSA}(?:{_EXPONENT})?")
+# A number in any of those spellings, unanchored (`quantities.py` scans running text with it).
+NUMBER_PATTERN = rf"{_MANTISSA}(?:{_EXPONENT})?"
+_NUMBER = re.compile(rf"^{NUMBER_PATTERN}")
 # A bare power of ten: 10^{-3} mol
 _POWER_OF_TEN = re.compile(r"^(?P<sign>[-+−]?)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<e2>[-+−]?\d+)\s*\}?")
 _LEADING_ASSIGNMENT = re.compile(r"^[A-Za-z][\w\\{}^]*\s*(?:=|≈|\\approx)\s*")
@@ -31,6 +33,8 @@ _LOOKS_LIKE_MATH = re.compile(r"[\d+\-*/^=\\,()\[\]|]|^[A-Za-z]$")
 # 1\,000 and 1{,}000: thin-space and braced-comma thousands separators.
 _THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |~)(?=\d{3}(?!\d))")
 _APPROX = re.compile(r"^(?:\\approx|≈|~|=)\s*")
+# Ways to write "per cent" after a number, once `\text{}` is unwrapped.
+_PERCENT = frozenset(["%", "\\%", "percent", "per cent", "pct", "percentage points"])
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,7 @@ def parse_quantity(text: str) -> Quantity | None:
     Returns None unless the text is a number, optionally followed by unit text. A leading
     `x =` or `\\approx` is dropped. The unit text is not validated here (see `parse_unit`).
     """
-    s = _THOUSANDS.sub("", _unwrap_text(text.strip()))
-    s = _APPROX.sub("", _LEADING_ASSIGNMENT.sub("", s))
+    s = strip_assignment(_THOUSANDS.sub("", _unwrap_text(text.strip())))
     match = _POWER_OF_TEN.match(s) or _NUMBER.match(s)
     if match is None:
         return None
@@ -63,11 +66,21 @@ def parse_quantity(text: str) -> Quantity | None:
     if groups["sign"] in ("-", "−"):
         value = -value
     rest = s[match.end() :].strip()
-    percent = rest in ("%", "\\%", "percent")
+    percent = is_percent(rest)
     unit = "" if percent else normalize_unit(rest)
     if unit and parse_unit(unit) is None and _LOOKS_LIKE_MATH.search(unit):
         return None  # "5x+3", "1/2", "2\\pi", "1, 2": an expression, not a measurement
     return Quantity(value, unit, percent)
+
+
+def strip_assignment(text: str) -> str:
+    """`x = 5 m`, `v_0 \\approx 5 m` and `= 5 m` -> `5 m`."""
+    return _APPROX.sub("", _LEADING_ASSIGNMENT.sub("", text))
+
+
+def is_percent(unit: str | None) -> bool:
+    """True for unit text that means per cent: `%`, `\\%`, `percent`, `per cent`."""
+    return unit is not None and " ".join(unit.lower().split()) in _PERCENT
 
 
 _RATIONAL = re.compile(
@@ -146,23 +159,28 @@ def parse_unit(unit: str) -> Any | None:
     return parsed
 
 
-def close(pred: float, gold: float, rtol: float) -> bool:
-    """Relative closeness; a zero reference needs a prediction within 1e-12 of zero."""
+def close(pred: float, gold: float, rtol: float, atol: float = 0.0) -> bool:
+    """Within `rtol` of the reference or `atol` of it, whichever is looser; a zero reference
+    with no `atol` needs a prediction within 1e-12 of zero."""
     if not (math.isfinite(pred) and math.isfinite(gold)):
         return pred == gold
-    if gold == 0:
+    if gold == 0 and atol == 0:
         return abs(pred) <= 1e-12
-    return abs(pred - gold) <= rtol * abs(gold)
+    return abs(pred - gold) <= max(rtol * abs(gold), atol)
 
 
-def compare(pred: Quantity, gold: Quantity, rtol: float, exact: bool = False) -> tuple[bool, str]:
+def compare(
+    pred: Quantity, gold: Quantity, rtol: float, exact: bool = False, atol: float = 0.0
+) -> tuple[bool, str]:
     """Decide whether two quantities agree; units are converted, dimensions must match.
 
     `exact` asks for equality (whole-number references without units: counts, not measurements).
+    `atol` is an absolute tolerance in the reference's unit (a question's own, from metadata).
     """
-    within = (lambda p, g: p == g) if exact else (lambda p, g: close(p, g, rtol))
-    tol = "exactly" if exact else f"within rtol={rtol:g}"
-    off = "exact comparison" if exact else f"outside rtol={rtol:g}"
+    within = (lambda p, g: p == g) if exact else (lambda p, g: close(p, g, rtol, atol))
+    spec = f"rtol={rtol:g}" + (f", atol={atol:g}" if atol else "")
+    tol = "exactly" if exact else f"within {spec}"
+    off = "exact comparison" if exact else f"outside {spec}"
     if gold.percent or pred.percent:
         return _compare_percent(pred, gold, within, tol, off)
     pred_value, why = pred.value, ""

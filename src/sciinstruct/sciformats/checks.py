@@ -1,7 +1,10 @@
 """Checkers for the scientific answer types, called by `sciinstruct.grading`.
 
 Contract with the grader: `CHECKERS[answer_type](extracted_pred, gold, options) -> (correct,
-reason)`. A prediction that cannot be read is simply wrong, with a reason; a *reference* that
+reason)`. The grader's `options` hold `unit`, `rtol` and `atol` (the tolerances in force: the
+caller's, else the question's metadata's, else 1% and 0), `choices`, and `metadata` (the
+question's metadata as a dict, `{}` when it has none); `_option` looks a key up directly, then
+under `metadata`, so a task row (a Question dict) works as `options` too. A prediction that cannot be read is simply wrong, with a reason; a *reference* that
 cannot be read raises `ValueError`, because that is a data bug the grader reports as such
 (`Verdict.correct = None`), never a model mistake.
 

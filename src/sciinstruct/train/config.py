@@ -1,0 +1,277 @@
+"""Training settings: one dataclass per trainer, read from a YAML recipe and overridden by flags.
+
+Precedence, lowest first: the dataclass defaults, the recipe (`--config`, or the recipe shipped in
+`sciinstruct/recipes/train/<kind>.yaml`), then command-line flags. A key the dataclass does not
+know is an error that names the file and suggests the nearest field, so a typo in a recipe never
+silently trains with a default. Cross-field rules live in `__post_init__` and their messages carry
+the values that broke them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from sciinstruct.errors import InputError
+
+FINETUNE_MODES = ("auto", "lora", "full")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+TOO_LONG_POLICIES = ("error", "drop")
+
+
+def _help(text: str, default: Any) -> Any:
+    """A dataclass field with a default and its help text (shown by `--help` and in the docs)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": text})
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class TrainConfig:
+    """Settings every trainer shares: data, model, schedule, LoRA, checkpoints."""
+
+    data: str | None = _help("Training file in the export format (.jsonl or .parquet).", None)
+    model: str | None = _help(
+        "Base model: a directory or hub id; `embedded` or unset means the embedded SmolLM2-135M.",
+        None,
+    )
+    out: str | None = _help("Output directory: checkpoints, the final model, the model card.", None)
+    eval_data: str | None = _help(
+        "Separate evaluation file; otherwise split off eval_fraction.", None
+    )
+    eval_fraction: float = _help("Share of rows held out for eval loss when no eval_data.", 0.05)
+    max_steps: int = _help("Stop after this many optimizer steps (-1: run all epochs).", -1)
+    epochs: float = _help("Passes over the training data.", 1.0)
+    learning_rate: float = _help("Peak learning rate.", 2e-4)
+    lr_scheduler: str = _help(
+        "transformers scheduler name (cosine, linear, constant, ...).", "cosine"
+    )
+    warmup: float = _help("Warmup: a step count, or a fraction of all steps when below 1.", 0.03)
+    weight_decay: float = _help("AdamW weight decay.", 0.0)
+    batch_size: int = _help("Sequences per device per forward pass.", 4)
+    grad_accum: int = _help("Forward passes per optimizer step.", 1)
+    max_length: int = _help("Longest tokenized sequence (prompt + response) allowed.", 1024)
+    too_long: str = _help("What a row longer than max_length does: `error` or `drop`.", "error")
+    finetune: str = _help("`lora`, `full`, or `auto` (LoRA on CPU, full on GPU).", "auto")
+    lora_r: int = _help("LoRA rank.", 16)
+    lora_alpha: int = _help("LoRA scaling numerator (scale = alpha / r).", 32)
+    lora_dropout: float = _help("Dropout on the LoRA path.", 0.05)
+    lora_target_modules: list[str] | str = _help(
+        "Modules LoRA adapts: a list of names or `all-linear`.", "all-linear"
+    )
+    merge: bool = _help("Also write a standalone model with the LoRA adapter merged in.", False)
+    precision: str = _help(
+        "fp32, bf16, fp16, or auto (bf16 on a GPU that has it, else fp32).", "auto"
+    )
+    gradient_checkpointing: bool = _help("Recompute activations to save memory.", False)
+    logging_steps: int = _help("Log loss every this many steps.", 10)
+    eval_steps: int | None = _help("Evaluate every this many steps (default: save_steps).", None)
+    save_steps: int = _help("Checkpoint every this many steps.", 200)
+    save_total_limit: int = _help("Keep at most this many checkpoints.", 2)
+    resume: bool = _help("Continue from the last checkpoint in `out`.", False)
+    seed: int = _help("Seed for data order, dropout and LoRA init.", 42)
+    report_to: list[str] | str = _help("Trackers (wandb, tensorboard, ...) or `none`.", "none")
+
+    def __post_init__(self) -> None:
+        _choice("finetune", self.finetune, FINETUNE_MODES)
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("too_long", self.too_long, TOO_LONG_POLICIES)
+        if not 0.0 <= self.eval_fraction < 1.0:
+            raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError(f"max_steps must be -1 (no cap) or positive, got {self.max_steps}")
+        for name in ("batch_size", "grad_accum", "logging_steps", "save_steps", "lora_r"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_length < 16:
+            raise ValueError(f"max_length must be >= 16 tokens, got {self.max_length}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class SFTTrainConfig(TrainConfig):
+    """Supervised fine-tuning on chat transcripts (`sft.jsonl`, `rft.jsonl`)."""
+
+    packing: bool = _help(
+        "Pack several rows into each max_length sequence (best-fit decreasing, no padding).", True
+    )
+    completion_only_loss: bool = _help(
+        "Train on the final assistant turn only, not on the prompt tokens.", True
+    )
+
+
+@dataclass
+class DPOTrainConfig(TrainConfig):
+    """Direct preference optimisation on chosen/rejected pairs (`dpo.jsonl`)."""
+
+    learning_rate: float = _help("Peak learning rate (DPO wants it small).", 5e-6)
+    beta: float = _help("Strength of the pull towards the reference model.", 0.1)
+    loss_type: str = _help("TRL DPO loss: sigmoid, hinge, ipo, robust, ...", "sigmoid")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.beta <= 0:
+            raise ValueError(f"beta must be > 0, got {self.beta}")
+
+
+@dataclass
+class GRPOTrainConfig(TrainConfig):
+    """GRPO with verifiable rewards on questions with reference answers (`grpo.jsonl`)."""
+
+    learning_rate: float = _help("Peak learning rate.", 1e-5)
+    num_generations: int = _help("Completions sampled per prompt (the group).", 4)
+    max_completion_length: int = _help("Longest completion sampled, in tokens.", 256)
+    temperature: float = _help("Sampling temperature for the group.", 1.0)
+    beta: float = _help("KL penalty to the reference model (0: no reference kept).", 0.0)
+    rewards: list[str] = _help(
+        "Reward functions by registered name or `module:function`.", ["correctness", "format"]
+    )
+    reward_weights: list[float] | None = _help("One weight per reward (default: all 1).", None)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.num_generations < 2:
+            raise ValueError(
+                f"num_generations must be >= 2 (GRPO compares a group), got {self.num_generations}"
+            )
+        per_step = self.batch_size * self.grad_accum
+        if per_step % self.num_generations:
+            raise ValueError(
+                f"batch_size * grad_accum ({self.batch_size} * {self.grad_accum} = {per_step}) "
+                f"must be a multiple of num_generations ({self.num_generations})"
+            )
+        if not self.rewards:
+            raise ValueError("rewards must name at least one reward function")
+        if self.reward_weights is not None and len(self.reward_weights) != len(self.rewards):
+            raise ValueError(
+                f"reward_weights has {len(self.reward_weights)} entries but rewards has "
+                f"{len(self.rewards)} ({', '.join(self.rewards)})"
+            )
+        if self.max_completion_length >= self.max_length:
+            raise ValueError(
+                f"max_completion_length ({self.max_completion_length}) must be below "
+                f"max_length ({self.max_length}), which also holds the prompt"
+            )
+
+
+@dataclass
+class RFTTrainConfig(SFTTrainConfig):
+    """Rejection-sampling fine-tuning (ChatGLM-Math): sample, grade, keep correct, SFT; repeat."""
+
+    rounds: int = _help("Sample-grade-train rounds; each samples with the last round's model.", 1)
+    samples: int = _help("Solutions sampled per question per round (k).", 4)
+    keep_per_question: int = _help("Most distinct correct solutions kept per question.", 4)
+    sample_temperature: float = _help("Sampling temperature for the k solutions.", 0.8)
+    sample_top_p: float = _help("Nucleus sampling threshold for the k solutions.", 0.95)
+    max_new_tokens: int = _help("Longest sampled solution, in tokens.", 512)
+    sample_batch_size: int = _help("Questions per generate() call while sampling.", 8)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in (
+            "rounds",
+            "samples",
+            "keep_per_question",
+            "max_new_tokens",
+            "sample_batch_size",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.keep_per_question > self.samples:
+            raise ValueError(
+                f"keep_per_question ({self.keep_per_question}) cannot exceed samples ({self.samples})"
+            )
+        if self.sample_temperature <= 0:
+            raise ValueError(
+                f"sample_temperature must be > 0 to draw distinct samples, got {self.sample_temperature}"
+            )
+
+
+CONFIG_CLASSES: dict[str, type[TrainConfig]] = {
+    "sft": SFTTrainConfig,
+    "dpo": DPOTrainConfig,
+    "grpo": GRPOTrainConfig,
+    "rft": RFTTrainConfig,
+}
+
+C = TypeVar("C", bound=TrainConfig)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def shipped_recipe(kind: str) -> Path:
+    """The recipe shipped with the package for a trainer kind."""
+    return Path(str(resources.files("sciinstruct") / "recipes" / "train" / f"{kind}.yaml"))
+
+
+def read_recipe(path: str | Path) -> dict[str, Any]:
+    """A recipe's mapping of settings; a missing file or a non-mapping is an InputError."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("recipe file not found", file=str(path))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML ({exc})", file=str(path)) from exc
+    if not isinstance(data, dict):
+        raise InputError(
+            f"expected a mapping of settings, got {type(data).__name__}", file=str(path)
+        )
+    return data
+
+
+def check_keys(cls: type[TrainConfig], keys: Any, source: str) -> None:
+    """Refuse keys the config class does not define, suggesting the nearest one."""
+    known = [f.name for f in dataclasses.fields(cls)]
+    for key in keys:
+        if key not in known:
+            near = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise InputError(
+                f"unknown setting for {cls.__name__}{hint}", file=source, field=str(key)
+            )
+
+
+def load_config(
+    cls: type[C], recipe: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> C:
+    """Build a config from a recipe file plus overrides (flags); `None` overrides are ignored."""
+    values: dict[str, Any] = {}
+    if recipe is not None:
+        values = read_recipe(recipe)
+        check_keys(cls, values, str(recipe))
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    check_keys(cls, flags, "command line")
+    values.update(flags)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        source = f"{recipe} + command line" if recipe else "command line"
+        raise InputError(f"invalid settings ({source}): {exc}") from exc
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, Any]:
+    """`["lora_r=8", "rewards=[format]"]` -> `{"lora_r": 8, "rewards": ["format"]}` (YAML values)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise InputError(f"--set {key}: value is not valid YAML ({exc})") from exc
+    return out

@@ -1,0 +1,194 @@
+"""Rejection-sampling fine-tuning (ChatGLM-Math): sample, grade, keep the correct, SFT; repeat.
+
+Each round samples `samples` solutions per question from the current model, grades them against
+the reference with the project's grader, keeps up to `keep_per_question` correct solutions that
+differ from one another (after whitespace normalisation), and fine-tunes the current model on
+them with the SFT trainer. The next round samples from the model this round produced.
+
+Layout: `out/round-R/` holds `rft.jsonl` (the kept solutions, in the export format), the SFT
+output of that round (see `runner`), and `sampling.json` (counts). With LoRA each round is merged
+so that the next round samples from a standalone model. `--resume` skips finished rounds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from sciinstruct.errors import InputError, SciInstructError
+from sciinstruct.jsonl import write_jsonl
+from sciinstruct.log import logger, progress
+from sciinstruct.train import data as train_data
+from sciinstruct.train.config import RFTTrainConfig, SFTTrainConfig
+from sciinstruct.train.model import load_model, load_tokenizer, resolve_model
+from sciinstruct.train.runner import TrainResult
+from sciinstruct.train.sft import train_sft
+
+ROUND_DONE = "round_done.json"
+
+
+def sample_solutions(
+    model_dir: str, prompts: list[list[dict[str, str]]], cfg: RFTTrainConfig, seed: int
+) -> list[list[str]]:
+    """`cfg.samples` sampled solutions for each chat prompt, batched through `generate`."""
+    import torch
+
+    tokenizer = load_tokenizer(model_dir)
+    tokenizer.padding_side = "left"  # generation appends on the right, so pad on the left
+    model = load_model(model_dir, cfg.precision).eval()
+    torch.manual_seed(seed)
+    solutions: list[list[str]] = []
+    with progress() as bar:
+        task = bar.add_task("sampling solutions", total=len(prompts))
+        for start in range(0, len(prompts), cfg.sample_batch_size):
+            batch = prompts[start : start + cfg.sample_batch_size]
+            inputs = tokenizer.apply_chat_template(
+                batch,
+                add_generation_prompt=True,
+                padding=True,
+                return_tensors="pt",
+                return_dict=True,
+            )
+            with torch.no_grad():
+                output = model.generate(
+                    **inputs,
+                    do_sample=True,
+                    temperature=cfg.sample_temperature,
+                    top_p=cfg.sample_top_p,
+                    max_new_tokens=cfg.max_new_tokens,
+                    num_return_sequences=cfg.samples,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
+            # output: (len(batch) * samples, prompt_len + new) with the k samples of a prompt adjacent
+            texts = tokenizer.batch_decode(
+                output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True
+            )
+            for i in range(len(batch)):
+                solutions.append(texts[i * cfg.samples : (i + 1) * cfg.samples])
+            bar.advance(task, len(batch))
+    return solutions
+
+
+def select_correct(
+    questions: list[dict[str, Any]], solutions: list[list[str]], keep: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """SFT rows of up to `keep` distinct correct solutions per question, and the counts."""
+    from sciinstruct.grading import grade
+
+    rows: list[dict[str, Any]] = []
+    counts = {"sampled": 0, "correct": 0, "duplicate": 0, "kept": 0, "questions_solved": 0}
+    counts["ungradable_reference"] = 0
+    for question, texts in zip(questions, solutions, strict=True):
+        seen: set[str] = set()
+        for text in texts:
+            counts["sampled"] += 1
+            verdict = grade(text, question["answer"], question["answer_type"], question["unit"])
+            if verdict.correct is None:
+                counts["ungradable_reference"] += 1
+                break  # the reference is the problem: no sample of this question can be graded
+            if not verdict.correct:
+                continue
+            counts["correct"] += 1
+            key = " ".join(text.split())
+            if key in seen:
+                counts["duplicate"] += 1
+                continue
+            if len(seen) < keep:
+                seen.add(key)
+                rows.append(_sft_row(question, text))
+        counts["kept"] += len(seen)
+        counts["questions_solved"] += bool(seen)
+    return rows, counts
+
+
+def _sft_row(question: dict[str, Any], solution: str) -> dict[str, Any]:
+    messages = question["prompt"] + [{"role": "assistant", "content": solution}]
+    return {
+        "messages": messages,
+        "question_id": question["question_id"],
+        "subject": question["subject"],
+        "stage": "rft",
+        "weight": 1.0,
+    }
+
+
+def sft_settings(cfg: RFTTrainConfig, round_dir: Path, model: str, data: Path) -> SFTTrainConfig:
+    """The SFT config of one round: RFT's shared settings, this round's data, model and output."""
+    names = {f.name for f in dataclasses.fields(SFTTrainConfig)}
+    values = {k: v for k, v in cfg.to_dict().items() if k in names}
+    values.update(data=str(data), out=str(round_dir), model=model, eval_data=None, resume=False)
+    # Each round's model is the next round's sampler, so a LoRA round is merged.
+    values["merge"] = True
+    return SFTTrainConfig(**values)
+
+
+def _finished_round(round_dir: Path) -> str | None:
+    marker = round_dir / ROUND_DONE
+    if not marker.exists():
+        return None
+    return json.loads(marker.read_text())["model"]
+
+
+def run_round(
+    cfg: RFTTrainConfig, number: int, round_dir: Path, model: str, questions: list[dict[str, Any]]
+) -> TrainResult:
+    """One round: sample with `model` (or reuse this round's kept data on resume), then SFT."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    data_file = round_dir / "rft.jsonl"
+    if not (cfg.resume and data_file.exists()):
+        prompts = [q["prompt"] for q in questions]
+        solutions = sample_solutions(model, prompts, cfg, seed=cfg.seed + number)
+        rows, counts = select_correct(questions, solutions, cfg.keep_per_question)
+        logger.info("round %d: %s", number, counts)
+        round_dir.mkdir(parents=True, exist_ok=True)
+        (round_dir / "sampling.json").write_text(json.dumps(counts, indent=2))
+        if not rows:
+            raise SciInstructError(
+                f"round {number}: none of {counts['sampled']} sampled solutions graded correct; "
+                "sample more (samples=), allow longer solutions (max_new_tokens=) or start from "
+                "a stronger model"
+            )
+        write_jsonl(data_file, rows)
+    settings = sft_settings(cfg, round_dir, model, data_file)
+    settings.resume = get_last_checkpoint(str(round_dir)) is not None
+    return train_sft(settings, kind="rft")
+
+
+def train_rft(cfg: RFTTrainConfig) -> TrainResult:
+    """Run `cfg.rounds` rounds of sample -> grade -> keep -> SFT, starting from `cfg.model`."""
+    if cfg.out is None:
+        raise InputError("an output directory is required", field="out")
+    out = Path(cfg.out)
+    current = resolve_model(cfg.model)
+    tokenizer = load_tokenizer(current)
+    loaded = train_data.load(
+        cfg.data,
+        train_data.question_row,
+        tokenizer,
+        cfg.max_length,
+        reserve=cfg.max_new_tokens,
+        too_long=cfg.too_long,
+    )
+    questions = loaded.rows
+    result: TrainResult | None = None
+    for number in range(1, cfg.rounds + 1):
+        round_dir = out / f"round-{number}"
+        done = _finished_round(round_dir)
+        if done and cfg.resume:
+            logger.info("round %d already finished: %s", number, done)
+            current = done
+            continue
+        if round_dir.exists() and not cfg.resume:
+            raise InputError("exists; pass --resume or choose another --out", file=str(round_dir))
+        result = run_round(cfg, number, round_dir, current, questions)
+        current = str(result.final_model)
+        (round_dir / ROUND_DONE).write_text(json.dumps({"model": current}))
+    if result is None:  # every round was already done: describe the last one
+        last = out / f"round-{cfg.rounds}"
+        result = TrainResult(last, last / "model", Path(current), {}, [])
+    summary = {"rounds": cfg.rounds, "final_model": str(result.final_model)}
+    (out / "rft.json").write_text(json.dumps(summary, indent=2))
+    return result

@@ -1,0 +1,81 @@
+"""Training configs: recipe < flags precedence, unknown keys, cross-field rules with values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sciinstruct.errors import InputError
+from sciinstruct.train.config import (
+    CONFIG_CLASSES,
+    GRPOTrainConfig,
+    RFTTrainConfig,
+    SFTTrainConfig,
+    load_config,
+    parse_assignments,
+    shipped_recipe,
+)
+
+
+@pytest.mark.parametrize("kind", sorted(CONFIG_CLASSES))
+def test_shipped_recipes_load(kind: str) -> None:
+    cfg = load_config(CONFIG_CLASSES[kind], shipped_recipe(kind))
+    assert isinstance(cfg, CONFIG_CLASSES[kind])
+
+
+def test_recipe_sets_defaults_and_flags_override(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("learning_rate: 1.0e-3\nlora_r: 4\npacking: false\n")
+    cfg = load_config(SFTTrainConfig, recipe, {"lora_r": 8, "max_steps": None})
+    assert cfg.learning_rate == 1e-3  # from the recipe
+    assert cfg.lora_r == 8  # the flag wins
+    assert cfg.packing is False
+    assert cfg.max_steps == -1  # a None flag leaves the default
+
+
+def test_unknown_recipe_key_names_file_and_suggests(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("learning_rat: 0.1\n")
+    with pytest.raises(InputError) as info:
+        load_config(SFTTrainConfig, recipe)
+    assert str(recipe) in str(info.value)
+    assert info.value.field == "learning_rat"
+    assert "did you mean 'learning_rate'" in str(info.value)
+
+
+def test_unknown_flag_is_an_error() -> None:
+    with pytest.raises(InputError, match="num_generations"):
+        load_config(SFTTrainConfig, None, {"num_generations": 4})  # a GRPO-only field
+
+
+def test_grpo_batch_must_be_multiple_of_group_with_values() -> None:
+    with pytest.raises(ValueError, match=r"3 \* 1 = 3\).*num_generations \(2\)"):
+        GRPOTrainConfig(batch_size=3, grad_accum=1, num_generations=2)
+
+
+def test_grpo_reward_weights_must_match_rewards() -> None:
+    with pytest.raises(ValueError, match="reward_weights has 1 entries but rewards has 2"):
+        GRPOTrainConfig(rewards=["correctness", "format"], reward_weights=[1.0])
+
+
+def test_rft_keep_cannot_exceed_samples() -> None:
+    with pytest.raises(ValueError, match=r"keep_per_question \(5\) cannot exceed samples \(2\)"):
+        RFTTrainConfig(samples=2, keep_per_question=5)
+
+
+def test_invalid_values_become_input_errors() -> None:
+    with pytest.raises(InputError, match="eval_fraction must be in"):
+        load_config(SFTTrainConfig, None, {"eval_fraction": 1.5})
+    with pytest.raises(InputError, match="finetune must be one of auto, lora, full"):
+        load_config(SFTTrainConfig, None, {"finetune": "qlora"})
+
+
+def test_parse_assignments_reads_yaml_values() -> None:
+    assert parse_assignments(["lora_r=8", "rewards=[format, correctness]", "merge=true"]) == {
+        "lora_r": 8,
+        "rewards": ["format", "correctness"],
+        "merge": True,
+    }
+    with pytest.raises(InputError, match="KEY=VALUE"):
+        parse_assignments(["lora_r"])

@@ -1,0 +1,80 @@
+"""Rejection-sampling fine-tuning on the embedded model: sample, grade, keep correct, SFT."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sciinstruct.jsonl import read_jsonl
+from sciinstruct.train import RFTTrainConfig, train_rft
+from sciinstruct.train.rft import select_correct
+from train_helpers import generate_text, lora_b_norms, write_rows
+
+pytestmark = [pytest.mark.slow, pytest.mark.train]
+
+QUESTIONS = [
+    {"id": "add", "question": "What is 2 + 2?", "answer": "4", "answer_type": "numeric"},
+    {"id": "dog", "question": "How many legs does a dog have?", "answer": "4"},
+]
+
+
+def test_select_correct_keeps_distinct_correct_solutions() -> None:
+    question = {
+        "prompt": [{"role": "user", "content": "2+2?"}],
+        "answer": "4",
+        "answer_type": "numeric",
+        "unit": None,
+        "question_id": "q",
+        "subject": "math",
+    }
+    texts = ["2 + 2 = \\boxed{4}", "2 +  2 = \\boxed{4}", "\\boxed{5}", "So it is \\boxed{4.0}"]
+    rows, counts = select_correct([question], [texts], keep=4)
+    assert counts == {
+        "sampled": 4,
+        "correct": 3,
+        "duplicate": 1,
+        "kept": 2,
+        "questions_solved": 1,
+        "ungradable_reference": 0,
+    }
+    assert [r["messages"][-1]["content"] for r in rows] == [texts[0], texts[3]]
+    assert rows[0]["stage"] == "rft" and rows[0]["messages"][0] == question["prompt"][0]
+    rows, counts = select_correct([question], [texts], keep=1)
+    assert counts["kept"] == 1 and len(rows) == 1
+
+
+def test_rft_round_samples_grades_and_fine_tunes(tmp_path: Path) -> None:
+    data = write_rows(tmp_path / "questions.jsonl", QUESTIONS)
+    cfg = RFTTrainConfig(
+        data=str(data),
+        out=str(tmp_path / "out"),
+        rounds=1,
+        samples=4,
+        keep_per_question=4,
+        max_new_tokens=24,
+        max_length=128,
+        batch_size=2,
+        max_steps=2,
+        warmup=0,
+        logging_steps=1,
+        eval_fraction=0,
+        seed=42,
+    )
+    result = train_rft(cfg)
+    round_dir = tmp_path / "out" / "round-1"
+    counts = json.loads((round_dir / "sampling.json").read_text())
+    kept = list(read_jsonl(round_dir / "rft.jsonl"))
+    assert counts["sampled"] == 8 and counts["kept"] == len(kept) >= 1
+    assert {r["question_id"] for r in kept} <= {"add", "dog"}
+    assert all(r["messages"][-1]["role"] == "assistant" for r in kept)
+    assert any("loss" in e for e in result.log_history)
+    assert all(n > 0 for n in lora_b_norms(round_dir / "model").values())
+    assert result.final_model == round_dir / "merged"
+    assert isinstance(generate_text(result.final_model), str)
+    summary = json.loads((tmp_path / "out" / "rft.json").read_text())
+    assert summary == {"rounds": 1, "final_model": str(round_dir / "merged")}
+    # --resume skips the finished round and reports the same final model
+    again = train_rft(RFTTrainConfig(**{**cfg.to_dict(), "resume": True}))
+    assert again.final_model == round_dir / "merged"
