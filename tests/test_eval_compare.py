@@ -57,3 +57,14 @@ def test_compare_needs_results(tmp_path):
         compare_runs([tmp_path / "a", tmp_path / "a"], tmp_path / "out")
     with pytest.raises(InputError, match="at least two"):
         compare_runs([tmp_path / "a"], tmp_path / "out")
+
+
+def test_report_compare_cli_on_eval_dirs(two_runs, tmp_path, capsys):
+    from sciinstruct.cli.main import main
+
+    base, tuned = two_runs
+    out = tmp_path / "cli-cmp"
+    assert main(["report", str(base), "--compare", str(tuned), "--out", str(out)]) == 0
+    assert "| all | 25.0 [n=4] | 75.0 (+50.0) [n=4] |" in (out / "compare.md").read_text()
+    assert f"comparison: {out / 'compare.md'}" in capsys.readouterr().out
+    assert not (base / "report.md").exists()  # an eval dir is compared, not reported on

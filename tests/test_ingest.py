@@ -62,7 +62,13 @@ def test_missing_fields_and_wrong_types_are_rejected_with_field(tmp_path: Path) 
     result = ingest(write_jsonl(tmp_path / "q.jsonl", rows), run)
     assert result.accepted == 2
     got = [(r["line"], r["field"]) for r in rejected(run)]
-    assert got == [(2, "question"), (3, "answer"), (4, "choices"), (6, "answer_type"), (7, "question")]
+    assert got == [
+        (2, "question"),
+        (3, "answer"),
+        (4, "choices"),
+        (6, "answer_type"),
+        (7, "question"),
+    ]
     assert rejected(run)[0]["reason"] == "missing required field"
     assert rejected(run)[1]["reason"] == "expected a string, got dict"
     assert list(read_jsonl(run.questions))[1]["answer"] == "42"

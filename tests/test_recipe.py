@@ -22,24 +22,25 @@ def test_defaults_and_dotted_overrides(tmp_path: Path) -> None:
             tmp_path,
             "run_dir: out\nbackend:\n  name: openai\n  options: {base_url: 'http://127.0.0.1:8000/v1'}\n",
         ),
-        overrides={"train.max_steps": 5, "limit": 10},
+        overrides={"train.max_steps": 5, "limit": 10, "annotate.plan.samples": 3},
     )
     assert (recipe.run_dir, recipe.backend.name, recipe.limit) == ("out", "openai", 10)
     assert recipe.backend.options == {"base_url": "http://127.0.0.1:8000/v1"}
     assert recipe.train.max_steps == 5
-    assert recipe.annotate.stages == ["cot", "reflect", "hinted"]
+    assert list(recipe.annotate.stages) == ["cot", "reflect", "hinted"]
+    assert recipe.annotate.plan.samples == 3
 
 
 def test_unknown_key_says_did_you_mean(tmp_path: Path) -> None:
     with pytest.raises(
-        InputError, match=r"field 'annotate.sample': unknown key \(did you mean 'samples'\?\)"
+        InputError, match=r"field 'annotate.plan.sample': unknown key \(did you mean 'samples'\?\)"
     ):
-        load_recipe(write(tmp_path, "annotate:\n  sample: 2\n"))
+        load_recipe(write(tmp_path, "annotate:\n  plan:\n    sample: 2\n"))
 
 
 def test_bad_values_and_bad_yaml_are_located(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="curate.hinted must be keep, downweight or drop"):
-        load_recipe(write(tmp_path, "curate:\n  hinted: sometimes\n"))
+    with pytest.raises(InputError, match=r"field 'stages': unknown stage\(s\) \['anotate'\]"):
+        load_recipe(write(tmp_path, "stages: [ingest, anotate]\n"))
     with pytest.raises(InputError, match=r"r\.yaml:3: invalid YAML: expected .,. or .\]."):
         load_recipe(write(tmp_path, "a: 1\nb: [unclosed\n"))
 

@@ -25,9 +25,25 @@ _state = {"quiet": False}
 T = TypeVar("T")
 
 
+def quiet_libraries() -> None:
+    """Keep the terminal for our own progress: no per-file progress bars or advisory warnings
+    from transformers and datasets (their errors still show). Set before they are imported."""
+    import os
+    import warnings
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+
+
 def set_verbosity(*, verbose: bool = False, quiet: bool = False) -> None:
     """`--verbose` logs debug detail, `--quiet` only errors and no progress bars."""
     _state["quiet"] = quiet
+    if not verbose:
+        quiet_libraries()
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
     logger.setLevel(level)
     if not logger.handlers:

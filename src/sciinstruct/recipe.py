@@ -1,23 +1,45 @@
 """Recipes: one YAML file that drives the whole flow (`sciinstruct run RECIPE.yaml`).
 
-A recipe names the questions, the backend and model, and the options of each stage. Unknown keys
-are an error with a "did you mean" hint, so a typo never silently falls back to a default.
-Paths starting with `sciinstruct:` point inside the installed package (the bundled data).
+A recipe names the questions, the backend and model, and the options of each stage. Its
+sections are the stages' own config dataclasses, so a key means the same in a recipe as on the
+stage's command line. Unknown keys are an error with a "did you mean" hint, so a typo never
+silently falls back to a default. Paths starting with `sciinstruct:` point inside the installed
+package (the bundled data).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-from dataclasses import dataclass, field, fields, is_dataclass
+import types
+import typing
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
 import yaml
 
+from sciinstruct.annotate import AnnotateConfig, StagePlan
+from sciinstruct.critique import CritiqueConfig
+from sciinstruct.curate import CurateConfig, FilterConfig
 from sciinstruct.errors import InputError
+from sciinstruct.evaluate import EvalConfig
+from sciinstruct.export import ExportOptions
+from sciinstruct.train import SFTTrainConfig
 
 PACKAGE_PREFIX = "sciinstruct:"
+FLOW_STAGES = (
+    "ingest",
+    "annotate",
+    "critique",
+    "filter",
+    "curate",
+    "export",
+    "train",
+    "eval",
+    "report",
+)
 
 
 def resolve_path(value: str | Path, base: Path | None = None) -> Path:
@@ -33,7 +55,7 @@ def resolve_path(value: str | Path, base: Path | None = None) -> Path:
 
 @dataclass
 class BackendSpec:
-    """Which LLM writes (and judges) solutions. For vLLM: name: openai, options.base_url."""
+    """Which LLM writes and judges solutions. For a vLLM server: name `openai`, options.base_url."""
 
     name: str = "embedded"
     model: str | None = None
@@ -42,69 +64,30 @@ class BackendSpec:
 
 @dataclass
 class GenerateSpec:
-    """Verifiable questions made from templates, added to the bank (seeded, reproducible)."""
+    """Verifiable questions made from templates and added to the bank (seeded, reproducible)."""
 
     families: list[str] = field(default_factory=list)
-    n: int = 0
+    n: int = 0  # per family
     seed: int = 0
 
 
 @dataclass
-class AnnotateSpec:
-    stages: list[str] = field(default_factory=lambda: ["cot", "reflect", "hinted"])
-    samples: int = 1
-    temperature: float = 0.7
-    max_tokens: int = 256
-    concurrency: int = 8
-    language: str = "en"
-    seed: int = 0
-
-
-@dataclass
-class CritiqueSpec:
-    enabled: bool = True
-    limit: int | None = None
-    max_tokens: int = 128
-
-
-@dataclass
-class FilterSpec:
-    enabled: bool = True
-    model: str = "tfidf"
-    threshold: float | None = None
-    top_fraction: float | None = None
-
-
-@dataclass
-class CurateSpec:
-    max_per_question: int = 2
-    hinted: str = "keep"  # keep | downweight | drop
-    benchmarks: list[str] = field(default_factory=list)
-    general_data: str | None = None
-    general_ratio: float = 0.0
-
-
-@dataclass
-class TrainSpec:
-    enabled: bool = True
-    kind: str = "sft"
-    model: str | None = None  # None: the embedded model
-    max_steps: int = 60
-    learning_rate: float = 2e-4
-    lora: bool = True
-    batch_size: int = 8
-    max_length: int = 384
-    epochs: float = 1.0
-    seed: int = 0
+class ExportSpec:
+    formats: list[str] = field(default_factory=lambda: ["sft"])
+    options: ExportOptions = field(default_factory=ExportOptions)
 
 
 @dataclass
 class EvalSpec:
-    enabled: bool = True
+    """Held-out evaluation of the base and the tuned model with one engine, so they compare."""
+
     questions: str = "sciinstruct:data/questions/demo_heldout.jsonl"
-    limit: int | None = None
-    max_tokens: int = 256
-    backend: str = "transformers"  # base and tuned are evaluated with the same engine
+    backend: str = "transformers"
+    config: EvalConfig = field(default_factory=lambda: EvalConfig(max_tokens=256))
+
+
+def _default_annotate() -> AnnotateConfig:
+    return AnnotateConfig(plan=StagePlan(samples=1, max_tokens=256))
 
 
 @dataclass
@@ -113,30 +96,38 @@ class Recipe:
     questions: list[str] = field(
         default_factory=lambda: ["sciinstruct:data/questions/demo_train.jsonl"]
     )
-    limit: int | None = None  # take at most this many questions (a quick run)
+    limit: int | None = None  # annotate at most this many questions (a quick run)
+    stages: list[str] = field(default_factory=lambda: list(FLOW_STAGES))
     backend: BackendSpec = field(default_factory=BackendSpec)
     generate: GenerateSpec = field(default_factory=GenerateSpec)
-    annotate: AnnotateSpec = field(default_factory=AnnotateSpec)
-    critique: CritiqueSpec = field(default_factory=CritiqueSpec)
-    filter: FilterSpec = field(default_factory=FilterSpec)
-    curate: CurateSpec = field(default_factory=CurateSpec)
-    train: TrainSpec = field(default_factory=TrainSpec)
+    annotate: AnnotateConfig = field(default_factory=_default_annotate)
+    critique: CritiqueConfig = field(default_factory=CritiqueConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    curate: CurateConfig = field(default_factory=CurateConfig)
+    export: ExportSpec = field(default_factory=ExportSpec)
+    train: SFTTrainConfig = field(default_factory=lambda: SFTTrainConfig(max_steps=60))
     eval: EvalSpec = field(default_factory=EvalSpec)
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
-            raise InputError(f"limit must be >= 1, got {self.limit}", field="limit")
-        if self.curate.hinted not in ("keep", "downweight", "drop"):
-            raise InputError(
-                f"curate.hinted must be keep, downweight or drop, got '{self.curate.hinted}'",
-                field="curate.hinted",
-            )
-        unknown = set(self.annotate.stages) - {"cot", "reflect", "hinted"}
+            raise InputError(f"must be >= 1, got {self.limit}", field="limit")
+        unknown = [s for s in self.stages if s not in FLOW_STAGES]
         if unknown:
             raise InputError(
-                f"unknown annotate stage(s) {sorted(unknown)}: expected cot, reflect, hinted",
-                field="annotate.stages",
+                f"unknown stage(s) {unknown}: expected some of {', '.join(FLOW_STAGES)}",
+                field="stages",
             )
+
+
+def _dataclass_of(kind: Any) -> type | None:
+    """The dataclass inside a type hint such as `X`, `X | None` or `Optional[X]`."""
+    if dataclasses.is_dataclass(kind):
+        return kind
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        for arg in typing.get_args(kind):
+            if dataclasses.is_dataclass(arg):
+                return arg
+    return None
 
 
 def _build(cls: type, data: Any, where: str, file: str) -> Any:
@@ -144,21 +135,25 @@ def _build(cls: type, data: Any, where: str, file: str) -> Any:
         raise InputError(
             f"expected a mapping, got {type(data).__name__}", file=file, field=where or None
         )
-    hints = get_type_hints(cls)
-    names = {f.name for f in fields(cls)}
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
+        path = f"{where}.{key}".lstrip(".")
         if key not in names:
             close = difflib.get_close_matches(str(key), sorted(names), n=1)
-            hint = (
-                f" (did you mean '{close[0]}'?)"
-                if close
-                else f" (expected one of {', '.join(sorted(names))})"
-            )
-            raise InputError(f"unknown key{hint}", file=file, field=f"{where}.{key}".lstrip("."))
-        kind = hints[key]
-        kwargs[key] = _build(kind, value, f"{where}.{key}", file) if is_dataclass(kind) else value
-    return cls(**kwargs)
+            hint = f"did you mean '{close[0]}'?" if close else f"expected one of {sorted(names)}"
+            raise InputError(f"unknown key ({hint})", file=file, field=path)
+        nested = _dataclass_of(hints[key])
+        kwargs[key] = (
+            _build(nested, value, path, file) if nested and isinstance(value, dict) else value
+        )
+    try:
+        return cls(**kwargs)
+    except InputError as exc:  # a stage's own check: add the recipe file to its place
+        raise InputError(exc.reason, file=file, field=exc.field or where or None) from exc
+    except (TypeError, ValueError) as exc:
+        raise InputError(str(exc), file=file, field=where or None) from exc
 
 
 def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:

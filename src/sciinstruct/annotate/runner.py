@@ -38,7 +38,8 @@ class AnnotateConfig:
     plan: StagePlan = field(default_factory=StagePlan)
     batch_size: int = 16  # requests per backend call (a batched engine's batch)
     concurrency: int = 1  # backend calls in flight (an HTTP server's parallel requests)
-    rtol: float = 0.01  # relative tolerance of numeric answers
+    # Relative tolerance of numeric answers; None: the question's metadata.rtol, else 1%.
+    rtol: float | None = None
     grade_timeout: float = 5.0  # seconds per grading call
     language: str = "en"  # shipped prompt templates: en, or zh (SciGLM's Chinese prompts)
     prompt_dir: str | None = None  # folder of template files replacing shipped ones by name
@@ -263,6 +264,7 @@ def to_attempt(
         rtol=config.rtol,
         choices=q.choices,
         timeout=config.grade_timeout,
+        metadata=q.metadata,
     )
     attempt.extracted = verdict.extracted
     attempt.correct = verdict.correct

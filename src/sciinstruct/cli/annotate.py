@@ -126,7 +126,9 @@ def register(app: typer.Typer) -> None:
         system_prompt: str = typer.Option(None, "--system-prompt", help="System prompt text, or a file holding it ('' for none)."),
         prompts: Path = PROMPTS,
         lang: str = LANG,
-        rtol: float = typer.Option(0.01, "--rtol", help="Relative tolerance of numeric answers."),
+        rtol: float = typer.Option(
+            None, "--rtol", help="Relative tolerance of numbers [default: metadata.rtol, else 0.01]."
+        ),
         limit: int = typer.Option(None, "--limit", help="Annotate only the first N questions."),
     ) -> None:  # fmt: skip
         """Solve every question step by step (cot), let the model fix its wrong attempts (reflect), then write solutions from the reference (hinted); every attempt is graded and kept in RUN/attempts.jsonl. Re-running resumes."""

@@ -204,12 +204,21 @@ def report_command(
         None, help="Comparison output directory [default: RUN/compare]."
     ),
 ) -> None:
-    """Counts, lengths, funnel and score distributions of a run: report.md and plots/*.png."""
+    """Counts, lengths, funnel and score distributions of a run: report.md and plots/*.png.
+
+    With --compare, RUN and the other directories are evaluation outputs (results.json) shown
+    side by side: `sciinstruct report eval/base --compare eval/tuned`.
+    """
     from sciinstruct.report import make_report
     from sciinstruct.rundir import RunDir
 
-    stats = make_report(RunDir(run_dir))
-    console.print(f"report: {stats['report']} with {len(stats['plots'])} plots")
+    run = RunDir(run_dir)
+    # An evaluation output directory has results.json but no questions: nothing to report on
+    # as a run, only to compare.
+    is_eval_dir = (run_dir / "results.json").exists() and not run.questions.exists()
+    if not (is_eval_dir and compare):
+        stats = make_report(run)
+        console.print(f"report: {stats['report']} with {len(stats['plots'])} plots")
     if compare:
         try:
             from sciinstruct.evaluate.compare import compare_runs
@@ -217,7 +226,8 @@ def report_command(
             raise SciInstructError(
                 "--compare needs sciinstruct.evaluate.compare, not in this build"
             ) from exc
-        compare_runs([run_dir, *compare], out or run_dir / "compare")
+        written = compare_runs([run_dir, *compare], out or run_dir / "compare")
+        console.print(f"comparison: {written}")
 
 
 def register(app: typer.Typer) -> None:

@@ -30,12 +30,16 @@ def grade_command(
         "sequence or molecule_design (per-row answer_type in --file wins).",
     ),
     unit: str | None = typer.Option(None, "--unit", help="The reference's unit, if not in GOLD."),
-    rtol: float = typer.Option(0.01, "--rtol", help="Relative tolerance for numbers."),
+    rtol: float | None = typer.Option(
+        None,
+        "--rtol",
+        help="Relative tolerance for numbers [default: a row's metadata.rtol, else 0.01].",
+    ),
     file: Path | None = typer.Option(
         None,
         "--file",
         "-f",
-        help="JSONL rows with pred, gold (answer_type, unit, rtol, choices, equivalent).",
+        help="JSONL rows with pred, gold (answer_type, unit, rtol, choices, metadata, equivalent).",
     ),
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Where --file verdicts go (default: stdout)."
@@ -50,7 +54,7 @@ def grade_command(
         resolve(answer_type)
     except ValueError as exc:
         raise InputError(str(exc), field="--type") from None
-    if rtol < 0:
+    if rtol is not None and rtol < 0:
         raise InputError(f"--rtol must be >= 0, got {rtol}", field="--rtol")
     if file is not None:
         if pred is not None:
@@ -94,7 +98,7 @@ def _grade_file(
     out: Path | None,
     answer_type: str,
     unit: str | None,
-    rtol: float,
+    rtol: float | None,
     workers: int | None,
 ) -> None:
     from sciinstruct.jsonl import write_jsonl
@@ -124,15 +128,17 @@ def _grade_chunk(
     chunk: list[dict[str, Any]],
     answer_type: str,
     unit: str | None,
-    rtol: float,
+    rtol: float | None,
     workers: int | None,
 ) -> list[dict[str, Any]]:
-    """Grade rows, each with its own answer_type, unit, choices and rtol (else the flags')."""
+    """Grade rows, each with its own answer_type, unit, choices, metadata and rtol (else the
+    flags'); rows are grouped by tolerance because grade_many takes one rtol."""
     from sciinstruct.grading import grade_many
 
-    by_rtol: dict[float, list[int]] = {}
+    by_rtol: dict[float | None, list[int]] = {}
     for i, row in enumerate(chunk):
-        by_rtol.setdefault(float(row.get("rtol") or rtol), []).append(i)
+        row_rtol = row.get("rtol")
+        by_rtol.setdefault(float(row_rtol) if row_rtol is not None else rtol, []).append(i)
     graded: list[dict[str, Any]] = [{} for _ in chunk]
     for group_rtol, indices in by_rtol.items():
         rows = [chunk[i] for i in indices]
@@ -143,6 +149,7 @@ def _grade_chunk(
             units=[r.get("unit") or unit for r in rows],
             rtol=group_rtol,
             choices=[r.get("choices") for r in rows],
+            metadata=[r.get("metadata") for r in rows],
             workers=workers,
         )
         for i, row, verdict in zip(indices, rows, verdicts, strict=True):

@@ -91,6 +91,7 @@ def grade_prediction(
             unit=question.unit,
             rtol=spec.rtol,
             choices=question.choices,
+            metadata=question.metadata,
         )
     except Exception as exc:  # a grader bug must not lose a long run; it is recorded per row
         logger.warning("grader failed on %s: %s", question.id, exc)

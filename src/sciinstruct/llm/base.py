@@ -114,7 +114,7 @@ class SyncBackend(abc.ABC):
     async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         return await asyncio.to_thread(self.generate, requests)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release the engine. Subclasses with resources override this."""
 
 
@@ -131,5 +131,5 @@ class AsyncBackend(abc.ABC):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         return asyncio.run(self.agenerate(requests))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release connections. Subclasses with resources override this."""

@@ -52,13 +52,13 @@ def correctness(completions: list[Any], answer: list[str], **kw: Any) -> list[fl
     """1.0 when the grader finds the final answer equal to the reference, else 0.0.
 
     Grading is `sciinstruct.grading.correctness_reward`, the same grader as annotation and
-    evaluation (units, tolerance, SMILES, expressions); per-row `answer_type` and `unit` columns
-    are passed through. A reference the grader cannot parse gives None (a data error, not 0).
+    evaluation (units, tolerance, SMILES, expressions); per-row `answer_type`, `unit`, `choices`
+    and `metadata` (per-question tolerances) columns are passed through. A reference the grader cannot parse gives None (a data error, not 0).
     """
     from sciinstruct.grading import correctness_reward
 
     texts = [completion_text(c) for c in completions]
-    extra = {k: kw[k] for k in ("answer_type", "unit") if k in kw}
+    extra = {k: kw[k] for k in ("answer_type", "unit", "choices", "metadata") if k in kw}
     return correctness_reward(texts, answer, **extra)
 
 

@@ -84,7 +84,14 @@ def select_correct(
         seen: set[str] = set()
         for text in texts:
             counts["sampled"] += 1
-            verdict = grade(text, question["answer"], question["answer_type"], question["unit"])
+            verdict = grade(
+                text,
+                question["answer"],
+                question["answer_type"],
+                question["unit"],
+                choices=question.get("choices"),
+                metadata=question.get("metadata"),
+            )
             if verdict.correct is None:
                 counts["ungradable_reference"] += 1
                 break  # the reference is the problem: no sample of this question can be graded

@@ -1,0 +1,181 @@
+"""Tokens/s of the embedded model's engines on the same prompts, against this machine's limits.
+
+Engines: llama.cpp in-process (one sequence at a time, 1 thread and all cores), the llama.cpp
+server under concurrent load (1 process, one per core), transformers batched at several batch
+sizes. The machine's
+limits are measured once in the same run: memory bandwidth (a large array copy) and float32
+matrix-multiply FLOP/s. A decoding step reads every weight once and produces one token per
+sequence in the batch, so
+
+    bandwidth roof = bandwidth / weight bytes * sequences in flight
+    compute roof   = FLOP/s / (2 * parameters)      (~0.27 GFLOP per token for 135M)
+
+and an engine's limit is the lower of the two. (The KV cache read is left out: at these prompt
+lengths it is a few percent of the weights.)
+
+    .venv/bin/python bench/bench_engines.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from sciinstruct.embedded_model import gguf_path
+from sciinstruct.llm import GenerationRequest, SamplingParams, make_backend
+from sciinstruct.llm.openai_compat import OpenAIBackend
+from sciinstruct.llm.serve import start_server
+
+PARAMS = 134.5e6  # SmolLM2-135M parameters (embeddings tied with the output layer)
+FLOP_PER_TOKEN = 2 * PARAMS  # one multiply-add per parameter per token: ~0.27 GFLOP
+
+QUESTIONS = [
+    "A car accelerates from rest at 3 m/s^2. How far does it travel in 4 s?",
+    "What is the pH of a 0.01 M HCl solution?",
+    "Balance the equation: H2 + O2 -> H2O.",
+    "Why is the sky blue?",
+    "Compute the derivative of x^3 sin(x).",
+    "How many moles are in 36 g of water?",
+    "State Newton's second law and give an example.",
+    "What is the kinetic energy of a 2 kg mass moving at 3 m/s?",
+]
+
+
+@dataclass
+class Row:
+    engine: str
+    config: str
+    tokens: int
+    seconds: float
+    limit: float
+    bound: str
+
+    @property
+    def rate(self) -> float:
+        return self.tokens / self.seconds
+
+
+def measure_bandwidth(mb: int = 512, repeats: int = 5) -> float:
+    """Bytes/s of a large copy (read + write), best of `repeats`."""
+    src = np.ones(mb * 2**20 // 8)
+    dst = np.empty_like(src)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t)
+    return 2 * src.nbytes / best
+
+
+def measure_flops(n: int = 1024, repeats: int = 10) -> float:
+    """float32 matmul FLOP/s with torch (all threads), best of `repeats`."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best
+
+
+def limit(bandwidth: float, flops: float, weight_bytes: float, in_flight: int) -> tuple[float, str]:
+    bw_roof = bandwidth / weight_bytes * in_flight
+    compute_roof = flops / FLOP_PER_TOKEN
+    return (bw_roof, "bandwidth") if bw_roof < compute_roof else (compute_roof, "compute")
+
+
+def requests(n: int, max_tokens: int) -> list[GenerationRequest]:
+    return [
+        GenerationRequest(
+            [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}],
+            SamplingParams(temperature=0.7, max_tokens=max_tokens, seed=i),
+        )
+        for i in range(n)
+    ]
+
+
+def timed(fn) -> tuple[int, float]:
+    start = time.perf_counter()
+    out = fn()
+    seconds = time.perf_counter() - start
+    failed = [c.error for c in out if not c.ok]
+    if failed:
+        raise RuntimeError(f"{len(failed)} requests failed, first: {failed[0]}")
+    return sum(c.completion_tokens for c in out), seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="4 prompts, 16 tokens each")
+    args = parser.parse_args()
+    n, max_tokens = (4, 16) if args.quick else (16, 64)
+    reqs = requests(n, max_tokens)
+
+    import torch
+
+    cores = os.cpu_count() or 1
+    bandwidth = measure_bandwidth()
+    torch.set_num_threads(1)
+    flops_1 = measure_flops()
+    torch.set_num_threads(cores)
+    flops_all = measure_flops()
+    flops = {1: flops_1, cores: flops_all}
+    q4_bytes = gguf_path().stat().st_size  # Q4_1 weights, what llama.cpp reads per step
+    rows: list[Row] = []
+
+    for threads in (1, cores):
+        backend = make_backend("llamacpp", n_threads=threads)
+        backend.generate(reqs[:1])  # warm-up
+        rows.append(Row("llama.cpp in-process", f"sequential, {threads} thread(s)",
+                        *timed(lambda b=backend: b.generate(reqs)),
+                        *limit(bandwidth, flops[threads], q4_bytes, 1)))  # fmt: skip
+        backend.close()
+
+    for parallel in (1, cores):
+        with start_server(parallel=parallel, n_threads=1) as server:
+            client = OpenAIBackend(base_url=server.joined_urls, concurrency=8)
+            asyncio.run(client.agenerate(reqs[:parallel]))  # warm-up
+            tokens, seconds = timed(lambda c=client: asyncio.run(c.agenerate(reqs)))
+            rows.append(Row("llama.cpp server", f"{parallel} process(es) x 1 thread, 8 concurrent",
+                            tokens, seconds,
+                            *limit(bandwidth, flops[1] * parallel, q4_bytes, parallel)))  # fmt: skip
+
+    hf = make_backend("transformers")
+    f32_bytes = sum(p.numel() * p.element_size() for p in hf._model.parameters())
+    hf.generate(reqs[:1])  # warm-up
+    sizes = (1, 4) if args.quick else (1, 4, 16)
+    for threads, batch_size in [(1, b) for b in sizes] + [(cores, sizes[-1])]:
+        torch.set_num_threads(threads)
+        hf.batch_size = batch_size
+        rows.append(Row("transformers", f"batch {batch_size}, {threads} thread(s)",
+                        *timed(lambda: hf.generate(reqs)),
+                        *limit(bandwidth, flops[threads], f32_bytes, batch_size)))  # fmt: skip
+
+    print(f"# bench_engines — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}\n")  # fmt: skip
+    print(f"machine: memory bandwidth {bandwidth / 1e9:.1f} GB/s, float32 matmul "
+          f"{flops_1 / 1e9:.1f} GFLOP/s on 1 thread, {flops_all / 1e9:.1f} on {cores}; weights read per step: Q4_1 {q4_bytes / 1e6:.0f} MB, "
+          f"float32 {f32_bytes / 1e6:.0f} MB; {n} prompts x up to {max_tokens} tokens\n")  # fmt: skip
+    print(
+        "| engine | config | tokens | s | tokens/s | limit tokens/s | bound | fraction of limit |"
+    )
+    print("|---|---|---:|---:|---:|---:|---|---:|")
+    for r in rows:
+        print(f"| {r.engine} | {r.config} | {r.tokens} | {r.seconds:.1f} | {r.rate:.1f} | "
+              f"{r.limit:.0f} | {r.bound} | {r.rate / r.limit:.1%} |")  # fmt: skip
+    best = max(rows, key=lambda r: r.rate)
+    print(f"\nfastest: {best.engine} ({best.config}) at {best.rate:.1f} tokens/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""`sciinstruct run RECIPE.yaml` and `sciinstruct demo`: the whole flow in one command."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import typer
+
+DEMO_RECIPE = "sciinstruct:recipes/demo.yaml"
+QUICK_RECIPE = "sciinstruct:recipes/demo_quick.yaml"
+
+
+def _parse_overrides(values: list[str]) -> dict[str, object]:
+    """`--set train.max_steps=5` -> {"train.max_steps": 5} (values parsed as YAML scalars)."""
+    import yaml
+
+    from sciinstruct.errors import InputError
+
+    overrides: dict[str, object] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"bad --set '{item}': expected KEY=VALUE, e.g. train.max_steps=5")
+        overrides[key.strip()] = yaml.safe_load(raw)
+    return overrides
+
+
+def _run(recipe_path: str, out: Path | None, overrides: list[str], force: bool) -> None:
+    from sciinstruct.flow import run_flow
+    from sciinstruct.log import console
+    from sciinstruct.recipe import load_recipe
+
+    settings = _parse_overrides(overrides)
+    if out is not None:
+        settings["run_dir"] = str(out)
+    recipe = load_recipe(recipe_path, settings)
+    started = time.perf_counter()
+    result = run_flow(recipe, force=force)
+    minutes = (time.perf_counter() - started) / 60
+    console.rule("[bold]done")
+    if result.before_after:
+        for label in ("base", "tuned"):
+            row = result.before_after.get(label)
+            if row and row.get("accuracy") is not None:
+                console.print(
+                    f"held-out accuracy, {label:5s}: {row['accuracy']:.3f} "
+                    f"({row['correct']}/{row['n']})"
+                )
+    console.print(f"finished in {minutes:.1f} min; report: {result.run.report}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_command(
+        recipe: str = typer.Argument(
+            ..., help="Recipe YAML (see `sciinstruct demo --write-recipe`)."
+        ),
+        out: Path = typer.Option(None, "--out", "-o", help="Run directory (overrides run_dir)."),
+        set_: list[str] = typer.Option(
+            [], "--set", help="Override a recipe key, e.g. --set train.max_steps=5 (repeatable)."
+        ),
+        force: bool = typer.Option(False, "--force", help="Retrain and re-evaluate even if done."),
+    ) -> None:
+        """Run the whole flow of a recipe: ingest, annotate, critique, filter, curate, export, train, eval, report."""
+        _run(recipe, out, set_, force)
+
+    @app.command("demo")
+    def demo_command(
+        out: Path = typer.Option(Path("demo-run"), "--out", "-o", help="Run directory."),
+        quick: bool = typer.Option(
+            False, "--quick", help="A handful of questions and a few steps (a smoke test)."
+        ),
+        set_: list[str] = typer.Option([], "--set", help="Override a recipe key (repeatable)."),
+        force: bool = typer.Option(False, "--force", help="Retrain and re-evaluate even if done."),
+        write_recipe: Path = typer.Option(
+            None, "--write-recipe", help="Write the demo recipe to this file to edit, and exit."
+        ),
+    ) -> None:
+        """The whole flow on the bundled questions with the embedded model: no network, no key."""
+        from sciinstruct.log import console
+        from sciinstruct.recipe import resolve_path
+
+        recipe = QUICK_RECIPE if quick else DEMO_RECIPE
+        if write_recipe is not None:
+            shutil.copyfile(resolve_path(recipe), write_recipe)
+            console.print(f"wrote {write_recipe}; run it with: sciinstruct run {write_recipe}")
+            return
+        _run(recipe, out, set_, force)

@@ -1,0 +1,43 @@
+"""`sciinstruct serve`: a local OpenAI-compatible endpoint backed by the embedded model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from sciinstruct.log import console, err_console
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; loopback keeps it private."),
+    port: int = typer.Option(8080, help="Port of the first server (the next ones follow it)."),
+    model: Path | None = typer.Option(
+        None, help="A GGUF file; default: the embedded SmolLM2-135M-Instruct."
+    ),
+    n_ctx: int = typer.Option(4096, "--n-ctx", help="Context length in tokens."),
+    parallel: int = typer.Option(
+        1, help="Server processes (each answers one request at a time), on consecutive ports."
+    ),
+) -> None:
+    """Serve the embedded model over llama.cpp's OpenAI-compatible API until Ctrl-C.
+
+    Use it through the `openai` backend with base_url set to the printed URL."""
+    from sciinstruct.llm.serve import start_server
+
+    with start_server(model, host=host, port=port, n_ctx=n_ctx, parallel=parallel) as server:
+        for url in server.base_urls:
+            console.print(url, highlight=False, soft_wrap=True)
+        err_console.print(f"serving {server.joined_urls} — Ctrl-C to stop", highlight=False)
+        try:
+            while server.alive():
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            err_console.print("stopped")
+            return
+    raise typer.Exit(code=1)  # a server process died on its own
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

@@ -1,0 +1,286 @@
+"""The whole flow of DESIGN.md, driven by a recipe: ingest -> annotate -> critique -> filter ->
+curate -> export -> train -> eval (base vs tuned) -> report.
+
+Every stage reads and writes the run directory and is resumable on its own (attempts and
+critiques are append-only, LLM calls are cached), so `run_flow` after a crash or a kill simply
+runs again; training and evaluation, the costly stages without a cache of their own, are
+skipped when their outputs are already there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sciinstruct.errors import InputError
+from sciinstruct.log import console, logger
+from sciinstruct.recipe import FLOW_STAGES, Recipe, resolve_path
+from sciinstruct.rundir import RunDir
+
+MODEL_DIR = "model"
+EVAL_DIR = "eval"
+
+
+@dataclass
+class FlowResult:
+    run: RunDir
+    seconds: dict[str, float] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    before_after: dict[str, Any] | None = None
+
+
+class Flow:
+    """Runs a recipe's stages in order over one run directory."""
+
+    def __init__(self, recipe: Recipe, *, base: Path | None = None, force: bool = False) -> None:
+        self.recipe = recipe
+        self.base = base or Path.cwd()
+        self.run = RunDir(resolve_path(recipe.run_dir, self.base)).ensure()
+        self.force = force
+        self._backend: Any = None
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def backend(self) -> Any:
+        """The annotating (and judging) backend behind the run's response cache, built once."""
+        if self._backend is None:
+            from sciinstruct.llm import CachedBackend, make_backend
+
+            spec = self.recipe.backend
+            self._backend = CachedBackend(
+                make_backend(spec.name, spec.model, **spec.options), self.run.cache
+            )
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def run_all(self) -> FlowResult:
+        result = FlowResult(self.run)
+        stages = [s for s in FLOW_STAGES if s in self.recipe.stages]
+        self.run.update_config("recipe", dataclasses.asdict(self.recipe))
+        try:
+            for number, name in enumerate(stages, start=1):
+                console.rule(f"[bold]{number}/{len(stages)} {name}")
+                started = time.perf_counter()
+                done = getattr(self, f"stage_{name}")()
+                result.seconds[name] = round(time.perf_counter() - started, 2)
+                if done is False:
+                    result.skipped.append(name)
+                self.run.update_stats(
+                    "flow", {"seconds": result.seconds, "skipped": result.skipped}
+                )
+        finally:
+            self.close()
+        result.before_after = self.run.read_stats().get("before_after")
+        return result
+
+    # -- stages -------------------------------------------------------------------------------
+    def stage_ingest(self) -> None:
+        from sciinstruct.ingest import ingest
+
+        files = [resolve_path(p, self.base) for p in self.recipe.questions]
+        generated = self._generate()
+        if generated is not None:
+            files.append(generated)
+        for path in files:
+            result = ingest(path, self.run)
+            console.print(result.summary(str(path), self.run), highlight=False)
+
+    def _generate(self) -> Path | None:
+        spec = self.recipe.generate
+        if spec.n <= 0:
+            return None
+        from sciinstruct.generators import write_questions
+        from sciinstruct.jsonl import read_jsonl
+
+        # Never train on a question the held-out evaluation will ask.
+        heldout = resolve_path(self.recipe.eval.questions, self.base)
+        exclude = [row["question"] for row in read_jsonl(heldout)] if heldout.exists() else []
+        out = self.run.root / "generated.jsonl"
+        if not out.exists():
+            write_questions(spec.families, spec.n, spec.seed, out, exclude=exclude)
+        return out
+
+    def stage_annotate(self) -> None:
+        from sciinstruct.annotate import run_annotate
+
+        run_annotate(self.run, self.backend(), self.recipe.annotate, limit=self.recipe.limit)
+
+    def stage_critique(self) -> None:
+        from sciinstruct.critique import run_critique
+
+        run_critique(self.run, self.backend(), self.recipe.critique)
+
+    def stage_filter(self) -> bool:
+        from sciinstruct.curate import run_filter
+        from sciinstruct.jsonl import read_jsonl
+
+        config = self.recipe.filter
+        graded = [
+            a["correct"] for a in read_jsonl(self.run.attempts) if a.get("correct") is not None
+        ]
+        if config.labels is None and config.load is None and (all(graded) or not any(graded)):
+            # A classifier trained on the run's own attempts needs both kinds; a tiny run may
+            # have one. Curate then takes the correct attempts as they are.
+            console.print(
+                "filter skipped: the classifier needs both correct and wrong attempts "
+                f"(this run has {sum(graded)} correct, {len(graded) - sum(graded)} wrong)"
+            )
+            (self.run.root / "filtered.jsonl").unlink(missing_ok=True)
+            return False
+        stats = run_filter(self.run, config)
+        logger.debug("filter: %s", stats)
+        return True
+
+    def stage_curate(self) -> None:
+        from sciinstruct.curate import curate
+
+        curate(self.run, self.recipe.curate)
+
+    def stage_export(self) -> None:
+        from sciinstruct.export import export_run
+
+        export_run(self.run, self.recipe.export.formats, self.recipe.export.options)
+
+    def _tuned_dir(self) -> Path:
+        return self.run.root / MODEL_DIR
+
+    def stage_train(self) -> bool:
+        from sciinstruct.train import train_sft
+
+        out = self._tuned_dir()
+        if self._trained_model() is not None and not self.force:
+            console.print(f"already trained: {self._trained_model()} (use --force to retrain)")
+            return False
+        data = self.run.export_dir / "sft.jsonl"
+        if not data.exists():
+            raise InputError("no SFT data: the export stage wrote no sft.jsonl", file=str(data))
+        config = dataclasses.replace(
+            self.recipe.train, data=str(data), out=str(out), merge=True, resume=out.exists()
+        )
+        result = train_sft(config)
+        (out / "final.txt").write_text(str(result.final_model), encoding="utf-8")
+        # A retrained model invalidates the tuned model's cached evaluation.
+        shutil.rmtree(self.run.root / EVAL_DIR / "tuned", ignore_errors=True)
+        return True
+
+    def _trained_model(self) -> Path | None:
+        marker = self._tuned_dir() / "final.txt"
+        if not marker.exists():
+            return None
+        path = Path(marker.read_text(encoding="utf-8").strip())
+        return path if (path / "config.json").exists() else None
+
+    def stage_eval(self) -> bool:
+        from sciinstruct.embedded_model import hf_model_dir
+
+        spec = self.recipe.eval
+        questions = str(resolve_path(spec.questions, self.base))
+        models: dict[str, Path] = {"base": Path(self.recipe.train.model or hf_model_dir())}
+        tuned = self._trained_model()
+        if tuned is not None:
+            models["tuned"] = tuned
+        ran = False
+        for label, model in models.items():
+            out = self.run.root / EVAL_DIR / label
+            if (out / "results.json").exists() and not self.force:
+                continue
+            self._evaluate(model, questions, out)
+            ran = True
+        self._before_after(models)
+        return ran
+
+    def _evaluate(self, model: Path, questions: str, out: Path) -> None:
+        from sciinstruct.evaluate import run_eval
+        from sciinstruct.llm import CachedBackend, make_backend
+
+        out.mkdir(parents=True, exist_ok=True)
+        backend = CachedBackend(
+            make_backend(self.recipe.eval.backend, str(model)), out / "cache.sqlite"
+        )
+        try:
+            run_eval([questions], backend, out, self.recipe.eval.config)
+        finally:
+            backend.close()
+
+    def _before_after(self, models: dict[str, Path]) -> None:
+        results = {}
+        for label in models:
+            path = self.run.root / EVAL_DIR / label / "results.json"
+            if path.exists():
+                results[label] = json.loads(path.read_text(encoding="utf-8"))
+        if not results:
+            return
+        summary = {label: _accuracy_summary(r) for label, r in results.items()}
+        if len(results) == 2:
+            from sciinstruct.evaluate import compare_runs
+
+            compare_runs(
+                [self.run.root / EVAL_DIR / "base", self.run.root / EVAL_DIR / "tuned"],
+                self.run.root / EVAL_DIR / "compare",
+            )
+        self.run.update_stats("before_after", summary)
+
+    def stage_report(self) -> None:
+        from sciinstruct.report import make_report
+
+        make_report(self.run)
+        section = before_after_markdown(self.run)
+        if section:
+            with open(self.run.report, "a", encoding="utf-8") as fh:
+                fh.write("\n" + section)
+
+
+def _accuracy_summary(results: dict[str, Any]) -> dict[str, Any]:
+    """The figures the report and stats.json keep from an eval's results.json."""
+    overall = results["overall"]
+    subjects: dict[str, float | None] = {}
+    for bench in results["benchmarks"].values():
+        for subject, row in bench.get("subjects", {}).items():
+            subjects[subject] = row.get("accuracy")
+    return {
+        "model": results.get("model"),
+        "accuracy": overall["accuracy"],
+        "ci95": [overall["ci_low"], overall["ci_high"]],
+        "n": overall["n"],
+        "correct": overall["correct"],
+        "by_subject": subjects,
+    }
+
+
+def before_after_markdown(run: RunDir) -> str:
+    """The report's before/after section: held-out accuracy of the base and the tuned model."""
+    summary = run.read_stats().get("before_after")
+    if not summary:
+        return ""
+    lines = [
+        "## Before and after training (held-out questions)",
+        "",
+        "| model | correct | accuracy | 95% CI |",
+        "|---|---:|---:|---|",
+    ]
+    for label in ("base", "tuned"):
+        row = summary.get(label)
+        if row is None or row.get("accuracy") is None:
+            continue
+        low, high = row["ci95"]
+        lines.append(
+            f"| {label} | {row['correct']}/{row['n']} | {row['accuracy']:.3f} "
+            f"| {low:.3f}-{high:.3f} |"
+        )
+    compare = run.root / EVAL_DIR / "compare"
+    for png in sorted(compare.glob("*.png")) if compare.exists() else []:
+        lines += ["", f"![{png.stem}]({png.relative_to(run.root)})"]
+    return "\n".join(lines) + "\n"
+
+
+def run_flow(recipe: Recipe, *, base: Path | None = None, force: bool = False) -> FlowResult:
+    """Run every stage the recipe lists; returns timings and the before/after summary."""
+    return Flow(recipe, base=base, force=force).run_all()

@@ -1,0 +1,52 @@
+"""`sciinstruct serve`: real llama.cpp server processes on loopback, stopped by Ctrl-C."""
+
+from __future__ import annotations
+
+import importlib.util
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from sciinstruct.llm.serve import free_port
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed"
+)
+
+
+def _two_free_ports() -> int:
+    """A port whose successor is free too (`--parallel 2` takes port and port + 1)."""
+    while True:
+        port = free_port()
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+
+
+def test_serve_prints_urls_answers_and_stops_on_ctrl_c():
+    port = _two_free_ports()
+    cmd = [sys.executable, "-m", "sciinstruct.cli.main", "serve", "--port", str(port),
+           "--parallel", "2", "--n-ctx", "1024"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        urls = [proc.stdout.readline().strip() for _ in range(2)]
+        assert urls == [f"http://127.0.0.1:{port}/v1", f"http://127.0.0.1:{port + 1}/v1"]
+        for url in urls:
+            models = httpx.get(url + "/models", timeout=10).json()
+            assert models["data"][0]["id"].endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    for url in urls:  # the server processes went with it
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url + "/models", timeout=2)
