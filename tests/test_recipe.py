@@ -48,3 +48,11 @@ def test_bad_values_and_bad_yaml_are_located(tmp_path: Path) -> None:
 def test_package_paths_resolve_inside_the_package() -> None:
     path = resolve_path("sciinstruct:records.py")
     assert path.name == "records.py" and path.exists()
+
+
+def test_empty_sections_strings_for_lists_and_section_in_errors(tmp_path: Path) -> None:
+    recipe = load_recipe(write(tmp_path, "critique:\nannotate:\n  stages: cot\n"))
+    assert recipe.critique.max_tokens == 512  # the stage's own default
+    assert list(recipe.annotate.stages) == ["cot"]
+    with pytest.raises(InputError, match=r"r\.yaml field 'train"):
+        load_recipe(write(tmp_path, "train:\n  batch_size: 0\n"))

@@ -74,3 +74,11 @@ def test_run_dir_stats_sections_merge_and_config_redacts(tmp_path) -> None:
         "n": 2,
     }
     assert redact({"nested": [{"token": "t"}]}) == {"nested": [{"token": "<redacted>"}]}
+    # whole words, not substrings: generation settings stay readable
+    kept = {"max_tokens": 256, "tokenizer": "x", "keep_keys": ["a"], "hf_token_env": "HF_TOKEN"}
+    assert redact(kept) == kept
+    assert redact({"hf_token": "t", "openai_api_key": "k", "password": "p"}) == {
+        "hf_token": "<redacted>",
+        "openai_api_key": "<redacted>",
+        "password": "<redacted>",
+    }

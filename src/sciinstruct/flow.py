@@ -91,7 +91,7 @@ class Flow:
             files.append(generated)
         for path in files:
             result = ingest(path, self.run)
-            console.print(result.summary(str(path), self.run), highlight=False)
+            console.print(result.summary(str(path), self.run), highlight=False, markup=False)
 
     def _generate(self) -> Path | None:
         spec = self.recipe.generate
@@ -104,8 +104,11 @@ class Flow:
         heldout = resolve_path(self.recipe.eval.questions, self.base)
         exclude = [row["question"] for row in read_jsonl(heldout)] if heldout.exists() else []
         out = self.run.root / "generated.jsonl"
-        if not out.exists():
+        marker = self.run.root / "generated.sha"
+        key = _fingerprint({**dataclasses.asdict(spec), "exclude": len(exclude)})
+        if not (out.exists() and marker.exists() and marker.read_text(encoding="utf-8") == key):
             write_questions(spec.families, spec.n, spec.seed, out, exclude=exclude)
+            marker.write_text(key, encoding="utf-8")
         return out
 
     def stage_annotate(self) -> None:
@@ -157,13 +160,22 @@ class Flow:
 
         out = self._tuned_dir()
         if self._trained_model() is not None and not self.force:
-            console.print(f"already trained: {self._trained_model()} (use --force to retrain)")
+            console.print(
+                f"already trained: {self._trained_model()} (use --force to retrain)", markup=False
+            )
             return False
         data = self.run.export_dir / "sft.jsonl"
         if not data.exists():
             raise InputError("no SFT data: the export stage wrote no sft.jsonl", file=str(data))
+        if self.force:
+            shutil.rmtree(out, ignore_errors=True)
+        # Resume only from a real checkpoint: a kill before the first save leaves a bare folder.
         config = dataclasses.replace(
-            self.recipe.train, data=str(data), out=str(out), merge=True, resume=out.exists()
+            self.recipe.train,
+            data=str(data),
+            out=str(out),
+            merge=True,
+            resume=_last_checkpoint(out) is not None,
         )
         result = train_sft(config)
         (out / "final.txt").write_text(str(result.final_model), encoding="utf-8")
@@ -172,6 +184,7 @@ class Flow:
         return True
 
     def _trained_model(self) -> Path | None:
+        """The final model of a finished training, or None (the marker is written last)."""
         marker = self._tuned_dir() / "final.txt"
         if not marker.exists():
             return None
@@ -179,20 +192,24 @@ class Flow:
         return path if (path / "config.json").exists() else None
 
     def stage_eval(self) -> bool:
-        from sciinstruct.embedded_model import hf_model_dir
+        from sciinstruct.train.model import resolve_model
 
         spec = self.recipe.eval
         questions = str(resolve_path(spec.questions, self.base))
-        models: dict[str, Path] = {"base": Path(self.recipe.train.model or hf_model_dir())}
+        models: dict[str, Path] = {"base": Path(resolve_model(self.recipe.train.model))}
         tuned = self._trained_model()
         if tuned is not None:
             models["tuned"] = tuned
         ran = False
+        spec_key = _fingerprint(dataclasses.asdict(spec))
         for label, model in models.items():
             out = self.run.root / EVAL_DIR / label
-            if (out / "results.json").exists() and not self.force:
+            marker = out / "spec.sha"
+            fresh = marker.exists() and marker.read_text(encoding="utf-8") == spec_key
+            if fresh and (out / "results.json").exists() and not self.force:
                 continue
             self._evaluate(model, questions, out)
+            marker.write_text(spec_key, encoding="utf-8")
             ran = True
         self._before_after(models)
         return ran
@@ -236,6 +253,22 @@ class Flow:
         if section:
             with open(self.run.report, "a", encoding="utf-8") as fh:
                 fh.write("\n" + section)
+
+
+def _fingerprint(value: Any) -> str:
+    """A short hash of a stage's settings: an output made with other settings is stale."""
+    import hashlib
+
+    blob = json.dumps(value, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _last_checkpoint(out: Path) -> str | None:
+    if not out.is_dir():
+        return None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(out))
 
 
 def _accuracy_summary(results: dict[str, Any]) -> dict[str, Any]:

@@ -390,7 +390,17 @@ def load_questions(run: RunDir) -> list[Question]:
     from sciinstruct.log import logger
 
     bad: list[BadLine] = []
-    questions = [Question(**row) for row in read_jsonl(run.questions, bad)]
+    questions = []
+    for number, row in enumerate(read_jsonl(run.questions, bad), start=1):
+        try:
+            questions.append(Question(**row))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise InputError(
+                f"{first['msg']} (record {number}; re-ingest the source file)",
+                file=str(run.questions),
+                field=".".join(str(p) for p in first["loc"]) or None,
+            ) from exc
     for line in bad:
         logger.warning("skipped %s", line)
     if not questions:

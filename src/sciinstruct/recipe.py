@@ -130,6 +130,13 @@ def _dataclass_of(kind: Any) -> type | None:
     return None
 
 
+def _is_sequence_type(kind: Any) -> bool:
+    """list[str], tuple[str, ...] and their Optional forms."""
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        return any(_is_sequence_type(arg) for arg in typing.get_args(kind))
+    return typing.get_origin(kind) in (list, tuple)
+
+
 def _build(cls: type, data: Any, where: str, file: str) -> Any:
     if not isinstance(data, dict):
         raise InputError(
@@ -144,14 +151,20 @@ def _build(cls: type, data: Any, where: str, file: str) -> Any:
             close = difflib.get_close_matches(str(key), sorted(names), n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"expected one of {sorted(names)}"
             raise InputError(f"unknown key ({hint})", file=file, field=path)
-        nested = _dataclass_of(hints[key])
+        kind = hints[key]
+        nested = _dataclass_of(kind)
+        if nested and value is None:  # `critique:` with nothing under it: the defaults
+            value = {}
+        if isinstance(value, str) and _is_sequence_type(kind):
+            value = [value]  # `stages: cot` means [cot], not ['c', 'o', 't']
         kwargs[key] = (
             _build(nested, value, path, file) if nested and isinstance(value, dict) else value
         )
     try:
         return cls(**kwargs)
-    except InputError as exc:  # a stage's own check: add the recipe file to its place
-        raise InputError(exc.reason, file=file, field=exc.field or where or None) from exc
+    except InputError as exc:  # a stage's own check: add the recipe file and section to it
+        field = ".".join(p for p in (where.lstrip("."), exc.field or "") if p) or None
+        raise InputError(exc.reason, file=file, field=field) from exc
     except (TypeError, ValueError) as exc:
         raise InputError(str(exc), file=file, field=where or None) from exc
 

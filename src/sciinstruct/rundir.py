@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 # Keys whose values never reach disk: config.yaml must be shareable.
-_SECRET_HINTS = ("key", "token", "secret", "password")
+_SECRET_HINTS = ("key", "apikey", "token", "secret", "password", "credentials")
 
 
 class RunDir:
@@ -105,9 +105,14 @@ class RunDir:
 
 
 def _is_secret(key: str) -> bool:
-    # `api_key_env` names an environment variable: the name is not the secret.
-    key = key.lower()
-    return any(h in key for h in _SECRET_HINTS) and not key.endswith("_env")
+    """api_key, token, hf_token, secret, password: yes. max_tokens, tokenizer, api_key_env (the
+    name of an environment variable): no. Whole `_`-separated words are matched, not substrings."""
+    words = key.lower().replace("-", "_").split("_")
+    if words[-1] == "env":
+        return False
+    return (
+        words[-1] in _SECRET_HINTS or words[-2:] == ["api", "key"] or key.lower() == "authorization"
+    )
 
 
 def redact(values: Any) -> Any:

@@ -11,6 +11,7 @@ import logging
 import sys
 
 import typer
+from rich.markup import escape
 
 from sciinstruct import __version__
 from sciinstruct.errors import EXIT_INTERRUPTED, SciInstructError
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         # With standalone_mode=False click returns a command's typer.Exit code instead of exiting.
         code = app(args=argv, standalone_mode=False)
     except SciInstructError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # escape: an error may quote model output or paths with [brackets] that rich would eat
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("interrupted: finished work is saved; run the same command to resume")

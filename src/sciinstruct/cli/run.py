@@ -48,7 +48,7 @@ def _run(recipe_path: str, out: Path | None, overrides: list[str], force: bool) 
                     f"held-out accuracy, {label:5s}: {row['accuracy']:.3f} "
                     f"({row['correct']}/{row['n']})"
                 )
-    console.print(f"finished in {minutes:.1f} min; report: {result.run.report}")
+    console.print(f"finished in {minutes:.1f} min; report: {result.run.report}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -85,6 +85,8 @@ def register(app: typer.Typer) -> None:
         recipe = QUICK_RECIPE if quick else DEMO_RECIPE
         if write_recipe is not None:
             shutil.copyfile(resolve_path(recipe), write_recipe)
-            console.print(f"wrote {write_recipe}; run it with: sciinstruct run {write_recipe}")
+            console.print(
+                f"wrote {write_recipe}; run it with: sciinstruct run {write_recipe}", markup=False
+            )
             return
         _run(recipe, out, set_, force)
