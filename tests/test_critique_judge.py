@@ -8,10 +8,11 @@ from collections.abc import Sequence
 import pytest
 
 from sciinstruct.cli.main import main
-from sciinstruct.critique import CritiqueConfig, agreement, run_critique
+from sciinstruct.critique import CritiqueConfig, agreement, critique_id, run_critique
+from sciinstruct.curate.samples import load_critique_scores
 from sciinstruct.errors import EXIT_BAD_INPUT
 from sciinstruct.jsonl import read_jsonl, write_jsonl
-from sciinstruct.llm.base import Completion, GenerationRequest
+from sciinstruct.llm.base import Completion, GenerationRequest, SamplingParams
 from sciinstruct.records import Attempt, Question
 from sciinstruct.rundir import RunDir
 
@@ -110,6 +111,36 @@ def test_rerun_is_resumed_without_calls_or_duplicates(run):
     report = run_critique(run, again)
     assert again.requests == [] and report.new == 0 and report.judged == 4
     assert run.critiques.read_text() == first
+
+
+def test_new_generation_settings_judge_again_and_the_latest_verdict_counts(run):
+    run_critique(run, ScriptedJudge(), CritiqueConfig(max_tokens=512))
+    longer = ScriptedJudge()
+    report = run_critique(run, longer, CritiqueConfig(max_tokens=1024))
+    assert report.new == 4 and {r.params.max_tokens for r in longer.requests} == {1024}
+    rows = list(read_jsonl(run.critiques))
+    assert len(rows) == 8 and len({r["id"] for r in rows}) == 8  # old rows stay, new ids
+    again = ScriptedJudge()
+    assert run_critique(run, again, CritiqueConfig(max_tokens=1024)).new == 0
+    assert again.requests == []
+    for changed in (CritiqueConfig(temperature=0.5), CritiqueConfig(seed=7)):
+        assert run_critique(run, ScriptedJudge(), changed).new == 4
+    assert len(list(read_jsonl(run.critiques))) == 16
+    assert load_critique_scores(run.critiques) == {"a1": 9.0, "a2": 2.0, "a3": 2.0}
+
+
+def test_critique_id_depends_on_the_verdict_settings():
+    prompts = CritiqueConfig().prompts()
+    base = critique_id("a1", "judge-1", prompts, SamplingParams(temperature=0, max_tokens=512))
+    same = critique_id("a1", "judge-1", prompts, SamplingParams(temperature=0.0, max_tokens=512))
+    assert base == same  # an int or float temperature from YAML is the same setting
+    others = {
+        critique_id("a1", "judge-1", prompts, SamplingParams(temperature=0, max_tokens=1024)),
+        critique_id("a1", "judge-1", prompts, SamplingParams(temperature=0.2, max_tokens=512)),
+        critique_id("a1", "judge-1", prompts, SamplingParams(0, max_tokens=512, seed=1)),
+        critique_id("a1", "judge-2", prompts, SamplingParams(temperature=0, max_tokens=512)),
+    }
+    assert len(others) == 4 and base not in others
 
 
 @pytest.mark.parametrize(

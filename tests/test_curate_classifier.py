@@ -9,16 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sciinstruct.curate import FilterConfig, read_dropped, run_filter
+from sciinstruct.curate import FilterConfig, clear_filter, read_dropped, run_filter
 from sciinstruct.curate.classifier import (
     examples_from_attempts,
+    format_example,
+    load_classifier,
     load_labelled,
     split_heldout,
 )
-from sciinstruct.curate.quality_filter import select
+from sciinstruct.curate.quality_filter import fold_of, select
 from sciinstruct.errors import InputError
 from sciinstruct.jsonl import read_jsonl, write_jsonl
 from sciinstruct.records import Attempt, Question
+from sciinstruct.report import make_report
 from sciinstruct.rundir import RunDir
 
 N = 40
@@ -167,3 +170,111 @@ def _train_two_steps(LMClassifier: type) -> None:
     assert not np.allclose(before.numpy(), after.detach().numpy())
     scores = clf.score(texts)
     assert scores.shape == (4,) and np.all((scores >= -1) & (scores <= 1))
+
+
+def make_small_run(root: Path) -> RunDir:
+    """2 correct and 12 wrong attempts over 7 questions; both correct ones answer q0."""
+    run = RunDir(root).ensure()
+    questions = [Question(id=f"q{i}", question=f"What is {i} plus one?", answer=str(i + 1)) for i in range(7)]  # fmt: skip
+    attempts = [
+        Attempt(id=f"ok{j}", question_id="q0", stage="cot", messages=[], response=careful(j), correct=True)
+        for j in range(2)
+    ] + [
+        Attempt(id=f"no{i}-{j}", question_id=f"q{i}", stage="cot", messages=[], response=sloppy(i + j), correct=False)
+        for i in range(1, 7)
+        for j in range(2)
+    ]  # fmt: skip
+    write_jsonl(run.questions, questions)
+    write_jsonl(run.attempts, attempts)
+    return run
+
+
+@pytest.mark.parametrize("q0_held_out", [True, False])
+def test_small_run_with_one_class_folds_is_scored_not_aborted(
+    tmp_path: Path, q0_held_out: bool
+) -> None:
+    run = make_small_run(tmp_path / "run")
+    examples = examples_from_attempts(
+        [Question(id=f"q{i}", question="x", answer="1") for i in range(7)],
+        [Attempt.model_validate(a) for a in read_jsonl(run.attempts)],
+    )
+    # A seed whose held-out split takes q0 (the only solved question) or leaves it in training.
+    seed = next(
+        s for s in range(1000) if q0_held_out == held_groups(examples, s).issuperset({"q0"})
+    )
+    stats = run_filter(run, FilterConfig(seed=seed))
+
+    metrics = stats["metrics"]
+    assert stats["candidates"] == 2
+    # q0's fold trains on wrong answers only: the full classifier scores its two candidates
+    assert metrics["single_class_folds"] == [fold_of("q0", 5, seed)]
+    saved, _ = load_classifier(run.root / "classifier")
+    kept = list(read_jsonl(run.root / "filtered.jsonl"))
+    dropped = read_dropped(run.root / "dropped.jsonl", stage="filter")
+    scores = {r["id"]: r["scores"]["classifier"] for r in kept}
+    scores |= {r["id"]: r["record"]["scores"]["classifier"] for r in dropped}
+    texts = [format_example("What is 0 plus one?", careful(j)) for j in range(2)]
+    assert sorted(scores.values()) == pytest.approx(sorted(saved.score(texts)), abs=1e-6)
+    assert len(kept) + len(dropped) == 2
+    if q0_held_out:
+        # Training without q0 has no positives: train on all 14, no held-out estimate.
+        assert metrics["train"] == {"n": 14, "positives": 2}
+        held = metrics["heldout"]
+        assert (held["n"], held["accuracy"], held["auc"]) == (0, None, None)
+        outside = 14 - 2 * len(held_groups(examples, seed))  # two attempts per question
+        assert held["unavailable"] == (
+            f"the {outside} examples outside the held-out split have one class; trained on all 14"
+        )
+        make_report(run)
+        assert f"No classifier held-out estimate: {held['unavailable']}." in run.report.read_text()
+    else:
+        assert metrics["train"]["positives"] == 2 and metrics["train"]["n"] < 14
+        assert "unavailable" not in metrics["heldout"]
+        assert metrics["heldout"]["n"] == 14 - metrics["train"]["n"]
+
+
+def held_groups(examples: list, seed: int) -> set[str]:
+    return {e.group for e in split_heldout(examples, 0.2, seed)[1]}
+
+
+def test_clear_filter_removes_what_an_earlier_filter_left(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    run_filter(run, FilterConfig())
+    dropped_file = run.root / "dropped.jsonl"
+    other = {"kind": "sample", "stage": "curate", "reason": "exact_duplicate", "id": "x",
+             "question_id": "q1", "detail": {}, "record": {}}  # fmt: skip
+    write_jsonl(dropped_file, [*read_jsonl(dropped_file), other])
+    run.update_stats("curate", {"kept_samples": 3})
+    assert len(read_dropped(dropped_file, stage="filter")) == 5
+
+    clear_filter(run, "the run has 0 wrong attempts")
+
+    assert not (run.root / "filtered.jsonl").exists()
+    assert not (run.root / "classifier").exists()
+    assert list(read_jsonl(dropped_file)) == [other]  # other stages' drops stay
+    stats = json.loads(run.stats.read_text())
+    assert stats["filter"] == {"skipped": "the run has 0 wrong attempts"}
+    assert stats["curate"] == {"kept_samples": 3}
+
+    report = make_report(run)  # renders with a skipped filter
+    assert report["funnel"] == {
+        "questions": N,
+        "questions attempted": N,
+        "questions solved": N,
+        "correct solutions": N,
+        "kept by curation": 3,
+    }
+    assert report["dropped"] == {"curate: exact_duplicate": 1}
+    assert (
+        "The classifier filter was skipped: the run has 0 wrong attempts." in run.report.read_text()
+    )
+
+
+def test_clear_filter_keeps_a_loaded_classifier(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run", n=10)
+    run_filter(run, FilterConfig())  # trains and saves RUN/classifier
+    run_filter(run, FilterConfig(load=run.root / "classifier"))
+    clear_filter(run, "skipped by hand")
+    assert (run.root / "classifier" / "classifier.json").exists()
+    assert not (run.root / "dropped.jsonl").read_text().strip()
+    assert run.read_stats()["filter"] == {"skipped": "skipped by hand"}

@@ -139,9 +139,13 @@ def test_export_rows_follow_the_contract(run: RunDir) -> None:
         "answer": "19.6",
         "answer_type": "numeric",
         "unit": "m/s",
+        "choices": None,
+        "metadata": "{}",
         "question_id": "q2",
         "subject": "physics",
     }
+    # the option texts and metadata reach the reward functions (an option's text grades right)
+    assert grpo[2]["choices"] == ["Oxygen", "Carbon dioxide"] and grpo[2]["answer"] == "B"
     assert {k: v["rows"] for k, v in stats.items()} == {"sft": 3, "rft": 5, "dpo": 2, "grpo": 3}
     assert json.loads(run.stats.read_text())["export"]["dpo"]["files"] == [
         "dpo.jsonl",
@@ -149,6 +153,7 @@ def test_export_rows_follow_the_contract(run: RunDir) -> None:
     ]
     card = (run.export_dir / "README.md").read_text()
     assert "config_name: grpo" in card and "| rows | 5 |" in card and "exact_dup_question" in card
+    assert "`choices`" in card and "`metadata`" in card
 
 
 def test_dpo_critique_thresholds(run: RunDir) -> None:

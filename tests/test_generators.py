@@ -281,3 +281,14 @@ def test_write_questions(tmp_path) -> None:
     with pytest.raises(InputError, match="unknown question family 'gas_law'"):
         write_questions(["force", "gas_law"], 2, seed=5, out=tmp_path / "never.jsonl")
     assert not (tmp_path / "never.jsonl").exists()
+
+
+def test_tasks_make_writes_template_families(tmp_path, capsys) -> None:
+    from sciinstruct.cli.main import main
+    from sciinstruct.jsonl import read_jsonl
+
+    out = tmp_path / "ohm.jsonl"
+    assert main(["tasks", "make", "ohms_law", "--n", "5", "--seed", "3", "--out", str(out)]) == 0
+    rows = list(read_jsonl(out))
+    assert [r["question"] for r in rows] == [q.question for q in generate("ohms_law", 5, seed=3)]
+    assert "wrote 5 questions (ohms_law)" in capsys.readouterr().out

@@ -88,7 +88,8 @@ class Flow:
         files = [resolve_path(p, self.base) for p in self.recipe.questions]
         generated = self._generate()
         if generated is not None:
-            files.append(generated)
+            # Template questions first, so `limit` takes them before the bank's long tail.
+            files.insert(0, generated)
         for path in files:
             result = ingest(path, self.run)
             console.print(result.summary(str(path), self.run), highlight=False, markup=False)
@@ -122,7 +123,7 @@ class Flow:
         run_critique(self.run, self.backend(), self.recipe.critique)
 
     def stage_filter(self) -> bool:
-        from sciinstruct.curate import run_filter
+        from sciinstruct.curate import clear_filter, run_filter
         from sciinstruct.jsonl import read_jsonl
 
         config = self.recipe.filter
@@ -132,11 +133,12 @@ class Flow:
         if config.labels is None and config.load is None and (all(graded) or not any(graded)):
             # A classifier trained on the run's own attempts needs both kinds; a tiny run may
             # have one. Curate then takes the correct attempts as they are.
-            console.print(
-                "filter skipped: the classifier needs both correct and wrong attempts "
+            reason = (
+                "the classifier needs both correct and wrong attempts "
                 f"(this run has {sum(graded)} correct, {len(graded) - sum(graded)} wrong)"
             )
-            (self.run.root / "filtered.jsonl").unlink(missing_ok=True)
+            console.print(f"filter skipped: {reason}")
+            clear_filter(self.run, reason)  # no stale classifier scores from an earlier run
             return False
         stats = run_filter(self.run, config)
         logger.debug("filter: %s", stats)

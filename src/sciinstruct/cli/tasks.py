@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 tasks_app = typer.Typer(
-    help="Verifiable scientific-format tasks (molecules and sequences) as questions.",
+    help="Verifiable questions: scientific formats (molecules, sequences) and science templates "
+    "(kinematics, unit conversion, stoichiometry, gas laws, circuits, percentages).",
     no_args_is_help=True,
 )
 
@@ -20,12 +21,15 @@ def list_command() -> None:
     """List the task families: name, subject, answer type and what each asks."""
     from rich.table import Table
 
+    from sciinstruct.generators import REGISTRY as TEMPLATES
     from sciinstruct.log import console
     from sciinstruct.sciformats.tasks import FAMILIES
 
-    table = Table("family", "subject", "answer type", "task")
+    table = Table("family", "kind", "subject", "answer type", "task")
     for family in FAMILIES.values():
-        table.add_row(family.name, family.subject, family.answer_type, family.description)
+        table.add_row(family.name, "format", family.subject, family.answer_type, family.description)
+    for name, template in sorted(TEMPLATES.items()):
+        table.add_row(name, "template", template.subject, "numeric", template.description)
     console.print(table)
 
 
@@ -43,11 +47,17 @@ def make_command(
 ) -> None:
     """Generate tasks as Question rows (JSONL) with their reference answers."""
     from sciinstruct.errors import InputError
+    from sciinstruct.generators import REGISTRY as TEMPLATES
+    from sciinstruct.generators import generate
     from sciinstruct.jsonl import write_jsonl
     from sciinstruct.log import console, err_console
     from sciinstruct.sciformats.molecules import read_molecules
     from sciinstruct.sciformats.tasks import FAMILIES, get_family, make_tasks
 
+    if family in TEMPLATES:  # a science template family (kinematics, gas laws, ...)
+        count = write_jsonl(out, generate(family, n, seed))
+        console.print(f"wrote {count} questions ({family}) to {out}", highlight=False)
+        return
     try:
         names = list(FAMILIES) if family == "all" else [get_family(family).name]
     except KeyError as exc:

@@ -89,10 +89,13 @@ class CritiqueReport:
         }
 
 
-def critique_id(attempt_id: str, judge: str, prompts: PromptSet) -> str:
-    """One critique per attempt, judge model and prompt: a new prompt gives new critiques."""
+def critique_id(attempt_id: str, judge: str, prompts: PromptSet, params: SamplingParams) -> str:
+    """One critique per attempt, judge model, prompt and the sampling settings that shape the
+    verdict: a new prompt, a larger `max_tokens` (no more truncated verdicts), another
+    temperature or seed gives new critiques instead of reusing the old ones."""
     template = prompts.templates["critique_system"] + "\x1f" + prompts.templates["critique"]
-    return stable_id(attempt_id, judge, hashlib.sha256(template.encode()).hexdigest())
+    settings = f"t={float(params.temperature)!r} max={params.max_tokens} seed={params.seed!r}"
+    return stable_id(attempt_id, judge, hashlib.sha256(template.encode()).hexdigest(), settings)
 
 
 def build_request(
@@ -162,7 +165,8 @@ def run_critique(
         {**asdict(config), "stages": list(config.stages), "backend": cached.name,
          "judge_model": cached.model, "prompts": prompts.sources},
     )  # fmt: skip
-    ids = {a.id: critique_id(a.id, cached.model, prompts) for a in selected}
+    params = config.params()
+    ids = {a.id: critique_id(a.id, cached.model, prompts, params) for a in selected}
     rows = {r["id"]: r for r in read_jsonl(run.critiques, bad) if r.get("id") in set(ids.values())}
     todo = [a for a in selected if ids[a.id] not in rows]
     new, failed = asyncio.run(_judge(todo, questions, ids, run, cached, prompts, config, rows))

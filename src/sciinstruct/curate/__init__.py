@@ -1,12 +1,13 @@
 """Curation: the quality classifier, dedup, decontamination and mixing; every drop has a reason.
 
 Stages: `run_filter` (RUN/filtered.jsonl) then `curate` (RUN/samples.jsonl); both append their
-drops, with the reason, to RUN/dropped.jsonl and their counts to stats.json.
+drops, with the reason, to RUN/dropped.jsonl and their counts to stats.json. `clear_filter`
+records a skipped filter stage and removes what an earlier one left.
 """
 
 from sciinstruct.curate.base import DropLog, read_dropped
 from sciinstruct.curate.pipeline import DROPPED, FILTERED, CurateConfig, curate
-from sciinstruct.curate.quality_filter import FilterConfig, run_filter
+from sciinstruct.curate.quality_filter import FilterConfig, clear_filter, run_filter
 from sciinstruct.curate.samples import build_samples, quality_key
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "DropLog",
     "FilterConfig",
     "build_samples",
+    "clear_filter",
     "curate",
     "quality_key",
     "read_dropped",

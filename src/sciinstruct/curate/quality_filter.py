@@ -8,6 +8,7 @@ under the threshold (or outside the top fraction) are dropped with reason
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import numpy as np
 from sciinstruct.curate.base import DropLog
 from sciinstruct.curate.classifier import (
     Example,
+    QualityClassifier,
+    check_trainable,
     evaluate,
     examples_from_attempts,
     format_example,
@@ -41,6 +44,7 @@ from sciinstruct.records import Attempt, Question, Sample, stable_id
 from sciinstruct.rundir import RunDir
 
 REASON = "classifier_below_threshold"
+CLASSIFIER_DIR = "classifier"  # where a trained classifier is saved unless --save says else
 
 
 @dataclass
@@ -89,10 +93,19 @@ def select(
     return mask, float(scores[order[n_keep - 1]]) if n_keep else math.inf
 
 
+def _two_classes(examples: list[Example]) -> bool:
+    return len({e.label for e in examples}) == 2
+
+
 def _train(
     config: FilterConfig, questions: list[Question], attempts: list[Attempt]
 ) -> tuple[Any, dict[str, Any], list[Example]]:
-    """The classifier, its metrics and the examples it learnt from (none when loaded)."""
+    """The classifier, its metrics and the examples it learnt from (none when loaded).
+
+    It trains on the questions outside the held-out split. A small run may leave that side with
+    one class (a small model solves few questions); it then trains on everything and reports no
+    held-out metrics rather than stopping. Only a run with one class overall is an error.
+    """
     if config.load is not None:
         classifier, meta = load_classifier(config.load)
         return classifier, {"loaded_from": str(config.load), **meta.get("metrics", {})}, []
@@ -100,36 +113,63 @@ def _train(
         examples, source = load_labelled(config.labels), str(config.labels)
     else:
         examples, source = examples_from_attempts(questions, attempts), "attempts"
+    check_trainable([e.label for e in examples], f"{config.model} classifier")
     train, heldout = split_heldout(examples, config.heldout, config.seed)
+    unavailable = None
+    if not _two_classes(train):
+        unavailable = (
+            f"the {len(train)} examples outside the held-out split have one class; "
+            f"trained on all {len(examples)}"
+        )
+        logger.warning("classifier: %s, so there is no held-out estimate", unavailable)
+        train, heldout = examples, []
     classifier = make_classifier(config.model, **config.options)
     classifier.fit([e.text for e in train], [e.label for e in train])
+    held = evaluate(classifier, heldout)
+    if unavailable:
+        held["unavailable"] = unavailable
     metrics = {
         "trained_on": source,
         "train": {"n": len(train), "positives": sum(e.label for e in train)},
-        "heldout": evaluate(classifier, heldout),
+        "heldout": held,
     }
     return classifier, metrics, examples
 
 
+def fold_of(group: str, folds: int, seed: int = 0) -> int:
+    """The cross-fitting fold of a question: a stable hash, the same on every machine."""
+    return int(stable_id("fold", str(seed), group, length=8), 16) % folds
+
+
 def out_of_fold_scores(
-    config: FilterConfig, examples: list[Example], texts: list[str], groups: list[str]
-) -> np.ndarray:
-    """Score each text with a classifier trained on the other folds (folds by question)."""
+    config: FilterConfig,
+    examples: list[Example],
+    texts: list[str],
+    groups: list[str],
+    full: QualityClassifier,
+) -> tuple[np.ndarray, list[int]]:
+    """Score each text with a classifier trained on the other folds (folds by question).
+
+    A fold whose training side has one class (few questions solved) cannot train its own model;
+    its texts are scored by `full`, the run's saved classifier, which saw them. Returns the
+    scores and the folds that fell back, which the caller reports.
+    """
     folds = int(config.cross_fit or 0)
-
-    def fold(group: str) -> int:
-        return int(stable_id("fold", str(config.seed), group, length=8), 16) % folds
-
     scores = np.zeros(len(texts))
+    fell_back: list[int] = []
     for k in range(folds):
-        targets = [i for i, g in enumerate(groups) if fold(g) == k]
+        targets = [i for i, g in enumerate(groups) if fold_of(g, folds, config.seed) == k]
         if not targets:
             continue
-        train = [e for e in examples if fold(e.group) != k]
-        model = make_classifier(config.model, **config.options)
-        model.fit([e.text for e in train], [e.label for e in train])
+        train = [e for e in examples if fold_of(e.group, folds, config.seed) != k]
+        if _two_classes(train):
+            model = make_classifier(config.model, **config.options)
+            model.fit([e.text for e in train], [e.label for e in train])
+        else:
+            model = full
+            fell_back.append(k)
         scores[targets] = model.score([texts[i] for i in targets])
-    return scores
+    return scores, fell_back
 
 
 def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
@@ -138,14 +178,22 @@ def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
     attempts = load_records(run.attempts, Attempt)
     candidates = build_samples(questions, attempts, load_critique_scores(run.critiques))
     classifier, metrics, examples = _train(config, questions, attempts)
-    save_dir = config.save or run.root / "classifier"
+    save_dir = config.save or run.root / CLASSIFIER_DIR
     if config.load is None:
         save_classifier(classifier, save_dir, metrics)
 
     texts = [format_example(question_text(s), solution_text(s)) for s in candidates]
     if config.cross_fit and config.load is None and config.labels is None and texts:
-        scores = out_of_fold_scores(config, examples, texts, [s.question_id for s in candidates])
+        groups = [s.question_id for s in candidates]
+        scores, fell_back = out_of_fold_scores(config, examples, texts, groups, classifier)
         metrics["scoring"] = f"out-of-fold, {config.cross_fit} folds by question"
+        if fell_back:
+            # Their candidates were scored by a model that saw them: kinder than out-of-fold.
+            metrics["single_class_folds"] = fell_back
+            logger.warning(
+                "classifier: folds %s had one class to train on; scored by the full classifier",
+                fell_back,
+            )
     else:
         scores = classifier.score(texts) if texts else np.empty(0)
         metrics["scoring"] = "one classifier"
@@ -179,3 +227,23 @@ def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
     run.update_config("filter", settings)
     return stats
+
+
+def clear_filter(run: RunDir, reason: str) -> None:
+    """Record that the filter stage was skipped, and remove what an earlier filter run left.
+
+    Without this, `curate` would read a stale filtered.jsonl and the report would count stale
+    drops. Removes RUN/filtered.jsonl, the filter's rows of RUN/dropped.jsonl and RUN/classifier
+    (unless the earlier run had loaded that classifier with `--load`: then it is the user's);
+    stats.json's `filter` section becomes `{"skipped": reason}`. A classifier saved elsewhere
+    with `--save` is the user's and stays.
+    """
+    loaded = run.read_config().get("filter", {}).get("load")
+    (run.root / FILTERED).unlink(missing_ok=True)
+    if (run.root / DROPPED).exists():
+        DropLog("filter").save(run.root / DROPPED)  # no rows: removes the filter's rows only
+    classifier_dir = run.root / CLASSIFIER_DIR
+    was_loaded = loaded is not None and Path(loaded).resolve() == classifier_dir.resolve()
+    if classifier_dir.is_dir() and not was_loaded:
+        shutil.rmtree(classifier_dir)
+    run.update_stats("filter", {"skipped": reason})

@@ -49,13 +49,22 @@ def load_records(path: str | Path, model: type[R], required: bool = True) -> lis
 
 
 def load_critique_scores(path: str | Path) -> dict[str, float]:
-    """attempt id -> best judge score (1-10); unscored critiques (score null) are left out."""
-    scores: dict[str, float] = {}
+    """attempt id -> the judge score (1-10) of its latest critique.
+
+    critiques.jsonl is append-only: a re-run with another judge, prompt or settings adds rows
+    and leaves the old ones, so the last row of an attempt is the current verdict. When that
+    verdict has no score (unparseable), the attempt has none: an older judge's score is not
+    brought back in its place.
+    """
+    latest: dict[str, Any] = {}
     for row in read_jsonl(path):
-        attempt_id, score = row.get("attempt_id"), row.get("score")
-        if attempt_id and isinstance(score, int | float):
-            scores[attempt_id] = max(float(score), scores.get(attempt_id, -math.inf))
-    return scores
+        if row.get("attempt_id"):
+            latest[row["attempt_id"]] = row.get("score")
+    return {
+        attempt_id: float(score)
+        for attempt_id, score in latest.items()
+        if isinstance(score, int | float) and not isinstance(score, bool)
+    }
 
 
 def question_prompt(question: Question) -> str:

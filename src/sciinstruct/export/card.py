@@ -10,7 +10,9 @@ _FORMAT_HELP = {
     "sft": "chat `messages` for supervised fine-tuning (`trl.SFTTrainer`)",
     "rft": "up to k distinct correct solutions per question (rejection-sampling fine-tuning)",
     "dpo": "`prompt` / `chosen` / `rejected` pairs from one question (`trl.DPOTrainer`)",
-    "grpo": "`prompt` with the reference `answer` for verifiable rewards (`trl.GRPOTrainer`)",
+    "grpo": "`prompt` with the reference `answer`, `answer_type`, `unit`, `choices` (option "
+    "texts of a multiple-choice question, else null) and `metadata` (the question's metadata as "
+    "JSON text: tolerances, format constraints) for verifiable rewards (`trl.GRPOTrainer`)",
 }
 
 

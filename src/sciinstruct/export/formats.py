@@ -4,12 +4,16 @@
 - rft:  same, up to k distinct correct solutions per question           (rejection-sampling FT)
 - dpo:  {"prompt": [user], "chosen": [assistant], "rejected": [assistant], "question_id"}
         (DPOTrainer, conversational preference with an explicit prompt)
-- grpo: {"prompt": [user], "answer", "answer_type", "unit", "question_id", "subject"}
-        (GRPOTrainer; extra columns reach the reward functions as keyword arguments)
+- grpo: {"prompt": [user], "answer", "answer_type", "unit", "choices", "metadata",
+         "question_id", "subject"}
+        (GRPOTrainer; extra columns reach the reward functions as keyword arguments: `choices`
+        lets the grader accept an option's text, `metadata` carries per-question tolerances and
+        the scientific-format constraints)
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -127,13 +131,20 @@ def dpo_rows(
 
 
 def grpo_rows(questions: Iterable[Question], options: ExportOptions) -> list[dict[str, Any]]:
-    """Prompts with the reference answer for verifiable rewards (the grader scores completions)."""
+    """Prompts with the reference answer for verifiable rewards (the grader scores completions).
+
+    `metadata` is written as JSON text, not a nested object: questions carry different keys, and
+    one string column keeps the Parquet schema the same for every row. The grader and the
+    scientific-format rewards parse it back.
+    """
     return [
         {
             "prompt": _with_system([{"role": "user", "content": question_prompt(q)}], options),
             "answer": q.answer,
             "answer_type": q.answer_type,
             "unit": q.unit,
+            "choices": q.choices,
+            "metadata": json.dumps(q.metadata, ensure_ascii=False, sort_keys=True),
             "question_id": q.id,
             "subject": q.subject,
         }

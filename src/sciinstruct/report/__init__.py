@@ -91,6 +91,10 @@ def _markdown(run: RunDir, s: RunSummary, images: dict[str, str]) -> str:
                 f"on {metrics['n']} attempts.",
                 "",
             ]
+        elif metrics.get("unavailable"):
+            md += [f"No classifier held-out estimate: {metrics['unavailable']}.", ""]
+    if s.filter_skipped:
+        md += [f"The classifier filter was skipped: {s.filter_skipped.rstrip('.')}.", ""]
     if s.dropped:
         md += _counts("Dropped samples by reason", "stage: reason", s.dropped, None)
         md += ["Each dropped sample is listed with its reason in `dropped.jsonl`.", ""]

@@ -29,6 +29,7 @@ class RunSummary:
     classifier_kept: list[float] = field(default_factory=list)
     classifier_dropped: list[float] = field(default_factory=list)
     classifier_threshold: float | None = None
+    filter_skipped: str | None = None  # why the filter stage did not run, when it was skipped
     critique_scores: list[float] = field(default_factory=list)
     dropped: Counter[str] = field(default_factory=Counter)  # "stage: reason" -> samples
     stats: dict[str, Any] = field(default_factory=dict)
@@ -82,6 +83,7 @@ def _classifier_scores(run: RunDir, out: RunSummary) -> None:
         if score is not None:
             out.classifier_dropped.append(float(score))
     out.classifier_threshold = out.stats.get("filter", {}).get("threshold")
+    out.filter_skipped = out.stats.get("filter", {}).get("skipped")
 
 
 def _funnel(
@@ -94,7 +96,7 @@ def _funnel(
         solved = {a.question_id for a in attempts if a.correct is True}
         steps.append(("questions solved", len(solved)))
         steps.append(("correct solutions", sum(a.correct is True for a in attempts)))
-    if "filter" in out.stats:
+    if "filter" in out.stats and out.filter_skipped is None:
         steps.append(("kept by classifier", out.stats["filter"].get("kept", 0)))
     if "curate" in out.stats:
         steps.append(("kept by curation", out.stats["curate"].get("kept_samples", len(samples))))

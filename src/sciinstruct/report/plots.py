@@ -161,7 +161,8 @@ def scores(summary: RunSummary, path: Path) -> Path:
             )
         ax.legend(frameon=False, fontsize=9)
     else:
-        ax.text(0.5, 0.5, "filter has not run", ha="center", va="center", transform=ax.transAxes)
+        status = "filter skipped" if summary.filter_skipped else "filter has not run"
+        ax.text(0.5, 0.5, status, ha="center", va="center", transform=ax.transAxes)
     ax.set(title="Classifier score", xlabel="P(good) - P(bad)", ylabel="samples")
     ax = axes[1]
     if summary.critique_scores:

@@ -26,7 +26,7 @@ from sciinstruct.train.runner import (
 
 def load_sft_data(cfg: SFTTrainConfig, tokenizer: Any) -> tuple[Any, Any, dict[str, Any]]:
     """Validated train and eval datasets plus the card's data summary."""
-    convert = partial(train_data.sft_row, completion_only=cfg.completion_only_loss)
+    convert = partial(train_data.sft_row, completion_only=cfg.completion_only_loss, seed=cfg.seed)
     options = {"too_long": cfg.too_long}
     loaded = train_data.load(cfg.data, convert, tokenizer, cfg.max_length, **options)
     eval_rows = None
