@@ -1,8 +1,9 @@
 """Tokens/s of the embedded model's engines on the same prompts, against this machine's limits.
 
-Engines: llama.cpp in-process (one sequence at a time, 1 thread and all cores), the llama.cpp
-server under concurrent load (1 process, one per core), transformers batched at several batch
-sizes. The machine's
+Engines: llama.cpp in-process (one sequence at a time, 1 thread and all cores; then 1 context
+against one per core, `parallel`, timed in interleaved rounds), the llama.cpp server under
+concurrent load (1 process, one per core), transformers batched at several batch sizes. The
+machine's
 limits are measured once in the same run: memory bandwidth (a large array copy) and float32
 matrix-multiply FLOP/s. A decoding step reads every weight once and produces one token per
 sequence in the batch, so
@@ -13,7 +14,7 @@ sequence in the batch, so
 and an engine's limit is the lower of the two. (The KV cache read is left out: at these prompt
 lengths it is a few percent of the weights.)
 
-    .venv/bin/python bench/bench_engines.py [--quick]
+    .venv/bin/python bench/bench_engines.py [--quick] [--only parallel]
 """
 
 from __future__ import annotations
@@ -114,9 +115,42 @@ def timed(fn) -> tuple[int, float]:
     return sum(c.completion_tokens for c in out), seconds
 
 
+def interleaved(configs: dict[int, object], reqs, rounds: int) -> dict[int, tuple[int, float]]:
+    """(tokens, seconds) summed over `rounds` per backend, the order alternating each round so
+    that a burst of load from the machine's other users falls on both alike."""
+    totals = {key: (0, 0.0) for key in configs}
+    for r in range(rounds):
+        for key in list(configs)[:: 1 if r % 2 == 0 else -1]:
+            tokens, seconds = timed(lambda b=configs[key]: b.generate(reqs))
+            totals[key] = (totals[key][0] + tokens, totals[key][1] + seconds)
+    return totals
+
+
+def parallel_rows(reqs, rounds: int, bandwidth: float, flops_1: float, q4_bytes: int) -> list[Row]:
+    """llama.cpp in-process at 1 thread per context: 1 context against one per core."""
+    cores = os.cpu_count() or 1
+    backends = {n: make_backend("llamacpp", n_threads=1, parallel=n) for n in sorted({1, cores})}
+    for backend in backends.values():
+        backend.generate(reqs[: len(backends)])  # warm-up
+    totals = interleaved(backends, reqs, rounds)
+    for backend in backends.values():
+        backend.close()
+    return [
+        Row(
+            "llama.cpp in-process",
+            f"parallel={n} x 1 thread, {rounds} interleaved rounds",
+            *totals[n],
+            *limit(bandwidth, flops_1 * n, q4_bytes, n),
+        )  # fmt: skip
+        for n in backends
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 prompts, 16 tokens each")
+    parser.add_argument("--only", choices=["parallel"], help="just the in-process parallel rows")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (parallel)")
     args = parser.parse_args()
     n, max_tokens = (4, 16) if args.quick else (16, 64)
     reqs = requests(n, max_tokens)
@@ -131,17 +165,18 @@ def main() -> None:
     flops_all = measure_flops()
     flops = {1: flops_1, cores: flops_all}
     q4_bytes = gguf_path().stat().st_size  # Q4_1 weights, what llama.cpp reads per step
-    rows: list[Row] = []
+    rows = parallel_rows(reqs, args.rounds, bandwidth, flops_1, q4_bytes)
+    f32_bytes = 4 * PARAMS  # float32, before transformers is loaded (it may not be)
 
-    for threads in (1, cores):
-        backend = make_backend("llamacpp", n_threads=threads)
+    for threads in (1, cores) if args.only is None else ():
+        backend = make_backend("llamacpp", n_threads=threads, parallel=1)
         backend.generate(reqs[:1])  # warm-up
         rows.append(Row("llama.cpp in-process", f"sequential, {threads} thread(s)",
                         *timed(lambda b=backend: b.generate(reqs)),
                         *limit(bandwidth, flops[threads], q4_bytes, 1)))  # fmt: skip
         backend.close()
 
-    for parallel in (1, cores):
+    for parallel in (1, cores) if args.only is None else ():
         with start_server(parallel=parallel, n_threads=1) as server:
             client = OpenAIBackend(base_url=server.joined_urls, concurrency=8)
             asyncio.run(client.agenerate(reqs[:parallel]))  # warm-up
@@ -150,11 +185,13 @@ def main() -> None:
                             tokens, seconds,
                             *limit(bandwidth, flops[1] * parallel, q4_bytes, parallel)))  # fmt: skip
 
-    hf = make_backend("transformers")
-    f32_bytes = sum(p.numel() * p.element_size() for p in hf._model.parameters())
-    hf.generate(reqs[:1])  # warm-up
     sizes = (1, 4) if args.quick else (1, 4, 16)
-    for threads, batch_size in [(1, b) for b in sizes] + [(cores, sizes[-1])]:
+    hf_configs = [(1, b) for b in sizes] + [(cores, sizes[-1])] if args.only is None else []
+    if hf_configs:
+        hf = make_backend("transformers")
+        f32_bytes = sum(p.numel() * p.element_size() for p in hf._model.parameters())
+        hf.generate(reqs[:1])  # warm-up
+    for threads, batch_size in hf_configs:
         torch.set_num_threads(threads)
         hf.batch_size = batch_size
         rows.append(Row("transformers", f"batch {batch_size}, {threads} thread(s)",

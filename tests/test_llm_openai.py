@@ -134,3 +134,40 @@ def test_openai_backend_against_real_llama_server(llama_server_url):
     assert all(c.text.strip() and 0 < c.completion_tokens <= 8 for c in out)
     assert all(c.prompt_tokens > 5 for c in out)
     assert out[0].text == out[2].text  # same seed, same sample
+
+
+def test_credentials_in_base_url_never_reach_errors_or_repr(faults):
+    root = faults.url("500", 99, "cred").replace("http://", "http://alice:pa55word@")
+    backend = OpenAIBackend("m", base_url=root + "?api-key=sekrit&api-version=1", max_retries=1,
+                            **FAST)  # fmt: skip
+    [c] = backend.generate([_ask("x")])
+    assert faults.hits("500", 99, "cred") == 2  # the query string did not break the path
+    expected = f"HTTP 500 from {faults.url('500', 99, 'cred')}/chat/completions: "
+    assert c.error.startswith(f"failed after 2 attempts: {expected}")
+    shown = c.error + repr(backend)
+    assert "alice" not in shown and "pa55word" not in shown and "sekrit" not in shown
+    assert f"base_url='{faults.url('500', 99, 'cred')}'" in repr(backend)
+
+
+def test_credentials_in_base_url_are_scrubbed_from_connection_errors():
+    url = "http://bob:hunter2@127.0.0.1:9/v1?api-key=sekrit"
+    with pytest.raises(InputError) as e:
+        OpenAIBackend(base_url=url, timeout=1.0)
+    assert "at http://127.0.0.1:9/v1/models (" in str(e.value)
+    assert "hunter2" not in str(e.value) and "sekrit" not in str(e.value)
+    backend = OpenAIBackend("m", base_url=url, max_retries=0, timeout=1.0)
+    [c] = backend.generate([_ask("x")])
+    assert c.error.startswith("failed after 1 attempt: connection error (ConnectError")
+    assert "hunter2" not in c.error and "sekrit" not in c.error
+
+
+def test_redact_url_and_endpoint():
+    from sciinstruct.llm.openai_compat import endpoint, redact_url, redact_urls
+
+    assert redact_url("https://u:p@h.example/v1?api-key=k#x") == "https://h.example/v1"
+    assert redact_urls("for url 'https://u:p@h/v1/models?key=k' failed") == (
+        "for url 'https://h/v1/models' failed"
+    )
+    assert endpoint("https://h/openai/v1?api-version=2", "/chat/completions") == (
+        "https://h/openai/v1/chat/completions?api-version=2"
+    )

@@ -77,6 +77,9 @@ def test_run_dir_stats_sections_merge_and_config_redacts(tmp_path) -> None:
     # whole words, not substrings: generation settings stay readable
     kept = {"max_tokens": 256, "tokenizer": "x", "keep_keys": ["a"], "hf_token_env": "HF_TOKEN"}
     assert redact(kept) == kept
+    assert redact({"base_url": "http://u:pw@127.0.0.1:8000/v1?api-key=s"}) == {
+        "base_url": "http://127.0.0.1:8000/v1"
+    }
     assert redact({"hf_token": "t", "openai_api_key": "k", "password": "p"}) == {
         "hf_token": "<redacted>",
         "openai_api_key": "<redacted>",

@@ -115,12 +115,21 @@ def _is_secret(key: str) -> bool:
     )
 
 
+def _redact_value(key: str, value: Any) -> Any:
+    if _is_secret(key) and value:
+        return "<redacted>"
+    if key.lower().endswith("url") and isinstance(value, str):
+        # a base URL may carry credentials (user:pass@, ?api-key=): keep only what locates it
+        from sciinstruct.llm.openai_compat import redact_url
+
+        return redact_url(value)
+    return redact(value)
+
+
 def redact(values: Any) -> Any:
     """Drop values whose key looks secret (api_key, token, ...), recursively."""
     if isinstance(values, dict):
-        return {
-            k: ("<redacted>" if _is_secret(str(k)) and v else redact(v)) for k, v in values.items()
-        }
+        return {k: _redact_value(str(k), v) for k, v in values.items()}
     if isinstance(values, list | tuple):
         return [redact(v) for v in values]
     return values

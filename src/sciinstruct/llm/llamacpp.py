@@ -1,21 +1,28 @@
 """`llamacpp` engine: a GGUF model in-process with llama-cpp-python (the embedded default).
 
 The chat template is the one stored in the GGUF file. One `Llama` context serves one request at a
-time (it is not thread-safe), so a batch runs in order under a lock; consecutive requests that
-share a prompt (k samples of one question) reuse its evaluated prefix from the KV cache.
+time (it is not thread-safe), so each context sits behind its own lock. ctypes releases the GIL
+during llama.cpp calls, so `parallel` contexts of `n_threads` threads each, driven from as many
+Python threads, decode side by side: a batch is split across them. Requests that share a prompt
+(k samples of one question) go to the same context, one after another, so they reuse the prompt's
+evaluated prefix from the KV cache.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from sciinstruct.embedded_model import EMBEDDED_MODEL_NAME, GGUF_FILENAME, gguf_path
-from sciinstruct.errors import InputError, require
+from sciinstruct.embedded_model import EMBEDDED_MODEL_NAME, gguf_path
+from sciinstruct.errors import InputError, MissingDependencyError, require
 from sciinstruct.llm.base import Completion, GenerationRequest, SyncBackend
+from sciinstruct.llm.identity import model_identity
 
 INSTALL = 'pip install "sciinstruct[llamacpp]"'
 
@@ -28,8 +35,41 @@ def default_threads(processes: int = 1) -> int:
     return max(1, (os.cpu_count() or 2) // 2 // processes)
 
 
+def default_parallel(n_threads: int) -> int:
+    """Contexts that fit the cores at `n_threads` each: 2 on a 2-core machine at 1 thread."""
+    return max(1, (os.cpu_count() or 1) // n_threads)
+
+
+def split_by_prompt(requests: Sequence[GenerationRequest], parts: int) -> list[list[int]]:
+    """Request indices in `parts` lists of near-equal length, each prompt's requests kept
+    together and in order (largest group first onto the least-loaded part)."""
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(requests):
+        groups.setdefault(json.dumps(r.messages_list(), sort_keys=True), []).append(i)
+    shares: list[list[int]] = [[] for _ in range(parts)]
+    for group in sorted(groups.values(), key=len, reverse=True):
+        min(shares, key=len).extend(group)
+    return [share for share in shares if share]
+
+
+class _Context:
+    """One `Llama` context and the lock that keeps it to one request at a time."""
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.lock = threading.Lock()
+
+    def run(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        with self.lock:
+            return [_complete(self.llm, r) for r in requests]
+
+
 class LlamaCppBackend(SyncBackend):
-    """llama.cpp in-process. `model` is a GGUF path; None means the embedded SmolLM2 file."""
+    """llama.cpp in-process. `model` is a GGUF path; None means the embedded SmolLM2 file.
+
+    `parallel` contexts (None: as many as the cores hold at `n_threads` each) decode a batch
+    side by side; they share the memory-mapped weights, each holds its own KV cache (`n_ctx`).
+    """
 
     name = "llamacpp"
 
@@ -40,53 +80,83 @@ class LlamaCppBackend(SyncBackend):
         n_ctx: int = 4096,
         n_threads: int | None = None,
         n_batch: int = 512,
+        parallel: int | None = None,
     ) -> None:
         llama_cpp = require("llama_cpp", "llama-cpp-python", INSTALL)
         path = Path(model) if model else gguf_path()
         if not path.is_file():
             raise InputError("GGUF model file not found", file=str(path), field="model")
-        # The model is identified by its file name (quantisation included) in the cache.
-        self.model = f"{EMBEDDED_MODEL_NAME}.Q4_1" if path.name == GGUF_FILENAME else path.stem
-        self._llm = llama_cpp.Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_batch=n_batch,
-            n_threads=n_threads or default_threads(),
-            verbose=False,
-        )
-        self._lock = threading.Lock()
+        if parallel is not None and parallel < 1:
+            raise InputError(f"parallel must be >= 1, got {parallel}", field="parallel")
+        threads = n_threads or default_threads()
+        self.parallel = parallel or default_parallel(threads)
+        self.model = llamacpp_identity(path)
+        self._contexts: list[_Context] = []
+        for _ in range(self.parallel):
+            llm = llama_cpp.Llama(
+                model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_threads=threads,
+                verbose=False,
+            )  # fmt: skip
+            self._contexts.append(_Context(llm))
+        self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="llamacpp")
 
     def __repr__(self) -> str:
-        return f"LlamaCppBackend(model={self.model!r})"
+        return f"LlamaCppBackend(model={self.model!r}, parallel={self.parallel})"
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        with self._lock:
-            return [self._complete(r) for r in requests]
-
-    def _complete(self, request: GenerationRequest) -> Completion:
-        p = request.params
-        start = time.perf_counter()
-        try:
-            out = self._llm.create_chat_completion(
-                messages=request.messages_list(),
-                temperature=p.temperature,
-                top_p=p.top_p,
-                max_tokens=p.max_tokens,
-                seed=p.seed,
-                stop=list(p.stop) or None,
-            )
-        except (ValueError, RuntimeError) as exc:  # e.g. the prompt does not fit the context
-            return Completion(error=f"llama.cpp: {exc}", latency_s=time.perf_counter() - start)
-        choice, usage = out["choices"][0], out.get("usage") or {}
-        return Completion(
-            text=choice["message"].get("content") or "",
-            finish_reason=choice.get("finish_reason"),
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            latency_s=time.perf_counter() - start,
-        )
+        shares = split_by_prompt(requests, len(self._contexts))
+        if len(shares) <= 1:
+            return self._contexts[0].run(requests)
+        futures = [
+            self._pool.submit(context.run, [requests[i] for i in share])
+            for context, share in zip(self._contexts, shares, strict=False)
+        ]
+        results: list[Completion] = [Completion() for _ in requests]
+        for share, future in zip(shares, futures, strict=True):
+            for i, completion in zip(share, future.result(), strict=True):
+                results[i] = completion
+        return results
 
     def close(self) -> None:
-        llm, self._llm = getattr(self, "_llm", None), None
-        if llm is not None:
-            llm.close()
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
+        for context in getattr(self, "_contexts", []):
+            with context.lock:
+                context.llm.close()
+        self._contexts = []
+
+
+def llamacpp_identity(path: Path) -> str:
+    """The model's name in the response cache: `SmolLM2-135M-Instruct.Q4_1` for the embedded
+    file, else `stem@fingerprint`, so a GGUF re-exported to the same path is another model."""
+    try:
+        if path.resolve() == gguf_path().resolve():
+            return f"{EMBEDDED_MODEL_NAME}.Q4_1"
+    except MissingDependencyError:  # no embedded model installed: `path` cannot be it
+        pass
+    return model_identity(path)
+
+
+def _complete(llm: Any, request: GenerationRequest) -> Completion:
+    p = request.params
+    start = time.perf_counter()
+    try:
+        out = llm.create_chat_completion(
+            messages=request.messages_list(),
+            temperature=p.temperature,
+            top_p=p.top_p,
+            max_tokens=p.max_tokens,
+            seed=p.seed,
+            stop=list(p.stop) or None,
+        )
+    except (ValueError, RuntimeError) as exc:  # e.g. the prompt does not fit the context
+        return Completion(error=f"llama.cpp: {exc}", latency_s=time.perf_counter() - start)
+    choice, usage = out["choices"][0], out.get("usage") or {}
+    return Completion(
+        text=choice["message"].get("content") or "",
+        finish_reason=choice.get("finish_reason"),
+        prompt_tokens=int(usage.get("prompt_tokens", 0)),
+        completion_tokens=int(usage.get("completion_tokens", 0)),
+        latency_s=time.perf_counter() - start,
+    )

@@ -7,6 +7,8 @@ that still fails comes back as `Completion(error=reason)`, so the caller records
 
 The API key is read from the environment variable named by `api_key_env` each time a connection
 pool is opened; it is never kept on the object, logged, or put in a repr or an error message.
+Credentials carried by a `base_url` (`user:pass@host`, `?api-key=...`) are sent to the server but
+scrubbed from every URL shown in a repr, a log line or an error reason (see `redact_url`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import functools
 import math
 import os
 import random
+import re
 import ssl
 import time
 from collections.abc import Sequence
@@ -32,6 +35,27 @@ from sciinstruct.log import logger
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _POOL_SIZE = 4  # connections per httpx pool: the cheapest per request of 1, 2, 4, 8, 16 tried
 _BODY_SNIPPET = 200  # characters of an error body worth keeping in the reason
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")  # a URL inside free text
+
+
+def redact_url(url: str | httpx.URL) -> str:
+    """`url` without userinfo and query string, where credentials ride along in a base URL."""
+    try:
+        parsed = httpx.URL(str(url))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "<url redacted>"  # unparsable: show nothing rather than a secret
+    return str(parsed.copy_with(userinfo=b"", query=None, fragment=None))
+
+
+def redact_urls(text: str) -> str:
+    """Every URL in `text` passed through `redact_url` (exception messages quote URLs)."""
+    return _URL.sub(lambda m: redact_url(m.group()), text)
+
+
+def endpoint(base_url: str, path: str) -> str:
+    """`path` appended to the base URL's path, its query string (e.g. `?api-version=`) kept."""
+    url = httpx.URL(base_url)
+    return str(url.copy_with(path=url.path.rstrip("/") + path))
 
 
 class OpenAIBackend(AsyncBackend):
@@ -80,7 +104,8 @@ class OpenAIBackend(AsyncBackend):
 
     def __repr__(self) -> str:
         return (
-            f"OpenAIBackend(model={self.model!r}, base_url={','.join(self.base_urls)!r}, "
+            f"OpenAIBackend(model={self.model!r}, "
+            f"base_url={','.join(map(redact_url, self.base_urls))!r}, "
             f"concurrency={self.concurrency}, api_key_env={self.api_key_env!r})"
         )
 
@@ -115,7 +140,7 @@ class OpenAIBackend(AsyncBackend):
     async def _complete(
         self, slots: asyncio.Queue[httpx.AsyncClient], index: int, request: GenerationRequest
     ) -> Completion:
-        url = self.base_urls[index % len(self.base_urls)] + "/chat/completions"
+        url = endpoint(self.base_urls[index % len(self.base_urls)], "/chat/completions")
         payload = self._payload(request)
         client = await slots.get()
         try:
@@ -136,7 +161,7 @@ class OpenAIBackend(AsyncBackend):
             except (TimeoutError, httpx.TimeoutException):
                 reason = f"no response within {self.timeout:g}s"
             except httpx.TransportError as exc:
-                reason = f"connection error ({type(exc).__name__}: {exc})"
+                reason = self._scrub(f"connection error ({type(exc).__name__}: {exc})")
             else:
                 outcome = self._read(response, start)
                 if isinstance(outcome, Completion):
@@ -150,7 +175,7 @@ class OpenAIBackend(AsyncBackend):
             if wait is None:
                 wait = backoff_delay(attempt, self.backoff_base, self.backoff_max, self._rng)
             wait = min(wait, self.max_retry_after)
-            logger.debug("retrying %s in %.2fs: %s", url, wait, reason)
+            logger.debug("retrying %s in %.2fs: %s", redact_url(url), wait, reason)
             await asyncio.sleep(wait)
         tries = self.max_retries + 1
         return Completion(
@@ -162,7 +187,7 @@ class OpenAIBackend(AsyncBackend):
         """A completion, or (reason, retryable) when the response is not one."""
         if response.status_code != 200:
             body = self._scrub(response.text[:_BODY_SNIPPET].strip())
-            reason = f"HTTP {response.status_code} from {response.url}: {body}"
+            reason = f"HTTP {response.status_code} from {redact_url(response.url)}: {body}"
             return reason, is_retryable_status(response.status_code)
         try:
             data = response.json()
@@ -202,12 +227,14 @@ class OpenAIBackend(AsyncBackend):
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def _scrub(self, text: str) -> str:
-        """Remove the API key from text a server sent back, should it echo it."""
+        """Remove the API key and URL credentials from text bound for a reason or a log (a
+        server may echo them back; httpx quotes the request URL in its exceptions)."""
         key = os.environ.get(self.api_key_env, "")
-        return text.replace(key, "<redacted>") if key else text
+        text = text.replace(key, "<redacted>") if key else text
+        return redact_urls(text)
 
     def _discover_model(self) -> str:
-        url = self.base_urls[0] + "/models"
+        url = endpoint(self.base_urls[0], "/models")
         try:
             response = httpx.get(url, headers=self._headers(), timeout=min(self.timeout, 30.0))
             response.raise_for_status()
@@ -215,7 +242,8 @@ class OpenAIBackend(AsyncBackend):
         except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
             reason = self._scrub(f"{type(exc).__name__}: {exc}")
             raise InputError(
-                f"no model given and none could be listed at {url} ({reason}); pass model=NAME",
+                f"no model given and none could be listed at {redact_url(url)} ({reason}); "
+                "pass model=NAME",
                 field="model",
             ) from None
 

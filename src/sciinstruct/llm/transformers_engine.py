@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from sciinstruct.embedded_model import EMBEDDED_MODEL_NAME, hf_model_dir
-from sciinstruct.errors import require
+from sciinstruct.errors import MissingDependencyError, require
 from sciinstruct.llm.base import Completion, GenerationRequest, SyncBackend
+from sciinstruct.llm.identity import model_identity
 
 INSTALL = 'pip install "sciinstruct[train]"'
 
@@ -61,6 +62,20 @@ def _seeded_sampler_class() -> type:
     return SeededSampler
 
 
+def transformers_identity(source: Path, gguf_file: str | None = None) -> str:
+    """The model's name in the response cache: `SmolLM2-135M-Instruct` for the embedded copy,
+    else `name@fingerprint` of the directory (or of `gguf_file` inside it), so that a model
+    retrained into the same folder is not served the old model's cached answers."""
+    if gguf_file:
+        return model_identity(source / gguf_file)
+    try:
+        if source.resolve() == hf_model_dir().resolve():
+            return EMBEDDED_MODEL_NAME
+    except MissingDependencyError:  # no embedded model installed: `source` cannot be it
+        pass
+    return model_identity(source)
+
+
 class TransformersBackend(SyncBackend):
     """`model` is a model directory (or the directory holding `gguf_file`); None means the
     embedded SmolLM2, dequantised once into a plain transformers directory."""
@@ -79,7 +94,7 @@ class TransformersBackend(SyncBackend):
         torch: Any = require("torch", "torch", INSTALL)
         transformers: Any = require("transformers", "transformers", INSTALL)
         source = Path(model) if model else hf_model_dir()
-        self.model = EMBEDDED_MODEL_NAME if model is None else (gguf_file or source.name)
+        self.model = transformers_identity(source, gguf_file)
         self.batch_size = batch_size
         self.device = device
         self._torch = torch

@@ -1,0 +1,54 @@
+"""The in-process llama.cpp engine: a batch split across parallel contexts."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from sciinstruct.llm import GenerationRequest, SamplingParams, make_backend
+from sciinstruct.llm.llamacpp import split_by_prompt
+
+QUESTIONS = [
+    "What is 2 + 3?",
+    "Name a noble gas.",
+    "What is the unit of force?",
+    "Why is ice cold?",
+]
+
+
+def _ask(question: str, seed: int = 0) -> GenerationRequest:
+    return GenerationRequest(
+        [{"role": "user", "content": question}],
+        SamplingParams(temperature=0.0, max_tokens=8, seed=seed),
+    )
+
+
+def test_split_keeps_each_prompts_samples_together_and_in_order():
+    a, b, c = (_ask(q) for q in QUESTIONS[:3])
+    requests = [a, b, a, c, a, b]
+    assert split_by_prompt(requests, 2) == [[0, 2, 4], [1, 5, 3]]
+    assert split_by_prompt(requests, 1) == [[0, 2, 4, 1, 5, 3]]
+    assert split_by_prompt(requests[:1], 4) == [[0]]
+    assert split_by_prompt([], 2) == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="no llama-cpp-python")
+def test_parallel_contexts_return_the_same_texts_in_order():
+    requests = [_ask(q, seed) for seed in (1, 2) for q in QUESTIONS]  # 4 prompts x 2 samples
+    one = make_backend("llamacpp", n_threads=1, parallel=1)
+    two = make_backend("llamacpp", n_threads=1, parallel=2)
+    try:
+        assert repr(two) == "LlamaCppBackend(model='SmolLM2-135M-Instruct.Q4_1', parallel=2)"
+        serial, split = one.generate(requests), two.generate(requests)
+        assert all(c.ok and c.text.strip() for c in split), [c.error for c in split]
+        assert [c.text for c in split] == [c.text for c in serial]
+        # greedy: both samples of a prompt agree, and each row answers its own prompt
+        assert [c.text for c in split[:4]] == [c.text for c in split[4:]]
+        assert len({c.text for c in split[:4]}) == 4
+        assert [c.completion_tokens for c in split] == [c.completion_tokens for c in serial]
+    finally:
+        one.close()
+        two.close()
+    assert two._contexts == [] and two._pool._shutdown
