@@ -19,7 +19,9 @@ def main() -> None:
     for name in sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
         text = (results / f"{name}.md").read_text(encoding="utf-8").rstrip()
         # each file starts with its own "# title": demote it under this page's title
-        parts.append("\n".join("#" + line if line.startswith("#") else line for line in text.splitlines()))
+        parts.append(
+            "\n".join("#" + line if line.startswith("#") else line for line in text.splitlines())
+        )
     (HERE / "RESULTS.md").write_text("\n\n---\n\n".join(parts) + "\n", encoding="utf-8")
     print(f"wrote {HERE / 'RESULTS.md'} from {len(names)} result files")
 

@@ -25,7 +25,10 @@ def list_command() -> None:
     from sciinstruct.log import console
     from sciinstruct.sciformats.tasks import FAMILIES
 
-    table = Table("family", "kind", "subject", "answer type", "task")
+    table = Table()
+    for column in ("family", "kind", "subject", "answer type"):
+        table.add_column(column, no_wrap=True)  # names must stay copyable, whatever the width
+    table.add_column("what it asks")
     for family in FAMILIES.values():
         table.add_row(family.name, "format", family.subject, family.answer_type, family.description)
     for name, template in sorted(TEMPLATES.items()):

@@ -16,8 +16,8 @@ from sciinstruct.train.model import load_model, load_tokenizer, lora_config, res
 from sciinstruct.train.runner import (
     TrainResult,
     checkpoint_to_resume,
-    data_summary,
     finish,
+    load_splits,
     training_kwargs,
 )
 
@@ -25,15 +25,7 @@ from sciinstruct.train.runner import (
 def load_dpo_data(cfg: DPOTrainConfig, tokenizer: Any) -> tuple[Any, Any, dict[str, Any]]:
     """Validated preference pairs (train, eval) and the card's data summary."""
     options = {"too_long": cfg.too_long}
-    loaded = train_data.load(cfg.data, train_data.dpo_row, tokenizer, cfg.max_length, **options)
-    eval_rows = None
-    if cfg.eval_data:
-        eval_rows = train_data.load(
-            cfg.eval_data, train_data.dpo_row, tokenizer, cfg.max_length, **options
-        ).rows
-    train_ds, eval_ds = train_data.to_datasets(loaded.rows, cfg.eval_fraction, cfg.seed, eval_rows)
-    summary = data_summary(loaded, len(train_ds), len(eval_ds) if eval_ds is not None else 0)
-    return train_ds, eval_ds, summary
+    return load_splits(cfg, train_data.dpo_row, tokenizer, **options)
 
 
 def train_dpo(cfg: DPOTrainConfig) -> TrainResult:

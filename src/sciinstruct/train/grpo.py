@@ -17,8 +17,8 @@ from sciinstruct.train.rewards import get_reward
 from sciinstruct.train.runner import (
     TrainResult,
     checkpoint_to_resume,
-    data_summary,
     finish,
+    load_splits,
     training_kwargs,
 )
 
@@ -26,15 +26,7 @@ from sciinstruct.train.runner import (
 def load_grpo_data(cfg: GRPOTrainConfig, tokenizer: Any) -> tuple[Any, Any, dict[str, Any]]:
     """Validated prompts with references; the prompt must leave room for the completion."""
     options = {"too_long": cfg.too_long, "reserve": cfg.max_completion_length}
-    loaded = train_data.load(cfg.data, train_data.grpo_row, tokenizer, cfg.max_length, **options)
-    eval_rows = None
-    if cfg.eval_data:
-        eval_rows = train_data.load(
-            cfg.eval_data, train_data.grpo_row, tokenizer, cfg.max_length, **options
-        ).rows
-    train_ds, eval_ds = train_data.to_datasets(loaded.rows, cfg.eval_fraction, cfg.seed, eval_rows)
-    summary = data_summary(loaded, len(train_ds), len(eval_ds) if eval_ds is not None else 0)
-    return train_ds, eval_ds, summary
+    return load_splits(cfg, train_data.grpo_row, tokenizer, **options)
 
 
 def train_grpo(cfg: GRPOTrainConfig) -> TrainResult:

@@ -101,6 +101,24 @@ def training_kwargs(cfg: TrainConfig, has_eval: bool) -> dict[str, Any]:
     }
 
 
+def load_splits(
+    cfg: TrainConfig, convert: Any, tokenizer: Any, **options: Any
+) -> tuple[Any, Any | None, dict[str, Any]]:
+    """Validated train and eval datasets (`eval_data`, else a held-out fraction) and the model
+    card's data summary; every trainer loads its data this way, before the model."""
+    from sciinstruct.train import data as train_data
+
+    loaded = train_data.load(cfg.data, convert, tokenizer, cfg.max_length, **options)
+    eval_rows = None
+    if cfg.eval_data:
+        eval_rows = train_data.load(
+            cfg.eval_data, convert, tokenizer, cfg.max_length, **options
+        ).rows
+    train_ds, eval_ds = train_data.to_datasets(loaded.rows, cfg.eval_fraction, cfg.seed, eval_rows)
+    summary = data_summary(loaded, len(train_ds), len(eval_ds) if eval_ds is not None else 0)
+    return train_ds, eval_ds, summary
+
+
 def data_summary(loaded: LoadedData, n_train: int, n_eval: int) -> dict[str, Any]:
     """What the model card records about the training data."""
     summary: dict[str, Any] = {

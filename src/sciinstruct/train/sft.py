@@ -18,8 +18,8 @@ from sciinstruct.train.model import load_model, load_tokenizer, lora_config, res
 from sciinstruct.train.runner import (
     TrainResult,
     checkpoint_to_resume,
-    data_summary,
     finish,
+    load_splits,
     training_kwargs,
 )
 
@@ -27,16 +27,7 @@ from sciinstruct.train.runner import (
 def load_sft_data(cfg: SFTTrainConfig, tokenizer: Any) -> tuple[Any, Any, dict[str, Any]]:
     """Validated train and eval datasets plus the card's data summary."""
     convert = partial(train_data.sft_row, completion_only=cfg.completion_only_loss, seed=cfg.seed)
-    options = {"too_long": cfg.too_long}
-    loaded = train_data.load(cfg.data, convert, tokenizer, cfg.max_length, **options)
-    eval_rows = None
-    if cfg.eval_data:
-        eval_rows = train_data.load(
-            cfg.eval_data, convert, tokenizer, cfg.max_length, **options
-        ).rows
-    train_ds, eval_ds = train_data.to_datasets(loaded.rows, cfg.eval_fraction, cfg.seed, eval_rows)
-    summary = data_summary(loaded, len(train_ds), len(eval_ds) if eval_ds is not None else 0)
-    return train_ds, eval_ds, summary
+    return load_splits(cfg, convert, tokenizer, too_long=cfg.too_long)
 
 
 def build_sft_trainer(
