@@ -115,7 +115,12 @@ class Flow:
     def stage_annotate(self) -> None:
         from sciinstruct.annotate import run_annotate
 
-        run_annotate(self.run, self.backend(), self.recipe.annotate, limit=self.recipe.limit)
+        config = self.recipe.annotate
+        if config.prompt_dir:  # `sciinstruct:prompts/concise` names a folder inside the package
+            config = dataclasses.replace(
+                config, prompt_dir=str(resolve_path(config.prompt_dir, self.base))
+            )
+        run_annotate(self.run, self.backend(), config, limit=self.recipe.limit)
 
     def stage_critique(self) -> None:
         from sciinstruct.critique import run_critique
