@@ -7,6 +7,8 @@ The CLI turns these into one line on stderr and an exit code scripts can rely on
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -60,3 +62,16 @@ def require(module: str, what: str, install: str) -> object:
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingDependencyError(what, install) from exc
+
+
+def closest(name: str, known: Iterable[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """The names in `known` nearest to a mistyped `name`, best first (difflib's ratio)."""
+    import difflib
+
+    return difflib.get_close_matches(str(name), list(known), n=n, cutoff=cutoff)
+
+
+def did_you_mean(name: str, known: Iterable[str], n: int = 1, cutoff: float = 0.6) -> str:
+    """`did you mean 'x'?` (or `'x', 'y'` with n > 1) for a typo; "" when nothing is close."""
+    near = closest(name, known, n, cutoff)
+    return f"did you mean {', '.join(repr(c) for c in near)}?" if near else ""

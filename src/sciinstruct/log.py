@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -22,7 +20,6 @@ err_console = Console(stderr=True, soft_wrap=True)
 logger = logging.getLogger("sciinstruct")
 
 _state = {"quiet": False}
-T = TypeVar("T")
 
 
 def quiet_libraries() -> None:
@@ -69,12 +66,3 @@ def progress() -> Progress:
         disable=is_quiet(),
         transient=False,
     )
-
-
-def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    """Iterate with a progress bar."""
-    with progress() as bar:
-        task = bar.add_task(description, total=total)
-        for item in items:
-            yield item
-            bar.advance(task)

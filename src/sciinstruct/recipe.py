@@ -10,7 +10,6 @@ package (the bundled data).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import yaml
 from sciinstruct.annotate import AnnotateConfig, StagePlan
 from sciinstruct.critique import CritiqueConfig
 from sciinstruct.curate import CurateConfig, FilterConfig
-from sciinstruct.errors import InputError
+from sciinstruct.errors import InputError, did_you_mean
 from sciinstruct.evaluate import EvalConfig
 from sciinstruct.export import ExportOptions
 from sciinstruct.train import SFTTrainConfig
@@ -148,8 +147,7 @@ def _build(cls: type, data: Any, where: str, file: str) -> Any:
     for key, value in data.items():
         path = f"{where}.{key}".lstrip(".")
         if key not in names:
-            close = difflib.get_close_matches(str(key), sorted(names), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"expected one of {sorted(names)}"
+            hint = did_you_mean(str(key), sorted(names)) or f"expected one of {sorted(names)}"
             raise InputError(f"unknown key ({hint})", file=file, field=path)
         kind = hints[key]
         nested = _dataclass_of(kind)

@@ -224,7 +224,7 @@ def to_attempt(
     config: AnnotateConfig,
 ) -> Attempt:
     """One attempt record: prompt, response, verdict, parent, usage, and how it was sampled."""
-    from sciinstruct.grading import grade
+    from sciinstruct.grading import grade_question
 
     q = slot.question
     meta: dict[str, object] = {
@@ -256,16 +256,7 @@ def to_attempt(
         attempt.error = completion.error
         attempt.grade_reason = "not graded: generation failed"
         return attempt
-    verdict = grade(
-        completion.text,
-        q.answer,
-        answer_type=q.answer_type,
-        unit=q.unit,
-        rtol=config.rtol,
-        choices=q.choices,
-        timeout=config.grade_timeout,
-        metadata=q.metadata,
-    )
+    verdict = grade_question(completion.text, q, rtol=config.rtol, timeout=config.grade_timeout)
     attempt.extracted = verdict.extracted
     attempt.correct = verdict.correct
     attempt.grade_reason = verdict.reason

@@ -13,7 +13,6 @@ merged key by key, so a variant can change only the split.
 
 from __future__ import annotations
 
-import difflib
 import os
 from importlib import resources
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sciinstruct.errors import InputError
+from sciinstruct.errors import InputError, did_you_mean
 from sciinstruct.records import AnswerType
 
 # Files whose name starts with "_" are bases for `include:`, not benchmarks of their own.
@@ -168,8 +167,8 @@ def get_spec(name_or_file: str) -> BenchmarkSpec:
     names = available()
     if name_or_file in names:
         return load_spec(names[name_or_file])
-    close = difflib.get_close_matches(name_or_file, list(names), n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+    hint = did_you_mean(name_or_file, names, n=3, cutoff=0.5)
+    hint = f"{hint} " if hint else ""
     raise InputError(
         f"unknown benchmark {name_or_file!r}; {hint}"
         f"known: {', '.join(names)} (or pass a .yaml definition or a .jsonl of questions)",

@@ -81,18 +81,10 @@ def grade_prediction(
             "reason": f"generation failed: {completion.error}",
             "fallback": False,
         }
-    from sciinstruct.grading import grade
+    from sciinstruct.grading import grade_question
 
     try:
-        verdict = grade(
-            completion.text,
-            question.answer,
-            answer_type=question.answer_type,
-            unit=question.unit,
-            rtol=spec.rtol,
-            choices=question.choices,
-            metadata=question.metadata,
-        )
+        verdict = grade_question(completion.text, question, rtol=spec.rtol)
     except Exception as exc:  # a grader bug must not lose a long run; it is recorded per row
         logger.warning("grader failed on %s: %s", question.id, exc)
         return {

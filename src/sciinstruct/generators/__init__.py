@@ -15,12 +15,11 @@ minutes of LoRA training. The others add realism.
 
 from __future__ import annotations
 
-import difflib
 import random
 from collections.abc import Iterable
 from pathlib import Path
 
-from sciinstruct.errors import InputError
+from sciinstruct.errors import InputError, did_you_mean
 
 # Importing the family modules is what registers their families in REGISTRY; each family's
 # generator is also importable from its module, e.g. `sciinstruct.generators.circuits.ohms_law`.
@@ -69,8 +68,8 @@ def get_family(name: str) -> Family:
     try:
         return REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(name, REGISTRY, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(name, REGISTRY)
+        hint = f"{hint} " if hint else ""
         raise InputError(
             f"unknown question family {name!r}: {hint}known: {', '.join(families())}",
             field="family",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sciinstruct.grading import types
 from sciinstruct.grading.checks import (
@@ -35,6 +35,9 @@ from sciinstruct.grading.extract import (
 )
 from sciinstruct.grading.metadata import load_metadata, tolerances
 from sciinstruct.grading.sandbox import Outcome, default_workers, shared_pool
+
+if TYPE_CHECKING:
+    from sciinstruct.records import Question
 from sciinstruct.grading.verdict import Verdict, data_error
 
 # Real answers nest a few levels; 500 nested braces is an attack on a recursive parser.
@@ -65,6 +68,23 @@ def grade(
     """
     step = _prepare(pred, gold, answer_type, unit, rtol, choices, metadata)
     return _resolve([step], timeout, workers=None)[0]
+
+
+def grade_question(
+    pred: str, question: Question, *, rtol: float | None = None, timeout: float = 5.0
+) -> Verdict:
+    """Grade `pred` against a Question record: its answer, type, unit, choices and metadata
+    (per-question tolerances, checker constraints) all go to `grade`, so no caller can forget one."""
+    return grade(
+        pred,
+        question.answer,
+        answer_type=question.answer_type,
+        unit=question.unit,
+        rtol=rtol,
+        choices=question.choices,
+        timeout=timeout,
+        metadata=question.metadata,
+    )
 
 
 def grade_many(

@@ -10,13 +10,12 @@ Engines import lazily: `import sciinstruct.llm` pulls in neither torch nor llama
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import inspect
 from typing import Any
 
-from sciinstruct.errors import InputError
+from sciinstruct.errors import InputError, did_you_mean
 from sciinstruct.llm.base import (
     AsyncBackend,
     Backend,
@@ -68,8 +67,8 @@ def make_backend(name: str = "embedded", model: str | None = None, **options: An
     `llamacpp`. `options` go to the backend's constructor; an unknown one is an InputError
     that lists the accepted ones."""
     if name not in BACKENDS:
-        close = difflib.get_close_matches(name, BACKENDS, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(name, BACKENDS)
+        hint = f"; {hint}" if hint else ""
         valid = ", ".join(BACKENDS)
         raise InputError(f"unknown backend '{name}'{hint} (valid: {valid})", field="backend")
     if name == "embedded":

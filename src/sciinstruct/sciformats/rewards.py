@@ -13,12 +13,12 @@ Register your own with `@register_reward("name")`.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sciinstruct.errors import closest
 from sciinstruct.sciformats.checks import CHECKERS
 from sciinstruct.sciformats.design import evaluate_constraints, load_constraints
 from sciinstruct.sciformats.formulas import FormulaError, parse_formula
@@ -48,7 +48,7 @@ def get_reward(name: str) -> RewardFunc:
     try:
         return REWARDS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, REWARDS, n=3)
+        close = closest(name, REWARDS, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise KeyError(f"unknown reward {name!r}{hint} (known: {', '.join(REWARDS)})") from None
 

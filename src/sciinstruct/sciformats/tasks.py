@@ -10,11 +10,11 @@ question; the same family, n, seed and molecule list always give the same rows.
 
 from __future__ import annotations
 
-import difflib
 import random
 from collections.abc import Sequence
 from functools import lru_cache
 
+from sciinstruct.errors import closest
 from sciinstruct.records import Question
 from sciinstruct.sciformats.family import TaskFamily
 from sciinstruct.sciformats.molecule_tasks import MOLECULE_FAMILIES
@@ -40,7 +40,7 @@ def get_family(name: str) -> TaskFamily:
     try:
         return FAMILIES[name]
     except KeyError:
-        close = difflib.get_close_matches(name, FAMILIES, n=3)
+        close = closest(name, FAMILIES, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise KeyError(
             f"unknown task family {name!r}{hint} (known: {', '.join(FAMILIES)})"

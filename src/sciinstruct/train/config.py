@@ -10,7 +10,6 @@ the values that broke them.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from sciinstruct.errors import InputError
+from sciinstruct.errors import InputError, did_you_mean
 
 FINETUNE_MODES = ("auto", "lora", "full")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -238,8 +237,8 @@ def check_keys(cls: type[TrainConfig], keys: Any, source: str) -> None:
     known = [f.name for f in dataclasses.fields(cls)]
     for key in keys:
         if key not in known:
-            near = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
+            hint = did_you_mean(str(key), known)
+            hint = f"; {hint}" if hint else ""
             raise InputError(
                 f"unknown setting for {cls.__name__}{hint}", file=source, field=str(key)
             )

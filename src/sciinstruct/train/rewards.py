@@ -12,12 +12,11 @@ registered on first lookup when that module is present.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Callable
 from typing import Any
 
-from sciinstruct.errors import InputError
+from sciinstruct.errors import InputError, did_you_mean
 
 RewardFunc = Callable[..., list[float | None]]
 
@@ -110,8 +109,8 @@ def get_reward(name: str) -> RewardFunc:
     if name not in REWARDS:
         _register_sciformats()
     if name not in REWARDS:
-        near = difflib.get_close_matches(name, list(REWARDS), n=1)
-        hint = f"; did you mean '{near[0]}'?" if near else ""
+        hint = did_you_mean(name, REWARDS)
+        hint = f"; {hint}" if hint else ""
         known = ", ".join(sorted(REWARDS))
         raise InputError(f"unknown reward {name!r}{hint} (known: {known})", field="rewards")
     return REWARDS[name]

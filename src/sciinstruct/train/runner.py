@@ -21,6 +21,7 @@ import yaml
 
 from sciinstruct.errors import InputError
 from sciinstruct.log import logger
+from sciinstruct.train import data as train_data
 from sciinstruct.train.config import TrainConfig
 from sciinstruct.train.data import LoadedData
 from sciinstruct.train.model import file_digest, merge_adapter, uses_lora, write_model_card
@@ -106,8 +107,6 @@ def load_splits(
 ) -> tuple[Any, Any | None, dict[str, Any]]:
     """Validated train and eval datasets (`eval_data`, else a held-out fraction) and the model
     card's data summary; every trainer loads its data this way, before the model."""
-    from sciinstruct.train import data as train_data
-
     loaded = train_data.load(cfg.data, convert, tokenizer, cfg.max_length, **options)
     eval_rows = None
     if cfg.eval_data:
