@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from eval_scripted import ScriptedBackend
 from sciinstruct.errors import InputError
 from sciinstruct.evaluate.compare import compare_runs
+from sciinstruct.evaluate.paired import mcnemar, paired_comparison
 from sciinstruct.evaluate.runner import EvalConfig, run_eval
 
 MINI = str(Path(__file__).parent / "fixtures" / "benchmarks" / "questions" / "mini.jsonl")
@@ -68,3 +70,34 @@ def test_report_compare_cli_on_eval_dirs(two_runs, tmp_path, capsys):
     assert "| all | 25.0 [n=4] | 75.0 (+50.0) [n=4] |" in (out / "compare.md").read_text()
     assert f"comparison: {out / 'compare.md'}" in capsys.readouterr().out
     assert not (base / "report.md").exists()  # an eval dir is compared, not reported on
+
+
+def test_compare_adds_the_paired_test(two_runs, tmp_path):
+    text = compare_runs(list(two_runs), tmp_path / "cmp").read_text()
+    # tuned fixes 2 questions and breaks none: two-sided exact binomial p = 2 * 0.5**2 = 0.5
+    assert "| tuned | mini | 4 | 1 | 2 | 0 | +50.0 | 0.5 |" in text
+
+
+def test_mcnemar_counts_discordant_pairs_and_gives_the_exact_p():
+    first = {f"q{i}": i < 10 for i in range(40)}  # right on q0..q9
+    second = {f"q{i}": i < 2 or 10 <= i < 22 for i in range(40)}  # keeps 2, gains 12, loses 8
+    r = mcnemar(first, second)
+    assert (r.n, r.both, r.gained, r.lost, r.neither) == (40, 2, 12, 8, 18)
+    assert r.change == pytest.approx(4 / 40)
+    # P(X <= 8) for X ~ Bin(20, 1/2), doubled: sum_{k<=8} C(20, k) / 2**20 * 2
+    assert r.p_value == pytest.approx(2 * sum(math.comb(20, k) for k in range(9)) / 2**20)
+    assert not r.significant()
+    lopsided = mcnemar(first, {q: True for q in first})  # gains 30, loses none
+    assert lopsided.p_value == pytest.approx(2 * 0.5**30) and lopsided.significant()
+    assert mcnemar(first, first).p_value == 1.0  # no discordant pair: no evidence either way
+
+
+def test_paired_comparison_uses_only_questions_both_runs_graded(two_runs, tmp_path):
+    base, tuned = two_runs
+    rows = (tuned / "predictions.jsonl").read_text().splitlines()
+    (tuned / "predictions.jsonl").write_text("\n".join(rows[:2]) + "\n")  # tuned saw 2 questions
+    result = paired_comparison(base, tuned)
+    assert list(result) == ["mini"] and result["mini"].n == 2
+    (tuned / "predictions.jsonl").write_text("{broken\n")
+    with pytest.raises(InputError, match=r"predictions.jsonl:1: invalid JSON"):
+        paired_comparison(base, tuned)

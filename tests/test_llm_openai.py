@@ -10,6 +10,7 @@ import pytest
 from fault_server import RETRY_AFTER_S, run_fault_server
 from sciinstruct.errors import InputError
 from sciinstruct.llm import GenerationRequest, SamplingParams, make_backend
+from sciinstruct.llm.balance import LeastBusy
 from sciinstruct.llm.openai_compat import OpenAIBackend
 from sciinstruct.llm.retry import backoff_delay, is_retryable_status, parse_retry_after
 
@@ -96,6 +97,40 @@ def test_several_base_urls_share_the_load(faults):
     backend = OpenAIBackend("m", base_url=",".join(urls), **FAST)
     backend.generate([_ask(str(i)) for i in range(6)])
     assert faults.hits("ok", 0, "a") == faults.hits("ok", 0, "b") == 3
+
+
+def test_one_request_per_call_still_reaches_every_server(faults):
+    # annotate sends one request per call: counting per call sent all of them to the first URL
+    urls = [faults.url("ok", 0, "solo-a"), faults.url("ok", 0, "solo-b")]
+    backend = OpenAIBackend("m", base_url=",".join(urls), **FAST)
+    for i in range(6):
+        backend.generate([_ask(str(i))])
+    assert faults.hits("ok", 0, "solo-a") == faults.hits("ok", 0, "solo-b") == 3
+
+
+def test_concurrent_calls_are_balanced_across_servers(faults):
+    urls = [faults.url("ok", 0, "cc-a"), faults.url("ok", 0, "cc-b")]
+    backend = OpenAIBackend("m", base_url=",".join(urls), **FAST)
+
+    async def four_calls_of_one() -> None:
+        await asyncio.gather(*(backend.agenerate([_ask(f"c{i}")]) for i in range(4)))
+
+    asyncio.run(four_calls_of_one())
+    assert faults.hits("ok", 0, "cc-a") == faults.hits("ok", 0, "cc-b") == 2
+
+
+def test_least_busy_prefers_the_idle_server_and_takes_turns_on_ties():
+    servers = LeastBusy(["a", "b", "c"])
+    with servers.pick() as first, servers.pick() as second:
+        assert (first, second) == ("a", "b")
+        with servers.pick() as third:
+            assert third == "c"
+            assert servers.in_flight == [1, 1, 1]
+        with servers.pick() as fourth:  # c is free again, a and b are busy
+            assert fourth == "c"
+    assert servers.in_flight == [0, 0, 0]
+    with pytest.raises(ValueError):
+        LeastBusy([])
 
 
 def test_api_key_is_sent_but_never_shown(faults, monkeypatch):

@@ -102,8 +102,12 @@ class Flow:
         from sciinstruct.jsonl import read_jsonl
 
         # Never train on a question the held-out evaluation will ask.
-        heldout = resolve_path(self.recipe.eval.questions, self.base)
-        exclude = [row["question"] for row in read_jsonl(heldout)] if heldout.exists() else []
+        exclude = [
+            row["question"]
+            for path in self._heldout_files()
+            if path.exists()
+            for row in read_jsonl(path)
+        ]
         out = self.run.root / "generated.jsonl"
         marker = self.run.root / "generated.sha"
         key = _fingerprint({**dataclasses.asdict(spec), "exclude": len(exclude)})
@@ -111,6 +115,18 @@ class Flow:
             write_questions(spec.families, spec.n, spec.seed, out, exclude=exclude)
             marker.write_text(key, encoding="utf-8")
         return out
+
+    def _eval_targets(self) -> list[Path | str]:
+        """The eval's question files resolved, and benchmark names (`math500`) left as they are."""
+        targets: list[Path | str] = []
+        for name in self.recipe.eval.questions:
+            path = resolve_path(name, self.base)
+            targets.append(path if path.suffix or path.exists() else name)
+        return targets
+
+    def _heldout_files(self) -> list[Path]:
+        """The eval's question files (a registry benchmark reads its data elsewhere)."""
+        return [t for t in self._eval_targets() if isinstance(t, Path) and t.suffix != ".yaml"]
 
     def stage_annotate(self) -> None:
         from sciinstruct.annotate import run_annotate
@@ -202,7 +218,7 @@ class Flow:
         from sciinstruct.train.model import resolve_model
 
         spec = self.recipe.eval
-        questions = str(resolve_path(spec.questions, self.base))
+        questions = [str(t) for t in self._eval_targets()]
         models: dict[str, Path] = {"base": Path(resolve_model(self.recipe.train.model))}
         tuned = self._trained_model()
         if tuned is not None:
@@ -221,7 +237,7 @@ class Flow:
         self._before_after(models)
         return ran
 
-    def _evaluate(self, model: Path, questions: str, out: Path) -> None:
+    def _evaluate(self, model: Path, questions: list[str], out: Path) -> None:
         from sciinstruct.evaluate import run_eval
         from sciinstruct.llm import CachedBackend, make_backend
 
@@ -230,7 +246,7 @@ class Flow:
             make_backend(self.recipe.eval.backend, str(model)), out / "cache.sqlite"
         )
         try:
-            run_eval([questions], backend, out, self.recipe.eval.config)
+            run_eval(questions, backend, out, self.recipe.eval.config)
         finally:
             backend.close()
 
@@ -242,14 +258,16 @@ class Flow:
                 results[label] = json.loads(path.read_text(encoding="utf-8"))
         if not results:
             return
-        summary = {label: _accuracy_summary(r) for label, r in results.items()}
+        summary: dict[str, Any] = {label: _accuracy_summary(r) for label, r in results.items()}
         if len(results) == 2:
             from sciinstruct.evaluate import compare_runs
+            from sciinstruct.evaluate.paired import paired_comparison
 
-            compare_runs(
-                [self.run.root / EVAL_DIR / "base", self.run.root / EVAL_DIR / "tuned"],
-                self.run.root / EVAL_DIR / "compare",
-            )
+            base, tuned = self.run.root / EVAL_DIR / "base", self.run.root / EVAL_DIR / "tuned"
+            compare_runs([base, tuned], self.run.root / EVAL_DIR / "compare")
+            summary["paired"] = {
+                name: r.to_dict() for name, r in paired_comparison(base, tuned).items()
+            }
         self.run.update_stats("before_after", summary)
 
     def stage_report(self) -> None:
@@ -282,9 +300,17 @@ def _accuracy_summary(results: dict[str, Any]) -> dict[str, Any]:
     """The figures the report and stats.json keep from an eval's results.json."""
     overall = results["overall"]
     subjects: dict[str, float | None] = {}
-    for bench in results["benchmarks"].values():
+    benchmarks: dict[str, dict[str, Any]] = {}
+    for name, bench in results["benchmarks"].items():
         for subject, row in bench.get("subjects", {}).items():
             subjects[subject] = row.get("accuracy")
+        if bench.get("accuracy") is not None:
+            benchmarks[name] = {
+                "accuracy": bench["accuracy"],
+                "ci95": [bench["ci_low"], bench["ci_high"]],
+                "n": bench["n"],
+                "correct": bench["correct"],
+            }
     return {
         "model": results.get("model"),
         "accuracy": overall["accuracy"],
@@ -292,29 +318,48 @@ def _accuracy_summary(results: dict[str, Any]) -> dict[str, Any]:
         "n": overall["n"],
         "correct": overall["correct"],
         "by_subject": subjects,
+        "by_benchmark": benchmarks,
     }
 
 
 def before_after_markdown(run: RunDir) -> str:
     """The report's before/after section: held-out accuracy of the base and the tuned model."""
     summary = run.read_stats().get("before_after")
-    if not summary:
+    if not summary or "base" not in summary:
         return ""
     lines = [
         "## Before and after training (held-out questions)",
         "",
-        "| model | correct | accuracy | 95% CI |",
-        "|---|---:|---:|---|",
+        "Greedy answers graded against the references. p: McNemar's exact test on the questions "
+        "one model got right and the other wrong (same questions, so paired).",
+        "",
+        "| benchmark | base | tuned | gained | lost | p |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for label in ("base", "tuned"):
-        row = summary.get(label)
-        if row is None or row.get("accuracy") is None:
-            continue
+    base, tuned, paired = summary["base"], summary.get("tuned") or {}, summary.get("paired", {})
+
+    def cell(row: dict[str, Any] | None) -> str:
+        if not row or row.get("accuracy") is None:
+            return "–"
         low, high = row["ci95"]
-        lines.append(
-            f"| {label} | {row['correct']}/{row['n']} | {row['accuracy']:.3f} "
-            f"| {low:.3f}-{high:.3f} |"
+        return f"{row['correct']}/{row['n']} = {100 * row['accuracy']:.1f}% [{100 * low:.0f}-{100 * high:.0f}]"
+
+    names = list(base.get("by_benchmark", {}))
+    rows = [
+        (name, base["by_benchmark"][name], tuned.get("by_benchmark", {}).get(name))
+        for name in names
+    ]
+    if len(names) != 1:
+        rows.append(("all", base, tuned or None))
+    for name, before, after in rows:
+        test = paired.get(name) or (paired.get(names[0]) if len(names) == 1 else None)
+        extra = (
+            f"{test['gained']} | {test['lost']} | {test['p_value']:.3g}{'*' if test['p_value'] < 0.05 else ''}"
+            if test
+            else "– | – | –"
         )
+        lines.append(f"| {name} | {cell(before)} | {cell(after)} | {extra} |")
+    lines += ["", "Accuracy with its 95% Wilson interval; `*`: p < 0.05."]
     compare = run.root / EVAL_DIR / "compare"
     for png in sorted(compare.glob("*.png")) if compare.exists() else []:
         lines += ["", f"![{png.stem}]({png.relative_to(run.root)})"]

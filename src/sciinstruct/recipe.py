@@ -80,7 +80,11 @@ class ExportSpec:
 class EvalSpec:
     """Held-out evaluation of the base and the tuned model with one engine, so they compare."""
 
-    questions: str = "sciinstruct:data/questions/demo_heldout.jsonl"
+    # Question files or benchmark names; each is reported on its own and compared question by
+    # question between the two models (McNemar).
+    questions: list[str] = field(
+        default_factory=lambda: ["sciinstruct:data/questions/demo_heldout.jsonl"]
+    )
     backend: str = "transformers"
     config: EvalConfig = field(default_factory=lambda: EvalConfig(max_tokens=256))
 

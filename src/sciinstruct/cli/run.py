@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -40,15 +41,27 @@ def _run(recipe_path: str, out: Path | None, overrides: list[str], force: bool) 
     result = run_flow(recipe, force=force)
     minutes = (time.perf_counter() - started) / 60
     console.rule("[bold]done")
-    if result.before_after:
-        for label in ("base", "tuned"):
-            row = result.before_after.get(label)
-            if row and row.get("accuracy") is not None:
-                console.print(
-                    f"held-out accuracy, {label:5s}: {row['accuracy']:.3f} "
-                    f"({row['correct']}/{row['n']})"
-                )
+    for line in before_after_lines(result.before_after or {}):
+        console.print(line, markup=False, highlight=False)
     console.print(f"finished in {minutes:.1f} min; report: {result.run.report}", markup=False)
+
+
+def before_after_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per held-out benchmark: base -> tuned accuracy and the paired test."""
+    base, tuned = summary.get("base") or {}, summary.get("tuned") or {}
+    lines = []
+    for name, before in base.get("by_benchmark", {}).items():
+        text = f"held-out {name}: base {before['correct']}/{before['n']} ({before['accuracy']:.1%})"
+        after = tuned.get("by_benchmark", {}).get(name)
+        if after:
+            text += f" -> tuned {after['correct']}/{after['n']} ({after['accuracy']:.1%})"
+        test = summary.get("paired", {}).get(name)
+        if test:
+            text += (
+                f"; {test['gained']} gained, {test['lost']} lost, McNemar p = {test['p_value']:.2g}"
+            )
+        lines.append(text)
+    return lines
 
 
 def register(app: typer.Typer) -> None:

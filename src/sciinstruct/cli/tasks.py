@@ -38,7 +38,10 @@ def list_command() -> None:
 
 @tasks_app.command("make")
 def make_command(
-    family: str = typer.Argument(..., help="A family from `sciinstruct tasks list`, or `all`."),
+    family: str = typer.Argument(
+        ...,
+        help="A family from `sciinstruct tasks list`, `all`, or template families joined by commas.",
+    ),
     n: int = typer.Option(100, "--n", min=1, help="Tasks to make (per family with `all`)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same rows."),
     out: Path = typer.Option(..., "--out", "-o", help="Output JSONL file of questions."),
@@ -47,18 +50,27 @@ def make_command(
         "--molecules",
         help="SMILES file, one `SMILES<TAB>name` a line (default: the shipped list).",
     ),
+    exclude: list[Path] = typer.Option(
+        None,
+        "--exclude",
+        help="Question file(s) whose questions must not be drawn (template families; "
+        "e.g. your training set, to make a disjoint held-out set).",
+    ),
 ) -> None:
     """Generate tasks as Question rows (JSONL) with their reference answers."""
     from sciinstruct.errors import InputError
     from sciinstruct.generators import REGISTRY as TEMPLATES
-    from sciinstruct.generators import generate
     from sciinstruct.jsonl import write_jsonl
     from sciinstruct.log import console, err_console
     from sciinstruct.sciformats.molecules import read_molecules
     from sciinstruct.sciformats.tasks import FAMILIES, get_family, make_tasks
 
-    if family in TEMPLATES:  # a science template family (kinematics, gas laws, ...)
-        count = write_jsonl(out, generate(family, n, seed))
+    templates = family.split(",")
+    if all(name in TEMPLATES for name in templates):  # science template families (gas laws, ...)
+        from sciinstruct.generators import write_questions
+
+        taken = [row["question"] for path in exclude or [] for row in _read_questions(path)]
+        count = write_questions(templates, n, seed, out, exclude=taken)
         console.print(f"wrote {count} questions ({family}) to {out}", highlight=False)
         return
     try:
@@ -88,6 +100,15 @@ def make_command(
         rows.extend(made)
     count = write_jsonl(out, rows)
     console.print(f"wrote {count} tasks ({', '.join(names)}) to {out}", highlight=False)
+
+
+def _read_questions(path: Path) -> list[dict]:
+    from sciinstruct.errors import InputError
+    from sciinstruct.jsonl import read_jsonl
+
+    if not path.is_file():
+        raise InputError("file not found", file=str(path))
+    return list(read_jsonl(path))
 
 
 def register(app: typer.Typer) -> None:

@@ -112,6 +112,29 @@ def comparison_markdown(labels: Sequence[str], runs: Sequence[dict[str, Any]]) -
     return "\n".join(lines)
 
 
+def paired_markdown(labels: Sequence[str], dirs: Sequence[Path]) -> str:
+    """Each run against the first on the questions both graded: McNemar's exact test."""
+    from sciinstruct.evaluate.paired import paired_comparison
+
+    lines = [
+        "## Paired comparison with the first run",
+        "",
+        "On the questions both runs graded: `gained` wrong in the first run and right in this "
+        "one, `lost` the reverse; p: McNemar's exact test on those discordant questions "
+        "(two-sided). Unlike overlapping intervals, this uses that the questions are the same.",
+        "",
+        "| run | benchmark | n | both right | gained | lost | change | p |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, directory in zip(labels[1:], dirs[1:], strict=True):
+        for name, r in paired_comparison(dirs[0], directory).items():
+            lines.append(
+                f"| {label} | {name} | {r.n} | {r.both} | {r.gained} | {r.lost} "
+                f"| {100 * r.change:+.1f} | {r.p_value:.3g}{'*' if r.significant() else ''} |"
+            )
+    return "\n".join([*lines, "", "`*`: p < 0.05.", ""])
+
+
 def _bar_plot(
     path: Path,
     title: str,
@@ -157,7 +180,10 @@ def compare_runs(dirs: Sequence[str | Path], out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     markdown = out / "compare.md"
-    markdown.write_text(comparison_markdown(labels, runs), encoding="utf-8")
+    text = comparison_markdown(labels, runs)
+    if all((p / "predictions.jsonl").exists() for p in paths):
+        text += paired_markdown(labels, paths)
+    markdown.write_text(text, encoding="utf-8")
     rows = comparison_rows(runs)
     overview = [
         (name, entries)

@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from sciinstruct.errors import InputError
+from sciinstruct.llm.balance import LeastBusy
 from sciinstruct.llm.base import AsyncBackend, Completion, GenerationRequest
 from sciinstruct.llm.retry import backoff_delay, is_retryable_status, parse_retry_after
 from sciinstruct.log import logger
@@ -62,7 +63,7 @@ class OpenAIBackend(AsyncBackend):
     """Chat completions over HTTP with bounded concurrency and retries.
 
     `base_url` may list several servers, comma-separated (e.g. from `sciinstruct serve
-    --parallel 2`); requests are spread over them round-robin. When `model` is None the first
+    --parallel 2`); each request goes to the one with the fewest in flight (`LeastBusy`). When `model` is None the first
     model the server lists under `/models` is used (local servers serve exactly one).
     """
 
@@ -100,6 +101,7 @@ class OpenAIBackend(AsyncBackend):
         self.max_retry_after = max_retry_after
         self.extra_body = dict(extra_body or {})
         self._rng = random.Random()
+        self._servers = LeastBusy(self.base_urls)
         self.model = model or self._discover_model()
 
     def __repr__(self) -> str:
@@ -134,34 +136,29 @@ class OpenAIBackend(AsyncBackend):
             slots: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
             for i in range(self.concurrency):
                 slots.put_nowait(pools[i % n_pools])
-            jobs = [self._complete(slots, i, r) for i, r in enumerate(requests)]
+            jobs = [self._complete(slots, r) for r in requests]
             return list(await asyncio.gather(*jobs))
 
     async def _complete(
-        self, slots: asyncio.Queue[httpx.AsyncClient], index: int, request: GenerationRequest
+        self, slots: asyncio.Queue[httpx.AsyncClient], request: GenerationRequest
     ) -> Completion:
-        url = endpoint(self.base_urls[index % len(self.base_urls)], "/chat/completions")
         payload = self._payload(request)
         client = await slots.get()
         try:
-            return await self._complete_with_retries(client, url, payload)
+            return await self._complete_with_retries(client, payload)
         finally:
             slots.put_nowait(client)
 
     async def _complete_with_retries(
-        self, client: httpx.AsyncClient, url: str, payload: dict[str, Any]
+        self, client: httpx.AsyncClient, payload: dict[str, Any]
     ) -> Completion:
         start = time.perf_counter()
         reason = ""
         for attempt in range(self.max_retries + 1):
             wait: float | None = None
-            try:
-                async with asyncio.timeout(self.timeout):
-                    response = await client.post(url, json=payload)
-            except (TimeoutError, httpx.TimeoutException):
-                reason = f"no response within {self.timeout:g}s"
-            except httpx.TransportError as exc:
-                reason = self._scrub(f"connection error ({type(exc).__name__}: {exc})")
+            response = await self._post(client, payload)
+            if isinstance(response, str):
+                reason = response
             else:
                 outcome = self._read(response, start)
                 if isinstance(outcome, Completion):
@@ -175,13 +172,29 @@ class OpenAIBackend(AsyncBackend):
             if wait is None:
                 wait = backoff_delay(attempt, self.backoff_base, self.backoff_max, self._rng)
             wait = min(wait, self.max_retry_after)
-            logger.debug("retrying %s in %.2fs: %s", redact_url(url), wait, reason)
+            logger.debug("retrying in %.2fs: %s", wait, reason)
             await asyncio.sleep(wait)
         tries = self.max_retries + 1
         return Completion(
             error=f"failed after {tries} attempt{'s' * (tries > 1)}: {reason}",
             latency_s=time.perf_counter() - start,
         )
+
+    async def _post(
+        self, client: httpx.AsyncClient, payload: dict[str, Any]
+    ) -> httpx.Response | str:
+        """One try on the least busy server: its response, or why there was none.
+
+        Chosen per try, so a retry may go to another server than the one that failed.
+        """
+        with self._servers.pick() as base_url:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    return await client.post(endpoint(base_url, "/chat/completions"), json=payload)
+            except (TimeoutError, httpx.TimeoutException):
+                return f"no response within {self.timeout:g}s"
+            except httpx.TransportError as exc:
+                return self._scrub(f"connection error ({type(exc).__name__}: {exc})")
 
     def _read(self, response: httpx.Response, start: float) -> Completion | tuple[str, bool]:
         """A completion, or (reason, retryable) when the response is not one."""
