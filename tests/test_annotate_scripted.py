@@ -120,6 +120,21 @@ def test_rerun_makes_no_call_and_writes_nothing(tmp_path):
     assert all(s["requests"] == 0 for s in funnel.to_stats()["stages"].values())
 
 
+def test_resuming_with_another_model_is_refused_and_nothing_is_lost(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run_annotate(run, ScriptedBackend(stubborn), CONFIG, questions=[Q_HARD, Q_EASY])
+    before = run.attempts.read_text()
+    other = ScriptedBackend(stubborn)
+    other.model = "scripted-2"
+    with pytest.raises(InputError, match=r"attempts.jsonl: holds attempts by model 'scripted-1'"):
+        run_annotate(run, other, CONFIG, questions=[Q_HARD, Q_EASY])
+    assert other.requests == [] and run.attempts.read_text() == before
+    assert run.read_config()["annotate"]["model"] == "scripted-1"
+    run.update_config("annotate", {})  # the low-level loop checks the attempts themselves
+    with pytest.raises(InputError, match="holds attempts by model 'scripted-1'"):
+        run_annotate(run, other, CONFIG, questions=[Q_HARD, Q_EASY])
+
+
 def test_lost_attempts_file_is_rebuilt_from_the_cache(tmp_path):
     run = RunDir(tmp_path / "run")
     run_annotate(run, ScriptedBackend(stubborn), CONFIG, questions=[Q_HARD, Q_EASY])
@@ -255,3 +270,16 @@ def test_config_chooses_the_prompt_language(tmp_path):
     (only,) = attempts_of(run)
     assert "题目" in only.messages[-1]["content"] and "2 + 2" in only.messages[-1]["content"]
     assert run.read_config()["annotate"]["prompts"]["cot"].endswith("zh/cot.md")
+
+
+def test_attempts_record_the_answer_type_and_a_last_number_verdict(tmp_path):
+    run = RunDir(tmp_path / "run")
+    plain = ScriptedBackend(
+        lambda prompt: "Two and two make four, so it is 4"
+    )  # no box, no "answer"
+    config = AnnotateConfig(stages=("cot",), plan=StagePlan(samples=1))
+    run_annotate(run, plain, config, questions=[Q_EASY])
+    [attempt] = attempts_of(run)
+    assert attempt.correct is True
+    assert attempt.metadata["answer_type"] == "numeric"
+    assert attempt.metadata["fallback"] is True  # curate --drop-fallback reads this

@@ -179,6 +179,18 @@ def test_hinted_policies(tmp_path: Path) -> None:
     assert weights == [0.25, 0.25, 1.0, 1.0]
 
 
+def test_fallback_verdicts_are_dropped_on_request(tmp_path: Path) -> None:
+    qs = [question(i) for i in range(4)]
+    atts = [attempt(q.id, solution(i)) for i, q in enumerate(qs)]
+    atts[1].metadata["fallback"] = True  # as annotate records it: the last number decided
+    run = make_run(tmp_path, qs, atts)
+    assert curate(run, CurateConfig())["kept_samples"] == 4  # kept unless asked
+    stats = curate(run, CurateConfig(drop_fallback=True))
+    assert stats["dropped_samples"] == {"fallback_verdict": 1}
+    assert sorted(r["question_id"] for r in read_jsonl(run.samples)) == ["q0", "q2", "q3"]
+    assert dropped_reasons(run) == {"fallback_verdict": 1}
+
+
 def test_cap_per_question_keeps_the_best(tmp_path: Path) -> None:
     qs = [question(i) for i in range(2)]
     atts = [

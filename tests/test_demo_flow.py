@@ -81,16 +81,35 @@ def test_stats_agree_with_the_files(demo_run: Path) -> None:
 
 def test_before_after_matches_the_eval_results(demo_run: Path) -> None:
     stats = json.loads((demo_run / "stats.json").read_text())
+    outcomes = {}
     for label in ("base", "tuned"):
         results = json.loads((demo_run / "eval" / label / "results.json").read_text())
         predictions = rows(demo_run / "eval" / label / "predictions.jsonl")
-        assert len(predictions) == 4  # eval.config.limit
-        correct = sum(bool(p["correct"]) for p in predictions)
-        assert stats["before_after"][label]["correct"] == correct
-        assert stats["before_after"][label]["accuracy"] == results["accuracy"] == correct / 4
+        # eval.config.limit: 4 questions from each of the recipe's two held-out files
+        assert Counter(p["benchmark"] for p in predictions) == {
+            "prefix_heldout": 4,
+            "demo_heldout": 4,
+        }
+        outcomes[label] = {
+            (p["benchmark"], p["question_id"]): bool(p["correct"]) for p in predictions
+        }
+        correct = sum(outcomes[label].values())
+        summary = stats["before_after"][label]
+        assert summary["correct"] == correct
+        assert summary["accuracy"] == results["accuracy"] == correct / 8
+        for name, row in summary["by_benchmark"].items():
+            assert row["correct"] == sum(ok for (b, _), ok in outcomes[label].items() if b == name)
+    paired = stats["before_after"]["paired"]
+    assert set(paired) == {"prefix_heldout", "demo_heldout", "all"}
+    gained = sum(not outcomes["base"][k] and outcomes["tuned"][k] for k in outcomes["base"])
+    lost = sum(outcomes["base"][k] and not outcomes["tuned"][k] for k in outcomes["base"])
+    assert (paired["all"]["n"], paired["all"]["gained"], paired["all"]["lost"]) == (8, gained, lost)
+    assert 0 < paired["all"]["p_value"] <= 1
     report = (demo_run / "report.md").read_text()
     assert "## Before and after training" in report
-    assert f"| tuned | {stats['before_after']['tuned']['correct']}/4 |" in report
+    tuned = stats["before_after"]["tuned"]["by_benchmark"]["prefix_heldout"]
+    assert "| prefix_heldout | " in report and f"{tuned['correct']}/4 = " in report
+    assert "## Paired comparison" in (demo_run / "eval/compare/compare.md").read_text()
 
 
 def test_rerun_resumes_without_llm_calls_or_retraining(demo_run: Path) -> None:

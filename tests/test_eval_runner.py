@@ -142,3 +142,14 @@ def test_embedded_model_on_the_shipped_eval_set(tmp_path):
     assert not any(r["usage"]["cached"] for r in rows)
     assert main(argv) == 0
     assert all(r["usage"]["cached"] for r in read_jsonl(tmp_path / "predictions.jsonl"))
+
+
+def test_template_override_asks_as_the_training_samples_do(tmp_path):
+    backend = ScriptedBackend(reply_by_question)
+    results = run_eval([MINI], backend, tmp_path, EvalConfig(template="{question}{choices}"))
+    prompts = [r.messages_list()[-1]["content"] for r in backend.requests]
+    assert "What is 6 times 7?" in prompts  # the bare question, as in an exported SFT row
+    assert not any("step by step" in p for p in prompts)
+    assert results["config"]["template"] == "{question}{choices}"
+    with pytest.raises(ValueError, match="must contain"):
+        EvalConfig(template="Answer:")

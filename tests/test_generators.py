@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 
 import pint
 import pytest
@@ -15,6 +16,7 @@ from sciinstruct.generators import (
     format_number,
     generate,
     get_family,
+    normalise,
     recompute,
     write_questions,
 )
@@ -27,6 +29,7 @@ ALL_FAMILIES = [
     "force",
     "gas_laws",
     "kinematics",
+    "metric_prefix",
     "ohms_law",
     "percent_change",
     "percentage",
@@ -95,6 +98,26 @@ def test_unit_conversion_converts_back(drawn: dict[str, list[Question]]) -> None
         assert back == pytest.approx(float(value), rel=5e-3), q.question
         if q.metadata["difficulty"] == "easy":  # powers of ten and sixty: exact
             assert back == pytest.approx(float(value), rel=1e-12), q.question
+
+
+def test_metric_prefix_is_whole_numbers_one_prefix_step_apart(
+    drawn: dict[str, list[Question]],
+) -> None:
+    directions = set()
+    for q in drawn["metric_prefix"]:
+        value, src = re.fullmatch(r"Convert (\d+) (\S+) to \S+\.", q.question).groups()
+        assert q.answer.isdigit(), q.question  # no decimals: the answer is the digits, re-zeroed
+        factor = UREG.Quantity(1, src).to(q.unit).magnitude
+        assert factor in (
+            pytest.approx(10),
+            pytest.approx(100),
+            pytest.approx(1000),
+        ) or 1 / factor in (pytest.approx(10), pytest.approx(100), pytest.approx(1000)), q.question
+        assert int(q.answer) == pytest.approx(int(value) * factor), q.question
+        directions.add(factor > 1)
+        # the worked solution states the factor before using it
+        assert q.solution.endswith(f"= {q.answer} {q.unit}.") and "so" in q.solution
+    assert directions == {True, False}
 
 
 def test_ohms_law_holds(drawn: dict[str, list[Question]]) -> None:
@@ -272,9 +295,10 @@ def test_write_questions(tmp_path) -> None:
     out = tmp_path / "q.jsonl"
     assert write_questions(["force", "ohms_law"], 4, seed=5, out=out) == 8
     rows = [Question(**row) for row in read_jsonl(out)]
-    assert [q.metadata["family"] for q in rows] == ["force"] * 4 + ["ohms_law"] * 4
+    # families take turns, so a `limit` on the file takes from each
+    assert [q.metadata["family"] for q in rows] == ["force", "ohms_law"] * 4
     # a family's questions do not depend on which other families were asked for
-    assert [q.model_dump() for q in rows[4:]] == [
+    assert [q.model_dump() for q in rows[1::2]] == [
         q.model_dump() for q in generate("ohms_law", 4, seed=5)
     ]
     assert write_questions([], 2, seed=5, out=out) == 2 * len(ALL_FAMILIES)
@@ -292,3 +316,47 @@ def test_tasks_make_writes_template_families(tmp_path, capsys) -> None:
     rows = list(read_jsonl(out))
     assert [r["question"] for r in rows] == [q.question for q in generate("ohms_law", 5, seed=3)]
     assert "wrote 5 questions (ohms_law)" in capsys.readouterr().out
+
+
+def test_tasks_make_joins_families_and_excludes_given_files(tmp_path, capsys) -> None:
+    from sciinstruct.cli.main import main
+
+    train = tmp_path / "train.jsonl"
+    assert main(["tasks", "make", "force,percentage", "--n", "20", "--out", str(train)]) == 0
+    heldout = tmp_path / "heldout.jsonl"
+    argv = ["tasks", "make", "force,percentage", "--n", "20", "--exclude", str(train)]
+    assert main([*argv, "--out", str(heldout)]) == 0
+    train_rows, heldout_rows = list(read_jsonl(train)), list(read_jsonl(heldout))
+    assert len(train_rows) == len(heldout_rows) == 40
+    assert Counter(r["metadata"]["family"] for r in heldout_rows) == {"force": 20, "percentage": 20}
+    # same seed, so without --exclude the two files would be identical; with it, disjoint
+    assert not {normalise(r["question"]) for r in train_rows} & {
+        normalise(r["question"]) for r in heldout_rows
+    }
+    capsys.readouterr()
+    assert main([*argv[:-1], str(tmp_path / "missing.jsonl"), "--out", str(heldout)]) == 2
+    assert "missing.jsonl: file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "counts"),
+    [
+        ("family_heldout", dict.fromkeys(EASY_FAMILIES, 30)),
+        ("prefix_heldout", {"metric_prefix": 60}),
+    ],
+)
+def test_shipped_generated_heldout_sets_are_disjoint_from_the_rest(name, counts) -> None:
+    from importlib.resources import files
+
+    data = files("sciinstruct") / "data" / "questions"
+    heldout = [Question(**r) for r in read_jsonl(str(data / f"{name}.jsonl"))]
+    assert Counter(q.metadata["family"] for q in heldout) == counts
+    for q in heldout:
+        assert float(q.answer) == pytest.approx(recompute(q), rel=5e-3), q.question  # 3 s.f.
+    others = {
+        normalise(r["question"])
+        for other in ("demo_train", "demo_heldout", "eval_set", "family_heldout", "prefix_heldout")
+        if other != name
+        for r in read_jsonl(str(data / f"{other}.jsonl"))
+    }
+    assert not others & {normalise(q.question) for q in heldout}

@@ -194,3 +194,68 @@ def test_reward_honours_metadata_and_per_row_rtol_columns() -> None:
     per_row = correctness_reward(["104", "104"], ["100", "100"], rtol=[0.05, None])
     assert per_row == [1.0, 0.0]
     assert correctness_reward(["104"], ["100"], rtol=0.05) == [1.0]
+
+
+# Real outputs of SmolLM2-135M on conversion questions, which a unit-converting grader used to
+# pass: each repeats the quantity the question gives, and pint converts it to the reference.
+RESTATED = [
+    ("Convert 230 mm to cm.", "23", "cm", "The error was an incorrect conversion of 230 mm to centimeters.", "230 mm"),
+    ("Convert 8 g to mg.", "8000", "mg", "8g is 8 * 100 = 800mg.", "8 g"),
+    ("Convert 21 A to mA.", "21000", "mA", "19349.00\n\nSo, the final answer is 21A.", "21 A"),
+    ("Convert 16 g to mg.", "16000", "mg", "16 g is equal to 16 * 10^(-4)g.", "16 g"),
+    ("What is the energy in J of 3 kJ?", "3000", "J", "The answer is 3 kJ", "3 kJ"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("question", "answer", "unit", "pred", "given"), RESTATED)
+def test_repeating_a_given_quantity_is_not_an_answer(question, answer, unit, pred, given):
+    from sciinstruct.grading import grade_question
+    from sciinstruct.records import Question
+
+    q = Question(question=question, answer=answer, unit=unit, subject="physics")
+    assert grade(pred, answer, unit=unit).correct  # without the question text it passes
+    verdict = grade_question(pred, q)
+    assert verdict.correct is False
+    assert verdict.reason == (
+        f"repeats the question's given quantity {given!r} instead of answering in {unit}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pred", "correct"),
+    [
+        ("21 A = 21000 mA", True),  # the answer, in the asked unit
+        ("\\boxed{21000 mA}", True),
+        ("\\boxed{21 A}", False),  # boxed or not, it is the given quantity
+        ("\\boxed{21.0 A}", False),
+        ("\\boxed{21000}", True),  # a bare number is read in the asked unit
+    ],
+)
+def test_answers_in_the_asked_unit_still_pass(pred, correct):
+    from sciinstruct.grading import grade_question
+    from sciinstruct.records import Question
+
+    q = Question(question="Convert 21 A to mA.", answer="21000", unit="mA", subject="physics")
+    assert grade_question(pred, q).correct is correct
+
+
+def test_a_given_quantity_that_is_the_answer_in_another_unit_elsewhere_still_passes():
+    from sciinstruct.grading import grade_question
+    from sciinstruct.records import Question
+
+    # 6 kg m/s is not given in the question: computed, then written in an equivalent unit
+    q = Question(
+        question="A 2 kg ball moves at 3 m/s. What is its momentum?",
+        answer="6",
+        unit="kg m/s",
+        subject="physics",
+    )
+    assert grade_question("p = 2 kg × 3 m/s = \\boxed{6 N s}", q).correct is True
+
+
+def test_reward_gives_nothing_for_a_repeated_given_when_trl_passes_the_prompts():
+    prompts = [[{"role": "user", "content": "Convert 21 A to mA."}]] * 3
+    completions = ["So, the final answer is 21A.", "21 A = 21000 mA", "\\boxed{21 A}"]
+    kw = {"answer": ["21000"] * 3, "unit": ["mA"] * 3}
+    assert correctness_reward(completions, **kw) == [1.0, 1.0, 1.0]  # no question: converted
+    assert correctness_reward(completions, prompts=prompts, **kw) == [0.0, 1.0, 0.0]

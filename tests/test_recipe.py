@@ -56,3 +56,40 @@ def test_empty_sections_strings_for_lists_and_section_in_errors(tmp_path: Path) 
     assert list(recipe.annotate.stages) == ["cot"]
     with pytest.raises(InputError, match=r"r\.yaml field 'train"):
         load_recipe(write(tmp_path, "train:\n  batch_size: 0\n"))
+
+
+def test_eval_takes_one_file_or_several_and_benchmark_names(tmp_path: Path) -> None:
+    from sciinstruct.flow import Flow
+
+    (tmp_path / "mine.jsonl").write_text("")
+    one = load_recipe(write(tmp_path, "eval:\n  questions: mine.jsonl\n"))
+    assert one.eval.questions == ["mine.jsonl"]
+    several = load_recipe(
+        write(
+            tmp_path,
+            "eval:\n  questions: [mine.jsonl, 'sciinstruct:data/questions/family_heldout.jsonl', math500]\n",
+        )
+    )
+    flow = Flow(several, base=tmp_path)
+    targets = flow._eval_targets()
+    assert targets[0] == tmp_path / "mine.jsonl" and targets[1].name == "family_heldout.jsonl"
+    assert targets[2] == "math500"  # a registry name stays a name
+    assert (
+        flow._heldout_files() == targets[:2]
+    )  # only files are kept out of generated training data
+
+
+def test_run_prints_one_line_per_benchmark_with_the_paired_test() -> None:
+    from sciinstruct.cli.run import before_after_lines
+
+    row = {"accuracy": 0.2, "correct": 30, "n": 150, "ci95": [0.14, 0.27]}
+    summary = {
+        "base": {"by_benchmark": {"family_heldout": row}},
+        "tuned": {"by_benchmark": {"family_heldout": {**row, "accuracy": 0.4, "correct": 60}}},
+        "paired": {"family_heldout": {"gained": 35, "lost": 5, "p_value": 1.1e-6}},
+    }
+    assert before_after_lines(summary) == [
+        "held-out family_heldout: base 30/150 (20.0%) -> tuned 60/150 (40.0%); "
+        "35 gained, 5 lost, McNemar p = 1.1e-06"
+    ]
+    assert before_after_lines({}) == []

@@ -341,8 +341,15 @@ def before_after_markdown(run: RunDir) -> str:
     def cell(row: dict[str, Any] | None) -> str:
         if not row or row.get("accuracy") is None:
             return "–"
-        low, high = row["ci95"]
-        return f"{row['correct']}/{row['n']} = {100 * row['accuracy']:.1f}% [{100 * low:.0f}-{100 * high:.0f}]"
+        low, high = (100 * x for x in row["ci95"])
+        return f"{row['correct']}/{row['n']} = {100 * row['accuracy']:.1f}% [{low:.0f}-{high:.0f}]"
+
+    def test(name: str) -> str:
+        r = paired.get(name)
+        if r is None:
+            return "– | – | –"
+        star = "*" if r["p_value"] < 0.05 else ""
+        return f"{r['gained']} | {r['lost']} | {r['p_value']:.3g}{star}"
 
     names = list(base.get("by_benchmark", {}))
     rows = [
@@ -352,13 +359,7 @@ def before_after_markdown(run: RunDir) -> str:
     if len(names) != 1:
         rows.append(("all", base, tuned or None))
     for name, before, after in rows:
-        test = paired.get(name) or (paired.get(names[0]) if len(names) == 1 else None)
-        extra = (
-            f"{test['gained']} | {test['lost']} | {test['p_value']:.3g}{'*' if test['p_value'] < 0.05 else ''}"
-            if test
-            else "– | – | –"
-        )
-        lines.append(f"| {name} | {cell(before)} | {cell(after)} | {extra} |")
+        lines.append(f"| {name} | {cell(before)} | {cell(after)} | {test(name)} |")
     lines += ["", "Accuracy with its 95% Wilson interval; `*`: p < 0.05."]
     compare = run.root / EVAL_DIR / "compare"
     for png in sorted(compare.glob("*.png")) if compare.exists() else []:

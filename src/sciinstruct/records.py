@@ -132,6 +132,9 @@ class Provenance(BaseModel):
     model: str = ""
     attempt_ids: list[str] = Field(default_factory=list)
     hinted: bool = False
+    # The verdict found the answer only as the last number of an unanchored text (no \boxed{},
+    # no "the answer is"): weaker evidence that the solution, not luck, reached it.
+    fallback: bool = False
 
 
 class Sample(Record):

@@ -101,6 +101,9 @@ def run_annotate(
     if limit is not None:
         questions = questions[:limit]
     cached = backend if isinstance(backend, CachedBackend) else CachedBackend(backend, run.cache)
+    if run.attempts.exists():  # checked before config.yaml is overwritten with this run's model
+        previous = run.read_config().get("annotate", {}).get("model")
+        _check_same_model({previous} if previous else set(), cached.model, run.attempts)
     run.update_config(
         "annotate",
         {
@@ -148,6 +151,7 @@ async def _annotate(
 ) -> Funnel:
     run.ensure()
     ledger = Ledger.load(run.attempts, bad)
+    _check_same_model({a.model for a in ledger.finished.values()}, backend.model, run.attempts)
     spans: dict[str, list[float]] = {}  # stage -> [first request sent, last attempt recorded]
     with JsonlWriter(run.attempts) as writer, progress() as bar:
         tasks = {stage: bar.add_task(stage, total=0) for stage in config.stages}
@@ -190,6 +194,17 @@ async def _annotate(
     funnel = build_funnel(questions, ledger, config, scheduler.outcomes, walls, scheduler.enqueued)
     funnel.wall_s = wall
     return funnel
+
+
+def _check_same_model(models: set[str], model: str, path: Path) -> None:
+    """Refuse to resume another model's run: its finished slots would count as this model's."""
+    others = sorted(models - {model})
+    if others:
+        raise InputError(
+            f"holds attempts by model {others[0]!r}, and this run asks {model!r}: a resumed run "
+            "would keep the other model's attempts as done; annotate into a new --run directory",
+            file=str(path),
+        )
 
 
 async def _generate(
@@ -260,7 +275,8 @@ def to_attempt(
     attempt.extracted = verdict.extracted
     attempt.correct = verdict.correct
     attempt.grade_reason = verdict.reason
-    meta["answer_type"] = verdict.answer_type
+    # on the record itself: pydantic copied `meta` when the Attempt was built
+    attempt.metadata["answer_type"] = verdict.answer_type
     if verdict.fallback:
-        meta["fallback"] = True  # the answer was only found as the last number of the text
+        attempt.metadata["fallback"] = True  # the answer was found only as the text's last number
     return attempt

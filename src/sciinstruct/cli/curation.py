@@ -35,7 +35,9 @@ def filter_command(
         None, help="Train on this JSONL of question/solution/label instead of the run's attempts."
     ),
     load: Path | None = typer.Option(
-        None, help="Use a saved classifier directory instead of training."
+        None,
+        help="Use a saved classifier directory instead of training. Its model file is a "
+        "pickle (joblib), which can run code when loaded: load only classifiers you trust.",
     ),
     save: Path | None = typer.Option(
         None, help="Where to save the trained classifier [default: RUN/classifier]."
@@ -123,6 +125,11 @@ def curate_command(
     hinted_weight: float = typer.Option(
         0.5, help="Weight of hinted solutions with --hinted downweight."
     ),
+    drop_fallback: bool = typer.Option(
+        False,
+        "--drop-fallback",
+        help="Drop solutions graded correct only by their last number (no boxed or stated answer).",
+    ),
     max_per_question: int | None = typer.Option(
         None, help="At most this many solutions per question."
     ),
@@ -147,6 +154,7 @@ def curate_command(
         ngram=ngram,
         hinted=hinted,
         hinted_weight=hinted_weight,  # type: ignore[arg-type]
+        drop_fallback=drop_fallback,
         max_per_question=max_per_question,
         subject_ratios=_ratios(subject_ratio),
         general=general,

@@ -80,6 +80,11 @@ def eval_command(
     max_tokens: int | None = typer.Option(None, min=1, help="Default: the benchmark's own limit."),
     batch_size: int = typer.Option(16, min=1, help="Requests sent to the backend at once."),
     seed: int = typer.Option(0, help="Seed of sample 0; sample i uses seed + i."),
+    template: str | None = typer.Option(
+        None,
+        help="Prompt template for every benchmark, e.g. '{question}{choices}' to ask as the "
+        "training samples do (default: each benchmark's own).",
+    ),
     base_url: str | None = typer.Option(
         None, help="openai backend: server URL(s), comma-separated."
     ),
@@ -125,6 +130,7 @@ def eval_command(
             max_tokens=max_tokens,
             seed=seed,
             batch_size=batch_size,
+            template=template,
         )
     except ValueError as exc:
         raise InputError(str(exc)) from exc

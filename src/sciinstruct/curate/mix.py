@@ -28,6 +28,11 @@ def not_hinted(sample: Sample) -> bool | tuple[bool, str]:
     return (False, "hinted") if sample.provenance.hinted else True
 
 
+def anchored(sample: Sample) -> bool | tuple[bool, str]:
+    """A filter: the verdict read an answer the solution marked, not just its last number."""
+    return (False, "fallback_verdict") if sample.provenance.fallback else True
+
+
 def apply_hinted(
     samples: list[Sample], policy: HintedPolicy, weight: float, log: DropLog
 ) -> list[Sample]:

@@ -18,6 +18,7 @@ from sciinstruct.curate.dedup import NearDupConfig, find_duplicates
 from sciinstruct.curate.mix import (
     HINTED_POLICIES,
     HintedPolicy,
+    anchored,
     apply_hinted,
     apply_subject_ratios,
     cap_per_question,
@@ -57,6 +58,9 @@ class CurateConfig:
     ngram: int = DEFAULT_NGRAM
     hinted: HintedPolicy = "keep"
     hinted_weight: float = 0.5
+    # Drop solutions graded correct only by their last number (no boxed or stated answer): with
+    # a weak annotator many are rambling texts that happen to end on the right number.
+    drop_fallback: bool = False
     max_per_question: int | None = None
     subject_ratios: dict[str, float] = field(default_factory=dict)
     general: Path | None = None
@@ -108,6 +112,8 @@ def curate(run: RunDir, config: CurateConfig) -> dict[str, Any]:
         near = NearDupConfig(config.near_threshold, config.num_perm) if config.near_dup else None
         questions, samples = _dedup_questions(questions, samples, near, log)
         samples = _dedup_solutions(samples, near, config.solution_scope, log)
+    if config.drop_fallback:
+        samples = list(log.apply(samples, anchored))
     samples = apply_hinted(samples, config.hinted, config.hinted_weight, log)
     samples = cap_per_question(samples, config.max_per_question, log)
     samples = apply_subject_ratios(samples, config.subject_ratios, log)

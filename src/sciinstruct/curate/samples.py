@@ -116,6 +116,7 @@ def build_samples(
                     model=attempt.model,
                     attempt_ids=_lineage(attempt, by_id),
                     hinted=attempt.stage == "hinted",
+                    fallback=attempt.metadata.get("fallback") is True,
                 ),
                 scores={"critique": critiques.get(attempt.id)},
                 subject=question.subject,

@@ -182,7 +182,7 @@ def compare_runs(dirs: Sequence[str | Path], out: str | Path) -> Path:
     markdown = out / "compare.md"
     text = comparison_markdown(labels, runs)
     if all((p / "predictions.jsonl").exists() for p in paths):
-        text += paired_markdown(labels, paths)
+        text += "\n" + paired_markdown(labels, paths)
     markdown.write_text(text, encoding="utf-8")
     rows = comparison_rows(runs)
     overview = [

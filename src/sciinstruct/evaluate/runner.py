@@ -40,6 +40,10 @@ class EvalConfig:
     seed: int = 0
     batch_size: int = 16
     judge_max_tokens: int = 512
+    # Replaces every benchmark's own prompt template ("{question}" and "{choices}" filled in).
+    # "{question}{choices}" asks exactly what `export` puts in a training sample's user turn:
+    # a held-out check of what a tuned model learned, not of how it follows another prompt.
+    template: str | None = None
 
     def __post_init__(self) -> None:
         if self.samples < 1:
@@ -48,6 +52,8 @@ class EvalConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.shots < 0:
             raise ValueError(f"shots must be >= 0, got {self.shots}")
+        if self.template is not None and "{question}" not in self.template:
+            raise ValueError(f"template must contain {{question}}, got {self.template!r}")
 
     def params(self, spec: BenchmarkSpec, sample: int) -> SamplingParams:
         # One greedy sample is the benchmark convention; k samples need diversity to vote over.
@@ -223,9 +229,10 @@ def run_eval(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    loaded = [
-        (spec, load_benchmark(spec, data_dir, config.limit)) for spec in map(get_spec, benchmarks)
-    ]
+    specs = [get_spec(name) for name in benchmarks]
+    if config.template is not None:
+        specs = [spec.model_copy(update={"template": config.template}) for spec in specs]
+    loaded = [(spec, load_benchmark(spec, data_dir, config.limit)) for spec in specs]
     predictions_path = out / "predictions.jsonl"
     predictions_path.unlink(
         missing_ok=True

@@ -118,11 +118,13 @@ def write_questions(
 ) -> int:
     """Write `n` questions of each family (all families when the list is empty) to a JSONL file.
 
-    The file is written atomically in the Question schema; returns the number of questions written.
+    Families take turns (one question of each, then the next of each), so any first part of the
+    file, such as a run's `limit` or an eval's, is balanced across them. The file is written
+    atomically in the Question schema; returns the number of questions written.
     """
     names = list(families) or sorted(REGISTRY)
     for name in names:
         get_family(name)  # fail on a typo before drawing anything
     excluded = list(exclude)
-    rows = [q for name in names for q in generate(name, n, seed, exclude=excluded)]
-    return write_jsonl(Path(out), rows)
+    drawn = [generate(name, n, seed, exclude=excluded) for name in names]
+    return write_jsonl(Path(out), [q for turn in zip(*drawn, strict=True) for q in turn])

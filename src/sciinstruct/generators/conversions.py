@@ -1,7 +1,10 @@
 """Unit conversion, computed with pint: "Convert 3.5 km to m."
 
-The easy pairs are a power of ten or of sixty apart, single-step problems a small model can learn
-to solve; the medium pairs combine two units (km/h to m/s) for realism.
+`unit_conversion`: the easy pairs are a power of ten or of sixty apart; the medium pairs combine
+two units (km/h to m/s) for realism. `metric_prefix`: whole numbers across one SI prefix step,
+the one family here that SmolLM2-135M learns within the demo's budget (its arithmetic is no
+better than appending or removing zeros). Every worked solution states the conversion factor
+first, so a model trained on it sees where the answer comes from.
 """
 
 from __future__ import annotations
@@ -50,10 +53,40 @@ def unit_conversion(rng: random.Random) -> Draft:
     # Easy pairs are exact (a power of ten or of sixty); medium ones are rounded to 3 figures.
     answer = format_number(result, sig=6 if not medium else 3)
     shown = format_number(value, sig=6)
+    factor = format_number(ureg().Quantity(1, src).to(dst).magnitude, sig=6)
     return Draft(
         question=f"Convert {shown} {src} to {dst}.",
         answer=answer,
         unit=dst,
-        solution=f"{shown} {src} = {answer} {dst}.",
+        solution=f"1 {src} = {factor} {dst}, so {shown} {src} = {shown} × {factor} {dst} "
+        f"= {answer} {dst}.",
         difficulty="medium" if medium else "easy",
+    )
+
+
+# (larger unit, smaller unit, how many smaller units make one larger)
+PREFIX_STEPS = [
+    ("km", "m", 1000), ("m", "cm", 100), ("m", "mm", 1000), ("cm", "mm", 10),
+    ("kg", "g", 1000), ("g", "mg", 1000), ("L", "mL", 1000), ("kJ", "J", 1000),
+    ("kW", "W", 1000), ("A", "mA", 1000), ("s", "ms", 1000), ("kPa", "Pa", 1000),
+]  # fmt: skip
+
+
+@family(
+    "metric_prefix",
+    subject="physics",
+    difficulty="easy",
+    description="convert a whole number across one SI prefix step (7 km to m, 7000 m to km)",
+)
+def metric_prefix(rng: random.Random) -> Draft:
+    large, small, factor = pick(rng, PREFIX_STEPS)
+    n = rng.randint(1, 30)
+    if rng.random() < 0.5:  # to the smaller unit: append zeros
+        question, answer, unit = f"Convert {n} {large} to {small}.", n * factor, small
+        solution = f"1 {large} = {factor} {small}, so {n} {large} = {n} × {factor} {small}"
+    else:  # to the larger unit: remove zeros
+        question, answer, unit = f"Convert {n * factor} {small} to {large}.", n, large
+        solution = f"{factor} {small} = 1 {large}, so {n * factor} {small} = {n * factor} ÷ {factor} {large}"
+    return Draft(
+        question=question, answer=str(answer), unit=unit, solution=f"{solution} = {answer} {unit}."
     )

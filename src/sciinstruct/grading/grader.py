@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sciinstruct.grading import types
@@ -34,6 +35,8 @@ from sciinstruct.grading.extract import (
     sanitize,
 )
 from sciinstruct.grading.metadata import load_metadata, tolerances
+from sciinstruct.grading.numeric import close, normalize_unit, parse_quantity, parse_unit
+from sciinstruct.grading.quantities import all_quantities
 from sciinstruct.grading.sandbox import Outcome, default_workers, shared_pool
 
 if TYPE_CHECKING:
@@ -74,8 +77,13 @@ def grade_question(
     pred: str, question: Question, *, rtol: float | None = None, timeout: float = 5.0
 ) -> Verdict:
     """Grade `pred` against a Question record: its answer, type, unit, choices and metadata
-    (per-question tolerances, checker constraints) all go to `grade`, so no caller can forget one."""
-    return grade(
+    (per-question tolerances, checker constraints) all go to `grade`, so no caller can forget one.
+
+    With the question's text at hand one more check is possible: an answer that only repeats a
+    quantity the question gives, in another unit, is wrong even when it converts to the
+    reference. Otherwise "Convert 230 mm to cm." would accept "The error was 230 mm." as 23 cm.
+    """
+    verdict = grade(
         pred,
         question.answer,
         answer_type=question.answer_type,
@@ -85,6 +93,42 @@ def grade_question(
         timeout=timeout,
         metadata=question.metadata,
     )
+    return without_restated_givens(verdict, question.question, question.unit, question.answer)
+
+
+def without_restated_givens(
+    verdict: Verdict, question: str, unit: str | None, answer: str
+) -> Verdict:
+    """`verdict`, made wrong when its answer only repeats a quantity given in `question` in
+    another unit than the asked one (`unit`, else the one written in the reference `answer`)."""
+    if not (verdict.correct and verdict.answer_type == "numeric" and verdict.extracted):
+        return verdict
+    stated = parse_quantity(answer)
+    asked = unit or (stated.unit if stated is not None else "")
+    given = restated_given(verdict.extracted, question, asked)
+    if given is None:
+        return verdict
+    return replace(
+        verdict,
+        correct=False,
+        reason=f"repeats the question's given quantity {given!r} instead of answering in {asked}",
+    )
+
+
+def restated_given(extracted: str, question: str, asked_unit: str | None) -> str | None:
+    """The quantity given in `question` that `extracted` repeats in a unit other than
+    `asked_unit` (the text as the question writes it), or None."""
+    answer = parse_quantity(extracted)
+    if not asked_unit or answer is None or not answer.unit or answer.percent:
+        return None
+    unit = parse_unit(answer.unit)
+    if unit is None or unit == parse_unit(normalize_unit(asked_unit)):
+        return None  # written in the asked unit: an answer, whatever its value
+    for found in all_quantities(question):
+        given = found.quantity
+        if parse_unit(given.unit) == unit and close(given.value, answer.value, 1e-9):
+            return found.text
+    return None
 
 
 def grade_many(

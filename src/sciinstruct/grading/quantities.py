@@ -95,7 +95,8 @@ def _unit_cuts(text: str, start: int) -> list[int]:
         if token is None:
             break
         kind, value = token.lastgroup, token.group(0)
-        if kind == "word" and value.lower() in _STOP_WORDS:
+        # "A" is the ampere ("a" the article): `2 A` is a current, `2 a day` is not a unit
+        if kind == "word" and value.lower() in _STOP_WORDS and value != "A":
             break
         if kind == "bracket":
             depth += 1 if value in "({" else -1
@@ -127,14 +128,18 @@ def quantity_at(text: str, start: int) -> Found | None:
 
 
 def leading_quantity(text: str) -> Found | None:
-    """The quantity an answer opens with (`11 m/s because ...`, `v = 11 m/s, so`), when it
-    has a unit pint knows or is per cent; None otherwise."""
+    """The quantity an answer opens with (`11 m/s because ...`, `v = 11 m/s, so`), or that ends
+    the chain of equalities it opens (`21 A = 21000 mA`), when it has a unit pint knows or is per
+    cent; None otherwise."""
     tidy = strip_assignment(_tidy(text).strip())
     if not tidy or _NUMBER_START.match(tidy) is None:
         return None
     found = quantity_at(tidy, 0)
     if found is None or not (found.quantity.unit or found.quantity.percent):
         return None
+    if tidy[found.end :].lstrip().startswith("="):
+        # `21 A = 21000 mA`: a chain of equalities opens with the given; its last side is the result
+        return leading_quantity(tidy.rsplit("=", 1)[1])
     return found
 
 
@@ -156,3 +161,19 @@ def last_quantity(text: str) -> Found | None:
         if found is not None:
             last, pos = found, found.end
     return last
+
+
+def all_quantities(text: str) -> list[Found]:
+    """Every quantity with a unit written in `text` (a question's givens), in order."""
+    tidy = _tidy(text)
+    found: list[Found] = []
+    pos = 0
+    for match in _NUMBER_START.finditer(tidy):
+        if match.start() < pos:
+            continue
+        quantity = quantity_at(tidy, match.start())
+        if quantity is not None:
+            pos = quantity.end
+            if quantity.quantity.unit:
+                found.append(quantity)
+    return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sciinstruct.grading.grader import grade_many
+from sciinstruct.grading.grader import grade_many, without_restated_givens
 from sciinstruct.grading.metadata import load_metadata
 
 
@@ -31,7 +31,8 @@ def correctness_reward(
     name in `grpo.jsonl`), and per-row `answer_type`, `unit`, `choices` and `metadata` (a dict or
     its JSON text; its `rtol`/`atol` set that question's tolerance) are honoured. `rtol` may be
     one number for every row or a per-row column. None tells TRL to skip the example: its
-    reference could not be graded against.
+    reference could not be graded against. With TRL's `prompts` (the question) an answer that
+    only repeats a quantity the question gives, converted, earns 0: a policy must not learn that.
     """
     if references is None:
         references = kw.get("answer")
@@ -51,6 +52,13 @@ def correctness_reward(
         workers=kw.get("workers"),
         metadata=metadata,
     )
+    prompts = kw.get("prompts")
+    if prompts is not None:  # with the question's text, a repeated given earns nothing
+        units = kw.get("unit") or [None] * len(verdicts)
+        verdicts = [
+            without_restated_givens(v, _completion_text(p), u, str(r))
+            for v, p, u, r in zip(verdicts, prompts, units, references, strict=True)
+        ]
     return [None if v.correct is None else float(v.correct) for v in verdicts]
 
 
