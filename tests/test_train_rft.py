@@ -45,6 +45,20 @@ def test_select_correct_keeps_distinct_correct_solutions() -> None:
     assert counts["kept"] == 1 and len(rows) == 1
 
 
+def test_select_correct_does_not_keep_a_repeated_given() -> None:
+    question = {
+        "prompt": [{"role": "user", "content": "Convert 21 A to mA."}],
+        "answer": "21000",
+        "answer_type": "numeric",
+        "unit": "mA",
+        "question_id": "q",
+        "subject": "physics",
+    }
+    texts = ["So, the final answer is 21A.", "21 A = \\boxed{21000 mA}"]
+    rows, counts = select_correct([question], [texts], keep=4)
+    assert counts["correct"] == 1 and [r["messages"][-1]["content"] for r in rows] == [texts[1]]
+
+
 def test_rft_round_samples_grades_and_fine_tunes(tmp_path: Path) -> None:
     data = write_rows(tmp_path / "questions.jsonl", QUESTIONS)
     cfg = RFTTrainConfig(
