@@ -132,13 +132,19 @@ def _wait_ready(base_url: str, proc: subprocess.Popen, log: Path, timeout: float
     )
 
 
-def _stop(processes: list[subprocess.Popen]) -> None:
+def _stop(processes: list[subprocess.Popen], grace_s: float = 5.0) -> None:
+    """SIGTERM every server, then SIGKILL whatever still runs after `grace_s` in all.
+
+    One shared deadline, not one per process: uvicorn's graceful shutdown can wait on a
+    connection a client left open, and Ctrl-C should not take `grace_s` times the servers.
+    """
     for proc in processes:
         if proc.poll() is None:
             proc.terminate()
+    deadline = time.monotonic() + grace_s
     for proc in processes:
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
