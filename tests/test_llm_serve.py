@@ -30,7 +30,8 @@ def _two_free_ports() -> int:
             continue
 
 
-def test_serve_prints_urls_answers_and_stops_on_ctrl_c():
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_prints_urls_answers_and_stops_on_ctrl_c(stop):
     port = _two_free_ports()
     cmd = [sys.executable, "-m", "sciinstruct.cli.main", "serve", "--port", str(port),
            "--parallel", "2", "--n-ctx", "1024"]  # fmt: skip
@@ -41,12 +42,12 @@ def test_serve_prints_urls_answers_and_stops_on_ctrl_c():
         for url in urls:
             models = httpx.get(url + "/models", timeout=10).json()
             assert models["data"][0]["id"].endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         try:
             code = proc.wait(timeout=30)  # a hang guard, not a speed check
         except subprocess.TimeoutExpired:
             proc.kill()
-            pytest.fail(f"serve still running 30 s after Ctrl-C; stderr:\n{proc.stderr.read()}")
+            pytest.fail(f"serve still running 30 s after {stop!r}; stderr:\n{proc.stderr.read()}")
         assert code == 0, proc.stderr.read()
     finally:
         if proc.poll() is None:

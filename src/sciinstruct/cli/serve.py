@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -26,17 +27,29 @@ def serve(
     Use it through the `openai` backend with base_url set to the printed URL."""
     from sciinstruct.llm.serve import start_server
 
-    with start_server(model, host=host, port=port, n_ctx=n_ctx, parallel=parallel) as server:
-        for url in server.base_urls:
-            console.print(url, highlight=False, soft_wrap=True)
-        err_console.print(f"serving {server.joined_urls} — Ctrl-C to stop", highlight=False)
-        try:
-            while server.alive():
-                time.sleep(1.0)
-        except KeyboardInterrupt:
-            err_console.print("stopped")
-            return
+    # Ctrl-C and SIGTERM (`kill`, docker stop, systemd) both stop the servers with us. Installed
+    # explicitly: a process started with SIGINT ignored (a background job, some launchers and
+    # test runners) would otherwise never see Ctrl-C, and SIGTERM would orphan the servers.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with start_server(model, host=host, port=port, n_ctx=n_ctx, parallel=parallel) as server:
+            for url in server.base_urls:
+                console.print(url, highlight=False, soft_wrap=True)
+            err_console.print(f"serving {server.joined_urls} — Ctrl-C to stop", highlight=False)
+            try:
+                while server.alive():
+                    time.sleep(1.0)
+            except KeyboardInterrupt:
+                err_console.print("stopped")
+                return
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     raise typer.Exit(code=1)  # a server process died on its own
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def register(app: typer.Typer) -> None:
