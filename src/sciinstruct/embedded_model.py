@@ -34,6 +34,11 @@ def cache_home() -> Path:
     return Path(os.environ.get("SCIINSTRUCT_HOME", Path.home() / ".cache" / "sciinstruct"))
 
 
+def hf_model_path() -> Path:
+    """Where `hf_model_dir` keeps the dequantised copy, whether or not it exists yet."""
+    return cache_home() / "models" / "smollm2-135m-instruct"
+
+
 def hf_model_dir() -> Path:
     """A transformers model directory of the embedded model, dequantised once and reused.
 
@@ -41,7 +46,7 @@ def hf_model_dir() -> Path:
     quantization config before `save_pretrained` so the copy loads (and trains) as a plain model.
     A file lock keeps two processes (test workers, accelerate ranks) from writing it at once.
     """
-    target = cache_home() / "models" / "smollm2-135m-instruct"
+    target = hf_model_path()
     if (target / "config.json").exists() and any(target.glob("*.safetensors")):
         return target
     try:

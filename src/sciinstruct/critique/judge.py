@@ -167,7 +167,8 @@ def run_critique(
     )  # fmt: skip
     params = config.params()
     ids = {a.id: critique_id(a.id, cached.model, prompts, params) for a in selected}
-    rows = {r["id"]: r for r in read_jsonl(run.critiques, bad) if r.get("id") in set(ids.values())}
+    wanted = set(ids.values())  # built once: critiques.jsonl may hold many rows
+    rows = {r["id"]: r for r in read_jsonl(run.critiques, bad) if r.get("id") in wanted}
     todo = [a for a in selected if ids[a.id] not in rows]
     new, failed = asyncio.run(_judge(todo, questions, ids, run, cached, prompts, config, rows))
     for line in bad:

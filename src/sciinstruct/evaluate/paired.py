@@ -10,15 +10,15 @@ McNemar's exact test.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from sciinstruct.errors import InputError
 from sciinstruct.evaluate.results import question_outcome
+from sciinstruct.jsonl import BadLine, read_jsonl
 
 
 @dataclass(frozen=True)
@@ -60,20 +60,17 @@ def mcnemar(first: Mapping[Hashable, bool], second: Mapping[Hashable, bool]) -> 
     return PairedResult(len(shared), both, gained, lost, min(1.0, float(p)))
 
 
-def _predictions(run: Path) -> Iterator[dict[str, Any]]:
+def _predictions(run: Path) -> list[dict[str, Any]]:
     path = run / "predictions.jsonl"
     if not path.exists():
         raise InputError(
             "not an evaluation output directory (no predictions.jsonl)", file=str(path)
         )
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON ({exc.msg})", file=str(path), line=number) from None
+    bad: list[BadLine] = []
+    rows = list(read_jsonl(path, bad))
+    if bad:  # a half-read run would be compared on the questions that happened to parse
+        raise InputError(bad[0].reason, file=bad[0].path, line=bad[0].line)
+    return rows
 
 
 def outcomes_by_benchmark(run: str | Path) -> dict[str, dict[str, bool]]:

@@ -58,6 +58,7 @@ def grade(
     timeout: float = 5.0,
     *,
     metadata: Mapping[str, Any] | str | None = None,
+    question: str | None = None,
 ) -> Verdict:
     """Grade one model output `pred` against the reference answer `gold`.
 
@@ -67,23 +68,23 @@ def grade(
     1% (at 1%, a whole-number reference without a unit is a count and must match exactly);
     `choices` are the option texts of a multiple-choice question; `timeout` bounds any symbolic
     check (seconds); `metadata` is the question's metadata (a dict or its JSON text), passed on
-    to the scientific-format checkers.
+    to the scientific-format checkers. `question`, the question's text, enables one more
+    check: an answer that only repeats a quantity the question gives, in another unit than the
+    one asked, is wrong even though it converts to the reference (without it, "Convert 230 mm
+    to cm." would accept "The error was 230 mm." as 23 cm).
     """
     step = _prepare(pred, gold, answer_type, unit, rtol, choices, metadata)
-    return _resolve([step], timeout, workers=None)[0]
+    verdict = _resolve([step], timeout, workers=None)[0]
+    return _without_restated_givens(verdict, question, unit, gold)
 
 
 def grade_question(
     pred: str, question: Question, *, rtol: float | None = None, timeout: float = 5.0
 ) -> Verdict:
     """Grade `pred` against a Question record: its answer, type, unit, choices and metadata
-    (per-question tolerances, checker constraints) all go to `grade`, so no caller can forget one.
-
-    With the question's text at hand one more check is possible: an answer that only repeats a
-    quantity the question gives, in another unit, is wrong even when it converts to the
-    reference. Otherwise "Convert 230 mm to cm." would accept "The error was 230 mm." as 23 cm.
-    """
-    verdict = grade(
+    (per-question tolerances, checker constraints) and its text all go to `grade`, so no caller
+    can forget one."""
+    return grade(
         pred,
         question.answer,
         answer_type=question.answer_type,
@@ -92,18 +93,20 @@ def grade_question(
         choices=question.choices,
         timeout=timeout,
         metadata=question.metadata,
+        question=question.question,
     )
-    return without_restated_givens(verdict, question.question, question.unit, question.answer)
 
 
-def without_restated_givens(
-    verdict: Verdict, question: str, unit: str | None, answer: str
+def _without_restated_givens(
+    verdict: Verdict, question: str | None, unit: str | None, answer: str
 ) -> Verdict:
     """`verdict`, made wrong when its answer only repeats a quantity given in `question` in
     another unit than the asked one (`unit`, else the one written in the reference `answer`)."""
-    if not (verdict.correct and verdict.answer_type == "numeric" and verdict.extracted):
+    if not (
+        question and verdict.correct and verdict.answer_type == "numeric" and verdict.extracted
+    ):
         return verdict
-    stated = parse_quantity(answer)
+    stated = parse_quantity(str(answer))
     asked = unit or (stated.unit if stated is not None else "")
     given = restated_given(verdict.extracted, question, asked)
     if given is None:
@@ -142,10 +145,12 @@ def grade_many(
     timeout: float = 5.0,
     *,
     metadata: Sequence[Mapping[str, Any] | str | None] | None = None,
+    questions: Sequence[str | None] | None = None,
 ) -> list[Verdict]:
     """Grade many pairs; symbolic checks run in parallel on `workers` processes (default: one
     per core, at most 4), batched; cheap checks run in this process. The columns are per pair;
-    `rtol` is for all of them (None: each question's metadata, else 1%), as in `grade`."""
+    `rtol` is for all of them (None: each question's metadata, else 1%), as in `grade`, and so
+    is the check that `questions` (the questions' texts) enables."""
     n = len(preds)
     for name, column in (
         ("golds", golds),
@@ -153,6 +158,7 @@ def grade_many(
         ("units", units),
         ("choices", choices),
         ("metadata", metadata),
+        ("questions", questions),
     ):
         if column is not None and len(column) != n:
             raise ValueError(f"{name} has {len(column)} items but preds has {n}")
@@ -168,7 +174,13 @@ def grade_many(
         )
         for i in range(n)
     ]
-    return _resolve(steps, timeout, workers or default_workers())
+    verdicts = _resolve(steps, timeout, workers or default_workers())
+    if questions is None:
+        return verdicts
+    return [
+        _without_restated_givens(v, questions[i], units[i] if units is not None else None, golds[i])
+        for i, v in enumerate(verdicts)
+    ]
 
 
 def _prepare(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sciinstruct.grading.grader import grade_many, without_restated_givens
+from sciinstruct.grading.grader import grade_many
 from sciinstruct.grading.metadata import load_metadata
 
 
@@ -42,6 +42,7 @@ def correctness_reward(
     if isinstance(rtol, Sequence) and not isinstance(rtol, str):
         metadata = _with_row_rtol(metadata, rtol)  # a column: each row's own tolerance
         rtol = None
+    prompts = kw.get("prompts")  # with the question's text, a repeated given earns nothing
     verdicts = grade_many(
         [_completion_text(c) for c in completions],
         [str(r) for r in references],
@@ -51,14 +52,8 @@ def correctness_reward(
         choices=kw.get("choices"),
         workers=kw.get("workers"),
         metadata=metadata,
+        questions=None if prompts is None else [_completion_text(p) for p in prompts],
     )
-    prompts = kw.get("prompts")
-    if prompts is not None:  # with the question's text, a repeated given earns nothing
-        units = kw.get("unit") or [None] * len(verdicts)
-        verdicts = [
-            without_restated_givens(v, _completion_text(p), u, str(r))
-            for v, p, u, r in zip(verdicts, prompts, units, references, strict=True)
-        ]
     return [None if v.correct is None else float(v.correct) for v in verdicts]
 
 

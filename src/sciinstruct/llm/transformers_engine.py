@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sciinstruct.embedded_model import EMBEDDED_MODEL_NAME, hf_model_dir
-from sciinstruct.errors import MissingDependencyError, require
+from sciinstruct.embedded_model import EMBEDDED_MODEL_NAME, hf_model_dir, hf_model_path
+from sciinstruct.errors import require
 from sciinstruct.llm.base import Completion, GenerationRequest, SyncBackend
 from sciinstruct.llm.identity import model_identity
 
@@ -68,11 +68,9 @@ def transformers_identity(source: Path, gguf_file: str | None = None) -> str:
     retrained into the same folder is not served the old model's cached answers."""
     if gguf_file:
         return model_identity(source / gguf_file)
-    try:
-        if source.resolve() == hf_model_dir().resolve():
-            return EMBEDDED_MODEL_NAME
-    except MissingDependencyError:  # no embedded model installed: `source` cannot be it
-        pass
+    # The path only: hf_model_dir() would dequantise the embedded model just to compare with it.
+    if source.resolve() == hf_model_path().resolve():
+        return EMBEDDED_MODEL_NAME
     return model_identity(source)
 
 

@@ -76,7 +76,6 @@ def select_correct(
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """SFT rows of up to `keep` distinct correct solutions per question, and the counts."""
     from sciinstruct.grading import grade
-    from sciinstruct.grading.grader import without_restated_givens
 
     rows: list[dict[str, Any]] = []
     counts = {"sampled": 0, "correct": 0, "duplicate": 0, "kept": 0, "questions_solved": 0}
@@ -92,11 +91,8 @@ def select_correct(
                 question["unit"],
                 choices=question.get("choices"),
                 metadata=question.get("metadata"),
-            )
-            # the question's text: a solution that only repeats a given quantity is not kept
-            asked = question.get("question") or question["prompt"][-1]["content"]
-            verdict = without_restated_givens(
-                verdict, asked, question.get("unit"), question["answer"]
+                # the question's text: a solution that only repeats a given quantity is not kept
+                question=question.get("question") or question["prompt"][-1]["content"],
             )
             if verdict.correct is None:
                 counts["ungradable_reference"] += 1
