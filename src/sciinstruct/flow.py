@@ -43,23 +43,38 @@ class Flow:
         self.run = RunDir(resolve_path(recipe.run_dir, self.base)).ensure()
         self.force = force
         self._backend: Any = None
+        self._executor: Any = None
 
     # -- plumbing -----------------------------------------------------------------------------
+    def executor(self) -> Any:
+        """The recipe's executor (`local`, or `ray`: a cluster joined or started once)."""
+        if self._executor is None:
+            from sciinstruct.distributed import open_executor
+
+            self._executor = open_executor(self.recipe.executor)
+        return self._executor
+
     def backend(self) -> Any:
         """The annotating (and judging) backend behind the run's response cache, built once."""
         if self._backend is None:
-            from sciinstruct.llm import CachedBackend, make_backend
+            from sciinstruct.llm import CachedBackend
 
             spec = self.recipe.backend
-            self._backend = CachedBackend(
-                make_backend(spec.name, spec.model, **spec.options), self.run.cache
-            )
+            engine = self.executor().backend(spec.name, spec.model, dict(spec.options))
+            self._backend = CachedBackend(engine, self.run.cache)
         return self._backend
 
-    def close(self) -> None:
+    def close_backend(self) -> None:
+        """Release the annotating engine (on Ray: its actors' GPUs, which training needs)."""
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+
+    def close(self) -> None:
+        self.close_backend()
+        if self._executor is not None:
+            self._executor.close()
+            self._executor = None
 
     def run_all(self) -> FlowResult:
         result = FlowResult(self.run)
@@ -136,7 +151,13 @@ class Flow:
             config = dataclasses.replace(
                 config, prompt_dir=str(resolve_path(config.prompt_dir, self.base))
             )
-        run_annotate(self.run, self.backend(), config, limit=self.recipe.limit)
+        run_annotate(
+            self.run,
+            self.backend(),
+            config,
+            limit=self.recipe.limit,
+            grading=self.executor().agrade,
+        )
 
     def stage_critique(self) -> None:
         from sciinstruct.critique import run_critique
@@ -181,6 +202,7 @@ class Flow:
     def stage_train(self) -> bool:
         from sciinstruct.train import train_sft
 
+        self.close_backend()  # the annotating engine is done: its memory (or GPUs) go to training
         out = self._tuned_dir()
         if self._trained_model() is not None and not self.force:
             console.print(
@@ -239,14 +261,14 @@ class Flow:
 
     def _evaluate(self, model: Path, questions: list[str], out: Path) -> None:
         from sciinstruct.evaluate import run_eval
-        from sciinstruct.llm import CachedBackend, make_backend
+        from sciinstruct.llm import CachedBackend
 
         out.mkdir(parents=True, exist_ok=True)
-        backend = CachedBackend(
-            make_backend(self.recipe.eval.backend, str(model)), out / "cache.sqlite"
-        )
+        executor = self.executor()
+        engine = executor.backend(self.recipe.eval.backend, str(model), {})
+        backend = CachedBackend(engine, out / "cache.sqlite")
         try:
-            run_eval(questions, backend, out, self.recipe.eval.config)
+            run_eval(questions, backend, out, self.recipe.eval.config, grading=executor.grade)
         finally:
             backend.close()
 

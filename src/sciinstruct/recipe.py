@@ -22,6 +22,7 @@ import yaml
 from sciinstruct.annotate import AnnotateConfig, StagePlan
 from sciinstruct.critique import CritiqueConfig
 from sciinstruct.curate import CurateConfig, FilterConfig
+from sciinstruct.distributed.config import ExecutorConfig
 from sciinstruct.errors import InputError, did_you_mean
 from sciinstruct.evaluate import EvalConfig
 from sciinstruct.export import ExportOptions
@@ -102,6 +103,8 @@ class Recipe:
     limit: int | None = None  # annotate at most this many questions (a quick run)
     stages: list[str] = field(default_factory=lambda: list(FLOW_STAGES))
     backend: BackendSpec = field(default_factory=BackendSpec)
+    # where annotate, critique and eval run their engines and grading: `{name: ray, actors: 4}`
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     generate: GenerateSpec = field(default_factory=GenerateSpec)
     annotate: AnnotateConfig = field(default_factory=_default_annotate)
     critique: CritiqueConfig = field(default_factory=CritiqueConfig)

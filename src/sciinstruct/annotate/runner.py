@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sciinstruct.annotate.funnel import Funnel, build_funnel
 from sciinstruct.annotate.ledger import Ledger
@@ -28,6 +29,10 @@ from sciinstruct.llm.cache import CachedBackend
 from sciinstruct.log import logger, progress
 from sciinstruct.records import Attempt, Question, Usage
 from sciinstruct.rundir import RunDir
+
+# Where grading runs: `grading(fn, *args)` awaits `fn(*args)`. Default: a thread of this process;
+# `sciinstruct.distributed` passes Ray tasks.
+Grading = Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,7 @@ def run_annotate(
     prompts: PromptSet | None = None,
     questions: Sequence[Question] | None = None,
     limit: int | None = None,
+    grading: Grading | None = None,
 ) -> Funnel:
     """Annotate a run directory's questions; the entry point of the CLI and of recipes.
 
@@ -115,7 +121,7 @@ def run_annotate(
         },
     )
     bad: list[BadLine] = []
-    funnel = annotate(questions, run, cached, prompts, config, bad)
+    funnel = annotate(questions, run, cached, prompts, config, bad, grading)
     for line in bad:
         logger.warning("skipped %s", line)
     stats = funnel.to_stats()
@@ -132,13 +138,14 @@ def annotate(
     prompts: PromptSet,
     config: AnnotateConfig,
     bad: list[BadLine] | None = None,
+    grading: Grading | None = None,
 ) -> Funnel:
     """Run every stage for every unsolved question and return the funnel.
 
     The lower-level entry: no cache is added and nothing goes to stats.json or config.yaml
     (`run_annotate` does both). Runs its own event loop, so call it from synchronous code.
     """
-    return asyncio.run(_annotate(questions, run, backend, prompts, config, bad))
+    return asyncio.run(_annotate(questions, run, backend, prompts, config, bad, grading))
 
 
 async def _annotate(
@@ -148,6 +155,7 @@ async def _annotate(
     prompts: PromptSet,
     config: AnnotateConfig,
     bad: list[BadLine] | None,
+    grading: Grading | None,
 ) -> Funnel:
     run.ensure()
     ledger = Ledger.load(run.attempts, bad)
@@ -175,7 +183,7 @@ async def _annotate(
                 for slot in batch:
                     spans.setdefault(slot.stage, [now, now])
                 try:
-                    attempts = await _generate(batch, backend, prompts, config)
+                    attempts = await _generate(batch, backend, prompts, config, grading)
                     writer.write_many(attempts)
                     ledger.extend(attempts)
                 finally:
@@ -208,13 +216,18 @@ def _check_same_model(models: set[str], model: str, path: Path) -> None:
 
 
 async def _generate(
-    batch: list[Slot], backend: Backend, prompts: PromptSet, config: AnnotateConfig
+    batch: list[Slot],
+    backend: Backend,
+    prompts: PromptSet,
+    config: AnnotateConfig,
+    grading: Grading | None,
 ) -> list[Attempt]:
     """One backend call for `batch`, graded."""
     requests = build_requests(batch, prompts, config.plan)
     completions = await backend.agenerate(requests)
     # Grading is CPU work; off the loop, the other workers' requests keep flowing.
-    return await asyncio.to_thread(grade_batch, batch, requests, completions, backend.model, config)
+    offload = grading or asyncio.to_thread
+    return await offload(grade_batch, batch, requests, completions, backend.model, config)
 
 
 def grade_batch(

@@ -5,11 +5,21 @@ Also home of the backend options shared with `sciinstruct critique`.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import typer
 
+from sciinstruct.cli.executor import (
+    ACTORS,
+    CPUS_PER_ACTOR,
+    EXECUTOR,
+    GPUS_PER_ACTOR,
+    RAY_ADDRESS,
+    calls_in_flight,
+    executor_config,
+)
 from sciinstruct.errors import InputError
 
 HTTP_BACKENDS = ("openai",)
@@ -54,9 +64,11 @@ def open_backend(
     api_key_env: str | None,
     options: list[str] | None,
     concurrency: int,
+    executor: Any = None,
 ) -> Any:
-    """Build the backend named on the command line, with its options."""
-    from sciinstruct.llm import make_backend
+    """Build the backend named on the command line, with its options (on `executor`'s
+    engines when given: Ray actors for `--executor ray`)."""
+    from sciinstruct.distributed import LocalExecutor
 
     kwargs = parse_options(options)
     if base_url:
@@ -65,7 +77,7 @@ def open_backend(
         kwargs["api_key_env"] = api_key_env
     if name in HTTP_BACKENDS:
         kwargs.setdefault("concurrency", concurrency)
-    return make_backend(name, model, **kwargs)
+    return (executor or LocalExecutor()).backend(name, model, kwargs)
 
 
 def split_list(value: str | None) -> tuple[str, ...]:
@@ -130,9 +142,15 @@ def register(app: typer.Typer) -> None:
             None, "--rtol", help="Relative tolerance of numbers [default: metadata.rtol, else 0.01]."
         ),
         limit: int = typer.Option(None, "--limit", help="Annotate only the first N questions."),
+        executor: str = EXECUTOR,
+        ray_address: str = RAY_ADDRESS,
+        actors: int = ACTORS,
+        num_cpus_per_actor: float = CPUS_PER_ACTOR,
+        num_gpus_per_actor: float = GPUS_PER_ACTOR,
     ) -> None:  # fmt: skip
         """Solve every question step by step (cot), let the model fix its wrong attempts (reflect), then write solutions from the reference (hinted); every attempt is graded and kept in RUN/attempts.jsonl. Re-running resumes."""
         from sciinstruct.annotate import AnnotateConfig, StagePlan, run_annotate
+        from sciinstruct.distributed import open_executor
         from sciinstruct.log import console
         from sciinstruct.rundir import RunDir
 
@@ -168,10 +186,20 @@ def register(app: typer.Typer) -> None:
             system_prompt=system_prompt,
         )
         prompt_set = config.prompts()  # checked before a model is loaded
-        engine = open_backend(backend, model, base_url, api_key_env, option, config.concurrency)
-        try:
-            funnel = run_annotate(rundir, engine, config, prompt_set, limit=limit)
-        finally:
-            engine.close()
+        spec = executor_config(
+            executor, ray_address, actors, num_cpus_per_actor, num_gpus_per_actor
+        )
+        with open_executor(spec) as runner:
+            in_flight = calls_in_flight(runner, backend, concurrency)
+            config = dataclasses.replace(config, concurrency=in_flight or config.concurrency)
+            engine = open_backend(
+                backend, model, base_url, api_key_env, option, config.concurrency, runner
+            )
+            try:
+                funnel = run_annotate(
+                    rundir, engine, config, prompt_set, limit=limit, grading=runner.agrade
+                )
+            finally:
+                engine.close()
         console.print(funnel.table())
         console.print(f"attempts: {rundir.attempts}  stats: {rundir.stats}", highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
@@ -19,6 +20,15 @@ from sciinstruct.cli.annotate import (
     default_throughput,
     open_backend,
     split_list,
+)
+from sciinstruct.cli.executor import (
+    ACTORS,
+    CPUS_PER_ACTOR,
+    EXECUTOR,
+    GPUS_PER_ACTOR,
+    RAY_ADDRESS,
+    calls_in_flight,
+    executor_config,
 )
 
 
@@ -42,9 +52,15 @@ def register(app: typer.Typer) -> None:
         concurrency: int = CONCURRENCY,
         prompts: Path = PROMPTS,
         lang: str = LANG,
+        executor: str = EXECUTOR,
+        ray_address: str = RAY_ADDRESS,
+        actors: int = ACTORS,
+        num_cpus_per_actor: float = CPUS_PER_ACTOR,
+        num_gpus_per_actor: float = GPUS_PER_ACTOR,
     ) -> None:  # fmt: skip
         """Score attempts 1-10 against the reference (RUN/critiques.jsonl) and report how well the judge agrees with the rule-based grader. Re-running resumes."""
         from sciinstruct.critique import CritiqueConfig, run_critique
+        from sciinstruct.distributed import open_executor
         from sciinstruct.errors import InputError
         from sciinstruct.log import console
         from sciinstruct.rundir import RunDir
@@ -69,11 +85,19 @@ def register(app: typer.Typer) -> None:
             prompt_dir=str(prompts) if prompts else None,
         )
         prompt_set = config.prompts()  # checked before a model is loaded
-        engine = open_backend(backend, model, base_url, api_key_env, option, config.concurrency)
-        try:
-            report = run_critique(rundir, engine, config, prompt_set)
-        finally:
-            engine.close()
+        spec = executor_config(
+            executor, ray_address, actors, num_cpus_per_actor, num_gpus_per_actor
+        )
+        with open_executor(spec) as runner:
+            in_flight = calls_in_flight(runner, backend, concurrency)
+            config = dataclasses.replace(config, concurrency=in_flight or config.concurrency)
+            engine = open_backend(
+                backend, model, base_url, api_key_env, option, config.concurrency, runner
+            )
+            try:
+                report = run_critique(rundir, engine, config, prompt_set)
+            finally:
+                engine.close()
         console.print(report.agreement.table())
         a = report.agreement
         console.print(

@@ -7,15 +7,30 @@ from typing import Any
 
 import typer
 
+from sciinstruct.cli.executor import (
+    ACTORS,
+    CPUS_PER_ACTOR,
+    EXECUTOR,
+    GPUS_PER_ACTOR,
+    RAY_ADDRESS,
+    executor_config,
+)
 from sciinstruct.errors import InputError
 from sciinstruct.log import console
 
 
 def _backend(
-    name: str, model: str | None, base_url: str | None, concurrency: int | None, cache: Path | None
+    name: str,
+    model: str | None,
+    base_url: str | None,
+    concurrency: int | None,
+    cache: Path | None,
+    executor: Any = None,
 ) -> Any:
-    """A backend by name, behind the response cache unless `cache` is None."""
-    from sciinstruct.llm import CachedBackend, make_backend
+    """A backend by name (on `executor`'s engines when given), behind the response cache
+    unless `cache` is None."""
+    from sciinstruct.distributed import LocalExecutor
+    from sciinstruct.llm import CachedBackend
 
     options: dict[str, Any] = {}
     if base_url:
@@ -27,7 +42,7 @@ def _backend(
             f"--base-url and --concurrency apply to the openai backend, not {name!r}",
             field="backend",
         )
-    backend = make_backend(name, model, **options)
+    backend = (executor or LocalExecutor()).backend(name, model, options)
     return CachedBackend(backend, cache) if cache else backend
 
 
@@ -104,6 +119,11 @@ def eval_command(
     list_: bool = typer.Option(
         False, "--list", help="List the registered benchmarks and where their data is."
     ),
+    executor: str = EXECUTOR,
+    ray_address: str | None = RAY_ADDRESS,
+    actors: int | None = ACTORS,
+    num_cpus_per_actor: float = CPUS_PER_ACTOR,
+    num_gpus_per_actor: float = GPUS_PER_ACTOR,
 ) -> None:
     """Evaluate a model on science and math benchmarks, graded by the project's grader.
 
@@ -136,29 +156,35 @@ def eval_command(
         raise InputError(str(exc)) from exc
     cache = None if no_cache else out / "cache.sqlite"
     out.mkdir(parents=True, exist_ok=True)
-    generator = _backend(backend, model, base_url, concurrency, cache)
-    judge = None
-    if judge_backend or judge_model or judge_base_url:
-        judge = _backend(judge_backend or backend, judge_model, judge_base_url, None, cache)
-    try:
-        results = run_eval(
-            benchmark,
-            generator,
-            out,
-            config,
-            data_dir=data_dir,
-            judge=judge,
-            settings={
-                "backend": backend,
-                "model": model,
-                "base_url": base_url,
-                "data_dir": str(data_dir) if data_dir else None,
-            },
-        )
-    finally:
-        generator.close()
-        if judge is not None:
-            judge.close()
+    from sciinstruct.distributed import open_executor
+
+    spec = executor_config(executor, ray_address, actors, num_cpus_per_actor, num_gpus_per_actor)
+    with open_executor(spec) as runner:
+        generator = _backend(backend, model, base_url, concurrency, cache, runner)
+        judge = None
+        if judge_backend or judge_model or judge_base_url:
+            judge = _backend(judge_backend or backend, judge_model, judge_base_url, None, cache)
+        try:
+            results = run_eval(
+                benchmark,
+                generator,
+                out,
+                config,
+                data_dir=data_dir,
+                judge=judge,
+                settings={
+                    "backend": backend,
+                    "model": model,
+                    "base_url": base_url,
+                    "data_dir": str(data_dir) if data_dir else None,
+                    "executor": spec.to_dict(),
+                },
+                grading=runner.grade,
+            )
+        finally:
+            generator.close()
+            if judge is not None:
+                judge.close()
     console.print((out / "summary.md").read_text(encoding="utf-8"), highlight=False, markup=False)
     if results["accuracy"] is not None:
         console.print(

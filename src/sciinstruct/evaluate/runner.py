@@ -108,6 +108,13 @@ def grade_prediction(
     }
 
 
+def grade_predictions(
+    spec: BenchmarkSpec, questions: Sequence[Question], completions: Sequence[Completion]
+) -> list[dict[str, Any]]:
+    """`grade_prediction` for a batch: one call, so a batch is one Ray task when graded there."""
+    return [grade_prediction(spec, q, c) for q, c in zip(questions, completions, strict=True)]
+
+
 def _prediction(
     spec: BenchmarkSpec,
     question: Question,
@@ -142,8 +149,12 @@ def evaluate(
     config: EvalConfig,
     judge: Backend | None = None,
     on_prediction: Callable[[Prediction], None] | None = None,
+    grading: Callable[..., Any] | None = None,
 ) -> list[Prediction]:
-    """Generate, grade (or judge) and return one prediction per question and sample."""
+    """Generate, grade (or judge) and return one prediction per question and sample.
+
+    `grading(fn, *args)` returns `fn(*args)` computed where it likes (default: right here;
+    `sciinstruct.distributed` passes a Ray task)."""
     if spec.mode == "judged" and judge is None:
         raise ValueError(f"{spec.name} is judged: pass a judge backend")
     jobs = [
@@ -169,14 +180,20 @@ def evaluate(
             if spec.mode == "judged":
                 _judge_batch(spec, judge, batch, completions, rows, config)  # type: ignore[arg-type]
             else:
-                for row, (question, _, _), completion in zip(rows, batch, completions, strict=True):
-                    row.update(grade_prediction(spec, question, completion))
+                asked = [question for question, _, _ in batch]
+                verdicts = (grading or _here)(grade_predictions, spec, asked, completions)
+                for row, verdict in zip(rows, verdicts, strict=True):
+                    row.update(verdict)
             for row in rows:
                 predictions.append(row)
                 if on_prediction:
                     on_prediction(row)
             bar.advance(task, len(batch))
     return predictions
+
+
+def _here(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
 
 
 def _judge_batch(
@@ -215,6 +232,7 @@ def run_eval(
     data_dir: str | Path | None = None,
     judge: Backend | None = None,
     settings: dict[str, Any] | None = None,
+    grading: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate `backend` on each benchmark (name, .yaml or question file) and write
     `out/predictions.jsonl`, `out/results.json` and `out/summary.md`; return the results.
@@ -241,7 +259,9 @@ def run_eval(
     with JsonlWriter(predictions_path) as writer:
         for spec, questions in loaded:
             spec_judge = (judge or backend) if spec.mode == "judged" else None
-            predictions = evaluate(spec, questions, backend, config, spec_judge, writer.write)
+            predictions = evaluate(
+                spec, questions, backend, config, spec_judge, writer.write, grading
+            )
             summaries[spec.name] = summarize(spec, predictions, config.samples)
     totals = overall(summaries)
     results = {

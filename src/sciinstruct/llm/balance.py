@@ -1,4 +1,4 @@
-"""Spreading requests over several servers of one model.
+"""Spreading requests over several servers (or Ray engine actors) of one model.
 
 Each request goes to the server with the fewest requests in flight from this backend, ties
 broken in turn. Counting per request rather than per call matters: a caller that sends one
@@ -12,12 +12,15 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")  # a server URL, or an engine actor (sciinstruct.distributed)
 
 
-class LeastBusy:
+class LeastBusy(Generic[T]):
     """The server with the fewest requests in flight, counted across every call and thread."""
 
-    def __init__(self, urls: Sequence[str]) -> None:
+    def __init__(self, urls: Sequence[T]) -> None:
         if not urls:
             raise ValueError("LeastBusy needs at least one URL")
         self.urls = list(urls)
@@ -26,16 +29,16 @@ class LeastBusy:
         self._lock = threading.Lock()  # generate() may run in several threads' event loops
 
     @contextlib.contextmanager
-    def pick(self) -> Iterator[str]:
-        """A URL to send one request to, counted as busy until the block ends."""
+    def pick(self, weight: int = 1) -> Iterator[T]:
+        """A URL to send `weight` requests to, counted as busy until the block ends."""
         n = len(self.urls)
         with self._lock:
             order = [(self._turn + k) % n for k in range(n)]
             self._turn = (self._turn + 1) % n
             index = min(order, key=self.in_flight.__getitem__)
-            self.in_flight[index] += 1
+            self.in_flight[index] += weight
         try:
             yield self.urls[index]
         finally:
             with self._lock:
-                self.in_flight[index] -= 1
+                self.in_flight[index] -= weight

@@ -22,12 +22,17 @@ from sciinstruct.errors import InputError, did_you_mean
 FINETUNE_MODES = ("auto", "lora", "full")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 TOO_LONG_POLICIES = ("error", "drop")
+SAMPLE_BACKENDS = ("auto", "transformers", "vllm", "openai")
+# trl.GRPOConfig's accepted values in TRL 1.16 (tests/test_train_grpo_variants.py checks them
+# against TRL itself)
+GRPO_LOSS_TYPES = ("dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo", "vespo")
+SCALE_REWARDS = ("group", "batch", "none", "true", "false")
 
 
 def _help(text: str, default: Any) -> Any:
     """A dataclass field with a default and its help text (shown by `--help` and in the docs)."""
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"help": text})
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": text})
     return field(default=default, metadata={"help": text})
 
 
@@ -136,9 +141,54 @@ class GRPOTrainConfig(TrainConfig):
         "Reward functions by registered name or `module:function`.", ["correctness", "format"]
     )
     reward_weights: list[float] | None = _help("One weight per reward (default: all 1).", None)
+    # TRL's GRPO variants, by TRL's own names and defaults (trl.GRPOConfig, TRL 1.16)
+    loss_type: str = _help(
+        "TRL loss: dapo (TRL's default), grpo, dr_grpo (with scale_rewards: none), bnpo, "
+        "cispo, sapo, luspo or vespo.",
+        "dapo",
+    )
+    importance_sampling_level: str = _help("`token`, or `sequence` for GSPO.", "token")
+    scale_rewards: str = _help(
+        "Divide advantages by the reward std of the `group`, the `batch`, or `none`.", "group"
+    )
+    epsilon: float = _help("Lower clipping bound of the ratio.", 0.2)
+    epsilon_high: float | None = _help("Upper clipping bound (DAPO: 0.28; unset: epsilon).", None)
+    mask_truncated_completions: bool = _help(
+        "Leave completions cut at max_completion_length out of the loss (DAPO).", False
+    )
+    # Generation through vLLM (TRL's names): colocated in the trainer's processes, or a server
+    # started with `trl vllm-serve --model ...`
+    use_vllm: bool | str = _help(
+        "Generate with vLLM: true, false, or `auto` (where vllm is installed and a GPU is seen).",
+        "auto",
+    )
+    vllm_mode: str = _help(
+        "`colocate` (in the trainer) or `server` (`trl vllm-serve`).", "colocate"
+    )
+    vllm_server_base_url: str | None = _help(
+        "vllm_mode server: the server's URL, e.g. http://10.0.0.2:8000.", None
+    )
+    vllm_gpu_memory_utilization: float = _help(
+        "vllm_mode colocate: share of each GPU's memory vLLM may take.", 0.3
+    )
+    vllm_tensor_parallel_size: int = _help("vllm_mode colocate: GPUs per vLLM engine.", 1)
+    trl_options: dict[str, Any] = _help(
+        "Any other trl.GRPOConfig field by its TRL name, e.g. {num_iterations: 2}.", {}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _choice("loss_type", self.loss_type, GRPO_LOSS_TYPES)
+        _choice("importance_sampling_level", self.importance_sampling_level, ("token", "sequence"))
+        _choice("scale_rewards", str(self.scale_rewards).lower(), SCALE_REWARDS)
+        _choice("vllm_mode", self.vllm_mode, ("colocate", "server"))
+        if self.use_vllm not in (True, False, "auto"):
+            raise ValueError(f"use_vllm must be true, false or auto; got {self.use_vllm!r}")
+        mine = set(self.__dataclass_fields__) & set(self.trl_options)
+        if mine:
+            raise ValueError(
+                f"trl_options sets {', '.join(sorted(mine))}: set it as a recipe key instead"
+            )
         if self.num_generations < 2:
             raise ValueError(
                 f"num_generations must be >= 2 (GRPO compares a group), got {self.num_generations}"
@@ -174,6 +224,14 @@ class RFTTrainConfig(SFTTrainConfig):
     sample_top_p: float = _help("Nucleus sampling threshold for the k solutions.", 0.95)
     max_new_tokens: int = _help("Longest sampled solution, in tokens.", 512)
     sample_batch_size: int = _help("Questions per generate() call while sampling.", 8)
+    sample_backend: str = _help(
+        "Engine that samples: `auto` (vllm where installed on a GPU, else transformers), "
+        "`transformers`, `vllm`, or `openai` (a server of the round's model).",
+        "auto",
+    )
+    sample_backend_options: dict[str, Any] = _help(
+        "Options of the sampling backend, e.g. {gpu_memory_utilization: 0.5} for vllm.", {}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -190,6 +248,7 @@ class RFTTrainConfig(SFTTrainConfig):
             raise ValueError(
                 f"keep_per_question ({self.keep_per_question}) cannot exceed samples ({self.samples})"
             )
+        _choice("sample_backend", self.sample_backend, SAMPLE_BACKENDS)
         if self.sample_temperature <= 0:
             raise ValueError(
                 f"sample_temperature must be > 0 to draw distinct samples, got {self.sample_temperature}"

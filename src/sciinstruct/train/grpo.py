@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sciinstruct.errors import InputError, did_you_mean
 from sciinstruct.log import logger
 from sciinstruct.train import data as train_data
 from sciinstruct.train.config import GRPOTrainConfig
@@ -29,11 +30,58 @@ def load_grpo_data(cfg: GRPOTrainConfig, tokenizer: Any) -> tuple[Any, Any, dict
     return load_splits(cfg, train_data.grpo_row, tokenizer, **options)
 
 
+def use_vllm(cfg: GRPOTrainConfig) -> bool:
+    """`use_vllm` with `auto` resolved: vLLM installed and a GPU seen."""
+    if cfg.use_vllm != "auto":
+        return bool(cfg.use_vllm)
+    import importlib.util
+
+    from sciinstruct.train.model import on_gpu
+
+    return importlib.util.find_spec("vllm") is not None and on_gpu()
+
+
+def grpo_variant_kwargs(cfg: GRPOTrainConfig) -> dict[str, Any]:
+    """The GRPO variant and vLLM settings as trl.GRPOConfig keywords (TRL's names), with
+    `trl_options` checked against GRPOConfig's own fields before any model is loaded."""
+    import dataclasses
+
+    from trl import GRPOConfig
+
+    known = {f.name for f in dataclasses.fields(GRPOConfig)}
+    for key in cfg.trl_options:
+        if key not in known:
+            hint = did_you_mean(key, known)
+            raise InputError(
+                f"trl.GRPOConfig has no field {key!r}{f'; {hint}' if hint else ''}",
+                field=f"trl_options.{key}",
+            )
+    scale = str(cfg.scale_rewards).lower()
+    kwargs: dict[str, Any] = {
+        "loss_type": cfg.loss_type,
+        "importance_sampling_level": cfg.importance_sampling_level,
+        "scale_rewards": {"true": True, "false": False}.get(scale, scale),
+        "epsilon": cfg.epsilon,
+        "epsilon_high": cfg.epsilon_high,
+        "mask_truncated_completions": cfg.mask_truncated_completions,
+        "use_vllm": use_vllm(cfg),
+    }
+    if kwargs["use_vllm"]:
+        kwargs.update(
+            vllm_mode=cfg.vllm_mode,
+            vllm_server_base_url=cfg.vllm_server_base_url,
+            vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+            vllm_tensor_parallel_size=cfg.vllm_tensor_parallel_size,
+        )
+    return {**kwargs, **cfg.trl_options}
+
+
 def train_grpo(cfg: GRPOTrainConfig) -> TrainResult:
     """Check the rewards and the data, then run GRPO from `cfg.model`."""
     from trl import GRPOConfig, GRPOTrainer
 
     resume_from = checkpoint_to_resume(cfg)
+    variant = grpo_variant_kwargs(cfg)  # a bad trl_options key fails before loading
     reward_funcs = [get_reward(name) for name in cfg.rewards]  # unknown names fail before loading
     base = resolve_model(cfg.model)
     tokenizer = load_tokenizer(base)
@@ -41,6 +89,7 @@ def train_grpo(cfg: GRPOTrainConfig) -> TrainResult:
     weights = cfg.reward_weights or [1.0] * len(cfg.rewards)
     summary["rewards"] = dict(zip(cfg.rewards, weights, strict=True))
     logger.info("grpo: %d prompts, rewards %s", summary["rows_train"], ", ".join(cfg.rewards))
+    summary["variant"] = {k: v for k, v in variant.items() if v is not None}
     args = GRPOConfig(
         **training_kwargs(cfg, eval_ds is not None),
         num_generations=cfg.num_generations,
@@ -48,6 +97,7 @@ def train_grpo(cfg: GRPOTrainConfig) -> TrainResult:
         temperature=cfg.temperature,
         beta=cfg.beta,
         reward_weights=cfg.reward_weights,
+        **variant,
     )
     # GRPO pads prompts on the left so that every completion starts at the same position.
     tokenizer.padding_side = "left"

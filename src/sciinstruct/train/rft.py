@@ -5,70 +5,101 @@ the reference with the project's grader, keeps up to `keep_per_question` correct
 differ from one another (after whitespace normalisation), and fine-tunes the current model on
 them with the SFT trainer. The next round samples from the model this round produced.
 
+Sampling goes through a backend (`sample_backend`: vLLM where installed on a GPU, else
+transformers) behind the response cache `out/cache.sqlite`, as annotation does: a killed run
+re-asks only what had not landed, and under `accelerate launch` rank 0 alone samples while the
+other ranks wait for the round's data.
+
 Layout: `out/round-R/` holds `rft.jsonl` (the kept solutions, in the export format), the SFT
-output of that round (see `runner`), and `sampling.json` (counts). With LoRA each round is merged
-so that the next round samples from a standalone model. `--resume` skips finished rounds.
+output of that round (see `runner`), and `sampling.json` (counts, written last). With LoRA each
+round is merged so that the next round samples from a standalone model. `--resume` skips
+finished rounds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
 from sciinstruct.errors import InputError, SciInstructError
 from sciinstruct.jsonl import write_jsonl
+from sciinstruct.llm.base import GenerationRequest, SamplingParams
 from sciinstruct.log import logger, progress
 from sciinstruct.train import data as train_data
 from sciinstruct.train.config import RFTTrainConfig, SFTTrainConfig
-from sciinstruct.train.model import load_model, load_tokenizer, resolve_model
+from sciinstruct.train.model import load_tokenizer, resolve_model
 from sciinstruct.train.runner import TrainResult
 from sciinstruct.train.sft import train_sft
 
 ROUND_DONE = "round_done.json"
 
 
-def sample_solutions(
-    model_dir: str, prompts: list[list[dict[str, str]]], cfg: RFTTrainConfig, seed: int
-) -> list[list[str]]:
-    """`cfg.samples` sampled solutions for each chat prompt, batched through `generate`."""
-    import torch
+def sample_backend_name(cfg: RFTTrainConfig) -> str:
+    """`sample_backend`, with `auto` resolved: vLLM where it is installed and a GPU is there."""
+    if cfg.sample_backend != "auto":
+        return cfg.sample_backend
+    import importlib.util
 
-    tokenizer = load_tokenizer(model_dir)
-    tokenizer.padding_side = "left"  # generation appends on the right, so pad on the left
-    model = load_model(model_dir, cfg.precision).eval()
-    torch.manual_seed(seed)
-    solutions: list[list[str]] = []
-    with progress() as bar:
-        task = bar.add_task("sampling solutions", total=len(prompts))
-        for start in range(0, len(prompts), cfg.sample_batch_size):
-            batch = prompts[start : start + cfg.sample_batch_size]
-            inputs = tokenizer.apply_chat_template(
-                batch,
-                add_generation_prompt=True,
-                padding=True,
-                return_tensors="pt",
-                return_dict=True,
-            )
-            with torch.no_grad():
-                output = model.generate(
-                    **inputs,
-                    do_sample=True,
-                    temperature=cfg.sample_temperature,
-                    top_p=cfg.sample_top_p,
-                    max_new_tokens=cfg.max_new_tokens,
-                    num_return_sequences=cfg.samples,
-                    pad_token_id=tokenizer.pad_token_id,
-                )
-            # output: (len(batch) * samples, prompt_len + new) with the k samples of a prompt adjacent
-            texts = tokenizer.batch_decode(
-                output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True
-            )
-            for i in range(len(batch)):
-                solutions.append(texts[i * cfg.samples : (i + 1) * cfg.samples])
-            bar.advance(task, len(batch))
-    return solutions
+    from sciinstruct.train.model import on_gpu
+
+    return "vllm" if importlib.util.find_spec("vllm") and on_gpu() else "transformers"
+
+
+def sample_requests(
+    prompts: list[list[dict[str, str]]], cfg: RFTTrainConfig, round_number: int
+) -> list[GenerationRequest]:
+    """`cfg.samples` requests per prompt, adjacent; sample i of round r has seed
+    `seed + 1000 r + i`, so the cache tells the samples apart and a re-run draws the same."""
+    base = cfg.seed + 1000 * round_number
+    return [
+        GenerationRequest(
+            prompt,
+            SamplingParams(
+                temperature=cfg.sample_temperature,
+                top_p=cfg.sample_top_p,
+                max_tokens=cfg.max_new_tokens,
+                seed=base + i,
+            ),
+        )
+        for prompt in prompts
+        for i in range(cfg.samples)
+    ]
+
+
+def sample_solutions(
+    model_dir: str,
+    prompts: list[list[dict[str, str]]],
+    cfg: RFTTrainConfig,
+    round_number: int,
+    cache: Path,
+) -> list[list[str]]:
+    """`cfg.samples` solutions per chat prompt from `model_dir`, through the response cache.
+
+    A sampling killed half-way keeps every batch that landed in `cache`; run again it asks the
+    engine only for the rest. A failed generation counts as a wrong solution (an empty text).
+    """
+    from sciinstruct.llm import CachedBackend, make_backend
+
+    engine = make_backend(sample_backend_name(cfg), model_dir, **cfg.sample_backend_options)
+    backend = CachedBackend(engine, cache)
+    requests = sample_requests(prompts, cfg, round_number)
+    texts: list[str] = []
+    step = cfg.sample_batch_size * cfg.samples
+    try:
+        with progress() as bar:
+            task = bar.add_task("sampling solutions", total=len(prompts))
+            for start in range(0, len(requests), step):
+                completions = backend.generate(requests[start : start + step])
+                texts.extend(c.text if c.ok else "" for c in completions)
+                bar.advance(task, len(completions) // cfg.samples)
+    finally:
+        backend.close()
+    logger.info("sampling: %d cached, %d generated", backend.hits, backend.misses)
+    return [texts[i : i + cfg.samples] for i in range(0, len(texts), cfg.samples)]
 
 
 def select_correct(
@@ -147,13 +178,16 @@ def run_round(
     from transformers.trainer_utils import get_last_checkpoint
 
     data_file = round_dir / "rft.jsonl"
-    if not (cfg.resume and data_file.exists()):
+    counts_file = round_dir / "sampling.json"  # written last: the round's data is complete
+    if not _is_main_rank():
+        _wait_for(counts_file)  # under `accelerate launch`, rank 0 alone samples
+    elif not (cfg.resume and counts_file.exists()):
         prompts = [q["prompt"] for q in questions]
-        solutions = sample_solutions(model, prompts, cfg, seed=cfg.seed + number)
+        cache = Path(cfg.out or round_dir.parent) / "cache.sqlite"
+        solutions = sample_solutions(model, prompts, cfg, number, cache)
         rows, counts = select_correct(questions, solutions, cfg.keep_per_question)
         logger.info("round %d: %s", number, counts)
         round_dir.mkdir(parents=True, exist_ok=True)
-        (round_dir / "sampling.json").write_text(json.dumps(counts, indent=2))
         if not rows:
             raise SciInstructError(
                 f"round {number}: none of {counts['sampled']} sampled solutions graded correct; "
@@ -161,9 +195,20 @@ def run_round(
                 "a stronger model"
             )
         write_jsonl(data_file, rows)
+        counts_file.write_text(json.dumps(counts, indent=2))
     settings = sft_settings(cfg, round_dir, model, data_file)
     settings.resume = get_last_checkpoint(str(round_dir)) is not None
     return train_sft(settings, kind="rft")
+
+
+def _is_main_rank() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _wait_for(path: Path, poll_s: float = 2.0) -> None:
+    """Wait until rank 0 has written `path` (sampling a round takes minutes to hours)."""
+    while not path.exists():
+        time.sleep(poll_s)
 
 
 def train_rft(cfg: RFTTrainConfig) -> TrainResult:
@@ -190,7 +235,7 @@ def train_rft(cfg: RFTTrainConfig) -> TrainResult:
             logger.info("round %d already finished: %s", number, done)
             current = done
             continue
-        if round_dir.exists() and not cfg.resume:
+        if round_dir.exists() and not cfg.resume and _is_main_rank():
             raise InputError("exists; pass --resume or choose another --out", file=str(round_dir))
         result = run_round(cfg, number, round_dir, current, questions)
         current = str(result.final_model)

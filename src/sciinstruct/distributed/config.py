@@ -1,0 +1,76 @@
+"""Where the LLM calls and the grading of annotate, critique and eval run: here, or on Ray.
+
+One dataclass, shared by the CLI (`--executor ray --ray-address ... --actors N`) and the recipe
+(`executor: {name: ray, actors: 4, num_gpus_per_actor: 1}`), with the help text on each field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sciinstruct.errors import InputError, did_you_mean
+
+EXECUTORS = ("local", "ray")
+
+
+def _help(text: str, default: Any) -> Any:
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """How a stage spreads its LLM calls and grading: one process, or actors on a Ray cluster."""
+
+    name: str = _help("`local` (this process) or `ray` (engine actors on a Ray cluster).", "local")
+    address: str | None = _help(
+        "Ray cluster to join (`auto`, `ray://host:10001`); unset: start a local cluster.", None
+    )
+    actors: int | None = _help(
+        "Engine actors (default: one per GPU with num_gpus_per_actor, else one per CPU).", None
+    )
+    num_cpus_per_actor: float = _help("CPUs each engine actor reserves.", 1.0)
+    num_gpus_per_actor: float = _help(
+        "GPUs each engine actor reserves (vLLM with tensor_parallel_size=N: N).", 0.0
+    )
+    calls_per_actor: int | None = _help(
+        "Backend calls one actor serves at once (default: 1 for an in-process engine, 16 "
+        "for the openai backend, which a server batches).",
+        None,
+    )
+    grade_in_workers: bool = _help("Grade in Ray tasks rather than in the driver.", True)
+    num_cpus: int | None = _help(
+        "CPUs of a local cluster started here (default: all); ignored with `address`.", None
+    )
+
+    def __post_init__(self) -> None:
+        if self.name not in EXECUTORS:
+            hint = did_you_mean(self.name, EXECUTORS)
+            raise InputError(
+                f"unknown executor {self.name!r}{f'; {hint}' if hint else ''} "
+                f"(valid: {', '.join(EXECUTORS)})",
+                field="executor.name",
+            )
+        if self.actors is not None and self.actors < 1:
+            raise InputError(f"must be >= 1, got {self.actors}", field="executor.actors")
+        if self.calls_per_actor is not None and self.calls_per_actor < 1:
+            raise InputError(
+                f"must be >= 1, got {self.calls_per_actor}", field="executor.calls_per_actor"
+            )
+        if self.num_cpus_per_actor < 0 or self.num_gpus_per_actor < 0:
+            raise InputError(
+                "num_cpus_per_actor and num_gpus_per_actor must be >= 0, got "
+                f"{self.num_cpus_per_actor} and {self.num_gpus_per_actor}",
+                field="executor",
+            )
+
+    @property
+    def is_ray(self) -> bool:
+        return self.name == "ray"
+
+    def calls(self, backend: str) -> int:
+        """Calls one actor serves at once for `backend`: a server batches many, an engine one."""
+        return self.calls_per_actor or (16 if backend == "openai" else 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
