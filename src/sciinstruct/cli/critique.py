@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         run: Path = typer.Argument(..., help="Run directory with attempts.jsonl."),
         backend: str = BACKEND,
         model: str = MODEL,
-        base_url: str = BASE_URL,
+        base_url: list[str] = BASE_URL,
         api_key_env: str = API_KEY_ENV,
         option: list[str] = OPTION,
         stage: str = typer.Option(None, "--stage", help="Judge only these stages (comma separated)."),

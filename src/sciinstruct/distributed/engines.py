@@ -95,7 +95,14 @@ class ActorStats:
     requests: int = 0
     completion_tokens: int = 0
     failed: int = 0
-    busy_s: float = 0.0
+    busy_s: float = 0.0  # calls as the driver timed them: sent until the answer arrived
+    engine_s: float = 0.0  # the engine's own time for those requests (their `latency_s`)
+
+    @property
+    def overhead_s(self) -> float:
+        """Driver-side call time the engine did not account for: Ray scheduling, the object
+        store, (de)serialisation, and any wait in the actor's queue."""
+        return max(0.0, self.busy_s - self.engine_s)
 
     def line(self) -> str:
         rate = self.completion_tokens / self.busy_s if self.busy_s else 0.0
@@ -159,6 +166,7 @@ class RayBackend(AsyncBackend):
             stats.completion_tokens += sum(c.completion_tokens for c in completions)
             stats.failed += sum(not c.ok for c in completions)
             stats.busy_s += busy
+            stats.engine_s += sum(c.latency_s for c in completions)
         return completions
 
     def _maybe_log(self, force: bool = False) -> None:
