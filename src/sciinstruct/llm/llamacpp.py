@@ -3,9 +3,8 @@
 The chat template is the one stored in the GGUF file. One `Llama` context serves one request at a
 time (it is not thread-safe), so each context sits behind its own lock. ctypes releases the GIL
 during llama.cpp calls, so `parallel` contexts of `n_threads` threads each, driven from as many
-Python threads, decode side by side: a batch is split across them. Requests that share a prompt
-(k samples of one question) go to the same context, one after another, so they reuse the prompt's
-evaluated prefix from the KV cache.
+Python threads, decode side by side: a batch is split across them. Each request is evaluated from an empty
+context, so its text depends only on the request and its seed, never on the batch it came in.
 """
 
 from __future__ import annotations
@@ -61,7 +60,15 @@ class _Context:
 
     def run(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         with self.lock:
-            return [_complete(self.llm, r) for r in requests]
+            out = []
+            for request in requests:
+                # From an empty context: reusing the previous request's KV prefix changes the
+                # logits' rounding, so a sampled text would depend on what ran before it in
+                # this context (3 of 8 annotate requests differed). Without it a seed gives one
+                # text whatever the batching: resumed runs and Ray runs equal uninterrupted ones.
+                self.llm.reset()
+                out.append(_complete(self.llm, request))
+            return out
 
 
 class LlamaCppBackend(SyncBackend):
