@@ -3,7 +3,7 @@
 No data set is downloaded: every loader reads the format its benchmark is published in from a
 local path (`--data-dir`, `$SCIINSTRUCT_DATA`, or ~/.cache/sciinstruct/data), and a missing file
 answers with where to get it and where to put it. A loader is a function from raw rows to
-Questions; the container (JSONL, JSON, CSV, a saved Hugging Face dataset) is read by `readers`.
+Questions; the container (JSONL, JSON, CSV, a saved Hugging Face dataset) is read by `sciinstruct.rows`.
 Every Question records its published subset in `metadata["subset"]`, which the definition's
 `subsets:` maps to a subject.
 """
@@ -18,15 +18,9 @@ from pathlib import Path
 from sciinstruct.embedded_model import cache_home
 from sciinstruct.errors import InputError
 from sciinstruct.evaluate.formats import FORMATS
-from sciinstruct.evaluate.readers import (
-    Row,
-    files_under,
-    is_hf_saved_dataset,
-    read_csv_file,
-    read_rows,
-)
 from sciinstruct.evaluate.registry import BenchmarkSpec
 from sciinstruct.records import Question
+from sciinstruct.rows import Row, files_under, is_hf_saved_dataset, read_rows
 
 DATA_ENV = "SCIINSTRUCT_DATA"
 
@@ -69,17 +63,14 @@ def resolve_path(spec: BenchmarkSpec, root: Path) -> Path:
 def _raw_rows(spec: BenchmarkSpec, path: Path) -> Iterator[Row]:
     _, pattern, columns = FORMATS[spec.format]
     if is_hf_saved_dataset(path):
-        yield from read_rows(path, spec.source.split)
+        yield from read_rows(path, split=spec.source.split)
         return
     for file in files_under(path, pattern):
         if file.name.endswith("_sol.json"):  # SciBench: the solution subsets repeat problems
             continue
         if spec.format in ("mmlu", "ceval") and not file.stem.endswith(f"_{spec.source.split}"):
             continue  # another split's file in the same tree
-        if columns and file.suffix == ".csv":
-            yield from read_csv_file(file, columns)
-        else:
-            yield from read_rows(file, spec.source.split)
+        yield from read_rows(file, split=spec.source.split, columns=columns)
 
 
 def _select(questions: Iterable[Question], spec: BenchmarkSpec) -> Iterator[Question]:
