@@ -5,14 +5,12 @@ drops, with the reason, to RUN/dropped.jsonl and their counts to stats.json. `cl
 records a skipped filter stage and removes what an earlier one left.
 """
 
-from sciinstruct.curate.base import DropLog, read_dropped
-from sciinstruct.curate.pipeline import DROPPED, FILTERED, CurateConfig, curate
+from sciinstruct.curate.droplog import DropLog, read_dropped
+from sciinstruct.curate.pipeline import CurateConfig, curate
 from sciinstruct.curate.quality_filter import FilterConfig, clear_filter, run_filter
 from sciinstruct.curate.samples import build_samples, quality_key
 
 __all__ = [
-    "DROPPED",
-    "FILTERED",
     "CurateConfig",
     "DropLog",
     "FilterConfig",

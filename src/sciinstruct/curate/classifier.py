@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sciinstruct.curate.labels import check_trainable
 from sciinstruct.curate.samples import question_prompt
 from sciinstruct.errors import InputError
 from sciinstruct.records import Attempt, Question, stable_id
@@ -116,16 +117,6 @@ def split_heldout(
     train = [e for e in examples if not held(e.group)]
     heldout = [e for e in examples if held(e.group)]
     return train, heldout
-
-
-def check_trainable(labels: Sequence[int], what: str) -> None:
-    """Both classes are needed to learn anything; say so with the counts."""
-    positives = sum(labels)
-    if positives == 0 or positives == len(labels):
-        raise InputError(
-            f"{what}: need both good and bad examples to train, got {positives} correct and "
-            f"{len(labels) - positives} wrong; pass --labels FILE or --load CLASSIFIER_DIR"
-        )
 
 
 def evaluate(classifier: QualityClassifier, examples: Sequence[Example]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sciinstruct.curate.dedup import tokens
 from sciinstruct.errors import InputError
 from sciinstruct.rows import read_rows
+from sciinstruct.settings import package_path
 
 DEFAULT_NGRAM = 13
 TEXT_FIELDS = ("question", "problem", "prompt", "input", "text")
@@ -50,7 +51,7 @@ def resolve_benchmark(path: str | Path) -> Path:
     path = Path(path)
     if path.exists():
         return path
-    shipped = Path(__file__).resolve().parent.parent / "data" / "questions" / f"{path.name}.jsonl"
+    shipped = package_path(f"data/questions/{path.name}.jsonl")
     if path.suffix == "" and shipped.exists():
         return shipped
     raise InputError(

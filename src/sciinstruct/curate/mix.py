@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from sciinstruct.curate.base import DropLog
+from sciinstruct.curate.droplog import DropLog
 from sciinstruct.curate.samples import quality_key
 from sciinstruct.errors import InputError
 from sciinstruct.log import logger

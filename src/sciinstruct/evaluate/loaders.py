@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from importlib import resources
 from pathlib import Path
 
+from sciinstruct import settings
 from sciinstruct.embedded_model import cache_home
 from sciinstruct.errors import InputError
 from sciinstruct.evaluate.formats import FORMATS
@@ -37,12 +37,7 @@ def data_dir(explicit: str | Path | None = None) -> Path:
 def resolve_path(spec: BenchmarkSpec, root: Path) -> Path:
     """The local path of a benchmark's data, or an error that says how to get it there."""
     source = spec.source
-    if source.path and source.path.startswith("package:"):
-        path = Path(str(resources.files("sciinstruct") / source.path.removeprefix("package:")))
-    elif source.path:
-        path = Path(source.path) if Path(source.path).is_absolute() else root / source.path
-    else:
-        path = root / spec.name
+    path = settings.resolve_path(source.path, root) if source.path else root / spec.name
     if path.exists():
         return path
     hf_dir = root / "hf" / (source.hf or spec.name).replace("/", "__")
