@@ -1,4 +1,4 @@
-"""The whole flow of DESIGN.md, driven by a recipe: ingest -> annotate -> critique -> filter ->
+"""The whole flow of docs/architecture.md, driven by a recipe: ingest -> annotate -> critique -> filter ->
 curate -> export -> train -> eval (base vs tuned) -> report.
 
 Every stage reads and writes the run directory and is resumable on its own (attempts and

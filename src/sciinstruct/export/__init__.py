@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sciinstruct.curate.droplog import read_dropped
-from sciinstruct.curate.samples import load_critique_scores, load_records
+from sciinstruct.curate import load_critique_scores, load_records, read_dropped
 from sciinstruct.errors import InputError
 from sciinstruct.export.card import dataset_card
 from sciinstruct.export.formats import (

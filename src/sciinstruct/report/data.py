@@ -6,8 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sciinstruct.curate.droplog import read_dropped
-from sciinstruct.curate.samples import load_records, solution_text
+from sciinstruct.curate import load_records, read_dropped, solution_text
 from sciinstruct.jsonl import read_jsonl
 from sciinstruct.records import Attempt, Question, Sample
 from sciinstruct.rundir import RunDir
