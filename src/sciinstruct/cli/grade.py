@@ -48,7 +48,7 @@ def grade_command(
 ) -> None:
     """Grade PRED against GOLD and print one JSON verdict, or grade every row of --file."""
     from sciinstruct.grading import grade
-    from sciinstruct.grading.types import resolve
+    from sciinstruct.grading.answer_types import resolve
 
     try:
         resolve(answer_type)
