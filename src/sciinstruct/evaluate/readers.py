@@ -124,27 +124,3 @@ def files_under(path: Path, pattern: str) -> list[Path]:
     if path.is_file():
         return [path]
     return sorted(p for p in path.rglob(pattern) if p.is_file())
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last `\\boxed{...}` (or `\\fbox{...}`), braces balanced; None if absent.
-
-    MATH solutions mark the final answer this way; nested braces (`\\frac{1}{2}`) are kept.
-    """
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
-    open_at = text.find("{", start)
-    if open_at < 0:
-        # "\boxed 5" (no braces) also occurs in MATH
-        rest = text[start + len("\\boxed") :].strip()
-        return rest.split("$")[0].strip() or None
-    depth = 0
-    for index in range(open_at, len(text)):
-        if text[index] == "{":
-            depth += 1
-        elif text[index] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[open_at + 1 : index].strip()
-    return None

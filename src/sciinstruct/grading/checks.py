@@ -233,8 +233,13 @@ def expression_check(found: Extraction, pred_text: str, gold: str, rtol: float =
                 return Verdict(False, "reference has no numeric value", answer, "expression")
             ok = numeric.close(float(radians), value, rtol)
             why = f"{pred_q.value:g} {pred_q.unit} is {radians:.6g} rad"
-            return Verdict(ok, f"{why}, {'equal to' if ok else 'not'} {value:.6g}", answer,
-                           "expression", fallback)
+            return Verdict(
+                ok,
+                f"{why}, {'equal to' if ok else 'not'} {value:.6g}",
+                answer,
+                "expression",
+                fallback,
+            )
 
         return Pending(("number", (gold,)), finish_angle, gold, "expression", answer, fallback)
 

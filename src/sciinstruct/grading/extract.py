@@ -195,7 +195,9 @@ def extract_answer(text: str) -> str | None:
 
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$((?:\\.|[^\\$])+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]")
 # "x = 1 or x = -2", "a = 7, b = 3": several assignments on the final line are one answer.
-_ASSIGNMENT = re.compile(r"(?<![\w\\])([A-Za-z](?:_\{?\w+\}?)?)\s*=\s*([^=,;]+?)(?=\s*(?:,|;|\bor\b|\band\b|\.(?:\s|$)|$))")
+_ASSIGNMENT = re.compile(
+    r"(?<![\w\\])([A-Za-z](?:_\{?\w+\}?)?)\s*=\s*([^=,;]+?)(?=\s*(?:,|;|\bor\b|\band\b|\.(?:\s|$)|$))"
+)
 _JOIN = re.compile(r"\s*(?:,|;|\bor\b|\band\b)?\s*")
 # Where a statement's value ends: a new clause ("42, which is ...") or a sentence break.
 _CLAUSE_END = re.compile(r",\s+(?=[^\W\d_]{2,})|\.(?:\s|$)(?!\d)")
@@ -214,7 +216,7 @@ def final_statement(text: str) -> str | None:
     spans = list(_MATH_SPAN.finditer(last))
     if spans and not re.search(r"[\d=]", last[spans[-1].end() :]):
         inner = next(g for g in spans[-1].groups() if g is not None)
-        return inner.rsplit("=", 1)[-1] if inner.count("=") == 1 else inner
+        return assignments(inner) or inner.rsplit("=", 1)[-1]  # a chain's last side
     tidy = _MATH_SPAN.sub(lambda m: next(g for g in m.groups() if g is not None), last)
     several = assignments(tidy)
     if several:
@@ -233,7 +235,7 @@ def assignments(line: str) -> str | None:
     found = list(_ASSIGNMENT.finditer(line))
     if len(found) < 2 or len({m.group(1) for m in found}) != 1:
         return None
-    gaps = [line[a.end() : b.start()] for a, b in zip(found, found[1:])]
+    gaps = [line[a.end() : b.start()] for a, b in zip(found, found[1:], strict=False)]
     if not all(_JOIN.fullmatch(gap) for gap in gaps):
         return None
     return ", ".join(m.group(2).strip() for m in found)

@@ -40,7 +40,6 @@ from sciinstruct.grading.metadata import load_metadata, tolerances
 from sciinstruct.grading.numeric import close, normalize_unit, parse_quantity, parse_unit
 from sciinstruct.grading.quantities import all_quantities
 from sciinstruct.grading.sandbox import Outcome, default_workers, shared_pool
-
 from sciinstruct.grading.verdict import Verdict, data_error, unsure
 
 if TYPE_CHECKING:
@@ -286,7 +285,9 @@ def _prepare_step(
             "a number from unfinished work is not credited"
         )
         shown = found.text[:200] if found else None
-        return wrong(Verdict(False, why, shown, kind, found is not None and found.fallback), gold_answer)
+        return wrong(
+            Verdict(False, why, shown, kind, found is not None and found.fallback), gold_answer
+        )
     if kind == "choice":
         return choice_check(pred_text, gold_answer, choices)
     if found is None:
@@ -298,10 +299,9 @@ def _prepare_step(
         return wrong(
             Verdict(False, f"prediction: {problem}", shown, kind, found.fallback), gold_answer
         )
-    if kind == "numeric" and not unit:
+    if kind == "numeric" and not unit and numeric.clock_seconds(gold_answer) is not None:
         # 14:05 reads as a number with a unit; a time of day is compared as one
-        if numeric.clock_seconds(gold_answer) is not None:
-            return expression_check(found, pred_text, gold_answer, rtol)
+        return expression_check(found, pred_text, gold_answer, rtol)
     if kind == "numeric":
         return numeric_check(found, pred_text, gold_answer, unit, rtol, atol)
     if kind == "text":

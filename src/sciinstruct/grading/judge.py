@@ -107,7 +107,9 @@ class GradeJudge:
             "unit": case.unit,
         }
         try:
-            record = Question(**fields, choices=case.choices, answer_type=case.answer_type or "auto")
+            record = Question(
+                **fields, choices=case.choices, answer_type=case.answer_type or "auto"
+            )
         except ValueError:  # an odd type or too few choices: still worth judging
             record = Question(**fields)
         return [{"role": "user", "content": self.prompts.render("grade_judge", record, response)}]
@@ -132,15 +134,32 @@ class GradeJudge:
         )
 
 
+@dataclass(frozen=True)
+class JudgeSpec:
+    """Which LLM judges what the rules cannot: a config section (`judge:` under `annotate` or
+    `eval.config` in a recipe; `--judge-backend/--judge-model/--judge-base-url` on the command
+    line). Empty: no judge."""
+
+    backend: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+
+    def build(self, cache: str | Path | None = None) -> GradeJudge | None:
+        """The judge, behind the response cache at `cache`; None when none is configured."""
+        return make_judge(self.backend, self.model, self.base_url, cache)
+
+
 def make_judge(
     backend: str | None,
     model: str | None = None,
     base_url: str | None = None,
     cache: str | Path | None = None,
+    max_tokens: int = 256,
     **options: Any,
 ) -> GradeJudge | None:
     """A judge from the `--judge-backend/--judge-model/--judge-base-url` options (None when
-    none is given), behind the response cache at `cache` when one is given."""
+    none is given), behind the response cache at `cache` when one is given; `options` go to
+    the backend (`engine` for the embedded one)."""
     if not (backend or model or base_url):
         return None
     from sciinstruct.errors import InputError
@@ -155,4 +174,4 @@ def make_judge(
             )
         options["base_url"] = [u for u in base_url.split(",") if u] if "," in base_url else base_url
     engine = make_backend(name, model, **options)
-    return GradeJudge(CachedBackend(engine, cache) if cache else engine)
+    return GradeJudge(CachedBackend(engine, cache) if cache else engine, max_tokens=max_tokens)

@@ -88,9 +88,9 @@ def equal(pred: str, gold: str, rtol: float | None = None) -> list[Any]:
     same = _math_verify().verify(list(gold_parsed), list(pred_parsed), timeout_seconds=None)
     if same:
         return [True, "math-verify: equivalent"]
-    if rtol is not None and (_DECIMAL.search(pred) or _DECIMAL.search(gold)):
-        if _numerically_close(pred_parsed[0], gold_parsed[0], rtol):
-            return [True, f"equal when evaluated numerically (rtol={rtol:g})"]
+    decimal = _DECIMAL.search(pred) or _DECIMAL.search(gold)
+    if rtol is not None and decimal and _numerically_close(pred_parsed[0], gold_parsed[0], rtol):
+        return [True, f"equal when evaluated numerically (rtol={rtol:g})"]
     return [False, "math-verify: not equivalent"]
 
 
