@@ -163,3 +163,48 @@ def test_embedded_model_as_judge_runs_end_to_end(tmp_path: Path) -> None:
         assert verdict.correct in (True, False) and verdict.reason.startswith(f"judge {judge.name}")
     else:
         assert "gave no CORRECT/INCORRECT" in verdict.reason
+
+
+class _CutOff(ScriptedBackend):
+    """The scripted generator, with every completion cut off by the token limit."""
+
+    def generate(self, requests):  # type: ignore[no-untyped-def]
+        completions = super().generate(requests)
+        for completion in completions:
+            completion.finish_reason = "length"
+        return completions
+
+
+def test_eval_counts_judge_decided_and_truncated_answers(tmp_path: Path) -> None:
+    from sciinstruct.evaluate.runner import EvalConfig, run_eval
+
+    mini = str(Path(__file__).parent / "fixtures" / "benchmarks" / "questions" / "mini.jsonl")
+    answers = {
+        "6 times 7": "It is forty-two, I believe",  # no number: the rules cannot read it
+        "100 m in 20 s": "\\boxed{5}",
+        "photosynthesis": "\\boxed{B}",
+        "2 + 2": "2 + 2 makes 4, and then we add",  # cut off: its last number is not credited;
+        # finished, it is a last-number fallback, which the judge decides
+    }
+    generator = _CutOff(lambda text, seed: next(a for k, a in answers.items() if k in text))
+    asked = ScriptedBackend(
+        lambda prompt, seed: "Verdict: CORRECT" if "forty-two" in prompt else "Verdict: INCORRECT"
+    )
+    judge = GradeJudge(asked)
+    results = run_eval([mini], generator, tmp_path, EvalConfig(), grade_judge=judge)
+    summary = results["benchmarks"]["mini"]
+    assert summary["truncated"] == 4 and summary["judge_decided"] == 0
+    assert summary["correct"] == 2  # the boxed answers only: a truncated text is never judged
+    assert asked.requests == []
+
+    generator = ScriptedBackend(lambda text, seed: next(a for k, a in answers.items() if k in text))
+    results = run_eval([mini], generator, tmp_path / "again", EvalConfig(), grade_judge=judge)
+    summary = results["benchmarks"]["mini"]
+    assert summary["judge_decided"] == 2 and summary["truncated"] == 0
+    assert summary["correct"] == 3 and len(asked.requests) == 2
+    assert results["grade_judge"] == "scripted:scripted-model"
+    rows = [json.loads(line) for line in (tmp_path / "again" / "predictions.jsonl").open()]
+    judged = next(r for r in rows if r["question_id"] == "q1")
+    assert judged["graded_by"] == "judge" and judged["correct"] is True
+    assert judged["judge_raw"] == "Verdict: CORRECT"
+    assert "judge decided" in (tmp_path / "again" / "summary.md").read_text()

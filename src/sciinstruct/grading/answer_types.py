@@ -14,7 +14,8 @@ from sciinstruct.records import ANSWER_TYPES
 OWN_TYPES = ("numeric", "expression", "choice", "text", "smiles")
 EXTERNAL_TYPES = ("formula", "sequence", "molecule_design")
 JUDGE_ONLY_TYPES = ("proof",)
-assert set(ANSWER_TYPES) == {"auto", *OWN_TYPES, *EXTERNAL_TYPES, *JUDGE_ONLY_TYPES}
+if set(ANSWER_TYPES) != {"auto", *OWN_TYPES, *EXTERNAL_TYPES, *JUDGE_ONLY_TYPES}:
+    raise ImportError(f"records.ANSWER_TYPES {ANSWER_TYPES} has a type the grader does not route")
 
 # Spellings people use for the same thing; math-verify handles all the math ones.
 ALIASES = {
