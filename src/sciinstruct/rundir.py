@@ -2,7 +2,8 @@
 
 Layout (DESIGN.md):
     config.yaml  questions.jsonl  rejected.jsonl  attempts.jsonl  critiques.jsonl
-    samples.jsonl  export/  cache.sqlite  stats.json  report.md  plots/
+    samples.jsonl  overrides.jsonl  export/  cache.sqlite  view.sqlite  stats.json  report.md
+    plots/
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ class RunDir:
     @property
     def samples(self) -> Path:
         return self.root / "samples.jsonl"
+
+    @property
+    def overrides(self) -> Path:
+        """Reviewers' verdicts over the grader's (append-only; `sciinstruct override`)."""
+        return self.root / "overrides.jsonl"
+
+    @property
+    def view_index(self) -> Path:
+        """`sciinstruct view`'s index of the run's files, rebuilt when they change."""
+        return self.root / "view.sqlite"
 
     @property
     def export_dir(self) -> Path:
