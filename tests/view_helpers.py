@@ -82,9 +82,12 @@ def annotator(prompt: str, seed: int) -> str:
 
 
 def judge(prompt: str, seed: int) -> str:
-    """Scores every solution 8/10 except the easy one (2/10): a judge-grader disagreement."""
+    """Agrees with the grader (wrong answers 3/10, right ones 8/10) except on the easy question,
+    whose right answer it scores 2/10: one judge-grader disagreement."""
     if "2 + 2" in prompt:
         return f"The solution is sloppy {HOSTILE}. Score: 2"
+    if "boxed{1728}" in prompt or "boxed{36}" in prompt:
+        return "The final result is wrong. Score: 3"
     return "Sound reasoning. Score: 8"
 
 
