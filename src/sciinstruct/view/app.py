@@ -74,12 +74,18 @@ class ViewApp:
         html = template.render(run=str(self.run.root), token=self.token, request=request, **context)
         return HTMLResponse(html, status_code=status)
 
+    def aggregates(self) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        """The overview's counts over every row and the eval comparison, kept until a file
+        changes. Called once at start-up too, so that the first page does not pay for them
+        (McNemar's test imports scipy: about a second)."""
+        data = self.index.memo("overview", queries.overview)
+        evaluation = self.index.memo("eval", lambda db: queries.eval_summary(self.run, db))
+        changes = self.index.memo("before_after", lambda db: queries.before_after(db, evaluation))
+        return data, evaluation, changes
+
     # -- pages --------------------------------------------------------------------------------
     def overview(self, request: Request) -> Response:
-        with self.index.connect() as db:
-            data = queries.overview(db)
-            evaluation = queries.eval_summary(self.run, db)
-            changes = queries.before_after(db, evaluation)
+        data, evaluation, changes = self.aggregates()
         overrides = latest_overrides(self.run)
         return self.render(
             "overview.html",
@@ -97,7 +103,8 @@ class ViewApp:
         overridden = set(latest_overrides(self.run)) if filters.overruled else set()
         with self.index.connect() as db:
             result = queries.question_page(db, filters, page, overridden)
-        return self.render("questions.html", request, filters=filters, page=result)
+        facets = self.index.memo("facets", queries.facets)
+        return self.render("questions.html", request, filters=filters, page=result, facets=facets)
 
     def question(self, request: Request) -> Response:
         question_id = request.query_params.get("id", "")
@@ -111,8 +118,7 @@ class ViewApp:
         return self.render("question.html", request, d=detail, saved=saved, user=self.user)
 
     def evaluation(self, request: Request) -> Response:
-        with self.index.connect() as db:
-            summary = queries.eval_summary(self.run, db)
+        summary = self.index.memo("eval", lambda db: queries.eval_summary(self.run, db))
         return self.render("eval.html", request, e=summary)
 
     def pair(self, request: Request) -> Response:
@@ -214,6 +220,7 @@ def create_app(
     if not run.questions.exists():
         raise InputError("not a run directory (no questions.jsonl)", file=str(run.questions))
     view = ViewApp(run, token)
+    view.aggregates()
     hosts = ["*"] if host in ("0.0.0.0", "::") else sorted({*LOOPBACK, host})
     routes = [
         Route("/", view.overview),

@@ -17,7 +17,7 @@ import sqlite3
 import tempfile
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,9 @@ def eval_dirs(run: RunDir) -> list[Path]:
 def sources(run: RunDir) -> list[Path]:
     """Every file the index is built from."""
     files = [run.questions, run.attempts, run.critiques, run.samples, run.root / DROPPED]
-    return files + [d / "predictions.jsonl" for d in eval_dirs(run)]
+    return files + [
+        d / name for d in eval_dirs(run) for name in ("predictions.jsonl", "results.json")
+    ]
 
 
 def signature(run: RunDir) -> str:
@@ -277,6 +279,7 @@ class RunIndex:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._checked = ""
+        self._memo: dict[str, Any] = {}
 
     @classmethod
     def open(cls, run: RunDir) -> RunIndex:
@@ -311,8 +314,19 @@ class RunIndex:
             rebuilt = self._stored_signature() != current
             if rebuilt:
                 build(self.run, self.path)
+            self._memo = {}
             self._checked = current
             return rebuilt
+
+    def memo(self, key: str, compute: Callable[[sqlite3.Connection], Any]) -> Any:
+        """`compute(db)` once per version of the index: for the aggregates over every row
+        (overview, eval), which only change when the files do."""
+        self.refresh()
+        memo = self._memo  # the dict of this version, even if a rebuild swaps it meanwhile
+        if key not in memo:
+            with self.connect() as db:
+                memo[key] = compute(db)
+        return memo[key]
 
     def connect(self) -> sqlite3.Connection:
         self.refresh()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from sqlite3 import Connection
 from typing import Any
@@ -135,7 +135,6 @@ class Page:
     total: int
     page: int
     pages: int
-    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 def _like(text: str) -> str:
@@ -171,7 +170,7 @@ def question_page(
         f"curation, disagree, attempts FROM questions {clause} ORDER BY n LIMIT ? OFFSET ?",
         [*args, per_page, (page - 1) * per_page],
     ).fetchall()
-    return Page([dict(r) for r in rows], total, page, pages, facets(db))
+    return Page([dict(r) for r in rows], total, page, pages)
 
 
 def _questions_of(db: Connection, attempt_ids: set[str]) -> set[str]:
