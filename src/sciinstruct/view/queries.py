@@ -12,7 +12,7 @@ from typing import Any
 from sciinstruct.curate.overrides import Override
 from sciinstruct.curate.pipeline import DROPPED
 from sciinstruct.rundir import RunDir
-from sciinstruct.view.index import EVAL_DIR, SOLVED_ORDER, read_line
+from sciinstruct.view.index import EVAL_DIR, SOLVED_ORDER, eval_dirs, read_line
 
 PER_PAGE = 50
 SOLVED_VALUES = (*SOLVED_ORDER[:3], "unsolved", "ungradable")
@@ -273,7 +273,8 @@ def eval_summary(run: RunDir, db: Connection) -> dict[str, Any]:
     first two runs (base, tuned)."""
     import json
 
-    labels = [r[0] for r in db.execute("SELECT DISTINCT label FROM predictions ORDER BY label")]
+    indexed = {r[0] for r in db.execute("SELECT DISTINCT label FROM predictions")}
+    labels = [d.name for d in eval_dirs(run) if d.name in indexed]  # base, tuned, others
     results = {}
     for label in labels:
         path = run.root / EVAL_DIR / label / "results.json"
