@@ -95,6 +95,13 @@ def _page(browser, errors: list[str]):
     return page
 
 
+def _navigate(page, action) -> None:
+    """Do `action` and wait for the page it opens: a click only starts a navigation, and a
+    locator read at once could see the old page."""
+    with page.expect_navigation():
+        action()
+
+
 def test_review_a_run_and_overrule_a_verdict(browser, run, tmp_path):
     errors: list[str] = []
     hard = [r for r in read_jsonl(run.attempts) if r["question_id"] == "hard"]
@@ -116,20 +123,20 @@ def test_review_a_run_and_overrule_a_verdict(browser, run, tmp_path):
         assert page.locator(".plots img").count() >= 3
 
         # filter: the questions table, then one subject, then solved by hinted
-        page.click("text=Questions")
+        _navigate(page, lambda: page.click("text=Questions"))
         assert page.locator("#count").inner_text().startswith("5 questions")
         page.select_option("select[name=subject]", "physics")
-        page.click("#filters button")
+        _navigate(page, lambda: page.click("#filters button"))
         assert page.locator("#count").inner_text().startswith("1 questions")
         assert "10 N" in page.locator("table.questions tbody").inner_text()
         page.goto(server.url + "/questions")
         page.select_option("select[name=solved]", "hinted")
-        page.click("#filters button")
+        _navigate(page, lambda: page.click("#filters button"))
         rows = page.locator("table.questions tbody tr")
         assert rows.count() == 1 and "7 times 13 times 19" in rows.inner_text()
 
         # a question's chain: cot, the reflect under it, the hinted under that; math typeset
-        rows.locator("a").first.click()
+        _navigate(page, lambda: rows.locator("a").first.click())
         page.wait_for_selector("body[data-math=done]")
         stages = page.locator("article.attempt .stage").all_inner_texts()
         assert [s.split()[0].lower() for s in stages] == ["cot", "reflect", "hinted"]
