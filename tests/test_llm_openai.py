@@ -197,7 +197,8 @@ def test_credentials_in_base_url_are_scrubbed_from_connection_errors():
 
 
 def test_redact_url_and_endpoint():
-    from sciinstruct.llm.openai_compat import endpoint, redact_url, redact_urls
+    from sciinstruct.llm.openai_compat import endpoint
+    from sciinstruct.redact import redact_url, redact_urls
 
     assert redact_url("https://u:p@h.example/v1?api-key=k#x") == "https://h.example/v1"
     assert redact_urls("for url 'https://u:p@h/v1/models?key=k' failed") == (

@@ -13,7 +13,6 @@ import pytest
 from sciinstruct.cli.main import main
 from sciinstruct.curate import CurateConfig, curate, read_dropped
 from sciinstruct.curate.overrides import add_override, latest_overrides
-from sciinstruct.curate.pipeline import DROPPED, FILTERED
 from sciinstruct.errors import InputError
 from sciinstruct.export import export_run
 from sciinstruct.jsonl import JsonlWriter, read_jsonl, write_jsonl
@@ -201,7 +200,7 @@ def test_override_command_and_curate_from_attempts(run, capsys):
 def test_curate_after_filter_honours_overrides(run):
     # `filter` kept these candidates; the reviewer then disagrees with one and adds another
     samples = [Sample.model_validate(r) for r in read_jsonl(run.samples)]
-    write_jsonl(run.root / FILTERED, samples)
+    write_jsonl(run.filtered, samples)
     hinted = attempt_of(run, "hard", "hinted")["id"]
     wrong_cot = attempt_of(run, "fixable", "cot")["id"]
     add_override(run, hinted, False, "copies the hint", "r")
@@ -209,7 +208,7 @@ def test_curate_after_filter_honours_overrides(run):
     stats = curate(run, CurateConfig(near_dup=False))
     assert stats["candidates_from"] == "filter"
     assert hinted not in kept_attempts(run) and wrong_cot in kept_attempts(run)
-    (drop,) = [r for r in read_dropped(run.root / DROPPED) if r["reason"] == "overruled_wrong"]
+    (drop,) = [r for r in read_dropped(run.dropped) if r["reason"] == "overruled_wrong"]
     assert drop["record"]["provenance"]["attempt_ids"][-1] == hinted
     assert drop["detail"]["override"]["reason"] == "copies the hint"
 

@@ -125,7 +125,7 @@ def build_run(root: Path) -> RunDir:
         run_eval(
             [str(eval_questions)],
             ScriptedBackend(evaluator(tuned), model=label),
-            run.root / "eval" / label,
+            run.eval_dir / label,
             EvalConfig(),
         )
     return run

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from sciinstruct.annotate.funnel import Funnel, build_funnel
 from sciinstruct.annotate.ledger import Ledger
-from sciinstruct.annotate.prompts import PromptSet, load_prompts
 from sciinstruct.annotate.scheduler import Scheduler
 from sciinstruct.annotate.stages import ANNOTATE_STAGES, Slot, StagePlan, build_requests
 from sciinstruct.errors import InputError
@@ -26,6 +25,7 @@ from sciinstruct.jsonl import BadLine, JsonlWriter
 from sciinstruct.llm.base import Backend, Completion, GenerationRequest
 from sciinstruct.llm.cache import CachedBackend
 from sciinstruct.log import logger, progress
+from sciinstruct.prompt_templates import PromptSet, load_prompts
 from sciinstruct.records import Attempt, Question, Usage
 from sciinstruct.rundir import RunDir
 
@@ -191,7 +191,9 @@ async def _annotate(
         await asyncio.gather(*(worker() for _ in range(config.concurrency)))
         wall = time.perf_counter() - start
     walls = {stage: end - begin for stage, (begin, end) in spans.items()}
-    funnel = build_funnel(questions, ledger, config, scheduler.outcomes, walls, scheduler.enqueued)
+    funnel = build_funnel(
+        questions, ledger, config.stages, scheduler.outcomes, walls, scheduler.enqueued
+    )
     funnel.wall_s = wall
     return funnel
 

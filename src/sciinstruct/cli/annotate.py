@@ -36,15 +36,9 @@ def default_throughput(backend: str, batch_size: int | None, concurrency: int | 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
     """`--option key=value` pairs; values are read as YAML scalars (8 -> int, true -> bool)."""
-    import yaml
+    from sciinstruct.settings import parse_assignments
 
-    options: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"expected KEY=VALUE, got {pair!r}", field="--option")
-        options[key.strip()] = yaml.safe_load(value) if value else ""
-    return options
+    return parse_assignments(pairs, "--option")
 
 
 def open_backend(

@@ -74,7 +74,7 @@ def override_command(
     who: str | None = typer.Option(None, help="Reviewer's name [default: the login name]."),
 ) -> None:
     """Overrule the grader's verdict on one attempt; curate and export honour it next time."""
-    from sciinstruct.curate.overrides import add_override, find_attempt
+    from sciinstruct.curate import add_override, find_attempt
     from sciinstruct.errors import InputError
     from sciinstruct.rundir import RunDir
 

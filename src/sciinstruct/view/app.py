@@ -29,7 +29,8 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sciinstruct.curate.overrides import add_override, counts, latest_overrides
+from sciinstruct.curate import add_override, latest_overrides
+from sciinstruct.curate.overrides import counts
 from sciinstruct.errors import InputError
 from sciinstruct.rundir import RunDir
 from sciinstruct.view import queries

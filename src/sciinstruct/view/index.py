@@ -23,11 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from sciinstruct.critique.agreement import DEFAULT_THRESHOLD
-from sciinstruct.curate.pipeline import DROPPED
 from sciinstruct.rundir import RunDir
 
 VERSION = "1"  # bump when the schema changes: an older index is then rebuilt
-EVAL_DIR = "eval"
 SOLVED_ORDER = ("cot", "reflect", "hinted", "sample")  # stages that solve a question, in order
 
 SCHEMA = """
@@ -92,7 +90,7 @@ def read_line(path: Path, offset: int, length: int) -> dict[str, Any]:
 def eval_dirs(run: RunDir) -> list[Path]:
     """The run's evaluation outputs (RUN/eval/<label>/predictions.jsonl): base first, tuned
     second, others by name, so the first two are the before/after pair."""
-    root = run.root / EVAL_DIR
+    root = run.eval_dir
     if not root.is_dir():
         return []
     inside = run.root.resolve()
@@ -109,7 +107,7 @@ def eval_dirs(run: RunDir) -> list[Path]:
 
 def sources(run: RunDir) -> list[Path]:
     """Every file the index is built from."""
-    files = [run.questions, run.attempts, run.critiques, run.samples, run.root / DROPPED]
+    files = [run.questions, run.attempts, run.critiques, run.samples, run.dropped]
     return files + [
         d / name for d in eval_dirs(run) for name in ("predictions.jsonl", "results.json")
     ]
@@ -190,7 +188,7 @@ def _fill(run: RunDir, db: sqlite3.Connection) -> None:
         kept.add(qid)
         db.execute("INSERT INTO samples VALUES (?,?,?,?)", (ids[-1], qid, off, length))
     dropped: set[str] = set()
-    for off, length, row in _lines(run.root / DROPPED):
+    for off, length, row in _lines(run.dropped):
         record = row.get("record") or {}
         ids = (record.get("provenance") or {}).get("attempt_ids") or [None]
         attempt = ids[-1] if row.get("kind") == "sample" else None

@@ -5,14 +5,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from sqlite3 import Connection
 from typing import Any
 
-from sciinstruct.curate.overrides import Override
-from sciinstruct.curate.pipeline import DROPPED
+from sciinstruct.curate import Override
 from sciinstruct.rundir import RunDir
-from sciinstruct.view.index import EVAL_DIR, SOLVED_ORDER, eval_dirs, read_line
+from sciinstruct.view.index import SOLVED_ORDER, eval_dirs, read_line
 
 PER_PAGE = 50
 SOLVED_VALUES = (*SOLVED_ORDER[:3], "unsolved", "ungradable")
@@ -220,7 +218,7 @@ def question_detail(
         for r in db.execute("SELECT * FROM samples WHERE question_id = ?", (question_id,))
     }
     drops = [
-        {**dict(r), "row": read_line(run.root / DROPPED, r["off"], r["len"])}
+        {**dict(r), "row": read_line(run.dropped, r["off"], r["len"])}
         for r in db.execute("SELECT * FROM drops WHERE question_id = ?", (question_id,))
     ]
     for attempt in attempts:
@@ -277,7 +275,7 @@ def eval_summary(run: RunDir, db: Connection) -> dict[str, Any]:
     labels = [d.name for d in eval_dirs(run) if d.name in indexed]  # base, tuned, others
     results = {}
     for label in labels:
-        path = run.root / EVAL_DIR / label / "results.json"
+        path = run.eval_dir / label / "results.json"
         if path.is_file():
             try:
                 results[label] = json.loads(path.read_text(encoding="utf-8"))
@@ -332,6 +330,6 @@ def predictions_of(
         "ORDER BY label, sample",
         (benchmark, question_id),
     ):
-        path = Path(run.root / EVAL_DIR / r["label"] / "predictions.jsonl")
+        path = run.eval_dir / r["label"] / "predictions.jsonl"
         out.setdefault(r["label"], []).append(read_line(path, r["off"], r["len"]))
     return out
