@@ -74,7 +74,7 @@ def parse_math(rows: Iterable[Row], spec: BenchmarkSpec) -> Iterator[Question]:
     """MATH (`problem`, `solution`, `type`, `level`) and MATH-500 (adds `answer`, `subject`)."""
     for row in rows:
         solution = str(row.data.get("solution") or "")
-        answer = row.data.get("answer") or find_boxed(solution)
+        answer = row.data.get("answer") or (find_boxed(solution) or "").strip()
         if not answer:
             raise InputError(
                 "no `answer` and no \\boxed{} in `solution`",
