@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,12 @@ from sciinstruct.rundir import RunDir
 
 QUESTION_FIELDS = tuple(Question.model_fields)
 STRING_FIELDS = ("id", "question", "answer", "solution", "subject", "answer_type", "unit", "source")
+# Fields where a number is a natural spelling (GSM8K's answer 42, an integer id). Everywhere else
+# text is required: a number in `question` or `unit` is a wrong --map, not a question "17".
+NUMBER_AS_TEXT = ("id", "answer")
+# A text field longer than this is a broken row (a blob in the wrong column), not a question: it
+# would not fit any model's context. 100,000 characters is ~25,000 tokens.
+MAX_FIELD_CHARS = 100_000
 # Raw rows in rejected.jsonl are cut to this many characters: enough to find the row, not a copy
 # of a 100 MB blob that happened to sit in one cell.
 MAX_RAW_CHARS = 2000
@@ -80,6 +87,9 @@ def parse_mapping(spec: str | None) -> dict[str, str]:
 # Readers: each yields RawRow with a 1-based line (JSONL, CSV) or row number (Parquet, HF).
 
 
+_BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark, as Excel and Notepad start a file
+
+
 def _decode(raw: bytes) -> tuple[str | None, str | None]:
     try:
         return raw.decode("utf-8"), None
@@ -93,6 +103,8 @@ def read_jsonl_rows(path: Path) -> Iterator[RawRow]:
     last = len(lines)
     if lines and lines[-1] == b"":
         last -= 1  # the file ends with a newline: the final empty piece is not a line
+    if lines and lines[0].startswith(_BOM):
+        lines[0] = lines[0][len(_BOM) :]  # an encoding mark (Windows editors), not data
     for number, raw in enumerate(lines[:last], start=1):
         if not raw.strip():
             continue
@@ -109,6 +121,9 @@ def read_jsonl_rows(path: Path) -> Iterator[RawRow]:
                 else f"invalid JSON: {exc.msg} at column {exc.colno}"
             )
             yield RawRow(number, None, why, text)
+            continue
+        except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit
+            yield RawRow(number, None, f"unreadable JSON value: {exc}", text)
             continue
         if not isinstance(value, dict):
             yield RawRow(number, None, f"expected a JSON object, got {type(value).__name__}", text)
@@ -137,7 +152,7 @@ def read_json_array_rows(path: Path) -> Iterator[RawRow]:
 
 def read_csv_rows(path: Path) -> Iterator[RawRow]:
     # Decode with surrogateescape so one bad byte refuses its row, not the whole file.
-    text = path.read_bytes().decode("utf-8", "surrogateescape")
+    text = path.read_bytes().removeprefix(_BOM).decode("utf-8", "surrogateescape")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     if reader.fieldnames is None:
@@ -250,18 +265,41 @@ class RowError(Exception):
         self.field, self.reason = field, reason
 
 
+def _kind(value: Any) -> str:
+    """How a refused value reads in a reason: its type, and the value when it is short."""
+    if isinstance(value, bool | float) or (isinstance(value, int) and value.bit_length() < 64):
+        return f"{type(value).__name__} {value!r}"
+    return type(value).__name__
+
+
+def _check_text(name: str, value: str) -> str:
+    if "\x00" in value:
+        raise RowError(name, f"contains a NUL byte at character {value.index(chr(0)) + 1}")
+    if len(value) > MAX_FIELD_CHARS:
+        raise RowError(name, f"{len(value):,} characters, over the {MAX_FIELD_CHARS:,} limit")
+    return value
+
+
 def _coerce(name: str, value: Any) -> Any:
     """Accept the spellings real datasets use; refuse types that would lose meaning."""
     if value is None:
         return None
     if name in STRING_FIELDS:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise RowError(name, f"expected a string, got {type(value).__name__}")
-        return str(value)  # GSM8K-style numeric answers are fine as text
+        if isinstance(value, str):
+            return _check_text(name, value)
+        finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+        if name not in NUMBER_AS_TEXT or isinstance(value, bool) or not finite:
+            raise RowError(name, f"expected a string, got {_kind(value)}")
+        try:
+            return str(value)  # GSM8K-style numeric answers are fine as text
+        except ValueError:  # an int past Python's 4,300-digit limit: no answer is that long
+            raise RowError(name, "expected a string, got an int too long to print") from None
     if name == "choices":
         if isinstance(value, str):  # CSV cells: a JSON list or "a|b|c"
             value = json.loads(value) if value.lstrip().startswith("[") else value.split("|")
-        if not isinstance(value, list) or not all(isinstance(c, str | int | float) for c in value):
+        if not isinstance(value, list) or not all(
+            isinstance(c, str | int | float) and not isinstance(c, bool) for c in value
+        ):
             raise RowError(name, "expected a list of strings")
         return [str(c) for c in value]
     if name == "metadata":
