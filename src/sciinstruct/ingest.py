@@ -125,6 +125,9 @@ def read_jsonl_rows(path: Path) -> Iterator[RawRow]:
         except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit
             yield RawRow(number, None, f"unreadable JSON value: {exc}", text)
             continue
+        except RecursionError:  # `[[[[...` nested deeper than Python's parser recurses
+            yield RawRow(number, None, "JSON nested too deeply to read", text)
+            continue
         if not isinstance(value, dict):
             yield RawRow(number, None, f"expected a JSON object, got {type(value).__name__}", text)
             continue
