@@ -44,6 +44,7 @@ class RawRow:
     data: dict[str, Any] | None
     error: str | None = None
     raw: str = ""
+    field: str | None = None  # the column at fault, when the error is in one cell
 
 
 @dataclass
@@ -157,6 +158,9 @@ def read_csv_rows(path: Path) -> Iterator[RawRow]:
     # Decode with surrogateescape so one bad byte refuses its row, not the whole file.
     text = path.read_bytes().removeprefix(_BOM).decode("utf-8", "surrogateescape")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    # csv's default cell limit (128 KiB) would stop the whole file at one huge cell; read it,
+    # and let validation refuse that row alone (MAX_FIELD_CHARS).
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     if reader.fieldnames is None:
         return
@@ -178,6 +182,7 @@ def read_csv_rows(path: Path) -> Iterator[RawRow]:
                 None,
                 f"not UTF-8 in column '{bad[0]}'",
                 raw.encode("utf-8", "replace").decode(),
+                field=bad[0],
             )
             continue
         yield RawRow(line, {k: v for k, v in values.items() if v != ""}, raw=raw)
@@ -379,7 +384,7 @@ def ingest(
             result.read += 1
             try:
                 if row.data is None:
-                    raise RowError(None, row.error or "unreadable row")
+                    raise RowError(row.field, row.error or "unreadable row")
                 question = to_question(row.data, mapping, defaults)
                 if question.id in first_line:
                     raise RowError(
