@@ -442,7 +442,7 @@ def _mount_tmpfs(size: str) -> Path | None:
 
 
 def _umount(point: Path) -> None:
-    subprocess.run(["umount", str(point)], capture_output=True)
+    subprocess.run(["umount", str(point)], check=True, capture_output=True)
     point.rmdir()
 
 
@@ -473,8 +473,11 @@ def _intact(run: Path) -> bool:
         if bad or not path.read_bytes().endswith(b"\n"):
             return False
     if (run / "cache.sqlite").exists():
-        with sqlite3.connect(run / "cache.sqlite") as db:
+        db = sqlite3.connect(run / "cache.sqlite")
+        try:
             return db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            db.close()  # closed, or the tmpfs could not be unmounted
     return True
 
 
@@ -494,38 +497,42 @@ def storage(server: FaultServer, work: Path, n: int) -> dict[str, Any]:
 
     # disk full: a 1 MiB tmpfs filled up to ~48 KB free, or else a 48 KB file size limit
     point = _mount_tmpfs("1m")
-    run = (point or work) / "full"
-    write_jsonl(RunDir(run).ensure().questions, questions)
-    if point:
-        out["disk_full_how"] = "tmpfs of 1 MiB, filled to 48 KB free"
-        free = os.statvfs(point).f_bavail * os.statvfs(point).f_frsize
-        (point / "filler").write_bytes(b"\0" * max(0, free - 48_000))
-        failed = _annotate_cli(run, url)
-        (point / "filler").unlink()  # space returns
-    else:
-        out["disk_full_how"] = "RLIMIT_FSIZE of 48 KB in the child (EFBIG, SIGXFSZ ignored)"
-        failed = _annotate_cli(run, url, limit_bytes=48_000)
-    out["disk_full"] = _storage_outcome(failed, run, url, want)
-    if point:
-        _umount(point)
+    try:
+        run = (point or work) / "full"
+        write_jsonl(RunDir(run).ensure().questions, questions)
+        if point:
+            out["disk_full_how"] = "tmpfs of 1 MiB, filled to 48 KB free"
+            free = os.statvfs(point).f_bavail * os.statvfs(point).f_frsize
+            (point / "filler").write_bytes(b"\0" * max(0, free - 48_000))
+            failed = _annotate_cli(run, url)
+            (point / "filler").unlink()  # space returns
+        else:
+            out["disk_full_how"] = "RLIMIT_FSIZE of 48 KB in the child (EFBIG, SIGXFSZ ignored)"
+            failed = _annotate_cli(run, url, limit_bytes=48_000)
+        out["disk_full"] = _storage_outcome(failed, run, url, want)
+    finally:
+        if point:
+            _umount(point)
 
     # read-only: a tmpfs remounted read-only, or else a directory without write permission
     point = _mount_tmpfs("4m")
-    run = (point or work) / "readonly"
-    write_jsonl(RunDir(run).ensure().questions, questions)
-    if point:
-        out["readonly_how"] = "tmpfs remounted read-only"
-        subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True)
-        failed = _annotate_cli(run, url)
-        subprocess.run(["mount", "-o", "remount,rw", str(point)], check=True)
-    else:
-        out["readonly_how"] = "chmod a-w on the run directory"
-        os.chmod(run, 0o555)
-        failed = _annotate_cli(run, url)
-        os.chmod(run, 0o755)
-    out["readonly"] = _storage_outcome(failed, run, url, want)
-    if point:
-        _umount(point)
+    try:
+        run = (point or work) / "readonly"
+        write_jsonl(RunDir(run).ensure().questions, questions)
+        if point:
+            out["readonly_how"] = "tmpfs remounted read-only"
+            subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True)
+            failed = _annotate_cli(run, url)
+            subprocess.run(["mount", "-o", "remount,rw", str(point)], check=True)
+        else:
+            out["readonly_how"] = "chmod a-w on the run directory"
+            os.chmod(run, 0o555)
+            failed = _annotate_cli(run, url)
+            os.chmod(run, 0o755)
+        out["readonly"] = _storage_outcome(failed, run, url, want)
+    finally:
+        if point:
+            _umount(point)
     return out
 
 
@@ -629,6 +636,9 @@ def main() -> None:
         child(kind, target, url, qfile or None)
         return
 
+    from sciinstruct.log import set_verbosity
+
+    set_verbosity(quiet=True)
     rng = random.Random(args.seed)
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="bench-chaos-"))
@@ -649,14 +659,15 @@ def main() -> None:
 
 
 def report(args, kills, failing, bad, disk, grading, wall) -> None:  # noqa: ANN001
-    backend = f"`openai` backend -> deterministic OpenAI-compatible server on 127.0.0.1 ({ANSWER_DELAY_S * 1000:.0f} ms/answer)"  # fmt: skip
+    backend = f"openai backend against a deterministic OpenAI-compatible server on 127.0.0.1 ({ANSWER_DELAY_S * 1000:.0f} ms/answer)"  # fmt: skip
     rows = []
     for kind, k in kills.items():
         rows.append([
             f"1. kill -9 {kind}",
             f"{args.questions} questions, {k['requests']} requests, {k['kills']} kills landed; {backend}",
             f"lost {k['lost']} / duplicated {k['duplicated']} / repeated LLM calls {k['repeated_cache']} (cache) "
-            f"{k['repeated_server']} (server) / files {'equal' if k['equal'] else 'DIFFERENT'}",
+            f"/ files {'equal' if k['equal'] else 'DIFFERENT'}; server re-answered {k['repeated_server']} "
+            "(answers in flight when a kill landed, never received)",
             "0 / 0 / 0 / equal",
         ])  # fmt: skip
     f = failing
@@ -680,7 +691,7 @@ def report(args, kills, failing, bad, disk, grading, wall) -> None:  # noqa: ANN
         rows.append([
             f"4. {'disk full' if key == 'disk_full' else 'read-only run dir'}",
             disk[how],
-            f"exit {d['exit']}, one line: {d['one_line']} (`{d['message'][:90]}`); files intact: {d['intact']}; "
+            f"exit {d['exit']}, one line: {d['one_line']}; files intact: {d['intact']}; "
             f"resumed to the reference result: {d['resumed']}",
             "one line, intact, resumes",
         ])  # fmt: skip
@@ -699,6 +710,12 @@ def report(args, kills, failing, bad, disk, grading, wall) -> None:  # noqa: ANN
     details += md_table(
         ["kind", "format", "refused (line, field) expected", "got", "good rows kept", "ok"],
         [[d["kind"], d["format"], d["expected"], d["got"], d["kept"], d["ok"]] for d in bad["details"]],
+    )  # fmt: skip
+    details += ["", "## Disk full and read-only: the error line", ""]
+    details += md_table(
+        ["case", "how", "stderr"],
+        [[key, disk[how], disk[key]["message"]]
+         for key, how in (("disk_full", "disk_full_how"), ("readonly", "readonly_how"))],
     )  # fmt: skip
     details += ["", "## Hostile grader input, case by case", ""]
     details += md_table(

@@ -86,7 +86,6 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, request: dict) -> None:
         if self.server.answer_delay_s:
             time.sleep(self.server.answer_delay_s)
-        last = request["messages"][-1]["content"]
         reply = {
             "id": "fault-ok",
             "object": "chat.completion",
