@@ -212,10 +212,12 @@ def failing_server(server: FaultServer, work: Path, n: int) -> dict[str, Any]:
         backoff_max=0.2,
     )  # fmt: skip
     start = time.perf_counter()
-    run_annotate(run, make_backend("openai", MODEL, **options), ANNOTATE)
+    backend = make_backend("openai", MODEL, **options)
+    run_annotate(run, backend, ANNOTATE)
     wall = time.perf_counter() - start
     attempts = list(read_jsonl(run.attempts))
     failed = [a for a in attempts if a.get("error")]
+    failed_keys = {_request_key(backend, a) for a in failed}
     reasons = Counter(_reason_kind(a["error"]) for a in failed)
     tried_before = Counter(server.requests[prefix])
     served_before = set(server.served[prefix])
@@ -224,7 +226,6 @@ def failing_server(server: FaultServer, work: Path, n: int) -> dict[str, Any]:
 
     run_annotate(run, make_backend("openai", MODEL, **options), ANNOTATE)  # the re-run
     resent = {k for k, c in server.requests[prefix].items() if c > tried_before.get(k, 0)}
-    never_answered = set(tried_before) - served_before
     again = [a for a in read_jsonl(run.attempts) if a.get("error")]
     return {
         "requests": len(tried_before),
@@ -235,11 +236,24 @@ def failing_server(server: FaultServer, work: Path, n: int) -> dict[str, Any]:
         "failures": len(failed),
         "with_reason": sum(bool(a["error"].strip()) for a in failed),
         "reasons": dict(reasons),
-        "rerun_retried": len(resent & never_answered),
+        "failed_requests": len(failed_keys),
+        "rerun_retried": len(resent & failed_keys),
+        "rerun_resent_other": len((resent & set(tried_before)) - failed_keys),
         "rerun_resent_answered": len(resent & served_before),
         "rerun_new": len(resent - set(tried_before)),
         "failures_after_rerun": len(again) - len(failed),
     }
+
+
+def _request_key(backend: Any, attempt: dict) -> str:
+    """The server's key of the request an attempt made (its exact payload)."""
+    from dataclasses import replace
+
+    from fault_server import request_key
+    from sciinstruct.llm import GenerationRequest
+
+    params = replace(ANNOTATE.plan.params(0), seed=attempt["metadata"]["seed"])
+    return request_key(backend._payload(GenerationRequest(attempt["messages"], params)))
 
 
 def _reason_kind(error: str) -> str:
@@ -495,13 +509,13 @@ def storage(server: FaultServer, work: Path, n: int) -> dict[str, Any]:
     want = _ids(reference)
     out: dict[str, Any] = {}
 
-    # disk full: a 1 MiB tmpfs filled up to ~48 KB free, or else a 48 KB file size limit
-    point = _mount_tmpfs("1m")
+    # disk full: an 8 MiB tmpfs filled up to ~48 KB free, or else a 48 KB file size limit
+    point = _mount_tmpfs("8m")
     try:
         run = (point or work) / "full"
         write_jsonl(RunDir(run).ensure().questions, questions)
         if point:
-            out["disk_full_how"] = "tmpfs of 1 MiB, filled to 48 KB free"
+            out["disk_full_how"] = "tmpfs of 8 MiB, filled to 48 KB free"
             free = os.statvfs(point).f_bavail * os.statvfs(point).f_frsize
             (point / "filler").write_bytes(b"\0" * max(0, free - 48_000))
             failed = _annotate_cli(run, url)
@@ -550,6 +564,7 @@ def _storage_outcome(
         "intact": intact,
         "attempts_before_resume": partial,
         "resumed": resumed.returncode == 0 and _ids(run) == want and _intact(run),
+        "resume_error": resumed.stderr.strip()[-300:] if resumed.returncode else "",
     }
 
 
@@ -677,7 +692,8 @@ def report(args, kills, failing, bad, disk, grading, wall) -> None:  # noqa: ANN
         + ", ".join(f"{k} {v}" for k, v in sorted(f["faults"].items())) + "; client: 2 tries, 0.5 s timeout",
         f"completed in {f['wall_s']:.1f} s; {f['failures']} permanent failures, {f['with_reason']} with reason "
         f"({', '.join(f'{k} {v}' for k, v in sorted(f['reasons'].items()))}); re-run re-sent "
-        f"{f['rerun_retried']} of them, {f['rerun_resent_answered']} answered ones, +{f['rerun_new']} later-stage",
+        f"{f['rerun_retried']} of the {f['failed_requests']} failed requests, {f['rerun_resent_other']} others "
+        f"({f['rerun_resent_answered']} answered ones), +{f['rerun_new']} new later-stage requests",
         "completes; all with reason; re-run retries only those",
     ])  # fmt: skip
     rows.append([
