@@ -349,7 +349,12 @@ def bad_input_cases() -> list[Case]:
 
     c = len(cases)
     csv_case("row with more cells than the header", f"question,answer\nCSV {c} q1?,1\nq2?,2,extra\nCSV {c} q3?,3\n".encode(), [(3, None)], 2)  # fmt: skip
-    csv_case("invalid UTF-8 in a cell", f"question,answer\nCSV {c + 1} q1?,1\nq\xff2?,2\nCSV {c + 1} q3?,3\n".encode("latin-1"), [(3, "question")], 2)  # fmt: skip
+    csv_case(
+        "invalid UTF-8 in a cell",
+        f"question,answer\nCSV {c + 1} q1?,1\nq\xff2?,2\nCSV {c + 1} q3?,3\n".encode("latin-1"),
+        [(3, None)],
+        2,
+    )  # fmt: skip  (the reason names the column)
     csv_case("NUL byte in a cell", f"question,answer\nCSV {c + 2} q1?,1\nq\x002?,2\nCSV {c + 2} q3?,3\n".encode(), [(3, "question")], 2)  # fmt: skip
     csv_case("empty answer cell", f"question,answer\nCSV {c + 3} q1?,1\nq2?,\nCSV {c + 3} q3?,3\n".encode(), [(3, "answer")], 2)  # fmt: skip
     csv_case("huge cell (300,000 characters)", f"question,answer\nCSV {c + 4} q1?,1\n{'y' * 300_000},2\nCSV {c + 4} q3?,3\n".encode(), [(3, "question")], 2)  # fmt: skip

@@ -1,4 +1,4 @@
-"""The whole flow of DESIGN.md, driven by a recipe: ingest -> annotate -> critique -> filter ->
+"""The whole flow of docs/architecture.md, driven by a recipe: ingest -> annotate -> critique -> filter ->
 curate -> export -> train -> eval (base vs tuned) -> report.
 
 Every stage reads and writes the run directory and is resumable on its own (attempts and
@@ -19,12 +19,10 @@ from typing import Any
 
 from sciinstruct.errors import InputError
 from sciinstruct.log import console, logger
-from sciinstruct.recipe import FLOW_STAGES, Recipe, resolve_path
+from sciinstruct.recipe import FLOW_STAGES, Recipe
 from sciinstruct.rendering import md_table
 from sciinstruct.rundir import RunDir
-
-MODEL_DIR = "model"
-EVAL_DIR = "eval"
+from sciinstruct.settings import resolve_path
 
 
 @dataclass
@@ -109,8 +107,8 @@ class Flow:
             if path.exists()
             for row in read_jsonl(path)
         ]
-        out = self.run.root / "generated.jsonl"
-        marker = self.run.root / "generated.sha"
+        out = self.run.generated
+        marker = self.run.generated.with_suffix(".sha")
         key = _fingerprint({**dataclasses.asdict(spec), "exclude": len(exclude)})
         if not (out.exists() and marker.exists() and marker.read_text(encoding="utf-8") == key):
             write_questions(spec.families, spec.n, spec.seed, out, exclude=exclude)
@@ -177,7 +175,7 @@ class Flow:
         export_run(self.run, self.recipe.export.formats, self.recipe.export.options)
 
     def _tuned_dir(self) -> Path:
-        return self.run.root / MODEL_DIR
+        return self.run.model_dir
 
     def stage_train(self) -> bool:
         from sciinstruct.train import train_sft
@@ -188,7 +186,7 @@ class Flow:
                 f"already trained: {self._trained_model()} (use --force to retrain)", markup=False
             )
             return False
-        data = self.run.export_dir / "sft.jsonl"
+        data = self.run.export_file("sft")
         if not data.exists():
             raise InputError("no SFT data: the export stage wrote no sft.jsonl", file=str(data))
         if self.force:
@@ -204,7 +202,7 @@ class Flow:
         result = train_sft(config)
         (out / "final.txt").write_text(str(result.final_model), encoding="utf-8")
         # A retrained model invalidates the tuned model's cached evaluation.
-        shutil.rmtree(self.run.root / EVAL_DIR / "tuned", ignore_errors=True)
+        shutil.rmtree(self.run.eval_dir / "tuned", ignore_errors=True)
         return True
 
     def _trained_model(self) -> Path | None:
@@ -227,7 +225,7 @@ class Flow:
         ran = False
         spec_key = _fingerprint(dataclasses.asdict(spec))
         for label, model in models.items():
-            out = self.run.root / EVAL_DIR / label
+            out = self.run.eval_dir / label
             marker = out / "spec.sha"
             fresh = marker.exists() and marker.read_text(encoding="utf-8") == spec_key
             if fresh and (out / "results.json").exists() and not self.force:
@@ -254,7 +252,7 @@ class Flow:
     def _before_after(self, models: dict[str, Path]) -> None:
         results = {}
         for label in models:
-            path = self.run.root / EVAL_DIR / label / "results.json"
+            path = self.run.eval_dir / label / "results.json"
             if path.exists():
                 results[label] = json.loads(path.read_text(encoding="utf-8"))
         if not results:
@@ -264,8 +262,8 @@ class Flow:
             from sciinstruct.evaluate import compare_runs
             from sciinstruct.evaluate.paired import paired_comparison
 
-            base, tuned = self.run.root / EVAL_DIR / "base", self.run.root / EVAL_DIR / "tuned"
-            compare_runs([base, tuned], self.run.root / EVAL_DIR / "compare")
+            base, tuned = self.run.eval_dir / "base", self.run.eval_dir / "tuned"
+            compare_runs([base, tuned], self.run.eval_dir / "compare")
             summary["paired"] = {
                 name: r.to_dict() for name, r in paired_comparison(base, tuned).items()
             }
@@ -363,7 +361,7 @@ def before_after_markdown(run: RunDir) -> str:
         align="lrrrrr",
     )
     lines += ["", "Accuracy with its 95% Wilson interval; `*`: p < 0.05."]
-    compare = run.root / EVAL_DIR / "compare"
+    compare = run.eval_dir / "compare"
     for png in sorted(compare.glob("*.png")) if compare.exists() else []:
         lines += ["", f"![{png.stem}]({png.relative_to(run.root)})"]
     return "\n".join(lines) + "\n"

@@ -18,6 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from sciinstruct.errors import InputError
+from sciinstruct.log import logger
+
 
 @dataclass(frozen=True)
 class BadLine:
@@ -103,8 +106,49 @@ class JsonlWriter:
         self.close()
 
 
-def read_jsonl(path: str | Path, bad: list[BadLine] | None = None) -> Iterator[dict[str, Any]]:
-    """Yield each JSON object of a file; lines that do not parse go to `bad` (if given).
+def scan_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None, str]]:
+    """`(line, object, why_not, raw_text)` for each non-blank line; `object` is None (and
+    `why_not` says why) for a line that is not a JSON object. The package's one JSONL parser."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM is an encoding mark, not data
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                why = f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+                yield number, None, why, raw.decode("utf-8", "replace").rstrip("\n")
+                continue
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                truncated = not raw.endswith(b"\n")  # a kill mid-write leaves no newline
+                why = "truncated last line" if truncated else f"invalid JSON ({exc.msg})"
+                yield number, None, why, text.rstrip("\n")
+                continue
+            except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit
+                yield number, None, f"unreadable JSON value ({exc})", text.rstrip("\n")
+                continue
+            except RecursionError:  # `[[[[...` nested deeper than the parser recurses
+                yield number, None, "JSON nested too deeply to read", text.rstrip("\n")
+                continue
+            if not isinstance(value, dict):
+                why = f"expected a JSON object, got {type(value).__name__}"
+                yield number, None, why, text.rstrip("\n")
+                continue
+            yield number, value, None, text.rstrip("\n")
+
+
+def read_jsonl(
+    path: str | Path, bad: list[BadLine] | None = None, *, strict: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Yield each JSON object of a file. A line that does not parse is never dropped silently:
+    it goes to `bad` when a list is given, else it is an InputError with file and line when
+    `strict` (user files: a benchmark, a label file), else it is logged as a warning and skipped
+    (the run's own append-only files, whose last line a kill may have cut).
 
     Blank lines are skipped. A missing file yields nothing: a stage that has not run yet has
     simply produced no records.
@@ -112,31 +156,15 @@ def read_jsonl(path: str | Path, bad: list[BadLine] | None = None) -> Iterator[d
     path = Path(path)
     if not path.exists():
         return
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                value = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                if bad is not None:
-                    bad.append(BadLine(str(path), number, f"not UTF-8 ({exc.reason})"))
-                continue
-            except json.JSONDecodeError as exc:
-                if bad is not None:
-                    truncated = not raw.endswith(b"\n")
-                    why = "truncated last line" if truncated else f"invalid JSON ({exc.msg})"
-                    bad.append(BadLine(str(path), number, why))
-                continue
-            if not isinstance(value, dict):
-                if bad is not None:
-                    bad.append(
-                        BadLine(
-                            str(path), number, f"expected a JSON object, got {type(value).__name__}"
-                        )
-                    )
-                continue
+    for number, value, why, _ in scan_jsonl(path):
+        if value is not None:
             yield value
+        elif bad is not None:
+            bad.append(BadLine(str(path), number, why or "unreadable"))
+        elif strict:
+            raise InputError(why or "unreadable line", file=str(path), line=number)
+        else:
+            logger.warning("skipped %s", BadLine(str(path), number, why or "unreadable"))
 
 
 def write_jsonl(path: str | Path, records: Iterable[BaseModel | dict[str, Any]]) -> int:

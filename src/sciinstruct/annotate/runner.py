@@ -18,14 +18,15 @@ from pathlib import Path
 
 from sciinstruct.annotate.funnel import Funnel, build_funnel
 from sciinstruct.annotate.ledger import Ledger
-from sciinstruct.annotate.prompts import PromptSet, load_prompts
 from sciinstruct.annotate.scheduler import Scheduler
 from sciinstruct.annotate.stages import ANNOTATE_STAGES, Slot, StagePlan, build_requests
 from sciinstruct.errors import InputError
+from sciinstruct.grading.judge import GradeJudge, JudgeSpec
 from sciinstruct.jsonl import BadLine, JsonlWriter
 from sciinstruct.llm.base import Backend, Completion, GenerationRequest
 from sciinstruct.llm.cache import CachedBackend
 from sciinstruct.log import logger, progress
+from sciinstruct.prompt_templates import PromptSet, load_prompts
 from sciinstruct.records import Attempt, Question, Usage
 from sciinstruct.rundir import RunDir
 
@@ -44,6 +45,8 @@ class AnnotateConfig:
     language: str = "en"  # shipped prompt templates: en, or zh (SciGLM's Chinese prompts)
     prompt_dir: str | None = None  # folder of template files replacing shipped ones by name
     system_prompt: str | None = None  # system prompt text or file ("" for none)
+    # An LLM judge for the answers the grader's rules cannot decide (none by default).
+    judge: JudgeSpec = field(default_factory=JudgeSpec)
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.stages if s not in ANNOTATE_STAGES]
@@ -115,7 +118,12 @@ def run_annotate(
         },
     )
     bad: list[BadLine] = []
-    funnel = annotate(questions, run, cached, prompts, config, bad)
+    judge = config.judge.build(run.cache)
+    try:
+        funnel = annotate(questions, run, cached, prompts, config, bad, judge)
+    finally:
+        if judge is not None:
+            judge.backend.close()
     for line in bad:
         logger.warning("skipped %s", line)
     stats = funnel.to_stats()
@@ -132,13 +140,14 @@ def annotate(
     prompts: PromptSet,
     config: AnnotateConfig,
     bad: list[BadLine] | None = None,
+    judge: GradeJudge | None = None,
 ) -> Funnel:
     """Run every stage for every unsolved question and return the funnel.
 
     The lower-level entry: no cache is added and nothing goes to stats.json or config.yaml
     (`run_annotate` does both). Runs its own event loop, so call it from synchronous code.
     """
-    return asyncio.run(_annotate(questions, run, backend, prompts, config, bad))
+    return asyncio.run(_annotate(questions, run, backend, prompts, config, bad, judge))
 
 
 async def _annotate(
@@ -148,6 +157,7 @@ async def _annotate(
     prompts: PromptSet,
     config: AnnotateConfig,
     bad: list[BadLine] | None,
+    judge: GradeJudge | None = None,
 ) -> Funnel:
     run.ensure()
     ledger = Ledger.load(run.attempts, bad)
@@ -175,7 +185,7 @@ async def _annotate(
                 for slot in batch:
                     spans.setdefault(slot.stage, [now, now])
                 try:
-                    attempts = await _generate(batch, backend, prompts, config)
+                    attempts = await _generate(batch, backend, prompts, config, judge)
                     writer.write_many(attempts)
                     ledger.extend(attempts)
                 finally:
@@ -191,7 +201,9 @@ async def _annotate(
         await asyncio.gather(*(worker() for _ in range(config.concurrency)))
         wall = time.perf_counter() - start
     walls = {stage: end - begin for stage, (begin, end) in spans.items()}
-    funnel = build_funnel(questions, ledger, config, scheduler.outcomes, walls, scheduler.enqueued)
+    funnel = build_funnel(
+        questions, ledger, config.stages, scheduler.outcomes, walls, scheduler.enqueued
+    )
     funnel.wall_s = wall
     return funnel
 
@@ -208,13 +220,19 @@ def _check_same_model(models: set[str], model: str, path: Path) -> None:
 
 
 async def _generate(
-    batch: list[Slot], backend: Backend, prompts: PromptSet, config: AnnotateConfig
+    batch: list[Slot],
+    backend: Backend,
+    prompts: PromptSet,
+    config: AnnotateConfig,
+    judge: GradeJudge | None = None,
 ) -> list[Attempt]:
     """One backend call for `batch`, graded."""
     requests = build_requests(batch, prompts, config.plan)
     completions = await backend.agenerate(requests)
     # Grading is CPU work; off the loop, the other workers' requests keep flowing.
-    return await asyncio.to_thread(grade_batch, batch, requests, completions, backend.model, config)
+    return await asyncio.to_thread(
+        grade_batch, batch, requests, completions, backend.model, config, judge
+    )
 
 
 def grade_batch(
@@ -223,10 +241,11 @@ def grade_batch(
     completions: Sequence[Completion],
     model: str,
     config: AnnotateConfig,
+    judge: GradeJudge | None = None,
 ) -> list[Attempt]:
     """Turn completions into graded attempts; a failed generation is kept with its error."""
     return [
-        to_attempt(s, r, c, model, config)
+        to_attempt(s, r, c, model, config, judge)
         for s, r, c in zip(slots, requests, completions, strict=True)
     ]
 
@@ -237,6 +256,7 @@ def to_attempt(
     completion: Completion,
     model: str,
     config: AnnotateConfig,
+    judge: GradeJudge | None = None,
 ) -> Attempt:
     """One attempt record: prompt, response, verdict, parent, usage, and how it was sampled."""
     from sciinstruct.grading import grade_question
@@ -271,7 +291,14 @@ def to_attempt(
         attempt.error = completion.error
         attempt.grade_reason = "not graded: generation failed"
         return attempt
-    verdict = grade_question(completion.text, q, rtol=config.rtol, timeout=config.grade_timeout)
+    verdict = grade_question(
+        completion.text,
+        q,
+        rtol=config.rtol,
+        timeout=config.grade_timeout,
+        finish_reason=completion.finish_reason,
+        judge=judge,
+    )
     attempt.extracted = verdict.extracted
     attempt.correct = verdict.correct
     attempt.grade_reason = verdict.reason
@@ -279,4 +306,9 @@ def to_attempt(
     attempt.metadata["answer_type"] = verdict.answer_type
     if verdict.fallback:
         attempt.metadata["fallback"] = True  # the answer was found only as the text's last number
+    if verdict.truncated:
+        attempt.metadata["truncated"] = True  # cut off by the token limit
+    if verdict.source == "judge":
+        attempt.metadata["graded_by"] = "judge"  # the rules could not decide
+        attempt.metadata["judge_raw"] = verdict.judge_raw
     return attempt

@@ -18,7 +18,7 @@ from sciinstruct import __version__
 from sciinstruct.errors import EXIT_INTERRUPTED, SciInstructError, storage_error
 from sciinstruct.log import console, err_console, set_verbosity
 
-# command name -> module under sciinstruct.cli, in the order of the flow (DESIGN.md)
+# command name -> module under sciinstruct.cli, in the order of the flow (docs/architecture.md)
 COMMANDS: dict[str, str] = {
     "ingest": "ingest",
     "annotate": "annotate",

@@ -15,17 +15,9 @@ QUICK_RECIPE = "sciinstruct:recipes/demo_quick.yaml"
 
 def _parse_overrides(values: list[str]) -> dict[str, object]:
     """`--set train.max_steps=5` -> {"train.max_steps": 5} (values parsed as YAML scalars)."""
-    import yaml
+    from sciinstruct.settings import parse_assignments
 
-    from sciinstruct.errors import InputError
-
-    overrides: dict[str, object] = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"bad --set '{item}': expected KEY=VALUE, e.g. train.max_steps=5")
-        overrides[key.strip()] = yaml.safe_load(raw)
-    return overrides
+    return parse_assignments(values)
 
 
 def _run(recipe_path: str, out: Path | None, overrides: list[str], force: bool) -> None:
@@ -93,7 +85,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The whole flow on the bundled questions with the embedded model: no network, no key."""
         from sciinstruct.log import console
-        from sciinstruct.recipe import resolve_path
+        from sciinstruct.settings import resolve_path
 
         recipe = QUICK_RECIPE if quick else DEMO_RECIPE
         if write_recipe is not None:

@@ -25,10 +25,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sciinstruct.curate.labels import check_trainable
 from sciinstruct.curate.samples import question_prompt
 from sciinstruct.errors import InputError
-from sciinstruct.jsonl import read_jsonl
 from sciinstruct.records import Attempt, Question, stable_id
+from sciinstruct.rows import read_rows
 
 META = "classifier.json"
 KINDS = ("tfidf", "lm")
@@ -91,17 +92,14 @@ def load_labelled(path: str | Path) -> list[Example]:
     if not path.exists():
         raise InputError("labelled file not found", file=str(path))
     examples = []
-    for number, row in enumerate(read_jsonl(path), start=1):
+    for line in read_rows(path, fmt="jsonl"):
+        row = line.data or {}
         solution = row.get("solution", row.get("response"))
         label = _parse_label(row.get("label"))
         if not isinstance(row.get("question"), str) or not isinstance(solution, str):
-            raise InputError(f"row {number}: needs `question` and `solution`", file=str(path))
+            raise line.error("needs `question` and `solution`")
         if label is None:
-            raise InputError(
-                f"row {number}: label must be true/false or 1/0, got {row.get('label')!r}",
-                file=str(path),
-                field="label",
-            )
+            raise line.error(f"label must be true/false or 1/0, got {row.get('label')!r}", "label")
         group = str(row.get("question_id") or stable_id(row["question"]))
         examples.append(Example(format_example(row["question"], solution), label, group))
     return examples
@@ -121,16 +119,6 @@ def split_heldout(
     train = [e for e in examples if not held(e.group)]
     heldout = [e for e in examples if held(e.group)]
     return train, heldout
-
-
-def check_trainable(labels: Sequence[int], what: str) -> None:
-    """Both classes are needed to learn anything; say so with the counts."""
-    positives = sum(labels)
-    if positives == 0 or positives == len(labels):
-        raise InputError(
-            f"{what}: need both good and bad examples to train, got {positives} correct and "
-            f"{len(labels) - positives} wrong; pass --labels FILE or --load CLASSIFIER_DIR"
-        )
 
 
 def evaluate(classifier: QualityClassifier, examples: Sequence[Example]) -> dict[str, Any]:

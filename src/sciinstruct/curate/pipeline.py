@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sciinstruct.curate.base import DropLog
 from sciinstruct.curate.decontam import DEFAULT_NGRAM, NgramIndex, load_benchmark
 from sciinstruct.curate.dedup import NearDupConfig, find_duplicates
+from sciinstruct.curate.droplog import DropLog
 from sciinstruct.curate.mix import (
     HINTED_POLICIES,
     HintedPolicy,
@@ -38,9 +38,6 @@ from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger
 from sciinstruct.records import Attempt, Question, Sample
 from sciinstruct.rundir import RunDir
-
-FILTERED = "filtered.jsonl"  # written by `sciinstruct filter`, read here when present
-DROPPED = "dropped.jsonl"
 
 
 @dataclass
@@ -92,7 +89,7 @@ class CurateConfig:
 def load_candidates(run: RunDir) -> tuple[list[Question], list[Sample], str]:
     """Questions and the candidate samples: the classifier's survivors if `filter` ran."""
     questions = load_records(run.questions, Question)
-    filtered = run.root / FILTERED
+    filtered = run.filtered
     if filtered.exists():
         return questions, load_records(filtered, Sample), "filter"
     attempts = load_records(run.attempts, Attempt)
@@ -123,7 +120,7 @@ def curate(run: RunDir, config: CurateConfig) -> dict[str, Any]:
         )
 
     write_jsonl(run.samples, samples)
-    log.save(run.root / DROPPED)
+    log.save(run.dropped)
     stats.update(log.stats())
     stats["kept_questions"] = len(questions)
     stats["kept_samples"] = len(samples)

@@ -69,6 +69,13 @@ def summarize_graded(
         "generation_errors": sum(bool(r.get("error")) for r in predictions),
         "no_answer": sum(r.get("extracted") is None and not r.get("error") for r in predictions),
         "fallback_extractions": sum(bool(r.get("fallback")) for r in predictions),
+        # cut off by the token limit: credited only for an explicitly stated answer
+        "truncated": sum(bool(r.get("truncated")) for r in predictions),
+        "truncated_correct": sum(
+            bool(r.get("truncated")) and r.get("correct") is True for r in predictions
+        ),
+        # verdicts the rules could not decide, decided by the grading judge (--judge-*)
+        "judge_decided": sum(r.get("graded_by") == "judge" for r in predictions),
         "subjects": {s: accuracy(flags).to_dict() for s, flags in sorted(subjects.items())},
     }
     if samples > 1:
@@ -168,7 +175,14 @@ def summary_markdown(results: dict[str, Any]) -> str:
             continue
         notes = [
             f"{b[k]} {k.replace('_', ' ')}"
-            for k in ("ungradable", "generation_errors", "no_answer", "fallback_extractions")
+            for k in (
+                "ungradable",
+                "generation_errors",
+                "no_answer",
+                "fallback_extractions",
+                "truncated",
+                "judge_decided",
+            )
             if b.get(k)
         ]
         notes += [f"pass@{k} {_pct(v)}" for k, v in b.get("pass_at_k", {}).items()]

@@ -19,7 +19,6 @@ import functools
 import math
 import os
 import random
-import re
 import ssl
 import time
 from collections.abc import Sequence
@@ -32,25 +31,11 @@ from sciinstruct.llm.balance import LeastBusy
 from sciinstruct.llm.base import AsyncBackend, Completion, GenerationRequest, OnDone
 from sciinstruct.llm.retry import backoff_delay, is_retryable_status, parse_retry_after
 from sciinstruct.log import logger
+from sciinstruct.redact import redact_url, redact_urls
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _POOL_SIZE = 4  # connections per httpx pool: the cheapest per request of 1, 2, 4, 8, 16 tried
 _BODY_SNIPPET = 200  # characters of an error body worth keeping in the reason
-_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")  # a URL inside free text
-
-
-def redact_url(url: str | httpx.URL) -> str:
-    """`url` without userinfo and query string, where credentials ride along in a base URL."""
-    try:
-        parsed = httpx.URL(str(url))
-    except (httpx.InvalidURL, TypeError, ValueError):
-        return "<url redacted>"  # unparsable: show nothing rather than a secret
-    return str(parsed.copy_with(userinfo=b"", query=None, fragment=None))
-
-
-def redact_urls(text: str) -> str:
-    """Every URL in `text` passed through `redact_url` (exception messages quote URLs)."""
-    return _URL.sub(lambda m: redact_url(m.group()), text)
 
 
 def endpoint(base_url: str, path: str) -> str:
