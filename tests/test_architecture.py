@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("export",),
     ("train",),
     ("evaluate",),
-    ("report",),
+    ("report", "view"),
     ("recipe",),
     ("flow",),
     ("cli",),

@@ -164,9 +164,10 @@ def test_concurrent_writers_threads_and_processes(tmp_path):
 _KILLED_WRITER = textwrap.dedent(
     """
     import sys
+    N = int(sys.argv[2])
     from sciinstruct.llm import CachedBackend, GenerationRequest, SamplingParams, make_backend
     requests = [GenerationRequest([{"role": "user", "content": f"Count to {i}."}],
-                                  SamplingParams(max_tokens=4, seed=i)) for i in range(24)]
+                                  SamplingParams(max_tokens=4, seed=i)) for i in range(N)]
     cached = CachedBackend(make_backend("llamacpp"), sys.argv[1], chunk_size=1)
     cached.generate(requests)
     """
@@ -178,34 +179,38 @@ def test_killed_writer_then_rerun_makes_only_the_missing_calls(tmp_path, embedde
     if embedded_backend.name != "llamacpp":
         pytest.skip("the killed writer runs llama.cpp; the fixture runs another engine")
     path = tmp_path / "cache.sqlite"
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(path)])
+    # Enough requests that the kill lands mid-run even when the machine is fast: 24 four-token
+    # answers can all finish between two polls, and then there is nothing left to kill.
+    total = 120
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(path), str(total)])
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             if path.exists() and len(ResponseCache(path)) >= 3:
                 break
             time.sleep(0.05)
+        assert proc.poll() is None, f"the writer ended before the kill (exit {proc.returncode})"
         os.kill(proc.pid, signal.SIGKILL)  # mid-run, mid-chunk, maybe mid-transaction
     finally:
         proc.wait()
     done = len(ResponseCache(path))
-    assert 3 <= done < 24
+    assert 3 <= done < total
     assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     requests = [
         GenerationRequest([{"role": "user", "content": f"Count to {i}."}],
                           SamplingParams(max_tokens=4, seed=i))
-        for i in range(24)
+        for i in range(total)
     ]  # fmt: skip
     counting = Counting(embedded_backend)
     resumed = CachedBackend(counting, path).generate(requests)
-    assert counting.calls == 24 - done
+    assert counting.calls == total - done
     assert all(c.ok and c.text for c in resumed)
 
     rerun = CachedBackend(counting, path)
     again = rerun.generate(requests)
-    assert counting.calls == 24 - done  # the re-run of finished work made no call at all
-    assert rerun.hits == 24 and [c.text for c in again] == [c.text for c in resumed]
+    assert counting.calls == total - done  # the re-run of finished work made no call at all
+    assert rerun.hits == total and [c.text for c in again] == [c.text for c in resumed]
 
 
 def test_a_request_repeated_in_one_batch_reaches_the_backend_once(tmp_path):

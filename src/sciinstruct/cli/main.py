@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "report": "curation",
     "tasks": "tasks",
     "serve": "serve",
+    "view": "view",
+    "override": "view",
     "run": "run",
     "demo": "run",
 }
