@@ -74,5 +74,10 @@ def test_load_benchmark_reads_text_fields_and_reports_bad_rows(tmp_path: Path) -
     shipped = load_benchmark("eval_set")
     assert shipped.name == "eval_set" and len(shipped.texts) == len(shipped.ids) > 10
     write_jsonl(path, [{"answer": "3"}])
-    with pytest.raises(InputError, match="row 1 has no text field"):
+    with pytest.raises(InputError, match=r"mmlu\.jsonl:1: no text field"):
+        load_benchmark(path)
+    # A corrupt benchmark line is refused, not skipped: skipping it would let its
+    # contaminated copies through decontamination.
+    path.write_text('{"problem": "p"}\n{"problem": "cut\n{"problem": "r"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"mmlu\.jsonl:2: invalid JSON"):
         load_benchmark(path)

@@ -75,6 +75,19 @@ def test_executor_config_errors_name_the_field() -> None:
         ExecutorConfig(name="ray", actors=0)
 
 
+def test_recipe_names_the_executor(tmp_path: Path) -> None:
+    from sciinstruct.recipe import load_recipe
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("executor: {name: ray, actors: 2, num_gpus_per_actor: 1}\n")
+    assert load_recipe(recipe).executor == ExecutorConfig(
+        name="ray", actors=2, num_gpus_per_actor=1
+    )
+    recipe.write_text("executor: {name: ray, actor: 2}\n")
+    with pytest.raises(InputError, match="executor.actor.*did you mean 'actors'"):
+        load_recipe(recipe)
+
+
 def _grade_tower() -> tuple[Any, str]:
     from sciinstruct.grading import grade
 

@@ -16,7 +16,18 @@ from sciinstruct.grading import Verdict, correctness_reward, grade, grade_many
 def test_verdict_fields_and_dict() -> None:
     verdict = grade("Thus \\boxed{3\\,\\mathrm{kJ}}.", "3000 J")
     assert verdict == Verdict(True, verdict.reason, "3\\,\\mathrm{kJ}", "numeric", False)
-    assert set(verdict.to_dict()) == {"correct", "reason", "extracted", "answer_type", "fallback"}
+    assert set(verdict.to_dict()) == {
+        "correct",
+        "reason",
+        "extracted",
+        "answer_type",
+        "fallback",
+        "certain",
+        "truncated",
+        "source",
+        "judge_raw",
+    }
+    assert verdict.certain and not verdict.truncated and verdict.source == "rules"
     assert verdict.data_error is False
 
 

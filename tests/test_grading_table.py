@@ -1,7 +1,10 @@
 """Table-driven grader tests: every labelled pair in tests/data/grading/*.jsonl.
 
 Each row is `{pred, gold, equivalent}` (plus optional answer_type, unit, rtol, choices,
-metadata, note);
+metadata, question, finish_reason, family, note); `families.jsonl` holds the failure families
+of issue 13 (answers in prose, exact forms against decimals, number formats, several answers,
+multiple choice in prose and other languages, units and angles, equations and other forms,
+false positives), written as models write them;
 `equivalent: null` marks a bad reference, which must come back as a data error (correct=None).
 The same files feed bench/bench_grader.py.
 """
@@ -43,6 +46,7 @@ def test_the_table_is_large_and_balanced() -> None:
         "extraction",
         "adversarial",
         "sentences",
+        "families",
     } <= files
     assert len(CASES) >= 300
     labels = [row["equivalent"] for _, row in CASES]
@@ -60,8 +64,11 @@ def test_case(case_id: str, row: dict[str, Any]) -> None:
         choices=row.get("choices"),
         timeout=TIMEOUT_S,
         metadata=row.get("metadata"),
+        question=row.get("question"),
+        finish_reason=row.get("finish_reason"),
     )
     assert verdict.correct is row["equivalent"], f"{case_id}: {verdict}"
+    assert verdict.truncated is (row.get("finish_reason") == "length")
     assert verdict.reason
     if row["equivalent"] is None:
         assert "reference" in verdict.reason or "unknown answer type" in verdict.reason
@@ -76,6 +83,8 @@ def test_grade_many_agrees_with_grade_on_the_table() -> None:
         units=[r.get("unit") for r in rows],
         choices=[r.get("choices") for r in rows],
         metadata=[r.get("metadata") for r in rows],
+        questions=[r.get("question") for r in rows],
+        finish_reasons=[r.get("finish_reason") for r in rows],
         workers=2,
         timeout=TIMEOUT_S,
     )
@@ -85,3 +94,21 @@ def test_grade_many_agrees_with_grade_on_the_table() -> None:
         if v.correct is not r["equivalent"]
     ]
     assert wrong == []
+
+
+def test_every_family_has_right_and_wrong_answers() -> None:
+    families: dict[str, set[bool]] = {}
+    for _, row in CASES:
+        if "family" in row:
+            families.setdefault(row["family"], set()).add(row["equivalent"])
+    assert set(families) == {
+        "prose",
+        "exact",
+        "formats",
+        "several",
+        "choice",
+        "units",
+        "forms",
+        "fp",
+    }
+    assert all(labels == {True, False} for labels in families.values()), families

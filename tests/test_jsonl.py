@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -10,6 +11,9 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from sciinstruct.errors import InputError
 from sciinstruct.jsonl import BadLine, JsonlWriter, read_jsonl, write_jsonl
 from sciinstruct.records import Question
 
@@ -95,7 +99,19 @@ def test_kill_mid_write_loses_at_most_one_line(tmp_path: Path) -> None:
     # and the next writer continues cleanly after the cut
     with JsonlWriter(path) as writer:
         writer.write({"i": "after"})
-    assert list(read_jsonl(path))[-1] == {"i": "after"}
+    assert list(read_jsonl(path, bad))[-1] == {"i": "after"}
+
+
+def test_bad_lines_are_refused_or_reported_never_dropped_silently(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"x": 1}\n{"x": \n{"x": 3}\n')
+    with pytest.raises(InputError, match=r"a\.jsonl:2: invalid JSON"):
+        list(read_jsonl(path, strict=True))
+    with caplog.at_level(logging.WARNING, logger="sciinstruct"):
+        assert [r["x"] for r in read_jsonl(path)] == [1, 3]
+    assert "a.jsonl:2: invalid JSON" in caplog.text
 
 
 def test_write_jsonl_is_atomic_rewrite(tmp_path: Path) -> None:

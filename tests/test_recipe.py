@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from sciinstruct.errors import InputError
-from sciinstruct.recipe import load_recipe, resolve_path
+from sciinstruct.recipe import load_recipe
+from sciinstruct.settings import resolve_path
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from sciinstruct.records import Attempt, Provenance, Question, Sample, stable_id
-from sciinstruct.rundir import RunDir, redact
+from sciinstruct.redact import redact
+from sciinstruct.rundir import RunDir
 
 
 def test_question_id_is_a_stable_hash_of_source_and_text() -> None:

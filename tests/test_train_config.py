@@ -34,6 +34,19 @@ def test_recipe_sets_defaults_and_flags_override(tmp_path: Path) -> None:
     assert cfg.max_steps == -1  # a None flag leaves the default
 
 
+def test_yaml_values_are_converted_by_declared_type(tmp_path: Path) -> None:
+    # YAML 1.1 reads `2e-5` (no dot) as the string "2e-5"; the declared float type decides.
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("learning_rate: 2e-5\nwarmup: 10\nmax_steps: '3'\n")
+    cfg = load_config(SFTTrainConfig, recipe)
+    assert cfg.learning_rate == 2e-5 and isinstance(cfg.learning_rate, float)
+    assert cfg.warmup == 10.0 and isinstance(cfg.warmup, float)
+    assert cfg.max_steps == 3
+    recipe.write_text("learning_rate: fast\n")
+    with pytest.raises(InputError, match=r"r\.yaml field 'learning_rate': expected a number"):
+        load_config(SFTTrainConfig, recipe)
+
+
 def test_unknown_recipe_key_names_file_and_suggests(tmp_path: Path) -> None:
     recipe = tmp_path / "r.yaml"
     recipe.write_text("learning_rat: 0.1\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,26 @@ def length_reward():
     del rewards.REWARDS["test_chars"]
 
 
-def test_grpo_trains_with_verifiable_rewards(tmp_path: Path, length_reward: str) -> None:
-    data = write_rows(tmp_path / "grpo.jsonl", grpo_rows(4))
+def test_grpo_trains_with_verifiable_rewards(
+    tmp_path: Path, length_reward: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Record what the correctness reward hands the grader during the real step: the sampled
+    # completions cannot be steered to a restated given, but the inputs that make the grader
+    # check for one (the question's text) and honour the question's tolerance can be seen.
+    from sciinstruct.grading import reward as grading_reward
+
+    graded: list[dict] = []
+    real_grade_many = grading_reward.grade_many
+
+    def recording_grade_many(preds, golds, **kw):
+        graded.append({"golds": list(golds), **kw})
+        return real_grade_many(preds, golds, **kw)
+
+    monkeypatch.setattr(grading_reward, "grade_many", recording_grade_many)
+    rows = grpo_rows(4)
+    for i, row in enumerate(rows):
+        row["metadata"] = {"rtol": 0.01 * (i + 1)}
+    data = write_rows(tmp_path / "grpo.jsonl", rows)
     cfg = GRPOTrainConfig(
         data=str(data),
         out=str(tmp_path / "out"),
@@ -50,6 +69,15 @@ def test_grpo_trains_with_verifiable_rewards(tmp_path: Path, length_reward: str)
     assert 0.0 <= step["rewards/correctness/mean"] <= 1.0  # the grader scored both samples
     assert 0.0 <= step["rewards/answer_format/mean"] <= 1.0
     assert step["rewards/chars/mean"] > 0  # 16 sampled tokens are never empty
+    # TRL's prompts and the rows' own tolerances reached the grader, row by row.
+    by_question = {r["prompt"][0]["content"]: r for r in rows}
+    assert graded and all(len(call["questions"]) == len(call["golds"]) == 2 for call in graded)
+    for call in graded:
+        for question, gold, meta in zip(
+            call["questions"], call["golds"], call["metadata"], strict=True
+        ):
+            assert gold == by_question[question]["answer"]
+            assert json.loads(meta) == by_question[question]["metadata"]
     assert all(e["completions/max_length"] <= 16 for e in logged)
     assert any(n > 0 for n in lora_b_norms(result.model_dir).values())
     assert '"correctness": 1.0' in (result.model_dir / "README.md").read_text()

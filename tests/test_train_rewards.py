@@ -63,13 +63,32 @@ def test_unknown_reward_suggests_the_nearest() -> None:
         get_reward("corectness")
 
 
-def test_sciformats_rewards_register_when_present() -> None:
-    module = pytest.importorskip("sciinstruct.sciformats.rewards")
-    names = available_rewards()
-    table = getattr(module, "REWARDS", None)
-    expected = (
-        set(table)
-        if isinstance(table, dict)
-        else {n.removesuffix("_reward") for n in dir(module) if n.endswith("_reward")}
-    )
-    assert expected and expected <= set(names)
+def test_one_registry_one_name_per_reward() -> None:
+    from sciinstruct.train import science_rewards
+
+    assert available_rewards() == [
+        "checks",
+        "constraints",
+        "correctness",
+        "extracted",
+        "format",
+        "tanimoto",
+        "validity",
+    ]
+    # The two answer-format rewards once shared the name `format` and one silently won.
+    assert get_reward("format") is answer_format
+    assert get_reward("extracted") is science_rewards.extracted_answer
+    with pytest.raises(ValueError, match="a reward named 'format' is already registered"):
+        register_reward("format")(science_rewards.extracted_answer)
+    assert get_reward("format") is answer_format
+
+
+def test_correctness_gets_the_question_and_its_tolerance_from_trl_columns() -> None:
+    prompts = [[{"role": "user", "content": "Convert 21 A to mA."}]] * 2
+    kw = {"answer": ["21000"] * 2, "unit": ["mA"] * 2}
+    completions = ["So, the final answer is 21A.", "21 A = 21000 mA"]
+    assert correctness(completions, **kw) == [1.0, 1.0]  # without the question: converted
+    assert correctness(completions, prompts=prompts, **kw) == [0.0, 1.0]  # a repeated given
+    ph = {"answer": ["7.0"] * 2, "answer_type": ["numeric"] * 2}
+    assert correctness(["pH 7.3", "pH 7.3"], metadata=['{"atol": 0.5}', "{}"], **ph) == [1.0, 0.0]
+    assert correctness(["pH 7.3", "pH 7.3"], rtol=[0.05, None], **ph) == [1.0, 0.0]

@@ -1,4 +1,4 @@
-"""The whole flow of DESIGN.md, driven by a recipe: ingest -> annotate -> critique -> filter ->
+"""The whole flow of docs/architecture.md, driven by a recipe: ingest -> annotate -> critique -> filter ->
 curate -> export -> train -> eval (base vs tuned) -> report.
 
 Every stage reads and writes the run directory and is resumable on its own (attempts and
@@ -19,11 +19,10 @@ from typing import Any
 
 from sciinstruct.errors import InputError
 from sciinstruct.log import console, logger
-from sciinstruct.recipe import FLOW_STAGES, Recipe, resolve_path
+from sciinstruct.recipe import FLOW_STAGES, Recipe
+from sciinstruct.rendering import md_table
 from sciinstruct.rundir import RunDir
-
-MODEL_DIR = "model"
-EVAL_DIR = "eval"
+from sciinstruct.settings import resolve_path
 
 
 @dataclass
@@ -123,8 +122,8 @@ class Flow:
             if path.exists()
             for row in read_jsonl(path)
         ]
-        out = self.run.root / "generated.jsonl"
-        marker = self.run.root / "generated.sha"
+        out = self.run.generated
+        marker = self.run.generated.with_suffix(".sha")
         key = _fingerprint({**dataclasses.asdict(spec), "exclude": len(exclude)})
         if not (out.exists() and marker.exists() and marker.read_text(encoding="utf-8") == key):
             write_questions(spec.families, spec.n, spec.seed, out, exclude=exclude)
@@ -197,7 +196,7 @@ class Flow:
         export_run(self.run, self.recipe.export.formats, self.recipe.export.options)
 
     def _tuned_dir(self) -> Path:
-        return self.run.root / MODEL_DIR
+        return self.run.model_dir
 
     def stage_train(self) -> bool:
         from sciinstruct.train import train_sft
@@ -209,7 +208,7 @@ class Flow:
                 f"already trained: {self._trained_model()} (use --force to retrain)", markup=False
             )
             return False
-        data = self.run.export_dir / "sft.jsonl"
+        data = self.run.export_file("sft")
         if not data.exists():
             raise InputError("no SFT data: the export stage wrote no sft.jsonl", file=str(data))
         if self.force:
@@ -225,7 +224,7 @@ class Flow:
         result = train_sft(config)
         (out / "final.txt").write_text(str(result.final_model), encoding="utf-8")
         # A retrained model invalidates the tuned model's cached evaluation.
-        shutil.rmtree(self.run.root / EVAL_DIR / "tuned", ignore_errors=True)
+        shutil.rmtree(self.run.eval_dir / "tuned", ignore_errors=True)
         return True
 
     def _trained_model(self) -> Path | None:
@@ -248,7 +247,7 @@ class Flow:
         ran = False
         spec_key = _fingerprint(dataclasses.asdict(spec))
         for label, model in models.items():
-            out = self.run.root / EVAL_DIR / label
+            out = self.run.eval_dir / label
             marker = out / "spec.sha"
             fresh = marker.exists() and marker.read_text(encoding="utf-8") == spec_key
             if fresh and (out / "results.json").exists() and not self.force:
@@ -275,7 +274,7 @@ class Flow:
     def _before_after(self, models: dict[str, Path]) -> None:
         results = {}
         for label in models:
-            path = self.run.root / EVAL_DIR / label / "results.json"
+            path = self.run.eval_dir / label / "results.json"
             if path.exists():
                 results[label] = json.loads(path.read_text(encoding="utf-8"))
         if not results:
@@ -285,8 +284,8 @@ class Flow:
             from sciinstruct.evaluate import compare_runs
             from sciinstruct.evaluate.paired import paired_comparison
 
-            base, tuned = self.run.root / EVAL_DIR / "base", self.run.root / EVAL_DIR / "tuned"
-            compare_runs([base, tuned], self.run.root / EVAL_DIR / "compare")
+            base, tuned = self.run.eval_dir / "base", self.run.eval_dir / "tuned"
+            compare_runs([base, tuned], self.run.eval_dir / "compare")
             summary["paired"] = {
                 name: r.to_dict() for name, r in paired_comparison(base, tuned).items()
             }
@@ -355,8 +354,6 @@ def before_after_markdown(run: RunDir) -> str:
         "Greedy answers graded against the references. p: McNemar's exact test on the questions "
         "one model got right and the other wrong (same questions, so paired).",
         "",
-        "| benchmark | base | tuned | gained | lost | p |",
-        "|---|---:|---:|---:|---:|---:|",
     ]
     base, tuned, paired = summary["base"], summary.get("tuned") or {}, summary.get("paired", {})
 
@@ -366,12 +363,12 @@ def before_after_markdown(run: RunDir) -> str:
         low, high = (100 * x for x in row["ci95"])
         return f"{row['correct']}/{row['n']} = {100 * row['accuracy']:.1f}% [{low:.0f}-{high:.0f}]"
 
-    def test(name: str) -> str:
+    def test(name: str) -> list[Any]:
         r = paired.get(name)
         if r is None:
-            return "– | – | –"
+            return ["–", "–", "–"]
         star = "*" if r["p_value"] < 0.05 else ""
-        return f"{r['gained']} | {r['lost']} | {r['p_value']:.3g}{star}"
+        return [r["gained"], r["lost"], f"{r['p_value']:.3g}{star}"]
 
     names = list(base.get("by_benchmark", {}))
     rows = [
@@ -380,10 +377,13 @@ def before_after_markdown(run: RunDir) -> str:
     ]
     if len(names) != 1:
         rows.append(("all", base, tuned or None))
-    for name, before, after in rows:
-        lines.append(f"| {name} | {cell(before)} | {cell(after)} | {test(name)} |")
+    lines += md_table(
+        ["benchmark", "base", "tuned", "gained", "lost", "p"],
+        [[name, cell(before), cell(after), *test(name)] for name, before, after in rows],
+        align="lrrrrr",
+    )
     lines += ["", "Accuracy with its 95% Wilson interval; `*`: p < 0.05."]
-    compare = run.root / EVAL_DIR / "compare"
+    compare = run.eval_dir / "compare"
     for png in sorted(compare.glob("*.png")) if compare.exists() else []:
         lines += ["", f"![{png.stem}]({png.relative_to(run.root)})"]
     return "\n".join(lines) + "\n"

@@ -7,10 +7,8 @@ Bad input never crashes ingestion and is never dropped silently: every refused r
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterator
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,23 +18,20 @@ from pydantic import ValidationError
 from sciinstruct.errors import InputError
 from sciinstruct.jsonl import JsonlWriter, read_jsonl
 from sciinstruct.records import Question
+from sciinstruct.rows import detect_format, scan_rows
 from sciinstruct.rundir import RunDir
 
 QUESTION_FIELDS = tuple(Question.model_fields)
 STRING_FIELDS = ("id", "question", "answer", "solution", "subject", "answer_type", "unit", "source")
+# Fields where a number is a natural spelling (GSM8K's answer 42, an integer id). Everywhere else
+# text is required: a number in `question` or `unit` is a wrong --map, not a question "17".
+NUMBER_AS_TEXT = ("id", "answer")
+# A text field longer than this is a broken row (a blob in the wrong column), not a question: it
+# would not fit any model's context. 100,000 characters is ~25,000 tokens.
+MAX_FIELD_CHARS = 100_000
 # Raw rows in rejected.jsonl are cut to this many characters: enough to find the row, not a copy
 # of a 100 MB blob that happened to sit in one cell.
 MAX_RAW_CHARS = 2000
-
-
-@dataclass(frozen=True)
-class RawRow:
-    """One input row before validation: where it came from, and either data or why it has none."""
-
-    line: int
-    data: dict[str, Any] | None
-    error: str | None = None
-    raw: str = ""
 
 
 @dataclass
@@ -77,170 +72,6 @@ def parse_mapping(spec: str | None) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Readers: each yields RawRow with a 1-based line (JSONL, CSV) or row number (Parquet, HF).
-
-
-def _decode(raw: bytes) -> tuple[str | None, str | None]:
-    try:
-        return raw.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
-
-
-def read_jsonl_rows(path: Path) -> Iterator[RawRow]:
-    with open(path, "rb") as fh:
-        lines = fh.read().split(b"\n")
-    last = len(lines)
-    if lines and lines[-1] == b"":
-        last -= 1  # the file ends with a newline: the final empty piece is not a line
-    for number, raw in enumerate(lines[:last], start=1):
-        if not raw.strip():
-            continue
-        text, error = _decode(raw)
-        if text is None:
-            yield RawRow(number, None, error, raw.decode("utf-8", "replace"))
-            continue
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            why = (
-                "truncated last line (the file ends mid-record)"
-                if number == last and not raw.rstrip().endswith(b"}")
-                else f"invalid JSON: {exc.msg} at column {exc.colno}"
-            )
-            yield RawRow(number, None, why, text)
-            continue
-        if not isinstance(value, dict):
-            yield RawRow(number, None, f"expected a JSON object, got {type(value).__name__}", text)
-            continue
-        yield RawRow(number, value, raw=text)
-
-
-def read_json_array_rows(path: Path) -> Iterator[RawRow]:
-    """A `.json` file holding one array of objects (SciBench and others publish this way)."""
-    text, error = _decode(path.read_bytes())
-    if text is None:
-        raise InputError(error or "not UTF-8", file=str(path))
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno) from exc
-    if not isinstance(values, list):
-        raise InputError("expected a JSON array of objects or JSON Lines", file=str(path))
-    for number, value in enumerate(values, start=1):
-        raw = json.dumps(value, ensure_ascii=False, default=str)
-        if isinstance(value, dict):
-            yield RawRow(number, value, raw=raw)
-        else:
-            yield RawRow(number, None, f"expected a JSON object, got {type(value).__name__}", raw)
-
-
-def read_csv_rows(path: Path) -> Iterator[RawRow]:
-    # Decode with surrogateescape so one bad byte refuses its row, not the whole file.
-    text = path.read_bytes().decode("utf-8", "surrogateescape")
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    if reader.fieldnames is None:
-        return
-    start = 2  # line 1 is the header
-    for row in reader:
-        line = start
-        start = reader.line_num + 1
-        values = {k: v for k, v in row.items() if k is not None}
-        raw = ",".join(str(v) for v in row.values())
-        if None in row:
-            yield RawRow(
-                line, None, f"more cells than the {len(reader.fieldnames)} header columns", raw
-            )
-            continue
-        bad = [k for k, v in values.items() if isinstance(v, str) and _has_surrogates(v)]
-        if bad:
-            yield RawRow(
-                line,
-                None,
-                f"not UTF-8 in column '{bad[0]}'",
-                raw.encode("utf-8", "replace").decode(),
-            )
-            continue
-        yield RawRow(line, {k: v for k, v in values.items() if v != ""}, raw=raw)
-
-
-def _has_surrogates(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
-
-
-def read_parquet_rows(path: Path) -> Iterator[RawRow]:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise InputError(f"cannot read Parquet: {exc}", file=str(path)) from exc
-    for number, row in enumerate(table.to_pylist(), start=1):
-        yield RawRow(number, row, raw=json.dumps(row, default=str, ensure_ascii=False))
-
-
-def read_hf_rows(path: Path, split: str | None) -> Iterator[RawRow]:
-    try:
-        import datasets
-    except ImportError as exc:
-        from sciinstruct.errors import MissingDependencyError
-
-        raise MissingDependencyError("datasets", 'pip install "sciinstruct[train]"') from exc
-    loaded = datasets.load_from_disk(str(path))
-    if isinstance(loaded, datasets.DatasetDict):
-        if split is None:
-            if len(loaded) != 1:
-                raise InputError(
-                    f"the dataset has splits {sorted(loaded)}: choose one with --split",
-                    file=str(path),
-                )
-            split = next(iter(loaded))
-        if split not in loaded:
-            raise InputError(f"no split '{split}' (has {sorted(loaded)})", file=str(path))
-        loaded = loaded[split]
-    for number, row in enumerate(loaded, start=1):
-        yield RawRow(number, dict(row), raw=json.dumps(row, default=str, ensure_ascii=False))
-
-
-def detect_format(path: Path) -> str:
-    if path.is_dir():
-        if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
-            return "hf"
-        raise InputError(
-            "a directory, but not a Hugging Face dataset saved with save_to_disk "
-            "(no dataset_dict.json or state.json)",
-            file=str(path),
-        )
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"
-    if suffix in (".csv", ".tsv"):
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    raise InputError(
-        f"unknown file type '{suffix}': expected .jsonl, .csv, .parquet or a dataset directory",
-        file=str(path),
-    )
-
-
-def read_rows(path: Path, fmt: str = "auto", split: str | None = None) -> Iterator[RawRow]:
-    fmt = detect_format(path) if fmt == "auto" else fmt
-    if fmt == "jsonl":
-        with open(path, "rb") as fh:
-            starts_array = fh.read(64).lstrip().startswith(b"[")
-        return read_json_array_rows(path) if starts_array else read_jsonl_rows(path)
-    if fmt == "csv":
-        return read_csv_rows(path)
-    if fmt == "parquet":
-        return read_parquet_rows(path)
-    if fmt == "hf":
-        return read_hf_rows(path, split)
-    raise InputError(f"unknown format '{fmt}': expected auto, jsonl, csv, parquet or hf")
-
-
-# ---------------------------------------------------------------------------------------------
 # Validation: a raw row becomes a Question or a rejection with the field and reason.
 
 
@@ -250,18 +81,41 @@ class RowError(Exception):
         self.field, self.reason = field, reason
 
 
+def _kind(value: Any) -> str:
+    """How a refused value reads in a reason: its type, and the value when it is short."""
+    if isinstance(value, bool | float) or (isinstance(value, int) and value.bit_length() < 64):
+        return f"{type(value).__name__} {value!r}"
+    return type(value).__name__
+
+
+def _check_text(name: str, value: str) -> str:
+    if "\x00" in value:
+        raise RowError(name, f"contains a NUL byte at character {value.index(chr(0)) + 1}")
+    if len(value) > MAX_FIELD_CHARS:
+        raise RowError(name, f"{len(value):,} characters, over the {MAX_FIELD_CHARS:,} limit")
+    return value
+
+
 def _coerce(name: str, value: Any) -> Any:
     """Accept the spellings real datasets use; refuse types that would lose meaning."""
     if value is None:
         return None
     if name in STRING_FIELDS:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise RowError(name, f"expected a string, got {type(value).__name__}")
-        return str(value)  # GSM8K-style numeric answers are fine as text
+        if isinstance(value, str):
+            return _check_text(name, value)
+        finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+        if name not in NUMBER_AS_TEXT or isinstance(value, bool) or not finite:
+            raise RowError(name, f"expected a string, got {_kind(value)}")
+        try:
+            return str(value)  # GSM8K-style numeric answers are fine as text
+        except ValueError:  # an int past Python's 4,300-digit limit: no answer is that long
+            raise RowError(name, "expected a string, got an int too long to print") from None
     if name == "choices":
         if isinstance(value, str):  # CSV cells: a JSON list or "a|b|c"
             value = json.loads(value) if value.lstrip().startswith("[") else value.split("|")
-        if not isinstance(value, list) or not all(isinstance(c, str | int | float) for c in value):
+        if not isinstance(value, list) or not all(
+            isinstance(c, str | int | float) and not isinstance(c, bool) for c in value
+        ):
             raise RowError(name, "expected a list of strings")
         return [str(c) for c in value]
     if name == "metadata":
@@ -333,13 +187,17 @@ def ingest(
     seen_rejections = {(r.get("file"), r.get("line")) for r in read_jsonl(run.rejected)}
     first_line: dict[str, int] = {}
     result = IngestResult()
+    is_csv = (detect_format(path) if fmt == "auto" else fmt) == "csv"
     with JsonlWriter(run.questions) as accepted, JsonlWriter(run.rejected) as rejected:
-        for row in read_rows(path, fmt, split):
+        for row in scan_rows(path, fmt, split):
             result.read += 1
             try:
                 if row.data is None:
-                    raise RowError(None, row.error or "unreadable row")
-                question = to_question(row.data, mapping, defaults)
+                    raise RowError(None, row.bad or "unreadable row")
+                data = row.data
+                if is_csv:  # an empty cell is a missing value
+                    data = {k: v for k, v in data.items() if v != ""}
+                question = to_question(data, mapping, defaults)
                 if question.id in first_line:
                     raise RowError(
                         "id",

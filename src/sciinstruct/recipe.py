@@ -9,26 +9,20 @@ package (the bundled data).
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from sciinstruct.annotate import AnnotateConfig, StagePlan
 from sciinstruct.critique import CritiqueConfig
 from sciinstruct.curate import CurateConfig, FilterConfig
 from sciinstruct.distributed.config import ExecutorConfig
-from sciinstruct.errors import InputError, did_you_mean
+from sciinstruct.errors import InputError
 from sciinstruct.evaluate import EvalConfig
 from sciinstruct.export import ExportOptions
+from sciinstruct.settings import build, load_yaml, resolve_path, set_dotted
 from sciinstruct.train import SFTTrainConfig
 
-PACKAGE_PREFIX = "sciinstruct:"
 FLOW_STAGES = (
     "ingest",
     "annotate",
@@ -40,17 +34,6 @@ FLOW_STAGES = (
     "eval",
     "report",
 )
-
-
-def resolve_path(value: str | Path, base: Path | None = None) -> Path:
-    """`sciinstruct:data/x.jsonl` -> the file inside the package; relative paths from `base`."""
-    text = str(value)
-    if text.startswith(PACKAGE_PREFIX):
-        return Path(str(resources.files("sciinstruct").joinpath(text[len(PACKAGE_PREFIX) :])))
-    path = Path(text).expanduser()
-    if not path.is_absolute() and base is not None:
-        path = base / path
-    return path
 
 
 @dataclass
@@ -125,73 +108,8 @@ class Recipe:
             )
 
 
-def _dataclass_of(kind: Any) -> type | None:
-    """The dataclass inside a type hint such as `X`, `X | None` or `Optional[X]`."""
-    if dataclasses.is_dataclass(kind):
-        return kind
-    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
-        for arg in typing.get_args(kind):
-            if dataclasses.is_dataclass(arg):
-                return arg
-    return None
-
-
-def _is_sequence_type(kind: Any) -> bool:
-    """list[str], tuple[str, ...] and their Optional forms."""
-    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
-        return any(_is_sequence_type(arg) for arg in typing.get_args(kind))
-    return typing.get_origin(kind) in (list, tuple)
-
-
-def _build(cls: type, data: Any, where: str, file: str) -> Any:
-    if not isinstance(data, dict):
-        raise InputError(
-            f"expected a mapping, got {type(data).__name__}", file=file, field=where or None
-        )
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{where}.{key}".lstrip(".")
-        if key not in names:
-            hint = did_you_mean(str(key), sorted(names)) or f"expected one of {sorted(names)}"
-            raise InputError(f"unknown key ({hint})", file=file, field=path)
-        kind = hints[key]
-        nested = _dataclass_of(kind)
-        if nested and value is None:  # `critique:` with nothing under it: the defaults
-            value = {}
-        if isinstance(value, str) and _is_sequence_type(kind):
-            value = [value]  # `stages: cot` means [cot], not ['c', 'o', 't']
-        kwargs[key] = (
-            _build(nested, value, path, file) if nested and isinstance(value, dict) else value
-        )
-    try:
-        return cls(**kwargs)
-    except InputError as exc:  # a stage's own check: add the recipe file and section to it
-        field = ".".join(p for p in (where.lstrip("."), exc.field or "") if p) or None
-        raise InputError(exc.reason, file=file, field=field) from exc
-    except (TypeError, ValueError) as exc:
-        raise InputError(str(exc), file=file, field=where or None) from exc
-
-
 def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
     """Read a recipe file; `overrides` (dotted keys) win over the file, e.g. {"train.max_steps": 5}."""
     path = resolve_path(path)
-    if not path.exists():
-        raise InputError("no such recipe", file=str(path))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(
-            f"invalid YAML: {getattr(exc, 'problem', exc)}",
-            file=str(path),
-            line=mark.line + 1 if mark else None,
-        ) from exc
-    for dotted, value in (overrides or {}).items():
-        node = data
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return _build(Recipe, data, "", str(path))
+    data = set_dotted(load_yaml(path, "recipe"), overrides or {})
+    return build(Recipe, data, "", str(path))

@@ -1,6 +1,6 @@
 """The records that flow between stages: Question, Attempt, Sample.
 
-Field names are the contract of DESIGN.md: every stage reads and writes these, one JSON object a
+Field names are the contract of docs/architecture.md: every stage reads and writes these, one JSON object a
 line, in the run directory. Validation happens here so that each stage can trust what it reads.
 """
 

@@ -1,8 +1,12 @@
 """The run directory: one folder per run, every stage reads and writes files in it.
 
-Layout (DESIGN.md):
+Layout (docs/architecture.md):
     config.yaml  questions.jsonl  rejected.jsonl  attempts.jsonl  critiques.jsonl
-    samples.jsonl  export/  cache.sqlite  stats.json  report.md  plots/
+    filtered.jsonl  dropped.jsonl  classifier/  samples.jsonl  overrides.jsonl  export/
+    cache.sqlite  view.sqlite  stats.json  report.md  plots/  generated.jsonl  model/  eval/
+
+`RunDir` owns every name in it: a stage asks the run for a path, never spells a file name, so
+no stage imports another for where a file lives.
 """
 
 from __future__ import annotations
@@ -14,8 +18,7 @@ from typing import Any
 
 import yaml
 
-# Keys whose values never reach disk: config.yaml must be shareable.
-_SECRET_HINTS = ("key", "apikey", "token", "secret", "password", "credentials")
+from sciinstruct.redact import redact
 
 
 class RunDir:
@@ -50,12 +53,56 @@ class RunDir:
         return self.root / "critiques.jsonl"
 
     @property
+    def filtered(self) -> Path:
+        """Solutions the quality filter kept (`sciinstruct filter`); curate reads it if present."""
+        return self.root / "filtered.jsonl"
+
+    @property
+    def dropped(self) -> Path:
+        """The drop log: every row a filter or curation step left out, and why."""
+        return self.root / "dropped.jsonl"
+
+    @property
+    def classifier_dir(self) -> Path:
+        """Where the filter saves a trained quality classifier unless told otherwise."""
+        return self.root / "classifier"
+
+    @property
     def samples(self) -> Path:
         return self.root / "samples.jsonl"
 
     @property
+    def overrides(self) -> Path:
+        """Reviewers' verdicts over the grader's (append-only; `sciinstruct override`)."""
+        return self.root / "overrides.jsonl"
+
+    @property
+    def view_index(self) -> Path:
+        """`sciinstruct view`'s index of the run's files, rebuilt when they change."""
+        return self.root / "view.sqlite"
+
+    @property
     def export_dir(self) -> Path:
         return self.root / "export"
+
+    def export_file(self, fmt: str, suffix: str = "jsonl") -> Path:
+        """`export/<fmt>.jsonl`: sft, rft, dpo or grpo."""
+        return self.export_dir / f"{fmt}.{suffix}"
+
+    @property
+    def generated(self) -> Path:
+        """Questions a recipe generated from templates (with `generated.sha`, their marker)."""
+        return self.root / "generated.jsonl"
+
+    @property
+    def model_dir(self) -> Path:
+        """The model a recipe trained."""
+        return self.root / "model"
+
+    @property
+    def eval_dir(self) -> Path:
+        """A recipe's evaluations: `eval/base`, `eval/tuned`, `eval/compare`."""
+        return self.root / "eval"
 
     @property
     def cache(self) -> Path:
@@ -102,34 +149,3 @@ class RunDir:
         tmp = self.config.with_suffix(".yaml.tmp")
         tmp.write_text(yaml.safe_dump(config, sort_keys=True, allow_unicode=True), encoding="utf-8")
         os.replace(tmp, self.config)
-
-
-def _is_secret(key: str) -> bool:
-    """api_key, token, hf_token, secret, password: yes. max_tokens, tokenizer, api_key_env (the
-    name of an environment variable): no. Whole `_`-separated words are matched, not substrings."""
-    words = key.lower().replace("-", "_").split("_")
-    if words[-1] == "env":
-        return False
-    return (
-        words[-1] in _SECRET_HINTS or words[-2:] == ["api", "key"] or key.lower() == "authorization"
-    )
-
-
-def _redact_value(key: str, value: Any) -> Any:
-    if _is_secret(key) and value:
-        return "<redacted>"
-    if key.lower().endswith("url") and isinstance(value, str):
-        # a base URL may carry credentials (user:pass@, ?api-key=): keep only what locates it
-        from sciinstruct.llm.openai_compat import redact_url
-
-        return redact_url(value)
-    return redact(value)
-
-
-def redact(values: Any) -> Any:
-    """Drop values whose key looks secret (api_key, token, ...), recursively."""
-    if isinstance(values, dict):
-        return {k: _redact_value(str(k), v) for k, v in values.items()}
-    if isinstance(values, list | tuple):
-        return [redact(v) for v in values]
-    return values

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from sciinstruct.annotate.funnel import Funnel, StageStats
 from sciinstruct.annotate.ledger import Ledger, Outcome, walk
-from sciinstruct.annotate.prompts import PromptSet, load_prompts
 from sciinstruct.annotate.runner import AnnotateConfig, annotate, run_annotate
 from sciinstruct.annotate.stages import ANNOTATE_STAGES, Slot, StagePlan
+from sciinstruct.prompt_templates import PromptSet, load_prompts
 
 __all__ = [
     "ANNOTATE_STAGES",

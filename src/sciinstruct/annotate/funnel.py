@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.table import Table
 
 from sciinstruct.annotate.ledger import Ledger, Outcome
 from sciinstruct.records import Question
-
-if TYPE_CHECKING:
-    from sciinstruct.annotate.runner import AnnotateConfig
 
 OUTCOMES = ("unsolved", "ungradable", "failed", "pending")
 
@@ -93,13 +90,13 @@ def _pct(part: int, whole: int) -> str:
 def build_funnel(
     questions: Sequence[Question],
     ledger: Ledger,
-    config: AnnotateConfig,
+    stage_names: Sequence[str],
     outcomes: Mapping[str, Outcome],
     walls: Mapping[str, float],
     requests: Mapping[str, int],
 ) -> Funnel:
     """Where every question ended and what each stage cost."""
-    stages = {name: StageStats() for name in config.stages}
+    stages = {name: StageStats() for name in stage_names}
     funnel = Funnel(len(questions), stages)
     ids = {q.id for q in questions}
     for attempt in ledger.attempts.values():

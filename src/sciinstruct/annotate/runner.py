@@ -19,14 +19,15 @@ from typing import Any
 
 from sciinstruct.annotate.funnel import Funnel, build_funnel
 from sciinstruct.annotate.ledger import Ledger
-from sciinstruct.annotate.prompts import PromptSet, load_prompts
 from sciinstruct.annotate.scheduler import Scheduler
 from sciinstruct.annotate.stages import ANNOTATE_STAGES, Slot, StagePlan, build_requests
 from sciinstruct.errors import InputError
+from sciinstruct.grading.judge import GradeJudge, JudgeSpec
 from sciinstruct.jsonl import BadLine, JsonlWriter
 from sciinstruct.llm.base import Backend, Completion, GenerationRequest
 from sciinstruct.llm.cache import CachedBackend
 from sciinstruct.log import logger, progress
+from sciinstruct.prompt_templates import PromptSet, load_prompts
 from sciinstruct.records import Attempt, Question, Usage
 from sciinstruct.rundir import RunDir
 
@@ -49,6 +50,8 @@ class AnnotateConfig:
     language: str = "en"  # shipped prompt templates: en, or zh (SciGLM's Chinese prompts)
     prompt_dir: str | None = None  # folder of template files replacing shipped ones by name
     system_prompt: str | None = None  # system prompt text or file ("" for none)
+    # An LLM judge for the answers the grader's rules cannot decide (none by default).
+    judge: JudgeSpec = field(default_factory=JudgeSpec)
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.stages if s not in ANNOTATE_STAGES]
@@ -121,7 +124,12 @@ def run_annotate(
         },
     )
     bad: list[BadLine] = []
-    funnel = annotate(questions, run, cached, prompts, config, bad, grading)
+    judge = config.judge.build(run.cache)
+    try:
+        funnel = annotate(questions, run, cached, prompts, config, bad, judge, grading)
+    finally:
+        if judge is not None:
+            judge.backend.close()
     for line in bad:
         logger.warning("skipped %s", line)
     stats = funnel.to_stats()
@@ -138,6 +146,7 @@ def annotate(
     prompts: PromptSet,
     config: AnnotateConfig,
     bad: list[BadLine] | None = None,
+    judge: GradeJudge | None = None,
     grading: Grading | None = None,
 ) -> Funnel:
     """Run every stage for every unsolved question and return the funnel.
@@ -145,7 +154,7 @@ def annotate(
     The lower-level entry: no cache is added and nothing goes to stats.json or config.yaml
     (`run_annotate` does both). Runs its own event loop, so call it from synchronous code.
     """
-    return asyncio.run(_annotate(questions, run, backend, prompts, config, bad, grading))
+    return asyncio.run(_annotate(questions, run, backend, prompts, config, bad, judge, grading))
 
 
 async def _annotate(
@@ -155,7 +164,8 @@ async def _annotate(
     prompts: PromptSet,
     config: AnnotateConfig,
     bad: list[BadLine] | None,
-    grading: Grading | None,
+    judge: GradeJudge | None = None,
+    grading: Grading | None = None,
 ) -> Funnel:
     run.ensure()
     ledger = Ledger.load(run.attempts, bad)
@@ -183,7 +193,7 @@ async def _annotate(
                 for slot in batch:
                     spans.setdefault(slot.stage, [now, now])
                 try:
-                    attempts = await _generate(batch, backend, prompts, config, grading)
+                    attempts = await _generate(batch, backend, prompts, config, judge, grading)
                     writer.write_many(attempts)
                     ledger.extend(attempts)
                 finally:
@@ -199,7 +209,9 @@ async def _annotate(
         await asyncio.gather(*(worker() for _ in range(config.concurrency)))
         wall = time.perf_counter() - start
     walls = {stage: end - begin for stage, (begin, end) in spans.items()}
-    funnel = build_funnel(questions, ledger, config, scheduler.outcomes, walls, scheduler.enqueued)
+    funnel = build_funnel(
+        questions, ledger, config.stages, scheduler.outcomes, walls, scheduler.enqueued
+    )
     funnel.wall_s = wall
     return funnel
 
@@ -220,14 +232,16 @@ async def _generate(
     backend: Backend,
     prompts: PromptSet,
     config: AnnotateConfig,
-    grading: Grading | None,
+    judge: GradeJudge | None = None,
+    grading: Grading | None = None,
 ) -> list[Attempt]:
     """One backend call for `batch`, graded."""
     requests = build_requests(batch, prompts, config.plan)
     completions = await backend.agenerate(requests)
     # Grading is CPU work; off the loop, the other workers' requests keep flowing.
-    offload = grading or asyncio.to_thread
-    return await offload(grade_batch, batch, requests, completions, backend.model, config)
+    # An LLM judge holds an engine that cannot travel to a Ray task: with one, grade here.
+    offload = grading if grading is not None and judge is None else asyncio.to_thread
+    return await offload(grade_batch, batch, requests, completions, backend.model, config, judge)
 
 
 def grade_batch(
@@ -236,10 +250,11 @@ def grade_batch(
     completions: Sequence[Completion],
     model: str,
     config: AnnotateConfig,
+    judge: GradeJudge | None = None,
 ) -> list[Attempt]:
     """Turn completions into graded attempts; a failed generation is kept with its error."""
     return [
-        to_attempt(s, r, c, model, config)
+        to_attempt(s, r, c, model, config, judge)
         for s, r, c in zip(slots, requests, completions, strict=True)
     ]
 
@@ -250,6 +265,7 @@ def to_attempt(
     completion: Completion,
     model: str,
     config: AnnotateConfig,
+    judge: GradeJudge | None = None,
 ) -> Attempt:
     """One attempt record: prompt, response, verdict, parent, usage, and how it was sampled."""
     from sciinstruct.grading import grade_question
@@ -284,7 +300,14 @@ def to_attempt(
         attempt.error = completion.error
         attempt.grade_reason = "not graded: generation failed"
         return attempt
-    verdict = grade_question(completion.text, q, rtol=config.rtol, timeout=config.grade_timeout)
+    verdict = grade_question(
+        completion.text,
+        q,
+        rtol=config.rtol,
+        timeout=config.grade_timeout,
+        finish_reason=completion.finish_reason,
+        judge=judge,
+    )
     attempt.extracted = verdict.extracted
     attempt.correct = verdict.correct
     attempt.grade_reason = verdict.reason
@@ -292,4 +315,9 @@ def to_attempt(
     attempt.metadata["answer_type"] = verdict.answer_type
     if verdict.fallback:
         attempt.metadata["fallback"] = True  # the answer was found only as the text's last number
+    if verdict.truncated:
+        attempt.metadata["truncated"] = True  # cut off by the token limit
+    if verdict.source == "judge":
+        attempt.metadata["graded_by"] = "judge"  # the rules could not decide
+        attempt.metadata["judge_raw"] = verdict.judge_raw
     return attempt

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sciinstruct.annotate.prompts import PromptSet, messages
 from sciinstruct.llm.base import GenerationRequest, SamplingParams
+from sciinstruct.prompt_templates import PromptSet, messages
 from sciinstruct.records import Attempt, Question, stable_id
 
 ANNOTATE_STAGES = ("cot", "reflect", "hinted")

@@ -46,15 +46,9 @@ def default_throughput(backend: str, batch_size: int | None, concurrency: int | 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
     """`--option key=value` pairs; values are read as YAML scalars (8 -> int, true -> bool)."""
-    import yaml
+    from sciinstruct.settings import parse_assignments
 
-    options: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"expected KEY=VALUE, got {pair!r}", field="--option")
-        options[key.strip()] = yaml.safe_load(value) if value else ""
-    return options
+    return parse_assignments(pairs, "--option")
 
 
 def open_backend(
@@ -145,6 +139,9 @@ def register(app: typer.Typer) -> None:
             None, "--rtol", help="Relative tolerance of numbers [default: metadata.rtol, else 0.01]."
         ),
         limit: int = typer.Option(None, "--limit", help="Annotate only the first N questions."),
+        judge_backend: str = typer.Option(None, "--judge-backend", help="LLM judge for the answers the grader's rules cannot decide: embedded, openai, transformers, vllm or llamacpp (default: none)."),
+        judge_model: str = typer.Option(None, "--judge-model", help="The judge's model."),
+        judge_base_url: str = typer.Option(None, "--judge-base-url", help="openai judge: server URL(s)."),
         executor: str = EXECUTOR,
         ray_address: str = RAY_ADDRESS,
         actors: int = ACTORS,
@@ -154,6 +151,7 @@ def register(app: typer.Typer) -> None:
         """Solve every question step by step (cot), let the model fix its wrong attempts (reflect), then write solutions from the reference (hinted); every attempt is graded and kept in RUN/attempts.jsonl. Re-running resumes."""
         from sciinstruct.annotate import AnnotateConfig, StagePlan, run_annotate
         from sciinstruct.distributed import open_executor
+        from sciinstruct.grading.judge import JudgeSpec
         from sciinstruct.log import console
         from sciinstruct.rundir import RunDir
 
@@ -187,6 +185,7 @@ def register(app: typer.Typer) -> None:
             language=lang,
             prompt_dir=str(prompts) if prompts else None,
             system_prompt=system_prompt,
+            judge=JudgeSpec(judge_backend, judge_model, judge_base_url),
         )
         prompt_set = config.prompts()  # checked before a model is loaded
         spec = executor_config(

@@ -105,7 +105,9 @@ def eval_command(
     ),
     concurrency: int | None = typer.Option(None, min=1, help="openai backend: requests in flight."),
     judge_backend: str | None = typer.Option(
-        None, help="Judge for judged benchmarks (default: the evaluated model)."
+        None,
+        help="Judge for judged benchmarks (default: the evaluated model); when given, it also "
+        "decides the graded answers the rules cannot (counted as `judge decided`).",
     ),
     judge_model: str | None = typer.Option(None, help="The judge's model."),
     judge_base_url: str | None = typer.Option(None, help="openai judge: server URL(s)."),
@@ -164,6 +166,11 @@ def eval_command(
         judge = None
         if judge_backend or judge_model or judge_base_url:
             judge = _backend(judge_backend or backend, judge_model, judge_base_url, None, cache)
+        grade_judge = None
+        if judge is not None:
+            from sciinstruct.grading.judge import GradeJudge
+
+            grade_judge = GradeJudge(judge)
         try:
             results = run_eval(
                 benchmark,
@@ -172,6 +179,7 @@ def eval_command(
                 config,
                 data_dir=data_dir,
                 judge=judge,
+                grade_judge=grade_judge,
                 settings={
                     "backend": backend,
                     "model": model,

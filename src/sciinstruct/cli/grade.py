@@ -45,10 +45,34 @@ def grade_command(
         None, "--out", "-o", help="Where --file verdicts go (default: stdout)."
     ),
     workers: int | None = typer.Option(None, "--workers", help="Processes for symbolic checks."),
+    question: str | None = typer.Option(
+        None,
+        "--question",
+        "-q",
+        help="The question's text: an answer that only repeats a quantity it gives, converted, "
+        "is wrong (per-row `question` in --file wins).",
+    ),
+    finish_reason: str | None = typer.Option(
+        None,
+        "--finish-reason",
+        help="How the generation ended; `length` (cut off) credits only a stated answer "
+        "(per-row `finish_reason` in --file wins).",
+    ),
+    judge_backend: str | None = typer.Option(
+        None,
+        help="LLM judge for what the rules cannot decide: embedded, openai, transformers, "
+        "vllm or llamacpp (default: no judge).",
+    ),
+    judge_model: str | None = typer.Option(None, help="The judge's model."),
+    judge_base_url: str | None = typer.Option(None, help="openai judge: server URL(s)."),
+    judge_cache: Path | None = typer.Option(
+        None, help="Response cache for the judge (a .sqlite file); re-grading then costs nothing."
+    ),
 ) -> None:
     """Grade PRED against GOLD and print one JSON verdict, or grade every row of --file."""
     from sciinstruct.grading import grade
-    from sciinstruct.grading.types import resolve
+    from sciinstruct.grading.answer_types import resolve
+    from sciinstruct.grading.judge import make_judge
 
     try:
         resolve(answer_type)
@@ -56,15 +80,30 @@ def grade_command(
         raise InputError(str(exc), field="--type") from None
     if rtol is not None and rtol < 0:
         raise InputError(f"--rtol must be >= 0, got {rtol}", field="--rtol")
-    if file is not None:
-        if pred is not None:
-            raise InputError("give either PRED GOLD or --file, not both")
-        _grade_file(file, out, answer_type, unit, rtol, workers)
-        return
-    if pred is None or gold is None:
+    if file is None and (pred is None or gold is None):
         raise InputError("give PRED and GOLD, or --file pairs.jsonl")
-    verdict = grade(pred, gold, answer_type=answer_type, unit=unit, rtol=rtol)
-    typer.echo(json.dumps(verdict.to_dict(), ensure_ascii=False))
+    if file is not None and pred is not None:
+        raise InputError("give either PRED GOLD or --file, not both")
+    judge = make_judge(judge_backend, judge_model, judge_base_url, judge_cache)
+    try:
+        if file is not None:
+            defaults = {"question": question, "finish_reason": finish_reason}
+            _grade_file(file, out, answer_type, unit, rtol, workers, defaults, judge)
+            return
+        verdict = grade(
+            str(pred),
+            str(gold),
+            answer_type=answer_type,
+            unit=unit,
+            rtol=rtol,
+            question=question,
+            finish_reason=finish_reason,
+            judge=judge,
+        )
+        typer.echo(json.dumps(verdict.to_dict(), ensure_ascii=False))
+    finally:
+        if judge is not None:
+            judge.backend.close()
 
 
 def _read_pairs(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -100,6 +139,8 @@ def _grade_file(
     unit: str | None,
     rtol: float | None,
     workers: int | None,
+    defaults: dict[str, str | None],
+    judge: Any,
 ) -> None:
     from sciinstruct.jsonl import write_jsonl
     from sciinstruct.log import err_console, progress
@@ -114,7 +155,7 @@ def _grade_file(
         task = bar.add_task("grading", total=len(rows))
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
-            graded += _grade_chunk(chunk, answer_type, unit, rtol, workers)
+            graded += _grade_chunk(chunk, answer_type, unit, rtol, workers, defaults, judge)
             bar.advance(task, len(chunk))
     if out is None:
         for row in graded:
@@ -130,9 +171,12 @@ def _grade_chunk(
     unit: str | None,
     rtol: float | None,
     workers: int | None,
+    defaults: dict[str, str | None],
+    judge: Any,
 ) -> list[dict[str, Any]]:
-    """Grade rows, each with its own answer_type, unit, choices, metadata and rtol (else the
-    flags'); rows are grouped by tolerance because grade_many takes one rtol."""
+    """Grade rows, each with its own answer_type, unit, choices, metadata, question,
+    finish_reason and rtol (else the flags'); rows are grouped by tolerance because grade_many
+    takes one rtol."""
     from sciinstruct.grading import grade_many
 
     by_rtol: dict[float | None, list[int]] = {}
@@ -150,7 +194,10 @@ def _grade_chunk(
             rtol=group_rtol,
             choices=[r.get("choices") for r in rows],
             metadata=[r.get("metadata") for r in rows],
+            questions=[r.get("question") or defaults["question"] for r in rows],
+            finish_reasons=[r.get("finish_reason") or defaults["finish_reason"] for r in rows],
             workers=workers,
+            judge=judge,
         )
         for i, row, verdict in zip(indices, rows, verdicts, strict=True):
             graded[i] = {k: _writable(v) for k, v in {**row, **verdict.to_dict()}.items()}
@@ -166,7 +213,13 @@ def _summary(graded: list[dict[str, Any]], bad_rows: int) -> str:
     """One line: counts, and accuracy against the `equivalent` labels when rows carry them."""
     right = sum(r["correct"] is True for r in graded)
     data_errors = sum(r["correct"] is None for r in graded)
-    line = f"graded {len(graded)} rows: {right} correct, {data_errors} data errors"
+    judged = sum(r.get("source") == "judge" for r in graded)
+    truncated = sum(bool(r.get("truncated")) for r in graded)
+    line = f"graded {len(graded)} rows: {right} correct, {data_errors} ungradable"
+    if judged:
+        line += f", {judged} decided by the judge"
+    if truncated:
+        line += f", {truncated} cut off by the token limit"
     if bad_rows:
         line += f", {bad_rows} bad rows skipped"
     labelled = [r for r in graded if isinstance(r.get("equivalent"), bool)]

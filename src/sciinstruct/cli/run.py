@@ -15,17 +15,9 @@ QUICK_RECIPE = "sciinstruct:recipes/demo_quick.yaml"
 
 def _parse_overrides(values: list[str]) -> dict[str, object]:
     """`--set train.max_steps=5` -> {"train.max_steps": 5} (values parsed as YAML scalars)."""
-    import yaml
+    from sciinstruct.settings import parse_assignments
 
-    from sciinstruct.errors import InputError
-
-    overrides: dict[str, object] = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"bad --set '{item}': expected KEY=VALUE, e.g. train.max_steps=5")
-        overrides[key.strip()] = yaml.safe_load(raw)
-    return overrides
+    return parse_assignments(values)
 
 
 def _run(recipe_path: str, out: Path | None, overrides: list[str], force: bool) -> None:
@@ -44,6 +36,14 @@ def _run(recipe_path: str, out: Path | None, overrides: list[str], force: bool) 
     for line in before_after_lines(result.before_after or {}):
         console.print(line, markup=False, highlight=False)
     console.print(f"finished in {minutes:.1f} min; report: {result.run.report}", markup=False)
+    console.print(f"look at it in the browser: {view_command(result.run.root)}", markup=False)
+
+
+def view_command(run_dir: Path) -> str:
+    """The command that opens a run in `sciinstruct view` (quoted for a POSIX shell)."""
+    import shlex
+
+    return f"sciinstruct view {shlex.quote(str(run_dir))}"
 
 
 def before_after_lines(summary: dict[str, Any]) -> list[str]:
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The whole flow on the bundled questions with the embedded model: no network, no key."""
         from sciinstruct.log import console
-        from sciinstruct.recipe import resolve_path
+        from sciinstruct.settings import resolve_path
 
         recipe = QUICK_RECIPE if quick else DEMO_RECIPE
         if write_recipe is not None:

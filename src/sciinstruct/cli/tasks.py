@@ -108,7 +108,7 @@ def _read_questions(path: Path) -> list[dict]:
 
     if not path.is_file():
         raise InputError("file not found", file=str(path))
-    return list(read_jsonl(path))
+    return list(read_jsonl(path, strict=True))
 
 
 def register(app: typer.Typer) -> None:

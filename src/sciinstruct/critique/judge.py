@@ -16,16 +16,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sciinstruct.annotate.batching import in_batches
-from sciinstruct.annotate.ledger import Ledger
-from sciinstruct.annotate.prompts import PromptSet, load_prompts, messages
+from sciinstruct.annotate import Ledger
 from sciinstruct.critique.agreement import DEFAULT_THRESHOLD, Agreement, agreement
 from sciinstruct.critique.parse import parse_verdict
 from sciinstruct.errors import InputError
 from sciinstruct.jsonl import BadLine, JsonlWriter, read_jsonl
 from sciinstruct.llm.base import Backend, Completion, GenerationRequest, SamplingParams
+from sciinstruct.llm.batching import in_batches
 from sciinstruct.llm.cache import CachedBackend
 from sciinstruct.log import logger
+from sciinstruct.prompt_templates import PromptSet, load_prompts, messages
 from sciinstruct.records import Attempt, Question, stable_id
 from sciinstruct.rundir import RunDir
 

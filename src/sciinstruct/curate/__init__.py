@@ -5,21 +5,46 @@ drops, with the reason, to RUN/dropped.jsonl and their counts to stats.json. `cl
 records a skipped filter stage and removes what an earlier one left.
 """
 
-from sciinstruct.curate.base import DropLog, read_dropped
-from sciinstruct.curate.pipeline import DROPPED, FILTERED, CurateConfig, curate
+from sciinstruct.curate.dedup import normalize
+from sciinstruct.curate.droplog import DropLog, read_dropped
+from sciinstruct.curate.overrides import (
+    Override,
+    add_override,
+    apply_overrides,
+    find_attempt,
+    latest_overrides,
+    overruled_wrong,
+)
+from sciinstruct.curate.pipeline import CurateConfig, curate
 from sciinstruct.curate.quality_filter import FilterConfig, clear_filter, run_filter
-from sciinstruct.curate.samples import build_samples, quality_key
+from sciinstruct.curate.samples import (
+    build_samples,
+    load_critique_scores,
+    load_records,
+    quality_key,
+    question_prompt,
+    solution_text,
+)
 
 __all__ = [
-    "DROPPED",
-    "FILTERED",
     "CurateConfig",
     "DropLog",
     "FilterConfig",
+    "Override",
+    "add_override",
+    "apply_overrides",
+    "find_attempt",
+    "latest_overrides",
+    "overruled_wrong",
     "build_samples",
     "clear_filter",
     "curate",
+    "load_critique_scores",
+    "load_records",
+    "normalize",
     "quality_key",
+    "question_prompt",
     "read_dropped",
     "run_filter",
+    "solution_text",
 ]

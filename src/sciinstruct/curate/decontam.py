@@ -18,7 +18,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from sciinstruct.curate.dedup import tokens
 from sciinstruct.errors import InputError
-from sciinstruct.jsonl import read_jsonl
+from sciinstruct.rows import read_rows
+from sciinstruct.settings import package_path
 
 DEFAULT_NGRAM = 13
 TEXT_FIELDS = ("question", "problem", "prompt", "input", "text")
@@ -50,7 +51,7 @@ def resolve_benchmark(path: str | Path) -> Path:
     path = Path(path)
     if path.exists():
         return path
-    shipped = Path(__file__).resolve().parent.parent / "data" / "questions" / f"{path.name}.jsonl"
+    shipped = package_path(f"data/questions/{path.name}.jsonl")
     if path.suffix == "" and shipped.exists():
         return shipped
     raise InputError(
@@ -62,15 +63,15 @@ def load_benchmark(path: str | Path, name: str | None = None) -> Benchmark:
     """Read a JSONL benchmark; each row's text is its first field among TEXT_FIELDS."""
     path = resolve_benchmark(path)
     texts, ids = [], []
-    for number, row in enumerate(read_jsonl(path), start=1):
-        text = next((row[f] for f in TEXT_FIELDS if isinstance(row.get(f), str)), None)
+    # A line that does not parse is an error, never skipped: a skipped benchmark line is a
+    # benchmark question whose contaminated copies would pass.
+    for row in read_rows(path, fmt="jsonl"):
+        data = row.data or {}
+        text = next((data[f] for f in TEXT_FIELDS if isinstance(data.get(f), str)), None)
         if text is None:
-            raise InputError(
-                f"row {number} has no text field: expected one of {', '.join(TEXT_FIELDS)}",
-                file=str(path),
-            )
+            raise row.error(f"no text field: expected one of {', '.join(TEXT_FIELDS)}")
         texts.append(text)
-        ids.append(str(row.get("id", number)))
+        ids.append(str(data.get("id", row.line)))
     return Benchmark(name or path.stem, texts, ids)
 
 

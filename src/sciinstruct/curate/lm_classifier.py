@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sciinstruct.curate.classifier import check_trainable
+from sciinstruct.curate.labels import check_trainable
 from sciinstruct.errors import require
 from sciinstruct.log import logger
 

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from sciinstruct.curate.base import DropLog
+from sciinstruct.curate.droplog import DropLog
 from sciinstruct.curate.samples import quality_key
 from sciinstruct.errors import InputError
-from sciinstruct.jsonl import read_jsonl
 from sciinstruct.log import logger
 from sciinstruct.records import Provenance, Sample, stable_id
+from sciinstruct.rows import read_rows
 
 HintedPolicy = Literal["keep", "downweight", "drop"]
 HINTED_POLICIES: tuple[str, ...] = ("keep", "downweight", "drop")
@@ -145,13 +145,11 @@ def load_general(path: str | Path) -> list[Sample]:
     if not path.exists():
         raise InputError("general instruction file not found", file=str(path))
     samples = []
-    for number, row in enumerate(read_jsonl(path), start=1):
+    for line in read_rows(path, fmt="jsonl"):
+        row = line.data or {}
         messages = _general_messages(row)
         if not messages:
-            raise InputError(
-                f"row {number}: expected `messages`, `instruction`+`output` or `prompt`+`response`",
-                file=str(path),
-            )
+            raise line.error("expected `messages`, `instruction`+`output` or `prompt`+`response`")
         key = stable_id(*(m["content"] for m in messages))
         samples.append(
             Sample(

@@ -15,11 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from sciinstruct.curate.base import DropLog
 from sciinstruct.curate.classifier import (
     Example,
     QualityClassifier,
-    check_trainable,
     evaluate,
     examples_from_attempts,
     format_example,
@@ -29,7 +27,8 @@ from sciinstruct.curate.classifier import (
     save_classifier,
     split_heldout,
 )
-from sciinstruct.curate.pipeline import DROPPED, FILTERED
+from sciinstruct.curate.droplog import DropLog
+from sciinstruct.curate.labels import check_trainable
 from sciinstruct.curate.samples import (
     build_samples,
     load_critique_scores,
@@ -44,7 +43,6 @@ from sciinstruct.records import Attempt, Question, Sample, stable_id
 from sciinstruct.rundir import RunDir
 
 REASON = "classifier_below_threshold"
-CLASSIFIER_DIR = "classifier"  # where a trained classifier is saved unless --save says else
 
 
 @dataclass
@@ -178,7 +176,7 @@ def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
     attempts = load_records(run.attempts, Attempt)
     candidates = build_samples(questions, attempts, load_critique_scores(run.critiques))
     classifier, metrics, examples = _train(config, questions, attempts)
-    save_dir = config.save or run.root / CLASSIFIER_DIR
+    save_dir = config.save or run.classifier_dir
     if config.load is None:
         save_classifier(classifier, save_dir, metrics)
 
@@ -206,8 +204,8 @@ def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
             kept.append(sample)
         else:
             log.drop(sample, REASON, score=round(float(score), 6), threshold=cut)
-    write_jsonl(run.root / FILTERED, kept)
-    log.save(run.root / DROPPED)
+    write_jsonl(run.filtered, kept)
+    log.save(run.dropped)
 
     heldout = metrics.get("heldout", {})
     logger.info(
@@ -239,10 +237,10 @@ def clear_filter(run: RunDir, reason: str) -> None:
     with `--save` is the user's and stays.
     """
     loaded = run.read_config().get("filter", {}).get("load")
-    (run.root / FILTERED).unlink(missing_ok=True)
-    if (run.root / DROPPED).exists():
-        DropLog("filter").save(run.root / DROPPED)  # no rows: removes the filter's rows only
-    classifier_dir = run.root / CLASSIFIER_DIR
+    (run.filtered).unlink(missing_ok=True)
+    if (run.dropped).exists():
+        DropLog("filter").save(run.dropped)  # no rows: removes the filter's rows only
+    classifier_dir = run.classifier_dir
     was_loaded = loaded is not None and Path(loaded).resolve() == classifier_dir.resolve()
     if classifier_dir.is_dir() and not was_loaded:
         shutil.rmtree(classifier_dir)

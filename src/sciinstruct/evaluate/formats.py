@@ -17,9 +17,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from sciinstruct.errors import InputError
-from sciinstruct.evaluate.readers import Row, last_boxed
 from sciinstruct.evaluate.registry import BenchmarkSpec
+from sciinstruct.grading.extract import find_boxed
 from sciinstruct.records import Question, stable_id
+from sciinstruct.rows import Row
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -73,7 +74,7 @@ def parse_math(rows: Iterable[Row], spec: BenchmarkSpec) -> Iterator[Question]:
     """MATH (`problem`, `solution`, `type`, `level`) and MATH-500 (adds `answer`, `subject`)."""
     for row in rows:
         solution = str(row.data.get("solution") or "")
-        answer = row.data.get("answer") or last_boxed(solution)
+        answer = row.data.get("answer") or (find_boxed(solution) or "").strip()
         if not answer:
             raise InputError(
                 "no `answer` and no \\boxed{} in `solution`",

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sciinstruct.critique.parse import parse_verdict
+from sciinstruct.critique import parse_verdict
 from sciinstruct.evaluate.prompting import judge_messages
 from sciinstruct.evaluate.registry import BenchmarkSpec
 from sciinstruct.llm.base import Backend, GenerationRequest, SamplingParams

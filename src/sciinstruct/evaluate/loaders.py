@@ -3,7 +3,7 @@
 No data set is downloaded: every loader reads the format its benchmark is published in from a
 local path (`--data-dir`, `$SCIINSTRUCT_DATA`, or ~/.cache/sciinstruct/data), and a missing file
 answers with where to get it and where to put it. A loader is a function from raw rows to
-Questions; the container (JSONL, JSON, CSV, a saved Hugging Face dataset) is read by `readers`.
+Questions; the container (JSONL, JSON, CSV, a saved Hugging Face dataset) is read by `sciinstruct.rows`.
 Every Question records its published subset in `metadata["subset"]`, which the definition's
 `subsets:` maps to a subject.
 """
@@ -12,21 +12,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from importlib import resources
 from pathlib import Path
 
+from sciinstruct import settings
 from sciinstruct.embedded_model import cache_home
 from sciinstruct.errors import InputError
 from sciinstruct.evaluate.formats import FORMATS
-from sciinstruct.evaluate.readers import (
-    Row,
-    files_under,
-    is_hf_saved_dataset,
-    read_csv_file,
-    read_rows,
-)
 from sciinstruct.evaluate.registry import BenchmarkSpec
 from sciinstruct.records import Question
+from sciinstruct.rows import Row, files_under, is_hf_saved_dataset, read_rows
 
 DATA_ENV = "SCIINSTRUCT_DATA"
 
@@ -43,12 +37,7 @@ def data_dir(explicit: str | Path | None = None) -> Path:
 def resolve_path(spec: BenchmarkSpec, root: Path) -> Path:
     """The local path of a benchmark's data, or an error that says how to get it there."""
     source = spec.source
-    if source.path and source.path.startswith("package:"):
-        path = Path(str(resources.files("sciinstruct") / source.path.removeprefix("package:")))
-    elif source.path:
-        path = Path(source.path) if Path(source.path).is_absolute() else root / source.path
-    else:
-        path = root / spec.name
+    path = settings.resolve_path(source.path, root) if source.path else root / spec.name
     if path.exists():
         return path
     hf_dir = root / "hf" / (source.hf or spec.name).replace("/", "__")
@@ -69,17 +58,14 @@ def resolve_path(spec: BenchmarkSpec, root: Path) -> Path:
 def _raw_rows(spec: BenchmarkSpec, path: Path) -> Iterator[Row]:
     _, pattern, columns = FORMATS[spec.format]
     if is_hf_saved_dataset(path):
-        yield from read_rows(path, spec.source.split)
+        yield from read_rows(path, split=spec.source.split)
         return
     for file in files_under(path, pattern):
         if file.name.endswith("_sol.json"):  # SciBench: the solution subsets repeat problems
             continue
         if spec.format in ("mmlu", "ceval") and not file.stem.endswith(f"_{spec.source.split}"):
             continue  # another split's file in the same tree
-        if columns and file.suffix == ".csv":
-            yield from read_csv_file(file, columns)
-        else:
-            yield from read_rows(file, spec.source.split)
+        yield from read_rows(file, split=spec.source.split, columns=columns)
 
 
 def _select(questions: Iterable[Question], spec: BenchmarkSpec) -> Iterator[Question]:

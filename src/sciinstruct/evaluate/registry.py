@@ -14,7 +14,6 @@ merged key by key, so a variant can change only the split.
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sciinstruct.errors import InputError, did_you_mean
 from sciinstruct.records import AnswerType
+from sciinstruct.settings import package_path
 
 # Files whose name starts with "_" are bases for `include:`, not benchmarks of their own.
 _BASE_PREFIX = "_"
@@ -36,7 +36,7 @@ class Source(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str | None = (
-        None  # relative to the data dir, absolute, or "package:<path in sciinstruct>"
+        None  # relative to the data dir, absolute, or "sciinstruct:<path in the package>"
     )
     hf: str | None = None  # Hugging Face dataset id, e.g. "openai/gsm8k"
     hf_config: str | None = None
@@ -84,7 +84,7 @@ class BenchmarkSpec(BaseModel):
 
 def builtin_dir() -> Path:
     """The directory of the shipped definitions (`sciinstruct/benchmarks`)."""
-    return Path(str(resources.files("sciinstruct") / "benchmarks"))
+    return package_path("benchmarks")
 
 
 def search_dirs() -> list[Path]:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sciinstruct.evaluate.judged import judge_answers
 from sciinstruct.evaluate.prompting import build_messages
 from sciinstruct.evaluate.registry import BenchmarkSpec
+from sciinstruct.grading.judge import GradeJudge, JudgeSpec
 from sciinstruct.jsonl import JsonlWriter
 from sciinstruct.llm.base import Backend, Completion, GenerationRequest, SamplingParams
 from sciinstruct.log import logger, progress
@@ -44,6 +45,8 @@ class EvalConfig:
     # "{question}{choices}" asks exactly what `export` puts in a training sample's user turn:
     # a held-out check of what a tuned model learned, not of how it follows another prompt.
     template: str | None = None
+    # An LLM judge for the graded answers the rules cannot decide (none by default).
+    judge: JudgeSpec = field(default_factory=JudgeSpec)
 
     def __post_init__(self) -> None:
         if self.samples < 1:
@@ -77,9 +80,14 @@ def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 def grade_prediction(
-    spec: BenchmarkSpec, question: Question, completion: Completion
+    spec: BenchmarkSpec,
+    question: Question,
+    completion: Completion,
+    judge: GradeJudge | None = None,
 ) -> dict[str, Any]:
-    """The grader's verdict as prediction fields; a failed generation is wrong, not ungradable."""
+    """The grader's verdict as prediction fields; a failed generation is wrong, not ungradable.
+    A response cut off by the token limit is graded as such (and marked `truncated`); `judge`
+    decides what the rules cannot (`graded_by: judge`, its raw reply in `judge_raw`)."""
     if completion.error:
         return {
             "extracted": None,
@@ -90,7 +98,13 @@ def grade_prediction(
     from sciinstruct.grading import grade_question
 
     try:
-        verdict = grade_question(completion.text, question, rtol=spec.rtol)
+        verdict = grade_question(
+            completion.text,
+            question,
+            rtol=spec.rtol,
+            finish_reason=completion.finish_reason,
+            judge=judge,
+        )
     except Exception as exc:  # a grader bug must not lose a long run; it is recorded per row
         logger.warning("grader failed on %s: %s", question.id, exc)
         return {
@@ -105,14 +119,22 @@ def grade_prediction(
         "reason": verdict.reason,
         "fallback": verdict.fallback,
         "answer_type": verdict.answer_type,
+        "truncated": verdict.truncated,
+        "graded_by": verdict.source,
+        **({"judge_raw": verdict.judge_raw} if verdict.judge_raw is not None else {}),
     }
 
 
 def grade_predictions(
-    spec: BenchmarkSpec, questions: Sequence[Question], completions: Sequence[Completion]
+    spec: BenchmarkSpec,
+    questions: Sequence[Question],
+    completions: Sequence[Completion],
+    judge: GradeJudge | None = None,
 ) -> list[dict[str, Any]]:
     """`grade_prediction` for a batch: one call, so a batch is one Ray task when graded there."""
-    return [grade_prediction(spec, q, c) for q, c in zip(questions, completions, strict=True)]
+    return [
+        grade_prediction(spec, q, c, judge) for q, c in zip(questions, completions, strict=True)
+    ]
 
 
 def _prediction(
@@ -149,12 +171,15 @@ def evaluate(
     config: EvalConfig,
     judge: Backend | None = None,
     on_prediction: Callable[[Prediction], None] | None = None,
+    grade_judge: GradeJudge | None = None,
     grading: Callable[..., Any] | None = None,
 ) -> list[Prediction]:
-    """Generate, grade (or judge) and return one prediction per question and sample.
+    """Generate, grade (or judge) and return one prediction per question and sample;
+    `grade_judge` decides the graded answers the rules cannot.
 
     `grading(fn, *args)` returns `fn(*args)` computed where it likes (default: right here;
-    `sciinstruct.distributed` passes a Ray task)."""
+    `sciinstruct.distributed` passes a Ray task). With a `grade_judge`, whose engine cannot
+    travel to another process, grading stays here."""
     if spec.mode == "judged" and judge is None:
         raise ValueError(f"{spec.name} is judged: pass a judge backend")
     jobs = [
@@ -181,7 +206,8 @@ def evaluate(
                 _judge_batch(spec, judge, batch, completions, rows, config)  # type: ignore[arg-type]
             else:
                 asked = [question for question, _, _ in batch]
-                verdicts = (grading or _here)(grade_predictions, spec, asked, completions)
+                where = grading if grading is not None and grade_judge is None else _here
+                verdicts = where(grade_predictions, spec, asked, completions, grade_judge)
                 for row, verdict in zip(rows, verdicts, strict=True):
                     row.update(verdict)
             for row in rows:
@@ -232,6 +258,7 @@ def run_eval(
     data_dir: str | Path | None = None,
     judge: Backend | None = None,
     settings: dict[str, Any] | None = None,
+    grade_judge: GradeJudge | None = None,
     grading: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate `backend` on each benchmark (name, .yaml or question file) and write
@@ -247,6 +274,8 @@ def run_eval(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if grade_judge is None:
+        grade_judge = config.judge.build(out / "cache.sqlite")
     specs = [get_spec(name) for name in benchmarks]
     if config.template is not None:
         specs = [spec.model_copy(update={"template": config.template}) for spec in specs]
@@ -260,7 +289,7 @@ def run_eval(
         for spec, questions in loaded:
             spec_judge = (judge or backend) if spec.mode == "judged" else None
             predictions = evaluate(
-                spec, questions, backend, config, spec_judge, writer.write, grading
+                spec, questions, backend, config, spec_judge, writer.write, grade_judge, grading
             )
             summaries[spec.name] = summarize(spec, predictions, config.samples)
     totals = overall(summaries)
@@ -274,6 +303,7 @@ def run_eval(
         }
         if any(s.mode == "judged" for s, _ in loaded)
         else None,
+        "grade_judge": grade_judge.name if grade_judge is not None else None,
         "accuracy": totals["accuracy"],
         "overall": totals,
         "benchmarks": summaries,

@@ -19,8 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sciinstruct.curate.dedup import normalize
-from sciinstruct.curate.samples import quality_key, question_prompt, solution_text
+from sciinstruct.curate import normalize, quality_key, question_prompt, solution_text
 from sciinstruct.records import Attempt, Question, Sample
 
 FORMATS = ("sft", "rft", "dpo", "grpo")

@@ -7,10 +7,10 @@ One grader serves annotation, filtering, rewards and evaluation::
     True
 """
 
+from sciinstruct.grading.answer_types import ANSWER_TYPES
 from sciinstruct.grading.extract import extract_answer
 from sciinstruct.grading.grader import grade, grade_many, grade_question
 from sciinstruct.grading.reward import correctness_reward
-from sciinstruct.grading.types import ANSWER_TYPES
 from sciinstruct.grading.verdict import Verdict
 
 __all__ = [

@@ -12,9 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sciinstruct.grading import choice, numeric, quantities, smiles, text, types
-from sciinstruct.grading.extract import MAX_ANSWER_CHARS, Extraction, clean, extract, last_number
-from sciinstruct.grading.verdict import Verdict, data_error
+from sciinstruct.grading import answer_types as types
+from sciinstruct.grading import choice, numeric, quantities, smiles, text
+from sciinstruct.grading.extract import (
+    MAX_ANSWER_CHARS,
+    Extraction,
+    clean,
+    extract,
+    last_number,
+    strip_chat_debris,
+)
+from sciinstruct.grading.verdict import Verdict, data_error, unsure
 
 DEFAULT_RTOL = 0.01  # 1%: SciBench uses 5%
 
@@ -69,15 +77,21 @@ def numeric_check(
 
     A unit given apart from the reference (`unit="%"`, a question's `unit` field) is the
     reference's unit; `%`, `percent` make it a percentage, so `12%` and `0.12` both match `12`.
+    A unit with a power of ten in front (SciBench's `10^{-19} J`) scales the reference; an
+    answer without a unit may then be written in either scale.
     """
     gold_q = numeric.parse_quantity(gold)
     if gold_q is None:  # an exact form such as \frac{1}{3}: math-verify decides
-        return expression_check(found, pred_text, gold)
+        return expression_check(found, pred_text, gold, rtol)
+    scaled: numeric.Quantity | None = None
     if unit and not gold_q.unit and not gold_q.percent:
         if numeric.is_percent(unit):
             gold_q = replace(gold_q, percent=True)
         else:
-            gold_q = replace(gold_q, unit=numeric.normalize_unit(unit))
+            power, bare = numeric.split_unit_scale(unit)
+            gold_q = replace(gold_q, unit=numeric.normalize_unit(bare))
+            if power:
+                scaled = replace(gold_q, value=gold_q.value * 10.0**power)
     # A whole number without a unit is a count (GSM8K's 100 apples), not a measurement: 101 is
     # wrong. Asking for any other tolerance (the caller's rtol, a question's rtol/atol) turns
     # that off.
@@ -91,12 +105,19 @@ def numeric_check(
 
     def verdict(pred_q: numeric.Quantity, shown: str, fallback: bool) -> Verdict:
         ok, why = numeric.compare(pred_q, gold_q, rtol, exact, atol)
+        if not ok and scaled is not None and (pred_q.unit or abs(pred_q.value) < abs(gold_q.value)):
+            ok, why = numeric.compare(pred_q, scaled, rtol, False, atol)
         return Verdict(ok, why, shown, "numeric", fallback)
 
     if found.fallback:  # an unanchored solution: its last quantity, unit included
         tail = quantities.last_quantity(pred_text)
         if tail is not None:
             return verdict(tail.quantity, tail.text, True)
+    if (found.how != "whole" or not types.has_prose(found.text)) and _NOT_ONE_NUMBER.search(
+        found.text
+    ):
+        why = "an interval, set, tuple or inequality is not the single number asked for"
+        return Verdict(False, why, found.text, "numeric", found.fallback)
     pred_q = numeric.parse_quantity(found.text)
     if pred_q is not None and (pred_q.percent or not pred_q.unit or _known(pred_q.unit)):
         return verdict(pred_q, found.text, found.fallback)
@@ -109,32 +130,61 @@ def numeric_check(
             return verdict(lead.quantity, lead.text, found.fallback)
     if pred_q is not None:  # a unit pint does not know, such as "5 apples"
         return verdict(pred_q, found.text, found.fallback)
-    if (
-        re.search(r"[\\^/]", found.text)
-        and not types.looks_like_text(found.text)
-        and not types.has_prose(found.text)
-    ):
-        # \frac{1}{2}, 2\sqrt{2}, 3/4: ask sympy for its value
+    value_text, value_unit = _value_and_unit(found.text)
+    if re.search(r"[\\^/]", value_text) and not types.has_prose(value_text):
+        # \frac{1}{2}, 2\sqrt{2}, \pi/3 rad: ask sympy for the value; pi without a unit, against
+        # an angle in degrees, is in radians
+        if not value_unit and "\\pi" in value_text and _is_angle(gold_q.unit):
+            value_unit = "radian"
 
         def finish(value: float | None) -> Verdict:
             if value is None:
-                return Verdict(False, "prediction has no numeric value", found.text, "numeric")
-            return verdict(numeric.Quantity(value, ""), found.text, found.fallback)
+                return Verdict(
+                    False, "prediction has no numeric value", found.text, "numeric", certain=False
+                )
+            return verdict(numeric.Quantity(value, value_unit), found.text, found.fallback)
 
-        return Pending(("number", (found.text,)), finish, gold, "numeric", found.text, False)
+        return Pending(("number", (value_text,)), finish, gold, "numeric", found.text, False)
     # A sentence ("So the result is 7.2 km/h."): its last quantity, unit included, as a fallback.
     tail = quantities.last_quantity(found.text)
     if tail is None:
-        return Verdict(False, "prediction holds no number", found.text, "numeric", found.fallback)
+        return Verdict(
+            False, "prediction holds no number", found.text, "numeric", found.fallback, False
+        )
     return verdict(tail.quantity, tail.text, True)
+
+
+# [2, 5], (0, 3), {1, 2}, x > 3, 2 \le x: an answer that is not one number.
+_NOT_ONE_NUMBER = re.compile(
+    r"^\s*(?:\\left)?\s*[\[(]|^\s*\\\{|^\s*\\left\\\{|[<>≤≥]|\\(?:le|ge|leq|geq|neq|lt|gt)\b"
+)
+_ANGLES = frozenset(["degree", "radian", "arcminute", "arcsecond", "turn", "gradian"])
+
+
+def _is_angle(unit: str) -> bool:
+    parsed = numeric.parse_unit(unit) if unit else None
+    return parsed is not None and str(parsed) in _ANGLES
+
+
+def _value_and_unit(answer: str) -> tuple[str, str]:
+    """`\\pi/3 \\text{ rad}` -> (`\\pi/3`, `rad`): an exact value and the unit pint knows after it
+    (the longest of the last three words), or the whole answer and no unit."""
+    words = text.unwrap_text(answer, " ").split()
+    for size in (3, 2, 1):
+        if len(words) > size:
+            unit = numeric.normalize_unit(" ".join(words[-size:]))
+            if unit and re.match(r"[A-Za-z]", unit) and _known(unit):
+                return " ".join(words[:-size]), unit
+    return answer, ""
 
 
 def _known(unit: str) -> bool:
     return numeric.parse_unit(unit) is not None
 
 
-def expression_check(found: Extraction, pred_text: str, gold: str) -> Step:
-    """Math objects: identical strings and rationals here, everything else by math-verify."""
+def expression_check(found: Extraction, pred_text: str, gold: str, rtol: float = 1e-6) -> Step:
+    """Math objects: identical strings, rationals, times of day and angles here, everything
+    else by math-verify (numerically at `rtol` when a side is written as a decimal)."""
     answer, fallback = found.text, found.fallback
     if found.how == "whole" and "$" not in pred_text and types.has_prose(answer):
         # A sentence without math markup: the math after its last "is"/"="/":", if that part
@@ -146,16 +196,22 @@ def expression_check(found: Extraction, pred_text: str, gold: str) -> Step:
             number = last_number(answer)
             if number is None:
                 verdict = Verdict(False, "prediction holds no math", answer, "expression")
-                return wrong(verdict, gold)
+                return wrong(unsure(verdict), gold)
             answer, fallback = number, True
     if _canonical(answer) == _canonical(gold):
         return Verdict(True, "identical after normalisation", answer, "expression", fallback)
+    gold_clock = numeric.clock_seconds(gold)
+    if gold_clock is not None:  # a time of day: 14:05, 14:05:00 and 2:05 PM are one time
+        pred_clock = numeric.clock_seconds(answer)
+        ok = pred_clock == gold_clock
+        why = "same time of day" if ok else "a different time of day"
+        return Verdict(ok, why, answer, "expression", fallback, certain=pred_clock is not None)
     pred_r, gold_r = numeric.parse_rational(answer), numeric.parse_rational(gold)
     if pred_r is not None and gold_r is not None:
         # Fractions compare exactly; a decimal such as 0.333333 stands for its rounding.
         decimal = "." in answer or "." in gold
-        ok = numeric.close(float(pred_r), float(gold_r), 1e-6) if decimal else pred_r == gold_r
-        how = "to 1e-6" if decimal else "exactly"
+        ok = numeric.close(float(pred_r), float(gold_r), rtol) if decimal else pred_r == gold_r
+        how = f"rtol={rtol:g}" if decimal else "exactly"
         why = f"{pred_r} {'equals' if ok else 'differs from'} {gold_r} ({how})"
         return Verdict(ok, why, answer, "expression", fallback)
     pred_q, gold_q = numeric.parse_quantity(answer), numeric.parse_quantity(gold)
@@ -168,12 +224,32 @@ def expression_check(found: Extraction, pred_text: str, gold: str) -> Step:
     ):
         ok, why = numeric.compare(pred_q, gold_q, rtol=1e-6)
         return Verdict(ok, why, answer, "expression", fallback)
+    if pred_q and pred_q.unit and _is_angle(pred_q.unit) and "\\pi" in gold:
+        # 30^\circ against \frac{\pi}{6}: the reference is in radians
+        radians = numeric.registry().Quantity(pred_q.value, pred_q.unit).to("radian").magnitude
+
+        def finish_angle(value: float | None) -> Verdict:
+            if value is None:
+                return Verdict(False, "reference has no numeric value", answer, "expression")
+            ok = numeric.close(float(radians), value, rtol)
+            why = f"{pred_q.value:g} {pred_q.unit} is {radians:.6g} rad"
+            return Verdict(
+                ok,
+                f"{why}, {'equal to' if ok else 'not'} {value:.6g}",
+                answer,
+                "expression",
+                fallback,
+            )
+
+        return Pending(("number", (gold,)), finish_angle, gold, "expression", answer, fallback)
 
     def finish(result: list[Any]) -> Verdict:
         correct, reason = result
-        return Verdict(correct, reason, answer, "expression", fallback)
+        certain = reason != "prediction could not be parsed as math"
+        return Verdict(correct, reason, answer, "expression", fallback, certain)
 
-    return Pending(("equal", (answer, gold)), finish, gold, "expression", answer, fallback)
+    task = ("equal", (answer, gold, rtol))
+    return Pending(task, finish, gold, "expression", answer, fallback)
 
 
 _PROSE_SPLIT = re.compile(r"\s(?:is|are|equals|=|:)\s")
@@ -185,7 +261,8 @@ def _canonical(s: str) -> str:
 
 
 def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Verdict:
-    """Option letters (or option texts) as sets; the letter may be found in running text."""
+    """Option letters (or option texts) as sets; the letter may be found in running text, where
+    options the text rules out ("not C", "B and C fail", "不是 A") do not count."""
     gold_letters = choice.letters(gold, choices)
     if gold_letters is None:
         return data_error(f"'{gold[:60]}' names no option letter", "choice")
@@ -195,10 +272,11 @@ def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Verdic
         pred_letters = choice.letters(found.text, choices)
     fallback = False
     if pred_letters is None:
-        letter = choice.find_in_text(pred_text)
+        letter = choice.find_in_text(strip_chat_debris(pred_text))
         if letter is None:
             shown = found.text[:200] if found else None
-            return Verdict(False, "no option letter found in the prediction", shown, "choice")
+            why = "no option letter found in the prediction"
+            return Verdict(False, why, shown, "choice", certain=False)
         pred_letters, fallback = frozenset(letter), True
     ok, why = choice.compare(pred_letters, gold_letters)
     return Verdict(ok, why, ", ".join(sorted(pred_letters)), "choice", fallback)
@@ -210,12 +288,13 @@ def text_check(found: Extraction, pred_text: str, gold: str) -> Verdict:
     if fallback:  # a long unanchored text: its last line is the best guess
         answer = clean(pred_text.strip().rsplit("\n", 1)[-1])[:MAX_ANSWER_CHARS]
     correct, why = text.compare(answer, gold)
-    return Verdict(correct, why, answer, "text", fallback)
+    # differing texts may still say the same ("Paris, the capital" and "Paris"): a judge's call
+    return Verdict(correct, why, answer, "text", fallback, certain=correct is True)
 
 
 def smiles_check(found: Extraction, gold: str) -> Verdict:
     """Molecules by RDKit canonical SMILES."""
-    answer = re.sub(r"\\(?:text|mathrm)\s*\{([^{}]*)\}", r"\1", found.text).strip()
+    answer = text.unwrap_text(found.text).strip()
     if found.how == "whole" and " " in answer:  # "The product is CCO": take the last token
         answer = answer.rsplit(" ", 1)[-1]
     correct, why = smiles.compare(answer, gold)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
-from sciinstruct.grading.text import normalize
+from sciinstruct.grading.text import normalize, unwrap_text
 
 LETTERS = "ABCDEFGHIJ"
-_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mathbf)\s*\{([^{}]*)\}|\*\*|__")
-# "B", "(B)", "B.", "B)", "[B]", "b", "B) 42 N": a lone letter, then punctuation or nothing
-# ("I pick London" starts with a word, not option I).
-_LEADING = re.compile(r"^[\s(\[{]*([A-J])(?:[)\]}.:]|$)", re.IGNORECASE)
+_MARKUP = re.compile(r"\*\*|__|\$")
+# "B", "(B)", "B.", "B)", "[B]", "b", "B) 42 N", "B，不是 A", "C et non A", "B Marcus": a lone
+# letter, then punctuation, nothing, or (a capital letter only) a space ("I pick London" starts
+# with a word, not option I).
+_LEADING = re.compile(r"^[\s(\[{]*(?:([A-Ja-j])(?:[)\]}.:,;，。；、]|$)|([A-J])(?=\s))")
 # "A, C", "A and C", "(A)(C)", "A C": letters and separators only.
 _LETTER_SET = re.compile(r"^[\s(\[]*[A-J][\s)\]]*(?:(?:,|;|/|&|and|\s)*[\s(\[]*[A-J][\s)\]]*)*$")
 # In running text: "the correct option is (C)", "choice B", "answer: D".
@@ -20,18 +21,36 @@ _IN_TEXT = re.compile(
     re.IGNORECASE,
 )
 _PARENTHESISED = re.compile(r"\(([A-J])\)")
+# "It must be D", "I would choose B", "C is correct": a letter the text settles on.
+_SETTLED = re.compile(
+    r"(?:\b(?:must|should|would|has\s+to|have\s+to)\s+be|\b(?:choose|pick|select|go\s+with)"
+    r"|\b[Ii]t(?:'s|\s+is))\s+(?:option\s+|choice\s+)?\(?([A-J])\)?(?![\w])"
+    r"|(?<![\w])\(?([A-J])\)?\s+is\s+(?:the\s+)?(?:correct|right|best|true)\b"
+)
+# Letters a text rules out: "not C", "non A", "nicht B", "不是 A", "B and C fail".
+_RULED_OUT_BEFORE = re.compile(
+    r"(?:\bnot|\bnon|\bnicht|\bno|\bне|不是|并非|而非|ではなく|\bexcept|\bexcluding|\brule\s+out"
+    r"|\beliminate)\s*(?:option\s+|choice\s+)?\(?$",
+    re.IGNORECASE,
+)
+_RULED_OUT_AFTER = re.compile(
+    r"^\)?(?:\s*(?:,|and|or)\s*\(?[A-J]\)?)*\s*(?:fails?\b|(?:is|are)\s+(?:wrong|incorrect|"
+    r"ruled\s+out|impossible|false)|can(?:not|'t)?\s+be\s+ruled|错|不对|不正确)",
+    re.IGNORECASE,
+)
 
 
 def letters(answer: str, choices: list[str] | None = None) -> frozenset[str] | None:
     """The option letters an answer names, or None when it names none."""
-    s = _WRAP.sub(lambda m: m.group(1) or "", answer).strip()
+    s = _MARKUP.sub("", unwrap_text(answer)).strip()
     if not s:
         return None
     if _LETTER_SET.match(s):
         return frozenset(re.findall(r"[A-J]", s))
     lone = _LEADING.match(s)
-    if lone and (not choices or LETTERS.index(lone.group(1).upper()) < len(choices)):
-        return frozenset(lone.group(1).upper())
+    letter = (lone.group(1) or lone.group(2)).upper() if lone else None
+    if letter and (not choices or LETTERS.index(letter) < len(choices)):
+        return frozenset(letter)
     return _by_option_text(s, choices) if choices else None
 
 
@@ -48,14 +67,25 @@ def _by_option_text(answer: str, choices: list[str]) -> frozenset[str] | None:
 
 
 def find_in_text(text: str) -> str | None:
-    """The last option letter named in running text ("... so the answer is (C)")."""
-    for pattern in (_IN_TEXT, _PARENTHESISED):
-        found = None
-        for found in pattern.finditer(text):  # noqa: B007 - keep the last
-            pass
-        if found:
-            return found.group(1).upper()
+    """The last option letter running text settles on ("... so the answer is (C)", "It must be
+    D; B and C fail"), leaving out the letters it rules out ("Not C, ...")."""
+    for pattern in (_IN_TEXT, _SETTLED, _PARENTHESISED):
+        kept = None
+        for found in pattern.finditer(text):
+            group = next(g for g in (found.group(i) for i in range(1, pattern.groups + 1)) if g)
+            start = found.start() + found.group(0).rindex(group)
+            if not _ruled_out(text, start):
+                kept = group.upper()
+        if kept:
+            return kept
     return None
+
+
+def _ruled_out(text: str, start: int) -> bool:
+    """True when the letter at `text[start]` is one the text rules out."""
+    before = text[max(0, start - 20) : start]
+    after = text[start + 1 : start + 60]
+    return bool(_RULED_OUT_BEFORE.search(before) or _RULED_OUT_AFTER.match(after))
 
 
 def compare(pred: frozenset[str], gold: frozenset[str]) -> tuple[bool, str]:

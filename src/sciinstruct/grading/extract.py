@@ -1,9 +1,16 @@
 """Pull the final answer out of a model's full solution, and tidy its LaTeX.
 
 Order of preference, most explicit first: the last `\\boxed{...}` / `\\fbox{...}` (nested braces,
-or `\\boxed 5` without braces), "the (final) answer is ...", "Answer: ...", the whole text when
-it is a single short line, and only then the last number in the text (reported as a fallback).
-Every scan is a single linear pass, so a 100,000-character answer costs milliseconds.
+or `\\boxed 5` without braces; boxes joined by "and", `\\quad`, commas are one answer), "the
+(final) answer is ..." in English, Chinese, French, German, Spanish, Russian or Japanese,
+"Answer: ...", the whole text when it is a single short line, the final statement of the text
+(its last math span, or what follows the last `=` of its last line, remarks such as "where we
+used ..." set aside), and only then the last number in the text (reported as a fallback).
+Chat-template debris after the answer (`<|im_end|>`, a following `<|im_start|>user` turn) is cut
+off first. Every scan is a single linear pass, so a 100,000-character answer costs milliseconds.
+
+This module owns the package's one `\\boxed` extractor (`find_boxed`); the one `\\text{}`
+unwrapper is `text.unwrap_text` and the one number pattern `numeric.NUMBER_PATTERN`.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from sciinstruct.grading.numeric import NUMBER_PATTERN
 
 # A final answer longer than this is not an answer but an essay (or an attack); 1,000
 # characters fits any matrix or set a benchmark asks for.
@@ -23,16 +32,32 @@ _BOX = re.compile(r"\\(?:boxed|fbox)\b")
 # What may stand between two boxes that together are one answer, on one line: "$ or $x=",
 # ", ", " and ". Anything more ("but correcting the sign,") means the last box replaces the rest.
 _BOX_JOINER = re.compile(
-    r"[ \t$,;]*(?:(?:and|or|\\text\{\s*(?:and|or)\s*\}|\\quad)[ \t$,;]*)?"
+    r"(?:[ \t$,;]|\\q?quad|\\[,;!]|\b(?:and|or)\b|\\text\{\s*(?:and|or|,)?\s*\})*"
     r"(?:[A-Za-z](?:_\{?\w+\}?)?\s*=\s*)?"
 )
-_ANSWER_IS = re.compile(
-    r"(?i)\b(?:the\s+)?(?:final\s+)?answer\s+(?:is|would\s+be|will\s+be)\s*[:=]?\s*"
+# "The answer is", as models write it in en, zh, fr, de, es, ru and ja.
+ANSWER_IS = re.compile(
+    r"(?i)(?:\b(?:the\s+)?(?:final\s+|correct\s+|right\s+)?answer\s+(?:is|would\s+be|will\s+be)"
+    r"|(?:最终|正确)?答案(?:应该|应)?(?:是|为)|正确的?选项(?:是|为)|答えは|正解は"
+    r"|\bla\s+(?:bonne\s+|seule\s+)?réponse\s+(?:correcte\s+|finale\s+)?est"
+    r"|\bdie\s+(?:richtige\s+|korrekte\s+)?(?:End)?antwort\s+(?:ist|lautet)"
+    r"|\bla\s+respuesta\s+(?:correcta\s+|final\s+)?es(?:\s+la)?"
+    r"|(?:правильный\s+|окончательный\s+)?ответ\s*(?:—|-|это|:)"
+    r")\s*[:：=]?\s*"
 )
-_ANSWER_LABEL = re.compile(r"(?im)^[\s>*#_]*(?:final\s+)?answer\s*[*_]*\s*[:：][*_]*\s*")
-NUMBER = r"[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*[eE][-+−]?\d+)?|[-+−]?\.\d+"
-_LAST_NUMBER = re.compile(NUMBER)
+_ANSWER_LABEL = re.compile(
+    r"(?im)^[\s>*#_]*(?:(?:final\s+)?answer|(?:最终)?答案|答え|réponse|antwort|respuesta|ответ)"
+    r"\s*[*_]*\s*[:：][*_]*\s*"
+)
+# Chat-template markers: whatever follows one was not the answer (a next turn, a new question).
+_CHAT_DEBRIS = re.compile(
+    r"<\|(?:im_end|im_start|endoftext|eot_id|end|user|assistant|start_header_id)\|>"
+    r"|</s>|<end_of_turn>|<start_of_turn>|\n(?:Human|User):"
+)
+# A line that comments on the result rather than stating it: "where we used 1 J = 1 N m".
+_REMARK = re.compile(r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\()")
 # "The answer is $x = 5$ because ...": the math span that opens the answer line.
+_LAST_NUMBER = re.compile(NUMBER_PATTERN)
 _LEADING_MATH = re.compile(
     r"\$\$((?:\\.|[^\\$])+?)\$\$|\$((?:\\.|[^\\$])+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]"
 )
@@ -43,7 +68,7 @@ class Extraction:
     """The final answer found in a text and how it was found."""
 
     text: str
-    how: str  # boxed | answer_is | answer_label | whole | last_number
+    how: str  # boxed | answer_is | answer_label | whole | statement | last_number
 
     @property
     def fallback(self) -> bool:
@@ -124,15 +149,27 @@ def _after_last(pattern: re.Pattern[str], text: str) -> str | None:
     return line or None
 
 
+# How an answer was found, from most to least explicit; only the first three are the model's own
+# statement of a final answer (a response cut off by the token limit is credited only by those).
+EXPLICIT = ("boxed", "answer_is", "answer_label")
+
+
+def strip_chat_debris(text: str) -> str:
+    """`text` up to the first chat-template marker: a small model that runs on past its turn
+    (`<|im_end|>`, `<|im_start|>user ...`) writes a new question and answers it too."""
+    match = _CHAT_DEBRIS.search(text)
+    return text[: match.start()] if match else text
+
+
 def extract(text: str) -> Extraction | None:
     """The final answer of a solution, or None when it holds nothing answer-like."""
-    text = sanitize(text).strip()
+    text = strip_chat_debris(sanitize(text)).strip()
     if not text:
         return None
     boxed = find_boxed(text)
     if boxed is not None:
         return Extraction(clean(boxed), "boxed")
-    for how, pattern in (("answer_is", _ANSWER_IS), ("answer_label", _ANSWER_LABEL)):
+    for how, pattern in (("answer_is", ANSWER_IS), ("answer_label", _ANSWER_LABEL)):
         found = _after_last(pattern, text)
         if found:
             inner = find_boxed(found)
@@ -141,7 +178,11 @@ def extract(text: str) -> Extraction | None:
                 inner = next(g for g in math.groups() if g is not None) if math else found
             return Extraction(clean(inner), how)
     if len(text) <= _SHORT_RESPONSE_CHARS and "\n" not in text:
-        return Extraction(clean(text), "whole")
+        several = assignments(text)  # "so x = 1 or x = -2": one answer, two values
+        return Extraction(clean(several or text), "whole")
+    statement = final_statement(text)
+    if statement:
+        return Extraction(clean(statement), "statement")
     number = last_number(text)
     return Extraction(number, "last_number") if number is not None else None
 
@@ -152,16 +193,69 @@ def extract_answer(text: str) -> str | None:
     return found.text if found is not None else None
 
 
+_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$((?:\\.|[^\\$])+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]")
+# "x = 1 or x = -2", "a = 7, b = 3": several assignments on the final line are one answer.
+_ASSIGNMENT = re.compile(
+    r"(?<![\w\\])([A-Za-z](?:_\{?\w+\}?)?)\s*=\s*([^=,;]+?)(?=\s*(?:,|;|\bor\b|\band\b|\.(?:\s|$)|$))"
+)
+_JOIN = re.compile(r"\s*(?:,|;|\bor\b|\band\b)?\s*")
+# Where a statement's value ends: a new clause ("42, which is ...") or a sentence break.
+_CLAUSE_END = re.compile(r",\s+(?=[^\W\d_]{2,})|\.(?:\s|$)(?!\d)")
+
+
+def final_statement(text: str) -> str | None:
+    """The answer an unanchored solution states last: the last math span of its final line
+    (when only words follow it), the values of the assignments on that line, or what follows
+    its last `=`. Trailing remarks ("where we used 1 J = 1 N m") are set aside first."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    while len(lines) > 1 and _REMARK.match(lines[-1]):
+        lines.pop()
+    if not lines:
+        return None
+    last = lines[-1][-_STATEMENT_CHARS:]
+    spans = list(_MATH_SPAN.finditer(last))
+    if spans and not re.search(r"[\d=]", last[spans[-1].end() :]):
+        inner = next(g for g in spans[-1].groups() if g is not None)
+        return assignments(inner) or inner.rsplit("=", 1)[-1]  # a chain's last side
+    tidy = _MATH_SPAN.sub(lambda m: next(g for g in m.groups() if g is not None), last)
+    several = assignments(tidy)
+    if several:
+        return several
+    if "=" not in tidy:
+        return None
+    rhs = tidy.rsplit("=", 1)[1]
+    end = _CLAUSE_END.search(rhs)
+    rhs = (rhs[: end.start()] if end else rhs).strip()
+    return rhs if re.search(r"\d|\\", rhs) else None
+
+
+def assignments(line: str) -> str | None:
+    """`1, -2` for `x = 1 or x = -2`: the values of two or more assignments to one variable,
+    joined only by commas, "or", "and"; None otherwise."""
+    found = list(_ASSIGNMENT.finditer(line))
+    if len(found) < 2 or len({m.group(1) for m in found}) != 1:
+        return None
+    gaps = [line[a.end() : b.start()] for a, b in zip(found, found[1:], strict=False)]
+    if not all(_JOIN.fullmatch(gap) for gap in gaps):
+        return None
+    return ", ".join(m.group(2).strip() for m in found)
+
+
+# The final line of a statement is read from its last characters only (a linear, bounded scan).
+_STATEMENT_CHARS = 400
+
+
 def last_number(text: str) -> str | None:
     """The last number written in `text` (with its exponent, if any)."""
     last = None
     for last in _LAST_NUMBER.finditer(text):  # noqa: B007
         pass
-    return last.group(0).replace("−", "-") if last else None
+    return re.sub(r"\s+", "", last.group(0)).replace("−", "-") if last else None
 
 
 _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _REWRITES = (
+    (re.compile(r"(?<=\d),\\!\s*(?=\d{3})"), ","),  # 48,\! 216: a thousands separator
     (re.compile(r"\\[dt]frac\b"), r"\\frac"),
     (re.compile(r"\\\$"), ""),
     (re.compile(r"π"), r"\\pi "),
@@ -171,7 +265,7 @@ _REWRITES = (
     (re.compile(r"\\left\s*\\\{"), r"\\{"),
     (re.compile(r"\\right\s*\\\}"), r"\\}"),
     (re.compile(r"\\(?:displaystyle|textstyle|!|quad|qquad)\b|\\!"), ""),
-    (re.compile(r"\\(?:text|textbf|textit|mbox)\s*\{\s*(?:and|or)\s*\}"), ", "),
+    (re.compile(r"\\(?:text|textnormal|textrm|mbox)\s*\{\s*(?:and|or)\s*\}"), ", "),
     (re.compile(r"\s+"), " "),
 )
 

@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sciinstruct.grading import types
+from sciinstruct.grading import answer_types as types
+from sciinstruct.grading import numeric
 from sciinstruct.grading.checks import (
     Pending,
     Step,
@@ -27,6 +28,7 @@ from sciinstruct.grading.checks import (
     wrong,
 )
 from sciinstruct.grading.extract import (
+    EXPLICIT,
     MAX_ANSWER_CHARS,
     brace_depth,
     clean,
@@ -38,10 +40,11 @@ from sciinstruct.grading.metadata import load_metadata, tolerances
 from sciinstruct.grading.numeric import close, normalize_unit, parse_quantity, parse_unit
 from sciinstruct.grading.quantities import all_quantities
 from sciinstruct.grading.sandbox import Outcome, default_workers, shared_pool
+from sciinstruct.grading.verdict import Verdict, data_error, unsure
 
 if TYPE_CHECKING:
+    from sciinstruct.grading.judge import GradeJudge
     from sciinstruct.records import Question
-from sciinstruct.grading.verdict import Verdict, data_error
 
 # Real answers nest a few levels; 500 nested braces is an attack on a recursive parser.
 MAX_NESTING = 50
@@ -59,6 +62,8 @@ def grade(
     *,
     metadata: Mapping[str, Any] | str | None = None,
     question: str | None = None,
+    finish_reason: str | None = None,
+    judge: GradeJudge | None = None,
 ) -> Verdict:
     """Grade one model output `pred` against the reference answer `gold`.
 
@@ -72,18 +77,34 @@ def grade(
     check: an answer that only repeats a quantity the question gives, in another unit than the
     one asked, is wrong even though it converts to the reference (without it, "Convert 230 mm
     to cm." would accept "The error was 230 mm." as 23 cm).
+
+    `finish_reason` is the generation's (`stop`, `length`, ...): a response cut off by the token
+    limit (`length`) is credited only for an answer it states explicitly (`\\boxed{}`, "the
+    answer is"), never through the last number, and its verdict says `truncated`. `judge` (a
+    `GradeJudge`) decides what the rules cannot: an answer they cannot find or parse, a
+    fallback, differing texts, a proof; its verdict records its reason and raw reply.
     """
-    step = _prepare(pred, gold, answer_type, unit, rtol, choices, metadata)
+    step = _prepare(pred, gold, answer_type, unit, rtol, choices, metadata, finish_reason)
     verdict = _resolve([step], timeout, workers=None)[0]
-    return _without_restated_givens(verdict, question, unit, gold)
+    verdict = _without_restated_givens(verdict, question, unit, gold)
+    if judge is None:
+        return verdict
+    case = judge.case(pred, gold, question, answer_type, unit, choices)
+    return judge.review([verdict], [case])[0]
 
 
 def grade_question(
-    pred: str, question: Question, *, rtol: float | None = None, timeout: float = 5.0
+    pred: str,
+    question: Question,
+    *,
+    rtol: float | None = None,
+    timeout: float = 5.0,
+    finish_reason: str | None = None,
+    judge: GradeJudge | None = None,
 ) -> Verdict:
     """Grade `pred` against a Question record: its answer, type, unit, choices and metadata
     (per-question tolerances, checker constraints) and its text all go to `grade`, so no caller
-    can forget one."""
+    can forget one; `finish_reason` and `judge` as in `grade`."""
     return grade(
         pred,
         question.answer,
@@ -94,6 +115,8 @@ def grade_question(
         timeout=timeout,
         metadata=question.metadata,
         question=question.question,
+        finish_reason=finish_reason,
+        judge=judge,
     )
 
 
@@ -146,11 +169,14 @@ def grade_many(
     *,
     metadata: Sequence[Mapping[str, Any] | str | None] | None = None,
     questions: Sequence[str | None] | None = None,
+    finish_reasons: Sequence[str | None] | None = None,
+    judge: GradeJudge | None = None,
 ) -> list[Verdict]:
     """Grade many pairs; symbolic checks run in parallel on `workers` processes (default: one
     per core, at most 4), batched; cheap checks run in this process. The columns are per pair;
     `rtol` is for all of them (None: each question's metadata, else 1%), as in `grade`, and so
-    is the check that `questions` (the questions' texts) enables."""
+    are the check that `questions` (the questions' texts) enables, `finish_reasons` and the
+    `judge`, which gets all the pairs the rules cannot decide in one batch."""
     n = len(preds)
     for name, column in (
         ("golds", golds),
@@ -159,6 +185,7 @@ def grade_many(
         ("choices", choices),
         ("metadata", metadata),
         ("questions", questions),
+        ("finish_reasons", finish_reasons),
     ):
         if column is not None and len(column) != n:
             raise ValueError(f"{name} has {len(column)} items but preds has {n}")
@@ -171,16 +198,32 @@ def grade_many(
             rtol,
             choices[i] if choices is not None else None,
             metadata[i] if metadata is not None else None,
+            finish_reasons[i] if finish_reasons is not None else None,
         )
         for i in range(n)
     ]
     verdicts = _resolve(steps, timeout, workers or default_workers())
-    if questions is None:
+    if questions is not None:
+        verdicts = [
+            _without_restated_givens(
+                v, questions[i], units[i] if units is not None else None, golds[i]
+            )
+            for i, v in enumerate(verdicts)
+        ]
+    if judge is None:
         return verdicts
-    return [
-        _without_restated_givens(v, questions[i], units[i] if units is not None else None, golds[i])
-        for i, v in enumerate(verdicts)
+    cases = [
+        judge.case(
+            preds[i],
+            golds[i],
+            questions[i] if questions is not None else None,
+            answer_types[i] if answer_types is not None else "auto",
+            units[i] if units is not None else None,
+            choices[i] if choices is not None else None,
+        )
+        for i in range(n)
     ]
+    return judge.review(verdicts, cases)
 
 
 def _prepare(
@@ -191,11 +234,34 @@ def _prepare(
     rtol: float | None,
     choices: list[str] | None,
     metadata: Mapping[str, Any] | str | None = None,
+    finish_reason: str | None = None,
+) -> Step:
+    step = _prepare_step(pred, gold, answer_type, unit, rtol, choices, metadata, finish_reason)
+    if finish_reason != "length":
+        return step
+    if isinstance(step, Verdict):
+        return replace(step, truncated=True)
+    finish = step.finish
+    return replace(step, finish=lambda value: replace(finish(value), truncated=True))
+
+
+def _prepare_step(
+    pred: Any,
+    gold: Any,
+    answer_type: str | None,
+    unit: str | None,
+    rtol: float | None,
+    choices: list[str] | None,
+    metadata: Mapping[str, Any] | str | None,
+    finish_reason: str | None,
 ) -> Step:
     try:
         kind = types.resolve(answer_type)
     except ValueError as exc:
         return Verdict(None, str(exc), None, str(answer_type))
+    if kind in types.JUDGE_ONLY_TYPES:
+        why = f"a {kind} is not graded by rules: configure a judge (--judge-backend) to grade it"
+        return Verdict(None, why, None, kind, certain=False)
     try:
         meta = load_metadata(metadata)
         rtol, atol = tolerances(rtol, meta)
@@ -212,24 +278,37 @@ def _prepare(
         return data_error(problem, kind)
     if kind == "auto":
         kind = types.infer(gold_answer, choices, unit)
+    found = extract(pred_text)
+    if finish_reason == "length" and (found is None or found.how not in EXPLICIT):
+        why = (
+            "cut off by the token limit (finish_reason=length) before stating an answer: "
+            "a number from unfinished work is not credited"
+        )
+        shown = found.text[:200] if found else None
+        return wrong(
+            Verdict(False, why, shown, kind, found is not None and found.fallback), gold_answer
+        )
     if kind == "choice":
         return choice_check(pred_text, gold_answer, choices)
-    found = extract(pred_text)
     if found is None:
-        return wrong(Verdict(False, "no answer found in the prediction", None, kind), gold_answer)
+        verdict = Verdict(False, "no answer found in the prediction", None, kind, certain=False)
+        return wrong(verdict, gold_answer)
     problem = _size_problem(found.text)
     if problem:
         shown = found.text[:200]
         return wrong(
             Verdict(False, f"prediction: {problem}", shown, kind, found.fallback), gold_answer
         )
+    if kind == "numeric" and not unit and numeric.clock_seconds(gold_answer) is not None:
+        # 14:05 reads as a number with a unit; a time of day is compared as one
+        return expression_check(found, pred_text, gold_answer, rtol)
     if kind == "numeric":
         return numeric_check(found, pred_text, gold_answer, unit, rtol, atol)
     if kind == "text":
         return text_check(found, pred_text, gold_answer)
     if kind == "smiles":
         return smiles_check(found, gold_answer)
-    return expression_check(found, pred_text, gold_answer)
+    return expression_check(found, pred_text, gold_answer, rtol)
 
 
 def _size_problem(answer: str) -> str | None:
@@ -296,6 +375,5 @@ def _failure_verdict(step: Pending, outcome: Outcome, check: Outcome, timeout: f
     if check.error or check.value:
         why = check.value or f"parsing it {check.error}"
         return data_error(str(why), step.answer_type, step.extracted)
-    return Verdict(
-        False, f"prediction: symbolic check {what}", step.extracted, step.answer_type, step.fallback
-    )
+    why = f"prediction: symbolic check {what}"
+    return unsure(Verdict(False, why, step.extracted, step.answer_type, step.fallback))

@@ -18,9 +18,26 @@ from typing import Any
 _E_NOTATION = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?|\.\d+)[eE]([-+]?\d+)(?![\w.])")
 
 
+# 3i, i(3+i): the imaginary unit, which latex2sympy reads as a symbol `i` unless written `I`.
+_IMAGINARY = re.compile(r"(?<![A-Za-z\\_])i(?![A-Za-z])")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+# 90^\circ inside a trigonometric function is pi/2: sympy's trig functions take radians.
+_TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)\b")
+_DEGREES = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°)")
+# y = 3x - 1 and g(x) = 3x - 1 define the same line: a definition's left side is a name only.
+_DEFINED = re.compile(r"^\s*(?:y|[A-Za-z]\s*\(\s*[a-z](?:\s*,\s*[a-z])*\s*\))\s*=(?=[^=]*$)")
+
+
 def to_latex(answer: str) -> str:
-    """An extracted answer as math-verify input: e-notation rewritten, wrapped in `$...$`."""
+    """An extracted answer as math-verify input: e-notation rewritten, an imaginary unit made
+    visible, degrees inside trigonometric functions made radians, a definition's left side
+    (`y =`, `g(x) =`) dropped, wrapped in `$...$`."""
     s = _E_NOTATION.sub(lambda m: f"{m.group(1)}\\times10^{{{int(m.group(2))}}}", answer.strip())
+    if set(re.findall(r"[A-Za-z]", _COMMAND.sub("", s))) == {"i"}:  # no other variable
+        s = _IMAGINARY.sub("I", s)
+    if _TRIG.search(s):
+        s = _DEGREES.sub(lambda m: f"\\frac{{{m.group(1)}\\pi}}{{180}}", s)
+    s = _DEFINED.sub("", s)
     if "$" in s or "\\boxed" in s or s.startswith(("\\(", "\\[")):
         return s
     return f"${s}$"
@@ -53,8 +70,15 @@ def gold_problem(gold: str) -> str | None:
     return None if _parse(gold) else "math-verify cannot parse it"
 
 
-def equal(pred: str, gold: str) -> list[Any]:
-    """`[correct, reason]` for two extracted answers; correct is None for a bad reference."""
+_DECIMAL = re.compile(r"\d\.\d")
+
+
+def equal(pred: str, gold: str, rtol: float | None = None) -> list[Any]:
+    """`[correct, reason]` for two extracted answers; correct is None for a bad reference.
+
+    When one side is written with a decimal (`0.1667` against `\\frac{1}{6}`, `(0.4, 1.3333]`
+    against `(2/5, 4/3]`), both are also evaluated numerically and compared at `rtol`.
+    """
     gold_parsed = _parse(gold)
     if not gold_parsed:
         return [None, "reference: math-verify cannot parse it"]
@@ -62,7 +86,51 @@ def equal(pred: str, gold: str) -> list[Any]:
     if not pred_parsed:
         return [False, "prediction could not be parsed as math"]
     same = _math_verify().verify(list(gold_parsed), list(pred_parsed), timeout_seconds=None)
-    return [bool(same), "math-verify: equivalent" if same else "math-verify: not equivalent"]
+    if same:
+        return [True, "math-verify: equivalent"]
+    decimal = _DECIMAL.search(pred) or _DECIMAL.search(gold)
+    if rtol is not None and decimal and _numerically_close(pred_parsed[0], gold_parsed[0], rtol):
+        return [True, f"equal when evaluated numerically (rtol={rtol:g})"]
+    return [False, "math-verify: not equivalent"]
+
+
+def _numerically_close(pred: Any, gold: Any, rtol: float) -> bool:
+    """Numbers, intervals, tuples and sets whose numeric values agree within `rtol`."""
+    import sympy
+
+    if isinstance(pred, sympy.Interval) and isinstance(gold, sympy.Interval):
+        return (
+            pred.left_open == gold.left_open
+            and pred.right_open == gold.right_open
+            and _numerically_close(pred.start, gold.start, rtol)
+            and _numerically_close(pred.end, gold.end, rtol)
+        )
+    if isinstance(pred, sympy.FiniteSet) and isinstance(gold, sympy.FiniteSet):
+        pred_items, gold_items = _sorted_values(pred.args), _sorted_values(gold.args)
+    elif isinstance(pred, sympy.Tuple) and isinstance(gold, sympy.Tuple):
+        pred_items, gold_items = list(pred.args), list(gold.args)
+    else:
+        return _close_numbers(pred, gold, rtol)
+    return len(pred_items) == len(gold_items) and all(
+        _numerically_close(p, g, rtol) for p, g in zip(pred_items, gold_items, strict=True)
+    )
+
+
+def _sorted_values(items: Any) -> list[Any]:
+    numbers = [item for item in items if getattr(item, "is_number", False)]
+    if len(numbers) != len(items):
+        return list(items)
+    return sorted(items, key=lambda item: complex(item.evalf(20)).real)
+
+
+def _close_numbers(pred: Any, gold: Any, rtol: float) -> bool:
+    if not (getattr(pred, "is_number", False) and getattr(gold, "is_number", False)):
+        return False
+    try:
+        p, g = complex(pred.evalf(20)), complex(gold.evalf(20))
+    except (TypeError, ValueError):
+        return False
+    return abs(p - g) <= max(rtol * abs(g), 1e-12)
 
 
 def number(answer: str) -> float | None:

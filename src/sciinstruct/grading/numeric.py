@@ -15,6 +15,8 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
+from sciinstruct.grading.text import unwrap_text
+
 _MAX_UNIT_CHARS = 80
 _MANTISSA = r"(?P<sign>[-+−]?)\s*(?P<mant>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
 # 6.02e23 | 6.02 E+23 | 6.02\times10^{23} | 6.02 x 10^23 | 6.02·10^23 | 6.02*10**23
@@ -30,8 +32,11 @@ _POWER_OF_TEN = re.compile(r"^(?P<sign>[-+−]?)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<
 _LEADING_ASSIGNMENT = re.compile(r"^[A-Za-z][\w\\{}^]*\s*(?:=|≈|\\approx)\s*")
 # Unit text pint rejects is still fine when it is words ("5 apples"), not when it is math.
 _LOOKS_LIKE_MATH = re.compile(r"[\d+\-*/^=\\,()\[\]|]|^[A-Za-z]$")
-# 1\,000 and 1{,}000: thin-space and braced-comma thousands separators.
-_THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |~)(?=\d{3}(?!\d))")
+# 1\,000, 1{,}000, 2 500: thin-space, braced-comma and space thousands separators.
+_THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |~| |\u202f|\u00a0)(?=\d{3}(?![\d/]))")
+# 3,15 kg: a decimal comma (as French, German or Russian text writes it), read as one only when
+# a unit follows, since "1,2" alone is as likely a list.
+_DECIMAL_COMMA = re.compile(r"^([-+−]?\d+),(\d{1,2}|\d{4,})(?![\d,])\s*(\S.*)$")
 _APPROX = re.compile(r"^(?:\\approx|≈|~|=)\s*")
 # Ways to write "per cent" after a number, once `\text{}` is unwrapped.
 _PERCENT = frozenset(["%", "\\%", "percent", "per cent", "pct", "percentage points"])
@@ -52,7 +57,12 @@ def parse_quantity(text: str) -> Quantity | None:
     Returns None unless the text is a number, optionally followed by unit text. A leading
     `x =` or `\\approx` is dropped. The unit text is not validated here (see `parse_unit`).
     """
-    s = strip_assignment(_THOUSANDS.sub("", _unwrap_text(text.strip())))
+    s = strip_assignment(_THOUSANDS.sub("", unwrap_text(text.strip(), " ")))
+    comma = _DECIMAL_COMMA.match(s)
+    if comma:
+        unit = normalize_unit(comma.group(3))
+        if parse_unit(unit) is not None:
+            return Quantity(float(f"{comma.group(1)}.{comma.group(2)}".replace("−", "-")), unit)
     match = _POWER_OF_TEN.match(s) or _NUMBER.match(s)
     if match is None:
         return None
@@ -84,14 +94,16 @@ def is_percent(unit: str | None) -> bool:
 
 
 _RATIONAL = re.compile(
-    r"^(?P<sign>[-+−]?)\s*(?:\\frac\s*\{\s*(?P<n1>\d{1,12})\s*\}\s*\{\s*(?P<d1>\d{1,12})\s*\}"
+    r"^(?P<sign>[-+−]?)\s*(?:(?P<whole>\d{1,12})(?:\s+(?=\d{1,12}\s*/)|\s*(?=\\frac)))?"
+    r"(?:\\frac\s*\{\s*(?P<n1>\d{1,12})\s*\}\s*\{\s*(?P<d1>\d{1,12})\s*\}"
     r"|\\frac\s*(?P<n2>\d)(?P<d2>\d)|(?P<n3>\d{1,12})\s*/\s*(?P<d3>\d{1,12})"
     r"|(?P<dec>\d{1,12}(?:\.\d{1,12})?))$"
 )
 
 
 def parse_rational(text: str) -> Fraction | None:
-    """An exact rational for `3`, `-0.25`, `\\frac{1}{3}`, `\\frac12` or `2/3`, else None.
+    """An exact rational for `3`, `-0.25`, `\\frac{1}{3}`, `\\frac12`, `2/3` or the mixed
+    numbers `2 3/4` and `5\\frac{1}{2}`, else None.
 
     Lets the grader settle the most common exact answers without starting sympy.
     """
@@ -106,15 +118,13 @@ def parse_rational(text: str) -> Fraction | None:
         if int(den) == 0:
             return None
         value = Fraction(int(num), int(den))
+        if g["whole"]:  # a mixed number: 2 3/4 is 11/4
+            value += int(g["whole"])
     return -value if g["sign"] in ("-", "−") else value
 
 
-def _unwrap_text(s: str) -> str:
-    return re.sub(r"\\(?:text|mathrm|rm|operatorname|mbox)\s*\{([^{}]*)\}", r" \1 ", s)
-
-
 _UNIT_REWRITES = (
-    (re.compile(r"\\(?:text|mathrm|rm|operatorname|mbox|mathit)\b"), ""),
+    (re.compile(r"\\(?:text|textnormal|textrm|mathrm|rm|operatorname|mbox|mathit)\b"), ""),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?\s*C\b|°\s*C\b|℃"), "degC"),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?\s*F\b|°\s*F\b"), "degF"),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree"), "degree"),
@@ -239,3 +249,42 @@ def _compare_percent(
 def is_whole_number(text: str) -> bool:
     """A reference such as `42` or `1,000`: compared exactly, since counts are not measured."""
     return re.fullmatch(r"[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)", text.strip()) is not None
+
+
+# 10^{-19} J, \times 10^{3}\,\mathrm{kg}: a unit that starts with a power of ten (SciBench).
+_UNIT_SCALE = re.compile(
+    r"^\s*(?:\\times|×|x)?\s*10\s*\^\s*\{?\s*(?P<e>[-+−]?\d+)\s*\}?\s*(?P<rest>.*)$"
+)
+
+
+def split_unit_scale(unit: str) -> tuple[int, str]:
+    """`(exponent, unit)` for a unit written with a power of ten in front: `10^{-19} J` ->
+    `(-19, 'J')`; `(0, unit)` when there is none. Math delimiters around it are dropped."""
+    bare = unit.replace("$", "").strip()
+    match = _UNIT_SCALE.match(bare)
+    if match is None:
+        return 0, unit
+    return int(match.group("e").replace("−", "-")), match.group("rest").strip()
+
+
+_CLOCK = re.compile(
+    r"^(?P<h>\d{1,2})\s*:\s*(?P<m>\d{2})(?:\s*:\s*(?P<s>\d{2}))?"
+    r"\s*(?:(?P<ampm>[AaPp])\.?\s*[Mm]\.?)?$"
+)
+
+
+def clock_seconds(text: str) -> int | None:
+    """Seconds after midnight for a time of day: `14:05`, `14:05:00`, `2:05 PM`, else None."""
+    match = _CLOCK.match(unwrap_text(text, " ").replace("\\", " ").strip())
+    if match is None:
+        return None
+    hours, minutes = int(match.group("h")), int(match.group("m"))
+    seconds = int(match.group("s") or 0)
+    ampm = (match.group("ampm") or "").lower()
+    if ampm:
+        if not 1 <= hours <= 12:
+            return None
+        hours = hours % 12 + (12 if ampm == "p" else 0)
+    if hours > 24 or minutes > 59 or seconds > 59:
+        return None
+    return hours * 3600 + minutes * 60 + seconds

@@ -108,9 +108,20 @@ def _unit_cuts(text: str, start: int) -> list[int]:
     return cuts[::-1]
 
 
+# 3,15 kg: a decimal comma, taken as one only with a unit after it (see numeric.parse_quantity).
+_DECIMAL_COMMA = re.compile(r"[-+−]?\d+,(?:\d{1,2}|\d{4,})(?![\d,])")
+
+
 def quantity_at(text: str, start: int) -> Found | None:
     """The number that starts at `text[start]` and the longest unit after it that pint knows
     (or per cent); the bare number when no unit text is known."""
+    comma = _DECIMAL_COMMA.match(text, start)
+    if comma is not None:
+        for cut in _unit_cuts(text, comma.end()):
+            unit_text = text[comma.end() : cut]
+            quantity = parse_quantity(comma.group(0) + " " + unit_text.strip())
+            if quantity is not None and quantity.unit and parse_unit(quantity.unit) is not None:
+                return Found(quantity, f"{comma.group(0)}{unit_text}".strip(), cut)
     number = _NUMBER.match(text, start)
     if number is None:
         return None

@@ -9,15 +9,18 @@ from sciinstruct.grading.grader import grade_many
 from sciinstruct.grading.metadata import load_metadata
 
 
-def _completion_text(completion: Any) -> str:
-    """A completion as text: TRL passes strings, or chat message lists in conversational mode."""
+def completion_text(completion: Any) -> str:
+    """A completion or prompt as text: TRL passes strings, or chat message lists in
+    conversational mode, where the text is the last message's content (the model's reply in a
+    completion, the user's question at the end of a prompt). The one such helper of the package:
+    every reward reads completions through it."""
     if isinstance(completion, str):
         return completion
     if isinstance(completion, dict):
-        return str(completion.get("content", ""))
+        return str(completion.get("content") or "")
     if isinstance(completion, Sequence) and completion:
         last = completion[-1]
-        return str(last.get("content", "")) if isinstance(last, dict) else str(last)
+        return str(last.get("content") or "") if isinstance(last, dict) else str(last)
     return ""
 
 
@@ -44,7 +47,7 @@ def correctness_reward(
         rtol = None
     prompts = kw.get("prompts")  # with the question's text, a repeated given earns nothing
     verdicts = grade_many(
-        [_completion_text(c) for c in completions],
+        [completion_text(c) for c in completions],
         [str(r) for r in references],
         answer_types=kw.get("answer_type"),
         units=kw.get("unit"),
@@ -52,7 +55,7 @@ def correctness_reward(
         choices=kw.get("choices"),
         workers=kw.get("workers"),
         metadata=metadata,
-        questions=None if prompts is None else [_completion_text(p) for p in prompts],
+        questions=None if prompts is None else [completion_text(p) for p in prompts],
     )
     return [None if v.correct is None else float(v.correct) for v in verdicts]
 

@@ -6,22 +6,32 @@ import re
 import string
 import unicodedata
 
-_TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox|emph)\s*\{([^{}]*)\}")
+# The package's one `\\text{}` unwrapper: every command that only sets its argument's font.
+_TEXT_COMMAND = re.compile(
+    r"\\(?:text|textnormal|textrm|textbf|textit|textup|mathrm|mathbf|mathit|mathsf|rm|bf"
+    r"|operatorname|mbox|emph)\s*\{([^{}]*)\}"
+)
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _PUNCT = str.maketrans({c: " " for c in string.punctuation if c not in "+-"})
 _LIST_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
 
 
+def unwrap_text(s: str, pad: str = "") -> str:
+    """`s` with every `\\text{...}`-like command (`\\textnormal`, `\\mathrm`, `\\mathbf`, ...)
+    replaced by its contents, with `pad` on both sides."""
+    return _TEXT_COMMAND.sub(lambda m: f"{pad}{m.group(1)}{pad}", s)
+
+
 def normalize(s: str) -> str:
     """NFKC, `\\text{}` unwrapped, lower case, no punctuation or articles, single spaces."""
-    s = unicodedata.normalize("NFKC", _TEXT_WRAPPER.sub(r"\1", s)).lower()
+    s = unicodedata.normalize("NFKC", unwrap_text(s)).lower()
     s = _ARTICLES.sub(" ", s.translate(_PUNCT))
     return " ".join(s.split())
 
 
 def items(s: str) -> frozenset[str]:
     """The members of a list answer such as `Paris, London and Rome`."""
-    unwrapped = _TEXT_WRAPPER.sub(r"\1", s)
+    unwrapped = unwrap_text(s)
     parts = (normalize(p) for p in _LIST_SPLIT.split(unwrapped))
     return frozenset(p for p in parts if p)
 

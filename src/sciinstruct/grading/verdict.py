@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 
@@ -10,9 +10,15 @@ from typing import Any
 class Verdict:
     """One grading decision.
 
-    `correct` is None when the *reference* could not be understood: a data error the caller
-    should report, never a wrong answer to learn from. `fallback` says the answer was only found
-    by taking the last number of the text, which callers may want to weigh less.
+    `correct` is None when the *reference* could not be understood (a data error the caller
+    should report, never a wrong answer to learn from) or when no rule can grade the question
+    (a proof, without a judge). `fallback` says the answer was only found by taking the last
+    number of the text, which callers may want to weigh less. `certain` is False when the rules
+    could not really decide (nothing answer-like found, an answer they cannot parse, a symbolic
+    check that timed out, texts that differ): the cases an LLM judge, when configured, decides.
+    `truncated` says the response was cut off by the token limit (finish reason `length`), so
+    only an explicitly stated answer was credited. `source` is `rules` or `judge`; a judge's
+    verdict keeps the judge's raw reply in `judge_raw`.
     """
 
     correct: bool | None
@@ -20,6 +26,10 @@ class Verdict:
     extracted: str | None
     answer_type: str
     fallback: bool = False
+    certain: bool = True
+    truncated: bool = False
+    source: str = "rules"
+    judge_raw: str | None = None
 
     @property
     def data_error(self) -> bool:
@@ -32,4 +42,9 @@ class Verdict:
 
 def data_error(reason: str, answer_type: str, extracted: str | None = None) -> Verdict:
     """A verdict for a reference that cannot be graded against."""
-    return Verdict(None, f"reference: {reason}", extracted, answer_type)
+    return Verdict(None, f"reference: {reason}", extracted, answer_type, certain=False)
+
+
+def unsure(verdict: Verdict) -> Verdict:
+    """`verdict`, marked as one the rules could not really decide."""
+    return replace(verdict, certain=False)

@@ -19,7 +19,6 @@ import functools
 import math
 import os
 import random
-import re
 import ssl
 import time
 from collections.abc import Sequence
@@ -29,28 +28,14 @@ import httpx
 
 from sciinstruct.errors import InputError
 from sciinstruct.llm.balance import LeastBusy
-from sciinstruct.llm.base import AsyncBackend, Completion, GenerationRequest
+from sciinstruct.llm.base import AsyncBackend, Completion, GenerationRequest, OnDone
 from sciinstruct.llm.retry import backoff_delay, is_retryable_status, parse_retry_after
 from sciinstruct.log import logger
+from sciinstruct.redact import redact_url, redact_urls
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _POOL_SIZE = 4  # connections per httpx pool: the cheapest per request of 1, 2, 4, 8, 16 tried
 _BODY_SNIPPET = 200  # characters of an error body worth keeping in the reason
-_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")  # a URL inside free text
-
-
-def redact_url(url: str | httpx.URL) -> str:
-    """`url` without userinfo and query string, where credentials ride along in a base URL."""
-    try:
-        parsed = httpx.URL(str(url))
-    except (httpx.InvalidURL, TypeError, ValueError):
-        return "<url redacted>"  # unparsable: show nothing rather than a secret
-    return str(parsed.copy_with(userinfo=b"", query=None, fragment=None))
-
-
-def redact_urls(text: str) -> str:
-    """Every URL in `text` passed through `redact_url` (exception messages quote URLs)."""
-    return _URL.sub(lambda m: redact_url(m.group()), text)
 
 
 def endpoint(base_url: str, path: str) -> str:
@@ -113,7 +98,9 @@ class OpenAIBackend(AsyncBackend):
             f"concurrency={self.concurrency}, api_key_env={self.api_key_env!r})"
         )
 
-    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+    async def agenerate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
         if not requests:
             return []
         # httpcore's pool scans all its connections for every request, a cost quadratic in the
@@ -138,18 +125,25 @@ class OpenAIBackend(AsyncBackend):
             slots: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
             for i in range(self.concurrency):
                 slots.put_nowait(pools[i % n_pools])
-            jobs = [self._complete(slots, r) for r in requests]
+            jobs = [self._complete(slots, r, i, on_done) for i, r in enumerate(requests)]
             return list(await asyncio.gather(*jobs))
 
     async def _complete(
-        self, slots: asyncio.Queue[httpx.AsyncClient], request: GenerationRequest
+        self,
+        slots: asyncio.Queue[httpx.AsyncClient],
+        request: GenerationRequest,
+        index: int,
+        on_done: OnDone | None,
     ) -> Completion:
         payload = self._payload(request)
         client = await slots.get()
         try:
-            return await self._complete_with_retries(client, payload)
+            completion = await self._complete_with_retries(client, payload)
         finally:
             slots.put_nowait(client)
+        if on_done is not None:
+            on_done(index, completion)
+        return completion
 
     async def _complete_with_retries(
         self, client: httpx.AsyncClient, payload: dict[str, Any]

@@ -6,9 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sciinstruct.curate.base import read_dropped
-from sciinstruct.curate.pipeline import DROPPED, FILTERED
-from sciinstruct.curate.samples import load_records, solution_text
+from sciinstruct.curate import load_records, read_dropped, solution_text
 from sciinstruct.jsonl import read_jsonl
 from sciinstruct.records import Attempt, Question, Sample
 from sciinstruct.rundir import RunDir
@@ -66,7 +64,7 @@ def summarize(run: RunDir) -> RunSummary:
         if isinstance(r.get("score"), int | float)
     ]
     _classifier_scores(run, out)
-    for row in read_dropped(run.root / DROPPED):
+    for row in read_dropped(run.dropped):
         if row.get("kind") == "sample":
             out.dropped[f"{row['stage']}: {row['reason']}"] += 1
     out.funnel = _funnel(out, attempts, samples)
@@ -74,11 +72,11 @@ def summarize(run: RunDir) -> RunSummary:
 
 
 def _classifier_scores(run: RunDir, out: RunSummary) -> None:
-    for row in read_jsonl(run.root / FILTERED):
+    for row in read_jsonl(run.filtered):
         score = row.get("scores", {}).get("classifier")
         if score is not None:
             out.classifier_kept.append(float(score))
-    for row in read_dropped(run.root / DROPPED, stage="filter"):
+    for row in read_dropped(run.dropped, stage="filter"):
         score = row["record"].get("scores", {}).get("classifier")
         if score is not None:
             out.classifier_dropped.append(float(score))

@@ -1,13 +1,14 @@
-"""Scientific formats (SciReason): verifiable molecule and sequence tasks, checkers and rewards.
+"""Scientific formats (SciReason): verifiable molecule and sequence tasks and their checkers.
 
 - `tasks.make_tasks(family, n, seed)` generates `Question` rows; `tasks.FAMILIES` lists families.
 - `checks.CHECKERS` grades the `formula`, `sequence` and `molecule_design` answer types (used by
   `sciinstruct.grading`).
-- `rewards.REWARDS` holds TRL reward functions: format, validity, constraints, tanimoto, checks.
+- The GRPO rewards built on them live in `sciinstruct.train.science_rewards` and are registered
+  by name in `sciinstruct.train.rewards` (validity, constraints, tanimoto, checks).
 
 Submodules import RDKit; this package's `__init__` stays light so the CLI starts fast.
 """
 
 from __future__ import annotations
 
-__all__ = ["checks", "design", "formulas", "molecules", "rewards", "sequences", "tasks"]
+__all__ = ["checks", "design", "formulas", "molecules", "sequences", "tasks"]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from rdkit import Chem, DataStructs, rdBase
 from rdkit.Chem import Crippen, Descriptors, Lipinski, rdFingerprintGenerator, rdMolDescriptors
+
+from sciinstruct.settings import package_path
 
 # Named substructures for the "contains a functional group" tasks and for design constraints.
 # SMARTS after the Daylight SMARTS examples; each matches the group as chemists name it.
@@ -199,7 +200,7 @@ def read_molecules(path: str | Path | None = None) -> tuple[list[NamedMolecule],
     line that did not parse, a problem `file:line: reason`, so a caller decides whether to fail.
     """
     if path is None:
-        text = (resources.files("sciinstruct") / "data" / "molecules.smi").read_text("utf-8")
+        text = package_path("data/molecules.smi").read_text("utf-8")
         label = "molecules.smi (shipped)"
     else:
         text = Path(path).read_text(encoding="utf-8")

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
-from sciinstruct.errors import InputError, did_you_mean
+from sciinstruct.settings import build, check_keys, load_yaml, package_path, parse_assignments
 
 FINETUNE_MODES = ("auto", "lora", "full")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -272,64 +269,36 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 def shipped_recipe(kind: str) -> Path:
     """The recipe shipped with the package for a trainer kind."""
-    return Path(str(resources.files("sciinstruct") / "recipes" / "train" / f"{kind}.yaml"))
-
-
-def read_recipe(path: str | Path) -> dict[str, Any]:
-    """A recipe's mapping of settings; a missing file or a non-mapping is an InputError."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("recipe file not found", file=str(path))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML ({exc})", file=str(path)) from exc
-    if not isinstance(data, dict):
-        raise InputError(
-            f"expected a mapping of settings, got {type(data).__name__}", file=str(path)
-        )
-    return data
-
-
-def check_keys(cls: type[TrainConfig], keys: Any, source: str) -> None:
-    """Refuse keys the config class does not define, suggesting the nearest one."""
-    known = [f.name for f in dataclasses.fields(cls)]
-    for key in keys:
-        if key not in known:
-            hint = did_you_mean(str(key), known)
-            hint = f"; {hint}" if hint else ""
-            raise InputError(
-                f"unknown setting for {cls.__name__}{hint}", file=source, field=str(key)
-            )
+    return package_path(f"recipes/train/{kind}.yaml")
 
 
 def load_config(
     cls: type[C], recipe: str | Path | None = None, overrides: dict[str, Any] | None = None
 ) -> C:
-    """Build a config from a recipe file plus overrides (flags); `None` overrides are ignored."""
+    """Build a config from a recipe file plus overrides (flags); `None` overrides are ignored.
+
+    Values are converted by the fields' declared types (`learning_rate: 2e-5` is a float), an
+    unknown key names the file (or "command line") and the nearest field."""
     values: dict[str, Any] = {}
     if recipe is not None:
-        values = read_recipe(recipe)
+        values = load_yaml(recipe, "recipe file")
         check_keys(cls, values, str(recipe))
     flags = {k: v for k, v in (overrides or {}).items() if v is not None}
     check_keys(cls, flags, "command line")
-    values.update(flags)
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as exc:
-        source = f"{recipe} + command line" if recipe else "command line"
-        raise InputError(f"invalid settings ({source}): {exc}") from exc
+    sources = [str(recipe)] if recipe is not None else []
+    sources += ["command line"] if flags or recipe is None else []
+    source = " + ".join(sources)
+    return build(cls, {**values, **flags}, file=source)
 
 
-def parse_assignments(pairs: list[str]) -> dict[str, Any]:
-    """`["lora_r=8", "rewards=[format]"]` -> `{"lora_r": 8, "rewards": ["format"]}` (YAML values)."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--set expects KEY=VALUE, got {pair!r}")
-        try:
-            out[key.strip()] = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise InputError(f"--set {key}: value is not valid YAML ({exc})") from exc
-    return out
+__all__ = [
+    "CONFIG_CLASSES",
+    "DPOTrainConfig",
+    "GRPOTrainConfig",
+    "RFTTrainConfig",
+    "SFTTrainConfig",
+    "TrainConfig",
+    "load_config",
+    "parse_assignments",
+    "shipped_recipe",
+]

@@ -26,20 +26,9 @@ from typing import Any
 
 from sciinstruct.errors import InputError
 from sciinstruct.log import logger
+from sciinstruct.rows import Row, read_rows
 
 ROLES = ("system", "user", "assistant")
-
-
-@dataclass
-class Row:
-    """One input row and where it came from (for error messages)."""
-
-    file: str
-    line: int
-    data: dict[str, Any]
-
-    def error(self, message: str, field: str | None = None) -> InputError:
-        return InputError(message, file=self.file, line=self.line, field=field)
 
 
 @dataclass
@@ -55,31 +44,12 @@ class LoadedData:
 
 
 def iter_rows(path: str | Path) -> Iterator[Row]:
-    """Rows of a .jsonl or .parquet file with their line (1-based; row number for parquet)."""
+    """Rows of a training file (.jsonl, .parquet, ...) with their line; the first unreadable row
+    is an InputError naming file and line."""
     path = Path(path)
     if not path.is_file():
         raise InputError("training file not found", file=str(path))
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        for number, data in enumerate(pq.read_table(path).to_pylist(), start=1):
-            yield Row(str(path), number, data)
-        return
-    with open(path, encoding="utf-8") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                data = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON ({exc.msg})", file=str(path), line=number) from exc
-            if not isinstance(data, dict):
-                raise InputError(
-                    f"expected a JSON object, got {type(data).__name__}",
-                    file=str(path),
-                    line=number,
-                )
-            yield Row(str(path), number, data)
+    return read_rows(path)
 
 
 def _messages(row: Row, name: str, *, last_role: str | None = None) -> list[dict[str, str]]:

@@ -1,13 +1,21 @@
-"""Reward functions for GRPO: plain callables `(completions, **columns) -> list[float | None]`.
+"""The reward registry for GRPO: plain callables `(completions, **columns) -> list[float | None]`.
 
-TRL calls each reward with the batch's completions (strings, or chat message lists for chat
-prompts) and every other dataset column as a keyword list (`answer`, `answer_type`, `unit`, ...).
-`None` means "no reward for this row" (e.g. an ungradable reference), which TRL leaves out.
+TRL calls each reward with the batch's `prompts`, its completions (strings, or chat message lists
+for chat prompts) and every other dataset column as a keyword list (`answer`, `answer_type`,
+`unit`, `metadata`, ...). `None` means "no reward for this row" (e.g. an ungradable reference),
+which TRL leaves out.
 
-Rewards are looked up by name in a registry. Add your own with `@register_reward("name")`, or
-name any importable callable as `package.module:function` in a recipe. The scientific-format
-rewards of `sciinstruct.sciformats.rewards` (SMILES validity, Tanimoto similarity, ...) are
-registered on first lookup when that module is present.
+This is the package's only reward registry: each reward has one name, and registering a second
+function under a taken name is an error. Built in:
+
+- `correctness` — the grader's verdict against the reference (`sciinstruct.grading`), with the
+  question's tolerance and the question's text (an answer that only repeats a given earns 0);
+- `format` — the final answer is stated explicitly (`\\boxed{}`, "the answer is", "Answer:");
+- `extracted` — the grader can extract any final answer (its fallbacks included);
+- `validity`, `constraints`, `tanimoto`, `checks` — scientific formats (`science_rewards`).
+
+Add your own with `@register_reward("name")`, or name any importable callable as
+`package.module:function` in a recipe.
 """
 
 from __future__ import annotations
@@ -17,48 +25,58 @@ from collections.abc import Callable
 from typing import Any
 
 from sciinstruct.errors import InputError, did_you_mean
+from sciinstruct.grading.reward import completion_text, correctness_reward
+from sciinstruct.train import science_rewards
 
 RewardFunc = Callable[..., list[float | None]]
 
 REWARDS: dict[str, RewardFunc] = {}
-_SCIFORMATS_MODULE = "sciinstruct.sciformats.rewards"
 # How the grader found the answer: these mean the model stated it; the last-number fallback and a
 # bare one-line reply do not count as following the format.
 _EXPLICIT = ("boxed", "answer_is", "answer_label")
 
+__all__ = [
+    "REWARDS",
+    "RewardFunc",
+    "available_rewards",
+    "completion_text",
+    "get_reward",
+    "register_reward",
+]
+
 
 def register_reward(name: str) -> Callable[[RewardFunc], RewardFunc]:
-    """Decorator: make a reward function available by `name` in recipes and `--set rewards=`."""
+    """Decorator: make a reward function available by `name` in recipes and `--set rewards=`.
+
+    A name names one reward: registering a different function under a taken name raises
+    (re-registering the same function, as a module reload does, is allowed)."""
 
     def add(func: RewardFunc) -> RewardFunc:
+        taken = REWARDS.get(name)
+        if taken is not None and taken is not func:
+            raise ValueError(
+                f"a reward named {name!r} is already registered "
+                f"({taken.__module__}.{taken.__qualname__}); pick another name"
+            )
         REWARDS[name] = func
         return func
 
     return add
 
 
-def completion_text(completion: Any) -> str:
-    """The text of a completion: a string, or the content of the last chat message."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, list) and completion:
-        return str(completion[-1].get("content", ""))
-    return ""
-
-
 @register_reward("correctness")
-def correctness(completions: list[Any], answer: list[str], **kw: Any) -> list[float | None]:
+def correctness(
+    completions: list[Any], answer: list[str], prompts: list[Any] | None = None, **kw: Any
+) -> list[float | None]:
     """1.0 when the grader finds the final answer equal to the reference, else 0.0.
 
-    Grading is `sciinstruct.grading.correctness_reward`, the same grader as annotation and
-    evaluation (units, tolerance, SMILES, expressions); per-row `answer_type`, `unit`, `choices`
-    and `metadata` (per-question tolerances) columns are passed through. A reference the grader cannot parse gives None (a data error, not 0).
+    The same grader as annotation and evaluation (units, tolerance, SMILES, expressions), with
+    every column TRL passes: per-row `answer_type`, `unit`, `choices`, `metadata` (the question's
+    own `rtol`/`atol`) and an `rtol` column, and TRL's `prompts`, so an answer that only repeats a
+    quantity the question gives earns 0, as in annotation. A reference the grader cannot parse
+    gives None (a data error, not 0).
     """
-    from sciinstruct.grading import correctness_reward
-
-    texts = [completion_text(c) for c in completions]
-    extra = {k: kw[k] for k in ("answer_type", "unit", "choices", "metadata") if k in kw}
-    return correctness_reward(texts, answer, **extra)
+    return correctness_reward(completions, answer, prompts=prompts, **kw)
 
 
 @register_reward("format")
@@ -73,22 +91,11 @@ def answer_format(completions: list[Any], **kw: Any) -> list[float | None]:
     return rewards
 
 
-def _register_sciformats() -> None:
-    """Register the scientific-format rewards if their module is installed (lazy: RDKit)."""
-    try:
-        module = importlib.import_module(_SCIFORMATS_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != _SCIFORMATS_MODULE:
-            raise
-        return
-    table = getattr(module, "REWARDS", None)
-    if isinstance(table, dict):
-        for name, func in table.items():
-            REWARDS.setdefault(name, func)
-        return
-    for name in dir(module):
-        if name.endswith("_reward") and callable(getattr(module, name)):
-            REWARDS.setdefault(name.removesuffix("_reward"), getattr(module, name))
+register_reward("extracted")(science_rewards.extracted_answer)
+register_reward("validity")(science_rewards.validity_reward)
+register_reward("constraints")(science_rewards.constraint_reward)
+register_reward("tanimoto")(science_rewards.tanimoto_reward)
+register_reward("checks")(science_rewards.checks_reward)
 
 
 def _import_callable(spec: str) -> RewardFunc:
@@ -107,8 +114,6 @@ def get_reward(name: str) -> RewardFunc:
     if ":" in name:
         return _import_callable(name)
     if name not in REWARDS:
-        _register_sciformats()
-    if name not in REWARDS:
         hint = did_you_mean(name, REWARDS)
         hint = f"; {hint}" if hint else ""
         known = ", ".join(sorted(REWARDS))
@@ -117,6 +122,5 @@ def get_reward(name: str) -> RewardFunc:
 
 
 def available_rewards() -> list[str]:
-    """Every registered reward name, scientific-format rewards included."""
-    _register_sciformats()
+    """Every registered reward name."""
     return sorted(REWARDS)

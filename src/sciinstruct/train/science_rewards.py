@@ -1,89 +1,31 @@
-"""Shaped rewards for GRPO on scientific formats, as TRL reward functions.
+"""Shaped rewards for GRPO on scientific formats (SciReason), as TRL reward functions.
 
 Each reward is `(completions, **kwargs) -> list[float | None]`: `completions` are strings or chat
 message lists, and TRL passes the dataset's columns as keyword lists (`answer`, `answer_type`,
 `metadata`, ...). `None` means the reward does not apply to that row (TRL then ignores it), so
 rewards for different answer types can be summed over a mixed dataset:
 
-    trainer = GRPOTrainer(..., reward_funcs=[get_reward("format"), get_reward("validity"),
+    trainer = GRPOTrainer(..., reward_funcs=[get_reward("extracted"), get_reward("validity"),
                                              get_reward("constraints"), get_reward("tanimoto")])
 
-Register your own with `@register_reward("name")`.
+They are registered by name in `sciinstruct.train.rewards`, the one reward registry.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sciinstruct.errors import closest
+from sciinstruct.grading import extract_answer
+from sciinstruct.grading.reward import completion_text
 from sciinstruct.sciformats.checks import CHECKERS
 from sciinstruct.sciformats.design import evaluate_constraints, load_constraints
 from sciinstruct.sciformats.formulas import FormulaError, parse_formula
 from sciinstruct.sciformats.molecules import MoleculeError, parse_smiles, tanimoto
 from sciinstruct.sciformats.sequences import SequenceError, guess_kind, validate_sequence
 
-RewardFunc = Callable[..., list[float | None]]
-REWARDS: dict[str, RewardFunc] = {}
-
 MOLECULE_TYPES = ("smiles", "molecule_design")
-
-
-def register_reward(name: str) -> Callable[[RewardFunc], RewardFunc]:
-    """Add a reward function to `REWARDS` under `name` (a decorator)."""
-
-    def add(func: RewardFunc) -> RewardFunc:
-        if name in REWARDS and REWARDS[name] is not func:
-            raise ValueError(f"a reward named {name!r} is already registered")
-        REWARDS[name] = func
-        return func
-
-    return add
-
-
-def get_reward(name: str) -> RewardFunc:
-    """The reward registered as `name`; a `KeyError` suggesting close names on a typo."""
-    try:
-        return REWARDS[name]
-    except KeyError:
-        close = closest(name, REWARDS, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown reward {name!r}{hint} (known: {', '.join(REWARDS)})") from None
-
-
-def completion_text(completion: str | Sequence[Mapping[str, Any]]) -> str:
-    """The text of a completion: the string itself, or the last assistant message's content."""
-    if isinstance(completion, str):
-        return completion
-    for message in reversed(list(completion)):
-        if message.get("role", "assistant") == "assistant":
-            return str(message.get("content") or "")
-    return ""
-
-
-_BOXED = re.compile(r"\\boxed\s*\{")
-
-
-def _last_boxed(text: str) -> str | None:
-    """Contents of the last `\\boxed{...}`, nested braces allowed (fallback extraction)."""
-    for match in reversed(list(_BOXED.finditer(text))):
-        depth = 1
-        for end in range(match.end(), len(text)):
-            depth += {"{": 1, "}": -1}.get(text[end], 0)
-            if depth == 0:
-                return text[match.end() : end].strip()
-    return None
-
-
-def extract_final_answer(text: str) -> str | None:
-    """The final answer of a completion, by the grader's rules when the grader is installed."""
-    try:
-        from sciinstruct.grading import extract_answer
-    except ImportError:
-        return _last_boxed(text)
-    return extract_answer(text)
 
 
 def _rows(completions: Sequence[Any], kwargs: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -100,14 +42,16 @@ def _rows(completions: Sequence[Any], kwargs: Mapping[str, Any]) -> list[dict[st
             except json.JSONDecodeError:
                 row["metadata"] = None
         row["metadata"] = row["metadata"] if isinstance(row["metadata"], Mapping) else {}
-        row["pred"] = extract_final_answer(completion_text(completion))
+        row["pred"] = extract_answer(completion_text(completion))
         rows.append(row)
     return rows
 
 
-@register_reward("format")
-def format_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
-    """1.0 when a final answer can be extracted from the completion, else 0.0."""
+def extracted_answer(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+    """1.0 when the grader can extract any final answer from the completion, else 0.0.
+
+    Looser than the `format` reward, which wants the answer stated explicitly: here the
+    grader's fallbacks (a last number, a bare one-line reply) count too."""
     return [0.0 if row["pred"] in (None, "") else 1.0 for row in _rows(completions, kwargs)]
 
 
@@ -128,7 +72,6 @@ def _is_valid(pred: str, row: Mapping[str, Any]) -> bool | None:
     return True
 
 
-@register_reward("validity")
 def validity_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
     """1.0 when the answer is a valid SMILES / formula / sequence of the expected kind.
 
@@ -145,7 +88,6 @@ def validity_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | N
     return rewards
 
 
-@register_reward("constraints")
 def constraint_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
     """Partial credit on design tasks: the fraction of constraints the proposed molecule meets.
 
@@ -183,7 +125,6 @@ def _reference_molecule(row: Mapping[str, Any]) -> str | None:
     return None
 
 
-@register_reward("tanimoto")
 def tanimoto_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
     """Morgan-fingerprint Tanimoto similarity of the answer to the reference molecule.
 
@@ -208,7 +149,6 @@ def tanimoto_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | N
     return rewards
 
 
-@register_reward("checks")
 def checks_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
     """1.0 / 0.0 by the sciformats checkers (formula, sequence, molecule_design); None elsewhere.
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import re
 
 from sciinstruct.grading.numeric import parse_quantity, parse_unit
+from sciinstruct.grading.text import unwrap_text
+from sciinstruct.records import ANSWER_TYPES
 
-# Types graded here, and the scientific formats graded by `sciinstruct.sciformats.checks`.
+# The one list of answer types is `records.ANSWER_TYPES`; here is who grades each. Types graded
+# by rules here; the scientific formats graded by `sciinstruct.sciformats.checks`; and types no
+# rule can grade (a proof), which only a judge decides.
 OWN_TYPES = ("numeric", "expression", "choice", "text", "smiles")
 EXTERNAL_TYPES = ("formula", "sequence", "molecule_design")
-ANSWER_TYPES = ("auto", *OWN_TYPES, *EXTERNAL_TYPES)
+JUDGE_ONLY_TYPES = ("proof",)
+if set(ANSWER_TYPES) != {"auto", *OWN_TYPES, *EXTERNAL_TYPES, *JUDGE_ONLY_TYPES}:
+    raise ImportError(f"records.ANSWER_TYPES {ANSWER_TYPES} has a type the grader does not route")
 
 # Spellings people use for the same thing; math-verify handles all the math ones.
 ALIASES = {
@@ -31,6 +37,8 @@ ALIASES = {
 }
 
 _CHOICE = re.compile(r"^\(?[A-J]\)?\.?$|^\(?[A-J]\)?(?:\s*(?:,|;|and|&)\s*\(?[A-J]\)?)+$")
+# "(B) Marcus", "B. Marcus", "B) 42 N", "B Marcus": an option letter followed by the option's text.
+_LETTERED_OPTION = re.compile(r"^(?:\([A-J]\)|[A-J][.:)])\s+\S|^[A-J]\s+[A-Z0-9\\$(]")
 # Characters of SMILES strings; a reference must also show SMILES syntax (bonds, rings,
 # brackets, branches or aromatic atoms) before `auto` calls it a molecule.
 _SMILES_CHARS = re.compile(r"^[A-Za-z0-9@+\-\[\]()=#$/\\%.:*]+$")
@@ -86,7 +94,7 @@ def resolve(answer_type: str | None) -> str:
 
 def infer(gold: str, choices: list[str] | None = None, unit: str | None = None) -> str:
     """Guess the answer type of a (cleaned) reference answer."""
-    if choices or _CHOICE.match(gold):
+    if choices or _CHOICE.match(gold) or _LETTERED_OPTION.match(gold):
         return "choice"
     quantity = parse_quantity(gold)
     if quantity is not None and (not quantity.unit or parse_unit(quantity.unit) is not None):
@@ -121,7 +129,7 @@ def _valid_smiles(s: str) -> bool:
 
 def looks_like_text(s: str) -> bool:
     """True for prose answers ("increases", "Paris, France"): words that are not math."""
-    body = re.sub(r"\\text\{([^{}]*)\}", r"\1", s)
+    body = unwrap_text(s)
     if "\\" in body or re.search(r"[\^_=<>]", body):
         return False
     words = [w.lower() for w in _WORD.findall(body)]

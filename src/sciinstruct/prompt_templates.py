@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from sciinstruct.errors import InputError
 from sciinstruct.records import Question
+from sciinstruct.settings import package_path
 
 LANGUAGES = ("en", "zh")
 PLACEHOLDER = re.compile(r"\{(question|answer|reference|attempt|subject)\}")
@@ -28,6 +28,8 @@ RULES: dict[str, tuple[tuple[str | tuple[str, ...], ...], tuple[str, ...]]] = {
     "hinted": (("question", ("answer", "reference")), ()),
     "critique_system": ((), ()),
     "critique": (("question", "attempt", ("answer", "reference")), ()),
+    # the grader's LLM judge (sciinstruct.grading.judge): decides what the rules cannot
+    "grade_judge": (("question", "attempt", ("answer", "reference")), ()),
 }
 NO_ATTEMPT = "(none)"
 
@@ -36,7 +38,7 @@ def shipped_dir(lang: str = "en") -> Path:
     """The folder of the templates shipped for a language."""
     if lang not in LANGUAGES:
         raise InputError(f"unknown prompt language {lang!r}; shipped: {', '.join(LANGUAGES)}")
-    return Path(str(resources.files("sciinstruct") / "prompts" / lang))
+    return package_path(f"prompts/{lang}")
 
 
 @dataclass(frozen=True)

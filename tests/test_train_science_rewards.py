@@ -6,13 +6,11 @@ import json
 
 import pytest
 
-from sciinstruct.sciformats.rewards import (
-    REWARDS,
-    completion_text,
+from sciinstruct.errors import InputError
+from sciinstruct.train.rewards import REWARDS, completion_text, get_reward, register_reward
+from sciinstruct.train.science_rewards import (
     constraint_reward,
-    format_reward,
-    get_reward,
-    register_reward,
+    extracted_answer,
     tanimoto_reward,
     validity_reward,
 )
@@ -89,11 +87,12 @@ def test_format_reward_and_chat_completions() -> None:
     chat = [{"role": "assistant", "content": boxed("C2H6O")}]
     assert completion_text(chat) == boxed("C2H6O")
     long_ramble = "I am not sure.\n" * 30
-    assert format_reward([chat, long_ramble], answer=["x", "y"]) == [1.0, 0.0]
+    assert extracted_answer([chat, long_ramble], answer=["x", "y"]) == [1.0, 0.0]
+    assert get_reward("extracted") is extracted_answer
 
 
 def test_registry_adds_and_finds_rewards_by_name() -> None:
-    assert {"format", "validity", "constraints", "tanimoto", "checks"} <= set(REWARDS)
+    assert {"format", "extracted", "validity", "constraints", "tanimoto", "checks"} <= set(REWARDS)
 
     @register_reward("length_test")
     def length_reward(completions, **kwargs):
@@ -101,7 +100,7 @@ def test_registry_adds_and_finds_rewards_by_name() -> None:
 
     try:
         assert get_reward("length_test")(["abc"]) == [3.0]
-        with pytest.raises(KeyError, match="did you mean tanimoto"):
+        with pytest.raises(InputError, match="did you mean 'tanimoto'"):
             get_reward("tanimto")
         with pytest.raises(ValueError, match="already registered"):
             register_reward("format")(length_reward)

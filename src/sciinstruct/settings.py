@@ -1,0 +1,182 @@
+"""Settings from YAML and `--set`: one loader, one `KEY=VALUE` parser, one builder of config
+dataclasses, and one way to name a file inside the installed package (`sciinstruct:`).
+
+A stage's config dataclass declares each setting once: its type, default, help text
+(`metadata={"help": ...}`) and, in `__post_init__`, its checks. `build` turns a YAML mapping into
+that dataclass: unknown keys are an error with a "did you mean", nested sections build their own
+dataclasses, and values are converted by the declared type, so `learning_rate: 2e-5` (which
+YAML 1.1 reads as the string "2e-5") arrives as the float 2e-05.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from sciinstruct.errors import InputError, did_you_mean
+
+PACKAGE_PREFIX = "sciinstruct:"
+T = TypeVar("T")
+
+
+def package_path(relative: str) -> Path:
+    """A file shipped inside the package, e.g. `package_path("data/questions/eval_set.jsonl")`."""
+    return Path(str(resources.files("sciinstruct").joinpath(relative)))
+
+
+def resolve_path(value: str | Path, base: Path | None = None) -> Path:
+    """`sciinstruct:data/x.jsonl` -> the file inside the package; relative paths from `base`."""
+    text = str(value)
+    if text.startswith(PACKAGE_PREFIX):
+        return package_path(text[len(PACKAGE_PREFIX) :])
+    path = Path(text).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    return path
+
+
+def load_yaml(path: str | Path, what: str = "file") -> dict[str, Any]:
+    """A YAML file's top-level mapping; a missing file, bad YAML or a non-mapping is an
+    InputError naming the file (and the line, for a syntax error)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such {what}", file=str(path))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(
+            f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
+            file=str(path),
+            line=mark.line + 1 if mark else None,
+        ) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(
+            f"expected a mapping of settings, got {type(data).__name__}", file=str(path)
+        )
+    return data
+
+
+def parse_assignments(pairs: list[str] | None, flag: str = "--set") -> dict[str, Any]:
+    """`["lora_r=8", "rewards=[format]"]` -> `{"lora_r": 8, "rewards": ["format"]}`: values are
+    read as YAML (8 -> int, true -> bool, [a, b] -> list), keys may be dotted (`train.max_steps`)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"{flag}: expected KEY=VALUE, e.g. max_steps=5; got {pair!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError as exc:
+            raise InputError(f"{flag} {key}: value is not valid YAML ({exc})") from exc
+    return out
+
+
+def set_dotted(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """`{"train.max_steps": 5}` written into the nested mapping `data` (in place; returned)."""
+    for dotted, value in overrides.items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return data
+
+
+def help_text(f: dataclasses.Field) -> str:
+    """A field's declared help (`metadata={"help": ...}`), or ""."""
+    return str(f.metadata.get("help", ""))
+
+
+def _members(kind: Any) -> tuple[Any, ...]:
+    """The members of a union (`X | None`, `Optional[X]`), or the type itself."""
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        return typing.get_args(kind)
+    return (kind,)
+
+
+def dataclass_of(kind: Any) -> type | None:
+    """The dataclass inside a type hint such as `X`, `X | None` or `Optional[X]`."""
+    for member in _members(kind):
+        if dataclasses.is_dataclass(member) and isinstance(member, type):
+            return member
+    return None
+
+
+def is_sequence_type(kind: Any) -> bool:
+    """list[str], tuple[str, ...] and their Optional forms."""
+    return any(typing.get_origin(m) in (list, tuple) for m in _members(kind))
+
+
+def convert(value: Any, kind: Any) -> Any:
+    """`value` as the declared `kind`: numbers from YAML strings ("2e-5"), ints to floats, one
+    item to a list. Values that do not fit are returned unchanged for the dataclass's own
+    checks (or TypeError) to refuse; a string that is not a number raises ValueError."""
+    members = _members(kind)
+    if value is None:
+        return None
+    if isinstance(value, str) and any(typing.get_origin(m) in (list, tuple) for m in members):
+        return [value]  # `stages: cot` means [cot], not ['c', 'o', 't']
+    if isinstance(value, bool) or str in members or Any in members:
+        return value
+    if float in members and isinstance(value, int | str):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"expected a number, got {value!r}") from None
+    if int in members and isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"expected an integer, got {value!r}") from None
+    return value
+
+
+def check_keys(cls: type, data: Any, file: str | None = None, where: str = "") -> None:
+    """Refuse a key `cls` does not declare, with the nearest field name as a hint."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            hint = did_you_mean(str(key), names) or f"expected one of {sorted(names)}"
+            raise InputError(f"unknown key ({hint})", file=file, field=f"{where}.{key}".lstrip("."))
+
+
+def build(cls: type[T], data: Any, where: str = "", file: str | None = None) -> T:
+    """The dataclass `cls` from a mapping (a YAML file's section): unknown keys refused with a
+    "did you mean", values converted by declared type, nested dataclasses built recursively, and
+    the class's own checks reported as InputErrors located at the file and dotted field."""
+    if not isinstance(data, dict):
+        raise InputError(
+            f"expected a mapping, got {type(data).__name__}", file=file, field=where or None
+        )
+    check_keys(cls, data, file, where)
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{where}.{key}".lstrip(".")
+        kind = hints[key]
+        nested = dataclass_of(kind)
+        if nested and value is None:  # `critique:` with nothing under it: the defaults
+            value = {}
+        if nested and isinstance(value, dict):
+            kwargs[key] = build(nested, value, path, file)
+            continue
+        try:
+            kwargs[key] = convert(value, kind)
+        except ValueError as exc:
+            raise InputError(str(exc), file=file, field=path) from exc
+    try:
+        return cls(**kwargs)
+    except InputError as exc:  # a stage's own check: add the file and section to it
+        field = ".".join(p for p in (where.lstrip("."), exc.field or "") if p) or None
+        raise InputError(exc.reason, file=file, field=field) from exc
+    except (TypeError, ValueError) as exc:
+        raise InputError(str(exc), file=file, field=where or None) from exc
