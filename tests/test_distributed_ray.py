@@ -227,3 +227,29 @@ def test_a_lost_actor_is_restarted_and_its_call_resent(ray_cluster: str) -> None
         assert ray.get(backend.actors[0].identity.remote())["pid"] != pid
     finally:
         executor.close()
+
+
+@pytest.mark.slow
+def test_critique_and_eval_commands_run_on_ray(
+    ray_cluster: str, local_run: Path, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    from sciinstruct.cli.main import main
+
+    run = tmp_path / "run"
+    shutil.copytree(local_run, run)
+    ray_args = ["--executor", "ray", "--actors", "2"]
+    critique = ["critique", str(run), "--limit", "3", "--max-tokens", "16", *ray_args]
+    assert main(critique) == 0
+    stats = RunDir(run).read_stats()["critique"]
+    assert stats["new"] == 3 and len(list(read_jsonl(run / "critiques.jsonl"))) == 3
+    questions = tmp_path / "eval.jsonl"
+    write_jsonl(questions, list(read_jsonl(DATA / "eval_set.jsonl"))[:4])
+    out = tmp_path / "eval"
+    evaluate = ["eval", "-b", str(questions), "--max-tokens", "16", "--out", str(out), *ray_args]
+    assert main(evaluate) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["executor"]["name"] == "ray"
+    assert results["backend"] == "llamacpp" and results["overall"]["n"] == 4
