@@ -23,7 +23,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("log", "redact", "settings", "embedded_model"),
     ("jsonl", "records"),
     ("rows", "rundir", "prompt_templates"),
-    ("llm", "sciformats", "generators"),
+    ("llm", "sciformats"),
+    ("generators",),
     ("grading",),
     # the stages, in the order of the flow: a stage may use an earlier stage's public API
     ("ingest",),

@@ -1,6 +1,7 @@
-"""Scientific formats (SciReason): verifiable molecule and sequence tasks and their checkers.
+"""Scientific formats (SciReason): molecules, formulas and sequences, and their checkers.
 
-- `tasks.make_tasks(family, n, seed)` generates `Question` rows; `tasks.FAMILIES` lists families.
+- The task families over them (`smiles-to-formula`, `translation`, ...) live with every other
+  family in `sciinstruct.generators`: `generate(family, n, seed)`.
 - `checks.CHECKERS` grades the `formula`, `sequence` and `molecule_design` answer types (used by
   `sciinstruct.grading`).
 - The GRPO rewards built on them live in `sciinstruct.train.science_rewards` and are registered
@@ -11,4 +12,4 @@ Submodules import RDKit; this package's `__init__` stays light so the CLI starts
 
 from __future__ import annotations
 
-__all__ = ["checks", "design", "formulas", "molecules", "sequences", "tasks"]
+__all__ = ["checks", "design", "formulas", "molecules", "sequences"]
