@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("llm", "sciformats"),
     ("generators",),
     ("grading",),
+    ("benchmarks",),  # definitions and the one loader: used by curate and evaluate
     # the stages, in the order of the flow: a stage may use an earlier stage's public API
     ("ingest",),
     ("annotate",),

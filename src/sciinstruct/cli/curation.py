@@ -118,7 +118,7 @@ def curate_command(
     ),
     benchmark: list[Path] = typer.Option(
         [],
-        help="Benchmark JSONL to decontaminate against, or a shipped set's name (eval_set); repeatable.",
+        help="Benchmark to decontaminate against: a registered name (gsm8k), a .yaml definition, a shipped set (eval_set) or a JSONL file; repeatable.",
     ),
     ngram: int = typer.Option(13, help="Words in the n-grams compared with benchmarks."),
     hinted: str = typer.Option("keep", help="Hinted solutions: keep, downweight or drop."),

@@ -34,9 +34,9 @@ def _backend(
 def _list_benchmarks(data_dir: Path | None) -> None:
     from rich.table import Table
 
-    from sciinstruct.evaluate.loaders import data_dir as resolve_root
-    from sciinstruct.evaluate.loaders import resolve_path
-    from sciinstruct.evaluate.registry import available, load_spec
+    from sciinstruct.benchmarks.loaders import data_dir as resolve_root
+    from sciinstruct.benchmarks.loaders import resolve_path
+    from sciinstruct.benchmarks.registry import available, load_spec
 
     root = resolve_root(data_dir)
     table = Table("benchmark", "mode", "data", "description", show_lines=False)

@@ -4,6 +4,9 @@ The test is the one GPT-3 and most data papers use: any shared 13-gram of normal
 hit (13 words is long enough that a match is almost never chance, short enough to survive small
 edits). Each benchmark's n-grams are hashed to 64-bit integers in one sorted numpy array, so a
 sample costs one vectorised window hash and one binary search, whatever the benchmark size.
+
+A benchmark is named as evaluation names it (`gsm8k`, `math500`, a `.yaml` definition: read by
+the one loader, `sciinstruct.benchmarks.load_benchmark`), or given as a file of texts.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from sciinstruct.benchmarks import available, get_spec, load_benchmark
 from sciinstruct.curate.dedup import tokens
 from sciinstruct.errors import InputError
 from sciinstruct.rows import read_rows
@@ -59,9 +63,23 @@ def resolve_benchmark(path: str | Path) -> Path:
     )
 
 
-def load_benchmark(path: str | Path, name: str | None = None) -> Benchmark:
-    """Read a JSONL benchmark; each row's text is its first field among TEXT_FIELDS."""
-    path = resolve_benchmark(path)
+def benchmark_texts(
+    source: str | Path, name: str | None = None, data_root: str | Path | None = None
+) -> Benchmark:
+    """The texts of a benchmark to decontaminate against.
+
+    `source` is a registered benchmark (`gsm8k`; its data under `data_root`, as for `eval`), a
+    benchmark definition (`.yaml`), a shipped question set (`eval_set`), or a JSONL file whose
+    rows each carry their text in the first of TEXT_FIELDS they have.
+    """
+    text = str(source)
+    if Path(text).suffix in (".yaml", ".yml") or (not Path(text).exists() and text in available()):
+        spec = get_spec(text)
+        questions = load_benchmark(spec, data_root)
+        return Benchmark(
+            name or spec.name, [q.question for q in questions], [q.id for q in questions]
+        )
+    path = resolve_benchmark(source)
     texts, ids = [], []
     # A line that does not parse is an error, never skipped: a skipped benchmark line is a
     # benchmark question whose contaminated copies would pass.

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sciinstruct.curate.decontam import DEFAULT_NGRAM, NgramIndex, load_benchmark
+from sciinstruct.curate.decontam import DEFAULT_NGRAM, NgramIndex, benchmark_texts
 from sciinstruct.curate.dedup import NearDupConfig, find_duplicates
 from sciinstruct.curate.droplog import DropLog
 from sciinstruct.curate.mix import (
@@ -165,7 +165,7 @@ def _decontaminate(
     """Questions and solutions sharing an n-gram with a benchmark item are dropped."""
     if not config.benchmarks:
         return questions, samples, {}
-    index = NgramIndex([load_benchmark(p) for p in config.benchmarks], n=config.ngram)
+    index = NgramIndex([benchmark_texts(p) for p in config.benchmarks], n=config.ngram)
     report: dict[str, Any] = {
         b.name: {
             "questions": 0,

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sciinstruct.benchmarks.registry import BenchmarkSpec
 from sciinstruct.evaluate.judged import judge_answers
 from sciinstruct.evaluate.prompting import build_messages
-from sciinstruct.evaluate.registry import BenchmarkSpec
 from sciinstruct.grading.judge import GradeJudge, JudgeSpec
 from sciinstruct.jsonl import JsonlWriter
 from sciinstruct.llm.base import Backend, Completion, GenerationRequest, SamplingParams
@@ -243,8 +243,8 @@ def run_eval(
     not after an hour of generation. A judged benchmark without a `judge` is judged by the
     evaluated model itself, and results.json says so.
     """
-    from sciinstruct.evaluate.loaders import load_benchmark
-    from sciinstruct.evaluate.registry import get_spec
+    from sciinstruct.benchmarks.loaders import load_benchmark
+    from sciinstruct.benchmarks.registry import get_spec
     from sciinstruct.evaluate.results import overall, summarize, write_results
 
     out = Path(out)
