@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from eval_scripted import ScriptedBackend
 from sciinstruct.cli.main import main
 from sciinstruct.grading import grade, grade_many
 from sciinstruct.grading.judge import GradeJudge, make_judge
+from scripted import ScriptedBackend
 
 
 def _judge(reply: str) -> tuple[GradeJudge, ScriptedBackend]:
@@ -165,16 +165,6 @@ def test_embedded_model_as_judge_runs_end_to_end(tmp_path: Path) -> None:
         assert "gave no CORRECT/INCORRECT" in verdict.reason
 
 
-class _CutOff(ScriptedBackend):
-    """The scripted generator, with every completion cut off by the token limit."""
-
-    def generate(self, requests):  # type: ignore[no-untyped-def]
-        completions = super().generate(requests)
-        for completion in completions:
-            completion.finish_reason = "length"
-        return completions
-
-
 def test_eval_counts_judge_decided_and_truncated_answers(tmp_path: Path) -> None:
     from sciinstruct.evaluate.runner import EvalConfig, run_eval
 
@@ -186,7 +176,9 @@ def test_eval_counts_judge_decided_and_truncated_answers(tmp_path: Path) -> None
         "2 + 2": "2 + 2 makes 4, and then we add",  # cut off: its last number is not credited;
         # finished, it is a last-number fallback, which the judge decides
     }
-    generator = _CutOff(lambda text, seed: next(a for k, a in answers.items() if k in text))
+    generator = ScriptedBackend(  # every completion cut off by the token limit
+        lambda text, seed: next(a for k, a in answers.items() if k in text), finish_reason="length"
+    )
     asked = ScriptedBackend(
         lambda prompt, seed: "Verdict: CORRECT" if "forty-two" in prompt else "Verdict: INCORRECT"
     )

@@ -24,6 +24,7 @@ from sciinstruct.llm import (
     SamplingParams,
     cache_key,
 )
+from scripted import ScriptedBackend
 
 needs_llama = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed"
@@ -37,7 +38,7 @@ def _ask(text: str, seed: int = 0, max_tokens: int = 4) -> GenerationRequest:
 
 
 class Counting:
-    """Wraps a backend and counts the requests that reach it."""
+    """Wraps a real backend and counts the requests that reach it."""
 
     def __init__(self, backend) -> None:
         self.backend, self.name, self.model = backend, backend.name, backend.model
@@ -55,33 +56,20 @@ class Counting:
         pass
 
 
-class Scripted:
-    """Answers from a table; fails the prompts listed in `failing` (to test what is cached)."""
-
-    name, model = "scripted", "table-v1"
-
-    def __init__(self, failing: set[str] = frozenset()) -> None:
-        self.failing = set(failing)
-
-    def generate(self, requests):
-        out = []
-        for r in requests:
-            text = r.messages[-1]["content"]
-            if text in self.failing:
-                out.append(Completion(error="HTTP 503 (scripted)"))
-            else:
-                out.append(Completion(text=f"{text}#{r.params.seed}", prompt_tokens=2))
-        return out
-
-    async def agenerate(self, requests):
-        return self.generate(requests)
-
-    def close(self) -> None:
-        pass
+def table(failing: set[str] = frozenset()) -> ScriptedBackend:
+    """The shared scripted backend answering `prompt#seed`; fails the prompts in `failing` (to
+    test what is cached). Its `requests` are the calls that got past the cache."""
+    return ScriptedBackend(
+        lambda text, seed: None if text in failing else f"{text}#{seed}",
+        "table-v1",
+        error="HTTP 503 (scripted)",
+        prompt_tokens=2,
+        completion_tokens=0,
+    )
 
 
 def test_hit_and_miss(tmp_path):
-    backend = Counting(Scripted())
+    backend = table()
     cached = CachedBackend(backend, tmp_path / "cache.sqlite")
     first = cached.generate([_ask("a"), _ask("b"), _ask("a", seed=1)])
     assert [c.text for c in first] == ["a#0", "b#0", "a#1"]
@@ -89,7 +77,7 @@ def test_hit_and_miss(tmp_path):
     second = cached.generate([_ask("b"), _ask("c"), _ask("a", seed=1)])
     assert [c.text for c in second] == ["b#0", "c#0", "a#1"]
     assert [c.cached for c in second] == [True, False, True]
-    assert (cached.hits, cached.misses, backend.calls) == (2, 4, 4)
+    assert (cached.hits, cached.misses, len(backend.requests)) == (2, 4, 4)
     assert second[0].prompt_tokens == 2
 
 
@@ -109,22 +97,22 @@ def test_key_separates_backend_model_messages_params_and_seed():
 
 def test_errors_are_not_cached_and_are_retried_next_run(tmp_path):
     path = tmp_path / "cache.sqlite"
-    first = CachedBackend(Scripted(failing={"bad"}), path).generate([_ask("ok"), _ask("bad")])
+    first = CachedBackend(table(failing={"bad"}), path).generate([_ask("ok"), _ask("bad")])
     assert first[1].error == "HTTP 503 (scripted)"
-    backend = Counting(Scripted())
+    backend = table()
     again = CachedBackend(backend, path).generate([_ask("ok"), _ask("bad")])
     assert [c.text for c in again] == ["ok#0", "bad#0"]
-    assert backend.calls == 1 and len(ResponseCache(path)) == 2
+    assert len(backend.requests) == 1 and len(ResponseCache(path)) == 2
 
 
 def test_async_path_uses_the_same_cache(tmp_path):
     import asyncio
 
-    backend = Counting(Scripted())
+    backend = table()
     cached = CachedBackend(backend, tmp_path / "c.sqlite")
     asyncio.run(cached.agenerate([_ask("x"), _ask("y")]))
     out = cached.generate([_ask("x"), _ask("y")])
-    assert [c.cached for c in out] == [True, True] and backend.calls == 2
+    assert [c.cached for c in out] == [True, True] and len(backend.requests) == 2
 
 
 def _write_rows(path: str, writer: int, n: int) -> None:
@@ -209,9 +197,9 @@ def test_killed_writer_then_rerun_makes_only_the_missing_calls(tmp_path, embedde
 
 
 def test_a_request_repeated_in_one_batch_reaches_the_backend_once(tmp_path):
-    backend = Counting(Scripted())
+    backend = table()
     cached = CachedBackend(backend, tmp_path / "c.sqlite")
     out = cached.generate([_ask("r"), _ask("s"), _ask("r")])
     assert [c.text for c in out] == ["r#0", "s#0", "r#0"]
     assert out[0] is not out[2]
-    assert (backend.calls, cached.misses, cached.hits) == (2, 2, 0)
+    assert (len(backend.requests), cached.misses, cached.hits) == (2, 2, 0)

@@ -10,7 +10,7 @@ import pytest
 from sciinstruct.jsonl import read_jsonl
 from sciinstruct.train import RFTTrainConfig, train_rft
 from sciinstruct.train.rft import select_correct
-from train_helpers import generate_text, lora_b_norms, write_rows
+from train_helpers import generate_text, logit_shift, lora_b_norms, write_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.train]
 
@@ -86,7 +86,8 @@ def test_rft_round_samples_grades_and_fine_tunes(tmp_path: Path) -> None:
     assert any("loss" in e for e in result.log_history)
     assert all(n > 0 for n in lora_b_norms(round_dir / "model").values())
     assert result.final_model == round_dir / "merged"
-    assert isinstance(generate_text(result.final_model), str)
+    generate_text(result.final_model)  # loads and generates new tokens
+    assert logit_shift(result.final_model) > 1e-3  # and computes something else than the base
     summary = json.loads((tmp_path / "out" / "rft.json").read_text())
     assert summary == {"rounds": 1, "final_model": str(round_dir / "merged")}
     # --resume skips the finished round and reports the same final model

@@ -77,6 +77,32 @@ def losses(history: list[dict[str, Any]]) -> list[float]:
     return [entry["loss"] for entry in history if "loss" in entry]
 
 
+def _last_logits(model_dir: Path, prompt: str):  # type: ignore[no-untyped-def]
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    inputs = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
+    with torch.no_grad():
+        return model(**inputs).logits[0, -1]
+
+
+def logit_shift(model_dir: Path, prompt: str = "What is 2 + 2?") -> float:
+    """How far training moved the model: the largest change of a next-token logit after
+    `prompt`, trained model (a merged model, or an adapter loaded on its base) against the base.
+    0.0 means training changed nothing the model computes."""
+    from sciinstruct.embedded_model import hf_model_dir
+
+    trained, base = _last_logits(model_dir, prompt), _last_logits(hf_model_dir(), prompt)
+    return float((trained - base).abs().max())
+
+
 def generate_text(model_dir: Path, prompt: str = "What is 2 + 2?") -> str:
     """Load a saved model with plain transformers and greedily generate 8 tokens."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
