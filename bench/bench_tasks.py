@@ -40,7 +40,7 @@ def main() -> None:
     n = args.n or (50 if args.quick else 200)
 
     from sciinstruct.generators import families, generate
-    from sciinstruct.sciformats.checks import check_task_answer
+    from sciinstruct.sciformats.answer_checkers import check_task_answer
 
     try:
         from sciinstruct.grading import grade

@@ -82,9 +82,9 @@ def test_external_types_use_sciformats_checkers(monkeypatch: pytest.MonkeyPatch)
             raise ValueError("'???' is not a formula")
         return pred == gold, "compared"
 
-    fake = pytypes.ModuleType("sciinstruct.sciformats.checks")
+    fake = pytypes.ModuleType("sciinstruct.sciformats.answer_checkers")
     fake.CHECKERS = {"formula": formula}
-    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.checks", fake)
+    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.answer_checkers", fake)
     assert grade("\\boxed{H2O}", "H2O", answer_type="formula").correct is True
     assert calls == [("H2O", "H2O", 0.01)]
     bad = grade("H2O", "???", answer_type="formula")
@@ -94,7 +94,7 @@ def test_external_types_use_sciformats_checkers(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_external_types_without_sciformats(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.checks", None)  # import fails
+    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.answer_checkers", None)  # import fails
     verdict = grade("ATG", "ATG", answer_type="sequence")
     assert verdict.correct is None and "cannot be imported" in verdict.reason
 
@@ -154,9 +154,9 @@ def test_metadata_reaches_external_checkers(monkeypatch: pytest.MonkeyPatch) -> 
         seen.append(options)
         return pred == gold, "compared"
 
-    fake = pytypes.ModuleType("sciinstruct.sciformats.checks")
+    fake = pytypes.ModuleType("sciinstruct.sciformats.answer_checkers")
     fake.CHECKERS = {"sequence": sequence}
-    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.checks", fake)
+    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.answer_checkers", fake)
     meta = {"sequence_kind": "protein", "rtol": 0.2, "atol": 1}
     assert grade("MKV", "MKV", answer_type="sequence", metadata=meta).correct is True
     assert seen[-1] == {

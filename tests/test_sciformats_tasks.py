@@ -10,7 +10,7 @@ import pytest
 from sciinstruct.errors import InputError
 from sciinstruct.generators import REGISTRY, families, generate, get_family
 from sciinstruct.records import Question
-from sciinstruct.sciformats.checks import CHECKERS, check_task_answer
+from sciinstruct.sciformats.answer_checkers import CHECKERS, check_task_answer
 from sciinstruct.sciformats.formulas import parse_formula
 
 FAMILIES = {name: REGISTRY[name] for name in families("format")}

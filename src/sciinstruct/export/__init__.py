@@ -12,7 +12,7 @@ from typing import Any
 from sciinstruct.curate import load_critique_scores, load_records, read_dropped
 from sciinstruct.errors import InputError
 from sciinstruct.export.card import dataset_card
-from sciinstruct.export.formats import (
+from sciinstruct.export.chat_formats import (
     FORMATS,
     ExportOptions,
     dpo_rows,

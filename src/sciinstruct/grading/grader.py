@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sciinstruct.grading import answer_types as types
 from sciinstruct.grading import numeric
-from sciinstruct.grading.checks import (
+from sciinstruct.grading.equivalence import (
     Pending,
     Step,
     choice_check,

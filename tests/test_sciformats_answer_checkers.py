@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sciinstruct.sciformats.checks import CHECKERS
+from sciinstruct.sciformats.answer_checkers import CHECKERS
 
 CASES = [
     # (answer type, prediction, reference, options, expected)

@@ -302,13 +302,13 @@ def smiles_check(found: Extraction, gold: str) -> Verdict:
 
 
 def external_check(kind: str, pred_text: str, gold: str, options: dict[str, Any]) -> Verdict:
-    """Scientific formats live in `sciinstruct.sciformats.checks.CHECKERS` (imported lazily)."""
+    """Scientific formats live in `sciinstruct.sciformats.answer_checkers.CHECKERS` (imported lazily)."""
     try:
-        from sciinstruct.sciformats.checks import CHECKERS
+        from sciinstruct.sciformats.answer_checkers import CHECKERS
     except ImportError as exc:
         return Verdict(
             None,
-            f"answer type '{kind}' needs sciinstruct.sciformats.checks, "
+            f"answer type '{kind}' needs sciinstruct.sciformats.answer_checkers, "
             f"which cannot be imported ({exc})",
             None,
             kind,
