@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from sciinstruct.llm.base import Completion, GenerationRequest, SyncBackend, cache_key
+from sciinstruct.llm.base import Completion, GenerationRequest, OnDone, SyncBackend, cache_key
 
 Reply = Callable[[str, int | None], str | None]
 
@@ -20,8 +20,9 @@ class ScriptedBackend(SyncBackend):
     """`reply(last_user_message, seed)` returns the response text, or None for a failed request.
 
     Every request it really receives is logged in `requests` (so a test can count what got past
-    a cache); `error`, the token counts, `finish_reason` and `delay` (seconds per batch) shape
-    the completions as the code under test needs them.
+    a cache); `error`, the token counts, `finish_reason` and `delay` (seconds per request, one
+    request after another) shape the completions as the code under test needs them. Like every
+    backend of the package it tells `on_done` about each completion as it finishes.
     """
 
     def __init__(
@@ -46,18 +47,24 @@ class ScriptedBackend(SyncBackend):
         """The response-cache key of every request received, in order."""
         return [cache_key(self.name, self.model, r) for r in self.requests]
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        if self.delay:
-            time.sleep(self.delay)  # in agenerate's worker thread: the event loop goes on
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
         out = []
-        for request in requests:
+        for index, request in enumerate(requests):
             self.requests.append(request)
-            text = self.reply(request.messages_list()[-1]["content"], request.params.seed)
-            if text is None:
-                out.append(Completion(error=self.error))
-                continue
-            completion = Completion(text=text, **self.tokens)
-            if self.finish_reason:
-                completion.finish_reason = self.finish_reason
-            out.append(completion)
+            if self.delay:
+                time.sleep(self.delay)  # in agenerate's worker thread: the event loop goes on
+            out.append(self._complete(request))
+            if on_done is not None:
+                on_done(index, out[-1])
         return out
+
+    def _complete(self, request: GenerationRequest) -> Completion:
+        text = self.reply(request.messages_list()[-1]["content"], request.params.seed)
+        if text is None:
+            return Completion(error=self.error)
+        completion = Completion(text=text, **self.tokens)
+        if self.finish_reason:
+            completion.finish_reason = self.finish_reason
+        return completion

@@ -2,7 +2,8 @@
 
 The test starts this file as a script (an annotate run against a slow scripted model), kills it
 with SIGKILL in the middle, then finishes the run in-process and compares it with a run that
-was never interrupted.
+was never interrupted. The model finishes a batch's requests one at a time, as llama.cpp does,
+so a kill can land in the middle of a batch.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ from pathlib import Path
 
 from sciinstruct.annotate import AnnotateConfig, StagePlan, run_annotate
 from sciinstruct.jsonl import read_jsonl, write_jsonl
+from sciinstruct.llm.cache import ResponseCache
 from sciinstruct.records import Question
 from sciinstruct.rundir import RunDir
 from scripted import ScriptedBackend
 
 CONFIG = AnnotateConfig(plan=StagePlan(samples=2, max_tokens=32), batch_size=2, concurrency=3)
+# One batch of 16 at a time: what the embedded backend runs by default.
+BIG_BATCH = AnnotateConfig(plan=StagePlan(samples=2, max_tokens=32), batch_size=16, concurrency=1)
+CONFIGS = {"small": CONFIG, "big": BIG_BATCH}
 QUESTIONS = [
     Question(id=f"q{i:02d}", question=f"What is {i} + {i + 1}?", answer=str(2 * i + 1))
     for i in range(30)
@@ -41,14 +46,14 @@ def answer(prompt: str, _seed: int | None = None) -> str:
 
 
 def slow_backend(delay: float = 0.0) -> ScriptedBackend:
-    """The shared scripted backend, answering after `delay` seconds a batch."""
+    """The shared scripted backend, `delay` seconds per request, one request after another."""
     return ScriptedBackend(answer, "slow-1", name="slow", completion_tokens=8, delay=delay)
 
 
-def start_run(run: Path) -> subprocess.Popen[bytes]:
+def start_run(run: Path, config: str = "small") -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, __file__, str(run)],
+        [sys.executable, __file__, str(run), config],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
@@ -98,6 +103,44 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_no_call(tmp_path):
     assert run.read_stats()["annotate"]["solved_total"] == len(QUESTIONS)
 
 
+def cached_keys(run: RunDir) -> set[str]:
+    with sqlite3.connect(run.cache) as db:
+        return {key for (key,) in db.execute("SELECT key FROM responses")}
+
+
+def test_kill_9_in_the_middle_of_a_batch_keeps_its_finished_completions(tmp_path):
+    reference = RunDir(tmp_path / "reference")
+    clean = slow_backend()
+    run_annotate(reference, clean, BIG_BATCH, questions=QUESTIONS)
+    expected = {r["id"]: r["response"] for r in read_jsonl(reference.attempts)}
+
+    run = RunDir(tmp_path / "killed").ensure()
+    write_jsonl(run.questions, QUESTIONS)
+    proc = start_run(run.root, "big")
+    deadline = time.monotonic() + 120
+    # 5 of the first batch's 16 completions are done, and the batch has not returned
+    while proc.poll() is None and not (run.cache.exists() and len(ResponseCache(run.cache)) >= 5):
+        assert time.monotonic() < deadline, "the annotate subprocess made no progress"
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    cached_at_kill = cached_keys(run)
+    assert count_lines(run.attempts) == 0, "the kill was meant to land inside the first batch"
+    assert 5 <= len(cached_at_kill) < 16
+
+    resumed = slow_backend()
+    run_annotate(run, resumed, BIG_BATCH)
+    rows = list(read_jsonl(run.attempts))
+    assert sorted(r["id"] for r in rows) == sorted(expected)
+    assert {r["id"]: r["response"] for r in rows} == expected
+    # the completions the killed batch had finished were not asked for again
+    assert not set(resumed.keys) & cached_at_kill
+    assert len(resumed.keys) == len(expected) - len(cached_at_kill)
+    assert ResponseCache(run.cache).repeated() == 0
+    assert sum(r["usage"]["cached"] for r in rows) == len(cached_at_kill)
+
+
 if __name__ == "__main__":
     # The run the test kills: slow enough that the kill lands in the middle of it.
-    run_annotate(RunDir(sys.argv[1]), slow_backend(delay=0.05), CONFIG)
+    run_annotate(RunDir(sys.argv[1]), slow_backend(delay=0.03), CONFIGS[sys.argv[2]])
