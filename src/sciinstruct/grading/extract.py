@@ -173,6 +173,8 @@ def extract(text: str) -> Extraction | None:
         found = _after_last(pattern, text)
         if found:
             inner = find_boxed(found)
+            if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
+                inner = assignments(_MATH_SPAN.sub(lambda m: _group(m), found))
             if inner is None:
                 math = _LEADING_MATH.match(found)
                 inner = next(g for g in math.groups() if g is not None) if math else found
@@ -185,6 +187,10 @@ def extract(text: str) -> Extraction | None:
         return Extraction(clean(statement), "statement")
     number = last_number(text)
     return Extraction(number, "last_number") if number is not None else None
+
+
+def _group(match: re.Match[str]) -> str:
+    return next(g for g in match.groups() if g is not None)
 
 
 def extract_answer(text: str) -> str | None:
@@ -257,6 +263,7 @@ _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _REWRITES = (
     (re.compile(r"(?<=\d),\\!\s*(?=\d{3})"), ","),  # 48,\! 216: a thousands separator
     (re.compile(r"\\[dt]frac\b"), r"\\frac"),
+    (re.compile(r"\*\*(.+?)\*\*|__(.+?)__"), lambda m: m.group(1) or m.group(2)),  # **17**
     (re.compile(r"\\\$"), ""),
     (re.compile(r"π"), r"\\pi "),
     (re.compile(r"∞"), r"\\infty "),

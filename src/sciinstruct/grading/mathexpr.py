@@ -65,6 +65,48 @@ def _parse(answer: str) -> tuple[Any, ...]:
     return tuple(parsed)
 
 
+@lru_cache(maxsize=1024)
+def _parse_response(text: str) -> tuple[Any, ...]:
+    """A whole response read by math-verify's own LaTeX extraction: a box first, then "the
+    final answer is", then the last math span (never a bare number in running text, which
+    would need its `parse_expr` extraction)."""
+    mv = _math_verify()
+    parsed = mv.parse(
+        text,
+        extraction_config=[mv.LatexExtractionConfig(boxed_match_priority=0)],
+        fallback_mode="first_match",  # [value, the text it read] (just [text] if unparsable)
+        parsing_timeout=None,
+    )
+    return tuple(parsed) if len(parsed) == 2 else ()
+
+
+# The end of a math span: `$`, `\]`, `\)`.
+_MATH_CLOSE = re.compile(r"\$|\\\]|\\\)")
+
+
+def response_equal(response: str, gold: str, rtol: float | None = None) -> list[Any]:
+    """`[correct, reason, extracted]`: math-verify's extraction of the whole `response` against
+    the extracted reference `gold` (the second look the grader takes when its own rules found
+    the answer wrong or could not read it)."""
+    gold_parsed = _parse(gold)
+    pred_parsed = _parse_response(response)
+    if not gold_parsed or not pred_parsed:
+        return [False, "math-verify found no answer in the response", None]
+    extracted = str(pred_parsed[1])[:200]
+    closers = list(_MATH_CLOSE.finditer(response))
+    if closers and re.search(r"\d", response[closers[-1].end() :]):
+        # "... at $x=3$ gives 6, so the slope is 6": the last math span is not the answer
+        return [False, "the response states a number after its last math span", extracted]
+    pred_parsed = pred_parsed[:1]
+    if _math_verify().verify(list(gold_parsed), list(pred_parsed), timeout_seconds=None):
+        return [True, "math-verify's own extraction of the response: equivalent", extracted]
+    decimal = _DECIMAL.search(extracted) or _DECIMAL.search(gold)
+    if rtol is not None and decimal and _numerically_close(pred_parsed[0], gold_parsed[0], rtol):
+        why = f"math-verify's own extraction of the response: equal numerically (rtol={rtol:g})"
+        return [True, why, extracted]
+    return [False, "math-verify's own extraction of the response: not equivalent", extracted]
+
+
 def gold_problem(gold: str) -> str | None:
     """Why math-verify cannot read the reference, or None when it can."""
     return None if _parse(gold) else "math-verify cannot parse it"
@@ -161,4 +203,9 @@ def warmup() -> None:
 
 
 # The only operations a sandbox worker will run (see sandbox.py).
-OPS = {"equal": equal, "number": number, "gold_problem": gold_problem}
+OPS = {
+    "equal": equal,
+    "number": number,
+    "gold_problem": gold_problem,
+    "response_equal": response_equal,
+}
