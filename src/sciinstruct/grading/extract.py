@@ -56,11 +56,7 @@ _CHAT_DEBRIS = re.compile(
 )
 # A line that comments on the result rather than stating it: "where we used 1 J = 1 N m".
 _REMARK = re.compile(r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\()")
-# "The answer is $x = 5$ because ...": the math span that opens the answer line.
 _LAST_NUMBER = re.compile(NUMBER_PATTERN)
-_LEADING_MATH = re.compile(
-    r"\$\$((?:\\.|[^\\$])+?)\$\$|\$((?:\\.|[^\\$])+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]"
-)
 
 
 @dataclass(frozen=True)
@@ -174,10 +170,10 @@ def extract(text: str) -> Extraction | None:
         if found:
             inner = find_boxed(found)
             if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
-                inner = assignments(_MATH_SPAN.sub(lambda m: _group(m), found))
+                inner = assignments(_MATH_SPAN.sub(_group, found))
             if inner is None:
-                math = _LEADING_MATH.match(found)
-                inner = next(g for g in math.groups() if g is not None) if math else found
+                math = _MATH_SPAN.match(found)  # "$x = 5$ because ..."
+                inner = _group(math) if math else found
             return Extraction(clean(inner), how)
     if len(text) <= _SHORT_RESPONSE_CHARS and "\n" not in text:
         several = assignments(text)  # "so x = 1 or x = -2": one answer, two values
@@ -221,9 +217,9 @@ def final_statement(text: str) -> str | None:
     last = lines[-1][-_STATEMENT_CHARS:]
     spans = list(_MATH_SPAN.finditer(last))
     if spans and not re.search(r"[\d=]", last[spans[-1].end() :]):
-        inner = next(g for g in spans[-1].groups() if g is not None)
+        inner = _group(spans[-1])
         return assignments(inner) or inner.rsplit("=", 1)[-1]  # a chain's last side
-    tidy = _MATH_SPAN.sub(lambda m: next(g for g in m.groups() if g is not None), last)
+    tidy = _MATH_SPAN.sub(_group, last)
     several = assignments(tidy)
     if several:
         return several
