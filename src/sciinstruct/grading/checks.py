@@ -134,8 +134,9 @@ def numeric_check(
     if types.has_prose(found.text) and _ENDS_IN_INTERVAL.search(found.text):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
-    if numeric.LONE_DECIMAL_COMMA.match(found.text.strip()):  # "Die Antwort ist 3,15."
-        value = float(found.text.strip().replace("−", "-").replace(",", "."))
+    comma = numeric.LONE_DECIMAL_COMMA.match(found.text.strip())
+    if comma:  # "Die Antwort ist 3,15.", "Ответ: 12,5 м."
+        value = float(comma.group(1).replace("−", "-").replace(",", "."))
         return verdict(numeric.Quantity(value, ""), found.text, found.fallback)
     pred_q = numeric.parse_quantity(found.text)
     if pred_q is not None and (pred_q.percent or not pred_q.unit or _known(pred_q.unit)):

@@ -261,6 +261,8 @@ _REWRITES = (
     (re.compile(r"\\[dt]frac\b"), r"\\frac"),
     (re.compile(r"\*\*(.+?)\*\*|__(.+?)__"), lambda m: m.group(1) or m.group(2)),  # **17**
     (re.compile(r"\\\$"), ""),
+    (re.compile(r"\\langle\b"), "("),  # a vector <1, 2, 3> is the tuple (1, 2, 3)
+    (re.compile(r"\\rangle\b"), ")"),
     (re.compile(r"π"), r"\\pi "),
     (re.compile(r"∞"), r"\\infty "),
     (re.compile(r"−"), "-"),  # an escaped dollar sign: "\$12.50" is 12.50

@@ -43,7 +43,8 @@ _DECIMAL_COMMA = re.compile(r"^([-+−]?\d+),(\d{1,2}|\d{4,})(?![\d,])\s*(\S.*)$
 # 2 3/4, 5 1/2: a whole number and a proper fraction written apart.
 _MIXED_NUMBER = re.compile(r"^([-−])?(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d.,/])")
 # 3,15: a decimal comma; alone it is read as one only against a reference that is one number.
-LONE_DECIMAL_COMMA = re.compile(r"^[-+−]?\d+,(?:\d{1,2}|\d{4,})$")
+# (a word may follow: "12,5 м"; no further digit or comma, which would make it a list).
+LONE_DECIMAL_COMMA = re.compile(r"^([-+−]?\d+,(?:\d{1,2}|\d{4,}))(?![\d,])[^\d,]*$")
 _APPROX = re.compile(r"^(?:\\approx|≈|~|=)\s*")
 # Ways to write "per cent" after a number, once `\text{}` is unwrapped.
 _PERCENT = frozenset(["%", "\\%", "percent", "per cent", "pct", "percentage points"])
@@ -151,6 +152,7 @@ _UNIT_REWRITES = (
     (re.compile(r"\\Omega|Ω"), "ohm"),
     (re.compile(r"\\AA|Å"), "angstrom"),
     (re.compile(r"\\(?:cdot|times)|·|⋅|×"), "*"),
+    (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"(\1)/(\2)"),  # \frac{m}{s}
     (re.compile(r"\\[,;: !]|~"), " "),
     (re.compile(r"\^\s*\{\s*([-+−]?\s*[\d.]+)\s*\}"), r"^\1"),
     (re.compile(r"[{}]"), " "),
