@@ -263,17 +263,26 @@ def _second_look(
 ) -> tuple[str, tuple[Any, ...]] | None:
     """The sandbox task that reads the whole response with math-verify's own extraction, for a
     pair whose answer the rules may have mis-read: one they found only in unanchored text (or
-    not at all), of a reference without a unit (math-verify drops units, so it cannot tell
-    2.25 J from 2.25 mJ). A response cut off by the token limit never gets one."""
-    if kind not in ("numeric", "expression") or unit:
+    not at all). With a unit (the reference's, or SciBench's `10^{-3} J`), math-verify drops
+    units, so it cannot tell 2.25 J from 2.25 mJ: what it reads must then be a bare number,
+    equal to the reference in its scaled unit or as written. A response cut off by the token
+    limit never gets one."""
+    if kind not in ("numeric", "expression"):
         return None
     if found is not None and found.how in EXPLICIT:
         return None  # the model's own box or "the answer is": math-verify would read the same
     gold_q = parse_quantity(gold)
-    if gold_q is not None and (gold_q.unit or gold_q.percent):
+    if gold_q is not None and gold_q.percent:
         return None
+    golds = [gold]
+    bare = bool(unit or (gold_q is not None and gold_q.unit))
+    if bare:
+        if gold_q is None:
+            return None
+        power = numeric.split_unit_scale(unit)[0] if unit else 0
+        golds = [f"{gold_q.value * 10.0**power!r}"] + ([f"{gold_q.value!r}"] if power else [])
     response = strip_chat_debris(pred_text)[-_SECOND_LOOK_CHARS:]
-    return ("response_equal", (response, gold, rtol))
+    return ("response_equal", (response, tuple(golds), rtol, bare))
 
 
 # math-verify reads the response's end: a final answer sits there, and the scan stays cheap.
