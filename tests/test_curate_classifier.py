@@ -278,3 +278,53 @@ def test_clear_filter_keeps_a_loaded_classifier(tmp_path: Path) -> None:
     assert (run.root / "classifier" / "classifier.json").exists()
     assert not (run.root / "dropped.jsonl").read_text().strip()
     assert run.read_stats()["filter"] == {"skipped": "skipped by hand"}
+
+
+def _trained_tfidf(tmp_path: Path):
+    from sciinstruct.curate.classifier import TfidfClassifier, save_classifier
+
+    texts = [careful(i) for i in range(20)] + [sloppy(i) for i in range(20)]
+    labels = [1] * 20 + [0] * 20
+    classifier = TfidfClassifier()
+    classifier.fit(texts, labels)
+    return classifier, save_classifier(classifier, tmp_path / "clf", {"n": 40})
+
+
+def test_a_saved_tfidf_classifier_is_data_only_and_scores_exactly_the_same(tmp_path: Path):
+    classifier, directory = _trained_tfidf(tmp_path)
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "classifier.json", "coef.npy", "idf.npy", "intercept.npy", "tfidf.json",
+    ]  # fmt: skip
+    for array in ("coef", "idf", "intercept"):  # plain float arrays, readable without pickle
+        assert np.load(directory / f"{array}.npy", allow_pickle=False).dtype == np.float64
+    loaded, meta = load_classifier(directory)
+    unseen = [careful(100), sloppy(100), "Then we solve it idk", "", "équation ∫ x dx | `rm -rf`"]
+    assert meta["metrics"] == {"n": 40}
+    assert np.array_equal(loaded.score(unseen), classifier.score(unseen))  # bit for bit
+    assert loaded.score(unseen)[0] > 0 > loaded.score(unseen)[1]
+
+
+def test_loading_refuses_a_pickle_in_one_line(tmp_path: Path):
+    import pickle
+
+    _, directory = _trained_tfidf(tmp_path)
+    (directory / "model.joblib").write_bytes(pickle.dumps({"an": "old classifier"}))
+    with pytest.raises(InputError) as refused:
+        load_classifier(directory)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith(f"{directory}: holds model.joblib, a pickle that can run code")
+
+
+def test_a_pickled_array_is_refused_without_being_unpickled(tmp_path: Path):
+    _, directory = _trained_tfidf(tmp_path)
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):  # what a hostile file would do when unpickled
+            return (marker.write_text, ("code ran",))
+
+    np.save(directory / "coef.npy", np.array([Payload()], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match="unreadable tfidf classifier"):
+        load_classifier(directory)
+    assert not marker.exists()

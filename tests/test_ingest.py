@@ -214,3 +214,69 @@ def test_cli_ingest_prints_summary_and_exit_codes(
     assert main(["ingest", str(tmp_path / "nope.jsonl"), "--run", str(run)]) == 2
     assert "nope.jsonl: no such file or directory" in capsys.readouterr().err
     assert main(["ingest", str(path), "--run", str(run), "--map", "bogus"]) == 2
+
+
+def test_text_fields_refuse_numbers_lists_bools_nul_bytes_and_blobs(tmp_path: Path) -> None:
+    rows = [
+        GOOD[0],
+        {"question": 17, "answer": "x"},  # a wrong --map: the question "17" means nothing
+        {"question": ["What", "is"], "answer": "x"},
+        {"question": "Speed?", "answer": "3", "unit": 5},
+        {"question": "Speed?", "answer": "3", "solution": {"steps": []}},
+        {"question": "Speed?", "answer": False},
+        {"question": "Speed?", "answer": float("nan")},
+        {"question": "Spe\u0000ed?", "answer": "3"},
+        {"question": "x" * 100_001, "answer": "3"},
+        {"question": "Speed?", "answer": "3", "unit": 10**400},
+        {"question": "Pick one", "answer": "A", "choices": [True, False]},
+        {"question": "Count?", "answer": 42, "id": 7},  # numbers are fine for answer and id
+    ]
+    path = tmp_path / "q.jsonl"
+    lines = [json.dumps(r) for r in rows] + ['{"question": "Big?", "answer": ' + "9" * 5000 + "}"]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    run = RunDir(tmp_path / "run")
+    result = ingest(path, run)
+    assert result.accepted == 2
+    got = [(r["file"], r["line"], r["field"], r["reason"]) for r in rejected(run)[:-1]]
+    assert got == [
+        (str(path), 2, "question", "expected a string, got int 17"),
+        (str(path), 3, "question", "expected a string, got list"),
+        (str(path), 4, "unit", "expected a string, got int 5"),
+        (str(path), 5, "solution", "expected a string, got dict"),
+        (str(path), 6, "answer", "expected a string, got bool False"),
+        (str(path), 7, "answer", "expected a string, got float nan"),
+        (str(path), 8, "question", "contains a NUL byte at character 4"),
+        (str(path), 9, "question", "100,001 characters, over the 100,000 limit"),
+        (str(path), 10, "unit", "expected a string, got int"),  # 400 digits: not shown
+        (str(path), 11, "choices", "expected a list of strings"),
+    ]
+    # an integer too long for Python to read at all: the row is refused, the file goes on
+    assert rejected(run)[-1]["line"] == 13 and "4300 digits" in rejected(run)[-1]["reason"]
+    last = list(read_jsonl(run.questions))[-1]
+    assert (last["id"], last["answer"]) == ("7", "42")
+
+
+def test_parquet_number_column_where_text_is_required_is_refused(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "q.parquet"
+    pq.write_table(pa.table({"question": [1, 2], "answer": ["a", "b"]}), path)
+    run = RunDir(tmp_path / "run")
+    result = ingest(path, run)
+    assert result.accepted == 0
+    assert [(r["line"], r["field"], r["reason"]) for r in rejected(run)] == [
+        (1, "question", "expected a string, got int 1"),
+        (2, "question", "expected a string, got int 2"),
+    ]
+
+
+def test_a_byte_order_mark_at_the_start_of_a_file_is_not_data(tmp_path: Path) -> None:
+    jsonl = tmp_path / "q.jsonl"
+    jsonl.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD[0]).encode() + b"\n")
+    csv_file = tmp_path / "q.csv"
+    csv_file.write_bytes(b"\xef\xbb\xbfquestion,answer\nWhat is 2+2?,4\n")
+    run = RunDir(tmp_path / "run")
+    assert ingest(jsonl, run).accepted == 1
+    assert ingest(csv_file, run).accepted == 1
+    assert rejected(run) == []

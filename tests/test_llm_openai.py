@@ -209,3 +209,11 @@ def test_redact_url_and_endpoint():
     assert endpoint("https://h/openai/v1?api-version=2", "/chat/completions") == (
         "https://h/openai/v1/chat/completions?api-version=2"
     )
+
+
+def test_a_truncated_body_is_retried_until_success(faults):
+    backend = OpenAIBackend("m", base_url=faults.url("truncate", 2, "cut"), max_retries=3, **FAST)
+    [c] = backend.generate([_ask("whole")])
+    assert c.ok and c.text == "echo: whole"
+    assert faults.hits("truncate", 2, "cut") == 3
+    assert sum(faults.served["/truncate/2/cut"].values()) == 1

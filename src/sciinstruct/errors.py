@@ -7,6 +7,7 @@ The CLI turns these into one line on stderr and an exit code scripts can rely on
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
 
 EXIT_OK = 0
@@ -52,6 +53,44 @@ class MissingDependencyError(SciInstructError):
     def __init__(self, what: str, install: str) -> None:
         self.install = install
         super().__init__(f"{what} is not installed: run `{install}`")
+
+
+_STORAGE_ERRNOS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file size limit reached",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+_SQLITE_STORAGE = (
+    "database or disk is full",
+    "attempt to write a readonly database",
+    "unable to open database file",
+    "disk i/o error",
+)
+
+
+def storage_error(exc: BaseException) -> SciInstructError | None:
+    """A one-line error for a write that the storage refused (disk full, read-only, no
+    permission), or None when `exc` is something else. What was written before stays: every
+    file is appended whole lines or replaced atomically, so the same command resumes."""
+    import sqlite3
+
+    where = ""
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+        reason = _STORAGE_ERRNOS[exc.errno]
+        where = f"cannot write {exc.filename}: " if exc.filename else "cannot write: "
+    elif isinstance(exc, sqlite3.OperationalError) and any(
+        text in str(exc).lower() for text in _SQLITE_STORAGE
+    ):
+        reason, where = f"{exc}", "cannot write the response cache: "
+    else:
+        return None
+    return SciInstructError(
+        f"{where}{reason}; finished work is saved: free space (or make the run directory "
+        "writable) and run the same command to resume"
+    )
 
 
 def require(module: str, what: str, install: str) -> object:

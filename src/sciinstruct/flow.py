@@ -20,6 +20,7 @@ from typing import Any
 from sciinstruct.errors import InputError
 from sciinstruct.log import console, logger
 from sciinstruct.recipe import FLOW_STAGES, Recipe
+from sciinstruct.rendering import md_table
 from sciinstruct.rundir import RunDir
 from sciinstruct.settings import resolve_path
 
@@ -331,8 +332,6 @@ def before_after_markdown(run: RunDir) -> str:
         "Greedy answers graded against the references. p: McNemar's exact test on the questions "
         "one model got right and the other wrong (same questions, so paired).",
         "",
-        "| benchmark | base | tuned | gained | lost | p |",
-        "|---|---:|---:|---:|---:|---:|",
     ]
     base, tuned, paired = summary["base"], summary.get("tuned") or {}, summary.get("paired", {})
 
@@ -342,12 +341,12 @@ def before_after_markdown(run: RunDir) -> str:
         low, high = (100 * x for x in row["ci95"])
         return f"{row['correct']}/{row['n']} = {100 * row['accuracy']:.1f}% [{low:.0f}-{high:.0f}]"
 
-    def test(name: str) -> str:
+    def test(name: str) -> list[Any]:
         r = paired.get(name)
         if r is None:
-            return "– | – | –"
+            return ["–", "–", "–"]
         star = "*" if r["p_value"] < 0.05 else ""
-        return f"{r['gained']} | {r['lost']} | {r['p_value']:.3g}{star}"
+        return [r["gained"], r["lost"], f"{r['p_value']:.3g}{star}"]
 
     names = list(base.get("by_benchmark", {}))
     rows = [
@@ -356,8 +355,11 @@ def before_after_markdown(run: RunDir) -> str:
     ]
     if len(names) != 1:
         rows.append(("all", base, tuned or None))
-    for name, before, after in rows:
-        lines.append(f"| {name} | {cell(before)} | {cell(after)} | {test(name)} |")
+    lines += md_table(
+        ["benchmark", "base", "tuned", "gained", "lost", "p"],
+        [[name, cell(before), cell(after), *test(name)] for name, before, after in rows],
+        align="lrrrrr",
+    )
     lines += ["", "Accuracy with its 95% Wilson interval; `*`: p < 0.05."]
     compare = run.eval_dir / "compare"
     for png in sorted(compare.glob("*.png")) if compare.exists() else []:

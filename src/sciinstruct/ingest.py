@@ -8,6 +8,7 @@ Bad input never crashes ingestion and is never dropped silently: every refused r
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,12 @@ from sciinstruct.rundir import RunDir
 
 QUESTION_FIELDS = tuple(Question.model_fields)
 STRING_FIELDS = ("id", "question", "answer", "solution", "subject", "answer_type", "unit", "source")
+# Fields where a number is a natural spelling (GSM8K's answer 42, an integer id). Everywhere else
+# text is required: a number in `question` or `unit` is a wrong --map, not a question "17".
+NUMBER_AS_TEXT = ("id", "answer")
+# A text field longer than this is a broken row (a blob in the wrong column), not a question: it
+# would not fit any model's context. 100,000 characters is ~25,000 tokens.
+MAX_FIELD_CHARS = 100_000
 # Raw rows in rejected.jsonl are cut to this many characters: enough to find the row, not a copy
 # of a 100 MB blob that happened to sit in one cell.
 MAX_RAW_CHARS = 2000
@@ -74,18 +81,41 @@ class RowError(Exception):
         self.field, self.reason = field, reason
 
 
+def _kind(value: Any) -> str:
+    """How a refused value reads in a reason: its type, and the value when it is short."""
+    if isinstance(value, bool | float) or (isinstance(value, int) and value.bit_length() < 64):
+        return f"{type(value).__name__} {value!r}"
+    return type(value).__name__
+
+
+def _check_text(name: str, value: str) -> str:
+    if "\x00" in value:
+        raise RowError(name, f"contains a NUL byte at character {value.index(chr(0)) + 1}")
+    if len(value) > MAX_FIELD_CHARS:
+        raise RowError(name, f"{len(value):,} characters, over the {MAX_FIELD_CHARS:,} limit")
+    return value
+
+
 def _coerce(name: str, value: Any) -> Any:
     """Accept the spellings real datasets use; refuse types that would lose meaning."""
     if value is None:
         return None
     if name in STRING_FIELDS:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise RowError(name, f"expected a string, got {type(value).__name__}")
-        return str(value)  # GSM8K-style numeric answers are fine as text
+        if isinstance(value, str):
+            return _check_text(name, value)
+        finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+        if name not in NUMBER_AS_TEXT or isinstance(value, bool) or not finite:
+            raise RowError(name, f"expected a string, got {_kind(value)}")
+        try:
+            return str(value)  # GSM8K-style numeric answers are fine as text
+        except ValueError:  # an int past Python's 4,300-digit limit: no answer is that long
+            raise RowError(name, "expected a string, got an int too long to print") from None
     if name == "choices":
         if isinstance(value, str):  # CSV cells: a JSON list or "a|b|c"
             value = json.loads(value) if value.lstrip().startswith("[") else value.split("|")
-        if not isinstance(value, list) or not all(isinstance(c, str | int | float) for c in value):
+        if not isinstance(value, list) or not all(
+            isinstance(c, str | int | float) and not isinstance(c, bool) for c in value
+        ):
             raise RowError(name, "expected a list of strings")
         return [str(c) for c in value]
     if name == "metadata":

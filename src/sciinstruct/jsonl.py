@@ -1,7 +1,8 @@
 """Append-only, crash-safe JSON Lines.
 
 A writer appends whole lines and flushes them; a kill mid-write can leave at most one partial
-last line. A reader skips such a line and reports it (it is never silently dropped), and the next
+last line, and a write that fails (disk full, file size limit) is rolled back to the last whole
+line before the error is raised. A reader skips such a line and reports it (it is never silently dropped), and the next
 append starts on a fresh line so the partial bytes never merge with new data.
 """
 
@@ -52,7 +53,9 @@ class JsonlWriter:
         self.durable = durable
         self._lock = threading.Lock()
         self._heal_partial_tail()
-        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        # Unbuffered bytes: what a write call reports written is in the file, so a failed write
+        # can be cut back exactly (a text buffer would retry the rest on close).
+        self._fh = open(self.path, "ab", buffering=0)  # noqa: SIM115 - closed by close()
 
     def _heal_partial_tail(self) -> None:
         # If the last write was cut off, the file does not end in "\n". Terminate that fragment
@@ -65,23 +68,31 @@ class JsonlWriter:
                 fh.write(b"\n")
 
     def write(self, record: BaseModel | dict[str, Any]) -> None:
-        line = _encode(record) + "\n"
-        with self._lock:
-            self._fh.write(line)
-            self._fh.flush()
-            if self.durable:
-                os.fsync(self._fh.fileno())
+        self.write_many([record])
 
     def write_many(self, records: Iterable[BaseModel | dict[str, Any]]) -> int:
-        count = 0
+        lines = [_encode(record) + "\n" for record in records]
         with self._lock:
-            for record in records:
-                self._fh.write(_encode(record) + "\n")
-                count += 1
-            self._fh.flush()
+            self._append("".join(lines).encode("utf-8"))
             if self.durable:
                 os.fsync(self._fh.fileno())
-        return count
+        return len(lines)
+
+    def _append(self, data: bytes) -> None:
+        fd = self._fh.fileno()
+        start = os.fstat(fd).st_size
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._fh.write(view) :]
+        except OSError as exc:
+            # Disk full or file too large: cut back to the last whole line so the file holds no
+            # partial record; truncating frees space, so it works on a full disk. (Another
+            # process appending in this instant would lose its line; runs have one writer.)
+            os.ftruncate(fd, start)
+            if exc.filename is None:  # a write on a descriptor does not name its file
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -101,6 +112,8 @@ def scan_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | None, s
     path = Path(path)
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, start=1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM is an encoding mark, not data
             if not raw.strip():
                 continue
             try:
@@ -115,6 +128,12 @@ def scan_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | None, s
                 truncated = not raw.endswith(b"\n")  # a kill mid-write leaves no newline
                 why = "truncated last line" if truncated else f"invalid JSON ({exc.msg})"
                 yield number, None, why, text.rstrip("\n")
+                continue
+            except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit
+                yield number, None, f"unreadable JSON value ({exc})", text.rstrip("\n")
+                continue
+            except RecursionError:  # `[[[[...` nested deeper than the parser recurses
+                yield number, None, "JSON nested too deeply to read", text.rstrip("\n")
                 continue
             if not isinstance(value, dict):
                 why = f"expected a JSON object, got {type(value).__name__}"

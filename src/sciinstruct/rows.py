@@ -151,6 +151,9 @@ def _csv_rows(path: Path, columns: list[str] | None) -> Iterator[Row]:
     # surrogateescape: one bad byte refuses its row, not the whole file; utf-8-sig drops a BOM.
     text = path.read_bytes().decode("utf-8", "surrogateescape").removeprefix("\ufeff")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    # csv's default cell limit (128 KiB) would stop the whole file at one huge cell: read it,
+    # and let validation refuse that row alone (ingest.MAX_FIELD_CHARS).
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = columns or next(reader, None)
     if header is None:

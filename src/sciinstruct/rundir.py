@@ -2,8 +2,8 @@
 
 Layout (docs/architecture.md):
     config.yaml  questions.jsonl  rejected.jsonl  attempts.jsonl  critiques.jsonl
-    filtered.jsonl  dropped.jsonl  classifier/  samples.jsonl  export/  cache.sqlite
-    stats.json  report.md  plots/  generated.jsonl  model/  eval/
+    filtered.jsonl  dropped.jsonl  classifier/  samples.jsonl  overrides.jsonl  export/
+    cache.sqlite  view.sqlite  stats.json  report.md  plots/  generated.jsonl  model/  eval/
 
 `RunDir` owns every name in it: a stage asks the run for a path, never spells a file name, so
 no stage imports another for where a file lives.
@@ -70,6 +70,16 @@ class RunDir:
     @property
     def samples(self) -> Path:
         return self.root / "samples.jsonl"
+
+    @property
+    def overrides(self) -> Path:
+        """Reviewers' verdicts over the grader's (append-only; `sciinstruct override`)."""
+        return self.root / "overrides.jsonl"
+
+    @property
+    def view_index(self) -> Path:
+        """`sciinstruct view`'s index of the run's files, rebuilt when they change."""
+        return self.root / "view.sqlite"
 
     @property
     def export_dir(self) -> Path:

@@ -36,8 +36,8 @@ def filter_command(
     ),
     load: Path | None = typer.Option(
         None,
-        help="Use a saved classifier directory instead of training. Its model file is a "
-        "pickle (joblib), which can run code when loaded: load only classifiers you trust.",
+        help="Use a saved classifier directory instead of training. Only data files are read "
+        "(tfidf.json + .npy arrays, or safetensors); a directory holding a pickle is refused.",
     ),
     save: Path | None = typer.Option(
         None, help="Where to save the trained classifier [default: RUN/classifier]."

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sqlite3
 import sys
 
 import typer
 from rich.markup import escape
 
 from sciinstruct import __version__
-from sciinstruct.errors import EXIT_INTERRUPTED, SciInstructError
+from sciinstruct.errors import EXIT_INTERRUPTED, SciInstructError, storage_error
 from sciinstruct.log import console, err_console, set_verbosity
 
 # command name -> module under sciinstruct.cli, in the order of the flow (docs/architecture.md)
@@ -31,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "report": "curation",
     "tasks": "tasks",
     "serve": "serve",
+    "view": "view",
+    "override": "view",
     "run": "run",
     "demo": "run",
 }
@@ -90,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         # escape: an error may quote model output or paths with [brackets] that rich would eat
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
+    except (OSError, sqlite3.Error) as exc:
+        refused = storage_error(exc)  # disk full, read-only run directory: one line, resumable
+        if refused is None:
+            raise
+        err_console.print(f"[bold red]error:[/] {escape(str(refused))}", highlight=False)
+        return refused.exit_code
     except KeyboardInterrupt:
         err_console.print("interrupted: finished work is saved; run the same command to resume")
         return EXIT_INTERRUPTED

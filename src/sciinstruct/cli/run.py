@@ -36,6 +36,14 @@ def _run(recipe_path: str, out: Path | None, overrides: list[str], force: bool) 
     for line in before_after_lines(result.before_after or {}):
         console.print(line, markup=False, highlight=False)
     console.print(f"finished in {minutes:.1f} min; report: {result.run.report}", markup=False)
+    console.print(f"look at it in the browser: {view_command(result.run.root)}", markup=False)
+
+
+def view_command(run_dir: Path) -> str:
+    """The command that opens a run in `sciinstruct view` (quoted for a POSIX shell)."""
+    import shlex
+
+    return f"sciinstruct view {shlex.quote(str(run_dir))}"
 
 
 def before_after_lines(summary: dict[str, Any]) -> list[str]:

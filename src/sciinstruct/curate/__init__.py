@@ -7,6 +7,14 @@ records a skipped filter stage and removes what an earlier one left.
 
 from sciinstruct.curate.dedup import normalize
 from sciinstruct.curate.droplog import DropLog, read_dropped
+from sciinstruct.curate.overrides import (
+    Override,
+    add_override,
+    apply_overrides,
+    find_attempt,
+    latest_overrides,
+    overruled_wrong,
+)
 from sciinstruct.curate.pipeline import CurateConfig, curate
 from sciinstruct.curate.quality_filter import FilterConfig, clear_filter, run_filter
 from sciinstruct.curate.samples import (
@@ -22,6 +30,12 @@ __all__ = [
     "CurateConfig",
     "DropLog",
     "FilterConfig",
+    "Override",
+    "add_override",
+    "apply_overrides",
+    "find_attempt",
+    "latest_overrides",
+    "overruled_wrong",
     "build_samples",
     "clear_filter",
     "curate",

@@ -10,7 +10,9 @@ in [-1, 1] whichever model is used, so one threshold means the same thing for bo
   solution, scored as P(True) - P(False) (see `lm_classifier.py`).
 
 A trained classifier is a directory with `classifier.json` (kind, metrics) and the model files,
-so it can score another run.
+so it can score another run. The files hold data only, never a pickle: a classifier directory
+from someone else cannot run code when loaded. `tfidf` is `tfidf.json` (settings, vocabulary)
+and `.npy` arrays read with `allow_pickle=False`; `lm` is a safetensors model directory.
 """
 
 from __future__ import annotations
@@ -159,19 +161,99 @@ class TfidfClassifier:
         return 2.0 * good - 1.0  # P(good) - P(bad)
 
     def save(self, directory: Path) -> None:
-        import joblib
-
+        """Settings and vocabulary as JSON, the learnt numbers as `.npy` arrays: no pickle."""
+        vectorizer, model = self.pipeline[0], self.pipeline[-1]
         directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.pipeline, directory / "model.joblib")
+        vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+        state = {
+            "format": TFIDF_FORMAT,
+            "vectorizer": _plain_params(vectorizer),
+            "logistic_regression": _plain_params(model),
+            "vocabulary": vocabulary,  # term of column i at index i
+            "classes": [int(c) for c in model.classes_],
+        }
+        (directory / TFIDF_STATE).write_text(json.dumps(state) + "\n", encoding="utf-8")
+        for name, array in (
+            ("idf", vectorizer.idf_),
+            ("coef", model.coef_),
+            ("intercept", model.intercept_),
+        ):
+            np.save(directory / f"{name}.npy", np.asarray(array, dtype=np.float64), False)
 
     @classmethod
     def load(cls, directory: Path) -> TfidfClassifier:
-        import joblib
+        """Rebuild the fitted pipeline from the saved data; refuses anything but data."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
 
+        state_path = directory / TFIDF_STATE
+        if not state_path.exists():
+            raise InputError(
+                f"not a saved tfidf classifier (no {TFIDF_STATE})", file=str(directory)
+            )
+        try:
+            state = json.loads(state_path.read_text(encoding="utf-8"))
+            if state.get("format") != TFIDF_FORMAT:
+                raise ValueError(f"format {state.get('format')!r}, expected {TFIDF_FORMAT}")
+            params = state["vectorizer"]
+            params["ngram_range"] = tuple(params["ngram_range"])
+            params["dtype"] = np.dtype(params["dtype"]).type
+            vectorizer = TfidfVectorizer(**params)
+            model = LogisticRegression(**state["logistic_regression"])
+            arrays = {
+                name: np.load(directory / f"{name}.npy", allow_pickle=False)
+                for name in ("idf", "coef", "intercept")
+            }
+            vocabulary = state["vocabulary"]
+            vectorizer.vocabulary_ = {term: i for i, term in enumerate(vocabulary)}
+            vectorizer.idf_ = arrays["idf"]
+            model.classes_ = np.array(state["classes"])
+            model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
+            model.n_features_in_ = len(vocabulary)
+            if arrays["idf"].shape != (len(vocabulary),) or model.coef_.shape[1] != len(vocabulary):
+                raise ValueError("array shapes do not match the vocabulary")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # np.load refuses a pickled array with ValueError: nothing is unpickled
+            raise InputError(f"unreadable tfidf classifier: {exc}", file=str(directory)) from None
         classifier = cls.__new__(cls)
-        # joblib files are pickles: load only classifiers you trained or trust.
-        classifier.pipeline = joblib.load(directory / "model.joblib")
+        classifier.pipeline = make_pipeline(vectorizer, model)
         return classifier
+
+
+TFIDF_STATE = "tfidf.json"
+TFIDF_FORMAT = 1
+# Files that deserialize by running code (pickle and its wrappers); a classifier holding one is
+# refused before anything is read from it.
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle", ".pt", ".pth", ".bin")
+
+
+def _plain_params(estimator: Any) -> dict[str, Any]:
+    """An estimator's constructor parameters as JSON values (dtype by name; no callables)."""
+    params = {}
+    for key, value in estimator.get_params().items():
+        if key == "dtype":
+            value = np.dtype(value).name
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif value is not None and not isinstance(value, str | int | float | bool | list):
+            raise InputError(f"cannot save {type(estimator).__name__}.{key}={value!r} as data")
+        params[key] = value
+    return params
+
+
+def refuse_pickles(directory: Path) -> None:
+    """A one-line error if `directory` holds a file that would be unpickled to load it."""
+    found = sorted(
+        p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in PICKLE_SUFFIXES
+    )
+    if found:
+        raise InputError(
+            f"holds {found[0].relative_to(directory)}, a pickle that can run code when loaded; "
+            "classifiers are loaded only from data files (tfidf.json + .npy, or safetensors): "
+            "retrain it with `sciinstruct filter --save DIR`",
+            file=str(directory),
+        )
 
 
 def make_classifier(kind: str, **options: Any) -> QualityClassifier:
@@ -203,6 +285,7 @@ def load_classifier(directory: str | Path) -> tuple[QualityClassifier, dict[str,
     if not meta_path.exists():
         raise InputError(f"not a saved classifier (no {META})", file=str(directory))
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    refuse_pickles(directory)
     if meta.get("kind") == "tfidf":
         return TfidfClassifier.load(directory), meta
     if meta.get("kind") == "lm":

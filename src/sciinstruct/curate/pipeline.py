@@ -25,6 +25,14 @@ from sciinstruct.curate.mix import (
     load_general,
     mix_general,
 )
+from sciinstruct.curate.overrides import (
+    Override,
+    apply_overrides,
+    latest_overrides,
+    overruled_wrong,
+    source_attempt,
+)
+from sciinstruct.curate.overrides import counts as override_counts
 from sciinstruct.curate.samples import (
     build_samples,
     load_critique_scores,
@@ -86,22 +94,62 @@ class CurateConfig:
         return values
 
 
-def load_candidates(run: RunDir) -> tuple[list[Question], list[Sample], str]:
-    """Questions and the candidate samples: the classifier's survivors if `filter` ran."""
+def load_candidates(
+    run: RunDir, log: DropLog | None = None
+) -> tuple[list[Question], list[Sample], str]:
+    """Questions and the candidate samples: the classifier's survivors if `filter` ran.
+
+    Reviewers' overrides (overrides.jsonl) come first: an attempt overruled correct is a
+    candidate, one overruled wrong is not (dropped as `overruled_wrong` when `filter` had kept it).
+    """
     questions = load_records(run.questions, Question)
+    overrides = latest_overrides(run)
     filtered = run.filtered
     if filtered.exists():
-        return questions, load_records(filtered, Sample), "filter"
-    attempts = load_records(run.attempts, Attempt)
+        samples = load_records(filtered, Sample)
+        if overrides:
+            samples = _honour_overrides(run, questions, samples, overrides, log)
+        return questions, samples, "filter"
+    attempts = apply_overrides(load_records(run.attempts, Attempt), overrides)
     samples = build_samples(questions, attempts, load_critique_scores(run.critiques))
     return questions, samples, "attempts"
 
 
+def _honour_overrides(
+    run: RunDir,
+    questions: list[Question],
+    samples: list[Sample],
+    overrides: dict[str, Override],
+    log: DropLog | None,
+) -> list[Sample]:
+    """The classifier's survivors less those overruled wrong, plus those overruled correct (the
+    classifier never saw them: they were not candidates when it ran, so they have no score)."""
+    wrong = {id(s) for s in overruled_wrong(samples, overrides)}
+    for sample in samples:
+        if id(sample) in wrong and log is not None:
+            log.drop(
+                sample, "overruled_wrong", override=overrides[source_attempt(sample)].to_dict()
+            )
+    kept = [s for s in samples if id(s) not in wrong]
+    present = {source_attempt(s) for s in kept}
+    wanted = {a for a, o in overrides.items() if o.correct and a not in present}
+    if wanted:
+        attempts = load_records(run.attempts, Attempt)
+        added = build_samples(
+            questions,
+            apply_overrides(attempts, overrides),
+            load_critique_scores(run.critiques),
+        )
+        kept += [s for s in added if source_attempt(s) in wanted]
+    return kept
+
+
 def curate(run: RunDir, config: CurateConfig) -> dict[str, Any]:
     """Run every curation step; write samples.jsonl, the side file and stats.json's section."""
-    questions, samples, origin = load_candidates(run)
     log = DropLog("curate")
+    questions, samples, origin = load_candidates(run, log)
     stats: dict[str, Any] = {"candidates": len(samples), "candidates_from": origin}
+    stats["overrides"] = override_counts(latest_overrides(run))
     stats["questions"] = len(questions)
 
     questions, samples, stats["contamination"] = _decontaminate(questions, samples, config, log)

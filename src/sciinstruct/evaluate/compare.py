@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sciinstruct.errors import InputError
+from sciinstruct.rendering import file_stem, md_cell, md_code, md_table, plot_label
 
 
 def load_run(directory: str | Path) -> dict[str, Any]:
@@ -84,27 +85,27 @@ def comparison_markdown(labels: Sequence[str], runs: Sequence[dict[str, Any]]) -
         "# Evaluation comparison",
         "",
         "Accuracy in % (judged benchmarks: mean judge score 1-10); in brackets the change from "
-        f"the first run, `{labels[0]}`; `*`: 95% intervals do not overlap.",
+        f"the first run, {md_code(labels[0])}; `*`: 95% intervals do not overlap.",
         "",
     ]
-    lines.append("| benchmark | subject | " + " | ".join(labels) + " |")
-    lines.append("|---|---|" + "---|" * len(labels))
-    for name, subject, entries in comparison_rows(runs):
-        cells = [_cell(e, entries[0]) for e in entries]
-        lines.append(f"| {name} | {subject} | " + " | ".join(cells) + " |")
+    lines += md_table(
+        ["benchmark", "subject", *labels],
+        [
+            [name, subject, *(_cell(e, entries[0]) for e in entries)]
+            for name, subject, entries in comparison_rows(runs)
+        ],
+    )
     overall = [r.get("overall", {}) for r in runs]
     cells = [_cell(o or None, overall[0] or None) for o in overall]
     lines += [
         "",
-        "| overall (graded benchmarks, micro-average) | " + " | ".join(labels) + " |",
-        "|---|" + "---|" * len(labels),
-        "| all | " + " | ".join(cells) + " |",
+        *md_table(["overall (graded benchmarks, micro-average)", *labels], [["all", *cells]]),
         "",
     ]
     lines += [
         "Models: "
         + "; ".join(
-            f"`{lbl}` = {r.get('model')} ({r.get('backend')})"
+            f"{md_code(lbl)} = {md_cell(r.get('model'))} ({md_cell(r.get('backend'))})"
             for lbl, r in zip(labels, runs, strict=True)
         ),
         "",
@@ -123,15 +124,15 @@ def paired_markdown(labels: Sequence[str], dirs: Sequence[Path]) -> str:
         "one, `lost` the reverse; p: McNemar's exact test on those discordant questions "
         "(two-sided). Unlike overlapping intervals, this uses that the questions are the same.",
         "",
-        "| run | benchmark | n | both right | gained | lost | change | p |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, directory in zip(labels[1:], dirs[1:], strict=True):
-        for name, r in paired_comparison(dirs[0], directory).items():
-            lines.append(
-                f"| {label} | {name} | {r.n} | {r.both} | {r.gained} | {r.lost} "
-                f"| {100 * r.change:+.1f} | {r.p_value:.3g}{'*' if r.significant() else ''} |"
-            )
+    rows = [
+        [label, name, r.n, r.both, r.gained, r.lost, f"{100 * r.change:+.1f}",
+         f"{r.p_value:.3g}{'*' if r.significant() else ''}"]
+        for label, directory in zip(labels[1:], dirs[1:], strict=True)
+        for name, r in paired_comparison(dirs[0], directory).items()
+    ]  # fmt: skip
+    header = ["run", "benchmark", "n", "both right", "gained", "lost", "change", "p"]
+    lines += md_table(header, rows, align="llrrrrrr")
     return "\n".join([*lines, "", "`*`: p < 0.05.", ""])
 
 
@@ -151,7 +152,7 @@ def _bar_plot(
 
     width = 0.8 / len(labels)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(groups) * len(labels) ** 0.5), 4.5))
-    for i, label in enumerate(labels):
+    for i, label in enumerate(map(plot_label, labels)):
         xs = [g + (i - (len(labels) - 1) / 2) * width for g in range(len(groups))]
         heights = [v[i][0] or 0.0 for v in values]
         errors = [
@@ -159,9 +160,9 @@ def _bar_plot(
             [max(0.0, v[i][2] - (v[i][0] or 0)) if v[i][0] is not None else 0 for v in values],
         ]
         ax.bar(xs, heights, width, yerr=errors, capsize=3, label=label)
-    ax.set_xticks(range(len(groups)), groups, rotation=30, ha="right")
+    ax.set_xticks(range(len(groups)), [plot_label(g) for g in groups], rotation=30, ha="right")
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(plot_label(title, 80))
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -203,7 +204,7 @@ def compare_runs(dirs: Sequence[str | Path], out: str | Path) -> Path:
         subject_rows = [(s, entries) for n, s, entries in rows if n == name and s != "all"]
         is_score = any(_value(e)[3] for _, es in subject_rows for e in es)
         _bar_plot(
-            out / f"compare_subjects_{name}.png",
+            out / f"compare_subjects_{file_stem(name)}.png",
             f"{name} by subject",
             [s for s, _ in subject_rows],
             labels,

@@ -18,6 +18,7 @@ from typing import Any
 
 from sciinstruct.evaluate.metrics import accuracy, majority_vote, mean_interval, pass_at_k
 from sciinstruct.evaluate.registry import BenchmarkSpec
+from sciinstruct.rendering import md_cell, md_code, md_table
 
 Prediction = dict[str, Any]
 
@@ -159,15 +160,18 @@ def _pct(value: float | None) -> str:
 
 
 def summary_markdown(results: dict[str, Any]) -> str:
-    lines = [f"# Evaluation of `{results['model']}` ({results['backend']})", ""]
-    lines += ["| benchmark | metric | value | 95% CI | n | notes |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# Evaluation of {md_code(results['model'])} ({md_cell(results['backend'])})",
+        "",
+    ]
+    rows: list[list[Any]] = []
     for name, b in results["benchmarks"].items():
         if b["mode"] == "judged":
             mean = "n/a" if b["mean_score"] is None else f"{b['mean_score']:.2f}"
-            lines.append(
-                f"| {name} | mean judge score (1-10) | {mean} | {b['ci_low']:.2f}-{b['ci_high']:.2f} "
-                f"| {b['n']} | {b['unparseable_judgments']} unparseable judgments |"
-            )
+            rows.append(
+                [name, "mean judge score (1-10)", mean, f"{b['ci_low']:.2f}-{b['ci_high']:.2f}",
+                 b["n"], f"{b['unparseable_judgments']} unparseable judgments"]
+            )  # fmt: skip
             continue
         notes = [
             f"{b[k]} {k.replace('_', ' ')}"
@@ -182,10 +186,11 @@ def summary_markdown(results: dict[str, Any]) -> str:
             if b.get(k)
         ]
         notes += [f"pass@{k} {_pct(v)}" for k, v in b.get("pass_at_k", {}).items()]
-        lines.append(
-            f"| {name} | {b['metric'].replace('_', ' ')} % | {_pct(b['accuracy'])} "
-            f"| {_pct(b['ci_low'])}-{_pct(b['ci_high'])} | {b['n']} | {'; '.join(notes)} |"
-        )
+        rows.append(
+            [name, f"{b['metric'].replace('_', ' ')} %", _pct(b["accuracy"]),
+             f"{_pct(b['ci_low'])}-{_pct(b['ci_high'])}", b["n"], "; ".join(notes)]
+        )  # fmt: skip
+    lines += md_table(["benchmark", "metric", "value", "95% CI", "n", "notes"], rows)
     o = results["overall"]
     lines += [
         "",
@@ -193,24 +198,20 @@ def summary_markdown(results: dict[str, Any]) -> str:
         f"(95% CI {_pct(o['ci_low'])}-{_pct(o['ci_high'])}, n={o['n']})",
         "",
     ]
-    lines += [
-        "## Per subject",
-        "",
-        "| benchmark | subject | value | 95% CI | n |",
-        "|---|---|---|---|---|",
-    ]
+    lines += ["## Per subject", ""]
+    rows = []
     for name, b in results["benchmarks"].items():
         for subject, s in b["subjects"].items():
             if b["mode"] == "judged":
-                lines.append(
-                    f"| {name} | {subject} | {s['mean_score']:.2f} | "
-                    f"{s['ci_low']:.2f}-{s['ci_high']:.2f} | {s['n']} |"
+                value, low, high = (
+                    f"{s['mean_score']:.2f}",
+                    f"{s['ci_low']:.2f}",
+                    f"{s['ci_high']:.2f}",
                 )
             else:
-                lines.append(
-                    f"| {name} | {subject} | {_pct(s['accuracy'])} | "
-                    f"{_pct(s['ci_low'])}-{_pct(s['ci_high'])} | {s['n']} |"
-                )
+                value, low, high = _pct(s["accuracy"]), _pct(s["ci_low"]), _pct(s["ci_high"])
+            rows.append([name, subject, value, f"{low}-{high}", s["n"]])
+    lines += md_table(["benchmark", "subject", "value", "95% CI", "n"], rows)
     config = results["config"]
     lines += [
         "",

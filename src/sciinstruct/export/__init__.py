@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sciinstruct.curate import load_critique_scores, load_records, read_dropped
+from sciinstruct.curate import (
+    Override,
+    apply_overrides,
+    latest_overrides,
+    load_critique_scores,
+    load_records,
+    overruled_wrong,
+    read_dropped,
+)
 from sciinstruct.errors import InputError
 from sciinstruct.export.card import dataset_card
 from sciinstruct.export.formats import (
@@ -34,6 +42,11 @@ def _capped_samples(run: RunDir) -> list[Sample]:
     return [Sample.model_validate(r["record"]) for r in rows if r["reason"] == "over_question_cap"]
 
 
+def _without_overruled(samples: list[Sample], overrides: dict[str, Override]) -> list[Sample]:
+    wrong = {id(s) for s in overruled_wrong(samples, overrides)}
+    return [s for s in samples if id(s) not in wrong]
+
+
 def _build(run: RunDir, fmt: str, options: ExportOptions) -> list[dict[str, Any]]:
     if fmt == "grpo":
         questions = load_records(run.questions, Question)
@@ -41,13 +54,16 @@ def _build(run: RunDir, fmt: str, options: ExportOptions) -> list[dict[str, Any]
         return grpo_rows((q for q in questions if q.id not in gone), options)
     if not run.samples.exists():
         raise InputError("no samples.jsonl: run `sciinstruct curate` first", file=str(run.samples))
-    samples = load_records(run.samples, Sample)
+    # Overrides made since `curate` ran count too: a solution a reviewer marked wrong is never
+    # exported (one marked correct needs `curate` to become a sample: dedup and caps apply).
+    overrides = latest_overrides(run)
+    samples = _without_overruled(load_records(run.samples, Sample), overrides)
     if fmt == "sft":
         return sft_rows(samples, options)
     if fmt == "rft":
-        return rft_rows([*samples, *_capped_samples(run)], options)
+        return rft_rows([*samples, *_without_overruled(_capped_samples(run), overrides)], options)
     questions = {q.id: q for q in load_records(run.questions, Question)}
-    attempts = load_records(run.attempts, Attempt)
+    attempts = apply_overrides(load_records(run.attempts, Attempt), overrides)
     return dpo_rows(questions, samples, attempts, load_critique_scores(run.critiques), options)
 
 

@@ -6,6 +6,8 @@ from collections import Counter
 from statistics import mean, median
 from typing import Any
 
+from sciinstruct.rendering import md_cell, md_table
+
 _FORMAT_HELP = {
     "sft": "chat `messages` for supervised fine-tuning (`trl.SFTTrainer`)",
     "rft": "up to k distinct correct solutions per question (rejection-sampling fine-tuning)",
@@ -17,9 +19,8 @@ _FORMAT_HELP = {
 
 
 def _table(header: tuple[str, str], counts: dict[str, Any]) -> list[str]:
-    lines = [f"| {header[0]} | {header[1]} |", "|---|---:|"]
-    lines += [f"| {key} | {value} |" for key, value in counts.items()]
-    return lines
+    """Keys come from the data (subjects, drop reasons): escaped by `md_table`."""
+    return md_table(header, list(counts.items()), align="lr")
 
 
 def _words(text: str) -> int:
@@ -53,7 +54,7 @@ def dataset_card(
         front += [f"- config_name: {fmt}", f"  data_files: {fmt}.jsonl"]
     front += ["tags:", "- sciinstruct", "- science", "- math", "---", ""]
     body = [
-        f"# {name}",
+        f"# {md_cell(name)}",
         "",
         "Scientific-reasoning instruction data built with "
         "sciinstruct: self-reflective annotation, graded against reference "

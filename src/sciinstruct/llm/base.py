@@ -4,15 +4,22 @@ A backend takes a batch of requests and returns one completion per request, in o
 one request never raises: it comes back as a Completion with `error` set, so that a stage can
 record it (with its reason) and go on. Batched sync `generate` and async `agenerate` are both
 part of the protocol; a backend implements whichever is natural and the other is derived.
+
+Both take an optional `on_done(index, completion)` callback that the backend calls as each
+completion finishes, before the whole batch returns: the response cache stores every completion
+at that moment, so a run killed in the middle of a batch keeps (and never pays for again) what
+the batch had already finished.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import functools
 import hashlib
+import inspect
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -84,6 +91,32 @@ def cache_key(backend: str, model: str, request: GenerationRequest) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+OnDone = Callable[[int, "Completion"], None]
+"""Told each completion as it finishes: its index in the batch, and the completion."""
+
+
+def report_each(completions: list[Completion], on_done: OnDone | None) -> list[Completion]:
+    """Tell `on_done` about every completion of a batch that finished all at once."""
+    if on_done is not None:
+        for index, completion in enumerate(completions):
+            on_done(index, completion)
+    return completions
+
+
+@functools.cache
+def _takes_on_done(function: Callable[..., object]) -> bool:
+    try:
+        return "on_done" in inspect.signature(function).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
+
+
+def reports_each(method: Callable[..., object]) -> bool:
+    """Whether a backend's `generate`/`agenerate` accepts `on_done` (every backend of this
+    package does; a caller's own backend may not, and is then told nothing until it returns)."""
+    return _takes_on_done(getattr(method, "__func__", method))
+
+
 @runtime_checkable
 class Backend(Protocol):
     """What every backend provides. `name` and `model` identify it in the cache and in records."""
@@ -91,9 +124,13 @@ class Backend(Protocol):
     name: str
     model: str
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]: ...
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]: ...
 
-    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]: ...
+    async def agenerate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]: ...
 
     def close(self) -> None: ...
 
@@ -108,11 +145,16 @@ class SyncBackend(abc.ABC):
     model: str = ""
 
     @abc.abstractmethod
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        """Generate one completion per request, in order; failures come back with `error`."""
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
+        """Generate one completion per request, in order; failures come back with `error`.
+        `on_done` is called (from any thread) as each completion finishes."""
 
-    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        return await asyncio.to_thread(self.generate, requests)
+    async def agenerate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
+        return await asyncio.to_thread(self.generate, requests, on_done)
 
     def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release the engine. Subclasses with resources override this."""
@@ -125,11 +167,16 @@ class AsyncBackend(abc.ABC):
     model: str = ""
 
     @abc.abstractmethod
-    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        """Generate one completion per request, in order; failures come back with `error`."""
+    async def agenerate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
+        """Generate one completion per request, in order; failures come back with `error`.
+        `on_done` is called on the event loop as each completion finishes."""
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        return asyncio.run(self.agenerate(requests))
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
+        return asyncio.run(self.agenerate(requests, on_done))
 
     def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release connections. Subclasses with resources override this."""

@@ -5,6 +5,11 @@ several threads or processes can share it: each write is one short `BEGIN IMMEDI
 and a writer that finds the file locked waits (busy timeout) instead of failing. Only successful
 completions are stored, so failures are tried again on the next run. A writer killed mid-run loses
 at most its current transaction; everything committed before stays.
+
+Each completion is stored the moment its backend reports it finished (see `OnDone`), not when
+its batch returns. Every row counts how often it was stored (`stores`): a second store of a key
+means the same request was generated twice, so `repeated()` is the number of LLM calls a run
+(killed and resumed any number of times) paid for twice, read from the file itself.
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from sciinstruct.llm.base import Backend, Completion, GenerationRequest, cache_key
+from sciinstruct.llm.base import (
+    Backend,
+    Completion,
+    GenerationRequest,
+    OnDone,
+    cache_key,
+    reports_each,
+)
 
 _BUSY_TIMEOUT_MS = 60_000  # a writer waits up to a minute for another's transaction to end
 _SCHEMA = """
@@ -30,13 +42,26 @@ CREATE TABLE IF NOT EXISTS responses (
     prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
     latency_s REAL NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    stores INTEGER NOT NULL DEFAULT 1
 )
+"""
+# Insert, or on a key already there (a request generated again) replace it and count the store.
+_UPSERT = """
+INSERT INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+ON CONFLICT(key) DO UPDATE SET
+    backend = excluded.backend, model = excluded.model, text = excluded.text,
+    finish_reason = excluded.finish_reason, prompt_tokens = excluded.prompt_tokens,
+    completion_tokens = excluded.completion_tokens, latency_s = excluded.latency_s,
+    created = excluded.created, stores = stores + 1
 """
 
 
 class ResponseCache:
-    """Successful completions keyed by `cache_key` (backend, model, messages, params, seed)."""
+    """Successful completions keyed by `cache_key` (backend, model, messages, params, seed).
+
+    Counters of this process: `hits` (keys found), `misses` (keys looked up and not found) and
+    `stores` (rows written). `repeated()` counts across every process that used the file."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -44,8 +69,13 @@ class ResponseCache:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+        self.hits = self.misses = self.stores = 0
         with self._lock:
-            self._connection().execute(_SCHEMA)
+            conn = self._connection()
+            conn.execute(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(responses)")}
+            if "stores" not in columns:  # a cache written before stores were counted
+                conn.execute("ALTER TABLE responses ADD COLUMN stores INTEGER NOT NULL DEFAULT 1")
 
     def _connection(self) -> sqlite3.Connection:
         # A connection must not cross a fork: a child process opens its own.
@@ -80,10 +110,16 @@ class ResponseCache:
                         text=text, finish_reason=finish, prompt_tokens=p_tok,
                         completion_tokens=c_tok, latency_s=latency, cached=True,
                     )  # fmt: skip
+            self.hits += len(found)
+            self.misses += len(unique) - len(found)
         return found
 
     def get(self, key: str) -> Completion | None:
         return self.get_many([key]).get(key)
+
+    def put(self, key: str, backend: str, model: str, completion: Completion) -> bool:
+        """Store one completion (its own transaction); an error is not stored. True if stored."""
+        return self.put_many([(key, backend, model, completion)]) == 1
 
     def put_many(self, items: Iterable[tuple[str, str, str, Completion]]) -> int:
         """Store (key, backend, model, completion) rows in one transaction; errors are skipped.
@@ -102,14 +138,24 @@ class ResponseCache:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-                )
+                conn.executemany(_UPSERT, rows)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            self.stores += len(rows)
         return len(rows)
+
+    def repeated(self) -> int:
+        """Stores of a key already stored: requests generated more than once, over the file's
+        whole life (every process, killed or not)."""
+        with self._lock:
+            row = (
+                self._connection()
+                .execute("SELECT COALESCE(SUM(stores - 1), 0) FROM responses")
+                .fetchone()
+            )
+        return int(row[0])
 
     def __len__(self) -> int:
         with self._lock:
@@ -124,10 +170,13 @@ class ResponseCache:
 
 class CachedBackend:
     """Any backend behind the response cache: hits are answered from SQLite, misses are
-    forwarded to the backend in batches of `chunk_size` and stored as each batch lands, so a
-    killed run keeps what it finished and a re-run of finished work calls no LLM at all.
+    forwarded to the backend in calls of up to `chunk_size` requests, and each completion is
+    stored as soon as the backend reports it finished, so a run killed in the middle of a batch
+    keeps what the batch had finished and a re-run of finished work calls no LLM at all.
 
-    `hits` counts requests answered from the cache, `misses` the requests sent to the backend."""
+    `hits` counts requests answered from the cache, `misses` the requests sent to the backend.
+    A backend whose `generate` takes no `on_done` (one written outside this package) has its
+    completions stored when its call returns."""
 
     def __init__(
         self, backend: Backend, cache_path: str | Path | ResponseCache, chunk_size: int = 256
@@ -146,7 +195,7 @@ class CachedBackend:
         return f"CachedBackend({self.backend!r}, cache={str(self.cache.path)!r})"
 
     def _lookup(
-        self, requests: Sequence[GenerationRequest]
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None
     ) -> tuple[list[str], dict[str, Completion], list[int]]:
         """Keys of all requests, the answers found, and the index of each distinct miss (a
         request repeated within a batch goes to the backend once)."""
@@ -154,41 +203,83 @@ class CachedBackend:
         answers = self.cache.get_many(keys)
         first_miss: dict[str, int] = {}
         for i, key in enumerate(keys):
-            if key not in answers:
+            if key in answers:
+                self.hits += 1
+                if on_done is not None:
+                    on_done(i, dataclasses.replace(answers[key]))
+            else:
                 first_miss.setdefault(key, i)
-        self.hits += sum(key in answers for key in keys)
         self.misses += len(first_miss)
         return keys, answers, list(first_miss.values())
 
-    def _land(
+    def _recorder(
         self,
         keys: list[str],
         answers: dict[str, Completion],
         chunk: list[int],
-        out: list[Completion],
-    ) -> None:
-        self.cache.put_many(
-            (keys[i], self.name, self.model, c) for i, c in zip(chunk, out, strict=True)
-        )
-        answers.update((keys[i], c) for i, c in zip(chunk, out, strict=True))
+        on_done: OnDone | None,
+    ) -> OnDone:
+        """The `on_done` handed to the backend for `chunk` (it may call it from its threads):
+        store the completion now, then tell the caller of each request sharing its key."""
+        recorded: set[int] = set()
+        askers: dict[str, list[int]] = {}
+        for i, key in enumerate(keys):
+            askers.setdefault(key, []).append(i)
+
+        def record(position: int, completion: Completion) -> None:
+            if position in recorded:
+                return
+            recorded.add(position)
+            key = keys[chunk[position]]
+            self.cache.put(key, self.name, self.model, completion)
+            answers[key] = completion
+            if on_done is not None:
+                for i in askers[key]:
+                    on_done(i, dataclasses.replace(completion))
+
+        return record
+
+    @staticmethod
+    def _finish(record: OnDone, out: Sequence[Completion]) -> None:
+        """Record what the backend did not report itself (all of it, for a backend that
+        cannot report each completion)."""
+        for position, completion in enumerate(out):
+            record(position, completion)
 
     @staticmethod
     def _in_order(keys: list[str], answers: dict[str, Completion]) -> list[Completion]:
         return [dataclasses.replace(answers[key]) for key in keys]  # copies: repeats stay apart
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        keys, answers, todo = self._lookup(requests)
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
+        keys, answers, todo = self._lookup(requests, on_done)
+        streams = reports_each(self.backend.generate)
         for start in range(0, len(todo), self.chunk_size):
             chunk = todo[start : start + self.chunk_size]
-            self._land(keys, answers, chunk, self.backend.generate([requests[i] for i in chunk]))
+            record = self._recorder(keys, answers, chunk, on_done)
+            sent = [requests[i] for i in chunk]
+            if streams:
+                out = self.backend.generate(sent, on_done=record)
+            else:
+                out = self.backend.generate(sent)
+            self._finish(record, out)
         return self._in_order(keys, answers)
 
-    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        keys, answers, todo = self._lookup(requests)
+    async def agenerate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
+        keys, answers, todo = self._lookup(requests, on_done)
+        streams = reports_each(self.backend.agenerate)
         for start in range(0, len(todo), self.chunk_size):
             chunk = todo[start : start + self.chunk_size]
-            out = await self.backend.agenerate([requests[i] for i in chunk])
-            self._land(keys, answers, chunk, out)
+            record = self._recorder(keys, answers, chunk, on_done)
+            sent = [requests[i] for i in chunk]
+            if streams:
+                out = await self.backend.agenerate(sent, on_done=record)
+            else:
+                out = await self.backend.agenerate(sent)
+            self._finish(record, out)
         return self._in_order(keys, answers)
 
     def close(self) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from sciinstruct.embedded_model import EMBEDDED_MODEL_NAME, gguf_path
 from sciinstruct.errors import InputError, MissingDependencyError, require
-from sciinstruct.llm.base import Completion, GenerationRequest, SyncBackend
+from sciinstruct.llm.base import Completion, GenerationRequest, OnDone, SyncBackend
 from sciinstruct.llm.identity import model_identity
 
 INSTALL = 'pip install "sciinstruct[llamacpp]"'
@@ -59,9 +59,20 @@ class _Context:
         self.llm = llm
         self.lock = threading.Lock()
 
-    def run(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+    def run(
+        self,
+        requests: Sequence[GenerationRequest],
+        indices: Sequence[int],
+        on_done: OnDone | None = None,
+    ) -> list[Completion]:
+        """Complete `requests` (the batch's `indices`) in turn, telling `on_done` each one."""
+        out = []
         with self.lock:
-            return [_complete(self.llm, r) for r in requests]
+            for index, request in zip(indices, requests, strict=True):
+                out.append(_complete(self.llm, request))
+                if on_done is not None:
+                    on_done(index, out[-1])
+        return out
 
 
 class LlamaCppBackend(SyncBackend):
@@ -103,12 +114,14 @@ class LlamaCppBackend(SyncBackend):
     def __repr__(self) -> str:
         return f"LlamaCppBackend(model={self.model!r}, parallel={self.parallel})"
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
         shares = split_by_prompt(requests, len(self._contexts))
         if len(shares) <= 1:
-            return self._contexts[0].run(requests)
+            return self._contexts[0].run(requests, range(len(requests)), on_done)
         futures = [
-            self._pool.submit(context.run, [requests[i] for i in share])
+            self._pool.submit(context.run, [requests[i] for i in share], share, on_done)
             for context, share in zip(self._contexts, shares, strict=False)
         ]
         results: list[Completion] = [Completion() for _ in requests]

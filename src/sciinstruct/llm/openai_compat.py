@@ -28,7 +28,7 @@ import httpx
 
 from sciinstruct.errors import InputError
 from sciinstruct.llm.balance import LeastBusy
-from sciinstruct.llm.base import AsyncBackend, Completion, GenerationRequest
+from sciinstruct.llm.base import AsyncBackend, Completion, GenerationRequest, OnDone
 from sciinstruct.llm.retry import backoff_delay, is_retryable_status, parse_retry_after
 from sciinstruct.log import logger
 from sciinstruct.redact import redact_url, redact_urls
@@ -98,7 +98,9 @@ class OpenAIBackend(AsyncBackend):
             f"concurrency={self.concurrency}, api_key_env={self.api_key_env!r})"
         )
 
-    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+    async def agenerate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
         if not requests:
             return []
         # httpcore's pool scans all its connections for every request, a cost quadratic in the
@@ -123,18 +125,25 @@ class OpenAIBackend(AsyncBackend):
             slots: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
             for i in range(self.concurrency):
                 slots.put_nowait(pools[i % n_pools])
-            jobs = [self._complete(slots, r) for r in requests]
+            jobs = [self._complete(slots, r, i, on_done) for i, r in enumerate(requests)]
             return list(await asyncio.gather(*jobs))
 
     async def _complete(
-        self, slots: asyncio.Queue[httpx.AsyncClient], request: GenerationRequest
+        self,
+        slots: asyncio.Queue[httpx.AsyncClient],
+        request: GenerationRequest,
+        index: int,
+        on_done: OnDone | None,
     ) -> Completion:
         payload = self._payload(request)
         client = await slots.get()
         try:
-            return await self._complete_with_retries(client, payload)
+            completion = await self._complete_with_retries(client, payload)
         finally:
             slots.put_nowait(client)
+        if on_done is not None:
+            on_done(index, completion)
+        return completion
 
     async def _complete_with_retries(
         self, client: httpx.AsyncClient, payload: dict[str, Any]

@@ -14,7 +14,7 @@ from typing import Any
 
 from sciinstruct.embedded_model import EMBEDDED_MODEL_NAME, hf_model_dir, hf_model_path
 from sciinstruct.errors import require
-from sciinstruct.llm.base import Completion, GenerationRequest, SyncBackend
+from sciinstruct.llm.base import Completion, GenerationRequest, OnDone, SyncBackend
 from sciinstruct.llm.identity import model_identity
 
 INSTALL = 'pip install "sciinstruct[train]"'
@@ -111,7 +111,9 @@ class TransformersBackend(SyncBackend):
     def __repr__(self) -> str:
         return f"TransformersBackend(model={self.model!r}, batch_size={self.batch_size})"
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
         prompts = [
             self.tokenizer.apply_chat_template(
                 r.messages_list(), tokenize=False, add_generation_prompt=True
@@ -133,6 +135,8 @@ class TransformersBackend(SyncBackend):
             for i, completion in zip(rows, batch, strict=True):
                 completion.latency_s = per_row
                 results[i] = completion
+                if on_done is not None:  # the rows of one engine batch finish together
+                    on_done(i, completion)
         return results
 
     def _generate_batch(

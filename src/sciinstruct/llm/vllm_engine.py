@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sciinstruct.errors import InputError, require
-from sciinstruct.llm.base import Completion, GenerationRequest, SyncBackend
+from sciinstruct.llm.base import Completion, GenerationRequest, OnDone, SyncBackend, report_each
 
 INSTALL = 'pip install "sciinstruct[vllm]"'
 
@@ -32,7 +32,13 @@ class VLLMBackend(SyncBackend):
     def __repr__(self) -> str:
         return f"VLLMBackend(model={self.model!r})"
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
+        # The offline engine returns a whole batch at once: `on_done` hears of each at the end.
+        return report_each(self._generate(requests), on_done)
+
+    def _generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         if not requests:
             return []
         params = [

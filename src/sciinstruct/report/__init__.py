@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from sciinstruct.rendering import md_cell, md_table
 from sciinstruct.report import plots
 from sciinstruct.report.data import RunSummary, summarize
 from sciinstruct.rundir import RunDir
@@ -18,8 +19,8 @@ __all__ = ["make_report", "summarize"]
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * (len(header) - 1) + "---:|"]
-    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    """Cells come from the data (subjects, sources, drop reasons): escaped by `md_table`."""
+    return md_table(header, rows, align="l" * (len(header) - 1) + "r")
 
 
 def _counts(title: str, label: str, counts: Counter[str], image: str | None) -> list[str]:
@@ -56,7 +57,7 @@ def _draw(summary: RunSummary, plots_dir: Path) -> dict[str, str]:
 
 
 def _markdown(run: RunDir, s: RunSummary, images: dict[str, str]) -> str:
-    md = [f"# Run report: {run.root.name}", ""]
+    md = [f"# Run report: {md_cell(run.root.name)}", ""]
     md += ["## Funnel", "", f"![Funnel](plots/{images['funnel']})", ""]
     first = s.funnel[0][1] if s.funnel else 0
     md += _table(

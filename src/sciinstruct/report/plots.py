@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from sciinstruct.rendering import plot_label  # noqa: E402
 from sciinstruct.report.data import RunSummary  # noqa: E402
 
 SIZE = (8, 4.5)
@@ -46,7 +47,10 @@ def bar_counts(counts: Counter[str], title: str, xlabel: str, path: Path, top: i
     """Horizontal bars, largest first; only the `top` largest categories are drawn."""
     items = counts.most_common(top)[::-1]
     fig, ax = plt.subplots(figsize=(SIZE[0], max(2.5, 0.45 * len(items) + 1.2)))
-    bars = ax.barh([k for k, _ in items], [v for _, v in items], color=BLUE)
+    # positions, not category names: two labels from the data that read the same once cut
+    # (plot_label) still get a bar each
+    bars = ax.barh(range(len(items)), [v for _, v in items], color=BLUE)
+    ax.set_yticks(range(len(items)), [plot_label(k) for k, _ in items])
     ax.bar_label(bars, padding=3)
     ax.set(title=title, xlabel=xlabel)
     ax.margins(x=0.12)
@@ -79,7 +83,7 @@ def subjects(summary: RunSummary, path: Path) -> Path:
     ax.bar_label(k, padding=2, fontsize=9)
     ax.set_xticks(
         list(x),
-        names,
+        [plot_label(n) for n in names],
         rotation=20 if len(names) > 6 else 0,
         ha="right" if len(names) > 6 else "center",
     )
@@ -134,7 +138,7 @@ def funnel(summary: RunSummary, path: Path) -> Path:
     """From questions to kept samples, each step with its count."""
     steps = summary.funnel[::-1]
     fig, ax = plt.subplots(figsize=(SIZE[0], max(2.5, 0.55 * len(steps) + 1.2)))
-    bars = ax.barh([s for s, _ in steps], [n for _, n in steps], color=BLUE)
+    bars = ax.barh([plot_label(s) for s, _ in steps], [n for _, n in steps], color=BLUE)
     ax.bar_label(bars, padding=3)
     ax.set(title="From questions to training samples", xlabel="count")
     ax.margins(x=0.12)
