@@ -200,3 +200,57 @@ def test_eval_counts_judge_decided_and_truncated_answers(tmp_path: Path) -> None
     assert judged["graded_by"] == "judge" and judged["correct"] is True
     assert judged["judge_raw"] == "Verdict: CORRECT"
     assert "judge decided" in (tmp_path / "again" / "summary.md").read_text()
+
+
+def test_annotate_asks_the_judge_for_an_answer_the_rules_cannot_read(tmp_path: Path) -> None:
+    from sciinstruct.annotate import AnnotateConfig, StagePlan, annotate
+    from sciinstruct.jsonl import read_jsonl
+    from sciinstruct.records import Attempt, Question
+    from sciinstruct.rundir import RunDir
+
+    class Model(ScriptedBackend):  # the annotate loop asks to be told of each completion
+        def generate(self, requests, on_done=None):  # type: ignore[no-untyped-def]
+            completions = super().generate(requests)
+            for index, completion in enumerate(completions):
+                if on_done is not None:
+                    on_done(index, completion)
+            return completions
+
+    question = Question(id="q", question="What is 40 + 2?", answer="42", subject="math")
+    model = Model(lambda prompt, seed: "Adding them gives forty-two.")
+    asked = ScriptedBackend(
+        lambda prompt, seed: "Verdict: CORRECT" if "forty-two" in prompt else "Verdict: INCORRECT"
+    )
+    run = RunDir(tmp_path / "run")
+    config = AnnotateConfig(plan=StagePlan(samples=1, max_tokens=32, seed=1), batch_size=1)
+    funnel = annotate([question], run, model, config.prompts(), config, judge=GradeJudge(asked))
+    (attempt,) = [Attempt.model_validate(row) for row in read_jsonl(run.attempts)]
+    assert attempt.stage == "cot" and attempt.correct is True  # no number: the judge decided
+    assert attempt.metadata["graded_by"] == "judge"
+    assert attempt.metadata["judge_raw"] == "Verdict: CORRECT"
+    assert funnel.to_stats()["solved"]["cot"] == 1 and len(asked.requests) == 1
+
+
+def test_a_recipe_judge_section_reaches_annotate_and_eval(tmp_path: Path) -> None:
+    from sciinstruct.errors import InputError
+    from sciinstruct.grading.judge import JudgeSpec
+    from sciinstruct.recipe import load_recipe
+
+    path = tmp_path / "recipe.yaml"
+    path.write_text(
+        "annotate:\n  judge:\n    backend: embedded\n    model: SmolLM2-135M-Instruct\n"
+        "eval:\n  config:\n    judge:\n      backend: openai\n"
+        "      base_url: http://127.0.0.1:8000/v1\n"
+    )
+    recipe = load_recipe(path)
+    assert recipe.annotate.judge == JudgeSpec("embedded", "SmolLM2-135M-Instruct")
+    assert recipe.eval.config.judge == JudgeSpec("openai", None, "http://127.0.0.1:8000/v1")
+    assert load_recipe(path, {"annotate.judge.model": "other"}).annotate.judge.model == "other"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("annotate:\n  judge:\n    backnd: embedded\n")
+    with pytest.raises(InputError, match=r"backnd") as caught:
+        load_recipe(bad)
+    assert "bad.yaml" in str(caught.value)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("limit: 2\n")
+    assert load_recipe(plain).annotate.judge.build() is None  # no section: no judge

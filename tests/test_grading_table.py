@@ -110,5 +110,6 @@ def test_every_family_has_right_and_wrong_answers() -> None:
         "units",
         "forms",
         "fp",
+        "worked",
     }
     assert all(labels == {True, False} for labels in families.values()), families

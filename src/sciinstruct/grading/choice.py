@@ -63,7 +63,24 @@ def _by_option_text(answer: str, choices: list[str]) -> frozenset[str] | None:
             return frozenset(LETTERS[index])
     padded = f" {wanted} "
     inside = [i for i, option in enumerate(options) if option and f" {option} " in padded]
-    return frozenset(LETTERS[inside[0]]) if len(inside) == 1 else None
+    if len(inside) == 1:
+        return frozenset(LETTERS[inside[0]])
+    return _by_option_value(answer, choices[: len(LETTERS)])
+
+
+def _by_option_value(answer: str, choices: list[str]) -> frozenset[str] | None:
+    """The only option whose quantity equals the answer's ("42 newtons" is "42 N")."""
+    from sciinstruct.grading.numeric import compare, parse_quantity
+
+    said = parse_quantity(answer)
+    if said is None:
+        return None
+    same = []
+    for index, option in enumerate(choices):
+        value = parse_quantity(option)
+        if value is not None and compare(said, value, rtol=1e-9)[0]:
+            same.append(index)
+    return frozenset(LETTERS[same[0]]) if len(same) == 1 else None
 
 
 def find_in_text(text: str) -> str | None:

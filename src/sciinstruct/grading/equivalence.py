@@ -15,6 +15,7 @@ from typing import Any
 from sciinstruct.grading import answer_types as types
 from sciinstruct.grading import choice, numeric, quantities, smiles, text
 from sciinstruct.grading.extract import (
+    EXPLICIT,
     MAX_ANSWER_CHARS,
     Extraction,
     clean,
@@ -104,23 +105,42 @@ def numeric_check(
     )
 
     def verdict(pred_q: numeric.Quantity, shown: str, fallback: bool) -> Verdict:
+        if scaled is not None and pred_q.unit:  # 2.25 mJ against 2.25 (10^-3 J): not 2.25 J
+            ok, why = numeric.compare(pred_q, scaled, rtol, False, atol)
+            return Verdict(ok, why, shown, "numeric", fallback)
         ok, why = numeric.compare(pred_q, gold_q, rtol, exact, atol)
-        if not ok and scaled is not None and (pred_q.unit or abs(pred_q.value) < abs(gold_q.value)):
+        if not ok and scaled is not None and abs(pred_q.value) < abs(gold_q.value):
             ok, why = numeric.compare(pred_q, scaled, rtol, False, atol)
         return Verdict(ok, why, shown, "numeric", fallback)
+
+    def in_dimension(result: Verdict) -> Verdict:
+        """`result`, or for an unanchored answer that it rejects, the verdict on the last
+        quantity in the asked dimension ("... gives 475 m s^-1 for N2 at 298 K": the answer,
+        not a condition stated after it)."""
+        if result.correct or found.how in EXPLICIT or not gold_q.unit:
+            return result
+        asked = _last_in_dimension(pred_text, gold_q.unit)
+        return verdict(asked.quantity, asked.text, True) if asked is not None else result
 
     if found.fallback:  # an unanchored solution: its last quantity, unit included
         tail = quantities.last_quantity(pred_text)
         if tail is not None:
-            return verdict(tail.quantity, tail.text, True)
+            return in_dimension(verdict(tail.quantity, tail.text, True))
     if (found.how != "whole" or not types.has_prose(found.text)) and _NOT_ONE_NUMBER.search(
         found.text
     ):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
+    if types.has_prose(found.text) and _ENDS_IN_INTERVAL.search(found.text):
+        why = "an interval, set, tuple or inequality is not the single number asked for"
+        return Verdict(False, why, found.text, "numeric", found.fallback)
+    comma = numeric.LONE_DECIMAL_COMMA.match(found.text.strip())
+    if comma:  # "Die Antwort ist 3,15.", "Ответ: 12,5 м."
+        value = float(comma.group(1).replace("−", "-").replace(",", "."))
+        return verdict(numeric.Quantity(value, ""), found.text, found.fallback)
     pred_q = numeric.parse_quantity(found.text)
     if pred_q is not None and (pred_q.percent or not pred_q.unit or _known(pred_q.unit)):
-        return verdict(pred_q, found.text, found.fallback)
+        return in_dimension(verdict(pred_q, found.text, found.fallback))
     rational = numeric.parse_rational(found.text)
     if rational is not None:  # \frac{1}{2}, 3/4: exact, no sympy needed
         return verdict(numeric.Quantity(float(rational), ""), found.text, found.fallback)
@@ -128,7 +148,9 @@ def numeric_check(
         lead = quantities.leading_quantity(found.text)
         if lead is not None:
             return verdict(lead.quantity, lead.text, found.fallback)
-    if pred_q is not None:  # a unit pint does not know, such as "5 apples"
+    if (
+        pred_q is not None and len(pred_q.unit.split()) <= 2
+    ):  # a unit pint does not know: "5 apples"
         return verdict(pred_q, found.text, found.fallback)
     value_text, value_unit = _value_and_unit(found.text)
     if re.search(r"[\\^/]", value_text) and not types.has_prose(value_text):
@@ -145,19 +167,23 @@ def numeric_check(
             return verdict(numeric.Quantity(value, value_unit), found.text, found.fallback)
 
         return Pending(("number", (value_text,)), finish, gold, "numeric", found.text, False)
+    if not types.has_prose(found.text):  # 2x, \sqrt{x}+1: math, not a number: math-verify decides
+        return expression_check(found, pred_text, gold, rtol)
     # A sentence ("So the result is 7.2 km/h."): its last quantity, unit included, as a fallback.
     tail = quantities.last_quantity(found.text)
     if tail is None:
         return Verdict(
             False, "prediction holds no number", found.text, "numeric", found.fallback, False
         )
-    return verdict(tail.quantity, tail.text, True)
+    return in_dimension(verdict(tail.quantity, tail.text, True))
 
 
 # [2, 5], (0, 3), {1, 2}, x > 3, 2 \le x: an answer that is not one number.
 _NOT_ONE_NUMBER = re.compile(
     r"^\s*(?:\\left)?\s*[\[(]|^\s*\\\{|^\s*\\left\\\{|[<>≤≥]|\\(?:le|ge|leq|geq|neq|lt|gt)\b"
 )
+# "x in (0, 3).": a sentence that ends in an interval or a tuple.
+_ENDS_IN_INTERVAL = re.compile(r"[\[(][^()\[\]]*\d[^()\[\]]*,[^()\[\]]*\d[^()\[\]]*[\])][\s.$]*$")
 _ANGLES = frozenset(["degree", "radian", "arcminute", "arcsecond", "turn", "gradian"])
 
 
@@ -176,6 +202,22 @@ def _value_and_unit(answer: str) -> tuple[str, str]:
             if unit and re.match(r"[A-Za-z]", unit) and _known(unit):
                 return " ".join(words[:-size]), unit
     return answer, ""
+
+
+def _last_in_dimension(text: str, unit: str) -> quantities.Found | None:
+    """The last quantity of the end of `text` whose unit converts to `unit`."""
+    target = numeric.parse_unit(unit)
+    if target is None:
+        return None
+    for found in reversed(quantities.all_quantities(text[-_DIMENSION_WINDOW_CHARS:])):
+        source = numeric.parse_unit(found.quantity.unit)
+        if source is not None and source.dimensionality == target.dimensionality:
+            return found
+    return None
+
+
+# How far back from the end a solution's result in the asked dimension is looked for.
+_DIMENSION_WINDOW_CHARS = 600
 
 
 def _known(unit: str) -> bool:
@@ -203,6 +245,9 @@ def expression_check(found: Extraction, pred_text: str, gold: str, rtol: float =
     gold_clock = numeric.clock_seconds(gold)
     if gold_clock is not None:  # a time of day: 14:05, 14:05:00 and 2:05 PM are one time
         pred_clock = numeric.clock_seconds(answer)
+        if pred_clock is None:  # "The meeting ends at 2:05 PM."
+            answer = numeric.last_clock(found.text) or answer
+            pred_clock = numeric.clock_seconds(answer)
         ok = pred_clock == gold_clock
         why = "same time of day" if ok else "a different time of day"
         return Verdict(ok, why, answer, "expression", fallback, certain=pred_clock is not None)

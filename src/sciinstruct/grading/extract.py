@@ -56,11 +56,7 @@ _CHAT_DEBRIS = re.compile(
 )
 # A line that comments on the result rather than stating it: "where we used 1 J = 1 N m".
 _REMARK = re.compile(r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\()")
-# "The answer is $x = 5$ because ...": the math span that opens the answer line.
 _LAST_NUMBER = re.compile(NUMBER_PATTERN)
-_LEADING_MATH = re.compile(
-    r"\$\$((?:\\.|[^\\$])+?)\$\$|\$((?:\\.|[^\\$])+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]"
-)
 
 
 @dataclass(frozen=True)
@@ -173,9 +169,11 @@ def extract(text: str) -> Extraction | None:
         found = _after_last(pattern, text)
         if found:
             inner = find_boxed(found)
+            if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
+                inner = assignments(_MATH_SPAN.sub(_group, found))
             if inner is None:
-                math = _LEADING_MATH.match(found)
-                inner = next(g for g in math.groups() if g is not None) if math else found
+                math = _MATH_SPAN.match(found)  # "$x = 5$ because ..."
+                inner = _group(math) if math else found
             return Extraction(clean(inner), how)
     if len(text) <= _SHORT_RESPONSE_CHARS and "\n" not in text:
         several = assignments(text)  # "so x = 1 or x = -2": one answer, two values
@@ -185,6 +183,10 @@ def extract(text: str) -> Extraction | None:
         return Extraction(clean(statement), "statement")
     number = last_number(text)
     return Extraction(number, "last_number") if number is not None else None
+
+
+def _group(match: re.Match[str]) -> str:
+    return next(g for g in match.groups() if g is not None)
 
 
 def extract_answer(text: str) -> str | None:
@@ -215,9 +217,9 @@ def final_statement(text: str) -> str | None:
     last = lines[-1][-_STATEMENT_CHARS:]
     spans = list(_MATH_SPAN.finditer(last))
     if spans and not re.search(r"[\d=]", last[spans[-1].end() :]):
-        inner = next(g for g in spans[-1].groups() if g is not None)
+        inner = _group(spans[-1])
         return assignments(inner) or inner.rsplit("=", 1)[-1]  # a chain's last side
-    tidy = _MATH_SPAN.sub(lambda m: next(g for g in m.groups() if g is not None), last)
+    tidy = _MATH_SPAN.sub(_group, last)
     several = assignments(tidy)
     if several:
         return several
@@ -257,7 +259,10 @@ _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _REWRITES = (
     (re.compile(r"(?<=\d),\\!\s*(?=\d{3})"), ","),  # 48,\! 216: a thousands separator
     (re.compile(r"\\[dt]frac\b"), r"\\frac"),
+    (re.compile(r"\*\*(.+?)\*\*|__(.+?)__"), lambda m: m.group(1) or m.group(2)),  # **17**
     (re.compile(r"\\\$"), ""),
+    (re.compile(r"\\langle\b"), "("),  # a vector <1, 2, 3> is the tuple (1, 2, 3)
+    (re.compile(r"\\rangle\b"), ")"),
     (re.compile(r"π"), r"\\pi "),
     (re.compile(r"∞"), r"\\infty "),
     (re.compile(r"−"), "-"),  # an escaped dollar sign: "\$12.50" is 12.50

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sciinstruct.grading import answer_types as types
@@ -30,11 +30,13 @@ from sciinstruct.grading.equivalence import (
 from sciinstruct.grading.extract import (
     EXPLICIT,
     MAX_ANSWER_CHARS,
+    Extraction,
     brace_depth,
     clean,
     extract,
     find_boxed,
     sanitize,
+    strip_chat_debris,
 )
 from sciinstruct.grading.metadata import load_metadata, tolerances
 from sciinstruct.grading.numeric import close, normalize_unit, parse_quantity, parse_unit
@@ -226,6 +228,14 @@ def grade_many(
     return judge.review(verdicts, cases)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A pair's rule check, and the second look to take if the rules find its answer wrong."""
+
+    step: Step
+    second_look: tuple[str, tuple[Any, ...]] | None = None
+
+
 def _prepare(
     pred: Any,
     gold: Any,
@@ -235,14 +245,48 @@ def _prepare(
     choices: list[str] | None,
     metadata: Mapping[str, Any] | str | None = None,
     finish_reason: str | None = None,
-) -> Step:
-    step = _prepare_step(pred, gold, answer_type, unit, rtol, choices, metadata, finish_reason)
+) -> _Prepared:
+    prepared = _prepare_step(pred, gold, answer_type, unit, rtol, choices, metadata, finish_reason)
+    if not isinstance(prepared, _Prepared):
+        prepared = _Prepared(prepared)
+    step = prepared.step
     if finish_reason != "length":
-        return step
+        return prepared
     if isinstance(step, Verdict):
-        return replace(step, truncated=True)
+        return _Prepared(replace(step, truncated=True))
     finish = step.finish
-    return replace(step, finish=lambda value: replace(finish(value), truncated=True))
+    return _Prepared(replace(step, finish=lambda value: replace(finish(value), truncated=True)))
+
+
+def _second_look(
+    pred_text: str, gold: str, kind: str, unit: str | None, rtol: float, found: Extraction | None
+) -> tuple[str, tuple[Any, ...]] | None:
+    """The sandbox task that reads the whole response with math-verify's own extraction, for a
+    pair whose answer the rules may have mis-read: one they found only in unanchored text (or
+    not at all). With a unit (the reference's, or SciBench's `10^{-3} J`), math-verify drops
+    units, so it cannot tell 2.25 J from 2.25 mJ: what it reads must then be a bare number,
+    equal to the reference in its scaled unit or as written. A response cut off by the token
+    limit never gets one."""
+    if kind not in ("numeric", "expression"):
+        return None
+    if found is not None and found.how in EXPLICIT:
+        return None  # the model's own box or "the answer is": math-verify would read the same
+    gold_q = parse_quantity(gold)
+    if gold_q is not None and gold_q.percent:
+        return None
+    golds = [gold]
+    bare = bool(unit or (gold_q is not None and gold_q.unit))
+    if bare:
+        if gold_q is None:
+            return None
+        power = numeric.split_unit_scale(unit)[0] if unit else 0
+        golds = [f"{gold_q.value * 10.0**power!r}"] + ([f"{gold_q.value!r}"] if power else [])
+    response = strip_chat_debris(pred_text)[-_SECOND_LOOK_CHARS:]
+    return ("response_equal", (response, tuple(golds), rtol, bare))
+
+
+# math-verify reads the response's end: a final answer sits there, and the scan stays cheap.
+_SECOND_LOOK_CHARS = 4000
 
 
 def _prepare_step(
@@ -254,7 +298,7 @@ def _prepare_step(
     choices: list[str] | None,
     metadata: Mapping[str, Any] | str | None,
     finish_reason: str | None,
-) -> Step:
+) -> Step | _Prepared:
     try:
         kind = types.resolve(answer_type)
     except ValueError as exc:
@@ -292,7 +336,8 @@ def _prepare_step(
         return choice_check(pred_text, gold_answer, choices)
     if found is None:
         verdict = Verdict(False, "no answer found in the prediction", None, kind, certain=False)
-        return wrong(verdict, gold_answer)
+        second = _second_look(pred_text, gold_answer, kind, unit, rtol, None)
+        return _Prepared(wrong(verdict, gold_answer), second)
     problem = _size_problem(found.text)
     if problem:
         shown = found.text[:200]
@@ -302,13 +347,14 @@ def _prepare_step(
     if kind == "numeric" and not unit and numeric.clock_seconds(gold_answer) is not None:
         # 14:05 reads as a number with a unit; a time of day is compared as one
         return expression_check(found, pred_text, gold_answer, rtol)
+    second = _second_look(pred_text, gold_answer, kind, unit, rtol, found)
     if kind == "numeric":
-        return numeric_check(found, pred_text, gold_answer, unit, rtol, atol)
+        return _Prepared(numeric_check(found, pred_text, gold_answer, unit, rtol, atol), second)
     if kind == "text":
         return text_check(found, pred_text, gold_answer)
     if kind == "smiles":
         return smiles_check(found, gold_answer)
-    return expression_check(found, pred_text, gold_answer, rtol)
+    return _Prepared(expression_check(found, pred_text, gold_answer, rtol), second)
 
 
 def _size_problem(answer: str) -> str | None:
@@ -352,7 +398,27 @@ def _run_cached(
     return [o if o is not None else Outcome(error="lost") for o in outcomes]
 
 
-def _resolve(steps: list[Step], timeout: float, workers: int | None) -> list[Verdict]:
+def _resolve(prepared: list[_Prepared], timeout: float, workers: int | None) -> list[Verdict]:
+    """Run every pending symbolic check, then the second looks of the answers found wrong."""
+    verdicts = _resolve_steps([p.step for p in prepared], timeout, workers)
+    looks = [
+        (i, p.second_look)
+        for i, (p, v) in enumerate(zip(prepared, verdicts, strict=True))
+        if p.second_look is not None and v.correct is False and not v.truncated
+    ]
+    if not looks:
+        return verdicts
+    outcomes = _run_cached([task for _, task in looks], timeout, workers)
+    for (i, _), outcome in zip(looks, outcomes, strict=True):
+        if outcome.error is None and outcome.value[0] is True:
+            _, reason, extracted = outcome.value
+            verdicts[i] = replace(
+                verdicts[i], correct=True, reason=reason, extracted=extracted, certain=True
+            )
+    return verdicts
+
+
+def _resolve_steps(steps: list[Step], timeout: float, workers: int | None) -> list[Verdict]:
     """Run every pending symbolic check; a failed one is blamed on the reference only if the
     reference alone also fails."""
     todo = [(i, s) for i, s in enumerate(steps) if isinstance(s, Pending)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -25,6 +26,10 @@ _COMMAND = re.compile(r"\\[A-Za-z]+")
 _TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)\b")
 _DEGREES = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°)")
 # y = 3x - 1 and g(x) = 3x - 1 define the same line: a definition's left side is a name only.
+# a < x < b, a \le x \leq b: a chained inequality in one variable
+_BETWEEN = re.compile(
+    r"\s*([^<>=\\]+?)\s*(<|\\le(?:q)?\b)\s*[A-Za-z]\s*(<|\\le(?:q)?\b)\s*([^<>=\\]+?)\s*"
+)
 _DEFINED = re.compile(r"^\s*(?:y|[A-Za-z]\s*\(\s*[a-z](?:\s*,\s*[a-z])*\s*\))\s*=(?=[^=]*$)")
 
 
@@ -38,6 +43,10 @@ def to_latex(answer: str) -> str:
     if _TRIG.search(s):
         s = _DEGREES.sub(lambda m: f"\\frac{{{m.group(1)}\\pi}}{{180}}", s)
     s = _DEFINED.sub("", s)
+    between = _BETWEEN.fullmatch(s)
+    if between:  # -2 < x \le 3 is the interval (-2, 3]
+        low, left, right, high = between.groups()
+        s = f"{'[' if 'e' in left else '('}{low}, {high}{']' if 'e' in right else ')'}"
     if "$" in s or "\\boxed" in s or s.startswith(("\\(", "\\[")):
         return s
     return f"${s}$"
@@ -63,6 +72,80 @@ def _parse(answer: str) -> tuple[Any, ...]:
         parsing_timeout=None,
     )
     return tuple(parsed)
+
+
+@lru_cache(maxsize=1024)
+def _parse_response(text: str) -> tuple[Any, ...]:
+    """A whole response read by math-verify's own LaTeX extraction: a box first, then "the
+    final answer is", then the last math span (never a bare number in running text, which
+    would need its `parse_expr` extraction)."""
+    mv = _math_verify()
+    parsed = mv.parse(
+        text,
+        extraction_config=[mv.LatexExtractionConfig(boxed_match_priority=0)],
+        fallback_mode="first_match",  # [value, the text it read] (just [text] if unparsable)
+        parsing_timeout=None,
+    )
+    return tuple(parsed) if len(parsed) == 2 else ()
+
+
+# The end of a math span: `$`, `\]`, `\)`.
+_MATH_CLOSE = re.compile(r"\$|\\\]|\\\)")
+
+
+def response_equal(
+    response: str, golds: Sequence[str], rtol: float | None = None, bare: bool = False
+) -> list[Any]:
+    """`[correct, reason, extracted]`: math-verify's extraction of the whole `response` against
+    any of the extracted references `golds` (the second look the grader takes when its own
+    rules found the answer wrong or could not read it). `bare`: what it reads must be a bare
+    number or expression, no unit or variable (math-verify would drop a unit)."""
+    pred_parsed = _parse_response(response)
+    if not pred_parsed:
+        return [False, "math-verify found no answer in the response", None]
+    extracted = str(pred_parsed[1])[:200]
+    closers = list(_MATH_CLOSE.finditer(response))
+    if closers and re.search(r"\d", response[closers[-1].end() :]):
+        # "... at $x=3$ gives 6, so the slope is 6": the last math span is not the answer
+        return [False, "the response states a number after its last math span", extracted]
+    if bare and closers and _has_unit(_last_span(response, closers[-1])):
+        return [False, "math-verify read a unit or a variable, which it cannot weigh", extracted]
+    value = list(pred_parsed[:1])
+    if bare:  # x = 5: the value
+        value = [getattr(value[0], "rhs", value[0])]
+    for gold in golds:
+        gold_parsed = _parse(gold)
+        if not gold_parsed:
+            continue
+        if _math_verify().verify(list(gold_parsed), value, timeout_seconds=None):
+            return [True, "math-verify's own extraction of the response: equivalent", extracted]
+        decimal = _DECIMAL.search(extracted) or _DECIMAL.search(gold)
+        if rtol is not None and decimal and _numerically_close(value[0], gold_parsed[0], rtol):
+            why = f"math-verify's own extraction of the response: equal numerically (rtol={rtol:g})"
+            return [True, why, extracted]
+    return [False, "math-verify's own extraction of the response: not equivalent", extracted]
+
+
+_OPENER = {"$": "$", "\\]": "\\[", "\\)": "\\("}
+_FONT = re.compile(r"\\(?:text\w*|math\w+|rm|operatorname|mbox|si|unit)\b")
+
+
+def _last_span(response: str, closer: re.Match[str]) -> str:
+    """The raw text of the math span that `closer` ends (math-verify's own copy of it has its
+    units already normalised away)."""
+    end = closer.start()
+    opener = _OPENER[closer.group(0)]
+    if opener == "$" and response[end - 1 : end] == "$":  # $$ ... $$
+        end -= 1
+        opener = "$$"
+    return response[response.rfind(opener, 0, end) + len(opener) : end]
+
+
+def _has_unit(span: str) -> bool:
+    """True when the value a math span ends with (after its last `=`) carries a unit or a
+    variable: `E = 2.25 \\mathrm{~J}`, `5x`; not `\\frac{0.693}{10}` or `2.2 \\times 10^{-3}`."""
+    value = span.rsplit("=", 1)[-1]
+    return bool(_FONT.search(value) or re.search(r"[A-Za-z]", _COMMAND.sub("", value)))
 
 
 def gold_problem(gold: str) -> str | None:
@@ -161,4 +244,9 @@ def warmup() -> None:
 
 
 # The only operations a sandbox worker will run (see sandbox.py).
-OPS = {"equal": equal, "number": number, "gold_problem": gold_problem}
+OPS = {
+    "equal": equal,
+    "number": number,
+    "gold_problem": gold_problem,
+    "response_equal": response_equal,
+}

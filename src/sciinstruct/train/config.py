@@ -171,6 +171,11 @@ class RFTTrainConfig(SFTTrainConfig):
     sample_top_p: float = _help("Nucleus sampling threshold for the k solutions.", 0.95)
     max_new_tokens: int = _help("Longest sampled solution, in tokens.", 512)
     sample_batch_size: int = _help("Questions per generate() call while sampling.", 8)
+    judge_backend: str | None = _help(
+        "LLM judge for the samples the grader's rules cannot decide (a backend name).", None
+    )
+    judge_model: str | None = _help("The judge's model.", None)
+    judge_base_url: str | None = _help("openai judge: server URL(s).", None)
 
     def __post_init__(self) -> None:
         super().__post_init__()

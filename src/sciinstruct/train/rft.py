@@ -15,9 +15,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sciinstruct.errors import InputError, SciInstructError
+from sciinstruct.grading.judge import make_judge
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger, progress
 from sciinstruct.train import data as train_data
@@ -26,6 +27,9 @@ from sciinstruct.train.model import load_model, load_tokenizer, resolve_model
 from sciinstruct.train.runner import TrainResult
 from sciinstruct.train.sft import train_sft
 
+if TYPE_CHECKING:
+    from sciinstruct.grading.judge import GradeJudge
+
 ROUND_DONE = "round_done.json"
 
 
@@ -33,6 +37,14 @@ def sample_solutions(
     model_dir: str, prompts: list[list[dict[str, str]]], cfg: RFTTrainConfig, seed: int
 ) -> list[list[str]]:
     """`cfg.samples` sampled solutions for each chat prompt, batched through `generate`."""
+    return sample_with_finish_reasons(model_dir, prompts, cfg, seed)[0]
+
+
+def sample_with_finish_reasons(
+    model_dir: str, prompts: list[list[dict[str, str]]], cfg: RFTTrainConfig, seed: int
+) -> tuple[list[list[str]], list[list[str]]]:
+    """The sampled solutions of `sample_solutions` and, for each, why generation stopped:
+    `stop` (an end-of-sequence token) or `length` (cut off at `cfg.max_new_tokens`)."""
     import torch
 
     tokenizer = load_tokenizer(model_dir)
@@ -40,6 +52,9 @@ def sample_solutions(
     model = load_model(model_dir, cfg.precision).eval()
     torch.manual_seed(seed)
     solutions: list[list[str]] = []
+    reasons: list[list[str]] = []
+    # A finished sequence ends in EOS and is padded after it; one cut off holds neither.
+    ends = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
     with progress() as bar:
         task = bar.add_task("sampling solutions", total=len(prompts))
         for start in range(0, len(prompts), cfg.sample_batch_size):
@@ -62,38 +77,57 @@ def sample_solutions(
                     pad_token_id=tokenizer.pad_token_id,
                 )
             # output: (len(batch) * samples, prompt_len + new) with the k samples of a prompt adjacent
-            texts = tokenizer.batch_decode(
-                output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True
-            )
+            new = output[:, inputs["input_ids"].shape[1] :]
+            texts = tokenizer.batch_decode(new, skip_special_tokens=True)
+            stopped = ["stop" if ends & set(row.tolist()) else "length" for row in new]
             for i in range(len(batch)):
                 solutions.append(texts[i * cfg.samples : (i + 1) * cfg.samples])
+                reasons.append(stopped[i * cfg.samples : (i + 1) * cfg.samples])
             bar.advance(task, len(batch))
-    return solutions
+    return solutions, reasons
 
 
 def select_correct(
-    questions: list[dict[str, Any]], solutions: list[list[str]], keep: int
+    questions: list[dict[str, Any]],
+    solutions: list[list[str]],
+    keep: int,
+    finish_reasons: list[list[str]] | None = None,
+    judge: GradeJudge | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """SFT rows of up to `keep` distinct correct solutions per question, and the counts."""
-    from sciinstruct.grading import grade
+    """SFT rows of up to `keep` distinct correct solutions per question, and the counts.
 
+    `finish_reasons` (per solution, `stop`/`length`) keep a solution cut off by the token limit
+    from being credited by a number of its unfinished work; `judge` decides the solutions the
+    grader's rules cannot (all of them in one batch); `judged` counts its verdicts.
+    """
+    from sciinstruct.grading import grade_many
+
+    pairs = [(q, text) for q, texts in zip(questions, solutions, strict=True) for text in texts]
+    reasons = [r for rs in finish_reasons for r in rs] if finish_reasons is not None else None
+    verdicts = iter(
+        grade_many(
+            [text for _, text in pairs],
+            [q["answer"] for q, _ in pairs],
+            answer_types=[q["answer_type"] for q, _ in pairs],
+            units=[q["unit"] for q, _ in pairs],
+            choices=[q.get("choices") for q, _ in pairs],
+            metadata=[q.get("metadata") for q, _ in pairs],
+            # the question's text: a solution that only repeats a given quantity is not kept
+            questions=[q.get("question") or q["prompt"][-1]["content"] for q, _ in pairs],
+            finish_reasons=reasons,
+            judge=judge,
+        )
+    )
     rows: list[dict[str, Any]] = []
     counts = {"sampled": 0, "correct": 0, "duplicate": 0, "kept": 0, "questions_solved": 0}
-    counts["ungradable_reference"] = 0
+    counts.update(ungradable_reference=0, truncated=0, judged=0)
     for question, texts in zip(questions, solutions, strict=True):
         seen: set[str] = set()
-        for text in texts:
+        graded = [next(verdicts) for _ in texts]
+        for text, verdict in zip(texts, graded, strict=True):
             counts["sampled"] += 1
-            verdict = grade(
-                text,
-                question["answer"],
-                question["answer_type"],
-                question["unit"],
-                choices=question.get("choices"),
-                metadata=question.get("metadata"),
-                # the question's text: a solution that only repeats a given quantity is not kept
-                question=question.get("question") or question["prompt"][-1]["content"],
-            )
+            counts["truncated"] += verdict.truncated
+            counts["judged"] += verdict.source == "judge"
             if verdict.correct is None:
                 counts["ungradable_reference"] += 1
                 break  # the reference is the problem: no sample of this question can be graded
@@ -149,8 +183,15 @@ def run_round(
     data_file = round_dir / "rft.jsonl"
     if not (cfg.resume and data_file.exists()):
         prompts = [q["prompt"] for q in questions]
-        solutions = sample_solutions(model, prompts, cfg, seed=cfg.seed + number)
-        rows, counts = select_correct(questions, solutions, cfg.keep_per_question)
+        solutions, reasons = sample_with_finish_reasons(model, prompts, cfg, seed=cfg.seed + number)
+        judge = make_judge(cfg.judge_backend, cfg.judge_model, cfg.judge_base_url)
+        try:
+            rows, counts = select_correct(
+                questions, solutions, cfg.keep_per_question, reasons, judge
+            )
+        finally:
+            if judge is not None:
+                judge.backend.close()
         logger.info("round %d: %s", number, counts)
         round_dir.mkdir(parents=True, exist_ok=True)
         (round_dir / "sampling.json").write_text(json.dumps(counts, indent=2))
