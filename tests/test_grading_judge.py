@@ -208,16 +208,8 @@ def test_annotate_asks_the_judge_for_an_answer_the_rules_cannot_read(tmp_path: P
     from sciinstruct.records import Attempt, Question
     from sciinstruct.rundir import RunDir
 
-    class Model(ScriptedBackend):  # the annotate loop asks to be told of each completion
-        def generate(self, requests, on_done=None):  # type: ignore[no-untyped-def]
-            completions = super().generate(requests)
-            for index, completion in enumerate(completions):
-                if on_done is not None:
-                    on_done(index, completion)
-            return completions
-
     question = Question(id="q", question="What is 40 + 2?", answer="42", subject="math")
-    model = Model(lambda prompt, seed: "Adding them gives forty-two.")
+    model = ScriptedBackend(lambda prompt, seed: "Adding them gives forty-two.")
     asked = ScriptedBackend(
         lambda prompt, seed: "Verdict: CORRECT" if "forty-two" in prompt else "Verdict: INCORRECT"
     )

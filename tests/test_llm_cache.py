@@ -74,9 +74,6 @@ class Silent(ScriptedBackend):
     def generate(self, requests):  # type: ignore[override]
         return super().generate(requests)
 
-    async def agenerate(self, requests):  # type: ignore[override]
-        return self.generate(requests)
-
 
 def test_hit_and_miss(tmp_path):
     backend = table()
@@ -335,15 +332,7 @@ def test_a_sync_backend_written_without_on_done_is_cached_through_agenerate(tmp_
     cache on the async path: its batch is stored when the call returns."""
     import asyncio
 
-    from sciinstruct.llm.base import SyncBackend
-
-    class OldStyle(SyncBackend):
-        name, model = "old", "v0"
-
-        def generate(self, requests):
-            return [Completion(text=r.messages[-1]["content"].upper()) for r in requests]
-
-    cached = CachedBackend(OldStyle(), tmp_path / "c.sqlite")
+    cached = CachedBackend(table(kind=Silent), tmp_path / "c.sqlite")  # a SyncBackend, old style
     out = asyncio.run(cached.agenerate([_ask("a"), _ask("b")]))
-    assert [c.text for c in out] == ["A", "B"]
+    assert [c.text for c in out] == ["a#0", "b#0"]
     assert len(ResponseCache(tmp_path / "c.sqlite")) == 2

@@ -82,8 +82,8 @@ def test_select_correct_does_not_keep_a_cut_off_solution_for_its_last_number() -
 
 
 def test_select_correct_asks_the_judge_what_the_rules_cannot_decide() -> None:
-    from eval_scripted import ScriptedBackend
     from sciinstruct.grading.judge import GradeJudge
+    from scripted import ScriptedBackend
 
     asked = ScriptedBackend(
         lambda prompt, seed: "Verdict: CORRECT" if "four" in prompt else "Verdict: INCORRECT"
