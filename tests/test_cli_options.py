@@ -96,3 +96,23 @@ def test_a_flag_wins_over_the_recipe_and_a_default_does_not(tmp_path: Path, capt
     assert cfg.max_steps == 2  # the flag
     assert cfg.learning_rate == 3e-5  # the recipe: --lr's default does not hide it
     assert cfg.lora_target_modules == "all-linear"
+
+
+def test_the_ngram_default_lives_in_the_curate_config_only() -> None:
+    from sciinstruct.curate import CurateConfig
+
+    declared = {f.name: f for f in dataclasses.fields(CurateConfig)}["ngram"]
+    curate = click_command("curate")
+    assert option(curate, "--ngram").default == declared.default == 13
+    assert "Words in the n-grams" in option(curate, "--ngram").help
+    source = (Path(__file__).parents[1] / "src/sciinstruct/cli/curation.py").read_text()
+    assert "13" not in source
+
+
+def test_curate_bound_on_the_command_line(tmp_path: Path, capsys) -> None:
+    assert main(["curate", str(tmp_path), "--ngram", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --ngram must be >= 1, got 0"
+    assert main(["curate", str(tmp_path), "--near-threshold", "1.5"]) == 2
+    assert (
+        capsys.readouterr().err.strip() == "error: --near-threshold must be in (0.0, 1.0], got 1.5"
+    )

@@ -271,9 +271,9 @@ def test_drop_log_runs_datatrove_style_filters(tmp_path: Path) -> None:
 
 def test_bad_options_are_input_errors(tmp_path: Path, make_run) -> None:
     run = make_run([question(0)], [attempt("q0", solution(0))])
-    with pytest.raises(InputError, match="hinted policy"):
+    with pytest.raises(InputError, match="hinted must be one of keep, downweight, drop"):
         curate(run, CurateConfig(hinted="sometimes"))  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="solution scope"):
+    with pytest.raises(InputError, match="solution_scope must be one of question, global"):
         CurateConfig(solution_scope="run")
     with pytest.raises(InputError, match="benchmark file not found"):
         curate(run, CurateConfig(benchmarks=[tmp_path / "missing.jsonl"]))

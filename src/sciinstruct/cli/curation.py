@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from sciinstruct.cli.options import build_config, config_options
+from sciinstruct.curate import CurateConfig
 from sciinstruct.errors import InputError, SciInstructError
 from sciinstruct.log import console
 
@@ -103,64 +106,21 @@ def filter_command(
     )
 
 
+@config_options(CurateConfig, exclude=("subject_ratios",))
 def curate_command(
+    given: dict[str, Any],
     run_dir: Path = RUN,
-    dedup: bool = typer.Option(True, help="Drop exact and near duplicates."),
-    near_dup: bool = typer.Option(True, help="Also MinHash LSH near duplicates."),
-    near_threshold: float = typer.Option(
-        0.8, help="Jaccard similarity of word 3-grams that makes a near duplicate."
-    ),
-    num_perm: int = typer.Option(
-        128, help="MinHash permutations (more: finer similarity, slower)."
-    ),
-    solution_scope: str = typer.Option(
-        "question", help="Dedup solutions within a 'question' or 'global'."
-    ),
-    benchmark: list[Path] = typer.Option(
-        [],
-        help="Benchmark to decontaminate against: a registered name (gsm8k), a .yaml definition, a shipped set (eval_set) or a JSONL file; repeatable.",
-    ),
-    ngram: int = typer.Option(13, help="Words in the n-grams compared with benchmarks."),
-    hinted: str = typer.Option("keep", help="Hinted solutions: keep, downweight or drop."),
-    hinted_weight: float = typer.Option(
-        0.5, help="Weight of hinted solutions with --hinted downweight."
-    ),
-    drop_fallback: bool = typer.Option(
-        False,
-        "--drop-fallback",
-        help="Drop solutions graded correct only by their last number (no boxed or stated answer).",
-    ),
-    max_per_question: int | None = typer.Option(
-        None, help="At most this many solutions per question."
-    ),
     subject_ratio: list[str] = typer.Option(
         [], help="SUBJECT=RATIO, repeatable: relative shares of the named subjects."
     ),
-    general: Path | None = typer.Option(None, help="General instruction data (JSONL) to mix in."),
-    general_ratio: float = typer.Option(0.1, help="Share of general data in the result."),
-    seed: int = typer.Option(0, help="Seed for sampling general data."),
 ) -> None:
     """Dedup, decontaminate and mix; writes samples.jsonl and every drop to dropped.jsonl."""
-    from sciinstruct.curate.pipeline import CurateConfig, curate
+    from sciinstruct.curate.pipeline import curate
     from sciinstruct.rundir import RunDir
 
-    config = CurateConfig(
-        dedup=dedup,
-        near_dup=near_dup,
-        near_threshold=near_threshold,
-        num_perm=num_perm,
-        solution_scope=solution_scope,
-        benchmarks=benchmark,
-        ngram=ngram,
-        hinted=hinted,
-        hinted_weight=hinted_weight,  # type: ignore[arg-type]
-        drop_fallback=drop_fallback,
-        max_per_question=max_per_question,
-        subject_ratios=_ratios(subject_ratio),
-        general=general,
-        general_ratio=general_ratio,
-        seed=seed,
-    )
+    if subject_ratio:
+        given = {**given, "subject_ratios": _ratios(subject_ratio)}
+    config = build_config(CurateConfig, given)
     stats = curate(RunDir(run_dir), config)
     dropped = ", ".join(f"{k} {v}" for k, v in stats["dropped_samples"].items()) or "none"
     console.print(

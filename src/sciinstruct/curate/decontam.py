@@ -25,7 +25,6 @@ from sciinstruct.errors import InputError
 from sciinstruct.rows import read_rows
 from sciinstruct.settings import package_path
 
-DEFAULT_NGRAM = 13
 TEXT_FIELDS = ("question", "problem", "prompt", "input", "text")
 # Multiplier of the polynomial n-gram hash: a large odd constant, so the map is a bijection on
 # each position modulo 2**64 (golden-ratio constant, as in Fibonacci hashing).
@@ -96,7 +95,7 @@ def benchmark_texts(
 class NgramIndex:
     """The hashed n-grams of a set of benchmarks, and where each came from."""
 
-    def __init__(self, benchmarks: Sequence[Benchmark], n: int = DEFAULT_NGRAM) -> None:
+    def __init__(self, benchmarks: Sequence[Benchmark], n: int) -> None:
         if n < 1:
             raise ValueError(f"n-gram size must be at least 1, got {n}")
         self.n = n
