@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from sciinstruct.cli.options import build_config, config_options
-from sciinstruct.curate import CurateConfig
+from sciinstruct.curate import CurateConfig, FilterConfig
 from sciinstruct.errors import InputError, SciInstructError
 from sciinstruct.log import console
 
@@ -29,75 +29,40 @@ def _ratios(values: list[str]) -> dict[str, float]:
     return ratios
 
 
+@config_options(FilterConfig, exclude=("options",))
 def filter_command(
+    given: dict[str, Any],
     run_dir: Path = RUN,
-    model: str = typer.Option(
-        "tfidf", help="Classifier: tfidf (fast) or lm (SciGLM's: fine-tuned causal LM)."
-    ),
-    labels: Path | None = typer.Option(
-        None, help="Train on this JSONL of question/solution/label instead of the run's attempts."
-    ),
-    load: Path | None = typer.Option(
-        None,
-        help="Use a saved classifier directory instead of training. Only data files are read "
-        "(tfidf.json + .npy arrays, or safetensors); a directory holding a pickle is refused.",
-    ),
-    save: Path | None = typer.Option(
-        None, help="Where to save the trained classifier [default: RUN/classifier]."
-    ),
-    threshold: float = typer.Option(
-        0.0, help="Keep samples scoring at least this; scores are P(good) - P(bad) in [-1, 1]."
-    ),
-    keep_fraction: float | None = typer.Option(
-        None, help="Keep this top fraction instead of using a threshold."
-    ),
-    heldout: float = typer.Option(
-        0.2, help="Fraction of questions held out to report accuracy and AUC."
-    ),
     lm_model: Path | None = typer.Option(
         None, help="lm: base model directory [default: the embedded model]."
     ),
-    epochs: float = typer.Option(1.0, help="lm: passes over the training attempts."),
+    epochs: float | None = typer.Option(None, help="lm: passes over the training attempts."),
     max_steps: int | None = typer.Option(None, help="lm: stop after this many optimizer steps."),
-    lr: float = typer.Option(2e-5, help="lm: learning rate."),
-    batch_size: int = typer.Option(4, help="lm: batch size."),
-    max_length: int = typer.Option(
-        384, help="lm: tokens per example (long solutions keep their end)."
+    lr: float | None = typer.Option(None, help="lm: learning rate."),
+    batch_size: int | None = typer.Option(None, help="lm: batch size."),
+    max_length: int | None = typer.Option(
+        None, help="lm: tokens per example (long solutions keep their end)."
     ),
-    cross_fit: int | None = typer.Option(
-        None,
-        help="Score each candidate with a model trained without its question, over k folds "
-        "[default: 5 for tfidf, 0 (off) for lm].",
-    ),
-    seed: int = typer.Option(0, help="Seed of the held-out split and training."),
 ) -> None:
-    """Train the quality classifier on graded attempts and keep the samples it rates well."""
-    from sciinstruct.curate.quality_filter import FilterConfig, run_filter
+    """Train the quality classifier on graded attempts and keep the samples it rates well.
+
+    The lm options left unset take the LM classifier's own defaults (`curate/lm_classifier.py`).
+    """
+    from sciinstruct.curate.quality_filter import run_filter
     from sciinstruct.rundir import RunDir
 
-    options = {}
-    if model == "lm":
-        options = {
+    config = build_config(FilterConfig, given)
+    if config.model == "lm":
+        lm = {
             "model": lm_model,
             "epochs": epochs,
             "max_steps": max_steps,
             "lr": lr,
             "batch_size": batch_size,
             "max_length": max_length,
-            "seed": seed,
+            "seed": config.seed,
         }
-    config = FilterConfig(
-        model=model,
-        labels=labels,
-        load=load,
-        save=save,
-        threshold=threshold,
-        keep_fraction=keep_fraction,
-        heldout=heldout,
-        cross_fit=cross_fit,
-        seed=seed,
-        options=options,
-    )
+        config.options = {k: v for k, v in lm.items() if v is not None}
     stats = run_filter(RunDir(run_dir), config)
     held = stats["metrics"].get("heldout", {})
     console.print(
