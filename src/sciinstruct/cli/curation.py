@@ -10,6 +10,7 @@ import typer
 from sciinstruct.cli.options import build_config, config_options
 from sciinstruct.curate import CurateConfig, FilterConfig
 from sciinstruct.errors import InputError, SciInstructError
+from sciinstruct.export import ExportOptions
 from sciinstruct.log import console
 
 RUN = typer.Argument(..., help="The run directory.", file_okay=False)
@@ -93,34 +94,21 @@ def curate_command(
     )
 
 
+@config_options(ExportOptions)
 def export_command(
+    given: dict[str, Any],
     run_dir: Path = RUN,
     format: list[str] = typer.Option(
         ["sft"], "--format", "-f", help="sft, rft, dpo or grpo (repeatable)."
     ),
-    rft_k: int = typer.Option(4, help="rft: distinct correct solutions per question."),
-    dpo_pairs: int = typer.Option(1, help="dpo: pairs per question."),
-    chosen_min: float = typer.Option(8.0, help="dpo: lowest critique score of a chosen solution."),
-    rejected_max: float = typer.Option(
-        4.0, help="dpo: highest critique score of a rejected solution."
-    ),
-    system_prompt: str | None = typer.Option(
-        None, help="A system message to put first in every conversation."
-    ),
     parquet: bool = typer.Option(True, help="Also write Parquet files."),
 ) -> None:
     """Write training files (JSONL + Parquet) and a dataset card to RUN/export/."""
-    from sciinstruct.export import ExportOptions, export_run
+    from sciinstruct.export import export_run
     from sciinstruct.rundir import RunDir
 
     formats = [f for value in format for f in value.split(",") if f]
-    options = ExportOptions(
-        rft_k=rft_k,
-        dpo_pairs=dpo_pairs,
-        chosen_min=chosen_min,
-        rejected_max=rejected_max,
-        system_prompt=system_prompt,
-    )
+    options = build_config(ExportOptions, given)
     stats = export_run(RunDir(run_dir), formats, options, parquet=parquet)
     for fmt, values in stats.items():
         console.print(
