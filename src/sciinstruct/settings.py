@@ -176,7 +176,11 @@ def convert(value: Any, kind: Any) -> Any:
         and str not in members  # `list[str] | str` (LoRA's `all-linear`) keeps the string
         and any(typing.get_origin(m) in (list, tuple) for m in members)
     ):
-        return [value]  # `stages: cot` means [cot], not ['c', 'o', 't']
+        value = [value]  # `stages: cot` means [cot], not ['c', 'o', 't']
+    if isinstance(value, list) and any(typing.get_origin(m) is tuple for m in members):
+        return tuple(value)  # a frozen config's `tuple[str, ...]` stays a tuple (hashable)
+    if isinstance(value, list):
+        return value
     if isinstance(value, bool) or str in members or Any in members:
         return value
     if float in members and isinstance(value, int | str):
