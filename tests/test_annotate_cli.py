@@ -26,12 +26,12 @@ def test_throughput_defaults_follow_the_kind_of_backend():
 
 def test_a_sequence_option_takes_commas_or_repeats():
     from sciinstruct.annotate import AnnotateConfig
-    from sciinstruct.cli.options import _given, cli_fields
+    from sciinstruct.cli.options import cli_fields, cli_value
 
     stages = next(f for f in cli_fields(AnnotateConfig) if f.flag == "--stages")
-    assert _given(stages, [" cot, hinted ,"]) == ["cot", "hinted"]
-    assert _given(stages, ["cot", "reflect"]) == ["cot", "reflect"]
-    assert _given(stages, []) is None
+    assert cli_value(stages, [" cot, hinted ,"]) == ["cot", "hinted"]
+    assert cli_value(stages, ["cot", "reflect"]) == ["cot", "reflect"]
+    assert cli_value(stages, []) is None
 
 
 @pytest.mark.parametrize(

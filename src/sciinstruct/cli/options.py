@@ -138,7 +138,7 @@ def _option(cf: CliField) -> typer.models.OptionInfo:
     return typer.Option(default, *decls, help=text, show_default=default not in (None, []))
 
 
-def _given(cf: CliField, value: Any) -> Any:
+def cli_value(cf: CliField, value: Any) -> Any:
     """The typed value, checked against the field's bounds; None when not given."""
     if value is None or (cf.sequence and not value):
         return None
@@ -206,7 +206,7 @@ def config_options(
                 source = context.get_parameter_source(cf.param)
                 if source is None or source.name in UNTYPED:
                     continue
-                value = _given(cf, value)
+                value = cli_value(cf, value)
                 if value is not None:
                     given[cf.key] = value
             return fn(**kwargs, **{into: given})
