@@ -83,36 +83,45 @@ def sanitize(text: str | bytes | None) -> str:
     return _SURROGATES.sub("\ufffd", text).replace("\x00", "")
 
 
+_BRACE = re.compile(r"\\[{}]|[{}]")
+# Boxes tried from the end: real answers join a handful; 1,000 unclosed ones are an attack that
+# would cost a scan to the end each.
+_MAX_BOXES = 32
+
+
 def _braced(text: str, start: int) -> tuple[str, int] | None:
     """The contents of the brace group opening at `text[start] == '{'` and the index after its
-    closing brace, or None if it is never closed."""
+    closing brace, or None if it is never closed. `\\{` and `\\}` are literal braces."""
     depth = 0
-    for i in range(start, len(text)):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text) and text[i + 1] in "{}":
-            continue  # \{ and \} are literal braces, not grouping (the next char is skipped below)
-        if ch == "{" and (i == 0 or text[i - 1] != "\\"):
-            depth += 1
-        elif ch == "}" and (i == 0 or text[i - 1] != "\\"):
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i], i + 1
+    for match in _BRACE.finditer(text, start):
+        brace = match.group(0)
+        if len(brace) == 2:
+            continue
+        depth += 1 if brace == "{" else -1
+        if depth == 0:
+            return text[start + 1 : match.start()], match.end()
     return None
 
 
 def _boxes(text: str) -> Iterator[tuple[int, int, str]]:
-    """`(start, end, contents)` of each complete box, last first."""
-    for match in reversed(list(_BOX.finditer(text))):
+    """`(start, end, contents)` of each complete box, last first; a box that holds the one
+    after it (`\\boxed{\\boxed{1}}`) ends the sequence: the inner one is the answer."""
+    inner_start = len(text) + 1
+    for match in list(_BOX.finditer(text))[-_MAX_BOXES:][::-1]:
         rest = match.end()
         while rest < len(text) and text[rest] == " ":
             rest += 1
         if rest < len(text) and text[rest] == "{":
-            braced = _braced(text, rest)
-            if braced is not None:
-                yield match.start(), braced[1], braced[0]
-        elif rest > match.end():  # `\boxed 5`: one token up to whitespace or `$`
+            closing = _braced(text, rest)
+            if closing is not None:
+                if closing[1] > inner_start:
+                    return
+                inner_start = match.start()
+                yield match.start(), closing[1], closing[0]
+        elif rest > match.end():  # `\\boxed 5`: one token up to whitespace or `$`
             token = re.match(r"[^\s$]+", text[rest:])
             if token:
+                inner_start = match.start()
                 yield match.start(), rest + token.end(), token.group(0)
 
 
