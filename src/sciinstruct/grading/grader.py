@@ -315,6 +315,8 @@ def _prepare_step(
         return Verdict(None, why, None, kind, certain=False)
     try:
         meta = load_metadata(metadata)
+        # no tolerance asked for: a decimal against an exact value is judged by its figures
+        written = rtol is None and meta.get("rtol") is None and meta.get("atol") is None
         rtol, atol = tolerances(rtol, meta)
     except ValueError as exc:
         return data_error(str(exc), kind)
@@ -353,15 +355,16 @@ def _prepare_step(
         )
     if kind == "numeric" and not unit and numeric.clock_seconds(gold_answer) is not None:
         # 14:05 reads as a number with a unit; a time of day is compared as one
-        return expression_check(found, pred_text, gold_answer, rtol)
+        return expression_check(found, pred_text, gold_answer, rtol, written)
     second = _second_look(pred_text, gold_answer, kind, unit, rtol, found)
     if kind == "numeric":
-        return _Prepared(numeric_check(found, pred_text, gold_answer, unit, rtol, atol), second)
+        check = numeric_check(found, pred_text, gold_answer, unit, rtol, atol, written)
+        return _Prepared(check, second)
     if kind == "text":
         return text_check(found, pred_text, gold_answer)
     if kind == "smiles":
         return smiles_check(found, gold_answer)
-    return _Prepared(expression_check(found, pred_text, gold_answer, rtol), second)
+    return _Prepared(expression_check(found, pred_text, gold_answer, rtol, written), second)
 
 
 def _size_problem(answer: str) -> str | None:
