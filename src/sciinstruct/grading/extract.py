@@ -182,10 +182,16 @@ def extract(text: str) -> Extraction | None:
                 inner = assignments(_MATH_SPAN.sub(_group, found))
             if inner is None:
                 math = _MATH_SPAN.match(found)  # "$x = 5$ because ..."
-                inner = _group(math) if math else found
+                inner = _group(math) if math else _before_clause(found)
             return Extraction(clean(inner), how)
+    text = without_hypotheticals(text)
+    said = number_word(text)
+    if said is not None:  # "The positive root of $x^2 = 9$ is three."
+        return Extraction(said, "statement")
     if len(text) <= _SHORT_RESPONSE_CHARS and "\n" not in text:
         several = assignments(text)  # "so x = 1 or x = -2": one answer, two values
+        if several is None and _MATH_SPAN.search(text) and _TRAILING_CONDITION.search(text):
+            several = final_statement(text)  # "... is $-1$, attained at $x = 2$."
         return Extraction(clean(several or text), "whole")
     statement = final_statement(text)
     if statement:
@@ -224,6 +230,9 @@ def final_statement(text: str) -> str | None:
     if not lines:
         return None
     last = lines[-1][-_STATEMENT_CHARS:]
+    condition = _TRAILING_CONDITION.search(last)
+    if condition and re.search(r"[\d$]", last[: condition.start()]):
+        last = last[: condition.start()]
     spans = list(_MATH_SPAN.finditer(last))
     if spans and not re.search(r"[\d=]", last[spans[-1].end() :]):
         inner = _group(spans[-1])
@@ -242,14 +251,96 @@ def final_statement(text: str) -> str | None:
 
 def assignments(line: str) -> str | None:
     """`1, -2` for `x = 1 or x = -2`: the values of two or more assignments to one variable,
-    joined only by commas, "or", "and"; None otherwise."""
+    joined only by commas, "or", "and"; `a = 7, b = 3` for a system's solution (each variable
+    once, names kept); None otherwise."""
     found = list(_ASSIGNMENT.finditer(line))
-    if len(found) < 2 or len({m.group(1) for m in found}) != 1:
+    names = [m.group(1) for m in found]
+    if len(found) < 2 or len(set(names)) not in (1, len(names)):
         return None
     gaps = [line[a.end() : b.start()] for a, b in zip(found, found[1:], strict=False)]
     if not all(_JOIN.fullmatch(gap) for gap in gaps):
         return None
+    if len(set(names)) > 1:
+        return ", ".join(f"{m.group(1)} = {m.group(2).strip()}" for m in found)
     return ", ".join(m.group(2).strip() for m in found)
+
+
+# A clause after the value that qualifies it: "is $-1$, attained at $x = 2$".
+_TRAILING_CONDITION = re.compile(
+    r",\s*(?:(?:which\s+is\s+)?(?:attained|achieved|reached|obtained)|occurring|when|whenever"
+    r"|at|where)\b[^,]*$"
+)
+# A new clause after an answer's value: "14, since 14 is ...", not "1, 2, and 3".
+_CLAUSE = re.compile(r",\s+(?!(?:and|or)\b)(?=[^\W\d_]{2,})|;\s|\.(?:\s|$)(?!\d)")
+
+
+def _before_clause(answer: str) -> str:
+    """`14` for `14, since 14 is the only value ...`: a value that opens a sentence, without
+    the reasons that follow it (the answer itself when it opens with words)."""
+    cut = _CLAUSE.search(answer)
+    head = answer[: cut.start()].strip() if cut else answer
+    return head if head and re.match(r"[-+−(\[\\\d.]", head) else answer
+
+
+# A sentence that supposes rather than states: "This would be 8 if we had multiplied".
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_HYPOTHETICAL = re.compile(
+    r"(?i)^(?:if|suppose|assuming|had)\b|\bwould\b.*\b(?:if|instead|otherwise|but)\b"
+    r"|\b(?:if|instead|otherwise)\b.*\bwould\b"
+)
+
+
+def without_hypotheticals(text: str) -> str:
+    """`text` without the hypothetical sentences of its last line: a stated answer never sits in
+    one ("If the series converged, its sum would be 1/2. But it diverges.")."""
+    head, _, last = text.rpartition("\n")
+    sentences = _SENTENCE.split(last)
+    kept = [s for s in sentences if not _HYPOTHETICAL.search(s)]
+    if len(kept) == len(sentences) or not kept:
+        return text if kept else head.rstrip() or text
+    return f"{head}\n{' '.join(kept)}" if head else " ".join(kept)
+
+
+_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_NUMBER_WORD = re.compile(
+    rf"(?i)\b(?:is|are|equals|was|be|gives|get)\s+(?:exactly\s+)?"
+    rf"((?:{'|'.join(_TENS)})(?:[- ](?:{'|'.join(_UNITS[1:10])}))?|{'|'.join(_UNITS)})"
+    r"\s*[.!]?\s*$"
+)
+
+
+def number_word(text: str) -> str | None:
+    """`3` for a final sentence that ends "... is three." (0 to 99 in English words)."""
+    match = _NUMBER_WORD.search(text[-200:])
+    if match is None:
+        return None
+    words = re.split(r"[- ]", match.group(1).lower())
+    value = _TENS.index(words[0]) * 10 + 20 if words[0] in _TENS else _UNITS.index(words[0])
+    if len(words) > 1:
+        value += _UNITS.index(words[1])
+    return str(value)
 
 
 # The final line of a statement is read from its last characters only (a linear, bounded scan).

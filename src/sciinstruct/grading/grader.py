@@ -36,8 +36,10 @@ from sciinstruct.grading.extract import (
     clean,
     extract,
     find_boxed,
+    number_word,
     sanitize,
     strip_chat_debris,
+    without_hypotheticals,
 )
 from sciinstruct.grading.metadata import load_metadata, tolerances
 from sciinstruct.grading.numeric import close, normalize_unit, parse_quantity, parse_unit
@@ -286,7 +288,9 @@ def _second_look(
             return None
         power = numeric.split_unit_scale(unit)[0] if unit else 0
         golds = [f"{gold_q.value * 10.0**power!r}"] + ([f"{gold_q.value!r}"] if power else [])
-    response = strip_chat_debris(pred_text)[-_SECOND_LOOK_CHARS:]
+    response = without_hypotheticals(strip_chat_debris(pred_text).strip())[-_SECOND_LOOK_CHARS:]
+    if number_word(response) is not None:
+        return None  # "... $x^2 = 9$ is three.": the rules read the words, math-verify cannot
     if brace_depth(response) > MAX_NESTING:
         return None  # math-verify's parser recurses: 2,000 nested \frac is an attack, not math
     return ("response_equal", (response, tuple(golds), rtol, bare))
