@@ -132,9 +132,16 @@ def numeric_check(
     ):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
-    if types.has_prose(found.text) and _ENDS_IN_INTERVAL.search(found.text):
+    if types.has_prose(found.text) and (
+        _ENDS_IN_INTERVAL.search(found.text) or _ENDS_IN_BOUND.search(found.text)
+    ):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
+    span = _ENDS_IN_SPAN.search(found.text) if types.has_prose(found.text) else None
+    if span and not found.fallback and not re.search(r"=|\\approx|≈", span.group(1)):
+        # "The angle is $\frac{\pi}{3}$ rad.": an exact value and its unit
+        value = f"{span.group(1)} {span.group(2) or ''}".strip()
+        return numeric_check(replace(found, text=value), pred_text, gold, unit, rtol, atol, written)
     comma = numeric.LONE_DECIMAL_COMMA.match(found.text.strip())
     if comma:  # "Die Antwort ist 3,15.", "Ответ: 12,5 м."
         value = float(comma.group(1).replace("−", "-").replace(",", "."))
@@ -195,6 +202,13 @@ _NOT_ONE_NUMBER = re.compile(
 )
 # "x in (0, 3).": a sentence that ends in an interval or a tuple.
 _ENDS_IN_INTERVAL = re.compile(r"[\[(][^()\[\]]*\d[^()\[\]]*,[^()\[\]]*\d[^()\[\]]*[\])][\s.$]*$")
+# "It is at least 5.": a bound, not the number.
+_ENDS_IN_BOUND = re.compile(
+    r"(?i)\b(?:at\s+(?:least|most)|(?:more|less|fewer|greater|smaller|larger)\s+than|up\s+to)"
+    r"\s+\$?[-−]?\d[^\s$]*\$?(?:\s+[^\W\d]+)?\s*\.?\s*$"
+)
+# A sentence that ends in a math span and at most a unit word: "... is $\frac{\pi}{3}$ rad."
+_ENDS_IN_SPAN = re.compile(r"\$([^$]*\\[^$]*)\$\s*([A-Za-z°]+)?\s*\.?\s*$")
 _ANGLES = frozenset(["degree", "radian", "arcminute", "arcsecond", "turn", "gradian"])
 
 
