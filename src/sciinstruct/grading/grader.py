@@ -77,8 +77,9 @@ def grade(
     it is not written in `gold` (`%` or `percent` make it a percentage); `rtol` is the relative
     tolerance for numbers, None for the question's own (`metadata["rtol"]`, `["atol"]`) or else
     1% (at 1%, a whole-number reference without a unit is a count and must match exactly);
-    `choices` are the option texts of a multiple-choice question; `timeout` bounds any symbolic
-    check (seconds); `metadata` is the question's metadata (a dict or its JSON text), passed on
+    `choices` are the option texts of a multiple-choice question; `timeout` bounds the whole
+    call (seconds: in-process work, a sandbox worker's start-up and every symbolic check; a
+    check cut short is reported as timed out, never blamed on the reference); `metadata` is the question's metadata (a dict or its JSON text), passed on
     to the scientific-format checkers. `question`, the question's text, enables one more
     check: an answer that only repeats a quantity the question gives, in another unit than the
     one asked, is wrong even though it converts to the reference (without it, "Convert 230 mm
