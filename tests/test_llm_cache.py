@@ -345,3 +345,22 @@ def test_the_embedded_engine_stores_each_completion_as_it_finishes(tmp_path):
         engine.close()
     assert all(c.ok for c in out)
     assert seen == [1, 2, 3]  # one row per finished completion, not three when the batch ends
+
+
+def test_a_sync_backend_written_without_on_done_is_cached_through_agenerate(tmp_path):
+    """A `SyncBackend` subclass whose `generate` predates `on_done` still works behind the
+    cache on the async path: its batch is stored when the call returns."""
+    import asyncio
+
+    from sciinstruct.llm.base import SyncBackend
+
+    class OldStyle(SyncBackend):
+        name, model = "old", "v0"
+
+        def generate(self, requests):
+            return [Completion(text=r.messages[-1]["content"].upper()) for r in requests]
+
+    cached = CachedBackend(OldStyle(), tmp_path / "c.sqlite")
+    out = asyncio.run(cached.agenerate([_ask("a"), _ask("b")]))
+    assert [c.text for c in out] == ["A", "B"]
+    assert len(ResponseCache(tmp_path / "c.sqlite")) == 2

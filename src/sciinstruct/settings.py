@@ -123,7 +123,11 @@ def convert(value: Any, kind: Any) -> Any:
     members = _members(kind)
     if value is None:
         return None
-    if isinstance(value, str) and any(typing.get_origin(m) in (list, tuple) for m in members):
+    if (
+        isinstance(value, str)
+        and str not in members  # `list[str] | str` (LoRA's `all-linear`) keeps the string
+        and any(typing.get_origin(m) in (list, tuple) for m in members)
+    ):
         return [value]  # `stages: cot` means [cot], not ['c', 'o', 't']
     if isinstance(value, bool) or str in members or Any in members:
         return value
