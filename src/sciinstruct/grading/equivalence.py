@@ -185,6 +185,11 @@ def numeric_check(
             return result
 
         return Pending(("number", (value_text,)), finish, gold, "numeric", found.text, False)
+    labelled = _LABELLED_VALUE.fullmatch(found.text.strip())
+    if labelled:  # "pH 7.3", "T 300 K": the quantity's name, then its value
+        value_q = numeric.parse_quantity(labelled.group(1))
+        if value_q is not None:
+            return in_dimension(verdict(value_q, labelled.group(1), found.fallback))
     if not types.has_prose(found.text):  # 2x, \sqrt{x}+1: math, not a number: math-verify decides
         return expression_check(found, pred_text, gold, rtol, written)
     # A sentence ("So the result is 7.2 km/h."): its last quantity, unit included, as a fallback.
@@ -195,6 +200,9 @@ def numeric_check(
         )
     return in_dimension(verdict(tail.quantity, tail.text, True))
 
+
+# A short name, a space, then a number: "pH 7.3". Not "2x" or "x^2" (no space before a digit).
+_LABELLED_VALUE = re.compile(r"[A-Za-z][A-Za-z_]{0,5}\s+(-?\d[\d.]*(?:\s*[A-Za-z%°/^{}\-\d ]*)?)")
 
 # [2, 5], (0, 3), {1, 2}, x > 3, 2 \le x: an answer that is not one number.
 _NOT_ONE_NUMBER = re.compile(
