@@ -116,3 +116,38 @@ def test_curate_bound_on_the_command_line(tmp_path: Path, capsys) -> None:
     assert (
         capsys.readouterr().err.strip() == "error: --near-threshold must be in (0.0, 1.0], got 1.5"
     )
+
+
+def test_eval_options_come_from_eval_config(capsys) -> None:
+    from sciinstruct.evaluate.runner import EvalConfig
+
+    declared = {f.name: f for f in dataclasses.fields(EvalConfig)}
+    command = click_command("eval")
+    assert option(command, "--batch-size").default == declared["batch_size"].default == 16
+    assert option(command, "--samples").default == declared["samples"].default == 1
+    assert "majority vote and pass@k" in option(command, "--samples").help
+    assert "judged benchmarks" in option(command, "--judge-backend").help  # JudgeSpec's help
+    assert main(["eval", "--help"]) == 0
+    text = re.sub(r"[│\s]+", " ", capsys.readouterr().out)
+    assert "Few-shot examples before each question" in text  # EvalConfig.shots' declared help
+    source = (Path(__file__).parents[1] / "src/sciinstruct/cli/evaluate.py").read_text()
+    assert "min=0" not in source and "--samples" not in source
+
+
+def test_eval_bound_on_the_command_line(tmp_path: Path, capsys) -> None:
+    base = ["eval", "--benchmark", "mini", "--out", str(tmp_path)]
+    assert main([*base, "--samples", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --samples must be >= 1, got 0"
+    assert main([*base, "--top-p", "1.5"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --top-p must be in (0.0, 1.0], got 1.5"
+
+
+def test_eval_flag_and_recipe_key_set_the_same_field() -> None:
+    from sciinstruct.cli.options import build_config
+    from sciinstruct.evaluate.runner import EvalConfig
+    from sciinstruct.settings import build
+
+    from_flags = build_config(EvalConfig, {"shots": 2, "judge.model": "m"})
+    from_recipe = build(EvalConfig, {"shots": "2", "judge": {"model": "m"}})
+    assert from_flags == from_recipe
+    assert (from_flags.shots, from_flags.judge.model) == (2, "m")
