@@ -151,3 +151,25 @@ def test_eval_flag_and_recipe_key_set_the_same_field() -> None:
     from_recipe = build(EvalConfig, {"shots": "2", "judge": {"model": "m"}})
     assert from_flags == from_recipe
     assert (from_flags.shots, from_flags.judge.model) == (2, "m")
+
+
+def test_grade_options_come_from_grade_options_and_the_judge_spec(capsys) -> None:
+    from sciinstruct.cli.grade import GradeOptions
+
+    command = click_command("grade")
+    assert option(command, "--type").default == GradeOptions().answer_type == "auto"
+    assert option(command, "-t") is option(command, "--type")
+    assert "repeats a quantity it gives" in option(command, "--question").help
+    assert main(["grade", "--help"]) == 0
+    text = re.sub(r"[│\s]+", " ", capsys.readouterr().out)
+    assert "--judge-base-url" in text and "openai judge: server URL(s)." in text
+    assert "--judge-cache" in text
+
+
+def test_grade_bounds_on_the_command_line(capsys) -> None:
+    assert main(["grade", "1", "1", "--rtol", "-0.5"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --rtol must be >= 0, got -0.5"
+    assert main(["grade", "1", "1", "--workers", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --workers must be >= 1, got 0"
+    assert main(["grade", "1", "1", "--type", "bogus"]) == 2
+    assert "unknown answer type 'bogus'" in capsys.readouterr().err
