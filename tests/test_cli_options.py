@@ -173,3 +173,19 @@ def test_grade_bounds_on_the_command_line(capsys) -> None:
     assert capsys.readouterr().err.strip() == "error: --workers must be >= 1, got 0"
     assert main(["grade", "1", "1", "--type", "bogus"]) == 2
     assert "unknown answer type 'bogus'" in capsys.readouterr().err
+
+
+def test_ingest_options_come_from_ingest_options(tmp_path: Path, capsys) -> None:
+    from sciinstruct.ingest import IngestOptions
+
+    command = click_command("ingest")
+    assert option(command, "--format").default == IngestOptions().format == "auto"
+    assert "Split of a Hugging Face DatasetDict" in option(command, "--split").help
+    assert "One of: auto, jsonl, json, csv, parquet, hf" in option(command, "--format").help
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "1+1?", "answer": "2"}\n', encoding="utf-8")
+    assert main(["ingest", str(questions), "--run", str(tmp_path / "r"), "--format", "xls"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --format must be one of auto, jsonl, json, csv, parquet, hf; got 'xls'"
+    )
+    assert not (tmp_path / "r").exists()  # refused before the run directory is made
