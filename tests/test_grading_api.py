@@ -270,3 +270,22 @@ def test_reward_gives_nothing_for_a_repeated_given_when_trl_passes_the_prompts()
     kw = {"answer": ["21000"] * 3, "unit": ["mA"] * 3}
     assert correctness_reward(completions, **kw) == [1.0, 1.0, 1.0]  # no question: converted
     assert correctness_reward(completions, prompts=prompts, **kw) == [0.0, 1.0, 0.0]
+
+
+# Hostile input from the reliability bench (issue 15): each must come back as a verdict within
+# the call's time limit, whatever stage (extraction, in-process checks, sandbox) it stresses.
+@pytest.mark.parametrize(
+    ("pred", "gold", "correct", "extracted"),
+    [
+        ("\\boxed{" * 5000 + "1" + "}" * 5000, "1", True, "1"),  # the innermost box
+        ("\\boxed{" * 1000, "1", False, None),  # never closed: no answer
+        ("\\frac{1}{" * 2000 + "2" + "}" * 2000, "1/2", False, "2"),
+        ("\\boxed{10^{10^{10^{10}}}}", "1", False, "10^{10^{10^{10}}}"),
+        ("x \\boxed{1} and \\boxed{\\boxed{2}}", "2", True, "2"),
+    ],
+    ids=["boxed-5000-deep", "unclosed-boxes", "frac-2000-deep", "power-tower", "box-in-box"],
+)
+def test_hostile_input_gets_a_verdict(pred: str, gold: str, correct: bool, extracted) -> None:
+    verdict = grade(pred, gold, timeout=1.0)
+    assert verdict.correct is correct, verdict
+    assert verdict.extracted == extracted

@@ -209,9 +209,10 @@ def test_annotate_asks_the_judge_for_an_answer_the_rules_cannot_read(tmp_path: P
     from sciinstruct.rundir import RunDir
 
     question = Question(id="q", question="What is 40 + 2?", answer="42", subject="math")
-    model = ScriptedBackend(lambda prompt, seed: "Adding them gives forty-two.")
+    # (the rules read "is forty-two" now; "four tens and two" is beyond them)
+    model = ScriptedBackend(lambda prompt, seed: "Adding them gives four tens and two.")
     asked = ScriptedBackend(
-        lambda prompt, seed: "Verdict: CORRECT" if "forty-two" in prompt else "Verdict: INCORRECT"
+        lambda prompt, seed: "Verdict: CORRECT" if "four tens" in prompt else "Verdict: INCORRECT"
     )
     run = RunDir(tmp_path / "run")
     config = AnnotateConfig(plan=StagePlan(samples=1, max_tokens=32, seed=1), batch_size=1)

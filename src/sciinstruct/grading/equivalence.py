@@ -73,6 +73,7 @@ def numeric_check(
     unit: str | None,
     rtol: float,
     atol: float = 0.0,
+    written: bool = False,
 ) -> Step:
     """Numbers with units and tolerance; exact forms like `\\frac{1}{3}` via sympy.
 
@@ -83,7 +84,7 @@ def numeric_check(
     """
     gold_q = numeric.parse_quantity(gold)
     if gold_q is None:  # an exact form such as \frac{1}{3}: math-verify decides
-        return expression_check(found, pred_text, gold, rtol)
+        return expression_check(found, pred_text, gold, rtol, written)
     scaled: numeric.Quantity | None = None
     if unit and not gold_q.unit and not gold_q.percent:
         if numeric.is_percent(unit):
@@ -131,9 +132,16 @@ def numeric_check(
     ):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
-    if types.has_prose(found.text) and _ENDS_IN_INTERVAL.search(found.text):
+    if types.has_prose(found.text) and (
+        _ENDS_IN_INTERVAL.search(found.text) or _ENDS_IN_BOUND.search(found.text)
+    ):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
+    span = _ENDS_IN_SPAN.search(found.text) if types.has_prose(found.text) else None
+    if span and not found.fallback and not re.search(r"=|\\approx|≈", span.group(1)):
+        # "The angle is $\frac{\pi}{3}$ rad.": an exact value and its unit
+        value = f"{span.group(1)} {span.group(2) or ''}".strip()
+        return numeric_check(replace(found, text=value), pred_text, gold, unit, rtol, atol, written)
     comma = numeric.LONE_DECIMAL_COMMA.match(found.text.strip())
     if comma:  # "Die Antwort ist 3,15.", "Ответ: 12,5 м."
         value = float(comma.group(1).replace("−", "-").replace(",", "."))
@@ -164,11 +172,26 @@ def numeric_check(
                 return Verdict(
                     False, "prediction has no numeric value", found.text, "numeric", certain=False
                 )
-            return verdict(numeric.Quantity(value, value_unit), found.text, found.fallback)
+            result = verdict(numeric.Quantity(value, value_unit), found.text, found.fallback)
+            # sqrt(2)/2 against 0.7: an exact value matches a decimal at its precision
+            if (
+                not result.correct
+                and written
+                and not value_unit
+                and not gold_q.unit
+                and numeric.written_precision_match(value_text, value, gold, gold_q.value)
+            ):
+                return replace(result, correct=True, reason="equal to the precision written")
+            return result
 
         return Pending(("number", (value_text,)), finish, gold, "numeric", found.text, False)
+    labelled = _LABELLED_VALUE.fullmatch(found.text.strip())
+    if labelled:  # "pH 7.3", "T 300 K": the quantity's name, then its value
+        value_q = numeric.parse_quantity(labelled.group(1))
+        if value_q is not None:
+            return in_dimension(verdict(value_q, labelled.group(1), found.fallback))
     if not types.has_prose(found.text):  # 2x, \sqrt{x}+1: math, not a number: math-verify decides
-        return expression_check(found, pred_text, gold, rtol)
+        return expression_check(found, pred_text, gold, rtol, written)
     # A sentence ("So the result is 7.2 km/h."): its last quantity, unit included, as a fallback.
     tail = quantities.last_quantity(found.text)
     if tail is None:
@@ -178,12 +201,22 @@ def numeric_check(
     return in_dimension(verdict(tail.quantity, tail.text, True))
 
 
+# A short name, a space, then a number: "pH 7.3". Not "2x" or "x^2" (no space before a digit).
+_LABELLED_VALUE = re.compile(r"[A-Za-z][A-Za-z_]{0,5}\s+(-?\d[\d.]*(?:\s*[A-Za-z%°/^{}\-\d ]*)?)")
+
 # [2, 5], (0, 3), {1, 2}, x > 3, 2 \le x: an answer that is not one number.
 _NOT_ONE_NUMBER = re.compile(
     r"^\s*(?:\\left)?\s*[\[(]|^\s*\\\{|^\s*\\left\\\{|[<>≤≥]|\\(?:le|ge|leq|geq|neq|lt|gt)\b"
 )
 # "x in (0, 3).": a sentence that ends in an interval or a tuple.
 _ENDS_IN_INTERVAL = re.compile(r"[\[(][^()\[\]]*\d[^()\[\]]*,[^()\[\]]*\d[^()\[\]]*[\])][\s.$]*$")
+# "It is at least 5.": a bound, not the number.
+_ENDS_IN_BOUND = re.compile(
+    r"(?i)\b(?:at\s+(?:least|most)|(?:more|less|fewer|greater|smaller|larger)\s+than|up\s+to)"
+    r"\s+\$?[-−]?\d[^\s$]*\$?(?:\s+[^\W\d]+)?\s*\.?\s*$"
+)
+# A sentence that ends in a math span and at most a unit word: "... is $\frac{\pi}{3}$ rad."
+_ENDS_IN_SPAN = re.compile(r"\$([^$]*\\[^$]*)\$\s*([A-Za-z°]+)?\s*\.?\s*$")
 _ANGLES = frozenset(["degree", "radian", "arcminute", "arcsecond", "turn", "gradian"])
 
 
@@ -224,9 +257,13 @@ def _known(unit: str) -> bool:
     return numeric.parse_unit(unit) is not None
 
 
-def expression_check(found: Extraction, pred_text: str, gold: str, rtol: float = 1e-6) -> Step:
+def expression_check(
+    found: Extraction, pred_text: str, gold: str, rtol: float = 1e-6, written: bool = False
+) -> Step:
     """Math objects: identical strings, rationals, times of day and angles here, everything
-    else by math-verify (numerically at `rtol` when a side is written as a decimal)."""
+    else by math-verify (numerically at `rtol` when a side is written as a decimal; with
+    `written`, when no tolerance was asked for, a decimal against an exact value by its written
+    precision: see `numeric.written_precision_match`)."""
     answer, fallback = found.text, found.fallback
     if found.how == "whole" and "$" not in pred_text and types.has_prose(answer):
         # A sentence without math markup: the math after its last "is"/"="/":", if that part
@@ -257,6 +294,13 @@ def expression_check(found: Extraction, pred_text: str, gold: str, rtol: float =
         decimal = "." in answer or "." in gold
         ok = numeric.close(float(pred_r), float(gold_r), rtol) if decimal else pred_r == gold_r
         how = f"rtol={rtol:g}" if decimal else "exactly"
+        by_figures = (
+            numeric.written_precision_match(answer, float(pred_r), gold, float(gold_r))
+            if decimal and written
+            else None
+        )
+        if by_figures is not None:
+            ok, how = by_figures, "to the precision written"
         why = f"{pred_r} {'equals' if ok else 'differs from'} {gold_r} ({how})"
         return Verdict(ok, why, answer, "expression", fallback)
     pred_q, gold_q = numeric.parse_quantity(answer), numeric.parse_quantity(gold)
@@ -293,7 +337,7 @@ def expression_check(found: Extraction, pred_text: str, gold: str, rtol: float =
         certain = reason != "prediction could not be parsed as math"
         return Verdict(correct, reason, answer, "expression", fallback, certain)
 
-    task = ("equal", (answer, gold, rtol))
+    task = ("equal", (answer, gold, rtol, written))
     return Pending(task, finish, gold, "expression", answer, fallback)
 
 

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from sciinstruct.grading.numeric import written_precision_match
+
 # 1.6e-19 in LaTeX reads as 1.6·e − 19; spell it the way LaTeX means it.
 _E_NOTATION = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?|\.\d+)[eE]([-+]?\d+)(?![\w.])")
 
@@ -156,11 +158,13 @@ def gold_problem(gold: str) -> str | None:
 _DECIMAL = re.compile(r"\d\.\d")
 
 
-def equal(pred: str, gold: str, rtol: float | None = None) -> list[Any]:
+def equal(pred: str, gold: str, rtol: float | None = None, written: bool = False) -> list[Any]:
     """`[correct, reason]` for two extracted answers; correct is None for a bad reference.
 
     When one side is written with a decimal (`0.1667` against `\\frac{1}{6}`, `(0.4, 1.3333]`
-    against `(2/5, 4/3]`), both are also evaluated numerically and compared at `rtol`.
+    against `(2/5, 4/3]`), both are also evaluated numerically and compared at `rtol`; with
+    `written` (no tolerance asked for), one decimal against one exact value is judged by the
+    decimal's written precision instead (`numeric.written_precision_match`).
     """
     gold_parsed = _parse(gold)
     if not gold_parsed:
@@ -172,9 +176,26 @@ def equal(pred: str, gold: str, rtol: float | None = None) -> list[Any]:
     if same:
         return [True, "math-verify: equivalent"]
     decimal = _DECIMAL.search(pred) or _DECIMAL.search(gold)
+    if written and decimal:
+        values = _real(pred_parsed[0]), _real(gold_parsed[0])
+        if values[0] is not None and values[1] is not None:
+            ok = written_precision_match(pred, values[0], gold, values[1])
+            if ok is not None:
+                return [ok, f"{'equal' if ok else 'not equal'} to the precision written"]
     if rtol is not None and decimal and _numerically_close(pred_parsed[0], gold_parsed[0], rtol):
         return [True, f"equal when evaluated numerically (rtol={rtol:g})"]
     return [False, "math-verify: not equivalent"]
+
+
+def _real(item: Any) -> float | None:
+    """The real value of a parsed number, or None for anything else."""
+    if not getattr(item, "is_number", False):
+        return None
+    try:
+        value = complex(item.evalf(20))
+    except (TypeError, ValueError):
+        return None
+    return float(value.real) if value.imag == 0 else None
 
 
 def _numerically_close(pred: Any, gold: Any, rtol: float) -> bool:

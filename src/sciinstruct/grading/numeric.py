@@ -322,3 +322,46 @@ def clock_seconds(text: str) -> int | None:
     if hours > 24 or minutes > 59 or seconds > 59:
         return None
     return hours * 3600 + minutes * 60 + seconds
+
+
+# One decimal number as written, in any spelling of NUMBER_PATTERN, with a decimal point.
+_WRITTEN_DECIMAL = re.compile(rf"^\s*{NUMBER_PATTERN}\s*$")
+
+
+def _last_place(written: str) -> tuple[float, int] | None:
+    """`(place, significant figures)` of a decimal as written: `0.1667` -> (1e-4, 4),
+    `6.02e23` -> (1e21, 3); None unless `written` is one number with a decimal point."""
+    match = _WRITTEN_DECIMAL.match(written)
+    if match is None or "." not in match.group("mant"):
+        return None
+    mantissa = match.group("mant").replace(",", "")
+    decimals = len(mantissa.split(".", 1)[1])
+    exponent = int((match.group("e1") or match.group("e2") or "0").replace("−", "-"))
+    figures = len(mantissa.replace(".", "").lstrip("0"))
+    return 10.0 ** (exponent - decimals), figures
+
+
+def written_precision_match(
+    pred: str, pred_value: float, gold: str, gold_value: float
+) -> bool | None:
+    """An exact value against a decimal, judged as the tables label them (no tolerance asked
+    for): a decimal answer to an exact reference needs at least 3 significant figures, correctly
+    rounded (3.14 for pi; 0.17 and the truncated 0.166 are not 1/6); a decimal reference is
+    matched at its own precision (sqrt(2)/2 rounds to 0.7). None when neither side, or both, is
+    a decimal: the caller's tolerance decides."""
+    pred_place, gold_place = _last_place(pred), _last_place(gold)
+    if (pred_place is None) == (gold_place is None):
+        return None
+    if not (math.isfinite(pred_value) and math.isfinite(gold_value)):
+        return False
+    if abs(pred_value - gold_value) <= 1e-12 * max(1.0, abs(gold_value)):
+        return True  # 0.5 is 1/2, however few its figures
+    if float(pred_value if pred_place is None else gold_value).is_integer():
+        return None  # a whole number is a count or a measurement: the tolerance decides
+    if pred_place is not None:
+        place, figures = pred_place
+        if figures < 3:
+            return False
+    else:
+        place, _ = gold_place  # type: ignore[misc]
+    return abs(pred_value - gold_value) <= place / 2 * (1 + 1e-9)
