@@ -116,3 +116,76 @@ def test_curate_bound_on_the_command_line(tmp_path: Path, capsys) -> None:
     assert (
         capsys.readouterr().err.strip() == "error: --near-threshold must be in (0.0, 1.0], got 1.5"
     )
+
+
+def test_eval_options_come_from_eval_config(capsys) -> None:
+    from sciinstruct.evaluate.runner import EvalConfig
+
+    declared = {f.name: f for f in dataclasses.fields(EvalConfig)}
+    command = click_command("eval")
+    assert option(command, "--batch-size").default == declared["batch_size"].default == 16
+    assert option(command, "--samples").default == declared["samples"].default == 1
+    assert "majority vote and pass@k" in option(command, "--samples").help
+    assert "judged benchmarks" in option(command, "--judge-backend").help  # JudgeSpec's help
+    assert main(["eval", "--help"]) == 0
+    text = re.sub(r"[│\s]+", " ", capsys.readouterr().out)
+    assert "Few-shot examples before each question" in text  # EvalConfig.shots' declared help
+    source = (Path(__file__).parents[1] / "src/sciinstruct/cli/evaluate.py").read_text()
+    assert "min=0" not in source and "--samples" not in source
+
+
+def test_eval_bound_on_the_command_line(tmp_path: Path, capsys) -> None:
+    base = ["eval", "--benchmark", "mini", "--out", str(tmp_path)]
+    assert main([*base, "--samples", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --samples must be >= 1, got 0"
+    assert main([*base, "--top-p", "1.5"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --top-p must be in (0.0, 1.0], got 1.5"
+
+
+def test_eval_flag_and_recipe_key_set_the_same_field() -> None:
+    from sciinstruct.cli.options import build_config
+    from sciinstruct.evaluate.runner import EvalConfig
+    from sciinstruct.settings import build
+
+    from_flags = build_config(EvalConfig, {"shots": 2, "judge.model": "m"})
+    from_recipe = build(EvalConfig, {"shots": "2", "judge": {"model": "m"}})
+    assert from_flags == from_recipe
+    assert (from_flags.shots, from_flags.judge.model) == (2, "m")
+
+
+def test_grade_options_come_from_grade_options_and_the_judge_spec(capsys) -> None:
+    from sciinstruct.cli.grade import GradeOptions
+
+    command = click_command("grade")
+    assert option(command, "--type").default == GradeOptions().answer_type == "auto"
+    assert option(command, "-t") is option(command, "--type")
+    assert "repeats a quantity it gives" in option(command, "--question").help
+    assert main(["grade", "--help"]) == 0
+    text = re.sub(r"[│\s]+", " ", capsys.readouterr().out)
+    assert "--judge-base-url" in text and "openai judge: server URL(s)." in text
+    assert "--judge-cache" in text
+
+
+def test_grade_bounds_on_the_command_line(capsys) -> None:
+    assert main(["grade", "1", "1", "--rtol", "-0.5"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --rtol must be >= 0, got -0.5"
+    assert main(["grade", "1", "1", "--workers", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --workers must be >= 1, got 0"
+    assert main(["grade", "1", "1", "--type", "bogus"]) == 2
+    assert "unknown answer type 'bogus'" in capsys.readouterr().err
+
+
+def test_ingest_options_come_from_ingest_options(tmp_path: Path, capsys) -> None:
+    from sciinstruct.ingest import IngestOptions
+
+    command = click_command("ingest")
+    assert option(command, "--format").default == IngestOptions().format == "auto"
+    assert "Split of a Hugging Face DatasetDict" in option(command, "--split").help
+    assert "One of: auto, jsonl, json, csv, parquet, hf" in option(command, "--format").help
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "1+1?", "answer": "2"}\n', encoding="utf-8")
+    assert main(["ingest", str(questions), "--run", str(tmp_path / "r"), "--format", "xls"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --format must be one of auto, jsonl, json, csv, parquet, hf; got 'xls'"
+    )
+    assert not (tmp_path / "r").exists()  # refused before the run directory is made

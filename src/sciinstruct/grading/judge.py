@@ -144,7 +144,8 @@ class JudgeSpec:
     backend: str | None = option(
         None,
         "LLM judge for the answers the grader's rules cannot decide: embedded, openai, "
-        "transformers, vllm or llamacpp (default: none).",
+        "transformers, vllm or llamacpp (default: none; eval's judged benchmarks are judged "
+        "by the evaluated model unless one is given).",
     )
     model: str | None = option(None, "The judge's model.")
     base_url: str | None = option(None, "openai judge: server URL(s).")
