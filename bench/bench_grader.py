@@ -5,7 +5,8 @@
 1. Accuracy, on two tables kept apart:
    - the team's regression table, tests/data/grading/*.jsonl (written by the people who built
      the grader: it shows what they know to handle, not how good it is);
-   - the external table, bench/data/grader_external.jsonl and bench/data/grader_worked.jsonl
+   - the external tables, bench/data/grader_external*.jsonl and grader_worked*.jsonl, each
+     version (v1: no suffix, v2: `_v2`, ...) reported on its own, counts only
      (labelled pairs written from real model outputs and public benchmarks' worked solutions,
      frozen before the bench runs and never used to tune a rule), when they exist.
    Every pair is graded by `sciinstruct.grading.grade` and by plain math-verify as its README
@@ -33,10 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "grading"
-EXTERNAL = [
-    ROOT / "bench" / "data" / "grader_external.jsonl",
-    ROOT / "bench" / "data" / "grader_worked.jsonl",
-]
+BENCH_DATA = ROOT / "bench" / "data"
 HARD_LIMIT_S = 10.0
 
 
@@ -69,20 +67,30 @@ def load_rows() -> list[dict]:
     return rows
 
 
-def load_external() -> list[dict]:
-    """The external tables (schema: id, family, pred, gold, answer_type, unit, rtol, choices,
-    question, finish_reason, label, source); empty when they are not there yet."""
+def external_versions() -> dict[str, list[Path]]:
+    """The frozen external tables by version: `v1` for grader_external.jsonl and
+    grader_worked.jsonl, `v2` for grader_external_v2.jsonl and grader_worked_v2.jsonl, ..."""
+    versions: dict[str, list[Path]] = defaultdict(list)
+    for path in sorted(BENCH_DATA.glob("grader_external*.jsonl")) + sorted(
+        BENCH_DATA.glob("grader_worked*.jsonl")
+    ):
+        suffix = path.stem.split("_", 2)[2] if path.stem.count("_") >= 2 else "v1"
+        versions[suffix].append(path)
+    return dict(sorted(versions.items()))
+
+
+def load_external(paths: list[Path]) -> list[dict]:
+    """One version's external tables (schema: id, family, pred, gold, answer_type, unit, rtol,
+    choices, question, finish_reason, label, source)."""
     rows = []
-    for path in EXTERNAL:
-        if not path.exists():
-            continue
+    for path in paths:
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line.strip():
                 continue
             row = json.loads(line)
             row["file"] = row.get("family") or path.stem
             row["equivalent"] = row["label"]
-            row["worked"] = path.stem == "grader_worked"
+            row["worked"] = path.stem.startswith("grader_worked")
             rows.append(row)
     return rows
 
@@ -280,15 +288,12 @@ def main() -> None:
         [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
     )
     report_table("Regression table (the team's, tests/data/grading)", load_rows())
-    external = load_external()
-    if external:
-        title = "External table (bench/data/grader_external + grader_worked)"
-        report_table(title, external, show_cases=False)
-    else:
-        print(
-            "## External table\n\nnot there yet: bench/data/grader_external.jsonl and "
-            "grader_worked.jsonl are missing\n"
-        )
+    versions = external_versions()
+    for version, paths in versions.items():  # each frozen table on its own, counts only
+        names = " + ".join(p.name for p in paths)
+        report_table(f"External table {version} ({names})", load_external(paths), show_cases=False)
+    if not versions:
+        print("## External table\n\nnot there yet: no bench/data/grader_external*.jsonl\n")
     n = 1000 if args.quick else 10_000
     columns = {"typical": throughput(n, symbolic=False), "10% symbolic": throughput(n, True)}
     print(f"\n## Throughput, {n:,} fresh pairs per measurement\n")

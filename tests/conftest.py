@@ -4,16 +4,22 @@
   (a free port), yielding its base URL (`http://127.0.0.1:PORT/v1`) for the `openai` backend.
 - `embedded_backend`: the embedded model in-process (llama.cpp, or transformers without it).
 Both skip with the reason when the engine is not installed.
+The one scripted fake backend, for what a real model cannot do on demand (be right on chosen
+questions, fail, be slow), is `scripted.ScriptedBackend` (tests/scripted.py).
+- `make_run`: a run directory under tmp_path holding the given questions, attempts and critiques.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from sciinstruct.jsonl import write_jsonl
 from sciinstruct.llm.base import Backend
+from sciinstruct.rundir import RunDir
 
 _NO_LLAMA = "llama-cpp-python is not installed (pip install 'sciinstruct[llamacpp]')"
 
@@ -41,3 +47,18 @@ def embedded_backend() -> Iterator[Backend]:
     backend = make_backend("embedded")
     yield backend
     backend.close()
+
+
+@pytest.fixture
+def make_run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """`make_run(questions, attempts, critiques=(), name="run")` -> a RunDir holding them."""
+
+    def make(questions, attempts, critiques=(), name: str = "run") -> RunDir:  # type: ignore[no-untyped-def]
+        run = RunDir(tmp_path / name).ensure()
+        write_jsonl(run.questions, questions)
+        write_jsonl(run.attempts, attempts)
+        if critiques:
+            write_jsonl(run.critiques, critiques)
+        return run
+
+    return make

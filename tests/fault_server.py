@@ -17,6 +17,7 @@ import hashlib
 import json
 import random
 import socket
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -133,6 +134,12 @@ class FaultServer(ThreadingHTTPServer):
         self.faults: Counter[str] = Counter()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        """A client that hung up first (a kill, a timeout) is the point of this server, not an
+        error worth a traceback on stderr."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def record(self, prefix: str, key: str = "") -> tuple[str, int]:
         """Note the arrival; return (mode, times) parsed from `/{mode}/{times}/{tag}`."""

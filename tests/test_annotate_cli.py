@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sciinstruct.cli.annotate import default_throughput, parse_options, split_list
+from sciinstruct.cli.annotate import default_throughput, parse_options
 from sciinstruct.cli.main import main
 from sciinstruct.errors import EXIT_BAD_INPUT, InputError
 from sciinstruct.jsonl import write_jsonl
@@ -24,9 +24,14 @@ def test_throughput_defaults_follow_the_kind_of_backend():
     assert default_throughput("openai", 4, 2) == (4, 2)
 
 
-def test_split_list():
-    assert split_list(" cot, hinted ,") == ("cot", "hinted")
-    assert split_list(None) == ()
+def test_a_sequence_option_takes_commas_or_repeats():
+    from sciinstruct.annotate import AnnotateConfig
+    from sciinstruct.cli.options import cli_fields, cli_value
+
+    stages = next(f for f in cli_fields(AnnotateConfig) if f.flag == "--stages")
+    assert cli_value(stages, [" cot, hinted ,"]) == ["cot", "hinted"]
+    assert cli_value(stages, ["cot", "reflect"]) == ["cot", "reflect"]
+    assert cli_value(stages, []) is None
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ so a kill can land in the middle of a batch.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -16,15 +15,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from sciinstruct.annotate import AnnotateConfig, StagePlan, run_annotate
 from sciinstruct.jsonl import read_jsonl, write_jsonl
-from sciinstruct.llm.base import Completion, GenerationRequest, OnDone, cache_key
 from sciinstruct.llm.cache import ResponseCache
 from sciinstruct.records import Question
 from sciinstruct.rundir import RunDir
+from scripted import ScriptedBackend
 
 CONFIG = AnnotateConfig(plan=StagePlan(samples=2, max_tokens=32), batch_size=2, concurrency=3)
 # One batch of 16 at a time: what the embedded backend runs by default.
@@ -36,46 +34,20 @@ QUESTIONS = [
 ]
 
 
-class SlowBackend:
-    """Answers from the prompt, `delay` seconds per request, one request after another: right at
-    cot when the sum is divisible by 3, at reflect when it leaves 1, otherwise only hinted
-    (which copies the real answer)."""
+def answer(prompt: str, _seed: int | None = None) -> str:
+    """Right at cot when the sum is divisible by 3, at reflect when it leaves 1, otherwise only
+    hinted (which copies the real answer)."""
+    real = re.search(r"Real answer: (\d+)", prompt)
+    a, b = map(int, re.search(r"What is (\d+) \+ (\d+)", prompt).groups())
+    stage_remainder = 1 if "Incorrect solution:" in prompt else 0
+    right = real is not None or (a + b) % 3 == stage_remainder
+    value = int(real.group(1)) if real else a + b if right else a + b + 1
+    return f"{a} + {b}, so \\boxed{{{value}}}"
 
-    name = "slow"
-    model = "slow-1"
 
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.keys: list[str] = []
-
-    async def agenerate(
-        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
-    ) -> list[Completion]:
-        self.keys.extend(cache_key(self.name, self.model, r) for r in requests)
-        out = []
-        for index, request in enumerate(requests):
-            await asyncio.sleep(self.delay)
-            out.append(self._answer(request.messages[-1]["content"]))
-            if on_done is not None:
-                on_done(index, out[-1])
-        return out
-
-    def generate(
-        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
-    ) -> list[Completion]:
-        return asyncio.run(self.agenerate(requests, on_done))
-
-    def close(self) -> None:
-        pass
-
-    @staticmethod
-    def _answer(prompt: str) -> Completion:
-        real = re.search(r"Real answer: (\d+)", prompt)
-        a, b = map(int, re.search(r"What is (\d+) \+ (\d+)", prompt).groups())
-        stage_remainder = 1 if "Incorrect solution:" in prompt else 0
-        right = real is not None or (a + b) % 3 == stage_remainder
-        value = int(real.group(1)) if real else a + b if right else a + b + 1
-        return Completion(text=f"{a} + {b}, so \\boxed{{{value}}}", completion_tokens=8)
+def slow_backend(delay: float = 0.0) -> ScriptedBackend:
+    """The shared scripted backend, `delay` seconds per request, one request after another."""
+    return ScriptedBackend(answer, "slow-1", name="slow", completion_tokens=8, delay=delay)
 
 
 def start_run(run: Path, config: str = "small") -> subprocess.Popen[bytes]:
@@ -94,7 +66,7 @@ def count_lines(path: Path) -> int:
 
 def test_kill_9_then_resume_loses_nothing_and_repeats_no_call(tmp_path):
     reference = RunDir(tmp_path / "reference")
-    clean = SlowBackend()
+    clean = slow_backend()
     run_annotate(reference, clean, CONFIG, questions=QUESTIONS)
     expected = {r["id"]: r["response"] for r in read_jsonl(reference.attempts)}
     assert len(expected) == len(clean.keys)  # one request per attempt, no retries
@@ -115,7 +87,7 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_no_call(tmp_path):
     written_at_kill = run.attempts.read_bytes()
     assert 0 < len(cached_at_kill) < len(expected)
 
-    resumed = SlowBackend()
+    resumed = slow_backend()
     run_annotate(run, resumed, CONFIG)
 
     rows = list(read_jsonl(run.attempts))
@@ -138,7 +110,7 @@ def cached_keys(run: RunDir) -> set[str]:
 
 def test_kill_9_in_the_middle_of_a_batch_keeps_its_finished_completions(tmp_path):
     reference = RunDir(tmp_path / "reference")
-    clean = SlowBackend()
+    clean = slow_backend()
     run_annotate(reference, clean, BIG_BATCH, questions=QUESTIONS)
     expected = {r["id"]: r["response"] for r in read_jsonl(reference.attempts)}
 
@@ -157,7 +129,7 @@ def test_kill_9_in_the_middle_of_a_batch_keeps_its_finished_completions(tmp_path
     assert count_lines(run.attempts) == 0, "the kill was meant to land inside the first batch"
     assert 5 <= len(cached_at_kill) < 16
 
-    resumed = SlowBackend()
+    resumed = slow_backend()
     run_annotate(run, resumed, BIG_BATCH)
     rows = list(read_jsonl(run.attempts))
     assert sorted(r["id"] for r in rows) == sorted(expected)
@@ -171,4 +143,4 @@ def test_kill_9_in_the_middle_of_a_batch_keeps_its_finished_completions(tmp_path
 
 if __name__ == "__main__":
     # The run the test kills: slow enough that the kill lands in the middle of it.
-    run_annotate(RunDir(sys.argv[1]), SlowBackend(delay=0.03), CONFIGS[sys.argv[2]])
+    run_annotate(RunDir(sys.argv[1]), slow_backend(delay=0.03), CONFIGS[sys.argv[2]])

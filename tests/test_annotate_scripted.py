@@ -9,47 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import pytest
 
 from sciinstruct.annotate import AnnotateConfig, StagePlan, load_prompts, run_annotate
 from sciinstruct.errors import InputError
 from sciinstruct.jsonl import read_jsonl, write_jsonl
-from sciinstruct.llm.base import Completion, GenerationRequest
 from sciinstruct.records import Attempt, Question
 from sciinstruct.rundir import RunDir
+from scripted import ScriptedBackend
 
 Q_HARD = Question(id="hard", question="What is 7 times 13 times 19?", answer="1729", subject="math")
 Q_EASY = Question(id="easy", question="What is 2 + 2?", answer="4", subject="math")
 
 
-class ScriptedBackend:
-    """A Backend whose answer is `script(prompt)`; it logs every request it really receives."""
-
-    name = "scripted"
-    model = "scripted-1"
-
-    def __init__(self, script: Callable[[str], str | None]) -> None:
-        self.script = script
-        self.requests: list[GenerationRequest] = []
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        self.requests.extend(requests)
-        out = []
-        for r in requests:
-            text = self.script(r.messages[-1]["content"])
-            if text is None:
-                out.append(Completion(error="HTTP 503: overloaded"))
-            else:
-                out.append(Completion(text=text, prompt_tokens=20, completion_tokens=10))
-        return out
-
-    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        return self.generate(requests)
-
-    def close(self) -> None:
-        pass
+def scripted(script: Callable[[str], str | None]) -> ScriptedBackend:
+    """The shared scripted backend answering from the prompt alone; None is a 503."""
+    return ScriptedBackend(
+        lambda prompt, _seed: script(prompt),
+        "scripted-1",
+        error="HTTP 503: overloaded",
+        prompt_tokens=20,
+        completion_tokens=10,
+    )
 
 
 def stubborn(prompt: str) -> str:
@@ -73,7 +56,7 @@ def attempts_of(run: RunDir) -> list[Attempt]:
 
 def test_reflect_and_hinted_run_with_the_right_prompts(tmp_path):
     run = RunDir(tmp_path / "run")
-    backend = ScriptedBackend(stubborn)
+    backend = scripted(stubborn)
     funnel = run_annotate(run, backend, CONFIG, questions=[Q_HARD, Q_EASY])
 
     attempts = attempts_of(run)
@@ -109,10 +92,10 @@ def test_reflect_and_hinted_run_with_the_right_prompts(tmp_path):
 
 def test_rerun_makes_no_call_and_writes_nothing(tmp_path):
     run = RunDir(tmp_path / "run")
-    run_annotate(run, ScriptedBackend(stubborn), CONFIG, questions=[Q_HARD, Q_EASY])
+    run_annotate(run, scripted(stubborn), CONFIG, questions=[Q_HARD, Q_EASY])
     before = run.attempts.read_text()
 
-    again = ScriptedBackend(stubborn)
+    again = scripted(stubborn)
     funnel = run_annotate(run, again, CONFIG, questions=[Q_HARD, Q_EASY])
     assert again.requests == []
     assert run.attempts.read_text() == before
@@ -122,9 +105,9 @@ def test_rerun_makes_no_call_and_writes_nothing(tmp_path):
 
 def test_resuming_with_another_model_is_refused_and_nothing_is_lost(tmp_path):
     run = RunDir(tmp_path / "run")
-    run_annotate(run, ScriptedBackend(stubborn), CONFIG, questions=[Q_HARD, Q_EASY])
+    run_annotate(run, scripted(stubborn), CONFIG, questions=[Q_HARD, Q_EASY])
     before = run.attempts.read_text()
-    other = ScriptedBackend(stubborn)
+    other = scripted(stubborn)
     other.model = "scripted-2"
     with pytest.raises(InputError, match=r"attempts.jsonl: holds attempts by model 'scripted-1'"):
         run_annotate(run, other, CONFIG, questions=[Q_HARD, Q_EASY])
@@ -137,11 +120,11 @@ def test_resuming_with_another_model_is_refused_and_nothing_is_lost(tmp_path):
 
 def test_lost_attempts_file_is_rebuilt_from_the_cache(tmp_path):
     run = RunDir(tmp_path / "run")
-    run_annotate(run, ScriptedBackend(stubborn), CONFIG, questions=[Q_HARD, Q_EASY])
+    run_annotate(run, scripted(stubborn), CONFIG, questions=[Q_HARD, Q_EASY])
     first = {a.id: a.response for a in attempts_of(run)}
     run.attempts.unlink()
 
-    again = ScriptedBackend(stubborn)
+    again = scripted(stubborn)
     run_annotate(run, again, CONFIG, questions=[Q_HARD, Q_EASY])
     assert again.requests == []
     rebuilt = attempts_of(run)
@@ -151,14 +134,14 @@ def test_lost_attempts_file_is_rebuilt_from_the_cache(tmp_path):
 
 def test_failed_generation_is_recorded_then_retried_under_a_new_id(tmp_path):
     run = RunDir(tmp_path / "run")
-    down = ScriptedBackend(lambda p: None if "2 + 2" in p else stubborn(p))
+    down = scripted(lambda p: None if "2 + 2" in p else stubborn(p))
     config = AnnotateConfig(stages=("cot",), plan=StagePlan(samples=1, max_tokens=64))
     funnel = run_annotate(run, down, config, questions=[Q_HARD, Q_EASY])
     (failed,) = [a for a in attempts_of(run) if a.question_id == "easy"]
     assert failed.error == "HTTP 503: overloaded" and failed.correct is None
     assert funnel.outcomes["failed"] == 1 and funnel.outcomes["unsolved"] == 1
 
-    up = ScriptedBackend(lambda p: "2 + 2 = 4, so \\boxed{4}.")
+    up = scripted(lambda p: "2 + 2 = 4, so \\boxed{4}.")
     funnel = run_annotate(run, up, config, questions=[Q_HARD, Q_EASY])
     assert len(up.requests) == 1  # only the failed slot is asked again
     easy = [a for a in attempts_of(run) if a.question_id == "easy"]
@@ -169,7 +152,7 @@ def test_failed_generation_is_recorded_then_retried_under_a_new_id(tmp_path):
 
 def test_hinted_that_misses_the_reference_is_kept_and_unsolved(tmp_path):
     run = RunDir(tmp_path / "run")
-    hopeless = ScriptedBackend(lambda p: "The answer is \\boxed{0}.")
+    hopeless = scripted(lambda p: "The answer is \\boxed{0}.")
     funnel = run_annotate(run, hopeless, CONFIG, questions=[Q_HARD])
     hinted = [a for a in attempts_of(run) if a.stage == "hinted"]
     assert len(hinted) == 1 and hinted[0].correct is False
@@ -179,7 +162,7 @@ def test_hinted_that_misses_the_reference_is_kept_and_unsolved(tmp_path):
 def test_stages_subset_and_questions_from_the_run(tmp_path):
     run = RunDir(tmp_path / "run").ensure()
     write_jsonl(run.questions, [Q_HARD, Q_EASY])
-    backend = ScriptedBackend(stubborn)
+    backend = scripted(stubborn)
     config = AnnotateConfig(stages=("cot", "hinted"), plan=StagePlan(samples=1, max_tokens=64))
     funnel = run_annotate(run, backend, config, limit=1)
     assert [a.stage for a in attempts_of(run)] == ["cot", "hinted"]
@@ -230,11 +213,11 @@ def test_chinese_prompts_and_system_override():
 
 def test_cut_off_last_line_is_reported_and_its_attempt_rebuilt(tmp_path):
     run = RunDir(tmp_path / "run")
-    run_annotate(run, ScriptedBackend(stubborn), CONFIG, questions=[Q_HARD, Q_EASY])
+    run_annotate(run, scripted(stubborn), CONFIG, questions=[Q_HARD, Q_EASY])
     lines = run.attempts.read_bytes().splitlines(keepends=True)
     run.attempts.write_bytes(b"".join(lines[:-1]) + lines[-1][:25])  # a kill mid-write
 
-    again = ScriptedBackend(stubborn)
+    again = scripted(stubborn)
     funnel = run_annotate(run, again, CONFIG, questions=[Q_HARD, Q_EASY])
     assert again.requests == []  # the lost attempt comes back from the cache
     assert run.read_stats()["annotate"]["skipped_lines"] == 1
@@ -245,7 +228,7 @@ def test_next_stage_starts_without_waiting_for_other_questions(tmp_path):
     """Question 'easy' goes on to reflect while the slow cot of 'hard' is still in flight."""
     events: list[str] = []
 
-    class Timed(ScriptedBackend):
+    class Timed(ScriptedBackend):  # the shared fake, with the order of batches recorded
         async def agenerate(self, requests):
             prompt = requests[0].messages[-1]["content"]
             label = ("reflect " if "Incorrect solution:" in prompt else "cot ") + (
@@ -259,14 +242,19 @@ def test_next_stage_starts_without_waiting_for_other_questions(tmp_path):
     config = AnnotateConfig(
         stages=("cot", "reflect"), plan=StagePlan(samples=1), batch_size=1, concurrency=2
     )
-    run_annotate(RunDir(tmp_path / "run"), Timed(stubborn), config, questions=[Q_HARD, Q_EASY])
+    run_annotate(
+        RunDir(tmp_path / "run"),
+        Timed(lambda prompt, _seed: stubborn(prompt)),
+        config,
+        questions=[Q_HARD, Q_EASY],
+    )
     assert events.index("end reflect easy") < events.index("end cot hard")
 
 
 def test_config_chooses_the_prompt_language(tmp_path):
     run = RunDir(tmp_path / "run")
     config = AnnotateConfig(stages=("cot",), plan=StagePlan(samples=1), language="zh")
-    run_annotate(run, ScriptedBackend(stubborn), config, questions=[Q_EASY])
+    run_annotate(run, scripted(stubborn), config, questions=[Q_EASY])
     (only,) = attempts_of(run)
     assert "题目" in only.messages[-1]["content"] and "2 + 2" in only.messages[-1]["content"]
     assert run.read_config()["annotate"]["prompts"]["cot"].endswith("zh/cot.md")
@@ -274,9 +262,7 @@ def test_config_chooses_the_prompt_language(tmp_path):
 
 def test_attempts_record_the_answer_type_and_a_last_number_verdict(tmp_path):
     run = RunDir(tmp_path / "run")
-    plain = ScriptedBackend(
-        lambda prompt: "Two and two make four, so it is 4"
-    )  # no box, no "answer"
+    plain = scripted(lambda prompt: "Two and two make four, so it is 4")  # no box, no "answer"
     config = AnnotateConfig(stages=("cot",), plan=StagePlan(samples=1))
     run_annotate(run, plain, config, questions=[Q_EASY])
     [attempt] = attempts_of(run)

@@ -23,8 +23,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("log", "redact", "rendering", "settings", "embedded_model"),
     ("jsonl", "records"),
     ("rows", "rundir", "prompt_templates"),
-    ("llm", "sciformats", "generators"),
+    ("llm", "sciformats"),
+    ("generators",),
     ("grading", "distributed"),
+    ("benchmarks",),  # definitions and the one loader: used by curate and evaluate
     # the stages, in the order of the flow: a stage may use an earlier stage's public API
     ("ingest",),
     ("annotate",),

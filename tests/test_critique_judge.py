@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 import pytest
 
@@ -12,9 +11,10 @@ from sciinstruct.critique import CritiqueConfig, agreement, critique_id, run_cri
 from sciinstruct.curate.samples import load_critique_scores
 from sciinstruct.errors import EXIT_BAD_INPUT
 from sciinstruct.jsonl import read_jsonl, write_jsonl
-from sciinstruct.llm.base import Completion, GenerationRequest, SamplingParams
+from sciinstruct.llm.base import SamplingParams
 from sciinstruct.records import Attempt, Question
 from sciinstruct.rundir import RunDir
+from scripted import ScriptedBackend
 
 QUESTIONS = [
     Question(id="g", question="What is the acceleration due to gravity?", answer="9.81", unit="m/s^2"),
@@ -39,34 +39,19 @@ ATTEMPTS = [
 ]
 
 
-class ScriptedJudge:
+def verdict(prompt: str, _seed: int | None = None) -> str:
     """Scores 9 when the boxed answer is the reference, 2 when not, and rambles on 'hydrogens'."""
+    answer = prompt.split("[The Start of Assistant's Answer]")[1]
+    if "hydrogens" in answer:
+        return "The answer seems fine to me."
+    reference = re.search(r"Reference Answer\]\n(?:.*\n\nFinal answer: )?(\S+)", prompt)[1]
+    boxed = re.search(r"\\boxed\{([^}]*)\}", answer)[1]
+    close = abs(float(boxed) - float(reference)) < 0.05
+    return "Agrees with the reference.\nScore: 9" if close else "Wrong result.\nScore: 2"
 
-    name = "judge"
-    model = "judge-1"
 
-    def __init__(self) -> None:
-        self.requests: list[GenerationRequest] = []
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        self.requests.extend(requests)
-        return [Completion(text=self._verdict(r.messages[-1]["content"])) for r in requests]
-
-    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
-        return self.generate(requests)
-
-    def close(self) -> None:
-        pass
-
-    @staticmethod
-    def _verdict(prompt: str) -> str:
-        answer = prompt.split("[The Start of Assistant's Answer]")[1]
-        if "hydrogens" in answer:
-            return "The answer seems fine to me."
-        reference = re.search(r"Reference Answer\]\n(?:.*\n\nFinal answer: )?(\S+)", prompt)[1]
-        boxed = re.search(r"\\boxed\{([^}]*)\}", answer)[1]
-        close = abs(float(boxed) - float(reference)) < 0.05
-        return "Agrees with the reference.\nScore: 9" if close else "Wrong result.\nScore: 2"
+def scripted_judge() -> ScriptedBackend:
+    return ScriptedBackend(verdict, "judge-1", name="judge", completion_tokens=0)
 
 
 @pytest.fixture
@@ -78,7 +63,7 @@ def run(tmp_path) -> RunDir:
 
 
 def test_judge_scores_attempts_and_reports_agreement(run):
-    judge = ScriptedJudge()
+    judge = scripted_judge()
     report = run_critique(run, judge)
 
     rows = {r["attempt_id"]: r for r in read_jsonl(run.critiques)}
@@ -105,26 +90,26 @@ def test_judge_scores_attempts_and_reports_agreement(run):
 
 
 def test_rerun_is_resumed_without_calls_or_duplicates(run):
-    run_critique(run, ScriptedJudge())
+    run_critique(run, scripted_judge())
     first = run.critiques.read_text()
-    again = ScriptedJudge()
+    again = scripted_judge()
     report = run_critique(run, again)
     assert again.requests == [] and report.new == 0 and report.judged == 4
     assert run.critiques.read_text() == first
 
 
 def test_new_generation_settings_judge_again_and_the_latest_verdict_counts(run):
-    run_critique(run, ScriptedJudge(), CritiqueConfig(max_tokens=512))
-    longer = ScriptedJudge()
+    run_critique(run, scripted_judge(), CritiqueConfig(max_tokens=512))
+    longer = scripted_judge()
     report = run_critique(run, longer, CritiqueConfig(max_tokens=1024))
     assert report.new == 4 and {r.params.max_tokens for r in longer.requests} == {1024}
     rows = list(read_jsonl(run.critiques))
     assert len(rows) == 8 and len({r["id"] for r in rows}) == 8  # old rows stay, new ids
-    again = ScriptedJudge()
+    again = scripted_judge()
     assert run_critique(run, again, CritiqueConfig(max_tokens=1024)).new == 0
     assert again.requests == []
     for changed in (CritiqueConfig(temperature=0.5), CritiqueConfig(seed=7)):
-        assert run_critique(run, ScriptedJudge(), changed).new == 4
+        assert run_critique(run, scripted_judge(), changed).new == 4
     assert len(list(read_jsonl(run.critiques))) == 16
     assert load_critique_scores(run.critiques) == {"a1": 9.0, "a2": 2.0, "a3": 2.0}
 
@@ -152,7 +137,7 @@ def test_critique_id_depends_on_the_verdict_settings():
     ],
 )
 def test_subsets(run, config, judged):
-    run_critique(run, ScriptedJudge(), config)
+    run_critique(run, scripted_judge(), config)
     assert {r["attempt_id"] for r in read_jsonl(run.critiques)} == judged
 
 

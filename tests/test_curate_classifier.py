@@ -36,8 +36,8 @@ def sloppy(i: int) -> str:
     return f"guess maybe probably {i} idk whatever lucky guess"
 
 
-def make_run(root: Path, n: int = N) -> RunDir:
-    run = RunDir(root).ensure()
+def classifier_data(n: int = N) -> tuple[list[Question], list[Attempt]]:
+    """n questions, each with a right attempt (careful, or sloppy for SLOPPY) and a wrong one."""
     questions = [
         Question(id=f"q{i}", question=f"What is {i} times one?", answer=str(i)) for i in range(n)
     ]
@@ -64,13 +64,11 @@ def make_run(root: Path, n: int = N) -> RunDir:
                 correct=False,
             )
         )
-    write_jsonl(run.questions, questions)
-    write_jsonl(run.attempts, attempts)
-    return run
+    return questions, attempts
 
 
-def test_tfidf_filter_drops_low_scores_and_counts_match(tmp_path: Path) -> None:
-    run = make_run(tmp_path / "run")
+def test_tfidf_filter_drops_low_scores_and_counts_match(tmp_path: Path, make_run) -> None:
+    run = make_run(*classifier_data())
     stats = run_filter(run, FilterConfig())
     dropped = read_dropped(run.root / "dropped.jsonl", stage="filter")
     assert {r["question_id"] for r in dropped} == {f"q{i}" for i in SLOPPY}
@@ -87,19 +85,19 @@ def test_tfidf_filter_drops_low_scores_and_counts_match(tmp_path: Path) -> None:
     assert all(r["scores"]["classifier"] >= 0 for r in kept)
 
 
-def test_keep_fraction_and_saved_classifier_reused_on_another_run(tmp_path: Path) -> None:
-    first = make_run(tmp_path / "first")
+def test_keep_fraction_and_saved_classifier_reused_on_another_run(tmp_path: Path, make_run) -> None:
+    first = make_run(*classifier_data(), name="first")
     run_filter(first, FilterConfig(keep_fraction=0.5))
     assert len(list(read_jsonl(first.root / "filtered.jsonl"))) == N // 2
     assert (first.root / "classifier" / "classifier.json").exists()
-    second = make_run(tmp_path / "second", n=10)
+    second = make_run(*classifier_data(n=10), name="second")
     stats = run_filter(second, FilterConfig(load=first.root / "classifier"))
     assert stats["metrics"]["loaded_from"] == str(first.root / "classifier")
     assert stats["metrics"]["scoring"] == "one classifier"
     assert stats["dropped_samples"] == {"classifier_below_threshold": 1}  # q3 of q0..q9
 
 
-def test_labelled_file_and_errors(tmp_path: Path) -> None:
+def test_labelled_file_and_errors(tmp_path: Path, make_run) -> None:
     labels = tmp_path / "labels.jsonl"
     write_jsonl(
         labels,
@@ -112,7 +110,7 @@ def test_labelled_file_and_errors(tmp_path: Path) -> None:
     write_jsonl(labels, [{"question": "q", "solution": "s", "label": "yes"}])
     with pytest.raises(InputError, match="label must be"):
         load_labelled(labels)
-    run = make_run(tmp_path / "run")
+    run = make_run(*classifier_data())
     write_jsonl(run.attempts, [a for a in read_jsonl(run.attempts) if a["correct"]])
     with pytest.raises(InputError, match="need both good and bad examples"):
         run_filter(run, FilterConfig())
@@ -237,8 +235,8 @@ def held_groups(examples: list, seed: int) -> set[str]:
     return {e.group for e in split_heldout(examples, 0.2, seed)[1]}
 
 
-def test_clear_filter_removes_what_an_earlier_filter_left(tmp_path: Path) -> None:
-    run = make_run(tmp_path / "run")
+def test_clear_filter_removes_what_an_earlier_filter_left(tmp_path: Path, make_run) -> None:
+    run = make_run(*classifier_data())
     run_filter(run, FilterConfig())
     dropped_file = run.root / "dropped.jsonl"
     other = {"kind": "sample", "stage": "curate", "reason": "exact_duplicate", "id": "x",
@@ -270,8 +268,8 @@ def test_clear_filter_removes_what_an_earlier_filter_left(tmp_path: Path) -> Non
     )
 
 
-def test_clear_filter_keeps_a_loaded_classifier(tmp_path: Path) -> None:
-    run = make_run(tmp_path / "run", n=10)
+def test_clear_filter_keeps_a_loaded_classifier(tmp_path: Path, make_run) -> None:
+    run = make_run(*classifier_data(n=10))
     run_filter(run, FilterConfig())  # trains and saves RUN/classifier
     run_filter(run, FilterConfig(load=run.root / "classifier"))
     clear_filter(run, "skipped by hand")

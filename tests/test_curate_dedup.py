@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sciinstruct.curate.decontam import Benchmark, NgramIndex, load_benchmark
+from sciinstruct.curate.decontam import Benchmark, NgramIndex, benchmark_texts
 from sciinstruct.curate.dedup import (
     NearDupConfig,
     exact_clusters,
@@ -66,18 +66,21 @@ def test_ngram_index_hits_and_misses() -> None:
     assert NgramIndex([bench], n=8).check(["one half m v squared, so doubling the"]) is not None
 
 
-def test_load_benchmark_reads_text_fields_and_reports_bad_rows(tmp_path: Path) -> None:
+def test_benchmark_texts_reads_text_fields_and_reports_bad_rows(tmp_path: Path) -> None:
     path = tmp_path / "mmlu.jsonl"
     write_jsonl(path, [{"id": "x1", "problem": "p"}, {"prompt": "q"}])
-    bench = load_benchmark(path)
+    bench = benchmark_texts(path)
     assert (bench.name, bench.texts, bench.ids) == ("mmlu", ["p", "q"], ["x1", "2"])
-    shipped = load_benchmark("eval_set")
+    shipped = benchmark_texts("eval_set")
     assert shipped.name == "eval_set" and len(shipped.texts) == len(shipped.ids) > 10
+    # a registered benchmark is read by the registry's loader, as `eval` reads it
+    registered = benchmark_texts("sciinstruct_eval")
+    assert registered.name == "sciinstruct_eval" and registered.texts == shipped.texts
     write_jsonl(path, [{"answer": "3"}])
     with pytest.raises(InputError, match=r"mmlu\.jsonl:1: no text field"):
-        load_benchmark(path)
+        benchmark_texts(path)
     # A corrupt benchmark line is refused, not skipped: skipping it would let its
     # contaminated copies through decontamination.
     path.write_text('{"problem": "p"}\n{"problem": "cut\n{"problem": "r"}\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"mmlu\.jsonl:2: invalid JSON"):
-        load_benchmark(path)
+        benchmark_texts(path)

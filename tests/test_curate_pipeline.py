@@ -51,13 +51,6 @@ def attempt(
     )
 
 
-def make_run(tmp_path: Path, questions: list[Question], attempts: list[Attempt]) -> RunDir:
-    run = RunDir(tmp_path / "run").ensure()
-    write_jsonl(run.questions, questions)
-    write_jsonl(run.attempts, attempts)
-    return run
-
-
 def solution(i: int, variant: str = "") -> str:
     return f"Step one: take {WORDS[i % 13]} and {i}. Step two: add {i * 3}. {variant}The answer is {i}."
 
@@ -68,11 +61,11 @@ def dropped_reasons(run: RunDir, kind: str = "sample") -> Counter[str]:
     )
 
 
-def test_clean_run_keeps_every_correct_attempt(tmp_path: Path) -> None:
+def test_clean_run_keeps_every_correct_attempt(tmp_path: Path, make_run) -> None:
     qs = [question(i) for i in range(5)]
     atts = [attempt(q.id, solution(i)) for i, q in enumerate(qs)]
     atts.append(attempt("q0", "wrong answer 7", correct=False, n=1))
-    run = make_run(tmp_path, qs, atts)
+    run = make_run(qs, atts)
     stats = curate(run, CurateConfig())
     assert stats["candidates"] == 5
     assert stats["kept_samples"] == 5
@@ -82,13 +75,13 @@ def test_clean_run_keeps_every_correct_attempt(tmp_path: Path) -> None:
     assert samples[0]["provenance"]["attempt_ids"] == ["q0-cot-0"]
 
 
-def test_exact_duplicate_question_keeps_the_better_scored_one(tmp_path: Path) -> None:
+def test_exact_duplicate_question_keeps_the_better_scored_one(tmp_path: Path, make_run) -> None:
     qs = [question(i) for i in range(4)]
     qs.append(Question(id="dup", question="  PROBLEM 1:   " + qs[1].question[11:], answer="1"))
     atts = [attempt(q.id, solution(i)) for i, q in enumerate(qs[:4])]
     # The duplicate's only solution is hinted, so question q1 (cot) ranks higher and stays.
     atts.append(attempt("dup", solution(1, "Given the hint. "), stage="hinted"))
-    run = make_run(tmp_path, qs, atts)
+    run = make_run(qs, atts)
     stats = curate(run, CurateConfig(near_dup=False))
     assert dropped_reasons(run, "question") == {"exact_dup_question": 1}
     assert dropped_reasons(run) == {"exact_dup_question": 1}
@@ -97,7 +90,7 @@ def test_exact_duplicate_question_keeps_the_better_scored_one(tmp_path: Path) ->
     assert stats["kept_questions"] == 4 and stats["kept_samples"] == 4
 
 
-def test_near_duplicate_question(tmp_path: Path) -> None:
+def test_near_duplicate_question(tmp_path: Path, make_run) -> None:
     base = (
         "A ball of mass two kilograms is dropped from a height of ten meters above the ground "
         "with no air resistance; find its speed just before it hits the ground in meters per second."
@@ -108,7 +101,7 @@ def test_near_duplicate_question(tmp_path: Path) -> None:
         Question(id="b", question=base.replace("find its speed", "find the speed"), answer="14"),
     ]
     atts = [attempt(q.id, solution(i)) for i, q in enumerate(qs)]
-    run = make_run(tmp_path, qs, atts)
+    run = make_run(qs, atts)
     stats = curate(run, CurateConfig(near_threshold=0.7))
     assert stats["dropped_questions"] == {"near_dup_question": 1}
     assert stats["dropped_near_dup_question"] == 1
@@ -117,7 +110,7 @@ def test_near_duplicate_question(tmp_path: Path) -> None:
     assert row["detail"]["similarity"] >= 0.7
 
 
-def test_duplicate_solutions_within_a_question(tmp_path: Path) -> None:
+def test_duplicate_solutions_within_a_question(tmp_path: Path, make_run) -> None:
     qs = [question(i) for i in range(3)]
     long = " ".join(
         f"line {k} of the derivation uses {WORDS[k % 13]} carefully." for k in range(12)
@@ -131,7 +124,7 @@ def test_duplicate_solutions_within_a_question(tmp_path: Path) -> None:
         # the same text under another question is not a duplicate with the default scope
         attempt("q2", long + " The answer is 1.", n=5),
     ]
-    run = make_run(tmp_path, qs, atts)
+    run = make_run(qs, atts)
     stats = curate(run, CurateConfig())
     assert stats["dropped_samples"] == {"exact_dup_solution": 1, "near_dup_solution": 1}
     assert stats["kept_samples"] == 4
@@ -139,7 +132,7 @@ def test_duplicate_solutions_within_a_question(tmp_path: Path) -> None:
     assert stats["dropped_samples"] == {"exact_dup_solution": 2, "near_dup_solution": 1}
 
 
-def test_decontamination_lists_hits_per_benchmark(tmp_path: Path) -> None:
+def test_decontamination_lists_hits_per_benchmark(tmp_path: Path, make_run) -> None:
     leaked = (
         "What is the smallest positive integer that is divisible by each of the integers "
         "from one through ten inclusive of both ends?"
@@ -155,7 +148,7 @@ def test_decontamination_lists_hits_per_benchmark(tmp_path: Path) -> None:
     write_jsonl(
         bench_b, [{"problem": " ".join(f"tok{k}" for k in range(20))}, {"problem": "short one"}]
     )
-    run = make_run(tmp_path, qs, atts)
+    run = make_run(qs, atts)
     stats = curate(run, CurateConfig(benchmarks=[bench_a, bench_b]))
     assert stats["dropped_questions"] == {"contaminated": 1}
     assert stats["dropped_samples"] == {"contaminated": 2}  # the leaked question's + the quote
@@ -166,12 +159,12 @@ def test_decontamination_lists_hits_per_benchmark(tmp_path: Path) -> None:
     assert curate(run, CurateConfig(benchmarks=[bench_b], ngram=25))["dropped_samples"] == {}
 
 
-def test_hinted_policies(tmp_path: Path) -> None:
+def test_hinted_policies(tmp_path: Path, make_run) -> None:
     qs = [question(i) for i in range(4)]
     atts = [
         attempt(q.id, solution(i), stage="hinted" if i < 2 else "cot") for i, q in enumerate(qs)
     ]
-    run = make_run(tmp_path, qs, atts)
+    run = make_run(qs, atts)
     assert curate(run, CurateConfig(hinted="drop"))["dropped_samples"] == {"hinted": 2}
     stats = curate(run, CurateConfig(hinted="downweight", hinted_weight=0.25))
     assert stats["dropped_samples"] == {}
@@ -179,11 +172,11 @@ def test_hinted_policies(tmp_path: Path) -> None:
     assert weights == [0.25, 0.25, 1.0, 1.0]
 
 
-def test_fallback_verdicts_are_dropped_on_request(tmp_path: Path) -> None:
+def test_fallback_verdicts_are_dropped_on_request(tmp_path: Path, make_run) -> None:
     qs = [question(i) for i in range(4)]
     atts = [attempt(q.id, solution(i)) for i, q in enumerate(qs)]
     atts[1].metadata["fallback"] = True  # as annotate records it: the last number decided
-    run = make_run(tmp_path, qs, atts)
+    run = make_run(qs, atts)
     assert curate(run, CurateConfig())["kept_samples"] == 4  # kept unless asked
     stats = curate(run, CurateConfig(drop_fallback=True))
     assert stats["dropped_samples"] == {"fallback_verdict": 1}
@@ -191,7 +184,7 @@ def test_fallback_verdicts_are_dropped_on_request(tmp_path: Path) -> None:
     assert dropped_reasons(run) == {"fallback_verdict": 1}
 
 
-def test_cap_per_question_keeps_the_best(tmp_path: Path) -> None:
+def test_cap_per_question_keeps_the_best(tmp_path: Path, make_run) -> None:
     qs = [question(i) for i in range(2)]
     atts = [
         attempt("q0", solution(0, f"Route {WORDS[k]} {WORDS[k + 1]} {WORDS[k + 2]}. " * 3), n=k)
@@ -199,18 +192,18 @@ def test_cap_per_question_keeps_the_best(tmp_path: Path) -> None:
     ]
     atts[2] = attempt("q0", "Different: " + " ".join(WORDS) + " gives 0.", stage="reflect", n=2)
     atts.append(attempt("q1", solution(1)))
-    run = make_run(tmp_path, qs, atts)
+    run = make_run(qs, atts)
     stats = curate(run, CurateConfig(max_per_question=2))
     assert stats["dropped_samples"] == {"over_question_cap": 2}
     kept = [r for r in read_jsonl(run.samples) if r["question_id"] == "q0"]
     assert [r["provenance"]["stage"] for r in kept] == ["cot", "cot"]
 
 
-def test_subject_ratios(tmp_path: Path) -> None:
+def test_subject_ratios(tmp_path: Path, make_run) -> None:
     subjects = ["math"] * 6 + ["physics"] * 4 + ["chemistry"] * 3
     qs = [question(i, subject=s) for i, s in enumerate(subjects)]
     atts = [attempt(q.id, solution(i)) for i, q in enumerate(qs)]
-    run = make_run(tmp_path, qs, atts)
+    run = make_run(qs, atts)
     # math:physics 1:1 -> physics (4) limits math to 4; chemistry is not named and passes.
     stats = curate(run, CurateConfig(subject_ratios={"math": 1, "physics": 1}))
     assert stats["dropped_samples"] == {"subject_ratio": 2}
@@ -219,9 +212,9 @@ def test_subject_ratios(tmp_path: Path) -> None:
     assert stats["kept_by_subject"] == {"chemistry": 3, "math": 6, "physics": 2}
 
 
-def test_general_data_mixed_in_at_ratio(tmp_path: Path) -> None:
+def test_general_data_mixed_in_at_ratio(tmp_path: Path, make_run) -> None:
     qs = [question(i) for i in range(9)]
-    run = make_run(tmp_path, qs, [attempt(q.id, solution(i)) for i, q in enumerate(qs)])
+    run = make_run(qs, [attempt(q.id, solution(i)) for i, q in enumerate(qs)])
     general = tmp_path / "general.jsonl"
     write_jsonl(
         general,
@@ -233,13 +226,13 @@ def test_general_data_mixed_in_at_ratio(tmp_path: Path) -> None:
     assert sum(r["subject"] == "general" for r in rows) == 3 and len(rows) == 12
 
 
-def test_stats_match_side_file_and_reruns_do_not_double_count(tmp_path: Path) -> None:
+def test_stats_match_side_file_and_reruns_do_not_double_count(tmp_path: Path, make_run) -> None:
     qs = [question(i) for i in range(6)]
     atts = [
         attempt(q.id, solution(i), stage="hinted" if i % 2 else "cot") for i, q in enumerate(qs)
     ]
     atts += [attempt("q0", solution(0), n=1)]
-    run = make_run(tmp_path, qs, atts)
+    run = make_run(qs, atts)
     for _ in range(2):
         stats = curate(run, CurateConfig(hinted="drop"))
     side = Counter(r["reason"] for r in read_dropped(run.root / "dropped.jsonl", stage="curate"))
@@ -276,11 +269,11 @@ def test_drop_log_runs_datatrove_style_filters(tmp_path: Path) -> None:
     ]
 
 
-def test_bad_options_are_input_errors(tmp_path: Path) -> None:
-    run = make_run(tmp_path, [question(0)], [attempt("q0", solution(0))])
-    with pytest.raises(InputError, match="hinted policy"):
+def test_bad_options_are_input_errors(tmp_path: Path, make_run) -> None:
+    run = make_run([question(0)], [attempt("q0", solution(0))])
+    with pytest.raises(InputError, match="hinted must be one of keep, downweight, drop"):
         curate(run, CurateConfig(hinted="sometimes"))  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="solution scope"):
+    with pytest.raises(InputError, match="solution_scope must be one of question, global"):
         CurateConfig(solution_scope="run")
     with pytest.raises(InputError, match="benchmark file not found"):
         curate(run, CurateConfig(benchmarks=[tmp_path / "missing.jsonl"]))

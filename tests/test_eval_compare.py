@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from eval_scripted import ScriptedBackend
 from sciinstruct.errors import InputError
 from sciinstruct.evaluate.compare import compare_runs
 from sciinstruct.evaluate.paired import mcnemar, paired_comparison
 from sciinstruct.evaluate.runner import EvalConfig, run_eval
+from scripted import ScriptedBackend
 
 MINI = str(Path(__file__).parent / "fixtures" / "benchmarks" / "questions" / "mini.jsonl")
 RIGHT = {

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from eval_scripted import ScriptedBackend
 from sciinstruct.evaluate.judged import parse_score
 from sciinstruct.evaluate.runner import EvalConfig, run_eval
+from scripted import ScriptedBackend
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from sciinstruct.benchmarks.loaders import load_benchmark
+from sciinstruct.benchmarks.readers import scibench_unit, split_options
+from sciinstruct.benchmarks.registry import get_spec
 from sciinstruct.errors import InputError
-from sciinstruct.evaluate.formats import scibench_unit, split_options
-from sciinstruct.evaluate.loaders import load_benchmark
-from sciinstruct.evaluate.registry import get_spec
 from sciinstruct.grading.extract import find_boxed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"

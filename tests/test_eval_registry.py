@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sciinstruct.benchmarks.registry import available, get_spec, load_spec
 from sciinstruct.errors import InputError
-from sciinstruct.evaluate.registry import available, get_spec, load_spec
 
 SHIPPED = {
     "gsm8k",

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from eval_scripted import ScriptedBackend
 from sciinstruct.cli.main import main
 from sciinstruct.evaluate.runner import EvalConfig, run_eval
 from sciinstruct.jsonl import read_jsonl
+from scripted import ScriptedBackend
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 MINI = str(FIXTURES / "questions" / "mini.jsonl")

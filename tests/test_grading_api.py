@@ -82,9 +82,9 @@ def test_external_types_use_sciformats_checkers(monkeypatch: pytest.MonkeyPatch)
             raise ValueError("'???' is not a formula")
         return pred == gold, "compared"
 
-    fake = pytypes.ModuleType("sciinstruct.sciformats.checks")
+    fake = pytypes.ModuleType("sciinstruct.sciformats.answer_checkers")
     fake.CHECKERS = {"formula": formula}
-    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.checks", fake)
+    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.answer_checkers", fake)
     assert grade("\\boxed{H2O}", "H2O", answer_type="formula").correct is True
     assert calls == [("H2O", "H2O", 0.01)]
     bad = grade("H2O", "???", answer_type="formula")
@@ -94,7 +94,7 @@ def test_external_types_use_sciformats_checkers(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_external_types_without_sciformats(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.checks", None)  # import fails
+    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.answer_checkers", None)  # import fails
     verdict = grade("ATG", "ATG", answer_type="sequence")
     assert verdict.correct is None and "cannot be imported" in verdict.reason
 
@@ -154,9 +154,9 @@ def test_metadata_reaches_external_checkers(monkeypatch: pytest.MonkeyPatch) -> 
         seen.append(options)
         return pred == gold, "compared"
 
-    fake = pytypes.ModuleType("sciinstruct.sciformats.checks")
+    fake = pytypes.ModuleType("sciinstruct.sciformats.answer_checkers")
     fake.CHECKERS = {"sequence": sequence}
-    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.checks", fake)
+    monkeypatch.setitem(sys.modules, "sciinstruct.sciformats.answer_checkers", fake)
     meta = {"sequence_kind": "protein", "rtol": 0.2, "atol": 1}
     assert grade("MKV", "MKV", answer_type="sequence", metadata=meta).correct is True
     assert seen[-1] == {
@@ -270,3 +270,22 @@ def test_reward_gives_nothing_for_a_repeated_given_when_trl_passes_the_prompts()
     kw = {"answer": ["21000"] * 3, "unit": ["mA"] * 3}
     assert correctness_reward(completions, **kw) == [1.0, 1.0, 1.0]  # no question: converted
     assert correctness_reward(completions, prompts=prompts, **kw) == [0.0, 1.0, 0.0]
+
+
+# Hostile input from the reliability bench (issue 15): each must come back as a verdict within
+# the call's time limit, whatever stage (extraction, in-process checks, sandbox) it stresses.
+@pytest.mark.parametrize(
+    ("pred", "gold", "correct", "extracted"),
+    [
+        ("\\boxed{" * 5000 + "1" + "}" * 5000, "1", True, "1"),  # the innermost box
+        ("\\boxed{" * 1000, "1", False, None),  # never closed: no answer
+        ("\\frac{1}{" * 2000 + "2" + "}" * 2000, "1/2", False, "2"),
+        ("\\boxed{10^{10^{10^{10}}}}", "1", False, "10^{10^{10^{10}}}"),
+        ("x \\boxed{1} and \\boxed{\\boxed{2}}", "2", True, "2"),
+    ],
+    ids=["boxed-5000-deep", "unclosed-boxes", "frac-2000-deep", "power-tower", "box-in-box"],
+)
+def test_hostile_input_gets_a_verdict(pred: str, gold: str, correct: bool, extracted) -> None:
+    verdict = grade(pred, gold, timeout=1.0)
+    assert verdict.correct is correct, verdict
+    assert verdict.extracted == extracted

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from eval_scripted import ScriptedBackend
 from sciinstruct.cli.main import main
 from sciinstruct.grading import grade, grade_many
 from sciinstruct.grading.judge import GradeJudge, make_judge
+from scripted import ScriptedBackend
 
 
 def _judge(reply: str) -> tuple[GradeJudge, ScriptedBackend]:
@@ -165,16 +165,6 @@ def test_embedded_model_as_judge_runs_end_to_end(tmp_path: Path) -> None:
         assert "gave no CORRECT/INCORRECT" in verdict.reason
 
 
-class _CutOff(ScriptedBackend):
-    """The scripted generator, with every completion cut off by the token limit."""
-
-    def generate(self, requests):  # type: ignore[no-untyped-def]
-        completions = super().generate(requests)
-        for completion in completions:
-            completion.finish_reason = "length"
-        return completions
-
-
 def test_eval_counts_judge_decided_and_truncated_answers(tmp_path: Path) -> None:
     from sciinstruct.evaluate.runner import EvalConfig, run_eval
 
@@ -186,7 +176,9 @@ def test_eval_counts_judge_decided_and_truncated_answers(tmp_path: Path) -> None
         "2 + 2": "2 + 2 makes 4, and then we add",  # cut off: its last number is not credited;
         # finished, it is a last-number fallback, which the judge decides
     }
-    generator = _CutOff(lambda text, seed: next(a for k, a in answers.items() if k in text))
+    generator = ScriptedBackend(  # every completion cut off by the token limit
+        lambda text, seed: next(a for k, a in answers.items() if k in text), finish_reason="length"
+    )
     asked = ScriptedBackend(
         lambda prompt, seed: "Verdict: CORRECT" if "forty-two" in prompt else "Verdict: INCORRECT"
     )
@@ -208,3 +200,50 @@ def test_eval_counts_judge_decided_and_truncated_answers(tmp_path: Path) -> None
     assert judged["graded_by"] == "judge" and judged["correct"] is True
     assert judged["judge_raw"] == "Verdict: CORRECT"
     assert "judge decided" in (tmp_path / "again" / "summary.md").read_text()
+
+
+def test_annotate_asks_the_judge_for_an_answer_the_rules_cannot_read(tmp_path: Path) -> None:
+    from sciinstruct.annotate import AnnotateConfig, StagePlan, annotate
+    from sciinstruct.jsonl import read_jsonl
+    from sciinstruct.records import Attempt, Question
+    from sciinstruct.rundir import RunDir
+
+    question = Question(id="q", question="What is 40 + 2?", answer="42", subject="math")
+    # (the rules read "is forty-two" now; "four tens and two" is beyond them)
+    model = ScriptedBackend(lambda prompt, seed: "Adding them gives four tens and two.")
+    asked = ScriptedBackend(
+        lambda prompt, seed: "Verdict: CORRECT" if "four tens" in prompt else "Verdict: INCORRECT"
+    )
+    run = RunDir(tmp_path / "run")
+    config = AnnotateConfig(plan=StagePlan(samples=1, max_tokens=32, seed=1), batch_size=1)
+    funnel = annotate([question], run, model, config.prompts(), config, judge=GradeJudge(asked))
+    (attempt,) = [Attempt.model_validate(row) for row in read_jsonl(run.attempts)]
+    assert attempt.stage == "cot" and attempt.correct is True  # no number: the judge decided
+    assert attempt.metadata["graded_by"] == "judge"
+    assert attempt.metadata["judge_raw"] == "Verdict: CORRECT"
+    assert funnel.to_stats()["solved"]["cot"] == 1 and len(asked.requests) == 1
+
+
+def test_a_recipe_judge_section_reaches_annotate_and_eval(tmp_path: Path) -> None:
+    from sciinstruct.errors import InputError
+    from sciinstruct.grading.judge import JudgeSpec
+    from sciinstruct.recipe import load_recipe
+
+    path = tmp_path / "recipe.yaml"
+    path.write_text(
+        "annotate:\n  judge:\n    backend: embedded\n    model: SmolLM2-135M-Instruct\n"
+        "eval:\n  config:\n    judge:\n      backend: openai\n"
+        "      base_url: http://127.0.0.1:8000/v1\n"
+    )
+    recipe = load_recipe(path)
+    assert recipe.annotate.judge == JudgeSpec("embedded", "SmolLM2-135M-Instruct")
+    assert recipe.eval.config.judge == JudgeSpec("openai", None, "http://127.0.0.1:8000/v1")
+    assert load_recipe(path, {"annotate.judge.model": "other"}).annotate.judge.model == "other"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("annotate:\n  judge:\n    backnd: embedded\n")
+    with pytest.raises(InputError, match=r"backnd") as caught:
+        load_recipe(bad)
+    assert "bad.yaml" in str(caught.value)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("limit: 2\n")
+    assert load_recipe(plain).annotate.judge.build() is None  # no section: no judge

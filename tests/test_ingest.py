@@ -9,7 +9,7 @@ import pytest
 
 from sciinstruct.cli.main import main
 from sciinstruct.errors import InputError
-from sciinstruct.ingest import ingest, parse_mapping
+from sciinstruct.ingest import IngestOptions, ingest, parse_mapping
 from sciinstruct.jsonl import read_jsonl
 from sciinstruct.rundir import RunDir
 
@@ -142,8 +142,7 @@ def test_mapping_and_unknown_columns_go_to_metadata(tmp_path: Path) -> None:
     ingest(
         write_jsonl(tmp_path / "math.jsonl", rows),
         run,
-        mapping=parse_mapping("question=problem,answer=final"),
-        subject="math",
+        IngestOptions(map="question=problem,answer=final", subject="math"),
     )
     [q] = list(read_jsonl(run.questions))
     assert (q["question"], q["answer"], q["subject"]) == ("What is 3*4?", "12", "math")
@@ -196,7 +195,7 @@ def test_parquet_and_hf_dataset_dir(tmp_path: Path) -> None:
     )
     dd.save_to_disk(str(tmp_path / "hf"))
     run2 = RunDir(tmp_path / "run2")
-    result = ingest(tmp_path / "hf", run2, mapping=parse_mapping("question=problem,answer=ans"))
+    result = ingest(tmp_path / "hf", run2, IngestOptions(map="question=problem,answer=ans"))
     assert result.accepted == 2
     assert [q["solution"] for q in read_jsonl(run2.questions)] == ["s", "t"]
 

@@ -24,6 +24,7 @@ from sciinstruct.llm import (
     SamplingParams,
     cache_key,
 )
+from scripted import ScriptedBackend
 
 needs_llama = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed"
@@ -55,33 +56,27 @@ class Counting:
         pass
 
 
-class Scripted:
-    """Answers from a table; fails the prompts listed in `failing` (to test what is cached)."""
+def table(failing: set[str] = frozenset(), kind: type[ScriptedBackend] = ScriptedBackend):  # type: ignore[no-untyped-def]
+    """The shared scripted backend answering `prompt#seed`; fails the prompts in `failing` (to
+    test what is cached). Its `requests` are the calls that got past the cache."""
+    return kind(
+        lambda text, seed: None if text in failing else f"{text}#{seed}",
+        "table-v1",
+        error="HTTP 503 (scripted)",
+        prompt_tokens=2,
+        completion_tokens=0,
+    )
 
-    name, model = "scripted", "table-v1"
 
-    def __init__(self, failing: set[str] = frozenset()) -> None:
-        self.failing = set(failing)
+class Silent(ScriptedBackend):
+    """The shared scripted backend as a caller's own backend may be written: no `on_done`."""
 
-    def generate(self, requests):
-        out = []
-        for r in requests:
-            text = r.messages[-1]["content"]
-            if text in self.failing:
-                out.append(Completion(error="HTTP 503 (scripted)"))
-            else:
-                out.append(Completion(text=f"{text}#{r.params.seed}", prompt_tokens=2))
-        return out
-
-    async def agenerate(self, requests):
-        return self.generate(requests)
-
-    def close(self) -> None:
-        pass
+    def generate(self, requests):  # type: ignore[override]
+        return super().generate(requests)
 
 
 def test_hit_and_miss(tmp_path):
-    backend = Counting(Scripted())
+    backend = table()
     cached = CachedBackend(backend, tmp_path / "cache.sqlite")
     first = cached.generate([_ask("a"), _ask("b"), _ask("a", seed=1)])
     assert [c.text for c in first] == ["a#0", "b#0", "a#1"]
@@ -89,7 +84,7 @@ def test_hit_and_miss(tmp_path):
     second = cached.generate([_ask("b"), _ask("c"), _ask("a", seed=1)])
     assert [c.text for c in second] == ["b#0", "c#0", "a#1"]
     assert [c.cached for c in second] == [True, False, True]
-    assert (cached.hits, cached.misses, backend.calls) == (2, 4, 4)
+    assert (cached.hits, cached.misses, len(backend.requests)) == (2, 4, 4)
     assert second[0].prompt_tokens == 2
 
 
@@ -109,22 +104,22 @@ def test_key_separates_backend_model_messages_params_and_seed():
 
 def test_errors_are_not_cached_and_are_retried_next_run(tmp_path):
     path = tmp_path / "cache.sqlite"
-    first = CachedBackend(Scripted(failing={"bad"}), path).generate([_ask("ok"), _ask("bad")])
+    first = CachedBackend(table(failing={"bad"}), path).generate([_ask("ok"), _ask("bad")])
     assert first[1].error == "HTTP 503 (scripted)"
-    backend = Counting(Scripted())
+    backend = table()
     again = CachedBackend(backend, path).generate([_ask("ok"), _ask("bad")])
     assert [c.text for c in again] == ["ok#0", "bad#0"]
-    assert backend.calls == 1 and len(ResponseCache(path)) == 2
+    assert len(backend.requests) == 1 and len(ResponseCache(path)) == 2
 
 
 def test_async_path_uses_the_same_cache(tmp_path):
     import asyncio
 
-    backend = Counting(Scripted())
+    backend = table()
     cached = CachedBackend(backend, tmp_path / "c.sqlite")
     asyncio.run(cached.agenerate([_ask("x"), _ask("y")]))
     out = cached.generate([_ask("x"), _ask("y")])
-    assert [c.cached for c in out] == [True, True] and backend.calls == 2
+    assert [c.cached for c in out] == [True, True] and len(backend.requests) == 2
 
 
 def _write_rows(path: str, writer: int, n: int) -> None:
@@ -214,12 +209,12 @@ def test_killed_writer_then_rerun_makes_only_the_missing_calls(tmp_path, embedde
 
 
 def test_a_request_repeated_in_one_batch_reaches_the_backend_once(tmp_path):
-    backend = Counting(Scripted())
+    backend = table()
     cached = CachedBackend(backend, tmp_path / "c.sqlite")
     out = cached.generate([_ask("r"), _ask("s"), _ask("r")])
     assert [c.text for c in out] == ["r#0", "s#0", "r#0"]
     assert out[0] is not out[2]
-    assert (backend.calls, cached.misses, cached.hits) == (2, 2, 0)
+    assert (len(backend.requests), cached.misses, cached.hits) == (2, 2, 0)
 
 
 def _rows(path) -> int:
@@ -230,31 +225,16 @@ def _rows(path) -> int:
 def test_a_backend_without_on_done_is_stored_when_its_call_returns(tmp_path):
     path = tmp_path / "c.sqlite"
     told: list[tuple[int, str, int]] = []
-    cached = CachedBackend(Scripted(), path)
+    cached = CachedBackend(table(kind=Silent), path)
     cached.generate([_ask("warm")])  # one row already there: a hit is reported first
 
     def on_done(index: int, completion: Completion) -> None:
         told.append((index, completion.text, _rows(path)))
 
-    # Scripted takes no on_done: the hit is told at once, the misses after the call returns
+    # Silent takes no on_done: the hit is told at once, the misses after the call returns
     out = cached.generate([_ask("a"), _ask("warm"), _ask("b")], on_done=on_done)
     assert [c.text for c in out] == ["a#0", "warm#0", "b#0"]
     assert told == [(1, "warm#0", 1), (0, "a#0", 2), (2, "b#0", 3)]
-
-
-class Reporting(Scripted):
-    """Scripted, but finishing one request at a time and saying so through `on_done`."""
-
-    def generate(self, requests, on_done=None):
-        out = []
-        for i, r in enumerate(requests):
-            out.append(super().generate([r])[0])
-            if on_done is not None:
-                on_done(i, out[-1])
-        return out
-
-    async def agenerate(self, requests, on_done=None):
-        return self.generate(requests, on_done)
 
 
 @pytest.mark.parametrize("asynchronous", [False, True])
@@ -263,7 +243,7 @@ def test_a_reporting_backend_has_each_completion_stored_as_it_finishes(tmp_path,
 
     path = tmp_path / "c.sqlite"
     seen: list[tuple[int, int]] = []
-    cached = CachedBackend(Reporting(failing={"bad"}), path)
+    cached = CachedBackend(table(failing={"bad"}), path)  # reports each as it finishes
     batch = [_ask("a"), _ask("bad"), _ask("b"), _ask("a"), _ask("c")]
 
     def on_done(index: int, completion: Completion) -> None:
@@ -345,3 +325,14 @@ def test_the_embedded_engine_stores_each_completion_as_it_finishes(tmp_path):
         engine.close()
     assert all(c.ok for c in out)
     assert seen == [1, 2, 3]  # one row per finished completion, not three when the batch ends
+
+
+def test_a_sync_backend_written_without_on_done_is_cached_through_agenerate(tmp_path):
+    """A `SyncBackend` subclass whose `generate` predates `on_done` still works behind the
+    cache on the async path: its batch is stored when the call returns."""
+    import asyncio
+
+    cached = CachedBackend(table(kind=Silent), tmp_path / "c.sqlite")  # a SyncBackend, old style
+    out = asyncio.run(cached.agenerate([_ask("a"), _ask("b")]))
+    assert [c.text for c in out] == ["a#0", "b#0"]
+    assert len(ResponseCache(tmp_path / "c.sqlite")) == 2

@@ -137,10 +137,10 @@ def test_api_key_is_sent_but_never_shown(faults, monkeypatch):
     monkeypatch.setenv("SCI_TEST_KEY", "sk-secret-123")
     backend = OpenAIBackend("m", base_url=faults.url("500", 99, "key"), api_key_env="SCI_TEST_KEY",
                             max_retries=0, **FAST)  # fmt: skip
-    assert backend._headers() == {"Authorization": "Bearer sk-secret-123"}
+    assert backend.auth_headers() == {"Authorization": "Bearer sk-secret-123"}
     [c] = backend.generate([_ask("x")])
     assert "sk-secret-123" not in repr(backend) + str(vars(backend)) + c.error
-    assert backend._scrub("echoed sk-secret-123") == "echoed <redacted>"
+    assert backend.scrub_secrets("echoed sk-secret-123") == "echoed <redacted>"
 
 
 def test_model_is_discovered_or_the_error_says_what_to_pass():

@@ -72,12 +72,10 @@ def test_eval_takes_one_file_or_several_and_benchmark_names(tmp_path: Path) -> N
         )
     )
     flow = Flow(several, base=tmp_path)
-    targets = flow._eval_targets()
+    targets = flow.eval_targets()
     assert targets[0] == tmp_path / "mine.jsonl" and targets[1].name == "family_heldout.jsonl"
     assert targets[2] == "math500"  # a registry name stays a name
-    assert (
-        flow._heldout_files() == targets[:2]
-    )  # only files are kept out of generated training data
+    assert flow.heldout_files() == targets[:2]  # only files are kept out of generated training data
 
 
 def test_run_prints_one_line_per_benchmark_with_the_paired_test() -> None:

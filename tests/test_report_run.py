@@ -12,8 +12,8 @@ from sciinstruct.report import make_report
 from sciinstruct.rundir import RunDir
 
 
-def make_run(root: Path) -> RunDir:
-    run = RunDir(root).ensure()
+def report_data() -> tuple[list[Question], list[Attempt], list[dict]]:
+    """22 questions over three subjects, attempts at cot and reflect, and a critique of each."""
     subjects = ["math"] * 12 + ["physics"] * 6 + ["chemistry"] * 4
     questions = [
         Question(
@@ -51,29 +51,24 @@ def make_run(root: Path) -> RunDir:
                     correct=i % 8 == 0,
                 )
             )
-    write_jsonl(run.questions, questions)
-    write_jsonl(run.attempts, attempts)
-    write_jsonl(
-        run.critiques,
-        [
-            {
-                "id": f"k{i}",
-                "attempt_id": f"c{i}",
-                "question_id": f"q{i}",
-                "score": 3 + i % 8,
-                "explanation": "",
-                "raw": "",
-                "judge_model": "j",
-                "usage": {},
-            }
-            for i in range(len(questions))
-        ],
-    )
-    return run
+    critiques = [
+        {
+            "id": f"k{i}",
+            "attempt_id": f"c{i}",
+            "question_id": f"q{i}",
+            "score": 3 + i % 8,
+            "explanation": "",
+            "raw": "",
+            "judge_model": "j",
+            "usage": {},
+        }
+        for i in range(len(questions))
+    ]
+    return questions, attempts, critiques
 
 
-def test_report_writes_markdown_and_plots(tmp_path: Path) -> None:
-    run = make_run(tmp_path / "run")
+def test_report_writes_markdown_and_plots(tmp_path: Path, make_run) -> None:
+    run = make_run(*report_data())
     # q21's correct solution reads like the wrong ones: the classifier drops it
     assert main(["filter", str(run.root)]) == 0
     assert (
@@ -117,8 +112,8 @@ def test_report_of_a_run_with_questions_only(tmp_path: Path) -> None:
     assert "scores.png" not in stats["plots"]
 
 
-def test_cli_export_and_bad_ratio(tmp_path: Path) -> None:
-    run = make_run(tmp_path / "run")
+def test_cli_export_and_bad_ratio(tmp_path: Path, make_run) -> None:
+    run = make_run(*report_data())
     assert main(["curate", str(run.root), "--hinted", "drop", "--max-per-question", "1"]) == 0
     assert main(["export", str(run.root), "--format", "sft,grpo", "--no-parquet"]) == 0
     assert sorted(p.name for p in run.export_dir.iterdir()) == [

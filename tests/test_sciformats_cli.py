@@ -30,14 +30,19 @@ def test_make_all_with_a_user_molecule_file(tmp_path, capsys) -> None:
     )
     assert code == 0
     rows = list(read_jsonl(out))
-    assert len({row["source"] for row in rows}) == len(rows) == 19  # one row per family
+    from sciinstruct.generators import REGISTRY
+
+    # `all` is every family, templates and formats alike: one row of each
+    assert sorted(row["metadata"]["family"] for row in rows) == sorted(REGISTRY)
+    formats = {row["source"] for row in rows if row["source"] != "sciinstruct/generators"}
+    assert len(formats) == 19
     assert "mine.smi:3: invalid SMILES 'C1CC('" in capsys.readouterr().err
 
 
 def test_unknown_family_is_bad_input(tmp_path, capsys) -> None:
     code = main(["tasks", "make", "gc-contnet", "--out", str(tmp_path / "x.jsonl")])
     assert code == 2
-    assert "did you mean gc-content" in capsys.readouterr().err
+    assert "did you mean 'gc-content'" in capsys.readouterr().err
 
 
 def test_list_names_every_family(capsys) -> None:

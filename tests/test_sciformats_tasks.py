@@ -7,10 +7,13 @@ import json
 
 import pytest
 
+from sciinstruct.errors import InputError
+from sciinstruct.generators import REGISTRY, families, generate, get_family
 from sciinstruct.records import Question
-from sciinstruct.sciformats.checks import CHECKERS, check_task_answer
+from sciinstruct.sciformats.answer_checkers import CHECKERS, check_task_answer
 from sciinstruct.sciformats.formulas import parse_formula
-from sciinstruct.sciformats.tasks import FAMILIES, get_family, make_tasks
+
+FAMILIES = {name: REGISTRY[name] for name in families("format")}
 
 N = 12  # rows per family: enough to meet both classes and several molecules, fast on 2 cores
 
@@ -46,14 +49,14 @@ def _perturbed(row: dict) -> str:
 @pytest.fixture(scope="module", params=sorted(FAMILIES))
 def family_rows(request) -> tuple[str, list[dict]]:
     name = request.param
-    return name, [q.model_dump(mode="json") for q in make_tasks(name, N, seed=3)]
+    return name, [q.model_dump(mode="json") for q in generate(name, N, 3)]
 
 
 def test_same_seed_same_rows_other_seed_other_rows(family_rows) -> None:
     name, rows = family_rows
     assert len(rows) == N
-    assert [q.model_dump(mode="json") for q in make_tasks(name, N, seed=3)] == rows
-    other = [q.model_dump(mode="json")["id"] for q in make_tasks(name, N, seed=4)]
+    assert [q.model_dump(mode="json") for q in generate(name, N, 3)] == rows
+    other = [q.model_dump(mode="json")["id"] for q in generate(name, N, 4)]
     assert other != [row["id"] for row in rows]
 
 
@@ -79,7 +82,7 @@ def test_reference_is_correct_and_perturbation_is_wrong(family_rows) -> None:
 
 
 def test_design_answers_are_json_constraints_checked_by_the_checker() -> None:
-    row = make_tasks("design-formula", 1, seed=0)[0]
+    row = generate("design-formula", 1, 0)[0]
     constraints = json.loads(row.answer)
     assert set(constraints) == {"formula", "connected"}
     example = row.metadata["example"]
@@ -90,7 +93,7 @@ def test_design_answers_are_json_constraints_checked_by_the_checker() -> None:
 
 
 def test_unknown_family_suggests_the_closest() -> None:
-    with pytest.raises(KeyError, match="did you mean logp"):
+    with pytest.raises(InputError, match="did you mean 'logp'"):
         get_family("lgp")
 
 
@@ -98,5 +101,5 @@ def test_a_small_molecule_list_gives_fewer_distinct_rows() -> None:
     from sciinstruct.sciformats.molecules import NamedMolecule, parse_smiles
 
     pool = [NamedMolecule("CCO", "ethanol", parse_smiles("CCO"))]
-    rows = make_tasks("molecular-weight", 5, seed=0, molecules=pool)
+    rows = generate("molecular-weight", 5, 0, molecules=pool, fewer_ok=True)
     assert len(rows) == 1 and rows[0].answer == "46.07"

@@ -42,6 +42,9 @@ def test_yaml_values_are_converted_by_declared_type(tmp_path: Path) -> None:
     assert cfg.learning_rate == 2e-5 and isinstance(cfg.learning_rate, float)
     assert cfg.warmup == 10.0 and isinstance(cfg.warmup, float)
     assert cfg.max_steps == 3
+    # a field that takes a list or a string keeps the string: LoRA's `all-linear` is a keyword
+    recipe.write_text("lora_target_modules: all-linear\n")
+    assert load_config(SFTTrainConfig, recipe).lora_target_modules == "all-linear"
     recipe.write_text("learning_rate: fast\n")
     with pytest.raises(InputError, match=r"r\.yaml field 'learning_rate': expected a number"):
         load_config(SFTTrainConfig, recipe)

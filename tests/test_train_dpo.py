@@ -8,7 +8,7 @@ import pytest
 
 from sciinstruct.errors import InputError
 from sciinstruct.train import DPOTrainConfig, train_dpo
-from train_helpers import dpo_rows, generate_text, lora_b_norms, losses, write_rows
+from train_helpers import dpo_rows, generate_text, logit_shift, lora_b_norms, losses, write_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.train]
 
@@ -34,7 +34,8 @@ def test_dpo_trains_lora_and_saves_a_loadable_model(tmp_path: Path) -> None:
     assert any("rewards/margins" in e for e in result.log_history)
     assert all(n > 0 for n in lora_b_norms(result.model_dir).values())
     assert "dpo" in (result.merged_dir / "README.md").read_text()
-    assert isinstance(generate_text(result.merged_dir), str)
+    generate_text(result.merged_dir)  # loads and generates new tokens
+    assert logit_shift(result.merged_dir) > 1e-3  # and computes something else than the base
 
 
 def test_dpo_without_rejected_fails_before_loading_the_model(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from sciinstruct.errors import InputError
 from sciinstruct.train import GRPOTrainConfig, register_reward, rewards, train_grpo
-from train_helpers import generate_text, grpo_rows, lora_b_norms, losses, write_rows
+from train_helpers import generate_text, grpo_rows, logit_shift, lora_b_norms, losses, write_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.train]
 
@@ -81,7 +81,8 @@ def test_grpo_trains_with_verifiable_rewards(
     assert all(e["completions/max_length"] <= 16 for e in logged)
     assert any(n > 0 for n in lora_b_norms(result.model_dir).values())
     assert '"correctness": 1.0' in (result.model_dir / "README.md").read_text()
-    assert isinstance(generate_text(result.model_dir), str)  # the adapter loads on its base
+    generate_text(result.model_dir)  # loads and generates new tokens; the adapter loads on its base
+    assert logit_shift(result.model_dir) > 1e-3  # and computes something else than the base
 
 
 def test_unknown_reward_fails_before_loading_the_model(tmp_path: Path) -> None:

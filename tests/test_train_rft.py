@@ -10,7 +10,7 @@ import pytest
 from sciinstruct.jsonl import read_jsonl
 from sciinstruct.train import RFTTrainConfig, train_rft
 from sciinstruct.train.rft import select_correct
-from train_helpers import generate_text, lora_b_norms, write_rows
+from train_helpers import generate_text, logit_shift, lora_b_norms, write_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.train]
 
@@ -38,6 +38,8 @@ def test_select_correct_keeps_distinct_correct_solutions() -> None:
         "kept": 2,
         "questions_solved": 1,
         "ungradable_reference": 0,
+        "truncated": 0,
+        "judged": 0,
     }
     assert [r["messages"][-1]["content"] for r in rows] == [texts[0], texts[3]]
     assert rows[0]["stage"] == "rft" and rows[0]["messages"][0] == question["prompt"][0]
@@ -57,6 +59,40 @@ def test_select_correct_does_not_keep_a_repeated_given() -> None:
     texts = ["So, the final answer is 21A.", "21 A = \\boxed{21000 mA}"]
     rows, counts = select_correct([question], [texts], keep=4)
     assert counts["correct"] == 1 and [r["messages"][-1]["content"] for r in rows] == [texts[1]]
+
+
+def _question(answer: str = "4") -> dict:
+    return {
+        "prompt": [{"role": "user", "content": "2+2?"}],
+        "answer": answer,
+        "answer_type": "numeric",
+        "unit": None,
+        "question_id": "q",
+        "subject": "math",
+    }
+
+
+def test_select_correct_does_not_keep_a_cut_off_solution_for_its_last_number() -> None:
+    texts = ["First 1 + 1 = 2, then 2 + 2 = 4, and next we", "2 + 2 = \\boxed{4}"]
+    rows, counts = select_correct([_question()], [texts], keep=4)
+    assert counts["kept"] == 2  # without finish reasons, the last number 4 is credited
+    rows, counts = select_correct([_question()], [texts], keep=4, finish_reasons=[["length"] * 2])
+    assert counts["truncated"] == 2 and counts["kept"] == 1  # the boxed answer still counts
+    assert [r["messages"][-1]["content"] for r in rows] == [texts[1]]
+
+
+def test_select_correct_asks_the_judge_what_the_rules_cannot_decide() -> None:
+    from sciinstruct.grading.judge import GradeJudge
+    from scripted import ScriptedBackend
+
+    asked = ScriptedBackend(
+        lambda prompt, seed: "Verdict: CORRECT" if "four" in prompt else "Verdict: INCORRECT"
+    )
+    texts = ["Two and two make four.", "\\boxed{5}", "It is a lot, I think."]
+    rows, counts = select_correct([_question()], [texts], keep=4, judge=GradeJudge(asked))
+    assert [r["messages"][-1]["content"] for r in rows] == [texts[0]]
+    assert counts["judged"] == 2 and counts["correct"] == 1
+    assert len(asked.requests) == 2  # \\boxed{5} is certainly wrong: the judge is not asked
 
 
 def test_rft_round_samples_grades_and_fine_tunes(tmp_path: Path) -> None:
@@ -86,7 +122,8 @@ def test_rft_round_samples_grades_and_fine_tunes(tmp_path: Path) -> None:
     assert any("loss" in e for e in result.log_history)
     assert all(n > 0 for n in lora_b_norms(round_dir / "model").values())
     assert result.final_model == round_dir / "merged"
-    assert isinstance(generate_text(result.final_model), str)
+    generate_text(result.final_model)  # loads and generates new tokens
+    assert logit_shift(result.final_model) > 1e-3  # and computes something else than the base
     summary = json.loads((tmp_path / "out" / "rft.json").read_text())
     assert summary == {"rounds": 1, "final_model": str(round_dir / "merged")}
     # --resume skips the finished round and reports the same final model

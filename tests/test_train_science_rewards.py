@@ -119,9 +119,9 @@ def test_checks_reward_grades_sciformat_types_only() -> None:
 
 def test_rewards_on_generated_rows_as_trl_passes_them() -> None:
     """Dataset columns arrive as keyword lists; a perfect answer earns full shaped reward."""
-    from sciinstruct.sciformats.tasks import make_tasks
+    from sciinstruct.generators import generate
 
-    rows = make_tasks("design-properties", 3, seed=2) + make_tasks("transcription", 2, seed=2)
+    rows = generate("design-properties", 3, 2) + generate("transcription", 2, 2)
     perfect = [
         boxed(r.metadata["example"] if r.answer_type == "molecule_design" else r.answer)
         for r in rows

@@ -77,8 +77,8 @@ def losses(history: list[dict[str, Any]]) -> list[float]:
     return [entry["loss"] for entry in history if "loss" in entry]
 
 
-def generate_text(model_dir: Path, prompt: str = "What is 2 + 2?") -> str:
-    """Load a saved model with plain transformers and greedily generate 8 tokens."""
+def _load(model_dir: Path, prompt: str):  # type: ignore[no-untyped-def]
+    """A saved model (an adapter loads on its base), its tokenizer, and `prompt` as chat input."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -89,6 +89,30 @@ def generate_text(model_dir: Path, prompt: str = "What is 2 + 2?") -> str:
         return_tensors="pt",
         return_dict=True,
     )
+    return model, tokenizer, inputs
+
+
+def _last_logits(model_dir: Path, prompt: str):  # type: ignore[no-untyped-def]
+    import torch
+
+    model, _, inputs = _load(model_dir, prompt)
+    with torch.no_grad():
+        return model(**inputs).logits[0, -1]
+
+
+def logit_shift(model_dir: Path, prompt: str = "What is 2 + 2?") -> float:
+    """How far training moved the model: the largest change of a next-token logit after
+    `prompt`, trained model (a merged model, or an adapter loaded on its base) against the base.
+    0.0 means training changed nothing the model computes."""
+    from sciinstruct.embedded_model import hf_model_dir
+
+    trained, base = _last_logits(model_dir, prompt), _last_logits(hf_model_dir(), prompt)
+    return float((trained - base).abs().max())
+
+
+def generate_text(model_dir: Path, prompt: str = "What is 2 + 2?") -> str:
+    """Load a saved model with plain transformers and greedily generate 8 tokens."""
+    model, tokenizer, inputs = _load(model_dir, prompt)
     output = model.generate(**inputs, max_new_tokens=8, do_sample=False)
     new = output[0, inputs["input_ids"].shape[1] :]
     assert len(new) > 0

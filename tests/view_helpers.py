@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from eval_scripted import ScriptedBackend
 from sciinstruct.annotate import AnnotateConfig, StagePlan, run_annotate
 from sciinstruct.critique.judge import run_critique
 from sciinstruct.curate import CurateConfig, curate
@@ -19,6 +18,7 @@ from sciinstruct.ingest import ingest
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.records import Question
 from sciinstruct.rundir import RunDir
+from scripted import ScriptedBackend
 
 # Text a model might produce that must never run in a reviewer's browser.
 HOSTILE = (

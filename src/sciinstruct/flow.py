@@ -118,7 +118,7 @@ class Flow:
         # Never train on a question the held-out evaluation will ask.
         exclude = [
             row["question"]
-            for path in self._heldout_files()
+            for path in self.heldout_files()
             if path.exists()
             for row in read_jsonl(path)
         ]
@@ -130,7 +130,7 @@ class Flow:
             marker.write_text(key, encoding="utf-8")
         return out
 
-    def _eval_targets(self) -> list[Path | str]:
+    def eval_targets(self) -> list[Path | str]:
         """The eval's question files resolved, and benchmark names (`math500`) left as they are."""
         targets: list[Path | str] = []
         for name in self.recipe.eval.questions:
@@ -138,9 +138,9 @@ class Flow:
             targets.append(path if path.suffix or path.exists() else name)
         return targets
 
-    def _heldout_files(self) -> list[Path]:
+    def heldout_files(self) -> list[Path]:
         """The eval's question files (a registry benchmark reads its data elsewhere)."""
-        return [t for t in self._eval_targets() if isinstance(t, Path) and t.suffix != ".yaml"]
+        return [t for t in self.eval_targets() if isinstance(t, Path) and t.suffix != ".yaml"]
 
     def stage_annotate(self) -> None:
         from sciinstruct.annotate import run_annotate
@@ -239,7 +239,7 @@ class Flow:
         from sciinstruct.train.model import resolve_model
 
         spec = self.recipe.eval
-        questions = [str(t) for t in self._eval_targets()]
+        questions = [str(t) for t in self.eval_targets()]
         models: dict[str, Path] = {"base": Path(resolve_model(self.recipe.train.model))}
         tuned = self._trained_model()
         if tuned is not None:

@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from sciinstruct.errors import InputError
 from sciinstruct.jsonl import JsonlWriter, read_jsonl
 from sciinstruct.records import Question
-from sciinstruct.rows import detect_format, scan_rows
+from sciinstruct.rows import FORMATS, detect_format, scan_rows
 from sciinstruct.rundir import RunDir
+from sciinstruct.settings import check_declared, option
 
 QUESTION_FIELDS = tuple(Question.model_fields)
 STRING_FIELDS = ("id", "question", "answer", "solution", "subject", "answer_type", "unit", "source")
@@ -32,6 +33,30 @@ MAX_FIELD_CHARS = 100_000
 # Raw rows in rejected.jsonl are cut to this many characters: enough to find the row, not a copy
 # of a 100 MB blob that happened to sit in one cell.
 MAX_RAW_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How `ingest` reads a file: the command's options, each declared once."""
+
+    map: str | None = option(
+        None, "Field mapping OURS=THEIRS, comma separated, e.g. question=problem,answer=final."
+    )
+    format: str = option("auto", "Input format (auto: from the file's name).", choices=FORMATS)
+    split: str | None = option(None, "Split of a Hugging Face DatasetDict.")
+    source: str | None = option(
+        None, "Source name stored on each question (default: the file name)."
+    )
+    subject: str | None = option(None, "Subject for rows that do not give one.")
+    answer_type: str | None = option(None, "Answer type for rows that do not give one.")
+    strict: bool = option(False, "Exit 2 when any row is rejected.")
+
+    def __post_init__(self) -> None:
+        check_declared(self)
+        parse_mapping(self.map)  # a bad --map is refused before any file is read
+
+    def mapping(self) -> dict[str, str]:
+        return parse_mapping(self.map)
 
 
 @dataclass
@@ -158,29 +183,22 @@ def to_question(
         raise RowError(loc, first["msg"]) from exc
 
 
-def ingest(
-    path: str | Path,
-    run: RunDir,
-    *,
-    mapping: dict[str, str] | None = None,
-    fmt: str = "auto",
-    split: str | None = None,
-    source: str | None = None,
-    subject: str | None = None,
-    answer_type: str | None = None,
-) -> IngestResult:
+def ingest(path: str | Path, run: RunDir, options: IngestOptions | None = None) -> IngestResult:
     """Validate every row of `path` into `run/questions.jsonl`; refused rows to `rejected.jsonl`."""
     path = Path(path)
+    options = options or IngestOptions()
     if not path.exists():
         raise InputError("no such file or directory", file=str(path))
     if path.is_file() and path.stat().st_size == 0:
         raise InputError("the file is empty: expected one question per row", file=str(path))
-    mapping = mapping or {}
-    defaults: dict[str, Any] = {"source": source if source is not None else path.stem}
-    if subject:
-        defaults["subject"] = subject
-    if answer_type:
-        defaults["answer_type"] = answer_type
+    mapping = options.mapping()
+    fmt, split = options.format, options.split
+    source = options.source if options.source is not None else path.stem
+    defaults: dict[str, Any] = {"source": source}
+    if options.subject:
+        defaults["subject"] = options.subject
+    if options.answer_type:
+        defaults["answer_type"] = options.answer_type
 
     run.ensure()
     known = {q["id"]: q for q in read_jsonl(run.questions)}

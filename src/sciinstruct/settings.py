@@ -96,7 +96,55 @@ def help_text(f: dataclasses.Field) -> str:
     return str(f.metadata.get("help", ""))
 
 
-def _members(kind: Any) -> tuple[Any, ...]:
+def bound_error(name: str, f: dataclasses.Field, value: Any) -> str | None:
+    """Why `value` breaks the bounds `f` declares (`metadata` keys `min`, `max` inclusive, `gt`,
+    `lt` exclusive, `choices`), as `"<name> must be ..., got ..."`; None when it fits. `name` is
+    the field's name for a recipe and its flag for the command line, so both say the same."""
+    meta = f.metadata
+    if value is None:
+        return None
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        return f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    low = ("[", meta["min"]) if "min" in meta else ("(", meta["gt"]) if "gt" in meta else None
+    high = ("]", meta["max"]) if "max" in meta else (")", meta["lt"]) if "lt" in meta else None
+    fits = (low is None or (value >= low[1] if low[0] == "[" else value > low[1])) and (
+        high is None or (value <= high[1] if high[0] == "]" else value < high[1])
+    )
+    if fits:
+        return None
+    if low and high:
+        rule = f"in {low[0]}{low[1]}, {high[1]}{high[0]}"
+    elif low:
+        rule = f"{'>=' if low[0] == '[' else '>'} {low[1]}"
+    else:
+        assert high is not None
+        rule = f"{'<=' if high[0] == ']' else '<'} {high[1]}"
+    return f"{name} must be {rule}, got {value!r}"
+
+
+def check_declared(obj: Any) -> None:
+    """Refuse a field of the dataclass instance `obj` outside its declared bounds (InputError
+    naming the field); a config's `__post_init__` calls it before its cross-field rules."""
+    for f in dataclasses.fields(obj):
+        reason = bound_error(f.name, f, getattr(obj, f.name))
+        if reason:
+            raise InputError(reason, field=f.name)
+
+
+def option(default: Any = None, help: str = "", **meta: Any) -> Any:
+    """A config field declared once: its default, help and bounds (`min`, `max`, `gt`, `lt`,
+    `choices`) and, for the command line, `flag` (`"--lr"`), `short` (`"-k"`) or `cli=False`.
+    A list default is copied per instance."""
+    metadata = {"help": help, **meta}
+    if isinstance(default, list | dict):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def type_members(kind: Any) -> tuple[Any, ...]:
     """The members of a union (`X | None`, `Optional[X]`), or the type itself."""
     if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
         return typing.get_args(kind)
@@ -105,7 +153,7 @@ def _members(kind: Any) -> tuple[Any, ...]:
 
 def dataclass_of(kind: Any) -> type | None:
     """The dataclass inside a type hint such as `X`, `X | None` or `Optional[X]`."""
-    for member in _members(kind):
+    for member in type_members(kind):
         if dataclasses.is_dataclass(member) and isinstance(member, type):
             return member
     return None
@@ -113,18 +161,26 @@ def dataclass_of(kind: Any) -> type | None:
 
 def is_sequence_type(kind: Any) -> bool:
     """list[str], tuple[str, ...] and their Optional forms."""
-    return any(typing.get_origin(m) in (list, tuple) for m in _members(kind))
+    return any(typing.get_origin(m) in (list, tuple) for m in type_members(kind))
 
 
 def convert(value: Any, kind: Any) -> Any:
     """`value` as the declared `kind`: numbers from YAML strings ("2e-5"), ints to floats, one
     item to a list. Values that do not fit are returned unchanged for the dataclass's own
     checks (or TypeError) to refuse; a string that is not a number raises ValueError."""
-    members = _members(kind)
+    members = type_members(kind)
     if value is None:
         return None
-    if isinstance(value, str) and any(typing.get_origin(m) in (list, tuple) for m in members):
-        return [value]  # `stages: cot` means [cot], not ['c', 'o', 't']
+    if (
+        isinstance(value, str)
+        and str not in members  # `list[str] | str` (LoRA's `all-linear`) keeps the string
+        and any(typing.get_origin(m) in (list, tuple) for m in members)
+    ):
+        value = [value]  # `stages: cot` means [cot], not ['c', 'o', 't']
+    if isinstance(value, list) and any(typing.get_origin(m) is tuple for m in members):
+        return tuple(value)  # a frozen config's `tuple[str, ...]` stays a tuple (hashable)
+    if isinstance(value, list):
+        return value
     if isinstance(value, bool) or str in members or Any in members:
         return value
     if float in members and isinstance(value, int | str):

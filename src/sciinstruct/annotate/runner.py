@@ -30,6 +30,7 @@ from sciinstruct.log import logger, progress
 from sciinstruct.prompt_templates import PromptSet, load_prompts
 from sciinstruct.records import Attempt, Question, Usage
 from sciinstruct.rundir import RunDir
+from sciinstruct.settings import check_declared, option
 
 # Where grading runs: `grading(fn, *args)` awaits `fn(*args)`. Default: a thread of this process;
 # `sciinstruct.distributed` passes Ray tasks.
@@ -40,16 +41,26 @@ Grading = Callable[..., Awaitable[Any]]
 class AnnotateConfig:
     """Everything that decides what annotate asks and how hard it pushes the backend."""
 
-    stages: tuple[str, ...] = ANNOTATE_STAGES
-    plan: StagePlan = field(default_factory=StagePlan)
-    batch_size: int = 16  # requests per backend call (a batched engine's batch)
-    concurrency: int = 1  # backend calls in flight (an HTTP server's parallel requests)
-    # Relative tolerance of numeric answers; None: the question's metadata.rtol, else 1%.
-    rtol: float | None = None
-    grade_timeout: float = 5.0  # seconds per grading call
-    language: str = "en"  # shipped prompt templates: en, or zh (SciGLM's Chinese prompts)
-    prompt_dir: str | None = None  # folder of template files replacing shipped ones by name
-    system_prompt: str | None = None  # system prompt text or file ("" for none)
+    stages: tuple[str, ...] = option(ANNOTATE_STAGES, "Stages to run, in order.")
+    # the sampling plan's fields are options of their own names: --samples, --temperature, ...
+    plan: StagePlan = field(default_factory=StagePlan, metadata={"prefix": ""})
+    # requests per backend call (a batched engine's batch) and calls in flight (an HTTP
+    # server's parallel requests): the command line's defaults depend on the backend
+    batch_size: int = option(16, "Requests per backend call.", min=1, cli=False)
+    concurrency: int = option(1, "Backend calls in flight.", min=1, cli=False)
+    rtol: float | None = option(
+        None, "Relative tolerance of numbers [default: metadata.rtol, else 0.01]."
+    )
+    grade_timeout: float = option(5.0, "Seconds per grading call.", gt=0.0)
+    language: str = option(
+        "en", "Shipped prompt language: en or zh (SciGLM's Chinese prompts).", flag="--lang"
+    )
+    prompt_dir: str | None = option(
+        None, "Folder of template files replacing the shipped ones by name.", flag="--prompts"
+    )
+    system_prompt: str | None = option(
+        None, "System prompt text, or a file holding it ('' for none)."
+    )
     # An LLM judge for the answers the grader's rules cannot decide (none by default).
     judge: JudgeSpec = field(default_factory=JudgeSpec)
 
@@ -68,15 +79,12 @@ class AnnotateConfig:
             )
         if "reflect" in self.stages and "cot" not in self.stages:
             raise InputError("stage 'reflect' revises cot attempts: include 'cot'", field="stages")
-        for name in ("batch_size", "concurrency"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}", field=name)
+        check_declared(self)
+        check_declared(self.plan)
         try:
             self.plan.params(0)
         except ValueError as exc:  # temperature, top_p, max_tokens out of range
             raise InputError(str(exc), field="sampling") from None
-        if self.plan.samples < 1:
-            raise InputError(f"samples must be >= 1, got {self.plan.samples}", field="samples")
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "stages": list(self.stages)}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sciinstruct.llm.base import GenerationRequest, SamplingParams
 from sciinstruct.prompt_templates import PromptSet, messages
 from sciinstruct.records import Attempt, Question, stable_id
+from sciinstruct.settings import option
 
 ANNOTATE_STAGES = ("cot", "reflect", "hinted")
 SlotKey = tuple[str, str, int, str | None]  # question id, stage, sample index, parent id
@@ -23,13 +24,13 @@ SlotKey = tuple[str, str, int, str | None]  # question id, stage, sample index, 
 class StagePlan:
     """How many samples each stage draws and how it samples."""
 
-    samples: int = 4  # cot: independent samples per question
-    reflect_samples: int = 1  # reflect: revisions, one per wrong cot attempt (the first n)
-    hinted_samples: int = 1  # hinted: solutions written from the reference answer
-    temperature: float = 0.7
-    top_p: float = 0.95
-    max_tokens: int = 1024
-    seed: int = 0
+    samples: int = option(4, "cot samples per question.", short="-k", min=1)
+    reflect_samples: int = option(1, "Wrong cot attempts to reflect on, one revision each.", min=0)
+    hinted_samples: int = option(1, "Solutions written from the reference answer.", min=0)
+    temperature: float = option(0.7, "Sampling temperature.", short="-t")
+    top_p: float = option(0.95, "Nucleus sampling threshold.")
+    max_tokens: int = option(1024, "Longest solution, in tokens.")
+    seed: int = option(0, "Sample i uses seed + i.")
 
     def count(self, stage: str) -> int:
         return {"cot": self.samples, "reflect": self.reflect_samples}.get(

@@ -74,10 +74,6 @@ def open_backend(
     return (executor or LocalExecutor()).backend(name, model, kwargs)
 
 
-def split_list(value: str | None) -> tuple[str, ...]:
-    return tuple(s.strip() for s in (value or "").split(",") if s.strip())
-
-
 # Options shared by annotate and critique: (typer.Option, ...) defaults keep the signatures short.
 BACKEND = typer.Option(
     "embedded", "--backend", "-b", help="embedded, openai, transformers, vllm or llamacpp."
@@ -102,17 +98,16 @@ CONCURRENCY = typer.Option(
     "-j",
     help="Backend calls in flight (default: 16 for a server, 1 in-process).",
 )
-PROMPTS = typer.Option(
-    None, "--prompts", help="Folder of template files replacing the shipped ones by name."
-)
-LANG = typer.Option(
-    "en", "--lang", help="Shipped prompt language: en or zh (SciGLM's Chinese prompts)."
-)
 
 
 def register(app: typer.Typer) -> None:
+    from sciinstruct.annotate import AnnotateConfig
+    from sciinstruct.cli.options import build_config, config_options
+
     @app.command("annotate")
+    @config_options(AnnotateConfig)
     def annotate_command(
+        given: dict[str, Any],
         questions: Path = typer.Argument(
             None, help="Questions to ingest first (any format `ingest` reads); default: RUN/questions.jsonl."
         ),
@@ -122,26 +117,9 @@ def register(app: typer.Typer) -> None:
         base_url: list[str] = BASE_URL,
         api_key_env: str = API_KEY_ENV,
         option: list[str] = OPTION,
-        stages: str = typer.Option("cot,reflect,hinted", "--stages", help="Stages to run, in order."),
-        samples: int = typer.Option(4, "--samples", "-k", help="cot samples per question."),
-        reflect_samples: int = typer.Option(1, "--reflect-samples", help="Wrong cot attempts to reflect on, one revision each."),
-        hinted_samples: int = typer.Option(1, "--hinted-samples", help="Solutions written from the reference answer."),
-        temperature: float = typer.Option(0.7, "--temperature", "-t"),
-        top_p: float = typer.Option(0.95, "--top-p"),
-        max_tokens: int = typer.Option(1024, "--max-tokens"),
-        seed: int = typer.Option(0, "--seed", help="Sample i uses seed + i."),
         batch_size: int = BATCH_SIZE,
         concurrency: int = CONCURRENCY,
-        system_prompt: str = typer.Option(None, "--system-prompt", help="System prompt text, or a file holding it ('' for none)."),
-        prompts: Path = PROMPTS,
-        lang: str = LANG,
-        rtol: float = typer.Option(
-            None, "--rtol", help="Relative tolerance of numbers [default: metadata.rtol, else 0.01]."
-        ),
-        limit: int = typer.Option(None, "--limit", help="Annotate only the first N questions."),
-        judge_backend: str = typer.Option(None, "--judge-backend", help="LLM judge for the answers the grader's rules cannot decide: embedded, openai, transformers, vllm or llamacpp (default: none)."),
-        judge_model: str = typer.Option(None, "--judge-model", help="The judge's model."),
-        judge_base_url: str = typer.Option(None, "--judge-base-url", help="openai judge: server URL(s)."),
+        limit: int = typer.Option(None, "--limit", min=1, help="Annotate only the first N questions."),
         executor: str = EXECUTOR,
         ray_address: str = RAY_ADDRESS,
         actors: int = ACTORS,
@@ -149,9 +127,8 @@ def register(app: typer.Typer) -> None:
         num_gpus_per_actor: float = GPUS_PER_ACTOR,
     ) -> None:  # fmt: skip
         """Solve every question step by step (cot), let the model fix its wrong attempts (reflect), then write solutions from the reference (hinted); every attempt is graded and kept in RUN/attempts.jsonl. Re-running resumes."""
-        from sciinstruct.annotate import AnnotateConfig, StagePlan, run_annotate
+        from sciinstruct.annotate import run_annotate
         from sciinstruct.distributed import open_executor
-        from sciinstruct.grading.judge import JudgeSpec
         from sciinstruct.log import console
         from sciinstruct.rundir import RunDir
 
@@ -168,24 +145,9 @@ def register(app: typer.Typer) -> None:
                 file=str(rundir.questions),
             )
         throughput = default_throughput(backend, batch_size, concurrency)
-        config = AnnotateConfig(
-            stages=split_list(stages),
-            plan=StagePlan(
-                samples=samples,
-                reflect_samples=reflect_samples,
-                hinted_samples=hinted_samples,
-                temperature=temperature,
-                top_p=top_p,
-                max_tokens=max_tokens,
-                seed=seed,
-            ),
-            batch_size=throughput.batch_size,
-            concurrency=throughput.concurrency,
-            rtol=rtol,
-            language=lang,
-            prompt_dir=str(prompts) if prompts else None,
-            system_prompt=system_prompt,
-            judge=JudgeSpec(judge_backend, judge_model, judge_base_url),
+        config = build_config(
+            AnnotateConfig,
+            {**given, "batch_size": throughput.batch_size, "concurrency": throughput.concurrency},
         )
         prompt_set = config.prompts()  # checked before a model is loaded
         spec = executor_config(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -13,13 +14,10 @@ from sciinstruct.cli.annotate import (
     BASE_URL,
     BATCH_SIZE,
     CONCURRENCY,
-    LANG,
     MODEL,
     OPTION,
-    PROMPTS,
     default_throughput,
     open_backend,
-    split_list,
 )
 from sciinstruct.cli.executor import (
     ACTORS,
@@ -30,28 +28,23 @@ from sciinstruct.cli.executor import (
     calls_in_flight,
     executor_config,
 )
+from sciinstruct.cli.options import build_config, config_options
+from sciinstruct.critique import CritiqueConfig
 
 
 def register(app: typer.Typer) -> None:
     @app.command("critique")
+    @config_options(CritiqueConfig)
     def critique_command(
+        given: dict[str, Any],
         run: Path = typer.Argument(..., help="Run directory with attempts.jsonl."),
         backend: str = BACKEND,
         model: str = MODEL,
         base_url: list[str] = BASE_URL,
         api_key_env: str = API_KEY_ENV,
         option: list[str] = OPTION,
-        stage: str = typer.Option(None, "--stage", help="Judge only these stages (comma separated)."),
-        only_wrong: bool = typer.Option(False, "--only-wrong", help="Judge only attempts the grader marked wrong."),
-        limit: int = typer.Option(None, "--limit", help="Judge at most N attempts."),
-        threshold: int = typer.Option(6, "--threshold", help="Score that counts as correct when comparing with the grader."),
-        temperature: float = typer.Option(0.0, "--temperature", "-t"),
-        max_tokens: int = typer.Option(512, "--max-tokens"),
-        seed: int = typer.Option(0, "--seed"),
         batch_size: int = BATCH_SIZE,
         concurrency: int = CONCURRENCY,
-        prompts: Path = PROMPTS,
-        lang: str = LANG,
         executor: str = EXECUTOR,
         ray_address: str = RAY_ADDRESS,
         actors: int = ACTORS,
@@ -59,7 +52,7 @@ def register(app: typer.Typer) -> None:
         num_gpus_per_actor: float = GPUS_PER_ACTOR,
     ) -> None:  # fmt: skip
         """Score attempts 1-10 against the reference (RUN/critiques.jsonl) and report how well the judge agrees with the rule-based grader. Re-running resumes."""
-        from sciinstruct.critique import CritiqueConfig, run_critique
+        from sciinstruct.critique import run_critique
         from sciinstruct.distributed import open_executor
         from sciinstruct.errors import InputError
         from sciinstruct.log import console
@@ -71,18 +64,9 @@ def register(app: typer.Typer) -> None:
                 "no attempts to judge: run `sciinstruct annotate` first", file=str(rundir.attempts)
             )
         throughput = default_throughput(backend, batch_size, concurrency)
-        config = CritiqueConfig(
-            stages=split_list(stage),
-            only_wrong=only_wrong,
-            limit=limit,
-            threshold=threshold,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            seed=seed,
-            batch_size=throughput.batch_size,
-            concurrency=throughput.concurrency,
-            language=lang,
-            prompt_dir=str(prompts) if prompts else None,
+        config = build_config(
+            CritiqueConfig,
+            {**given, "batch_size": throughput.batch_size, "concurrency": throughput.concurrency},
         )
         prompt_set = config.prompts()  # checked before a model is loaded
         spec = executor_config(

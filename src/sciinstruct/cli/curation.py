@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from sciinstruct.cli.options import build_config, config_options
+from sciinstruct.curate import CurateConfig, FilterConfig
 from sciinstruct.errors import InputError, SciInstructError
+from sciinstruct.export import ExportOptions
 from sciinstruct.log import console
 
 RUN = typer.Argument(..., help="The run directory.", file_okay=False)
@@ -26,75 +30,40 @@ def _ratios(values: list[str]) -> dict[str, float]:
     return ratios
 
 
+@config_options(FilterConfig, exclude=("options",))
 def filter_command(
+    given: dict[str, Any],
     run_dir: Path = RUN,
-    model: str = typer.Option(
-        "tfidf", help="Classifier: tfidf (fast) or lm (SciGLM's: fine-tuned causal LM)."
-    ),
-    labels: Path | None = typer.Option(
-        None, help="Train on this JSONL of question/solution/label instead of the run's attempts."
-    ),
-    load: Path | None = typer.Option(
-        None,
-        help="Use a saved classifier directory instead of training. Only data files are read "
-        "(tfidf.json + .npy arrays, or safetensors); a directory holding a pickle is refused.",
-    ),
-    save: Path | None = typer.Option(
-        None, help="Where to save the trained classifier [default: RUN/classifier]."
-    ),
-    threshold: float = typer.Option(
-        0.0, help="Keep samples scoring at least this; scores are P(good) - P(bad) in [-1, 1]."
-    ),
-    keep_fraction: float | None = typer.Option(
-        None, help="Keep this top fraction instead of using a threshold."
-    ),
-    heldout: float = typer.Option(
-        0.2, help="Fraction of questions held out to report accuracy and AUC."
-    ),
     lm_model: Path | None = typer.Option(
         None, help="lm: base model directory [default: the embedded model]."
     ),
-    epochs: float = typer.Option(1.0, help="lm: passes over the training attempts."),
+    epochs: float | None = typer.Option(None, help="lm: passes over the training attempts."),
     max_steps: int | None = typer.Option(None, help="lm: stop after this many optimizer steps."),
-    lr: float = typer.Option(2e-5, help="lm: learning rate."),
-    batch_size: int = typer.Option(4, help="lm: batch size."),
-    max_length: int = typer.Option(
-        384, help="lm: tokens per example (long solutions keep their end)."
+    lr: float | None = typer.Option(None, help="lm: learning rate."),
+    batch_size: int | None = typer.Option(None, help="lm: batch size."),
+    max_length: int | None = typer.Option(
+        None, help="lm: tokens per example (long solutions keep their end)."
     ),
-    cross_fit: int | None = typer.Option(
-        None,
-        help="Score each candidate with a model trained without its question, over k folds "
-        "[default: 5 for tfidf, 0 (off) for lm].",
-    ),
-    seed: int = typer.Option(0, help="Seed of the held-out split and training."),
 ) -> None:
-    """Train the quality classifier on graded attempts and keep the samples it rates well."""
-    from sciinstruct.curate.quality_filter import FilterConfig, run_filter
+    """Train the quality classifier on graded attempts and keep the samples it rates well.
+
+    The lm options left unset take the LM classifier's own defaults (`curate/lm_classifier.py`).
+    """
+    from sciinstruct.curate.quality_filter import run_filter
     from sciinstruct.rundir import RunDir
 
-    options = {}
-    if model == "lm":
-        options = {
+    config = build_config(FilterConfig, given)
+    if config.model == "lm":
+        lm = {
             "model": lm_model,
             "epochs": epochs,
             "max_steps": max_steps,
             "lr": lr,
             "batch_size": batch_size,
             "max_length": max_length,
-            "seed": seed,
+            "seed": config.seed,
         }
-    config = FilterConfig(
-        model=model,
-        labels=labels,
-        load=load,
-        save=save,
-        threshold=threshold,
-        keep_fraction=keep_fraction,
-        heldout=heldout,
-        cross_fit=cross_fit,
-        seed=seed,
-        options=options,
-    )
+        config.options = {k: v for k, v in lm.items() if v is not None}
     stats = run_filter(RunDir(run_dir), config)
     held = stats["metrics"].get("heldout", {})
     console.print(
@@ -103,64 +72,21 @@ def filter_command(
     )
 
 
+@config_options(CurateConfig, exclude=("subject_ratios",))
 def curate_command(
+    given: dict[str, Any],
     run_dir: Path = RUN,
-    dedup: bool = typer.Option(True, help="Drop exact and near duplicates."),
-    near_dup: bool = typer.Option(True, help="Also MinHash LSH near duplicates."),
-    near_threshold: float = typer.Option(
-        0.8, help="Jaccard similarity of word 3-grams that makes a near duplicate."
-    ),
-    num_perm: int = typer.Option(
-        128, help="MinHash permutations (more: finer similarity, slower)."
-    ),
-    solution_scope: str = typer.Option(
-        "question", help="Dedup solutions within a 'question' or 'global'."
-    ),
-    benchmark: list[Path] = typer.Option(
-        [],
-        help="Benchmark JSONL to decontaminate against, or a shipped set's name (eval_set); repeatable.",
-    ),
-    ngram: int = typer.Option(13, help="Words in the n-grams compared with benchmarks."),
-    hinted: str = typer.Option("keep", help="Hinted solutions: keep, downweight or drop."),
-    hinted_weight: float = typer.Option(
-        0.5, help="Weight of hinted solutions with --hinted downweight."
-    ),
-    drop_fallback: bool = typer.Option(
-        False,
-        "--drop-fallback",
-        help="Drop solutions graded correct only by their last number (no boxed or stated answer).",
-    ),
-    max_per_question: int | None = typer.Option(
-        None, help="At most this many solutions per question."
-    ),
     subject_ratio: list[str] = typer.Option(
         [], help="SUBJECT=RATIO, repeatable: relative shares of the named subjects."
     ),
-    general: Path | None = typer.Option(None, help="General instruction data (JSONL) to mix in."),
-    general_ratio: float = typer.Option(0.1, help="Share of general data in the result."),
-    seed: int = typer.Option(0, help="Seed for sampling general data."),
 ) -> None:
     """Dedup, decontaminate and mix; writes samples.jsonl and every drop to dropped.jsonl."""
-    from sciinstruct.curate.pipeline import CurateConfig, curate
+    from sciinstruct.curate.pipeline import curate
     from sciinstruct.rundir import RunDir
 
-    config = CurateConfig(
-        dedup=dedup,
-        near_dup=near_dup,
-        near_threshold=near_threshold,
-        num_perm=num_perm,
-        solution_scope=solution_scope,
-        benchmarks=benchmark,
-        ngram=ngram,
-        hinted=hinted,
-        hinted_weight=hinted_weight,  # type: ignore[arg-type]
-        drop_fallback=drop_fallback,
-        max_per_question=max_per_question,
-        subject_ratios=_ratios(subject_ratio),
-        general=general,
-        general_ratio=general_ratio,
-        seed=seed,
-    )
+    if subject_ratio:
+        given = {**given, "subject_ratios": _ratios(subject_ratio)}
+    config = build_config(CurateConfig, given)
     stats = curate(RunDir(run_dir), config)
     dropped = ", ".join(f"{k} {v}" for k, v in stats["dropped_samples"].items()) or "none"
     console.print(
@@ -168,34 +94,21 @@ def curate_command(
     )
 
 
+@config_options(ExportOptions)
 def export_command(
+    given: dict[str, Any],
     run_dir: Path = RUN,
     format: list[str] = typer.Option(
         ["sft"], "--format", "-f", help="sft, rft, dpo or grpo (repeatable)."
     ),
-    rft_k: int = typer.Option(4, help="rft: distinct correct solutions per question."),
-    dpo_pairs: int = typer.Option(1, help="dpo: pairs per question."),
-    chosen_min: float = typer.Option(8.0, help="dpo: lowest critique score of a chosen solution."),
-    rejected_max: float = typer.Option(
-        4.0, help="dpo: highest critique score of a rejected solution."
-    ),
-    system_prompt: str | None = typer.Option(
-        None, help="A system message to put first in every conversation."
-    ),
     parquet: bool = typer.Option(True, help="Also write Parquet files."),
 ) -> None:
     """Write training files (JSONL + Parquet) and a dataset card to RUN/export/."""
-    from sciinstruct.export import ExportOptions, export_run
+    from sciinstruct.export import export_run
     from sciinstruct.rundir import RunDir
 
     formats = [f for value in format for f in value.split(",") if f]
-    options = ExportOptions(
-        rft_k=rft_k,
-        dpo_pairs=dpo_pairs,
-        chosen_min=chosen_min,
-        rejected_max=rejected_max,
-        system_prompt=system_prompt,
-    )
+    options = build_config(ExportOptions, given)
     stats = export_run(RunDir(run_dir), formats, options, parquet=parquet)
     for fmt, values in stats.items():
         console.print(

@@ -49,9 +49,9 @@ def _backend(
 def _list_benchmarks(data_dir: Path | None) -> None:
     from rich.table import Table
 
-    from sciinstruct.evaluate.loaders import data_dir as resolve_root
-    from sciinstruct.evaluate.loaders import resolve_path
-    from sciinstruct.evaluate.registry import available, load_spec
+    from sciinstruct.benchmarks.loaders import data_dir as resolve_root
+    from sciinstruct.benchmarks.loaders import resolve_path
+    from sciinstruct.benchmarks.registry import available, load_spec
 
     root = resolve_root(data_dir)
     table = Table("benchmark", "mode", "data", "description", show_lines=False)
@@ -66,6 +66,7 @@ def _list_benchmarks(data_dir: Path | None) -> None:
 
 
 def eval_command(
+    given: dict[str, Any],
     benchmark: list[str] = typer.Option(
         [],
         "--benchmark",
@@ -80,37 +81,10 @@ def eval_command(
     out: Path | None = typer.Option(
         None, help="Output directory: results.json, summary.md, predictions.jsonl."
     ),
-    limit: int | None = typer.Option(
-        None, min=1, help="Only the first N questions of each benchmark."
-    ),
-    shots: int = typer.Option(
-        0, min=0, help="Few-shot examples before each question (0: zero-shot CoT)."
-    ),
-    samples: int = typer.Option(
-        1, min=1, help="Samples per question: k > 1 reports majority vote and pass@k."
-    ),
-    temperature: float | None = typer.Option(
-        None, min=0.0, help="Default: 0 for one sample, 0.7 for k."
-    ),
-    max_tokens: int | None = typer.Option(None, min=1, help="Default: the benchmark's own limit."),
-    batch_size: int = typer.Option(16, min=1, help="Requests sent to the backend at once."),
-    seed: int = typer.Option(0, help="Seed of sample 0; sample i uses seed + i."),
-    template: str | None = typer.Option(
-        None,
-        help="Prompt template for every benchmark, e.g. '{question}{choices}' to ask as the "
-        "training samples do (default: each benchmark's own).",
-    ),
     base_url: str | None = typer.Option(
         None, help="openai backend: server URL(s), comma-separated."
     ),
     concurrency: int | None = typer.Option(None, min=1, help="openai backend: requests in flight."),
-    judge_backend: str | None = typer.Option(
-        None,
-        help="Judge for judged benchmarks (default: the evaluated model); when given, it also "
-        "decides the graded answers the rules cannot (counted as `judge decided`).",
-    ),
-    judge_model: str | None = typer.Option(None, help="The judge's model."),
-    judge_base_url: str | None = typer.Option(None, help="openai judge: server URL(s)."),
     data_dir: Path | None = typer.Option(
         None,
         help="Where benchmark data lives (default $SCIINSTRUCT_DATA or ~/.cache/sciinstruct/data).",
@@ -121,11 +95,11 @@ def eval_command(
     list_: bool = typer.Option(
         False, "--list", help="List the registered benchmarks and where their data is."
     ),
-    executor: str = EXECUTOR,
+    executor: str | None = EXECUTOR,
     ray_address: str | None = RAY_ADDRESS,
     actors: int | None = ACTORS,
-    num_cpus_per_actor: float = CPUS_PER_ACTOR,
-    num_gpus_per_actor: float = GPUS_PER_ACTOR,
+    num_cpus_per_actor: float | None = CPUS_PER_ACTOR,
+    num_gpus_per_actor: float | None = GPUS_PER_ACTOR,
 ) -> None:
     """Evaluate a model on science and math benchmarks, graded by the project's grader.
 
@@ -141,31 +115,21 @@ def eval_command(
         )
     if out is None:
         raise InputError("give an output directory with --out", field="out")
+    from sciinstruct.cli.options import build_config
     from sciinstruct.evaluate.runner import EvalConfig, run_eval
 
-    try:
-        config = EvalConfig(
-            limit=limit,
-            shots=shots,
-            samples=samples,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            seed=seed,
-            batch_size=batch_size,
-            template=template,
-        )
-    except ValueError as exc:
-        raise InputError(str(exc)) from exc
+    config = build_config(EvalConfig, given)
+    spec = config.judge
     cache = None if no_cache else out / "cache.sqlite"
     out.mkdir(parents=True, exist_ok=True)
     from sciinstruct.distributed import open_executor
 
-    spec = executor_config(executor, ray_address, actors, num_cpus_per_actor, num_gpus_per_actor)
-    with open_executor(spec) as runner:
+    where = executor_config(executor, ray_address, actors, num_cpus_per_actor, num_gpus_per_actor)
+    with open_executor(where) as runner:
         generator = _backend(backend, model, base_url, concurrency, cache, runner)
         judge = None
-        if judge_backend or judge_model or judge_base_url:
-            judge = _backend(judge_backend or backend, judge_model, judge_base_url, None, cache)
+        if spec.backend or spec.model or spec.base_url:
+            judge = _backend(spec.backend or backend, spec.model, spec.base_url, None, cache)
         grade_judge = None
         if judge is not None:
             from sciinstruct.grading.judge import GradeJudge
@@ -185,7 +149,7 @@ def eval_command(
                     "model": model,
                     "base_url": base_url,
                     "data_dir": str(data_dir) if data_dir else None,
-                    "executor": spec.to_dict(),
+                    "executor": where.to_dict(),
                 },
                 grading=runner.grade,
             )
@@ -201,4 +165,7 @@ def eval_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("eval")(eval_command)
+    from sciinstruct.cli.options import config_options
+    from sciinstruct.evaluate.runner import EvalConfig
+
+    app.command("eval")(config_options(EvalConfig)(eval_command))

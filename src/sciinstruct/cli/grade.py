@@ -4,37 +4,71 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from sciinstruct.cli.options import build_config, config_options
 from sciinstruct.errors import InputError
+from sciinstruct.grading.judge import JudgeSpec
+from sciinstruct.settings import check_declared, option
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _CHUNK = 2000  # rows graded per grade_many call: one progress step, bounded memory
 
 
+@dataclass(frozen=True)
+class GradeOptions:
+    """How `grade` grades: each option declared once (a row's own field in --file wins)."""
+
+    answer_type: str = option(
+        "auto",
+        "auto, numeric, expression, choice, text, smiles, formula, sequence, molecule_design "
+        "or proof (per-row answer_type in --file wins).",
+        flag="--type",
+        short="-t",
+    )
+    unit: str | None = option(None, "The reference's unit, if not in GOLD.")
+    rtol: float | None = option(
+        None, "Relative tolerance for numbers [default: a row's metadata.rtol, else 0.01].", min=0
+    )
+    workers: int | None = option(None, "Processes for symbolic checks.", min=1)
+    question: str | None = option(
+        None,
+        "The question's text: an answer that only repeats a quantity it gives, converted, "
+        "is wrong (per-row `question` in --file wins).",
+        short="-q",
+    )
+    finish_reason: str | None = option(
+        None,
+        "How the generation ended; `length` (cut off) credits only a stated answer "
+        "(per-row `finish_reason` in --file wins).",
+    )
+    judge: JudgeSpec = field(default_factory=JudgeSpec)
+    judge_cache: str | None = option(
+        None, "Response cache for the judge (a .sqlite file); re-grading then costs nothing."
+    )
+
+    def __post_init__(self) -> None:
+        from sciinstruct.grading.answer_types import resolve
+
+        check_declared(self)
+        try:
+            resolve(self.answer_type)
+        except ValueError as exc:
+            raise InputError(str(exc), field="answer_type") from None
+
+
 def register(app: typer.Typer) -> None:
-    app.command("grade")(grade_command)
+    app.command("grade")(config_options(GradeOptions)(grade_command))
 
 
 def grade_command(
+    given: dict[str, Any],
     pred: str | None = typer.Argument(None, help="The model's answer or full solution."),
     gold: str | None = typer.Argument(None, help="The reference answer."),
-    answer_type: str = typer.Option(
-        "auto",
-        "--type",
-        "-t",
-        help="auto, numeric, expression, choice, text, smiles, formula, "
-        "sequence or molecule_design (per-row answer_type in --file wins).",
-    ),
-    unit: str | None = typer.Option(None, "--unit", help="The reference's unit, if not in GOLD."),
-    rtol: float | None = typer.Option(
-        None,
-        "--rtol",
-        help="Relative tolerance for numbers [default: a row's metadata.rtol, else 0.01].",
-    ),
     file: Path | None = typer.Option(
         None,
         "--file",
@@ -44,47 +78,18 @@ def grade_command(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Where --file verdicts go (default: stdout)."
     ),
-    workers: int | None = typer.Option(None, "--workers", help="Processes for symbolic checks."),
-    question: str | None = typer.Option(
-        None,
-        "--question",
-        "-q",
-        help="The question's text: an answer that only repeats a quantity it gives, converted, "
-        "is wrong (per-row `question` in --file wins).",
-    ),
-    finish_reason: str | None = typer.Option(
-        None,
-        "--finish-reason",
-        help="How the generation ended; `length` (cut off) credits only a stated answer "
-        "(per-row `finish_reason` in --file wins).",
-    ),
-    judge_backend: str | None = typer.Option(
-        None,
-        help="LLM judge for what the rules cannot decide: embedded, openai, transformers, "
-        "vllm or llamacpp (default: no judge).",
-    ),
-    judge_model: str | None = typer.Option(None, help="The judge's model."),
-    judge_base_url: str | None = typer.Option(None, help="openai judge: server URL(s)."),
-    judge_cache: Path | None = typer.Option(
-        None, help="Response cache for the judge (a .sqlite file); re-grading then costs nothing."
-    ),
 ) -> None:
     """Grade PRED against GOLD and print one JSON verdict, or grade every row of --file."""
     from sciinstruct.grading import grade
-    from sciinstruct.grading.answer_types import resolve
-    from sciinstruct.grading.judge import make_judge
 
-    try:
-        resolve(answer_type)
-    except ValueError as exc:
-        raise InputError(str(exc), field="--type") from None
-    if rtol is not None and rtol < 0:
-        raise InputError(f"--rtol must be >= 0, got {rtol}", field="--rtol")
     if file is None and (pred is None or gold is None):
         raise InputError("give PRED and GOLD, or --file pairs.jsonl")
     if file is not None and pred is not None:
         raise InputError("give either PRED GOLD or --file, not both")
-    judge = make_judge(judge_backend, judge_model, judge_base_url, judge_cache)
+    opts = build_config(GradeOptions, given)
+    answer_type, unit, rtol, workers = opts.answer_type, opts.unit, opts.rtol, opts.workers
+    question, finish_reason = opts.question, opts.finish_reason
+    judge = opts.judge.build(opts.judge_cache)
     try:
         if file is not None:
             defaults = {"question": question, "finish_reason": finish_reason}

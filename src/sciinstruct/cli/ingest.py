@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -10,46 +11,26 @@ from sciinstruct.errors import EXIT_BAD_INPUT
 
 
 def register(app: typer.Typer) -> None:
+    from sciinstruct.cli.options import build_config, config_options
+    from sciinstruct.ingest import IngestOptions
+
     @app.command("ingest")
+    @config_options(IngestOptions)
     def ingest_command(
+        given: dict[str, Any],
         file: Path = typer.Argument(
             ..., help="JSONL, JSON array, CSV/TSV, Parquet, or a Hugging Face dataset directory."
         ),
         run: Path = typer.Option(..., "--run", "-r", help="Run directory (created if missing)."),
-        map_: str = typer.Option(
-            None,
-            "--map",
-            help="Field mapping OURS=THEIRS, comma separated, e.g. question=problem,answer=final.",
-        ),
-        fmt: str = typer.Option("auto", "--format", help="auto, jsonl, csv, parquet or hf."),
-        split: str = typer.Option(None, "--split", help="Split of a Hugging Face DatasetDict."),
-        source: str = typer.Option(
-            None, "--source", help="Source name stored on each question (default: the file name)."
-        ),
-        subject: str = typer.Option(
-            None, "--subject", help="Subject for rows that do not give one."
-        ),
-        answer_type: str = typer.Option(
-            None, "--answer-type", help="Answer type for rows that do not give one."
-        ),
-        strict: bool = typer.Option(False, "--strict", help="Exit 2 when any row is rejected."),
     ) -> None:
         """Validate questions into RUN/questions.jsonl; refused rows go to RUN/rejected.jsonl with file, line, field and reason."""
-        from sciinstruct.ingest import ingest, parse_mapping
+        from sciinstruct.ingest import ingest
         from sciinstruct.log import console, err_console
         from sciinstruct.rundir import RunDir
 
+        options = build_config(IngestOptions, given)
         rundir = RunDir(run)
-        result = ingest(
-            file,
-            rundir,
-            mapping=parse_mapping(map_),
-            fmt=fmt,
-            split=split,
-            source=source,
-            subject=subject,
-            answer_type=answer_type,
-        )
+        result = ingest(file, rundir, options)
         for record in result.rejected[:5]:
             field = f" field '{record['field']}'" if record["field"] else ""
             err_console.print(
@@ -61,5 +42,5 @@ def register(app: typer.Typer) -> None:
                 f"... and {len(result.rejected) - 5} more in {rundir.rejected}", highlight=False
             )
         console.print(result.summary(str(file), rundir), highlight=False)
-        if strict and result.rejected:
+        if options.strict and result.rejected:
             raise typer.Exit(EXIT_BAD_INPUT)

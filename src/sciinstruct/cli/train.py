@@ -1,6 +1,7 @@
 """`sciinstruct train sft|dpo|grpo|rft`: fine-tune a model on exported data.
 
-Every subcommand takes the same flags; a recipe (`--config`, default: the shipped recipe of that
+Every field of the trainer's config (`train/config.py`) is a flag with its help and default; a
+recipe (`--config`, default: the shipped recipe of that
 trainer) supplies everything else, and `--set KEY=VALUE` overrides any recipe setting. Runs on
 several GPUs or nodes through `accelerate launch -m sciinstruct.cli.main train ...` (see
 docs/training.md). Heavy imports (torch, TRL) happen only when a command runs.
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import typer
 
+from sciinstruct.cli.options import config_options, help_of
 from sciinstruct.log import console
+from sciinstruct.train.config import CONFIG_CLASSES, TrainConfig, shipped_recipe
 
 HELP = {
     "sft": "Supervised fine-tuning on chat rows (export/sft.jsonl or rft.jsonl).",
@@ -30,70 +33,39 @@ train_app = typer.Typer(
 )
 
 
-def _run(kind: str, recipe: Path | None, flags: dict[str, object], sets: list[str]) -> None:
-    from sciinstruct.train import TRAINERS
-    from sciinstruct.train.config import (
-        CONFIG_CLASSES,
-        load_config,
-        parse_assignments,
-        shipped_recipe,
-    )
+def train_config(
+    kind: str, given: dict[str, object], recipe: Path | None = None, sets: list[str] | None = None
+) -> TrainConfig:
+    """The trainer's config: its defaults < the recipe < `--set` < the options given."""
+    from sciinstruct.cli.options import build_config
 
-    overrides = parse_assignments(sets)
-    overrides.update({k: v for k, v in flags.items() if v is not None})
-    cfg = load_config(CONFIG_CLASSES[kind], recipe or shipped_recipe(kind), overrides)
-    result = TRAINERS[kind](cfg)
-    summary = {
-        "model": str(result.final_model),
-        "out": str(result.out),
-        "metrics": {k: v for k, v in result.metrics.items() if isinstance(v, int | float)},
-    }
-    if os.environ.get("RANK", "0") == "0":  # under accelerate launch, print once
-        console.print_json(json.dumps(summary))
+    return build_config(CONFIG_CLASSES[kind], given, recipe or shipped_recipe(kind), sets)
 
 
 def _command(kind: str) -> Callable[..., None]:
+    @config_options(CONFIG_CLASSES[kind], exclude=("data", "out"))
     def command(
-        data: Path = typer.Option(..., "--data", help="Training file (.jsonl or .parquet)."),
-        out: Path = typer.Option(..., "--out", help="Output directory."),
-        model: str = typer.Option(
-            None, "--model", help="Base model directory or hub id (default: the embedded model)."
-        ),
+        given: dict[str, object],
+        data: Path = typer.Option(..., "--data", help=help_of(TrainConfig, "data")),
+        out: Path = typer.Option(..., "--out", help=help_of(TrainConfig, "out")),
         config: Path = typer.Option(
             None, "--config", help=f"Recipe YAML (default: the shipped recipes/train/{kind}.yaml)."
         ),
-        max_steps: int = typer.Option(None, "--max-steps", help="Stop after N optimizer steps."),
-        resume: bool = typer.Option(
-            None, "--resume/--no-resume", help="Continue from the last checkpoint in --out."
-        ),
-        merge: bool = typer.Option(
-            None, "--merge/--no-merge", help="Also save the LoRA adapter merged into the model."
-        ),
-        finetune: str = typer.Option(None, "--finetune", help="lora, full or auto."),
-        eval_data: Path = typer.Option(None, "--eval-data", help="Separate eval file."),
-        epochs: float = typer.Option(None, "--epochs", help="Passes over the data."),
-        learning_rate: float = typer.Option(None, "--lr", help="Peak learning rate."),
-        batch_size: int = typer.Option(None, "--batch-size", help="Sequences per device per step."),
-        max_length: int = typer.Option(None, "--max-length", help="Longest sequence in tokens."),
         sets: list[str] = typer.Option(
             [], "--set", help="Override any recipe setting: --set lora_r=8 (YAML value)."
         ),
     ) -> None:
-        flags = {
-            "data": str(data),
-            "out": str(out),
-            "model": model,
-            "max_steps": max_steps,
-            "resume": resume,
-            "merge": merge,
-            "finetune": finetune,
-            "eval_data": str(eval_data) if eval_data else None,
-            "epochs": epochs,
-            "learning_rate": learning_rate,
-            "batch_size": batch_size,
-            "max_length": max_length,
+        from sciinstruct.train import TRAINERS
+
+        cfg = train_config(kind, {**given, "data": str(data), "out": str(out)}, config, sets)
+        result = TRAINERS[kind](cfg)
+        summary = {
+            "model": str(result.final_model),
+            "out": str(result.out),
+            "metrics": {k: v for k, v in result.metrics.items() if isinstance(v, int | float)},
         }
-        _run(kind, config, flags, sets)
+        if os.environ.get("RANK", "0") == "0":  # under accelerate launch, print once
+            console.print_json(json.dumps(summary))
 
     command.__doc__ = HELP[kind]
     return command

@@ -28,32 +28,39 @@ from sciinstruct.log import logger
 from sciinstruct.prompt_templates import PromptSet, load_prompts, messages
 from sciinstruct.records import Attempt, Question, stable_id
 from sciinstruct.rundir import RunDir
+from sciinstruct.settings import check_declared, option
 
 
 @dataclass(frozen=True)
 class CritiqueConfig:
     """Which attempts to judge and how to sample the judge."""
 
-    stages: tuple[str, ...] = ()  # empty: every stage
-    only_wrong: bool = False  # only attempts the grader marked wrong
-    limit: int | None = None  # at most this many attempts (after the filters above)
-    threshold: int = DEFAULT_THRESHOLD  # score that counts as "correct" for agreement
-    temperature: float = 0.0  # a judge should be repeatable: greedy by default
-    max_tokens: int = 512
-    seed: int = 0
-    batch_size: int = 16
-    concurrency: int = 1
-    language: str = "en"  # shipped judge prompt: en or zh
-    prompt_dir: str | None = None  # folder with critique.md / critique_system.md to use instead
+    stages: tuple[str, ...] = option(
+        (), "Judge only these stages (default: every stage).", flag="--stage"
+    )
+    only_wrong: bool = option(False, "Judge only attempts the grader marked wrong.")
+    limit: int | None = option(None, "Judge at most N attempts (after the filters above).", min=1)
+    threshold: int = option(
+        DEFAULT_THRESHOLD,
+        "Score that counts as correct when comparing with the grader.",
+        min=1,
+        max=10,
+    )
+    # a judge should be repeatable: greedy by default
+    temperature: float = option(0.0, "Judge sampling temperature.", short="-t")
+    max_tokens: int = option(512, "Longest critique, in tokens.")
+    seed: int = option(0, "Sampling seed of the judge.")
+    batch_size: int = option(16, "Requests per backend call.", min=1, cli=False)
+    concurrency: int = option(1, "Backend calls in flight.", min=1, cli=False)
+    language: str = option("en", "Shipped judge prompt language: en or zh.", flag="--lang")
+    prompt_dir: str | None = option(
+        None,
+        "Folder with critique.md / critique_system.md replacing the shipped ones.",
+        flag="--prompts",
+    )
 
     def __post_init__(self) -> None:
-        if not 1 <= self.threshold <= 10:
-            raise InputError(f"threshold must be in 1-10, got {self.threshold}", field="threshold")
-        if self.limit is not None and self.limit < 1:
-            raise InputError(f"limit must be >= 1, got {self.limit}", field="limit")
-        for name in ("batch_size", "concurrency"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}", field=name)
+        check_declared(self)
         try:
             self.params()
         except ValueError as exc:  # temperature or max_tokens out of range

@@ -4,6 +4,9 @@ The test is the one GPT-3 and most data papers use: any shared 13-gram of normal
 hit (13 words is long enough that a match is almost never chance, short enough to survive small
 edits). Each benchmark's n-grams are hashed to 64-bit integers in one sorted numpy array, so a
 sample costs one vectorised window hash and one binary search, whatever the benchmark size.
+
+A benchmark is named as evaluation names it (`gsm8k`, `math500`, a `.yaml` definition: read by
+the one loader, `sciinstruct.benchmarks.load_benchmark`), or given as a file of texts.
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from sciinstruct.benchmarks import available, get_spec, load_benchmark
 from sciinstruct.curate.dedup import tokens
 from sciinstruct.errors import InputError
 from sciinstruct.rows import read_rows
 from sciinstruct.settings import package_path
 
-DEFAULT_NGRAM = 13
 TEXT_FIELDS = ("question", "problem", "prompt", "input", "text")
 # Multiplier of the polynomial n-gram hash: a large odd constant, so the map is a bijection on
 # each position modulo 2**64 (golden-ratio constant, as in Fibonacci hashing).
@@ -59,9 +62,23 @@ def resolve_benchmark(path: str | Path) -> Path:
     )
 
 
-def load_benchmark(path: str | Path, name: str | None = None) -> Benchmark:
-    """Read a JSONL benchmark; each row's text is its first field among TEXT_FIELDS."""
-    path = resolve_benchmark(path)
+def benchmark_texts(
+    source: str | Path, name: str | None = None, data_root: str | Path | None = None
+) -> Benchmark:
+    """The texts of a benchmark to decontaminate against.
+
+    `source` is a registered benchmark (`gsm8k`; its data under `data_root`, as for `eval`), a
+    benchmark definition (`.yaml`), a shipped question set (`eval_set`), or a JSONL file whose
+    rows each carry their text in the first of TEXT_FIELDS they have.
+    """
+    text = str(source)
+    if Path(text).suffix in (".yaml", ".yml") or (not Path(text).exists() and text in available()):
+        spec = get_spec(text)
+        questions = load_benchmark(spec, data_root)
+        return Benchmark(
+            name or spec.name, [q.question for q in questions], [q.id for q in questions]
+        )
+    path = resolve_benchmark(source)
     texts, ids = [], []
     # A line that does not parse is an error, never skipped: a skipped benchmark line is a
     # benchmark question whose contaminated copies would pass.
@@ -78,7 +95,7 @@ def load_benchmark(path: str | Path, name: str | None = None) -> Benchmark:
 class NgramIndex:
     """The hashed n-grams of a set of benchmarks, and where each came from."""
 
-    def __init__(self, benchmarks: Sequence[Benchmark], n: int = DEFAULT_NGRAM) -> None:
+    def __init__(self, benchmarks: Sequence[Benchmark], n: int) -> None:
         if n < 1:
             raise ValueError(f"n-gram size must be at least 1, got {n}")
         self.n = n

@@ -8,11 +8,11 @@ solutions, the per-question cap, subject shares) and last the general data mixed
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sciinstruct.curate.decontam import DEFAULT_NGRAM, NgramIndex, load_benchmark
+from sciinstruct.curate.decontam import NgramIndex, benchmark_texts
 from sciinstruct.curate.dedup import NearDupConfig, find_duplicates
 from sciinstruct.curate.droplog import DropLog
 from sciinstruct.curate.mix import (
@@ -41,51 +41,60 @@ from sciinstruct.curate.samples import (
     question_prompt,
     solution_text,
 )
-from sciinstruct.errors import InputError
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger
 from sciinstruct.records import Attempt, Question, Sample
 from sciinstruct.rundir import RunDir
+from sciinstruct.settings import check_declared, option
+
+SOLUTION_SCOPES = ("question", "global")
 
 
 @dataclass
 class CurateConfig:
-    """What `curate` does; every field has a command-line flag of the same name."""
+    """What `curate` does; every field is also a command-line flag (`cli/options.py`)."""
 
-    dedup: bool = True
-    near_dup: bool = True
-    near_threshold: float = 0.8
-    num_perm: int = 128
+    dedup: bool = option(True, "Drop exact and near duplicates.")
+    near_dup: bool = option(True, "Also MinHash LSH near duplicates.")
+    near_threshold: float = option(
+        0.8, "Jaccard similarity of word 3-grams that makes a near duplicate.", gt=0.0, max=1.0
+    )
+    num_perm: int = option(128, "MinHash permutations (more: finer similarity, slower).", min=1)
     # "question": a question keeps only distinct solutions; "global": no two samples anywhere
     # share a solution.
-    solution_scope: str = "question"
-    benchmarks: list[Path] = field(default_factory=list)
-    ngram: int = DEFAULT_NGRAM
-    hinted: HintedPolicy = "keep"
-    hinted_weight: float = 0.5
-    # Drop solutions graded correct only by their last number (no boxed or stated answer): with
-    # a weak annotator many are rambling texts that happen to end on the right number.
-    drop_fallback: bool = False
-    max_per_question: int | None = None
-    subject_ratios: dict[str, float] = field(default_factory=dict)
-    general: Path | None = None
-    general_ratio: float = 0.1
-    seed: int = 0
+    solution_scope: str = option(
+        "question", "Dedup solutions within a 'question' or 'global'.", choices=SOLUTION_SCOPES
+    )
+    benchmarks: list[Path] = option(
+        [],
+        "Benchmark to decontaminate against: a registered name (gsm8k), a .yaml definition, a "
+        "shipped set (eval_set) or a JSONL file; repeatable.",
+        flag="--benchmark",
+    )
+    ngram: int = option(13, "Words in the n-grams compared with benchmarks.", min=1)
+    hinted: HintedPolicy = option(
+        "keep", "Hinted solutions: keep, downweight or drop.", choices=HINTED_POLICIES
+    )
+    hinted_weight: float = option(
+        0.5, "Weight of hinted solutions with --hinted downweight.", min=0.0
+    )
+    # With a weak annotator many fallback-graded solutions are rambling texts that happen to
+    # end on the right number.
+    drop_fallback: bool = option(
+        False,
+        "Drop solutions graded correct only by their last number (no boxed or stated answer).",
+    )
+    max_per_question: int | None = option(None, "At most this many solutions per question.", min=1)
+    subject_ratios: dict[str, float] = option(
+        {}, "Relative shares of the named subjects (the CLI's --subject-ratio SUBJECT=RATIO)."
+    )
+    general: Path | None = option(None, "General instruction data (JSONL) to mix in.")
+    general_ratio: float = option(0.1, "Share of general data in the result.", min=0.0, lt=1.0)
+    seed: int = option(0, "Seed for sampling general data.")
 
     def __post_init__(self) -> None:
-        # Checked here so a bad flag is one clear line, not a failure halfway through the run.
-        if self.solution_scope not in ("question", "global"):
-            raise InputError(
-                f"solution scope must be 'question' or 'global', got {self.solution_scope!r}"
-            )
-        if not 0.0 < self.near_threshold <= 1.0:
-            raise InputError(f"near-dup threshold must be in (0, 1], got {self.near_threshold}")
-        if self.hinted not in HINTED_POLICIES:
-            raise InputError(
-                f"hinted policy must be one of {', '.join(HINTED_POLICIES)}, got {self.hinted!r}"
-            )
-        if self.ngram < 1:
-            raise InputError(f"n-gram size must be at least 1, got {self.ngram}")
+        # Checked here so a bad value is one clear line, not a failure halfway through the run.
+        check_declared(self)
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -213,7 +222,7 @@ def _decontaminate(
     """Questions and solutions sharing an n-gram with a benchmark item are dropped."""
     if not config.benchmarks:
         return questions, samples, {}
-    index = NgramIndex([load_benchmark(p) for p in config.benchmarks], n=config.ngram)
+    index = NgramIndex([benchmark_texts(p) for p in config.benchmarks], n=config.ngram)
     report: dict[str, Any] = {
         b.name: {
             "questions": 0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,11 @@ from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger
 from sciinstruct.records import Attempt, Question, Sample, stable_id
 from sciinstruct.rundir import RunDir
+from sciinstruct.settings import check_declared, option
 
 REASON = "classifier_below_threshold"
+
+CLASSIFIERS = ("tfidf", "lm")
 
 
 @dataclass
@@ -50,24 +53,43 @@ class FilterConfig:
     """How to get a classifier and whom it keeps. `threshold` and `keep_fraction` exclude each
     other; scores are P(good) - P(bad) in [-1, 1], so 0.0 keeps what looks more good than bad."""
 
-    model: str = "tfidf"
-    labels: Path | None = None
-    load: Path | None = None
-    save: Path | None = None  # default RUN/classifier
-    threshold: float | None = 0.0
-    keep_fraction: float | None = None
-    heldout: float = 0.2
+    model: str = option(
+        "tfidf",
+        "Classifier: tfidf (fast) or lm (SciGLM's: fine-tuned causal LM).",
+        choices=CLASSIFIERS,
+    )
+    labels: Path | None = option(
+        None, "Train on this JSONL of question/solution/label instead of the run's attempts."
+    )
+    load: Path | None = option(
+        None,
+        "Use a saved classifier directory instead of training. Only data files are read "
+        "(tfidf.json + .npy arrays, or safetensors); a directory holding a pickle is refused.",
+    )
+    save: Path | None = option(
+        None, "Where to save the trained classifier [default: RUN/classifier]."
+    )
+    threshold: float | None = option(
+        0.0, "Keep samples scoring at least this; scores are P(good) - P(bad) in [-1, 1]."
+    )
+    keep_fraction: float | None = option(
+        None, "Keep this top fraction instead of using a threshold.", gt=0.0, max=1.0
+    )
+    heldout: float = option(0.2, "Fraction of questions held out to report accuracy and AUC.")
     # Candidates are the run's own correct attempts, i.e. training positives: a model that saw
     # a solution scores it too kindly. With k folds by question, each candidate is scored by a
     # model trained without its question. Default: 5 for tfidf (seconds), off for lm (k x cost).
-    cross_fit: int | None = None
-    seed: int = 0
-    options: dict[str, Any] = field(default_factory=dict)  # model constructor options
+    cross_fit: int | None = option(
+        None,
+        "Score each candidate with a model trained without its question, over k folds "
+        "[default: 5 for tfidf, 0 (off) for lm].",
+    )
+    seed: int = option(0, "Seed of the held-out split and training.")
+    options: dict[str, Any] = option({}, "lm: the classifier's constructor options.")
 
     def __post_init__(self) -> None:
+        check_declared(self)
         if self.keep_fraction is not None:
-            if not 0.0 < self.keep_fraction <= 1.0:
-                raise InputError(f"--keep-fraction must be in (0, 1], got {self.keep_fraction}")
             self.threshold = None
         if self.cross_fit is None:
             self.cross_fit = 5 if self.model == "tfidf" else 0

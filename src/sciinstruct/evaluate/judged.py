@@ -13,9 +13,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sciinstruct.benchmarks.registry import BenchmarkSpec
 from sciinstruct.critique import parse_verdict
 from sciinstruct.evaluate.prompting import judge_messages
-from sciinstruct.evaluate.registry import BenchmarkSpec
 from sciinstruct.llm.base import Backend, GenerationRequest, SamplingParams
 from sciinstruct.records import Question
 

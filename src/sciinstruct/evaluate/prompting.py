@@ -8,8 +8,8 @@ a template or a question are never mistaken for format fields.
 
 from __future__ import annotations
 
-from sciinstruct.evaluate.formats import LETTERS
-from sciinstruct.evaluate.registry import BenchmarkSpec
+from sciinstruct.benchmarks.readers import LETTERS
+from sciinstruct.benchmarks.registry import BenchmarkSpec
 from sciinstruct.llm.base import Message
 from sciinstruct.records import Question
 

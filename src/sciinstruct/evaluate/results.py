@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sciinstruct.benchmarks.registry import BenchmarkSpec
 from sciinstruct.evaluate.metrics import accuracy, majority_vote, mean_interval, pass_at_k
-from sciinstruct.evaluate.registry import BenchmarkSpec
 from sciinstruct.rendering import md_cell, md_code, md_table
 
 Prediction = dict[str, Any]

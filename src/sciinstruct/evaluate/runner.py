@@ -16,45 +16,50 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sciinstruct.benchmarks.registry import BenchmarkSpec
 from sciinstruct.evaluate.judged import judge_answers
 from sciinstruct.evaluate.prompting import build_messages
-from sciinstruct.evaluate.registry import BenchmarkSpec
 from sciinstruct.grading.judge import GradeJudge, JudgeSpec
 from sciinstruct.jsonl import JsonlWriter
 from sciinstruct.llm.base import Backend, Completion, GenerationRequest, SamplingParams
 from sciinstruct.log import logger, progress
 from sciinstruct.records import Question
+from sciinstruct.settings import check_declared, option
 
 Prediction = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """How to run a benchmark. `temperature` None means greedy for one sample and 0.7 for k."""
+    """How to run a benchmark: the `eval` command's options and a recipe's `eval.config`."""
 
-    limit: int | None = None
-    shots: int = 0
-    samples: int = 1
-    temperature: float | None = None
-    top_p: float = 0.95
-    max_tokens: int | None = None  # None: the benchmark's own max_tokens
-    seed: int = 0
-    batch_size: int = 16
-    judge_max_tokens: int = 512
-    # Replaces every benchmark's own prompt template ("{question}" and "{choices}" filled in).
+    limit: int | None = option(None, "Only the first N questions of each benchmark.", min=1)
+    shots: int = option(0, "Few-shot examples before each question (0: zero-shot CoT).", min=0)
+    samples: int = option(1, "Samples per question: k > 1 reports majority vote and pass@k.", min=1)
+    # None: greedy for one sample (the benchmark convention), 0.7 for k (diversity to vote over)
+    temperature: float | None = option(
+        None, "Sampling temperature (default: 0 for one sample, 0.7 for k).", min=0.0
+    )
+    top_p: float = option(0.95, "Nucleus sampling threshold (1 when greedy).", gt=0.0, max=1.0)
+    max_tokens: int | None = option(
+        None, "Longest response, in tokens (default: the benchmark's own limit).", min=1
+    )
+    seed: int = option(0, "Seed of sample 0; sample i uses seed + i.")
+    batch_size: int = option(16, "Requests sent to the backend at once.", min=1)
+    judge_max_tokens: int = option(512, "Longest reply of a judged benchmark's judge.", min=1)
     # "{question}{choices}" asks exactly what `export` puts in a training sample's user turn:
     # a held-out check of what a tuned model learned, not of how it follows another prompt.
-    template: str | None = None
-    # An LLM judge for the graded answers the rules cannot decide (none by default).
+    template: str | None = option(
+        None,
+        "Prompt template for every benchmark, e.g. '{question}{choices}' to ask as the "
+        "training samples do (default: each benchmark's own).",
+    )
+    # An LLM judge for the graded answers the rules cannot decide (none by default); the eval
+    # command also lets it judge the judged benchmarks (default there: the evaluated model).
     judge: JudgeSpec = field(default_factory=JudgeSpec)
 
     def __post_init__(self) -> None:
-        if self.samples < 1:
-            raise ValueError(f"samples must be >= 1, got {self.samples}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.shots < 0:
-            raise ValueError(f"shots must be >= 0, got {self.shots}")
+        check_declared(self)
         if self.template is not None and "{question}" not in self.template:
             raise ValueError(f"template must contain {{question}}, got {self.template!r}")
 
@@ -268,8 +273,8 @@ def run_eval(
     not after an hour of generation. A judged benchmark without a `judge` is judged by the
     evaluated model itself, and results.json says so.
     """
-    from sciinstruct.evaluate.loaders import load_benchmark
-    from sciinstruct.evaluate.registry import get_spec
+    from sciinstruct.benchmarks.loaders import load_benchmark
+    from sciinstruct.benchmarks.registry import get_spec
     from sciinstruct.evaluate.results import overall, summarize, write_results
 
     out = Path(out)

@@ -20,7 +20,7 @@ from sciinstruct.curate import (
 )
 from sciinstruct.errors import InputError
 from sciinstruct.export.card import dataset_card
-from sciinstruct.export.formats import (
+from sciinstruct.export.chat_formats import (
     FORMATS,
     ExportOptions,
     dpo_rows,

@@ -9,7 +9,7 @@ from sciinstruct.grading.text import unwrap_text
 from sciinstruct.records import ANSWER_TYPES
 
 # The one list of answer types is `records.ANSWER_TYPES`; here is who grades each. Types graded
-# by rules here; the scientific formats graded by `sciinstruct.sciformats.checks`; and types no
+# by rules here; the scientific formats graded by `sciinstruct.sciformats.answer_checkers`; and types no
 # rule can grade (a proof), which only a judge decides.
 OWN_TYPES = ("numeric", "expression", "choice", "text", "smiles")
 EXTERNAL_TYPES = ("formula", "sequence", "molecule_design")

@@ -8,6 +8,13 @@ from sciinstruct.grading.text import normalize, unwrap_text
 
 LETTERS = "ABCDEFGHIJ"
 _MARKUP = re.compile(r"\*\*|__|\$")
+# A letter set in a font or a box: `$\mathbf{C}$`, `\textbf{(B)}`.
+_FONT_LETTER = re.compile(
+    r"\\(?:math(?:bf|rm|it|sf|tt)|text(?:bf|rm|it)?|boxed)\s*\{\s*(\(?[A-Ja-j]\)?)\s*\}"
+)
+# Russian tests letter their options А, Б, В, Г, Д (В is the third: C).
+_CYRILLIC = str.maketrans("АБВГДабвгд", "ABCDEABCDE")
+_CYRILLIC_LONE = re.compile(r"^[\s(\[]*[АБВГДабвгд](?:[)\].:,;]|\s*$)")
 # "B", "(B)", "B.", "B)", "[B]", "b", "B) 42 N", "B，不是 A", "C et non A", "B Marcus": a lone
 # letter, then punctuation, nothing, or (a capital letter only) a space ("I pick London" starts
 # with a word, not option I).
@@ -42,9 +49,11 @@ _RULED_OUT_AFTER = re.compile(
 
 def letters(answer: str, choices: list[str] | None = None) -> frozenset[str] | None:
     """The option letters an answer names, or None when it names none."""
-    s = _MARKUP.sub("", unwrap_text(answer)).strip()
+    s = _MARKUP.sub("", unwrap_text(_FONT_LETTER.sub(r"\1", answer))).strip()
     if not s:
         return None
+    if _CYRILLIC_LONE.match(s):
+        s = s.translate(_CYRILLIC)
     if _LETTER_SET.match(s):
         return frozenset(re.findall(r"[A-J]", s))
     lone = _LEADING.match(s)
@@ -63,12 +72,30 @@ def _by_option_text(answer: str, choices: list[str]) -> frozenset[str] | None:
             return frozenset(LETTERS[index])
     padded = f" {wanted} "
     inside = [i for i, option in enumerate(options) if option and f" {option} " in padded]
-    return frozenset(LETTERS[inside[0]]) if len(inside) == 1 else None
+    if len(inside) == 1:
+        return frozenset(LETTERS[inside[0]])
+    return _by_option_value(answer, choices[: len(LETTERS)])
+
+
+def _by_option_value(answer: str, choices: list[str]) -> frozenset[str] | None:
+    """The only option whose quantity equals the answer's ("42 newtons" is "42 N")."""
+    from sciinstruct.grading.numeric import compare, parse_quantity
+
+    said = parse_quantity(answer)
+    if said is None:
+        return None
+    same = []
+    for index, option in enumerate(choices):
+        value = parse_quantity(option)
+        if value is not None and compare(said, value, rtol=1e-9)[0]:
+            same.append(index)
+    return frozenset(LETTERS[same[0]]) if len(same) == 1 else None
 
 
 def find_in_text(text: str) -> str | None:
     """The last option letter running text settles on ("... so the answer is (C)", "It must be
     D; B and C fail"), leaving out the letters it rules out ("Not C, ...")."""
+    text = _MARKUP.sub("", _FONT_LETTER.sub(r"\1", text))
     for pattern in (_IN_TEXT, _SETTLED, _PARENTHESISED):
         kept = None
         for found in pattern.finditer(text):

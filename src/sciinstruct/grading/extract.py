@@ -56,11 +56,7 @@ _CHAT_DEBRIS = re.compile(
 )
 # A line that comments on the result rather than stating it: "where we used 1 J = 1 N m".
 _REMARK = re.compile(r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\()")
-# "The answer is $x = 5$ because ...": the math span that opens the answer line.
 _LAST_NUMBER = re.compile(NUMBER_PATTERN)
-_LEADING_MATH = re.compile(
-    r"\$\$((?:\\.|[^\\$])+?)\$\$|\$((?:\\.|[^\\$])+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]"
-)
 
 
 @dataclass(frozen=True)
@@ -87,36 +83,45 @@ def sanitize(text: str | bytes | None) -> str:
     return _SURROGATES.sub("\ufffd", text).replace("\x00", "")
 
 
+_BRACE = re.compile(r"\\[{}]|[{}]")
+# Boxes tried from the end: real answers join a handful; 1,000 unclosed ones are an attack that
+# would cost a scan to the end each.
+_MAX_BOXES = 32
+
+
 def _braced(text: str, start: int) -> tuple[str, int] | None:
     """The contents of the brace group opening at `text[start] == '{'` and the index after its
-    closing brace, or None if it is never closed."""
+    closing brace, or None if it is never closed. `\\{` and `\\}` are literal braces."""
     depth = 0
-    for i in range(start, len(text)):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text) and text[i + 1] in "{}":
-            continue  # \{ and \} are literal braces, not grouping (the next char is skipped below)
-        if ch == "{" and (i == 0 or text[i - 1] != "\\"):
-            depth += 1
-        elif ch == "}" and (i == 0 or text[i - 1] != "\\"):
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i], i + 1
+    for match in _BRACE.finditer(text, start):
+        brace = match.group(0)
+        if len(brace) == 2:
+            continue
+        depth += 1 if brace == "{" else -1
+        if depth == 0:
+            return text[start + 1 : match.start()], match.end()
     return None
 
 
 def _boxes(text: str) -> Iterator[tuple[int, int, str]]:
-    """`(start, end, contents)` of each complete box, last first."""
-    for match in reversed(list(_BOX.finditer(text))):
+    """`(start, end, contents)` of each complete box, last first; a box that holds the one
+    after it (`\\boxed{\\boxed{1}}`) ends the sequence: the inner one is the answer."""
+    inner_start = len(text) + 1
+    for match in list(_BOX.finditer(text))[-_MAX_BOXES:][::-1]:
         rest = match.end()
         while rest < len(text) and text[rest] == " ":
             rest += 1
         if rest < len(text) and text[rest] == "{":
-            braced = _braced(text, rest)
-            if braced is not None:
-                yield match.start(), braced[1], braced[0]
-        elif rest > match.end():  # `\boxed 5`: one token up to whitespace or `$`
+            closing = _braced(text, rest)
+            if closing is not None:
+                if closing[1] > inner_start:
+                    return
+                inner_start = match.start()
+                yield match.start(), closing[1], closing[0]
+        elif rest > match.end():  # `\\boxed 5`: one token up to whitespace or `$`
             token = re.match(r"[^\s$]+", text[rest:])
             if token:
+                inner_start = match.start()
                 yield match.start(), rest + token.end(), token.group(0)
 
 
@@ -173,18 +178,30 @@ def extract(text: str) -> Extraction | None:
         found = _after_last(pattern, text)
         if found:
             inner = find_boxed(found)
+            if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
+                inner = assignments(_MATH_SPAN.sub(_group, found))
             if inner is None:
-                math = _LEADING_MATH.match(found)
-                inner = next(g for g in math.groups() if g is not None) if math else found
+                math = _MATH_SPAN.match(found)  # "$x = 5$ because ..."
+                inner = _group(math) if math else _before_clause(found)
             return Extraction(clean(inner), how)
+    text = without_hypotheticals(text)
+    said = number_word(text)
+    if said is not None:  # "The positive root of $x^2 = 9$ is three."
+        return Extraction(said, "statement")
     if len(text) <= _SHORT_RESPONSE_CHARS and "\n" not in text:
         several = assignments(text)  # "so x = 1 or x = -2": one answer, two values
+        if several is None and _MATH_SPAN.search(text) and _TRAILING_CONDITION.search(text):
+            several = final_statement(text)  # "... is $-1$, attained at $x = 2$."
         return Extraction(clean(several or text), "whole")
     statement = final_statement(text)
     if statement:
         return Extraction(clean(statement), "statement")
     number = last_number(text)
     return Extraction(number, "last_number") if number is not None else None
+
+
+def _group(match: re.Match[str]) -> str:
+    return next(g for g in match.groups() if g is not None)
 
 
 def extract_answer(text: str) -> str | None:
@@ -213,11 +230,14 @@ def final_statement(text: str) -> str | None:
     if not lines:
         return None
     last = lines[-1][-_STATEMENT_CHARS:]
+    condition = _TRAILING_CONDITION.search(last)
+    if condition and re.search(r"[\d$]", last[: condition.start()]):
+        last = last[: condition.start()]
     spans = list(_MATH_SPAN.finditer(last))
     if spans and not re.search(r"[\d=]", last[spans[-1].end() :]):
-        inner = next(g for g in spans[-1].groups() if g is not None)
+        inner = _group(spans[-1])
         return assignments(inner) or inner.rsplit("=", 1)[-1]  # a chain's last side
-    tidy = _MATH_SPAN.sub(lambda m: next(g for g in m.groups() if g is not None), last)
+    tidy = _MATH_SPAN.sub(_group, last)
     several = assignments(tidy)
     if several:
         return several
@@ -231,14 +251,96 @@ def final_statement(text: str) -> str | None:
 
 def assignments(line: str) -> str | None:
     """`1, -2` for `x = 1 or x = -2`: the values of two or more assignments to one variable,
-    joined only by commas, "or", "and"; None otherwise."""
+    joined only by commas, "or", "and"; `a = 7, b = 3` for a system's solution (each variable
+    once, names kept); None otherwise."""
     found = list(_ASSIGNMENT.finditer(line))
-    if len(found) < 2 or len({m.group(1) for m in found}) != 1:
+    names = [m.group(1) for m in found]
+    if len(found) < 2 or len(set(names)) not in (1, len(names)):
         return None
     gaps = [line[a.end() : b.start()] for a, b in zip(found, found[1:], strict=False)]
     if not all(_JOIN.fullmatch(gap) for gap in gaps):
         return None
+    if len(set(names)) > 1:
+        return ", ".join(f"{m.group(1)} = {m.group(2).strip()}" for m in found)
     return ", ".join(m.group(2).strip() for m in found)
+
+
+# A clause after the value that qualifies it: "is $-1$, attained at $x = 2$".
+_TRAILING_CONDITION = re.compile(
+    r",\s*(?:(?:which\s+is\s+)?(?:attained|achieved|reached|obtained)|occurring|when|whenever"
+    r"|at|where)\b[^,]*$"
+)
+# A new clause after an answer's value: "14, since 14 is ...", not "1, 2, and 3".
+_CLAUSE = re.compile(r",\s+(?!(?:and|or)\b)(?=[^\W\d_]{2,})|;\s|\.(?:\s|$)(?!\d)")
+
+
+def _before_clause(answer: str) -> str:
+    """`14` for `14, since 14 is the only value ...`: a value that opens a sentence, without
+    the reasons that follow it (the answer itself when it opens with words)."""
+    cut = _CLAUSE.search(answer)
+    head = answer[: cut.start()].strip() if cut else answer
+    return head if head and re.match(r"[-+−(\[\\\d.]", head) else answer
+
+
+# A sentence that supposes rather than states: "This would be 8 if we had multiplied".
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_HYPOTHETICAL = re.compile(
+    r"(?i)^(?:if|suppose|assuming|had)\b|\bwould\b.*\b(?:if|instead|otherwise|but)\b"
+    r"|\b(?:if|instead|otherwise)\b.*\bwould\b"
+)
+
+
+def without_hypotheticals(text: str) -> str:
+    """`text` without the hypothetical sentences of its last line: a stated answer never sits in
+    one ("If the series converged, its sum would be 1/2. But it diverges.")."""
+    head, _, last = text.rpartition("\n")
+    sentences = _SENTENCE.split(last)
+    kept = [s for s in sentences if not _HYPOTHETICAL.search(s)]
+    if len(kept) == len(sentences) or not kept:
+        return text if kept else head.rstrip() or text
+    return f"{head}\n{' '.join(kept)}" if head else " ".join(kept)
+
+
+_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_NUMBER_WORD = re.compile(
+    rf"(?i)\b(?:is|are|equals|was|be|gives|get)\s+(?:exactly\s+)?"
+    rf"((?:{'|'.join(_TENS)})(?:[- ](?:{'|'.join(_UNITS[1:10])}))?|{'|'.join(_UNITS)})"
+    r"\s*[.!]?\s*$"
+)
+
+
+def number_word(text: str) -> str | None:
+    """`3` for a final sentence that ends "... is three." (0 to 99 in English words)."""
+    match = _NUMBER_WORD.search(text[-200:])
+    if match is None:
+        return None
+    words = re.split(r"[- ]", match.group(1).lower())
+    value = _TENS.index(words[0]) * 10 + 20 if words[0] in _TENS else _UNITS.index(words[0])
+    if len(words) > 1:
+        value += _UNITS.index(words[1])
+    return str(value)
 
 
 # The final line of a statement is read from its last characters only (a linear, bounded scan).
@@ -257,7 +359,10 @@ _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _REWRITES = (
     (re.compile(r"(?<=\d),\\!\s*(?=\d{3})"), ","),  # 48,\! 216: a thousands separator
     (re.compile(r"\\[dt]frac\b"), r"\\frac"),
+    (re.compile(r"\*\*(.+?)\*\*|__(.+?)__"), lambda m: m.group(1) or m.group(2)),  # **17**
     (re.compile(r"\\\$"), ""),
+    (re.compile(r"\\langle\b"), "("),  # a vector <1, 2, 3> is the tuple (1, 2, 3)
+    (re.compile(r"\\rangle\b"), ")"),
     (re.compile(r"π"), r"\\pi "),
     (re.compile(r"∞"), r"\\infty "),
     (re.compile(r"−"), "-"),  # an escaped dollar sign: "\$12.50" is 12.50

@@ -9,14 +9,15 @@ rejection sampling grade the same pairs again and again.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sciinstruct.grading import answer_types as types
 from sciinstruct.grading import numeric
-from sciinstruct.grading.checks import (
+from sciinstruct.grading.equivalence import (
     Pending,
     Step,
     choice_check,
@@ -30,11 +31,15 @@ from sciinstruct.grading.checks import (
 from sciinstruct.grading.extract import (
     EXPLICIT,
     MAX_ANSWER_CHARS,
+    Extraction,
     brace_depth,
     clean,
     extract,
     find_boxed,
+    number_word,
     sanitize,
+    strip_chat_debris,
+    without_hypotheticals,
 )
 from sciinstruct.grading.metadata import load_metadata, tolerances
 from sciinstruct.grading.numeric import close, normalize_unit, parse_quantity, parse_unit
@@ -49,6 +54,7 @@ if TYPE_CHECKING:
 # Real answers nest a few levels; 500 nested braces is an attack on a recursive parser.
 MAX_NESTING = 50
 _CACHE_SIZE = 100_000
+_KILL_MARGIN_S = 0.25
 
 
 def grade(
@@ -71,8 +77,9 @@ def grade(
     it is not written in `gold` (`%` or `percent` make it a percentage); `rtol` is the relative
     tolerance for numbers, None for the question's own (`metadata["rtol"]`, `["atol"]`) or else
     1% (at 1%, a whole-number reference without a unit is a count and must match exactly);
-    `choices` are the option texts of a multiple-choice question; `timeout` bounds any symbolic
-    check (seconds); `metadata` is the question's metadata (a dict or its JSON text), passed on
+    `choices` are the option texts of a multiple-choice question; `timeout` bounds the whole
+    call (seconds: in-process work, a sandbox worker's start-up and every symbolic check; a
+    check cut short is reported as timed out, never blamed on the reference); `metadata` is the question's metadata (a dict or its JSON text), passed on
     to the scientific-format checkers. `question`, the question's text, enables one more
     check: an answer that only repeats a quantity the question gives, in another unit than the
     one asked, is wrong even though it converts to the reference (without it, "Convert 230 mm
@@ -84,8 +91,11 @@ def grade(
     `GradeJudge`) decides what the rules cannot: an answer they cannot find or parse, a
     fallback, differing texts, a proof; its verdict records its reason and raw reply.
     """
+    # bounds the whole call, in-process work included; the margin is for killing and
+    # replacing a worker that ran out of time
+    deadline = time.monotonic() + timeout - min(_KILL_MARGIN_S, timeout / 10)
     step = _prepare(pred, gold, answer_type, unit, rtol, choices, metadata, finish_reason)
-    verdict = _resolve([step], timeout, workers=None)[0]
+    verdict = _resolve([step], timeout, workers=None, deadline=deadline)[0]
     verdict = _without_restated_givens(verdict, question, unit, gold)
     if judge is None:
         return verdict
@@ -226,6 +236,14 @@ def grade_many(
     return judge.review(verdicts, cases)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A pair's rule check, and the second look to take if the rules find its answer wrong."""
+
+    step: Step
+    second_look: tuple[str, tuple[Any, ...]] | None = None
+
+
 def _prepare(
     pred: Any,
     gold: Any,
@@ -235,14 +253,52 @@ def _prepare(
     choices: list[str] | None,
     metadata: Mapping[str, Any] | str | None = None,
     finish_reason: str | None = None,
-) -> Step:
-    step = _prepare_step(pred, gold, answer_type, unit, rtol, choices, metadata, finish_reason)
+) -> _Prepared:
+    prepared = _prepare_step(pred, gold, answer_type, unit, rtol, choices, metadata, finish_reason)
+    if not isinstance(prepared, _Prepared):
+        prepared = _Prepared(prepared)
+    step = prepared.step
     if finish_reason != "length":
-        return step
+        return prepared
     if isinstance(step, Verdict):
-        return replace(step, truncated=True)
+        return _Prepared(replace(step, truncated=True))
     finish = step.finish
-    return replace(step, finish=lambda value: replace(finish(value), truncated=True))
+    return _Prepared(replace(step, finish=lambda value: replace(finish(value), truncated=True)))
+
+
+def _second_look(
+    pred_text: str, gold: str, kind: str, unit: str | None, rtol: float, found: Extraction | None
+) -> tuple[str, tuple[Any, ...]] | None:
+    """The sandbox task that reads the whole response with math-verify's own extraction, for a
+    pair whose answer the rules may have mis-read: one they found only in unanchored text (or
+    not at all). With a unit (the reference's, or SciBench's `10^{-3} J`), math-verify drops
+    units, so it cannot tell 2.25 J from 2.25 mJ: what it reads must then be a bare number,
+    equal to the reference in its scaled unit or as written. A response cut off by the token
+    limit never gets one."""
+    if kind not in ("numeric", "expression"):
+        return None
+    if found is not None and found.how in EXPLICIT:
+        return None  # the model's own box or "the answer is": math-verify would read the same
+    gold_q = parse_quantity(gold)
+    if gold_q is not None and gold_q.percent:
+        return None
+    golds = [gold]
+    bare = bool(unit or (gold_q is not None and gold_q.unit))
+    if bare:
+        if gold_q is None:
+            return None
+        power = numeric.split_unit_scale(unit)[0] if unit else 0
+        golds = [f"{gold_q.value * 10.0**power!r}"] + ([f"{gold_q.value!r}"] if power else [])
+    response = without_hypotheticals(strip_chat_debris(pred_text).strip())[-_SECOND_LOOK_CHARS:]
+    if number_word(response) is not None:
+        return None  # "... $x^2 = 9$ is three.": the rules read the words, math-verify cannot
+    if brace_depth(response) > MAX_NESTING:
+        return None  # math-verify's parser recurses: 2,000 nested \frac is an attack, not math
+    return ("response_equal", (response, tuple(golds), rtol, bare))
+
+
+# math-verify reads the response's end: a final answer sits there, and the scan stays cheap.
+_SECOND_LOOK_CHARS = 4000
 
 
 def _prepare_step(
@@ -254,7 +310,7 @@ def _prepare_step(
     choices: list[str] | None,
     metadata: Mapping[str, Any] | str | None,
     finish_reason: str | None,
-) -> Step:
+) -> Step | _Prepared:
     try:
         kind = types.resolve(answer_type)
     except ValueError as exc:
@@ -264,6 +320,8 @@ def _prepare_step(
         return Verdict(None, why, None, kind, certain=False)
     try:
         meta = load_metadata(metadata)
+        # no tolerance asked for: a decimal against an exact value is judged by its figures
+        written = rtol is None and meta.get("rtol") is None and meta.get("atol") is None
         rtol, atol = tolerances(rtol, meta)
     except ValueError as exc:
         return data_error(str(exc), kind)
@@ -292,7 +350,8 @@ def _prepare_step(
         return choice_check(pred_text, gold_answer, choices)
     if found is None:
         verdict = Verdict(False, "no answer found in the prediction", None, kind, certain=False)
-        return wrong(verdict, gold_answer)
+        second = _second_look(pred_text, gold_answer, kind, unit, rtol, None)
+        return _Prepared(wrong(verdict, gold_answer), second)
     problem = _size_problem(found.text)
     if problem:
         shown = found.text[:200]
@@ -301,14 +360,16 @@ def _prepare_step(
         )
     if kind == "numeric" and not unit and numeric.clock_seconds(gold_answer) is not None:
         # 14:05 reads as a number with a unit; a time of day is compared as one
-        return expression_check(found, pred_text, gold_answer, rtol)
+        return expression_check(found, pred_text, gold_answer, rtol, written)
+    second = _second_look(pred_text, gold_answer, kind, unit, rtol, found)
     if kind == "numeric":
-        return numeric_check(found, pred_text, gold_answer, unit, rtol, atol)
+        check = numeric_check(found, pred_text, gold_answer, unit, rtol, atol, written)
+        return _Prepared(check, second)
     if kind == "text":
         return text_check(found, pred_text, gold_answer)
     if kind == "smiles":
         return smiles_check(found, gold_answer)
-    return expression_check(found, pred_text, gold_answer, rtol)
+    return _Prepared(expression_check(found, pred_text, gold_answer, rtol, written), second)
 
 
 def _size_problem(answer: str) -> str | None:
@@ -326,9 +387,14 @@ _cache_lock = threading.Lock()
 
 
 def _run_cached(
-    tasks: list[tuple[str, tuple[Any, ...]]], timeout: float, workers: int | None
+    tasks: list[tuple[str, tuple[Any, ...]]],
+    timeout: float,
+    workers: int | None,
+    deadline: float | None = None,
 ) -> list[Outcome]:
-    """Run sandbox tasks, answering repeats from an LRU cache of successful results."""
+    """Run sandbox tasks, answering repeats from an LRU cache of successful results; with a
+    `deadline` (a `time.monotonic()` instant), none runs past it, and none starts with less
+    than `_MIN_TASK_S` left (those report `deadline`)."""
     outcomes: list[Outcome | None] = [None] * len(tasks)
     missing: dict[tuple[str, tuple[Any, ...]], list[int]] = {}
     with _cache_lock:
@@ -338,9 +404,16 @@ def _run_cached(
                 outcomes[i] = Outcome(_cache[task])
             else:
                 missing.setdefault(task, []).append(i)
+    if missing and deadline is not None:
+        timeout = min(timeout, deadline - time.monotonic())
+        if timeout < _MIN_TASK_S:
+            for indexes in missing.values():
+                for i in indexes:
+                    outcomes[i] = Outcome(error="deadline")
+            missing = {}
     if missing:
         unique = list(missing)
-        results = shared_pool(workers).run(unique, timeout, parallel=workers)
+        results = shared_pool(workers).run(unique, timeout, parallel=workers, deadline=deadline)
         with _cache_lock:
             for task, result in zip(unique, results, strict=True):
                 for i in missing[task]:
@@ -352,26 +425,62 @@ def _run_cached(
     return [o if o is not None else Outcome(error="lost") for o in outcomes]
 
 
-def _resolve(steps: list[Step], timeout: float, workers: int | None) -> list[Verdict]:
+# A sandbox task given less time than this could not finish anyway: it is not started.
+_MIN_TASK_S = 0.05
+
+
+def _resolve(
+    prepared: list[_Prepared], timeout: float, workers: int | None, deadline: float | None = None
+) -> list[Verdict]:
+    """Run every pending symbolic check, then the second looks of the answers found wrong;
+    with a `deadline`, whatever does not fit before it is left undone (a second look is
+    skipped; a check that could not run is reported as timed out, never blamed on the
+    reference)."""
+    verdicts = _resolve_steps([p.step for p in prepared], timeout, workers, deadline)
+    looks = [
+        (i, p.second_look)
+        for i, (p, v) in enumerate(zip(prepared, verdicts, strict=True))
+        if p.second_look is not None and v.correct is False and not v.truncated
+    ]
+    if not looks:
+        return verdicts
+    outcomes = _run_cached([task for _, task in looks], timeout, workers, deadline)
+    for (i, _), outcome in zip(looks, outcomes, strict=True):
+        if outcome.error is None and outcome.value[0] is True:
+            _, reason, extracted = outcome.value
+            verdicts[i] = replace(
+                verdicts[i], correct=True, reason=reason, extracted=extracted, certain=True
+            )
+    return verdicts
+
+
+def _resolve_steps(
+    steps: list[Step], timeout: float, workers: int | None, deadline: float | None = None
+) -> list[Verdict]:
     """Run every pending symbolic check; a failed one is blamed on the reference only if the
     reference alone also fails."""
     todo = [(i, s) for i, s in enumerate(steps) if isinstance(s, Pending)]
     if not todo:
         return steps  # type: ignore[return-value]
-    outcomes = _run_cached([s.task for _, s in todo], timeout, workers)
+    outcomes = _run_cached([s.task for _, s in todo], timeout, workers, deadline)
     failed = [(i, s, o) for (i, s), o in zip(todo, outcomes, strict=True) if o.error]
     for (i, step), outcome in zip(todo, outcomes, strict=True):
         if not outcome.error:
             steps[i] = step.finish(outcome.value)
     if failed:
-        checks = _run_cached([("gold_problem", (s.gold,)) for _, s, _ in failed], timeout, workers)
+        checks = _run_cached(
+            [("gold_problem", (s.gold,)) for _, s, _ in failed], timeout, workers, deadline
+        )
         for (i, step, outcome), check in zip(failed, checks, strict=True):
             steps[i] = _failure_verdict(step, outcome, check, timeout)
     return steps  # type: ignore[return-value]
 
 
 def _failure_verdict(step: Pending, outcome: Outcome, check: Outcome, timeout: float) -> Verdict:
-    what = f"timed out after {timeout:g} s" if outcome.error == "timeout" else outcome.error
+    timed_out = outcome.error in ("timeout", "deadline")
+    what = f"timed out after {timeout:g} s" if timed_out else outcome.error
+    if check.error == "deadline":
+        check = Outcome(None)  # no time left to read the reference alone: not blamed on it
     if check.error or check.value:
         why = check.value or f"parsing it {check.error}"
         return data_error(str(why), step.answer_type, step.extracted)

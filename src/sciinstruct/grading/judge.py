@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sciinstruct.grading.verdict import Verdict
+from sciinstruct.settings import option
 
 if TYPE_CHECKING:
     from sciinstruct.llm.base import Backend
@@ -140,9 +141,14 @@ class JudgeSpec:
     `eval.config` in a recipe; `--judge-backend/--judge-model/--judge-base-url` on the command
     line). Empty: no judge."""
 
-    backend: str | None = None
-    model: str | None = None
-    base_url: str | None = None
+    backend: str | None = option(
+        None,
+        "LLM judge for the answers the grader's rules cannot decide: embedded, openai, "
+        "transformers, vllm or llamacpp (default: none; eval's judged benchmarks are judged "
+        "by the evaluated model unless one is given).",
+    )
+    model: str | None = option(None, "The judge's model.")
+    base_url: str | None = option(None, "openai judge: server URL(s).")
 
     def build(self, cache: str | Path | None = None) -> GradeJudge | None:
         """The judge, behind the response cache at `cache`; None when none is configured."""

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
+
+from sciinstruct.grading.numeric import written_precision_match
 
 # 1.6e-19 in LaTeX reads as 1.6·e − 19; spell it the way LaTeX means it.
 _E_NOTATION = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?|\.\d+)[eE]([-+]?\d+)(?![\w.])")
@@ -25,6 +28,10 @@ _COMMAND = re.compile(r"\\[A-Za-z]+")
 _TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)\b")
 _DEGREES = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°)")
 # y = 3x - 1 and g(x) = 3x - 1 define the same line: a definition's left side is a name only.
+# a < x < b, a \le x \leq b: a chained inequality in one variable
+_BETWEEN = re.compile(
+    r"\s*([^<>=\\]+?)\s*(<|\\le(?:q)?\b)\s*[A-Za-z]\s*(<|\\le(?:q)?\b)\s*([^<>=\\]+?)\s*"
+)
 _DEFINED = re.compile(r"^\s*(?:y|[A-Za-z]\s*\(\s*[a-z](?:\s*,\s*[a-z])*\s*\))\s*=(?=[^=]*$)")
 
 
@@ -38,6 +45,10 @@ def to_latex(answer: str) -> str:
     if _TRIG.search(s):
         s = _DEGREES.sub(lambda m: f"\\frac{{{m.group(1)}\\pi}}{{180}}", s)
     s = _DEFINED.sub("", s)
+    between = _BETWEEN.fullmatch(s)
+    if between:  # -2 < x \le 3 is the interval (-2, 3]
+        low, left, right, high = between.groups()
+        s = f"{'[' if 'e' in left else '('}{low}, {high}{']' if 'e' in right else ')'}"
     if "$" in s or "\\boxed" in s or s.startswith(("\\(", "\\[")):
         return s
     return f"${s}$"
@@ -65,6 +76,80 @@ def _parse(answer: str) -> tuple[Any, ...]:
     return tuple(parsed)
 
 
+@lru_cache(maxsize=1024)
+def _parse_response(text: str) -> tuple[Any, ...]:
+    """A whole response read by math-verify's own LaTeX extraction: a box first, then "the
+    final answer is", then the last math span (never a bare number in running text, which
+    would need its `parse_expr` extraction)."""
+    mv = _math_verify()
+    parsed = mv.parse(
+        text,
+        extraction_config=[mv.LatexExtractionConfig(boxed_match_priority=0)],
+        fallback_mode="first_match",  # [value, the text it read] (just [text] if unparsable)
+        parsing_timeout=None,
+    )
+    return tuple(parsed) if len(parsed) == 2 else ()
+
+
+# The end of a math span: `$`, `\]`, `\)`.
+_MATH_CLOSE = re.compile(r"\$|\\\]|\\\)")
+
+
+def response_equal(
+    response: str, golds: Sequence[str], rtol: float | None = None, bare: bool = False
+) -> list[Any]:
+    """`[correct, reason, extracted]`: math-verify's extraction of the whole `response` against
+    any of the extracted references `golds` (the second look the grader takes when its own
+    rules found the answer wrong or could not read it). `bare`: what it reads must be a bare
+    number or expression, no unit or variable (math-verify would drop a unit)."""
+    pred_parsed = _parse_response(response)
+    if not pred_parsed:
+        return [False, "math-verify found no answer in the response", None]
+    extracted = str(pred_parsed[1])[:200]
+    closers = list(_MATH_CLOSE.finditer(response))
+    if closers and re.search(r"\d", response[closers[-1].end() :]):
+        # "... at $x=3$ gives 6, so the slope is 6": the last math span is not the answer
+        return [False, "the response states a number after its last math span", extracted]
+    if bare and closers and _has_unit(_last_span(response, closers[-1])):
+        return [False, "math-verify read a unit or a variable, which it cannot weigh", extracted]
+    value = list(pred_parsed[:1])
+    if bare:  # x = 5: the value
+        value = [getattr(value[0], "rhs", value[0])]
+    for gold in golds:
+        gold_parsed = _parse(gold)
+        if not gold_parsed:
+            continue
+        if _math_verify().verify(list(gold_parsed), value, timeout_seconds=None):
+            return [True, "math-verify's own extraction of the response: equivalent", extracted]
+        decimal = _DECIMAL.search(extracted) or _DECIMAL.search(gold)
+        if rtol is not None and decimal and _numerically_close(value[0], gold_parsed[0], rtol):
+            why = f"math-verify's own extraction of the response: equal numerically (rtol={rtol:g})"
+            return [True, why, extracted]
+    return [False, "math-verify's own extraction of the response: not equivalent", extracted]
+
+
+_OPENER = {"$": "$", "\\]": "\\[", "\\)": "\\("}
+_FONT = re.compile(r"\\(?:text\w*|math\w+|rm|operatorname|mbox|si|unit)\b")
+
+
+def _last_span(response: str, closer: re.Match[str]) -> str:
+    """The raw text of the math span that `closer` ends (math-verify's own copy of it has its
+    units already normalised away)."""
+    end = closer.start()
+    opener = _OPENER[closer.group(0)]
+    if opener == "$" and response[end - 1 : end] == "$":  # $$ ... $$
+        end -= 1
+        opener = "$$"
+    return response[response.rfind(opener, 0, end) + len(opener) : end]
+
+
+def _has_unit(span: str) -> bool:
+    """True when the value a math span ends with (after its last `=`) carries a unit or a
+    variable: `E = 2.25 \\mathrm{~J}`, `5x`; not `\\frac{0.693}{10}` or `2.2 \\times 10^{-3}`."""
+    value = span.rsplit("=", 1)[-1]
+    return bool(_FONT.search(value) or re.search(r"[A-Za-z]", _COMMAND.sub("", value)))
+
+
 def gold_problem(gold: str) -> str | None:
     """Why math-verify cannot read the reference, or None when it can."""
     return None if _parse(gold) else "math-verify cannot parse it"
@@ -73,11 +158,13 @@ def gold_problem(gold: str) -> str | None:
 _DECIMAL = re.compile(r"\d\.\d")
 
 
-def equal(pred: str, gold: str, rtol: float | None = None) -> list[Any]:
+def equal(pred: str, gold: str, rtol: float | None = None, written: bool = False) -> list[Any]:
     """`[correct, reason]` for two extracted answers; correct is None for a bad reference.
 
     When one side is written with a decimal (`0.1667` against `\\frac{1}{6}`, `(0.4, 1.3333]`
-    against `(2/5, 4/3]`), both are also evaluated numerically and compared at `rtol`.
+    against `(2/5, 4/3]`), both are also evaluated numerically and compared at `rtol`; with
+    `written` (no tolerance asked for), one decimal against one exact value is judged by the
+    decimal's written precision instead (`numeric.written_precision_match`).
     """
     gold_parsed = _parse(gold)
     if not gold_parsed:
@@ -89,9 +176,26 @@ def equal(pred: str, gold: str, rtol: float | None = None) -> list[Any]:
     if same:
         return [True, "math-verify: equivalent"]
     decimal = _DECIMAL.search(pred) or _DECIMAL.search(gold)
+    if written and decimal:
+        values = _real(pred_parsed[0]), _real(gold_parsed[0])
+        if values[0] is not None and values[1] is not None:
+            ok = written_precision_match(pred, values[0], gold, values[1])
+            if ok is not None:
+                return [ok, f"{'equal' if ok else 'not equal'} to the precision written"]
     if rtol is not None and decimal and _numerically_close(pred_parsed[0], gold_parsed[0], rtol):
         return [True, f"equal when evaluated numerically (rtol={rtol:g})"]
     return [False, "math-verify: not equivalent"]
+
+
+def _real(item: Any) -> float | None:
+    """The real value of a parsed number, or None for anything else."""
+    if not getattr(item, "is_number", False):
+        return None
+    try:
+        value = complex(item.evalf(20))
+    except (TypeError, ValueError):
+        return None
+    return float(value.real) if value.imag == 0 else None
 
 
 def _numerically_close(pred: Any, gold: Any, rtol: float) -> bool:
@@ -161,4 +265,9 @@ def warmup() -> None:
 
 
 # The only operations a sandbox worker will run (see sandbox.py).
-OPS = {"equal": equal, "number": number, "gold_problem": gold_problem}
+OPS = {
+    "equal": equal,
+    "number": number,
+    "gold_problem": gold_problem,
+    "response_equal": response_equal,
+}

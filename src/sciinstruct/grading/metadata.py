@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sciinstruct.grading.checks import DEFAULT_RTOL
+from sciinstruct.grading.equivalence import DEFAULT_RTOL
 
 
 def load_metadata(metadata: Mapping[str, Any] | str | None) -> dict[str, Any]:

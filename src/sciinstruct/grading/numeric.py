@@ -29,7 +29,10 @@ NUMBER_PATTERN = rf"{_MANTISSA}(?:{_EXPONENT})?"
 _NUMBER = re.compile(rf"^{NUMBER_PATTERN}")
 # A bare power of ten: 10^{-3} mol
 _POWER_OF_TEN = re.compile(r"^(?P<sign>[-+−]?)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<e2>[-+−]?\d+)\s*\}?")
-_LEADING_ASSIGNMENT = re.compile(r"^[A-Za-z][\w\\{}^]*\s*(?:=|≈|\\approx)\s*")
+# x =, v_0 \approx, \Delta H =, \Delta G^\circ =: a name of at most two symbols, then = or ≈
+_LEADING_ASSIGNMENT = re.compile(
+    r"^(?:\\?[A-Za-z][\w{}^]*(?:\\circ\}?)?\s*){1,2}(?:=|≈|\\approx)\s*"
+)
 # Unit text pint rejects is still fine when it is words ("5 apples"), not when it is math.
 _LOOKS_LIKE_MATH = re.compile(r"[\d+\-*/^=\\,()\[\]|]|^[A-Za-z]$")
 # 1\,000, 1{,}000, 2 500: thin-space, braced-comma and space thousands separators.
@@ -37,6 +40,11 @@ _THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |~| |\u202f|\u00a0)(?=\d{3}(?![
 # 3,15 kg: a decimal comma (as French, German or Russian text writes it), read as one only when
 # a unit follows, since "1,2" alone is as likely a list.
 _DECIMAL_COMMA = re.compile(r"^([-+−]?\d+),(\d{1,2}|\d{4,})(?![\d,])\s*(\S.*)$")
+# 2 3/4, 5 1/2: a whole number and a proper fraction written apart.
+_MIXED_NUMBER = re.compile(r"^([-−])?(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d.,/])")
+# 3,15: a decimal comma; alone it is read as one only against a reference that is one number.
+# (a word may follow: "12,5 м"; no further digit or comma, which would make it a list).
+LONE_DECIMAL_COMMA = re.compile(r"^([-+−]?\d+,(?:\d{1,2}|\d{4,}))(?![\d,])[^\d,]*$")
 _APPROX = re.compile(r"^(?:\\approx|≈|~|=)\s*")
 # Ways to write "per cent" after a number, once `\text{}` is unwrapped.
 _PERCENT = frozenset(["%", "\\%", "percent", "per cent", "pct", "percentage points"])
@@ -63,6 +71,17 @@ def parse_quantity(text: str) -> Quantity | None:
         unit = normalize_unit(comma.group(3))
         if parse_unit(unit) is not None:
             return Quantity(float(f"{comma.group(1)}.{comma.group(2)}".replace("−", "-")), unit)
+    mixed = _MIXED_NUMBER.match(s)
+    if mixed:  # 2 3/4 cups
+        sign, whole, num, den = mixed.groups()
+        if int(den) == 0:
+            return None
+        value = (int(whole) + int(num) / int(den)) * (-1 if sign else 1)
+        rest = s[mixed.end() :].strip()
+        unit = normalize_unit(rest)
+        if unit and parse_unit(unit) is None and _LOOKS_LIKE_MATH.search(unit):
+            return None
+        return Quantity(value, unit)
     match = _POWER_OF_TEN.match(s) or _NUMBER.match(s)
     if match is None:
         return None
@@ -124,6 +143,7 @@ def parse_rational(text: str) -> Fraction | None:
 
 
 _UNIT_REWRITES = (
+    (re.compile(r"\$"), " "),  # SciBench writes units as math: `$\\mathrm{kJ} \\mathrm{mol}^{-1}$`
     (re.compile(r"\\(?:text|textnormal|textrm|mathrm|rm|operatorname|mbox|mathit)\b"), ""),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?\s*C\b|°\s*C\b|℃"), "degC"),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?\s*F\b|°\s*F\b"), "degF"),
@@ -132,6 +152,7 @@ _UNIT_REWRITES = (
     (re.compile(r"\\Omega|Ω"), "ohm"),
     (re.compile(r"\\AA|Å"), "angstrom"),
     (re.compile(r"\\(?:cdot|times)|·|⋅|×"), "*"),
+    (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"(\1)/(\2)"),  # \frac{m}{s}
     (re.compile(r"\\[,;: !]|~"), " "),
     (re.compile(r"\^\s*\{\s*([-+−]?\s*[\d.]+)\s*\}"), r"^\1"),
     (re.compile(r"[{}]"), " "),
@@ -263,7 +284,7 @@ def split_unit_scale(unit: str) -> tuple[int, str]:
     bare = unit.replace("$", "").strip()
     match = _UNIT_SCALE.match(bare)
     if match is None:
-        return 0, unit
+        return 0, bare
     return int(match.group("e").replace("−", "-")), match.group("rest").strip()
 
 
@@ -271,6 +292,19 @@ _CLOCK = re.compile(
     r"^(?P<h>\d{1,2})\s*:\s*(?P<m>\d{2})(?:\s*:\s*(?P<s>\d{2}))?"
     r"\s*(?:(?P<ampm>[AaPp])\.?\s*[Mm]\.?)?$"
 )
+
+
+_CLOCK_IN_TEXT = re.compile(
+    r"(?<![\d:])\d{1,2}\s*:\s*\d{2}(?:\s*:\s*\d{2})?(?:\s*[AaPp]\.?\s*[Mm]\b\.?)?"
+)
+
+
+def last_clock(text: str) -> str | None:
+    """The last time of day written in running text ("The meeting ends at 2:05 PM.")."""
+    found = None
+    for found in _CLOCK_IN_TEXT.finditer(text):  # noqa: B007 - the last one
+        pass
+    return found.group(0) if found else None
 
 
 def clock_seconds(text: str) -> int | None:
@@ -288,3 +322,46 @@ def clock_seconds(text: str) -> int | None:
     if hours > 24 or minutes > 59 or seconds > 59:
         return None
     return hours * 3600 + minutes * 60 + seconds
+
+
+# One decimal number as written, in any spelling of NUMBER_PATTERN, with a decimal point.
+_WRITTEN_DECIMAL = re.compile(rf"^\s*{NUMBER_PATTERN}\s*$")
+
+
+def _last_place(written: str) -> tuple[float, int] | None:
+    """`(place, significant figures)` of a decimal as written: `0.1667` -> (1e-4, 4),
+    `6.02e23` -> (1e21, 3); None unless `written` is one number with a decimal point."""
+    match = _WRITTEN_DECIMAL.match(written)
+    if match is None or "." not in match.group("mant"):
+        return None
+    mantissa = match.group("mant").replace(",", "")
+    decimals = len(mantissa.split(".", 1)[1])
+    exponent = int((match.group("e1") or match.group("e2") or "0").replace("−", "-"))
+    figures = len(mantissa.replace(".", "").lstrip("0"))
+    return 10.0 ** (exponent - decimals), figures
+
+
+def written_precision_match(
+    pred: str, pred_value: float, gold: str, gold_value: float
+) -> bool | None:
+    """An exact value against a decimal, judged as the tables label them (no tolerance asked
+    for): a decimal answer to an exact reference needs at least 3 significant figures, correctly
+    rounded (3.14 for pi; 0.17 and the truncated 0.166 are not 1/6); a decimal reference is
+    matched at its own precision (sqrt(2)/2 rounds to 0.7). None when neither side, or both, is
+    a decimal: the caller's tolerance decides."""
+    pred_place, gold_place = _last_place(pred), _last_place(gold)
+    if (pred_place is None) == (gold_place is None):
+        return None
+    if not (math.isfinite(pred_value) and math.isfinite(gold_value)):
+        return False
+    if abs(pred_value - gold_value) <= 1e-12 * max(1.0, abs(gold_value)):
+        return True  # 0.5 is 1/2, however few its figures
+    if float(pred_value if pred_place is None else gold_value).is_integer():
+        return None  # a whole number is a count or a measurement: the tolerance decides
+    if pred_place is not None:
+        place, figures = pred_place
+        if figures < 3:
+            return False
+    else:
+        place, _ = gold_place  # type: ignore[misc]
+    return abs(pred_value - gold_value) <= place / 2 * (1 + 1e-9)

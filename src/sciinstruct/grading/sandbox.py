@@ -111,13 +111,16 @@ class WorkerPool:
         tasks: list[tuple[str, tuple[Any, ...]]],
         timeout: float,
         parallel: int | None = None,
+        deadline: float | None = None,
     ) -> list[Outcome]:
-        """Run `(op, args)` tasks on up to `parallel` workers, each task under `timeout` s."""
+        """Run `(op, args)` tasks on up to `parallel` workers, each task under `timeout` s and
+        none past `deadline` (a `time.monotonic()` instant, worker start-up included): a task
+        not started by then reports `deadline`, one still running `timeout`."""
         if not tasks:
             return []
         workers = self._checkout(min(len(tasks), parallel or self.size))
         try:
-            return _Dispatch(self, workers, tasks, timeout).run()
+            return _Dispatch(self, workers, tasks, timeout, deadline).run()
         except BaseException:
             # Interrupted mid-batch: their late replies must not reach the next caller.
             workers[:] = [self.replace(worker) for worker in workers]
@@ -169,8 +172,10 @@ class _Dispatch:
         workers: list[_Worker],
         tasks: list[tuple[str, tuple[Any, ...]]],
         timeout: float,
+        overall: float | None = None,
     ) -> None:
         self.pool, self.workers, self.tasks, self.timeout = pool, workers, tasks, timeout
+        self.overall = overall
         self.pending: deque[int] = deque(range(len(tasks)))
         self.results: list[Outcome | None] = [None] * len(tasks)
         self.inflight: dict[int, deque[int]] = {id(w): deque() for w in workers}
@@ -178,6 +183,11 @@ class _Dispatch:
 
     def run(self) -> list[Outcome]:
         while self.pending or any(self.inflight.values()):
+            if self.overall is not None and self.pending and time.monotonic() >= self.overall:
+                for i in self.pending:
+                    self.results[i] = Outcome(error="deadline")
+                self.pending.clear()
+                continue
             self._feed()
             self._wait_and_collect()
             self._expire()
@@ -198,7 +208,7 @@ class _Dispatch:
                     self._swap(worker, self.pool.replace(worker))
                     continue
                 queue_.extend(batch)
-                self.deadline[id(worker)] = time.monotonic() + self.timeout
+                self.deadline[id(worker)] = self._task_deadline()
 
     def _next_batch(self) -> tuple[list[int], list[bytes]]:
         """Up to _BATCH tasks, fewer if they would overfill the pipe (see _BATCH_BYTES)."""
@@ -220,6 +230,8 @@ class _Dispatch:
         now = time.monotonic()
         waits = [self.deadline[id(w)] - now for w in self.workers if self.inflight[id(w)]]
         waits += [w.started + _STARTUP_TIMEOUT_S - now for w in self.workers if not w.ready]
+        if self.overall is not None and self.pending:
+            waits.append(self.overall - now)
         # poll/epoll via `wait`, not select(): select fails on descriptors above 1023, which
         # busy processes (Ray workers, servers) reach.
         readable = wait(self.workers, timeout=max(0.0, min(waits, default=0.0)))
@@ -240,7 +252,11 @@ class _Dispatch:
             queue_.popleft()
         outcome = Outcome(error=message["err"]) if "err" in message else Outcome(message["ok"])
         self.results[message["i"]] = outcome
-        self.deadline[id(worker)] = time.monotonic() + self.timeout
+        self.deadline[id(worker)] = self._task_deadline()
+
+    def _task_deadline(self) -> float:
+        end = time.monotonic() + self.timeout
+        return end if self.overall is None else min(end, self.overall)
 
     def _expire(self) -> None:
         now = time.monotonic()

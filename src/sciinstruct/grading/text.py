@@ -9,7 +9,7 @@ import unicodedata
 # The package's one `\\text{}` unwrapper: every command that only sets its argument's font.
 _TEXT_COMMAND = re.compile(
     r"\\(?:text|textnormal|textrm|textbf|textit|textup|mathrm|mathbf|mathit|mathsf|rm|bf"
-    r"|operatorname|mbox|emph)\s*\{([^{}]*)\}"
+    r"|operatorname|mbox|emph|num|si)\s*\{([^{}]*)\}"  # siunitx's \num{1500}, \si{m/s}
 )
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _PUNCT = str.maketrans({c: " " for c in string.punctuation if c not in "+-"})

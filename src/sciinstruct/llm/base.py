@@ -154,7 +154,13 @@ class SyncBackend(abc.ABC):
     async def agenerate(
         self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
     ) -> list[Completion]:
-        return await asyncio.to_thread(self.generate, requests, on_done)
+        if on_done is None or reports_each(self.generate):
+            return await asyncio.to_thread(self.generate, requests, on_done)
+        # A subclass written before `on_done` existed: report the batch when it returns.
+        out = await asyncio.to_thread(self.generate, requests)
+        for i, completion in enumerate(out):
+            on_done(i, completion)
+        return out
 
     def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release the engine. Subclasses with resources override this."""

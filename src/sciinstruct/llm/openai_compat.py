@@ -111,7 +111,7 @@ class OpenAIBackend(AsyncBackend):
             pools = [
                 await stack.enter_async_context(
                     httpx.AsyncClient(
-                        headers=self._headers(),
+                        headers=self.auth_headers(),
                         verify=_ssl_context(),
                         timeout=httpx.Timeout(self.timeout),
                         limits=httpx.Limits(
@@ -190,12 +190,12 @@ class OpenAIBackend(AsyncBackend):
             except (TimeoutError, httpx.TimeoutException):
                 return f"no response within {self.timeout:g}s"
             except httpx.TransportError as exc:
-                return self._scrub(f"connection error ({type(exc).__name__}: {exc})")
+                return self.scrub_secrets(f"connection error ({type(exc).__name__}: {exc})")
 
     def _read(self, response: httpx.Response, start: float) -> Completion | tuple[str, bool]:
         """A completion, or (reason, retryable) when the response is not one."""
         if response.status_code != 200:
-            body = self._scrub(response.text[:_BODY_SNIPPET].strip())
+            body = self.scrub_secrets(response.text[:_BODY_SNIPPET].strip())
             reason = f"HTTP {response.status_code} from {redact_url(response.url)}: {body}"
             return reason, is_retryable_status(response.status_code)
         try:
@@ -212,7 +212,7 @@ class OpenAIBackend(AsyncBackend):
             )
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             # Proxies and overloaded servers sometimes answer 200 with a truncated body.
-            snippet = self._scrub(response.text[:_BODY_SNIPPET])
+            snippet = self.scrub_secrets(response.text[:_BODY_SNIPPET])
             return f"malformed response ({type(exc).__name__}: {exc}): {snippet!r}", True
 
     def _payload(self, request: GenerationRequest) -> dict[str, Any]:
@@ -231,11 +231,12 @@ class OpenAIBackend(AsyncBackend):
         payload.update(self.extra_body)
         return payload
 
-    def _headers(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str]:
+        """The Authorization header of a request (empty when the key variable is unset)."""
         key = os.environ.get(self.api_key_env, "")
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def _scrub(self, text: str) -> str:
+    def scrub_secrets(self, text: str) -> str:
         """Remove the API key and URL credentials from text bound for a reason or a log (a
         server may echo them back; httpx quotes the request URL in its exceptions)."""
         key = os.environ.get(self.api_key_env, "")
@@ -245,11 +246,11 @@ class OpenAIBackend(AsyncBackend):
     def _discover_model(self) -> str:
         url = endpoint(self.base_urls[0], "/models")
         try:
-            response = httpx.get(url, headers=self._headers(), timeout=min(self.timeout, 30.0))
+            response = httpx.get(url, headers=self.auth_headers(), timeout=min(self.timeout, 30.0))
             response.raise_for_status()
             return str(response.json()["data"][0]["id"])
         except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
-            reason = self._scrub(f"{type(exc).__name__}: {exc}")
+            reason = self.scrub_secrets(f"{type(exc).__name__}: {exc}")
             raise InputError(
                 f"no model given and none could be listed at {redact_url(url)} ({reason}); "
                 "pass model=NAME",

@@ -1,7 +1,8 @@
-"""Scientific formats (SciReason): verifiable molecule and sequence tasks and their checkers.
+"""Scientific formats (SciReason): molecules, formulas and sequences, and their checkers.
 
-- `tasks.make_tasks(family, n, seed)` generates `Question` rows; `tasks.FAMILIES` lists families.
-- `checks.CHECKERS` grades the `formula`, `sequence` and `molecule_design` answer types (used by
+- The task families over them (`smiles-to-formula`, `translation`, ...) live with every other
+  family in `sciinstruct.generators`: `generate(family, n, seed)`.
+- `answer_checkers.CHECKERS` grades the `formula`, `sequence` and `molecule_design` answer types (used by
   `sciinstruct.grading`).
 - The GRPO rewards built on them live in `sciinstruct.train.science_rewards` and are registered
   by name in `sciinstruct.train.rewards` (validity, constraints, tanimoto, checks).
@@ -11,4 +12,4 @@ Submodules import RDKit; this package's `__init__` stays light so the CLI starts
 
 from __future__ import annotations
 
-__all__ = ["checks", "design", "formulas", "molecules", "sequences", "tasks"]
+__all__ = ["answer_checkers", "design", "formulas", "molecules", "sequences"]

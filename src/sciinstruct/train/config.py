@@ -10,27 +10,41 @@ the values that broke them.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sciinstruct.settings import build, check_keys, load_yaml, package_path, parse_assignments
+from sciinstruct.settings import (
+    build,
+    check_declared,
+    check_keys,
+    load_yaml,
+    option,
+    package_path,
+    parse_assignments,
+)
 
 FINETUNE_MODES = ("auto", "lora", "full")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 TOO_LONG_POLICIES = ("error", "drop")
 SAMPLE_BACKENDS = ("auto", "transformers", "vllm", "openai")
-# trl.GRPOConfig's accepted values in TRL 1.16 (tests/test_train_grpo_variants.py checks them
-# against TRL itself)
+# trl.GRPOConfig's accepted values in TRL 1.16 (tests/test_train_scale.py checks them against
+# TRL's own field help)
 GRPO_LOSS_TYPES = ("dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo", "vespo")
 SCALE_REWARDS = ("group", "batch", "none", "true", "false")
 
 
-def _help(text: str, default: Any) -> Any:
-    """A dataclass field with a default and its help text (shown by `--help` and in the docs)."""
-    if isinstance(default, list | dict):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": text})
-    return field(default=default, metadata={"help": text})
+def _help(text: str, default: Any, **meta: Any) -> Any:
+    """A field with its default, help text (shown by `--help`) and bounds (`settings.option`)."""
+    return option(default, text, **meta)
+
+
+def _redefault(base: type, name: str, default: Any, text: str | None = None) -> Any:
+    """`base`'s field `name` (flag, bounds) with another default (and help) in a subclass."""
+    meta = dict(next(f for f in dataclasses.fields(base) if f.name == name).metadata)
+    if text is not None:
+        meta["help"] = text
+    return option(default, **meta)
 
 
 @dataclass
@@ -46,21 +60,29 @@ class TrainConfig:
     eval_data: str | None = _help(
         "Separate evaluation file; otherwise split off eval_fraction.", None
     )
-    eval_fraction: float = _help("Share of rows held out for eval loss when no eval_data.", 0.05)
+    eval_fraction: float = _help(
+        "Share of rows held out for eval loss when no eval_data.", 0.05, min=0.0, lt=1.0
+    )
     max_steps: int = _help("Stop after this many optimizer steps (-1: run all epochs).", -1)
     epochs: float = _help("Passes over the training data.", 1.0)
-    learning_rate: float = _help("Peak learning rate.", 2e-4)
+    learning_rate: float = _help("Peak learning rate.", 2e-4, gt=0.0, flag="--lr")
     lr_scheduler: str = _help(
         "transformers scheduler name (cosine, linear, constant, ...).", "cosine"
     )
     warmup: float = _help("Warmup: a step count, or a fraction of all steps when below 1.", 0.03)
     weight_decay: float = _help("AdamW weight decay.", 0.0)
-    batch_size: int = _help("Sequences per device per forward pass.", 4)
-    grad_accum: int = _help("Forward passes per optimizer step.", 1)
-    max_length: int = _help("Longest tokenized sequence (prompt + response) allowed.", 1024)
-    too_long: str = _help("What a row longer than max_length does: `error` or `drop`.", "error")
-    finetune: str = _help("`lora`, `full`, or `auto` (LoRA on CPU, full on GPU).", "auto")
-    lora_r: int = _help("LoRA rank.", 16)
+    batch_size: int = _help("Sequences per device per forward pass.", 4, min=1)
+    grad_accum: int = _help("Forward passes per optimizer step.", 1, min=1)
+    max_length: int = _help("Longest tokenized sequence (prompt + response) allowed.", 1024, min=16)
+    too_long: str = _help(
+        "What a row longer than max_length does: `error` or `drop`.",
+        "error",
+        choices=TOO_LONG_POLICIES,
+    )
+    finetune: str = _help(
+        "`lora`, `full`, or `auto` (LoRA on CPU, full on GPU).", "auto", choices=FINETUNE_MODES
+    )
+    lora_r: int = _help("LoRA rank.", 16, min=1)
     lora_alpha: int = _help("LoRA scaling numerator (scale = alpha / r).", 32)
     lora_dropout: float = _help("Dropout on the LoRA path.", 0.05)
     lora_target_modules: list[str] | str = _help(
@@ -68,32 +90,23 @@ class TrainConfig:
     )
     merge: bool = _help("Also write a standalone model with the LoRA adapter merged in.", False)
     precision: str = _help(
-        "fp32, bf16, fp16, or auto (bf16 on a GPU that has it, else fp32).", "auto"
+        "fp32, bf16, fp16, or auto (bf16 on a GPU that has it, else fp32).",
+        "auto",
+        choices=PRECISIONS,
     )
     gradient_checkpointing: bool = _help("Recompute activations to save memory.", False)
-    logging_steps: int = _help("Log loss every this many steps.", 10)
+    logging_steps: int = _help("Log loss every this many steps.", 10, min=1)
     eval_steps: int | None = _help("Evaluate every this many steps (default: save_steps).", None)
-    save_steps: int = _help("Checkpoint every this many steps.", 200)
+    save_steps: int = _help("Checkpoint every this many steps.", 200, min=1)
     save_total_limit: int = _help("Keep at most this many checkpoints.", 2)
     resume: bool = _help("Continue from the last checkpoint in `out`.", False)
     seed: int = _help("Seed for data order, dropout and LoRA init.", 42)
     report_to: list[str] | str = _help("Trackers (wandb, tensorboard, ...) or `none`.", "none")
 
     def __post_init__(self) -> None:
-        _choice("finetune", self.finetune, FINETUNE_MODES)
-        _choice("precision", self.precision, PRECISIONS)
-        _choice("too_long", self.too_long, TOO_LONG_POLICIES)
-        if not 0.0 <= self.eval_fraction < 1.0:
-            raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
+        check_declared(self)  # the bounds each field declares
         if self.max_steps == 0 or self.max_steps < -1:
             raise ValueError(f"max_steps must be -1 (no cap) or positive, got {self.max_steps}")
-        for name in ("batch_size", "grad_accum", "logging_steps", "save_steps", "lora_r"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.max_length < 16:
-            raise ValueError(f"max_length must be >= 16 tokens, got {self.max_length}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -115,22 +128,24 @@ class SFTTrainConfig(TrainConfig):
 class DPOTrainConfig(TrainConfig):
     """Direct preference optimisation on chosen/rejected pairs (`dpo.jsonl`)."""
 
-    learning_rate: float = _help("Peak learning rate (DPO wants it small).", 5e-6)
-    beta: float = _help("Strength of the pull towards the reference model.", 0.1)
+    learning_rate: float = _redefault(
+        TrainConfig, "learning_rate", 5e-6, "Peak learning rate (DPO wants it small)."
+    )
+    beta: float = _help("Strength of the pull towards the reference model.", 0.1, gt=0.0)
     loss_type: str = _help("TRL DPO loss: sigmoid, hinge, ipo, robust, ...", "sigmoid")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.beta <= 0:
-            raise ValueError(f"beta must be > 0, got {self.beta}")
 
 
 @dataclass
 class GRPOTrainConfig(TrainConfig):
     """GRPO with verifiable rewards on questions with reference answers (`grpo.jsonl`)."""
 
-    learning_rate: float = _help("Peak learning rate.", 1e-5)
-    num_generations: int = _help("Completions sampled per prompt (the group).", 4)
+    learning_rate: float = _redefault(TrainConfig, "learning_rate", 1e-5)
+    num_generations: int = _help(
+        "Completions sampled per prompt (the group GRPO compares: at least 2).", 4, min=2
+    )
     max_completion_length: int = _help("Longest completion sampled, in tokens.", 256)
     temperature: float = _help("Sampling temperature for the group.", 1.0)
     beta: float = _help("KL penalty to the reference model (0: no reference kept).", 0.0)
@@ -143,8 +158,11 @@ class GRPOTrainConfig(TrainConfig):
         "TRL loss: dapo (TRL's default), grpo, dr_grpo (with scale_rewards: none), bnpo, "
         "cispo, sapo, luspo or vespo.",
         "dapo",
+        choices=GRPO_LOSS_TYPES,
     )
-    importance_sampling_level: str = _help("`token`, or `sequence` for GSPO.", "token")
+    importance_sampling_level: str = _help(
+        "`token`, or `sequence` for GSPO.", "token", choices=("token", "sequence")
+    )
     scale_rewards: str = _help(
         "Divide advantages by the reward std of the `group`, the `batch`, or `none`.", "group"
     )
@@ -160,7 +178,9 @@ class GRPOTrainConfig(TrainConfig):
         "auto",
     )
     vllm_mode: str = _help(
-        "`colocate` (in the trainer) or `server` (`trl vllm-serve`).", "colocate"
+        "`colocate` (in the trainer) or `server` (`trl vllm-serve`).",
+        "colocate",
+        choices=("colocate", "server"),
     )
     vllm_server_base_url: str | None = _help(
         "vllm_mode server: the server's URL, e.g. http://10.0.0.2:8000.", None
@@ -175,20 +195,17 @@ class GRPOTrainConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _choice("loss_type", self.loss_type, GRPO_LOSS_TYPES)
-        _choice("importance_sampling_level", self.importance_sampling_level, ("token", "sequence"))
-        _choice("scale_rewards", str(self.scale_rewards).lower(), SCALE_REWARDS)
-        _choice("vllm_mode", self.vllm_mode, ("colocate", "server"))
+        if str(self.scale_rewards).lower() not in SCALE_REWARDS:  # YAML may give a bool
+            raise ValueError(
+                f"scale_rewards must be one of {', '.join(SCALE_REWARDS)}; "
+                f"got {self.scale_rewards!r}"
+            )
         if self.use_vllm not in (True, False, "auto"):
             raise ValueError(f"use_vllm must be true, false or auto; got {self.use_vllm!r}")
         mine = set(self.__dataclass_fields__) & set(self.trl_options)
         if mine:
             raise ValueError(
                 f"trl_options sets {', '.join(sorted(mine))}: set it as a recipe key instead"
-            )
-        if self.num_generations < 2:
-            raise ValueError(
-                f"num_generations must be >= 2 (GRPO compares a group), got {self.num_generations}"
             )
         per_step = self.batch_size * self.grad_accum
         if per_step % self.num_generations:
@@ -214,41 +231,37 @@ class GRPOTrainConfig(TrainConfig):
 class RFTTrainConfig(SFTTrainConfig):
     """Rejection-sampling fine-tuning (ChatGLM-Math): sample, grade, keep correct, SFT; repeat."""
 
-    rounds: int = _help("Sample-grade-train rounds; each samples with the last round's model.", 1)
-    samples: int = _help("Solutions sampled per question per round (k).", 4)
-    keep_per_question: int = _help("Most distinct correct solutions kept per question.", 4)
-    sample_temperature: float = _help("Sampling temperature for the k solutions.", 0.8)
+    rounds: int = _help(
+        "Sample-grade-train rounds; each samples with the last round's model.", 1, min=1
+    )
+    samples: int = _help("Solutions sampled per question per round (k).", 4, min=1)
+    keep_per_question: int = _help("Most distinct correct solutions kept per question.", 4, min=1)
+    sample_temperature: float = _help(
+        "Sampling temperature for the k solutions (> 0 to draw distinct ones).", 0.8, gt=0.0
+    )
     sample_top_p: float = _help("Nucleus sampling threshold for the k solutions.", 0.95)
-    max_new_tokens: int = _help("Longest sampled solution, in tokens.", 512)
-    sample_batch_size: int = _help("Questions per generate() call while sampling.", 8)
+    max_new_tokens: int = _help("Longest sampled solution, in tokens.", 512, min=1)
+    sample_batch_size: int = _help("Questions per generate() call while sampling.", 8, min=1)
     sample_backend: str = _help(
         "Engine that samples: `auto` (vllm where installed on a GPU, else transformers), "
         "`transformers`, `vllm`, or `openai` (a server of the round's model).",
         "auto",
+        choices=SAMPLE_BACKENDS,
     )
     sample_backend_options: dict[str, Any] = _help(
         "Options of the sampling backend, e.g. {gpu_memory_utilization: 0.5} for vllm.", {}
     )
+    judge_backend: str | None = _help(
+        "LLM judge for the samples the grader's rules cannot decide (a backend name).", None
+    )
+    judge_model: str | None = _help("The judge's model.", None)
+    judge_base_url: str | None = _help("openai judge: server URL(s).", None)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in (
-            "rounds",
-            "samples",
-            "keep_per_question",
-            "max_new_tokens",
-            "sample_batch_size",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.keep_per_question > self.samples:
             raise ValueError(
                 f"keep_per_question ({self.keep_per_question}) cannot exceed samples ({self.samples})"
-            )
-        _choice("sample_backend", self.sample_backend, SAMPLE_BACKENDS)
-        if self.sample_temperature <= 0:
-            raise ValueError(
-                f"sample_temperature must be > 0 to draw distinct samples, got {self.sample_temperature}"
             )
 
 
@@ -260,11 +273,6 @@ CONFIG_CLASSES: dict[str, type[TrainConfig]] = {
 }
 
 C = TypeVar("C", bound=TrainConfig)
-
-
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
 def shipped_recipe(kind: str) -> Path:

@@ -23,9 +23,10 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sciinstruct.errors import InputError, SciInstructError
+from sciinstruct.grading.judge import make_judge
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.llm.base import GenerationRequest, SamplingParams
 from sciinstruct.log import logger, progress
@@ -34,6 +35,9 @@ from sciinstruct.train.config import RFTTrainConfig, SFTTrainConfig
 from sciinstruct.train.model import load_tokenizer, resolve_model
 from sciinstruct.train.runner import TrainResult
 from sciinstruct.train.sft import train_sft
+
+if TYPE_CHECKING:
+    from sciinstruct.grading.judge import GradeJudge
 
 ROUND_DONE = "round_done.json"
 
@@ -77,7 +81,19 @@ def sample_solutions(
     round_number: int,
     cache: Path,
 ) -> list[list[str]]:
-    """`cfg.samples` solutions per chat prompt from `model_dir`, through the response cache.
+    """`cfg.samples` solutions per chat prompt from `model_dir`, through the response cache."""
+    return sample_with_finish_reasons(model_dir, prompts, cfg, round_number, cache)[0]
+
+
+def sample_with_finish_reasons(
+    model_dir: str,
+    prompts: list[list[dict[str, str]]],
+    cfg: RFTTrainConfig,
+    round_number: int,
+    cache: Path,
+) -> tuple[list[list[str]], list[list[str]]]:
+    """The solutions of `sample_solutions` and, for each, why generation stopped: `stop` or
+    `length` (cut off at `cfg.max_new_tokens`).
 
     A sampling killed half-way keeps every batch that landed in `cache`; run again it asks the
     engine only for the rest. A failed generation counts as a wrong solution (an empty text).
@@ -88,6 +104,7 @@ def sample_solutions(
     backend = CachedBackend(engine, cache)
     requests = sample_requests(prompts, cfg, round_number)
     texts: list[str] = []
+    reasons: list[str] = []
     step = cfg.sample_batch_size * cfg.samples
     try:
         with progress() as bar:
@@ -95,36 +112,59 @@ def sample_solutions(
             for start in range(0, len(requests), step):
                 completions = backend.generate(requests[start : start + step])
                 texts.extend(c.text if c.ok else "" for c in completions)
+                reasons.extend(c.finish_reason or "stop" for c in completions)
                 bar.advance(task, len(completions) // cfg.samples)
     finally:
         backend.close()
     logger.info("sampling: %d cached, %d generated", backend.hits, backend.misses)
-    return [texts[i : i + cfg.samples] for i in range(0, len(texts), cfg.samples)]
+    k = cfg.samples
+    return (
+        [texts[i : i + k] for i in range(0, len(texts), k)],
+        [reasons[i : i + k] for i in range(0, len(reasons), k)],
+    )
 
 
 def select_correct(
-    questions: list[dict[str, Any]], solutions: list[list[str]], keep: int
+    questions: list[dict[str, Any]],
+    solutions: list[list[str]],
+    keep: int,
+    finish_reasons: list[list[str]] | None = None,
+    judge: GradeJudge | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """SFT rows of up to `keep` distinct correct solutions per question, and the counts."""
-    from sciinstruct.grading import grade
+    """SFT rows of up to `keep` distinct correct solutions per question, and the counts.
 
+    `finish_reasons` (per solution, `stop`/`length`) keep a solution cut off by the token limit
+    from being credited by a number of its unfinished work; `judge` decides the solutions the
+    grader's rules cannot (all of them in one batch); `judged` counts its verdicts.
+    """
+    from sciinstruct.grading import grade_many
+
+    pairs = [(q, text) for q, texts in zip(questions, solutions, strict=True) for text in texts]
+    reasons = [r for rs in finish_reasons for r in rs] if finish_reasons is not None else None
+    verdicts = iter(
+        grade_many(
+            [text for _, text in pairs],
+            [q["answer"] for q, _ in pairs],
+            answer_types=[q["answer_type"] for q, _ in pairs],
+            units=[q["unit"] for q, _ in pairs],
+            choices=[q.get("choices") for q, _ in pairs],
+            metadata=[q.get("metadata") for q, _ in pairs],
+            # the question's text: a solution that only repeats a given quantity is not kept
+            questions=[q.get("question") or q["prompt"][-1]["content"] for q, _ in pairs],
+            finish_reasons=reasons,
+            judge=judge,
+        )
+    )
     rows: list[dict[str, Any]] = []
     counts = {"sampled": 0, "correct": 0, "duplicate": 0, "kept": 0, "questions_solved": 0}
-    counts["ungradable_reference"] = 0
+    counts.update(ungradable_reference=0, truncated=0, judged=0)
     for question, texts in zip(questions, solutions, strict=True):
         seen: set[str] = set()
-        for text in texts:
+        graded = [next(verdicts) for _ in texts]
+        for text, verdict in zip(texts, graded, strict=True):
             counts["sampled"] += 1
-            verdict = grade(
-                text,
-                question["answer"],
-                question["answer_type"],
-                question["unit"],
-                choices=question.get("choices"),
-                metadata=question.get("metadata"),
-                # the question's text: a solution that only repeats a given quantity is not kept
-                question=question.get("question") or question["prompt"][-1]["content"],
-            )
+            counts["truncated"] += verdict.truncated
+            counts["judged"] += verdict.source == "judge"
             if verdict.correct is None:
                 counts["ungradable_reference"] += 1
                 break  # the reference is the problem: no sample of this question can be graded
@@ -184,8 +224,15 @@ def run_round(
     elif not (cfg.resume and counts_file.exists()):
         prompts = [q["prompt"] for q in questions]
         cache = Path(cfg.out or round_dir.parent) / "cache.sqlite"
-        solutions = sample_solutions(model, prompts, cfg, number, cache)
-        rows, counts = select_correct(questions, solutions, cfg.keep_per_question)
+        solutions, reasons = sample_with_finish_reasons(model, prompts, cfg, number, cache)
+        judge = make_judge(cfg.judge_backend, cfg.judge_model, cfg.judge_base_url)
+        try:
+            rows, counts = select_correct(
+                questions, solutions, cfg.keep_per_question, reasons, judge
+            )
+        finally:
+            if judge is not None:
+                judge.backend.close()
         logger.info("round %d: %s", number, counts)
         round_dir.mkdir(parents=True, exist_ok=True)
         if not rows:

@@ -19,7 +19,7 @@ from typing import Any
 
 from sciinstruct.grading import extract_answer
 from sciinstruct.grading.reward import completion_text
-from sciinstruct.sciformats.checks import CHECKERS
+from sciinstruct.sciformats.answer_checkers import CHECKERS
 from sciinstruct.sciformats.design import evaluate_constraints, load_constraints
 from sciinstruct.sciformats.formulas import FormulaError, parse_formula
 from sciinstruct.sciformats.molecules import MoleculeError, parse_smiles, tanimoto

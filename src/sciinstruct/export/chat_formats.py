@@ -21,6 +21,7 @@ from typing import Any
 
 from sciinstruct.curate import normalize, quality_key, question_prompt, solution_text
 from sciinstruct.records import Attempt, Question, Sample
+from sciinstruct.settings import check_declared, option
 
 FORMATS = ("sft", "rft", "dpo", "grpo")
 
@@ -31,11 +32,14 @@ class ExportOptions:
     is "chosen" only with critique >= chosen_min and "rejected" when wrong or critique <=
     rejected_max (the judge scores 1-10; 8 and 4 leave a clear margin between the two)."""
 
-    rft_k: int = 4
-    dpo_pairs: int = 1
-    chosen_min: float = 8.0
-    rejected_max: float = 4.0
-    system_prompt: str | None = None
+    rft_k: int = option(4, "rft: distinct correct solutions per question.", min=1)
+    dpo_pairs: int = option(1, "dpo: pairs per question.", min=1)
+    chosen_min: float = option(8.0, "dpo: lowest critique score of a chosen solution.")
+    rejected_max: float = option(4.0, "dpo: highest critique score of a rejected solution.")
+    system_prompt: str | None = option(None, "A system message to put first in every conversation.")
+
+    def __post_init__(self) -> None:
+        check_declared(self)
 
 
 def _with_system(messages: list[dict[str, str]], options: ExportOptions) -> list[dict[str, str]]:

@@ -62,7 +62,7 @@ class BenchmarkSpec(BaseModel):
     name: str
     version: int = 1
     description: str = ""
-    format: str  # the loader of sciinstruct.evaluate.loaders that reads the published files
+    format: str  # the loader of sciinstruct.benchmarks.loaders that reads the published files
     source: Source
     fields: dict[str, str] = Field(
         default_factory=dict

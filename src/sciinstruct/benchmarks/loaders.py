@@ -15,10 +15,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sciinstruct import settings
+from sciinstruct.benchmarks.readers import FORMATS
+from sciinstruct.benchmarks.registry import BenchmarkSpec
 from sciinstruct.embedded_model import cache_home
 from sciinstruct.errors import InputError
-from sciinstruct.evaluate.formats import FORMATS
-from sciinstruct.evaluate.registry import BenchmarkSpec
 from sciinstruct.records import Question
 from sciinstruct.rows import Row, files_under, is_hf_saved_dataset, read_rows
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sciinstruct.sciformats.checks import CHECKERS
+from sciinstruct.sciformats.answer_checkers import CHECKERS
 
 CASES = [
     # (answer type, prediction, reference, options, expected)
@@ -78,10 +78,10 @@ def test_bad_reference_raises_value_error(answer_type: str, gold: str) -> None:
 def test_generated_tasks_grade_through_the_grader() -> None:
     """The grader dispatches to CHECKERS (and its own smiles/numeric/choice types)."""
     grading = pytest.importorskip("sciinstruct.grading")
-    from sciinstruct.sciformats.tasks import make_tasks
+    from sciinstruct.generators import generate
 
     for family in ("smiles-to-formula", "translation", "design-formula", "smiles-canonical"):
-        for row in make_tasks(family, 3, seed=1):
+        for row in generate(family, 3, 1):
             pred = row.metadata["example"] if row.answer_type == "molecule_design" else row.answer
             verdict = grading.grade(f"\\boxed{{{pred}}}", row.answer, answer_type=row.answer_type)
             assert verdict.correct is True, (family, pred, verdict.reason)

@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sciinstruct.benchmarks.registry import BenchmarkSpec
 from sciinstruct.errors import InputError
-from sciinstruct.evaluate.registry import BenchmarkSpec
 from sciinstruct.grading.extract import find_boxed
 from sciinstruct.records import Question, stable_id
 from sciinstruct.rows import Row

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from sciinstruct.sciformats.family import Draft, TaskFamily
+from sciinstruct.generators.base import Draft, Family, register
 from sciinstruct.sciformats.molecules import NamedMolecule
 from sciinstruct.sciformats.sequences import (
     RESIDUE_MASSES,
@@ -99,45 +99,42 @@ def _peptide_weight(rng: random.Random, _: Sequence[NamedMolecule]) -> Draft:
     )
 
 
-SEQUENCE_FAMILIES: list[TaskFamily] = [
-    TaskFamily(
+SEQUENCE_FAMILIES: list[Family] = [
+    Family(
         "reverse-complement",
         "DNA -> reverse complement",
         "biology",
         "sequence",
         _reverse_complement,
-        uses_molecules=False,
     ),
-    TaskFamily(
+    Family(
         "transcription",
         "DNA coding strand -> mRNA",
         "biology",
         "sequence",
         _transcription,
-        uses_molecules=False,
     ),
-    TaskFamily(
+    Family(
         "translation",
         "ORF (DNA or mRNA) -> protein",
         "biology",
         "sequence",
         _translation,
-        uses_molecules=False,
     ),
-    TaskFamily(
+    Family(
         "gc-content",
         "DNA -> GC content (%)",
         "biology",
         "numeric",
         _gc_content,
-        uses_molecules=False,
     ),
-    TaskFamily(
+    Family(
         "peptide-weight",
         "peptide -> average molecular weight (Da)",
         "biology",
         "numeric",
         _peptide_weight,
-        uses_molecules=False,
     ),
 ]
+
+register(*SEQUENCE_FAMILIES)

@@ -7,12 +7,13 @@ exactly what the checker will verify. Question texts never name the molecule (th
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
-from sciinstruct.sciformats.family import Draft, TaskFamily
+from sciinstruct.generators.base import Draft, Family, register
 from sciinstruct.sciformats.molecules import (
     FUNCTIONAL_GROUPS,
     NamedMolecule,
@@ -27,6 +28,9 @@ from sciinstruct.sciformats.molecules import (
 )
 
 YES_NO = ["yes", "no"]
+
+# every family here draws its molecule from the pool (the shipped list unless one is given)
+_molecule_family = functools.partial(Family, uses_molecules=True)
 
 
 @lru_cache(maxsize=4096)
@@ -91,7 +95,7 @@ def _to_random(rng: random.Random, pool: Sequence[NamedMolecule]) -> Draft:
 
 def _property_family(
     name: str, asked: str, read: Callable[[Properties], float], decimals: int | None, **tolerance
-) -> TaskFamily:
+) -> Family:
     """A numeric property task; `decimals=None` means an exact integer count."""
 
     def generate(rng: random.Random, pool: Sequence[NamedMolecule]) -> Draft:
@@ -105,12 +109,12 @@ def _property_family(
             metadata={**_base(molecule), **tolerance, "rtol": rtol},
         )
 
-    return TaskFamily(name, f"SMILES -> {asked}", "chemistry", "numeric", generate)
+    return _molecule_family(name, f"SMILES -> {asked}", "chemistry", "numeric", generate)
 
 
 def _yes_no_family(
     name: str, description: str, ask: str, label: Callable[[NamedMolecule], bool]
-) -> TaskFamily:
+) -> Family:
     def generate(rng: random.Random, pool: Sequence[NamedMolecule]) -> Draft:
         molecule, yes = _pick_labelled(rng, pool, label)
         return Draft(
@@ -120,7 +124,7 @@ def _yes_no_family(
             choices=list(YES_NO),
         )
 
-    return TaskFamily(name, description, "chemistry", "choice", generate)
+    return _molecule_family(name, description, "chemistry", "choice", generate)
 
 
 def _functional_group(rng: random.Random, pool: Sequence[NamedMolecule]) -> Draft:
@@ -171,12 +175,14 @@ def _design_properties(rng: random.Random, pool: Sequence[NamedMolecule]) -> Dra
     )
 
 
-MOLECULE_FAMILIES: list[TaskFamily] = [
-    TaskFamily("smiles-to-formula", "SMILES -> Hill formula", "chemistry", "formula", _formula),
-    TaskFamily(
+MOLECULE_FAMILIES: list[Family] = [
+    _molecule_family(
+        "smiles-to-formula", "SMILES -> Hill formula", "chemistry", "formula", _formula
+    ),
+    _molecule_family(
         "smiles-canonical", "random SMILES -> canonical", "chemistry", "smiles", _to_canonical
     ),
-    TaskFamily(
+    _molecule_family(
         "smiles-random", "canonical SMILES -> another spelling", "chemistry", "smiles", _to_random
     ),
     # 1% on molecular weight: a careful sum of atomic masses lands well inside it
@@ -218,21 +224,21 @@ MOLECULE_FAMILIES: list[TaskFamily] = [
         "Is the molecule {smiles} aromatic (does it contain an aromatic ring)?",
         lambda m: is_aromatic(m.mol),
     ),
-    TaskFamily(
+    _molecule_family(
         "functional-group",
         "contains a named functional group?",
         "chemistry",
         "choice",
         _functional_group,
     ),
-    TaskFamily(
+    _molecule_family(
         "design-formula",
         "propose a molecule with a given formula",
         "chemistry",
         "molecule_design",
         _design_formula,
     ),
-    TaskFamily(
+    _molecule_family(
         "design-properties",
         "propose a molecule in a MW window with few rings",
         "chemistry",
@@ -240,3 +246,5 @@ MOLECULE_FAMILIES: list[TaskFamily] = [
         _design_properties,
     ),
 ]
+
+register(*MOLECULE_FAMILIES)

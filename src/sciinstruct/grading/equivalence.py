@@ -15,6 +15,7 @@ from typing import Any
 from sciinstruct.grading import answer_types as types
 from sciinstruct.grading import choice, numeric, quantities, smiles, text
 from sciinstruct.grading.extract import (
+    EXPLICIT,
     MAX_ANSWER_CHARS,
     Extraction,
     clean,
@@ -72,6 +73,7 @@ def numeric_check(
     unit: str | None,
     rtol: float,
     atol: float = 0.0,
+    written: bool = False,
 ) -> Step:
     """Numbers with units and tolerance; exact forms like `\\frac{1}{3}` via sympy.
 
@@ -82,7 +84,7 @@ def numeric_check(
     """
     gold_q = numeric.parse_quantity(gold)
     if gold_q is None:  # an exact form such as \frac{1}{3}: math-verify decides
-        return expression_check(found, pred_text, gold, rtol)
+        return expression_check(found, pred_text, gold, rtol, written)
     scaled: numeric.Quantity | None = None
     if unit and not gold_q.unit and not gold_q.percent:
         if numeric.is_percent(unit):
@@ -104,23 +106,49 @@ def numeric_check(
     )
 
     def verdict(pred_q: numeric.Quantity, shown: str, fallback: bool) -> Verdict:
+        if scaled is not None and pred_q.unit:  # 2.25 mJ against 2.25 (10^-3 J): not 2.25 J
+            ok, why = numeric.compare(pred_q, scaled, rtol, False, atol)
+            return Verdict(ok, why, shown, "numeric", fallback)
         ok, why = numeric.compare(pred_q, gold_q, rtol, exact, atol)
-        if not ok and scaled is not None and (pred_q.unit or abs(pred_q.value) < abs(gold_q.value)):
+        if not ok and scaled is not None and abs(pred_q.value) < abs(gold_q.value):
             ok, why = numeric.compare(pred_q, scaled, rtol, False, atol)
         return Verdict(ok, why, shown, "numeric", fallback)
+
+    def in_dimension(result: Verdict) -> Verdict:
+        """`result`, or for an unanchored answer that it rejects, the verdict on the last
+        quantity in the asked dimension ("... gives 475 m s^-1 for N2 at 298 K": the answer,
+        not a condition stated after it)."""
+        if result.correct or found.how in EXPLICIT or not gold_q.unit:
+            return result
+        asked = _last_in_dimension(pred_text, gold_q.unit)
+        return verdict(asked.quantity, asked.text, True) if asked is not None else result
 
     if found.fallback:  # an unanchored solution: its last quantity, unit included
         tail = quantities.last_quantity(pred_text)
         if tail is not None:
-            return verdict(tail.quantity, tail.text, True)
+            return in_dimension(verdict(tail.quantity, tail.text, True))
     if (found.how != "whole" or not types.has_prose(found.text)) and _NOT_ONE_NUMBER.search(
         found.text
     ):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
+    if types.has_prose(found.text) and (
+        _ENDS_IN_INTERVAL.search(found.text) or _ENDS_IN_BOUND.search(found.text)
+    ):
+        why = "an interval, set, tuple or inequality is not the single number asked for"
+        return Verdict(False, why, found.text, "numeric", found.fallback)
+    span = _ENDS_IN_SPAN.search(found.text) if types.has_prose(found.text) else None
+    if span and not found.fallback and not re.search(r"=|\\approx|≈", span.group(1)):
+        # "The angle is $\frac{\pi}{3}$ rad.": an exact value and its unit
+        value = f"{span.group(1)} {span.group(2) or ''}".strip()
+        return numeric_check(replace(found, text=value), pred_text, gold, unit, rtol, atol, written)
+    comma = numeric.LONE_DECIMAL_COMMA.match(found.text.strip())
+    if comma:  # "Die Antwort ist 3,15.", "Ответ: 12,5 м."
+        value = float(comma.group(1).replace("−", "-").replace(",", "."))
+        return verdict(numeric.Quantity(value, ""), found.text, found.fallback)
     pred_q = numeric.parse_quantity(found.text)
     if pred_q is not None and (pred_q.percent or not pred_q.unit or _known(pred_q.unit)):
-        return verdict(pred_q, found.text, found.fallback)
+        return in_dimension(verdict(pred_q, found.text, found.fallback))
     rational = numeric.parse_rational(found.text)
     if rational is not None:  # \frac{1}{2}, 3/4: exact, no sympy needed
         return verdict(numeric.Quantity(float(rational), ""), found.text, found.fallback)
@@ -128,7 +156,9 @@ def numeric_check(
         lead = quantities.leading_quantity(found.text)
         if lead is not None:
             return verdict(lead.quantity, lead.text, found.fallback)
-    if pred_q is not None:  # a unit pint does not know, such as "5 apples"
+    if (
+        pred_q is not None and len(pred_q.unit.split()) <= 2
+    ):  # a unit pint does not know: "5 apples"
         return verdict(pred_q, found.text, found.fallback)
     value_text, value_unit = _value_and_unit(found.text)
     if re.search(r"[\\^/]", value_text) and not types.has_prose(value_text):
@@ -142,22 +172,51 @@ def numeric_check(
                 return Verdict(
                     False, "prediction has no numeric value", found.text, "numeric", certain=False
                 )
-            return verdict(numeric.Quantity(value, value_unit), found.text, found.fallback)
+            result = verdict(numeric.Quantity(value, value_unit), found.text, found.fallback)
+            # sqrt(2)/2 against 0.7: an exact value matches a decimal at its precision
+            if (
+                not result.correct
+                and written
+                and not value_unit
+                and not gold_q.unit
+                and numeric.written_precision_match(value_text, value, gold, gold_q.value)
+            ):
+                return replace(result, correct=True, reason="equal to the precision written")
+            return result
 
         return Pending(("number", (value_text,)), finish, gold, "numeric", found.text, False)
+    labelled = _LABELLED_VALUE.fullmatch(found.text.strip())
+    if labelled:  # "pH 7.3", "T 300 K": the quantity's name, then its value
+        value_q = numeric.parse_quantity(labelled.group(1))
+        if value_q is not None:
+            return in_dimension(verdict(value_q, labelled.group(1), found.fallback))
+    if not types.has_prose(found.text):  # 2x, \sqrt{x}+1: math, not a number: math-verify decides
+        return expression_check(found, pred_text, gold, rtol, written)
     # A sentence ("So the result is 7.2 km/h."): its last quantity, unit included, as a fallback.
     tail = quantities.last_quantity(found.text)
     if tail is None:
         return Verdict(
             False, "prediction holds no number", found.text, "numeric", found.fallback, False
         )
-    return verdict(tail.quantity, tail.text, True)
+    return in_dimension(verdict(tail.quantity, tail.text, True))
 
+
+# A short name, a space, then a number: "pH 7.3". Not "2x" or "x^2" (no space before a digit).
+_LABELLED_VALUE = re.compile(r"[A-Za-z][A-Za-z_]{0,5}\s+(-?\d[\d.]*(?:\s*[A-Za-z%°/^{}\-\d ]*)?)")
 
 # [2, 5], (0, 3), {1, 2}, x > 3, 2 \le x: an answer that is not one number.
 _NOT_ONE_NUMBER = re.compile(
     r"^\s*(?:\\left)?\s*[\[(]|^\s*\\\{|^\s*\\left\\\{|[<>≤≥]|\\(?:le|ge|leq|geq|neq|lt|gt)\b"
 )
+# "x in (0, 3).": a sentence that ends in an interval or a tuple.
+_ENDS_IN_INTERVAL = re.compile(r"[\[(][^()\[\]]*\d[^()\[\]]*,[^()\[\]]*\d[^()\[\]]*[\])][\s.$]*$")
+# "It is at least 5.": a bound, not the number.
+_ENDS_IN_BOUND = re.compile(
+    r"(?i)\b(?:at\s+(?:least|most)|(?:more|less|fewer|greater|smaller|larger)\s+than|up\s+to)"
+    r"\s+\$?[-−]?\d[^\s$]*\$?(?:\s+[^\W\d]+)?\s*\.?\s*$"
+)
+# A sentence that ends in a math span and at most a unit word: "... is $\frac{\pi}{3}$ rad."
+_ENDS_IN_SPAN = re.compile(r"\$([^$]*\\[^$]*)\$\s*([A-Za-z°]+)?\s*\.?\s*$")
 _ANGLES = frozenset(["degree", "radian", "arcminute", "arcsecond", "turn", "gradian"])
 
 
@@ -178,13 +237,33 @@ def _value_and_unit(answer: str) -> tuple[str, str]:
     return answer, ""
 
 
+def _last_in_dimension(text: str, unit: str) -> quantities.Found | None:
+    """The last quantity of the end of `text` whose unit converts to `unit`."""
+    target = numeric.parse_unit(unit)
+    if target is None:
+        return None
+    for found in reversed(quantities.all_quantities(text[-_DIMENSION_WINDOW_CHARS:])):
+        source = numeric.parse_unit(found.quantity.unit)
+        if source is not None and source.dimensionality == target.dimensionality:
+            return found
+    return None
+
+
+# How far back from the end a solution's result in the asked dimension is looked for.
+_DIMENSION_WINDOW_CHARS = 600
+
+
 def _known(unit: str) -> bool:
     return numeric.parse_unit(unit) is not None
 
 
-def expression_check(found: Extraction, pred_text: str, gold: str, rtol: float = 1e-6) -> Step:
+def expression_check(
+    found: Extraction, pred_text: str, gold: str, rtol: float = 1e-6, written: bool = False
+) -> Step:
     """Math objects: identical strings, rationals, times of day and angles here, everything
-    else by math-verify (numerically at `rtol` when a side is written as a decimal)."""
+    else by math-verify (numerically at `rtol` when a side is written as a decimal; with
+    `written`, when no tolerance was asked for, a decimal against an exact value by its written
+    precision: see `numeric.written_precision_match`)."""
     answer, fallback = found.text, found.fallback
     if found.how == "whole" and "$" not in pred_text and types.has_prose(answer):
         # A sentence without math markup: the math after its last "is"/"="/":", if that part
@@ -203,6 +282,9 @@ def expression_check(found: Extraction, pred_text: str, gold: str, rtol: float =
     gold_clock = numeric.clock_seconds(gold)
     if gold_clock is not None:  # a time of day: 14:05, 14:05:00 and 2:05 PM are one time
         pred_clock = numeric.clock_seconds(answer)
+        if pred_clock is None:  # "The meeting ends at 2:05 PM."
+            answer = numeric.last_clock(found.text) or answer
+            pred_clock = numeric.clock_seconds(answer)
         ok = pred_clock == gold_clock
         why = "same time of day" if ok else "a different time of day"
         return Verdict(ok, why, answer, "expression", fallback, certain=pred_clock is not None)
@@ -212,6 +294,13 @@ def expression_check(found: Extraction, pred_text: str, gold: str, rtol: float =
         decimal = "." in answer or "." in gold
         ok = numeric.close(float(pred_r), float(gold_r), rtol) if decimal else pred_r == gold_r
         how = f"rtol={rtol:g}" if decimal else "exactly"
+        by_figures = (
+            numeric.written_precision_match(answer, float(pred_r), gold, float(gold_r))
+            if decimal and written
+            else None
+        )
+        if by_figures is not None:
+            ok, how = by_figures, "to the precision written"
         why = f"{pred_r} {'equals' if ok else 'differs from'} {gold_r} ({how})"
         return Verdict(ok, why, answer, "expression", fallback)
     pred_q, gold_q = numeric.parse_quantity(answer), numeric.parse_quantity(gold)
@@ -248,7 +337,7 @@ def expression_check(found: Extraction, pred_text: str, gold: str, rtol: float =
         certain = reason != "prediction could not be parsed as math"
         return Verdict(correct, reason, answer, "expression", fallback, certain)
 
-    task = ("equal", (answer, gold, rtol))
+    task = ("equal", (answer, gold, rtol, written))
     return Pending(task, finish, gold, "expression", answer, fallback)
 
 
@@ -302,13 +391,13 @@ def smiles_check(found: Extraction, gold: str) -> Verdict:
 
 
 def external_check(kind: str, pred_text: str, gold: str, options: dict[str, Any]) -> Verdict:
-    """Scientific formats live in `sciinstruct.sciformats.checks.CHECKERS` (imported lazily)."""
+    """Scientific formats live in `sciinstruct.sciformats.answer_checkers.CHECKERS` (imported lazily)."""
     try:
-        from sciinstruct.sciformats.checks import CHECKERS
+        from sciinstruct.sciformats.answer_checkers import CHECKERS
     except ImportError as exc:
         return Verdict(
             None,
-            f"answer type '{kind}' needs sciinstruct.sciformats.checks, "
+            f"answer type '{kind}' needs sciinstruct.sciformats.answer_checkers, "
             f"which cannot be imported ({exc})",
             None,
             kind,
