@@ -110,7 +110,7 @@ def test_rft_round_samples_grades_and_fine_tunes(tmp_path: Path) -> None:
         warmup=0,
         logging_steps=1,
         eval_fraction=0,
-        seed=42,
+        seed=7,  # per-row seeds 1007-1010: 3 of the 8 samples grade correct (42: none)
     )
     result = train_rft(cfg)
     round_dir = tmp_path / "out" / "round-1"

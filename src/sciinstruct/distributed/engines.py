@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sciinstruct.llm.balance import LeastBusy
-from sciinstruct.llm.base import AsyncBackend, Completion, GenerationRequest
+from sciinstruct.llm.base import AsyncBackend, Completion, GenerationRequest, OnDone
 from sciinstruct.llm.llamacpp import split_by_prompt
 from sciinstruct.log import logger
 
@@ -135,17 +135,25 @@ class RayBackend(AsyncBackend):
     def __repr__(self) -> str:
         return f"RayBackend({self.name}:{self.model}, actors={len(self.actors)})"
 
-    async def agenerate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+    async def agenerate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
+        """Completions in order; `on_done(index, completion)` as each actor's piece lands (the
+        cache stores a piece while the others still run)."""
         if not requests:
             return []
         shares = split_by_prompt(requests, len(self.actors))
-        pieces = await asyncio.gather(
-            *(self._call([requests[i] for i in share]) for share in shares)
-        )
         results: list[Completion] = [Completion() for _ in requests]
-        for share, piece in zip(shares, pieces, strict=True):
-            for i, completion in zip(share, piece, strict=True):
+
+        async def piece(share: list[int]) -> None:
+            for i, completion in zip(
+                share, await self._call([requests[i] for i in share]), strict=True
+            ):
                 results[i] = completion
+                if on_done is not None:
+                    on_done(i, completion)
+
+        await asyncio.gather(*(piece(share) for share in shares))
         self._maybe_log()
         return results
 
