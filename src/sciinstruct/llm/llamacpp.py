@@ -108,9 +108,11 @@ class LlamaCppBackend(SyncBackend):
         self.model = llamacpp_identity(path)
         self._contexts: list[_Context] = []
         for _ in range(self.parallel):
+            # n_threads_batch too: llama-cpp-python evaluates prompts on every core by default,
+            # so N contexts (or N Ray actors) would each run a core's worth of threads per core.
             llm = llama_cpp.Llama(
                 model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_threads=threads,
-                verbose=False,
+                n_threads_batch=threads, verbose=False,
             )  # fmt: skip
             self._contexts.append(_Context(llm))
         self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="llamacpp")
