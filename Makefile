@@ -32,8 +32,10 @@ $(STAMP): pyproject.toml
 	# on transformers, so a failed build warns instead of stopping the set-up.
 	# Not -march=native: on a VM whose CPU reports AMX that the hypervisor does not enable,
 	# a native build crashes (SIGSEGV in ggml_backend_amx_mul_mat); AVX2 is portable and fast.
+	# --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS and would hand back a native build.
 	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -e ".[llamacpp]" torch==2.13.0 || \
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install --no-cache-dir -e ".[llamacpp]" \
+		torch==2.13.0 || \
 		echo "WARNING: llama-cpp-python did not build; the embedded model will use transformers"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)

@@ -38,6 +38,9 @@ N_QUESTIONS = 4
 def ray_cluster() -> Iterator[str]:
     """A local 2-CPU cluster for the session; yields its address for subprocess drivers."""
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    # Workers cannot import this test module (tests/ is on pytest's path, not theirs): ship the
+    # module's functions and classes to them by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
