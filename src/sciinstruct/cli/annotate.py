@@ -5,7 +5,9 @@ Also home of the backend options shared with `sciinstruct critique`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -74,6 +76,44 @@ def open_backend(
     return (executor or LocalExecutor()).backend(name, model, kwargs)
 
 
+@contextlib.contextmanager
+def stage_engine(
+    config_cls: type,
+    given: dict[str, Any],
+    executor_spec: Any,
+    *,
+    backend: str,
+    model: str | None,
+    base_url: list[str] | None,
+    api_key_env: str | None,
+    option: list[str] | None,
+    batch_size: int | None,
+    concurrency: int | None,
+) -> Iterator[tuple[Any, Any, Any, Any]]:
+    """`(config, prompts, engine, executor)` for a stage that drives a model (annotate,
+    critique): the config with batch size and concurrency fitted to the backend and the
+    executor, its prompts checked before a model is loaded, and the engine, closed on exit."""
+    from sciinstruct.cli.options import build_config
+    from sciinstruct.distributed import open_executor
+
+    throughput = default_throughput(backend, batch_size, concurrency)
+    config = build_config(
+        config_cls,
+        {**given, "batch_size": throughput.batch_size, "concurrency": throughput.concurrency},
+    )
+    prompt_set = config.prompts()  # checked before a model is loaded
+    with open_executor(executor_spec) as runner:
+        in_flight = calls_in_flight(runner, backend, concurrency)
+        config = dataclasses.replace(config, concurrency=in_flight or config.concurrency)
+        engine = open_backend(
+            backend, model, base_url, api_key_env, option, config.concurrency, runner
+        )
+        try:
+            yield config, prompt_set, engine, runner
+        finally:
+            engine.close()
+
+
 # Options shared by annotate and critique: (typer.Option, ...) defaults keep the signatures short.
 BACKEND = typer.Option(
     "embedded", "--backend", "-b", help="embedded, openai, transformers, vllm or llamacpp."
@@ -102,7 +142,7 @@ CONCURRENCY = typer.Option(
 
 def register(app: typer.Typer) -> None:
     from sciinstruct.annotate import AnnotateConfig
-    from sciinstruct.cli.options import build_config, config_options
+    from sciinstruct.cli.options import config_options
 
     @app.command("annotate")
     @config_options(AnnotateConfig)
@@ -128,7 +168,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:  # fmt: skip
         """Solve every question step by step (cot), let the model fix its wrong attempts (reflect), then write solutions from the reference (hinted); every attempt is graded and kept in RUN/attempts.jsonl. Re-running resumes."""
         from sciinstruct.annotate import run_annotate
-        from sciinstruct.distributed import open_executor
         from sciinstruct.log import console
         from sciinstruct.rundir import RunDir
 
@@ -144,26 +183,18 @@ def register(app: typer.Typer) -> None:
                 "no questions: pass a QUESTIONS file or run `sciinstruct ingest` first",
                 file=str(rundir.questions),
             )
-        throughput = default_throughput(backend, batch_size, concurrency)
-        config = build_config(
-            AnnotateConfig,
-            {**given, "batch_size": throughput.batch_size, "concurrency": throughput.concurrency},
-        )
-        prompt_set = config.prompts()  # checked before a model is loaded
         spec = executor_config(
             executor, ray_address, actors, num_cpus_per_actor, num_gpus_per_actor
         )
-        with open_executor(spec) as runner:
-            in_flight = calls_in_flight(runner, backend, concurrency)
-            config = dataclasses.replace(config, concurrency=in_flight or config.concurrency)
-            engine = open_backend(
-                backend, model, base_url, api_key_env, option, config.concurrency, runner
+        engine_options = dict(
+            backend=backend, model=model, base_url=base_url, api_key_env=api_key_env,
+            option=option, batch_size=batch_size, concurrency=concurrency,
+        )  # fmt: skip
+        with stage_engine(AnnotateConfig, given, spec, **engine_options) as (
+            config, prompt_set, engine, runner,
+        ):  # fmt: skip
+            funnel = run_annotate(
+                rundir, engine, config, prompt_set, limit=limit, grading=runner.agrade
             )
-            try:
-                funnel = run_annotate(
-                    rundir, engine, config, prompt_set, limit=limit, grading=runner.agrade
-                )
-            finally:
-                engine.close()
         console.print(funnel.table())
         console.print(f"attempts: {rundir.attempts}  stats: {rundir.stats}", highlight=False)

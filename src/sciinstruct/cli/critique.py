@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,7 @@ from sciinstruct.cli.annotate import (
     CONCURRENCY,
     MODEL,
     OPTION,
-    default_throughput,
-    open_backend,
+    stage_engine,
 )
 from sciinstruct.cli.executor import (
     ACTORS,
@@ -25,10 +23,9 @@ from sciinstruct.cli.executor import (
     EXECUTOR,
     GPUS_PER_ACTOR,
     RAY_ADDRESS,
-    calls_in_flight,
     executor_config,
 )
-from sciinstruct.cli.options import build_config, config_options
+from sciinstruct.cli.options import config_options
 from sciinstruct.critique import CritiqueConfig
 
 
@@ -53,7 +50,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:  # fmt: skip
         """Score attempts 1-10 against the reference (RUN/critiques.jsonl) and report how well the judge agrees with the rule-based grader. Re-running resumes."""
         from sciinstruct.critique import run_critique
-        from sciinstruct.distributed import open_executor
         from sciinstruct.errors import InputError
         from sciinstruct.log import console
         from sciinstruct.rundir import RunDir
@@ -63,25 +59,17 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 "no attempts to judge: run `sciinstruct annotate` first", file=str(rundir.attempts)
             )
-        throughput = default_throughput(backend, batch_size, concurrency)
-        config = build_config(
-            CritiqueConfig,
-            {**given, "batch_size": throughput.batch_size, "concurrency": throughput.concurrency},
-        )
-        prompt_set = config.prompts()  # checked before a model is loaded
         spec = executor_config(
             executor, ray_address, actors, num_cpus_per_actor, num_gpus_per_actor
         )
-        with open_executor(spec) as runner:
-            in_flight = calls_in_flight(runner, backend, concurrency)
-            config = dataclasses.replace(config, concurrency=in_flight or config.concurrency)
-            engine = open_backend(
-                backend, model, base_url, api_key_env, option, config.concurrency, runner
-            )
-            try:
-                report = run_critique(rundir, engine, config, prompt_set)
-            finally:
-                engine.close()
+        engine_options = dict(
+            backend=backend, model=model, base_url=base_url, api_key_env=api_key_env,
+            option=option, batch_size=batch_size, concurrency=concurrency,
+        )  # fmt: skip
+        with stage_engine(CritiqueConfig, given, spec, **engine_options) as (
+            config, prompt_set, engine, _runner,
+        ):  # fmt: skip
+            report = run_critique(rundir, engine, config, prompt_set)
         console.print(report.agreement.table())
         a = report.agreement
         console.print(
