@@ -13,15 +13,7 @@ from typing import Any, NamedTuple
 
 import typer
 
-from sciinstruct.cli.executor import (
-    ACTORS,
-    CPUS_PER_ACTOR,
-    EXECUTOR,
-    GPUS_PER_ACTOR,
-    RAY_ADDRESS,
-    calls_in_flight,
-    executor_config,
-)
+from sciinstruct.cli.executor import calls_in_flight
 from sciinstruct.errors import InputError
 
 HTTP_BACKENDS = ("openai",)
@@ -142,12 +134,15 @@ CONCURRENCY = typer.Option(
 
 def register(app: typer.Typer) -> None:
     from sciinstruct.annotate import AnnotateConfig
-    from sciinstruct.cli.options import config_options
+    from sciinstruct.cli.options import build_config, config_options
+    from sciinstruct.distributed import ExecutorConfig
 
     @app.command("annotate")
     @config_options(AnnotateConfig)
+    @config_options(ExecutorConfig, into="executor_given")
     def annotate_command(
         given: dict[str, Any],
+        executor_given: dict[str, Any],
         questions: Path = typer.Argument(
             None, help="Questions to ingest first (any format `ingest` reads); default: RUN/questions.jsonl."
         ),
@@ -160,11 +155,6 @@ def register(app: typer.Typer) -> None:
         batch_size: int = BATCH_SIZE,
         concurrency: int = CONCURRENCY,
         limit: int = typer.Option(None, "--limit", min=1, help="Annotate only the first N questions."),
-        executor: str = EXECUTOR,
-        ray_address: str = RAY_ADDRESS,
-        actors: int = ACTORS,
-        num_cpus_per_actor: float = CPUS_PER_ACTOR,
-        num_gpus_per_actor: float = GPUS_PER_ACTOR,
     ) -> None:  # fmt: skip
         """Solve every question step by step (cot), let the model fix its wrong attempts (reflect), then write solutions from the reference (hinted); every attempt is graded and kept in RUN/attempts.jsonl. Re-running resumes."""
         from sciinstruct.annotate import run_annotate
@@ -183,9 +173,7 @@ def register(app: typer.Typer) -> None:
                 "no questions: pass a QUESTIONS file or run `sciinstruct ingest` first",
                 file=str(rundir.questions),
             )
-        spec = executor_config(
-            executor, ray_address, actors, num_cpus_per_actor, num_gpus_per_actor
-        )
+        spec = build_config(ExecutorConfig, executor_given)
         engine_options = dict(
             backend=backend, model=model, base_url=base_url, api_key_env=api_key_env,
             option=option, batch_size=batch_size, concurrency=concurrency,

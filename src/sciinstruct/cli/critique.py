@@ -17,23 +17,18 @@ from sciinstruct.cli.annotate import (
     OPTION,
     stage_engine,
 )
-from sciinstruct.cli.executor import (
-    ACTORS,
-    CPUS_PER_ACTOR,
-    EXECUTOR,
-    GPUS_PER_ACTOR,
-    RAY_ADDRESS,
-    executor_config,
-)
-from sciinstruct.cli.options import config_options
+from sciinstruct.cli.options import build_config, config_options
 from sciinstruct.critique import CritiqueConfig
+from sciinstruct.distributed import ExecutorConfig
 
 
 def register(app: typer.Typer) -> None:
     @app.command("critique")
     @config_options(CritiqueConfig)
+    @config_options(ExecutorConfig, into="executor_given")
     def critique_command(
         given: dict[str, Any],
+        executor_given: dict[str, Any],
         run: Path = typer.Argument(..., help="Run directory with attempts.jsonl."),
         backend: str = BACKEND,
         model: str = MODEL,
@@ -42,11 +37,6 @@ def register(app: typer.Typer) -> None:
         option: list[str] = OPTION,
         batch_size: int = BATCH_SIZE,
         concurrency: int = CONCURRENCY,
-        executor: str = EXECUTOR,
-        ray_address: str = RAY_ADDRESS,
-        actors: int = ACTORS,
-        num_cpus_per_actor: float = CPUS_PER_ACTOR,
-        num_gpus_per_actor: float = GPUS_PER_ACTOR,
     ) -> None:  # fmt: skip
         """Score attempts 1-10 against the reference (RUN/critiques.jsonl) and report how well the judge agrees with the rule-based grader. Re-running resumes."""
         from sciinstruct.critique import run_critique
@@ -59,9 +49,7 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 "no attempts to judge: run `sciinstruct annotate` first", file=str(rundir.attempts)
             )
-        spec = executor_config(
-            executor, ray_address, actors, num_cpus_per_actor, num_gpus_per_actor
-        )
+        spec = build_config(ExecutorConfig, executor_given)
         engine_options = dict(
             backend=backend, model=model, base_url=base_url, api_key_env=api_key_env,
             option=option, batch_size=batch_size, concurrency=concurrency,

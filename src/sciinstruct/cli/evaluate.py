@@ -7,14 +7,8 @@ from typing import Any
 
 import typer
 
-from sciinstruct.cli.executor import (
-    ACTORS,
-    CPUS_PER_ACTOR,
-    EXECUTOR,
-    GPUS_PER_ACTOR,
-    RAY_ADDRESS,
-    executor_config,
-)
+from sciinstruct.cli.options import build_config
+from sciinstruct.distributed import ExecutorConfig
 from sciinstruct.errors import InputError
 from sciinstruct.log import console
 
@@ -67,6 +61,7 @@ def _list_benchmarks(data_dir: Path | None) -> None:
 
 def eval_command(
     given: dict[str, Any],
+    executor_given: dict[str, Any],
     benchmark: list[str] = typer.Option(
         [],
         "--benchmark",
@@ -95,11 +90,6 @@ def eval_command(
     list_: bool = typer.Option(
         False, "--list", help="List the registered benchmarks and where their data is."
     ),
-    executor: str | None = EXECUTOR,
-    ray_address: str | None = RAY_ADDRESS,
-    actors: int | None = ACTORS,
-    num_cpus_per_actor: float | None = CPUS_PER_ACTOR,
-    num_gpus_per_actor: float | None = GPUS_PER_ACTOR,
 ) -> None:
     """Evaluate a model on science and math benchmarks, graded by the project's grader.
 
@@ -115,7 +105,6 @@ def eval_command(
         )
     if out is None:
         raise InputError("give an output directory with --out", field="out")
-    from sciinstruct.cli.options import build_config
     from sciinstruct.evaluate.runner import EvalConfig, run_eval
 
     config = build_config(EvalConfig, given)
@@ -124,7 +113,7 @@ def eval_command(
     out.mkdir(parents=True, exist_ok=True)
     from sciinstruct.distributed import open_executor
 
-    where = executor_config(executor, ray_address, actors, num_cpus_per_actor, num_gpus_per_actor)
+    where = build_config(ExecutorConfig, executor_given)
     with open_executor(where) as runner:
         generator = _backend(backend, model, base_url, concurrency, cache, runner)
         judge = None
@@ -168,4 +157,5 @@ def register(app: typer.Typer) -> None:
     from sciinstruct.cli.options import config_options
     from sciinstruct.evaluate.runner import EvalConfig
 
-    app.command("eval")(config_options(EvalConfig)(eval_command))
+    command = config_options(ExecutorConfig, into="executor_given")(eval_command)
+    app.command("eval")(config_options(EvalConfig)(command))

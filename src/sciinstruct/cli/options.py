@@ -173,7 +173,8 @@ def config_options(
     exclude: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
     """Add an option per field of `cls` to a typer command; the command gets the values the user
-    gave as `{dotted key: value}` in its parameter `into`."""
+    gave as `{dotted key: value}` in its parameter `into`. Several configs stack on one command,
+    each with its own `into`."""
     fields = list(cli_fields(cls, only, exclude))
 
     def wrap(fn: F) -> F:
@@ -191,15 +192,17 @@ def config_options(
                     annotation=cf.cli_type | None,
                 )
             )
-        params.append(
-            inspect.Parameter(CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
-        )
+        stacked = CONTEXT in taken  # a second config on one command shares the context
+        if not stacked:
+            params.append(
+                inspect.Parameter(CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+            )
         params.sort(key=lambda p: p.kind)  # keyword-only parameters last
 
         @functools.wraps(fn)
         def command(**kwargs: Any) -> Any:
             # Only what the user typed: a default left alone must not hide the recipe's value.
-            context: typer.Context = kwargs.pop(CONTEXT)
+            context: typer.Context = kwargs[CONTEXT] if stacked else kwargs.pop(CONTEXT)
             given: dict[str, Any] = {}
             for cf in fields:
                 value = kwargs.pop(cf.param)

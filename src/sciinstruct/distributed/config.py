@@ -6,42 +6,48 @@ One dataclass, shared by the CLI (`--executor ray --ray-address ... --actors N`)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sciinstruct.errors import InputError, did_you_mean
+from sciinstruct.settings import option
 
 EXECUTORS = ("local", "ray")
-
-
-def _help(text: str, default: Any) -> Any:
-    return field(default=default, metadata={"help": text})
 
 
 @dataclass(frozen=True)
 class ExecutorConfig:
     """How a stage spreads its LLM calls and grading: one process, or actors on a Ray cluster."""
 
-    name: str = _help("`local` (this process) or `ray` (engine actors on a Ray cluster).", "local")
-    address: str | None = _help(
-        "Ray cluster to join (`auto`, `ray://host:10001`); unset: start a local cluster.", None
+    name: str = option(
+        "local", "`local` (this process) or `ray` (engine actors on a Ray cluster).",
+        flag="--executor",
+    )  # fmt: skip
+    address: str | None = option(
+        None, "Ray cluster to join (`auto`, `ray://host:10001`); unset: start a local cluster.",
+        flag="--ray-address",
+    )  # fmt: skip
+    actors: int | None = option(
+        None, "Engine actors (default: one per GPU with num_gpus_per_actor, else one per CPU)."
     )
-    actors: int | None = _help(
-        "Engine actors (default: one per GPU with num_gpus_per_actor, else one per CPU).", None
+    num_cpus_per_actor: float = option(1.0, "CPUs each engine actor reserves.")
+    num_gpus_per_actor: float = option(
+        0.0, "GPUs each engine actor reserves (vLLM with tensor_parallel_size=N: N)."
     )
-    num_cpus_per_actor: float = _help("CPUs each engine actor reserves.", 1.0)
-    num_gpus_per_actor: float = _help(
-        "GPUs each engine actor reserves (vLLM with tensor_parallel_size=N: N).", 0.0
-    )
-    calls_per_actor: int | None = _help(
+    # Recipe-only: tuning knobs a command line does not need.
+    calls_per_actor: int | None = option(
+        None,
         "Backend calls one actor serves at once (default: 1 for an in-process engine, 16 "
         "for the openai backend, which a server batches).",
-        None,
+        cli=False,
     )
-    grade_in_workers: bool = _help("Grade in Ray tasks rather than in the driver.", True)
-    num_cpus: int | None = _help(
-        "CPUs of a local cluster started here (default: all); ignored with `address`.", None
+    grade_in_workers: bool = option(
+        True, "Grade in Ray tasks rather than in the driver.", cli=False
     )
+    num_cpus: int | None = option(
+        None, "CPUs of a local cluster started here (default: all); ignored with `address`.",
+        cli=False,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.name not in EXECUTORS:
