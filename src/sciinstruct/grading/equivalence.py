@@ -109,7 +109,8 @@ def numeric_check(
         if scaled is not None and pred_q.unit:  # 2.25 mJ against 2.25 (10^-3 J): not 2.25 J
             ok, why = numeric.compare(pred_q, scaled, rtol, False, atol)
             return Verdict(ok, why, shown, "numeric", fallback)
-        ok, why = numeric.compare(pred_q, gold_q, rtol, exact, atol)
+        figures = (shown, gold) if written else None  # no tolerance asked: as the tables label
+        ok, why = numeric.compare(pred_q, gold_q, rtol, exact, atol, figures)
         if not ok and scaled is not None and abs(pred_q.value) < abs(gold_q.value):
             ok, why = numeric.compare(pred_q, scaled, rtol, False, atol)
         return Verdict(ok, why, shown, "numeric", fallback)
@@ -172,17 +173,7 @@ def numeric_check(
                 return Verdict(
                     False, "prediction has no numeric value", found.text, "numeric", certain=False
                 )
-            result = verdict(numeric.Quantity(value, value_unit), found.text, found.fallback)
-            # sqrt(2)/2 against 0.7: an exact value matches a decimal at its precision
-            if (
-                not result.correct
-                and written
-                and not value_unit
-                and not gold_q.unit
-                and numeric.written_precision_match(value_text, value, gold, gold_q.value)
-            ):
-                return replace(result, correct=True, reason="equal to the precision written")
-            return result
+            return verdict(numeric.Quantity(value, value_unit), found.text, found.fallback)
 
         return Pending(("number", (value_text,)), finish, gold, "numeric", found.text, False)
     labelled = _LABELLED_VALUE.fullmatch(found.text.strip())

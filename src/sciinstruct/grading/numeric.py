@@ -201,17 +201,35 @@ def close(pred: float, gold: float, rtol: float, atol: float = 0.0) -> bool:
 
 
 def compare(
-    pred: Quantity, gold: Quantity, rtol: float, exact: bool = False, atol: float = 0.0
+    pred: Quantity,
+    gold: Quantity,
+    rtol: float,
+    exact: bool = False,
+    atol: float = 0.0,
+    written: tuple[str, str] | None = None,
 ) -> tuple[bool, str]:
     """Decide whether two quantities agree; units are converted, dimensions must match.
 
     `exact` asks for equality (whole-number references without units: counts, not measurements).
     `atol` is an absolute tolerance in the reference's unit (a question's own, from metadata).
+    `written`, the texts of the answer and the reference when no tolerance was asked for: then
+    the reference's written precision decides where it can (`written_precision_match`).
     """
     within = (lambda p, g: p == g) if exact else (lambda p, g: close(p, g, rtol, atol))
     spec = f"rtol={rtol:g}" + (f", atol={atol:g}" if atol else "")
     tol = "exactly" if exact else f"within {spec}"
     off = "exact comparison" if exact else f"outside {spec}"
+    if written is not None:
+        answer, reference = written
+        by_tolerance = within
+
+        def within(p: float, g: float) -> bool:
+            by_figures = written_precision_match(answer, p, reference, g)
+            return by_tolerance(p, g) if by_figures is None else by_figures
+
+        stated = written_number(reference)
+        if stated is not None and stated.decimal and written_number(answer) is None:
+            tol = off = "to the precision written"
     if gold.percent or pred.percent:
         return _compare_percent(pred, gold, within, tol, off)
     pred_value, why = pred.value, ""
@@ -324,44 +342,52 @@ def clock_seconds(text: str) -> int | None:
     return hours * 3600 + minutes * 60 + seconds
 
 
-# One decimal number as written, in any spelling of NUMBER_PATTERN, with a decimal point.
-_WRITTEN_DECIMAL = re.compile(rf"^\s*{NUMBER_PATTERN}\s*$")
+@dataclass(frozen=True)
+class Written:
+    """How precisely a number is written: its last place and significant figures."""
+
+    place: float  # 1e-4 for 0.1667, 1 for 314, 1e21 for 6.02e23
+    figures: int
+    decimal: bool  # written with a decimal point
 
 
-def _last_place(written: str) -> tuple[float, int] | None:
-    """`(place, significant figures)` of a decimal as written: `0.1667` -> (1e-4, 4),
-    `6.02e23` -> (1e21, 3); None unless `written` is one number with a decimal point."""
-    match = _WRITTEN_DECIMAL.match(written)
-    if match is None or "." not in match.group("mant"):
+def written_number(text: str) -> Written | None:
+    """The precision of `text` when it is one number (after `x =` or `\\approx`, before a unit
+    or `%`): `0.1667` -> 4 figures to 1e-4; None for anything else (`\\frac{1}{3}`, `0.5\\pi`)."""
+    s = strip_assignment(_THOUSANDS.sub("", unwrap_text(text.strip(), " "))).rstrip(". ")
+    match = _NUMBER.match(s)
+    if match is None:
+        return None
+    rest = s[match.end() :].strip()
+    if rest and not is_percent(rest) and parse_unit(normalize_unit(rest)) is None:
         return None
     mantissa = match.group("mant").replace(",", "")
-    decimals = len(mantissa.split(".", 1)[1])
+    whole, _, decimals = mantissa.partition(".")
     exponent = int((match.group("e1") or match.group("e2") or "0").replace("−", "-"))
-    figures = len(mantissa.replace(".", "").lstrip("0"))
-    return 10.0 ** (exponent - decimals), figures
+    figures = len((whole + decimals).lstrip("0")) or 1
+    return Written(10.0 ** (exponent - len(decimals)), figures, "." in mantissa)
 
 
 def written_precision_match(
     pred: str, pred_value: float, gold: str, gold_value: float
 ) -> bool | None:
-    """An exact value against a decimal, judged as the tables label them (no tolerance asked
-    for): a decimal answer to an exact reference needs at least 3 significant figures, correctly
-    rounded (3.14 for pi; 0.17 and the truncated 0.166 are not 1/6); a decimal reference is
-    matched at its own precision (sqrt(2)/2 rounds to 0.7). None when neither side, or both, is
-    a decimal: the caller's tolerance decides."""
-    pred_place, gold_place = _last_place(pred), _last_place(gold)
-    if (pred_place is None) == (gold_place is None):
-        return None
+    """The labelling rules for an exact value against a decimal when no tolerance was asked
+    for, the one place they live. A decimal reference is matched by an exact answer that rounds
+    to it at the reference's own precision (sqrt(2)/2 rounds to 0.7, 1/3 to 0.33; ln 2 does not
+    round to 0.693150). An exact reference (1/6, pi, 100 pi) is matched by a number correctly
+    rounded to at least 3 significant figures (0.167, 3.14, 314; not 0.17 or the truncated
+    0.166). None when the caller's tolerance decides: two decimals (9.8 against 9.81, a
+    measured constant), a whole-number reference (a count, compared exactly), an exact answer
+    against an exact reference."""
     if not (math.isfinite(pred_value) and math.isfinite(gold_value)):
-        return False
+        return None
+    reference, answer = written_number(gold), written_number(pred)
+    if reference is not None:
+        if not reference.decimal or answer is not None:
+            return None
+        return abs(pred_value - gold_value) <= reference.place / 2 * (1 + 1e-9)
+    if answer is None or float(gold_value).is_integer():
+        return None
     if abs(pred_value - gold_value) <= 1e-12 * max(1.0, abs(gold_value)):
         return True  # 0.5 is 1/2, however few its figures
-    if float(pred_value if pred_place is None else gold_value).is_integer():
-        return None  # a whole number is a count or a measurement: the tolerance decides
-    if pred_place is not None:
-        place, figures = pred_place
-        if figures < 3:
-            return False
-    else:
-        place, _ = gold_place  # type: ignore[misc]
-    return abs(pred_value - gold_value) <= place / 2 * (1 + 1e-9)
+    return answer.figures >= 3 and abs(pred_value - gold_value) <= answer.place / 2 * (1 + 1e-9)
