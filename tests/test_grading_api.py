@@ -213,7 +213,7 @@ RESTATED = [
     ("Convert 230 mm to cm.", "23", "cm", "The error was an incorrect conversion of 230 mm to centimeters.", "230 mm"),
     ("Convert 8 g to mg.", "8000", "mg", "8g is 8 * 100 = 800mg.", "8 g"),
     ("Convert 21 A to mA.", "21000", "mA", "19349.00\n\nSo, the final answer is 21A.", "21 A"),
-    ("Convert 16 g to mg.", "16000", "mg", "16 g is equal to 16 * 10^(-4)g.", "16 g"),
+    ("Convert 16 g to mg.", "16000", "mg", "So the mass is equal to 16 g.", "16 g"),
     ("What is the energy in J of 3 kJ?", "3000", "J", "The answer is 3 kJ", "3 kJ"),
 ]  # fmt: skip
 

@@ -20,7 +20,9 @@ from sciinstruct.grading.extract import (
     Extraction,
     clean,
     extract,
+    is_short,
     last_number,
+    offers_alternatives,
     strip_chat_debris,
 )
 from sciinstruct.grading.verdict import Verdict, data_error, unsure
@@ -128,6 +130,9 @@ def numeric_check(
         tail = quantities.last_quantity(pred_text)
         if tail is not None:
             return in_dimension(verdict(tail.quantity, tail.text, True))
+    if offers_alternatives(found.text):
+        why = "two different answers offered as alternatives (a hedge) are not one answer"
+        return Verdict(False, why, found.text, "numeric", found.fallback)
     if (found.how != "whole" or not types.has_prose(found.text)) and _NOT_ONE_NUMBER.search(
         found.text
     ):
@@ -348,6 +353,8 @@ def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Verdic
         return data_error(f"'{gold[:60]}' names no option letter", "choice")
     found = extract(pred_text)
     pred_letters = None
+    if found is not None and found.how == "statement" and is_short(pred_text):
+        found = Extraction(clean(pred_text), "whole")  # a sentence's letters, not its value
     if found is not None and not found.fallback:
         pred_letters = choice.letters(found.text, choices)
     fallback = False

@@ -45,8 +45,10 @@ ANSWER_IS = re.compile(
     r"|(?:правильный\s+|окончательный\s+)?ответ\s*(?:—|-|это|:)"
     r")\s*[:：=]?\s*"
 )
+# "Answer:" opening a line, or a sentence ("... ago. Final Answer: ...", "2. **结论**：...").
 _ANSWER_LABEL = re.compile(
-    r"(?im)^[\s>*#_]*(?:(?:final\s+)?answer|(?:最终)?答案|答え|réponse|antwort|respuesta|ответ)"
+    r"(?im)(?:^|(?<=[.!?。]))[\s>*#_]*"
+    r"(?:(?:final\s+)?answer|conclusion|(?:最终)?答案|结论|答え|réponse|antwort|respuesta|ответ)"
     r"\s*[*_]*\s*[:：][*_]*\s*"
 )
 # Chat-template markers: whatever follows one was not the answer (a next turn, a new question).
@@ -140,18 +142,39 @@ def find_boxed(text: str) -> str | None:
     return ", ".join(reversed(parts)) if parts else None
 
 
-def _after_last(pattern: re.Pattern[str], text: str) -> str | None:
-    """What follows the last match of `pattern`, up to the end of that line."""
+def _last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     last = None
     for last in pattern.finditer(text):  # noqa: B007 - we want the final match
         pass
-    if last is None:
-        return None
-    line = text[last.end() :].split("\n", 1)[0].strip()
+    return last
+
+
+def _after(text: str, end: int) -> str | None:
+    """What follows `text[end]`, up to the end of that line."""
+    line = text[end:].split("\n", 1)[0].strip()
     if not line:  # "Answer:\n  42": the answer is on the next non-blank line
-        following = [ln.strip() for ln in text[last.end() :].split("\n") if ln.strip()]
+        following = [ln.strip() for ln in text[end:].split("\n") if ln.strip()]
         line = following[0] if following else ""
     return line or None
+
+
+def _last_stated(text: str) -> tuple[str, str] | None:
+    """`(how, text)` of the last explicit statement of the answer, "the answer is" or
+    "Answer:": a response that changes its mind ("The answer is 0.274. Oops ... Final answer:
+    0.064") is judged on its last one."""
+    stated = [
+        (m.end(), how)
+        for how, m in (
+            ("answer_is", _last_match(ANSWER_IS, text)),
+            ("answer_label", _last_match(_ANSWER_LABEL, text)),
+        )
+        if m is not None
+    ]
+    for end, how in sorted(stated, reverse=True):
+        found = _after(text, end)
+        if found:
+            return how, found
+    return None
 
 
 # How an answer was found, from most to least explicit; only the first three are the model's own
@@ -166,38 +189,47 @@ def strip_chat_debris(text: str) -> str:
     return text[: match.start()] if match else text
 
 
-def extract(text: str) -> Extraction | None:
-    """The final answer of a solution, or None when it holds nothing answer-like."""
+def extract(text: str, question: str | None = None) -> Extraction | None:
+    """The final answer of a solution, or None when it holds nothing answer-like. With the
+    `question`, a final sentence that states several quantities is read for the asked one."""
     text = strip_chat_debris(sanitize(text)).strip()
     if not text:
         return None
     boxed = find_boxed(text)
     if boxed is not None:
         return Extraction(clean(boxed), "boxed")
-    for how, pattern in (("answer_is", ANSWER_IS), ("answer_label", _ANSWER_LABEL)):
-        found = _after_last(pattern, text)
-        if found:
-            inner = find_boxed(found)
-            if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
-                inner = assignments(_MATH_SPAN.sub(_group, found))
-            if inner is None:
-                math = _MATH_SPAN.match(found)  # "$x = 5$ because ..."
-                inner = _group(math) if math else _before_clause(found)
-            return Extraction(clean(inner), how)
-    text = without_hypotheticals(text)
+    stated = _last_stated(text)
+    if stated is not None:
+        how, found = stated
+        inner = find_boxed(found)
+        if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
+            inner = assignments(_MATH_SPAN.sub(_group, found))
+        if inner is None:
+            math = _MATH_SPAN.match(found)  # "$x = 5$ because ..."
+            inner = _group(math) if math else _stated_value(found)
+        return Extraction(clean(inner), how)
+    text = committed(text)
     said = number_word(text)
     if said is not None:  # "The positive root of $x^2 = 9$ is three."
         return Extraction(said, "statement")
-    if len(text) <= _SHORT_RESPONSE_CHARS and "\n" not in text:
+    if is_short(text):
         several = assignments(text)  # "so x = 1 or x = -2": one answer, two values
-        if several is None and _MATH_SPAN.search(text) and _TRAILING_CONDITION.search(text):
-            several = final_statement(text)  # "... is $-1$, attained at $x = 2$."
+        if several is None and " " in text and _WORDS.search(_MATH_SPAN.sub(" ", text)):
+            statement = final_statement(text, question)  # "So the area is $12$ cm^2."
+            if statement:
+                return Extraction(clean(statement), "statement")
         return Extraction(clean(several or text), "whole")
-    statement = final_statement(text)
+    statement = final_statement(text, question)
     if statement:
         return Extraction(clean(statement), "statement")
     number = last_number(text)
     return Extraction(number, "last_number") if number is not None else None
+
+
+def is_short(text: str) -> bool:
+    """A response of one short line, which may be the answer itself."""
+    text = text.strip()
+    return len(text) <= _SHORT_RESPONSE_CHARS and "\n" not in text
 
 
 def _group(match: re.Match[str]) -> str:
@@ -217,36 +249,133 @@ _ASSIGNMENT = re.compile(
 )
 _JOIN = re.compile(r"\s*(?:,|;|\bor\b|\band\b)?\s*")
 # Where a statement's value ends: a new clause ("42, which is ...") or a sentence break.
-_CLAUSE_END = re.compile(r",\s+(?=[^\W\d_]{2,})|\.(?:\s|$)(?!\d)")
+_CLAUSE_END = re.compile(r",\s+(?=[^\W\d_]{2,}|i\.e\.|e\.g\.)|\.(?:\s|$)(?!\d)")
 
 
-def final_statement(text: str) -> str | None:
-    """The answer an unanchored solution states last: the last math span of its final line
-    (when only words follow it), the values of the assignments on that line, or what follows
-    its last `=`. Trailing remarks ("where we used 1 J = 1 N m") are set aside first."""
+def final_statement(text: str, question: str | None = None) -> str | None:
+    """The answer an unanchored solution states last, read from its final line: the statement
+    of the quantity the `question` asks for when that line states several ("the area is 24 cm^2
+    and the perimeter is 20 cm"); else the last math span (when only words follow it), the
+    values of the assignments, or what follows the last `=`, "is", "equals" (in any of the
+    languages `_COPULA` knows). Trailing remarks ("where we used 1 J = 1 N m") and sentences
+    with no value ("I hope it is correct.") are set aside first."""
     lines = [line for line in text.splitlines() if line.strip()]
     while len(lines) > 1 and _REMARK.match(lines[-1]):
         lines.pop()
     if not lines:
         return None
-    last = lines[-1][-_STATEMENT_CHARS:]
+    last = _valued(lines[-1][-_STATEMENT_CHARS:])
+    asked = _asked_statement(last, question)
+    if asked is not None:
+        return asked
     condition = _TRAILING_CONDITION.search(last)
     if condition and re.search(r"[\d$]", last[: condition.start()]):
         last = last[: condition.start()]
     spans = list(_MATH_SPAN.finditer(last))
-    if spans and not re.search(r"[\d=]", last[spans[-1].end() :]):
+    if (
+        spans
+        and not re.search(r"[\d=]", last[spans[-1].end() :])
+        and not re.match(r"\s*[\^_]", _group(spans[-1]))  # "kPa$^{-1}$": a unit's power
+    ):
         inner = _group(spans[-1])
-        return assignments(inner) or inner.rsplit("=", 1)[-1]  # a chain's last side
+        side = _last_match(_COPULA, inner)  # a chain's last side: "= e^{4.8} \approx 120"
+        return assignments(inner) or (inner[side.end() :] if side else inner)
     tidy = _MATH_SPAN.sub(_group, last)
-    several = assignments(tidy)
-    if several:
-        return several
-    if "=" not in tidy:
+    return assignments(tidy) or _complement(_SENTENCE.split(tidy)[-1])
+
+
+# What links a quantity to its value: "=", "is", "equals", "ist", "est", "равна", "等于".
+_COPULA = re.compile(
+    r"=|≈|\\approx\b|\b(?:(?:is|are|was|were)(?:\s+equal\s+to)?|equals?(?:\s+to)?|becomes?"
+    r"|gives|yields|leaving|ist|sind|beträgt|est|vaut|sont|es|son|равн[аоыяе]?|составляет)\b"
+    r"|等于|(?<![但于还可])是"
+)
+# A sentence that closes a solution without stating anything: "I hope it is correct."
+_SIGN_OFF = re.compile(r"(?i)^\s*(?:I\s+hope|hope\s+(?:this|it|that)|let\s+me\s+know|feel\s+free)")
+_HAS_VALUE = re.compile(r"\d|\$|\\[A-Za-z]")
+
+
+# ", which is of atomic dimensions": a comment on the value, holding none of its own.
+_RELATIVE_REMARK = re.compile(r",\s*(?:which|who)\b[^\d\\$=]*$")
+# "is about 2.236": words between the copula and the value.
+_HEDGE_WORD = re.compile(
+    r"(?i)^(?:(?:about|approximately|approx\.|roughly|around|nearly|almost|exactly|just|only"
+    r"|given\s+by|then|now|thus|therefore|de|of)\s+)+"
+)
+
+
+# What a statement may say instead of a value: "At x = 0 ... the expression is undefined."
+_NO_VALUE = re.compile(
+    r"(?i)(?:not\s+)?(?:undefined|defined|indeterminate|undetermined|impossible|nonexistent"
+    r"|unbounded|infinite|divergent|empty|none)\b"
+)
+
+
+def _valued(line: str) -> str:
+    """`line` without its closing sentences that state no value (sign-offs, comments)."""
+    sentences = _SENTENCE.split(line)
+    while len(sentences) > 1 and (
+        _SIGN_OFF.match(sentences[-1]) or not _HAS_VALUE.search(sentences[-1])
+    ):
+        sentences.pop()
+    return " ".join(sentences)
+
+
+def _complement(sentence: str) -> str | None:
+    """What a statement says its subject is: the text after its last copula, up to the end of
+    that clause (`undefined` for "At x = 0 ..., so the expression is undefined": a statement
+    whose value is no number); None when the sentence states nothing."""
+    sentence = _RELATIVE_REMARK.sub("", sentence)
+    last = _last_match(_COPULA, sentence)
+    if last is None:
         return None
-    rhs = tidy.rsplit("=", 1)[1]
-    end = _CLAUSE_END.search(rhs)
-    rhs = (rhs[: end.start()] if end else rhs).strip()
-    return rhs if re.search(r"\d|\\", rhs) else None
+    value = sentence[last.end() :]
+    end = _CLAUSE_END.search(value)
+    value = _HEDGE_WORD.sub("", (value[: end.start()] if end else value).strip())
+    if re.search(r"\d|\\", value) or _NO_VALUE.match(value):
+        return value  # "the expression is undefined": a statement that no value is the answer
+    return None
+
+
+# Clauses of a final statement: sentences, "; ", ", and ", " and the ...".
+_CLAUSES = re.compile(
+    r"(?<=[.!?])\s+|;\s+|,\s+(?:and|but|while)\s+|\s+and\s+(?=(?:the|its|his|her)\b)"
+)
+# Words of a question that name no quantity.
+_QUESTION_STOP = frozenset(
+    re.findall(
+        r"\w+",
+        "what which how many much find compute determine calculate evaluate give show the its "
+        "their his her this that these those and for with from into does did will would can "
+        "could your answer value express exact form round nearest there are is was were has "
+        "have been being",
+    )
+)
+
+
+def _content_words(text: str) -> set[str]:
+    words = {w.lower() for w in _WORDS.findall(text)}
+    return {w[:-1] if w.endswith("s") else w for w in words - _QUESTION_STOP}
+
+
+def _asked_statement(line: str, question: str | None) -> str | None:
+    """The value of the statement in `line` whose subject is what `question` asks for, when a
+    later statement in it is of something else ("Area = ... = 6. The hypotenuse is 5.")."""
+    if not question:
+        return None
+    asks = [s for s in _SENTENCE.split(question.strip()) if s.strip()]
+    asked = _content_words(asks[-1]) if asks else set()
+    clauses = _CLAUSES.split(_MATH_SPAN.sub(_group, line))
+    subjects = [_COPULA.search(c) for c in clauses]
+    named = [
+        i
+        for i, (clause, copula) in enumerate(zip(clauses, subjects, strict=True))
+        if copula is not None and _content_words(clause[: copula.start()]) & asked
+    ]
+    if not named or named[-1] == len(clauses) - 1:
+        return None  # none named, or the last statement is the asked one anyway
+    value = _complement(clauses[named[-1]])
+    return value if value and re.search(r"\d", value) else None
 
 
 def assignments(line: str) -> str | None:
@@ -271,7 +400,50 @@ _TRAILING_CONDITION = re.compile(
     r"|at|where)\b[^,]*$"
 )
 # A new clause after an answer's value: "14, since 14 is ...", not "1, 2, and 3".
-_CLAUSE = re.compile(r",\s+(?!(?:and|or)\b)(?=[^\W\d_]{2,})|;\s|\.(?:\s|$)(?!\d)")
+_CLAUSE = re.compile(
+    r",\s+(?!(?:and|or|oder|ou|o|или|und|et|y|и)\b)(?=[^\W\d_]{2,})|;\s|\.(?:\s|$)(?!\d)"
+)
+
+
+# "After 3 days, she has 12 apples": an opening phrase before the statement itself.
+_OPENING_PHRASE = re.compile(r"^[^,\d]{0,40}\d[^,]{0,30},\s+(?=.*\d)")
+
+
+def _stated_value(answer: str) -> str:
+    """The value an explicit answer states: itself when it opens with one (`14, since ...`), the
+    complement of its copula ("Answer: the speed is 5 m/s"), else the words from its first
+    number on: the value right after the label wins over later numbers in the same sentence
+    ("Réponse: Janeth aura encore 220 $ à payer d'ici 12 mois.")."""
+    head = _before_clause(answer)
+    if head is not answer or not _WORDS.match(answer):
+        return head
+    stated = _complement(answer)
+    if stated is not None and re.search(r"\d", stated):
+        return stated
+    rest = _OPENING_PHRASE.sub("", answer)
+    first = _LAST_NUMBER.search(rest)
+    if first is None:
+        return answer
+    after = rest[first.end() :]
+    later = re.search(r"\s\S*\d", after)  # "220 $ ... d'ici 12 mois": not 12
+    if later is None or _ALTERNATIVE.search(after[: later.start()]):
+        return rest[first.start() :]  # "either 4 or 5": both, for the hedge to be seen
+    return rest[first.start() : first.end() + later.start()]
+
+
+_ALTERNATIVE = re.compile(r"(?i)\b(?:or|oder|ou|o|или)\b|或")
+# "8, oder vielleicht 9", "either 4 or 5": a number, an "or", another number.
+_HEDGE = re.compile(
+    r"(?<![\w.])([-+−]?\d+(?:[.,]\d+)?)\s*,?\s*(?:\b(?:or|oder|ou|o|или)\b|或者?)\s*"
+    r"(?:(?:maybe|perhaps|possibly|vielleicht|peut-être|quizás|tal\s+vez|может\s+быть)\s+)?"
+    r"\$?([-+−]?\d+(?:[.,]\d+)?)(?![\d.,]\d)"
+)
+
+
+def offers_alternatives(answer: str) -> bool:
+    """True when an answer offers two different numbers as alternatives ("8, oder vielleicht
+    9", "either 4 or 5"): hedging, which is not an answer."""
+    return any(m.group(1) != m.group(2) for m in _HEDGE.finditer(answer))
 
 
 def _before_clause(answer: str) -> str:
@@ -288,6 +460,20 @@ _HYPOTHETICAL = re.compile(
     r"(?i)^(?:if|suppose|assuming|had)\b|\bwould\b.*\b(?:if|instead|otherwise|but)\b"
     r"|\b(?:if|instead|otherwise)\b.*\bwould\b"
 )
+
+
+# A value the final sentence rules out: "Also ist die gesuchte Zahl 27, nicht 81."
+_NEGATED = re.compile(
+    r"(?i)[,;]?\s*(?:\b(?:and\s+|but\s+)?not|nicht|non|pas|не|而不是|不是)\s+\$?[-+−]?\d[\d.,/]*\$?"
+    r"(?=\s*[.!。]?\s*$)"
+)
+_WORDS = re.compile(r"[^\W\d_]{3,}")
+
+
+def committed(text: str) -> str:
+    """`text` without what its end does not commit to: hypothetical sentences, a value ruled
+    out after the answer ("27, not 81")."""
+    return _NEGATED.sub("", without_hypotheticals(text))
 
 
 def without_hypotheticals(text: str) -> str:
@@ -325,22 +511,23 @@ _UNITS = [
 ]
 _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _NUMBER_WORD = re.compile(
-    rf"(?i)\b(?:is|are|equals|was|be|gives|get)\s+(?:exactly\s+)?"
+    rf"(?i)\b(?:is|are|equals|was|be|gives|get)\s+(?:exactly\s+)?((?:negative|minus)\s+)?"
     rf"((?:{'|'.join(_TENS)})(?:[- ](?:{'|'.join(_UNITS[1:10])}))?|{'|'.join(_UNITS)})"
     r"\s*[.!]?\s*$"
 )
 
 
 def number_word(text: str) -> str | None:
-    """`3` for a final sentence that ends "... is three." (0 to 99 in English words)."""
+    """`3` for a final sentence that ends "... is three.", `-3` for "... equals negative three."
+    (0 to 99 in English words)."""
     match = _NUMBER_WORD.search(text[-200:])
     if match is None:
         return None
-    words = re.split(r"[- ]", match.group(1).lower())
+    words = re.split(r"[- ]", match.group(2).lower())
     value = _TENS.index(words[0]) * 10 + 20 if words[0] in _TENS else _UNITS.index(words[0])
     if len(words) > 1:
         value += _UNITS.index(words[1])
-    return str(value)
+    return str(-value if match.group(1) else value)
 
 
 # The final line of a statement is read from its last characters only (a linear, bounded scan).
@@ -395,6 +582,8 @@ def clean(answer: str) -> str:
             s, changed = s[:-1].rstrip(), True
         if s.startswith("$") and s.count("$") == 1:  # "$5" or "$12.50": a dollar amount
             s, changed = s[1:].strip(), True
+        if s.endswith("$") and s.count("$") == 1:  # "0.3333$": a stray closing delimiter
+            s, changed = s[:-1].strip(), True
     return s
 
 

@@ -34,12 +34,12 @@ from sciinstruct.grading.extract import (
     Extraction,
     brace_depth,
     clean,
+    committed,
     extract,
     find_boxed,
     number_word,
     sanitize,
     strip_chat_debris,
-    without_hypotheticals,
 )
 from sciinstruct.grading.metadata import load_metadata, tolerances
 from sciinstruct.grading.numeric import close, normalize_unit, parse_quantity, parse_unit
@@ -94,7 +94,7 @@ def grade(
     # bounds the whole call, in-process work included; the margin is for killing and
     # replacing a worker that ran out of time
     deadline = time.monotonic() + timeout - min(_KILL_MARGIN_S, timeout / 10)
-    step = _prepare(pred, gold, answer_type, unit, rtol, choices, metadata, finish_reason)
+    step = _prepare(pred, gold, answer_type, unit, rtol, choices, metadata, finish_reason, question)
     verdict = _resolve([step], timeout, workers=None, deadline=deadline)[0]
     verdict = _without_restated_givens(verdict, question, unit, gold)
     if judge is None:
@@ -209,6 +209,7 @@ def grade_many(
             choices[i] if choices is not None else None,
             metadata[i] if metadata is not None else None,
             finish_reasons[i] if finish_reasons is not None else None,
+            questions[i] if questions is not None else None,
         )
         for i in range(n)
     ]
@@ -253,8 +254,11 @@ def _prepare(
     choices: list[str] | None,
     metadata: Mapping[str, Any] | str | None = None,
     finish_reason: str | None = None,
+    question: str | None = None,
 ) -> _Prepared:
-    prepared = _prepare_step(pred, gold, answer_type, unit, rtol, choices, metadata, finish_reason)
+    prepared = _prepare_step(
+        pred, gold, answer_type, unit, rtol, choices, metadata, finish_reason, question
+    )
     if not isinstance(prepared, _Prepared):
         prepared = _Prepared(prepared)
     step = prepared.step
@@ -289,7 +293,7 @@ def _second_look(
             return None
         power = numeric.split_unit_scale(unit)[0] if unit else 0
         golds = [f"{gold_q.value * 10.0**power!r}"] + ([f"{gold_q.value!r}"] if power else [])
-    response = without_hypotheticals(strip_chat_debris(pred_text).strip())[-_SECOND_LOOK_CHARS:]
+    response = committed(strip_chat_debris(pred_text).strip())[-_SECOND_LOOK_CHARS:]
     if number_word(response) is not None:
         return None  # "... $x^2 = 9$ is three.": the rules read the words, math-verify cannot
     if brace_depth(response) > MAX_NESTING:
@@ -310,6 +314,7 @@ def _prepare_step(
     choices: list[str] | None,
     metadata: Mapping[str, Any] | str | None,
     finish_reason: str | None,
+    question: str | None = None,
 ) -> Step | _Prepared:
     try:
         kind = types.resolve(answer_type)
@@ -336,7 +341,7 @@ def _prepare_step(
         return data_error(problem, kind)
     if kind == "auto":
         kind = types.infer(gold_answer, choices, unit)
-    found = extract(pred_text)
+    found = extract(pred_text, question)  # the question tells which stated quantity is asked
     if finish_reason == "length" and (found is None or found.how not in EXPLICIT):
         why = (
             "cut off by the token limit (finish_reason=length) before stating an answer: "
