@@ -286,7 +286,7 @@ def final_statement(text: str, question: str | None = None) -> str | None:
 
 # What links a quantity to its value: "=", "is", "equals", "ist", "est", "равна", "等于".
 _COPULA = re.compile(
-    r"=|≈|\\approx\b|\b(?:(?:is|are|was|were)(?:\s+equal\s+to)?|equals?(?:\s+to)?|becomes?"
+    r"=|≈|\\approx\b|\\in\b|\b(?:(?:is|are|was|were)(?:\s+equal\s+to)?|equals?(?:\s+to)?|becomes?"
     r"|gives|yields|leaving|ist|sind|beträgt|est|vaut|sont|es|son|равн[аоыяе]?|составляет)\b"
     r"|等于|(?<![但于还可])是"
 )
@@ -339,7 +339,8 @@ def _complement(sentence: str) -> str | None:
 
 # Clauses of a final statement: sentences, "; ", ", and ", " and the ...".
 _CLAUSES = re.compile(
-    r"(?<=[.!?])\s+|;\s+|,\s+(?:and|but|while)\s+|\s+and\s+(?=(?:the|its|his|her)\b)"
+    r"(?<=[.!?])\s+|;\s+|,\s+(?:and|but|while|so|thus|hence)\s+"
+    r"|\s+and\s+(?=(?:the|its|his|her|their|our)\b)"
 )
 # Words of a question that name no quantity.
 _QUESTION_STOP = frozenset(

@@ -271,7 +271,13 @@ def _prepare(
 
 
 def _second_look(
-    pred_text: str, gold: str, kind: str, unit: str | None, rtol: float, found: Extraction | None
+    pred_text: str,
+    gold: str,
+    kind: str,
+    unit: str | None,
+    rtol: float,
+    found: Extraction | None,
+    written: bool = False,
 ) -> tuple[str, tuple[Any, ...]] | None:
     """The sandbox task that reads the whole response with math-verify's own extraction, for a
     pair whose answer the rules may have mis-read: one they found only in unanchored text (or
@@ -298,7 +304,7 @@ def _second_look(
         return None  # "... $x^2 = 9$ is three.": the rules read the words, math-verify cannot
     if brace_depth(response) > MAX_NESTING:
         return None  # math-verify's parser recurses: 2,000 nested \frac is an attack, not math
-    return ("response_equal", (response, tuple(golds), rtol, bare))
+    return ("response_equal", (response, tuple(golds), rtol, bare, written))
 
 
 # math-verify reads the response's end: a final answer sits there, and the scan stays cheap.
@@ -355,7 +361,7 @@ def _prepare_step(
         return choice_check(pred_text, gold_answer, choices)
     if found is None:
         verdict = Verdict(False, "no answer found in the prediction", None, kind, certain=False)
-        second = _second_look(pred_text, gold_answer, kind, unit, rtol, None)
+        second = _second_look(pred_text, gold_answer, kind, unit, rtol, None, written)
         return _Prepared(wrong(verdict, gold_answer), second)
     problem = _size_problem(found.text)
     if problem:
@@ -366,7 +372,7 @@ def _prepare_step(
     if kind == "numeric" and not unit and numeric.clock_seconds(gold_answer) is not None:
         # 14:05 reads as a number with a unit; a time of day is compared as one
         return expression_check(found, pred_text, gold_answer, rtol, written)
-    second = _second_look(pred_text, gold_answer, kind, unit, rtol, found)
+    second = _second_look(pred_text, gold_answer, kind, unit, rtol, found, written)
     if kind == "numeric":
         check = numeric_check(found, pred_text, gold_answer, unit, rtol, atol, written)
         return _Prepared(check, second)

@@ -96,7 +96,11 @@ _MATH_CLOSE = re.compile(r"\$|\\\]|\\\)")
 
 
 def response_equal(
-    response: str, golds: Sequence[str], rtol: float | None = None, bare: bool = False
+    response: str,
+    golds: Sequence[str],
+    rtol: float | None = None,
+    bare: bool = False,
+    written: bool = False,
 ) -> list[Any]:
     """`[correct, reason, extracted]`: math-verify's extraction of the whole `response` against
     any of the extracted references `golds` (the second look the grader takes when its own
@@ -121,10 +125,9 @@ def response_equal(
             continue
         if _math_verify().verify(list(gold_parsed), value, timeout_seconds=None):
             return [True, "math-verify's own extraction of the response: equivalent", extracted]
-        decimal = _DECIMAL.search(extracted) or _DECIMAL.search(gold)
-        if rtol is not None and decimal and _numerically_close(value[0], gold_parsed[0], rtol):
-            why = f"math-verify's own extraction of the response: equal numerically (rtol={rtol:g})"
-            return [True, why, extracted]
+        by_value = _by_value(extracted, value[0], gold, gold_parsed[0], rtol, written)
+        if by_value is not None and by_value[0]:
+            return [True, f"math-verify's own extraction of the response: {by_value[1]}", extracted]
     return [False, "math-verify's own extraction of the response: not equivalent", extracted]
 
 
@@ -156,6 +159,8 @@ def gold_problem(gold: str) -> str | None:
 
 
 _DECIMAL = re.compile(r"\d\.\d")
+# 0.67, 1.4, 0.05: a decimal written to fewer than 3 significant figures (not 0.667, 12.5).
+_FEW_FIGURES = re.compile(r"(?<![\d.])(?:0\.0*[1-9]\d?|[1-9]\.\d)(?![\d.])")
 
 
 def equal(pred: str, gold: str, rtol: float | None = None, written: bool = False) -> list[Any]:
@@ -175,16 +180,47 @@ def equal(pred: str, gold: str, rtol: float | None = None, written: bool = False
     same = _math_verify().verify(list(gold_parsed), list(pred_parsed), timeout_seconds=None)
     if same:
         return [True, "math-verify: equivalent"]
-    decimal = _DECIMAL.search(pred) or _DECIMAL.search(gold)
-    if written:  # 314 against 100\pi, \ln 2 against 0.693150: by the figures written
-        values = _real(pred_parsed[0]), _real(gold_parsed[0])
+    by_value = _by_value(pred, pred_parsed[0], gold, gold_parsed[0], rtol, written)
+    return by_value or [False, "math-verify: not equivalent"]
+
+
+def _by_value(
+    pred: str, pred_item: Any, gold: str, gold_item: Any, rtol: float | None, written: bool
+) -> list[Any] | None:
+    """`[correct, reason]` for two answers math-verify finds different, judged by value when a
+    side is a decimal: with `written` (no tolerance asked for) by the figures written
+    (`numeric.written_precision_match`: 314 against 100 pi, ln 2 against 0.693150; an
+    interval's 0.67 against 2/3), else numerically at `rtol`; None when that does not apply."""
+    if written:
+        values = _real(pred_item), _real(gold_item)
         if values[0] is not None and values[1] is not None:
             ok = written_precision_match(pred, values[0], gold, values[1])
             if ok is not None:
                 return [ok, f"{'equal' if ok else 'not equal'} to the precision written"]
-    if rtol is not None and decimal and _numerically_close(pred_parsed[0], gold_parsed[0], rtol):
+        if not _DECIMAL.search(gold) and _rounded_too_far(pred, gold_item):
+            return [False, "a decimal of fewer than 3 significant figures against an exact value"]
+    decimal = _DECIMAL.search(pred) or _DECIMAL.search(gold)
+    if rtol is not None and decimal and _numerically_close(pred_item, gold_item, rtol):
         return [True, f"equal when evaluated numerically (rtol={rtol:g})"]
-    return [False, "math-verify: not equivalent"]
+    return None
+
+
+def _rounded_too_far(pred: str, gold_item: Any) -> bool:
+    """True when `pred` writes a decimal of fewer than 3 significant figures that is none of the
+    exact values in `gold_item` (an interval's ends, a tuple's or set's items): 0.67 for 2/3;
+    not 0.4 for 2/5, which is exact."""
+    import sympy
+
+    if isinstance(gold_item, sympy.Interval):
+        items = [gold_item.start, gold_item.end]
+    elif isinstance(gold_item, sympy.FiniteSet | sympy.Tuple):
+        items = list(gold_item.args)
+    else:
+        items = [gold_item]
+    values = [v for v in (_real(item) for item in items) if v is not None]
+    return any(
+        all(abs(float(m.group(0)) - v) > 1e-12 for v in values) for m in _FEW_FIGURES.finditer(pred)
+    )
 
 
 def _real(item: Any) -> float | None:
@@ -230,6 +266,8 @@ def _sorted_values(items: Any) -> list[Any]:
 def _close_numbers(pred: Any, gold: Any, rtol: float) -> bool:
     if not (getattr(pred, "is_number", False) and getattr(gold, "is_number", False)):
         return False
+    if pred == gold:  # -oo and -oo, an interval's open end: no difference to weigh
+        return True
     try:
         p, g = complex(pred.evalf(20)), complex(gold.evalf(20))
     except (TypeError, ValueError):

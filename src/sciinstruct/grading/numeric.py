@@ -34,7 +34,7 @@ _LEADING_ASSIGNMENT = re.compile(
     r"^(?:\\?[A-Za-z][\w{}^]*(?:\\circ\}?)?\s*){1,2}(?:=|≈|\\approx)\s*"
 )
 # Unit text pint rejects is still fine when it is words ("5 apples"), not when it is math.
-_LOOKS_LIKE_MATH = re.compile(r"[\d+\-*/^=\\,()\[\]|]|^[A-Za-z]$")
+_LOOKS_LIKE_MATH = re.compile(r"[\d+\-*/^=\\,()\[\]|!]|^[A-Za-z]$")  # 10!: a factorial
 # 1\,000, 1{,}000, 2 500: thin-space, braced-comma and space thousands separators.
 _THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |~| |\u202f|\u00a0)(?=\d{3}(?![\d/]))")
 # 3,15 kg: a decimal comma (as French, German or Russian text writes it), read as one only when
