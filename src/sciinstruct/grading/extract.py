@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sciinstruct.grading.numeric import NUMBER_PATTERN
+from sciinstruct.grading.numeric import NUMBER_PATTERN, normalize_unit, parse_unit
 
 # A final answer longer than this is not an answer but an essay (or an attack); 1,000
 # characters fits any matrix or set a benchmark asks for.
@@ -59,6 +59,7 @@ _CHAT_DEBRIS = re.compile(
 # A line that comments on the result rather than stating it: "where we used 1 J = 1 N m".
 _REMARK = re.compile(r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\()")
 _LAST_NUMBER = re.compile(NUMBER_PATTERN)
+_ONE_NUMBER = re.compile(rf"\s*(?:[A-Za-z](?:_\{{?\w+\}}?)?\s*=\s*)?{NUMBER_PATTERN}\s*")
 
 
 @dataclass(frozen=True)
@@ -205,8 +206,10 @@ def extract(text: str, question: str | None = None) -> Extraction | None:
         if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
             inner = assignments(_MATH_SPAN.sub(_group, found))
         if inner is None:
-            math = _MATH_SPAN.match(found)  # "$x = 5$ because ..."
-            inner = _group(math) if math else _stated_value(found)
+            math = _MATH_SPAN.match(found)  # "$x = 5$ because ...", "$8.8 \times 10^{10}$ m."
+            inner = _stated_value(found) if math is None else _group(math)
+            if math is not None:
+                inner += unit_after(found[math.end() :], inner)
         return Extraction(clean(inner), how)
     text = committed(text)
     said = number_word(text)
@@ -264,7 +267,7 @@ def final_statement(text: str, question: str | None = None) -> str | None:
         lines.pop()
     if not lines:
         return None
-    last = _valued(lines[-1][-_STATEMENT_CHARS:])
+    last = _PAREN_REMARK.sub("", _valued(lines[-1][-_STATEMENT_CHARS:]))
     asked = _asked_statement(last, question)
     if asked is not None:
         return asked
@@ -279,14 +282,16 @@ def final_statement(text: str, question: str | None = None) -> str | None:
     ):
         inner = _group(spans[-1])
         side = _last_match(_COPULA, inner)  # a chain's last side: "= e^{4.8} \approx 120"
-        return assignments(inner) or (inner[side.end() :] if side else inner)
+        value = assignments(inner) or (inner[side.end() :] if side else inner)
+        return value + unit_after(last[spans[-1].end() :], value)
     tidy = _MATH_SPAN.sub(_group, last)
     return assignments(tidy) or _complement(_SENTENCE.split(tidy)[-1])
 
 
 # What links a quantity to its value: "=", "is", "equals", "ist", "est", "равна", "等于".
 _COPULA = re.compile(
-    r"=|≈|\\approx\b|\\in\b|\b(?:(?:is|are|was|were)(?:\s+equal\s+to)?|equals?(?:\s+to)?|becomes?"
+    r"=|≈|\\(?:approx|cong|in)(?![A-Za-z])"
+    r"|\b(?:(?:is|are|was|were)(?:\s+equal\s+to)?|equals?(?:\s+to)?|becomes?"
     r"|gives|yields|leaving|ist|sind|beträgt|est|vaut|sont|es|son|равн[аоыяе]?|составляет)\b"
     r"|等于|(?<![但于还可])是"
 )
@@ -309,6 +314,24 @@ _NO_VALUE = re.compile(
     r"(?i)(?:not\s+)?(?:undefined|defined|indeterminate|undetermined|impossible|nonexistent"
     r"|unbounded|infinite|divergent|empty|none)\b"
 )
+
+
+# "(where we used ln 4 = 1.386)": a closing aside, not the statement.
+_PAREN_REMARK = re.compile(
+    r"(?i)\s*\(\s*(?:where|here|using|with|since|as|note|assuming|because|from|see|i\.e\.|e\.g\.)"
+    r"\b[^()]*\)(?=\s*[.!]?\s*$)"
+)
+# The words that may follow a math span as its unit: "$h = 0.54$ cm."
+_UNIT_WORDS = re.compile(r"\s*([^\s\d,.;:$]{1,12}(?:\s*[/^·*]\s*[^\s,.;:$]{1,8})?)\s*(?:[.,;!]|$)")
+
+
+def unit_after(rest: str, value: str = "1") -> str:
+    """` cm` when `rest`, what follows a math span, opens with a unit pint knows and the span's
+    `value` is a number (a unit after `2\\frac{3}{4}` is not math-verify's to read); else ``."""
+    match = _UNIT_WORDS.match(rest) if _ONE_NUMBER.fullmatch(value) else None
+    if match is None or parse_unit(normalize_unit(match.group(1))) is None:
+        return ""
+    return f" {match.group(1)}"
 
 
 def _valued(line: str) -> str:

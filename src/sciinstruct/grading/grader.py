@@ -8,6 +8,7 @@ rejection sampling grade the same pairs again and again.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -40,6 +41,7 @@ from sciinstruct.grading.extract import (
     number_word,
     sanitize,
     strip_chat_debris,
+    unit_after,
 )
 from sciinstruct.grading.metadata import load_metadata, tolerances
 from sciinstruct.grading.numeric import close, normalize_unit, parse_quantity, parse_unit
@@ -302,9 +304,24 @@ def _second_look(
     response = committed(strip_chat_debris(pred_text).strip())[-_SECOND_LOOK_CHARS:]
     if number_word(response) is not None:
         return None  # "... $x^2 = 9$ is three.": the rules read the words, math-verify cannot
+    gold_unit = numeric.split_unit_scale(unit)[1] if unit else gold_q.unit if gold_q else ""
+    if bare and _unit_differs(response, gold_unit):
+        return None  # "$h = 0.54$ cm" against metres: math-verify would read a bare 0.54
     if brace_depth(response) > MAX_NESTING:
         return None  # math-verify's parser recurses: 2,000 nested \frac is an attack, not math
     return ("response_equal", (response, tuple(golds), rtol, bare, written))
+
+
+_MATH_CLOSE = re.compile(r"\$|\\\]|\\\)")
+
+
+def _unit_differs(response: str, unit: str) -> bool:
+    """True when the response's last math span is followed by a unit other than `unit`."""
+    closer = None
+    for closer in _MATH_CLOSE.finditer(response):  # noqa: B007 - the last one
+        pass
+    after = unit_after(response[closer.end() :]).strip() if closer else ""
+    return bool(after) and parse_unit(normalize_unit(after)) != parse_unit(normalize_unit(unit))
 
 
 # math-verify reads the response's end: a final answer sits there, and the scan stays cheap.
