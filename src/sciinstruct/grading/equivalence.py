@@ -262,17 +262,13 @@ def expression_check(
     precision: see `numeric.written_precision_match`)."""
     answer, fallback = found.text, found.fallback
     if found.how == "whole" and "$" not in pred_text and types.has_prose(answer):
-        # A sentence without math markup: the math after its last "is"/"="/":", if that part
-        # is math; else its last number.
-        tail = _PROSE_SPLIT.split(answer)[-1].strip()
-        if tail and not types.has_prose(tail):
-            answer = tail
-        else:
-            number = last_number(answer)
-            if number is None:
-                verdict = Verdict(False, "prediction holds no math", answer, "expression")
-                return wrong(unsure(verdict), gold)
-            answer, fallback = number, True
+        # A sentence without math markup and without a statement (see `extract.final_statement`):
+        # its last number.
+        number = last_number(answer)
+        if number is None:
+            verdict = Verdict(False, "prediction holds no math", answer, "expression")
+            return wrong(unsure(verdict), gold)
+        answer, fallback = number, True
     if _canonical(answer) == _canonical(gold):
         return Verdict(True, "identical after normalisation", answer, "expression", fallback)
     gold_clock = numeric.clock_seconds(gold)
@@ -337,7 +333,6 @@ def expression_check(
     return Pending(task, finish, gold, "expression", answer, fallback)
 
 
-_PROSE_SPLIT = re.compile(r"\s(?:is|are|equals|=|:)\s")
 _CANON_DROP = re.compile(r"\s+|\\[,;:! ]|\\left|\\right|\\displaystyle")
 
 
