@@ -305,7 +305,7 @@ _RELATIVE_REMARK = re.compile(r",\s*(?:which|who)\b[^\d\\$=]*$")
 # "is about 2.236": words between the copula and the value.
 _HEDGE_WORD = re.compile(
     r"(?i)^(?:(?:about|approximately|approx\.|roughly|around|nearly|almost|exactly|just|only"
-    r"|given\s+by|then|now|thus|therefore|de|of)\s+)+"
+    r"|given\s+by|then|now|thus|therefore|de|of|in|at(?!\s+(?:least|most)))\s+)+"
 )
 
 
@@ -372,7 +372,7 @@ _QUESTION_STOP = frozenset(
         "what which how many much find compute determine calculate evaluate give show the its "
         "their his her this that these those and for with from into does did will would can "
         "could your answer value express exact form round nearest there are is was were has "
-        "have been being",
+        "have been being she they does",
     )
 )
 
@@ -383,23 +383,30 @@ def _content_words(text: str) -> set[str]:
 
 
 def _asked_statement(line: str, question: str | None) -> str | None:
-    """The value of the statement in `line` whose subject is what `question` asks for, when a
-    later statement in it is of something else ("Area = ... = 6. The hypotenuse is 5.")."""
+    """The value of the statement in `line` whose subject best matches what `question` asks
+    for, when that is not the last statement ("Area = ... = 6. The hypotenuse is 5.";
+    "She needs 4 more boxes. In total she will have 9." asked how many more she needs)."""
     if not question:
         return None
     asks = [s for s in _SENTENCE.split(question.strip()) if s.strip()]
     asked = _content_words(asks[-1]) if asks else set()
     clauses = _CLAUSES.split(_MATH_SPAN.sub(_group, line))
-    subjects = [_COPULA.search(c) for c in clauses]
-    named = [
-        i
-        for i, (clause, copula) in enumerate(zip(clauses, subjects, strict=True))
-        if copula is not None and _content_words(clause[: copula.start()]) & asked
-    ]
-    if not named or named[-1] == len(clauses) - 1:
+    scores = [len(_content_words(_subject(clause)) & asked) for clause in clauses]
+    best = max(range(len(clauses)), key=lambda i: (scores[i], i), default=None)
+    if best is None or scores[best] == 0 or best == len(clauses) - 1:
         return None  # none named, or the last statement is the asked one anyway
-    value = _complement(clauses[named[-1]])
+    clause = clauses[best]
+    if _COPULA.search(clause) is None:  # "she needs 4 more boxes": its one number
+        numbers = list(_LAST_NUMBER.finditer(clause))
+        return clause[numbers[0].start() :].strip() if len(numbers) == 1 else None
+    value = _complement(clause)
     return value if value and re.search(r"\d", value) else None
+
+
+def _subject(clause: str) -> str:
+    """What a statement is about: the words before its first copula, or all of it."""
+    copula = _COPULA.search(clause)
+    return clause[: copula.start()] if copula else clause
 
 
 def assignments(line: str) -> str | None:
