@@ -159,8 +159,8 @@ def gold_problem(gold: str) -> str | None:
 
 
 _DECIMAL = re.compile(r"\d\.\d")
-# 0.67, 1.4, 0.05: a decimal written to fewer than 3 significant figures (not 0.667, 12.5).
-_FEW_FIGURES = re.compile(r"(?<![\d.])(?:0\.0*[1-9]\d?|[1-9]\.\d)(?![\d.])")
+# A decimal written in an answer: 0.667, 1.4.
+_DECIMAL_LITERAL = re.compile(r"(?<![\d.])\d+\.\d+(?![\d.])")
 
 
 def equal(pred: str, gold: str, rtol: float | None = None, written: bool = False) -> list[Any]:
@@ -197,18 +197,18 @@ def _by_value(
             ok = written_precision_match(pred, values[0], gold, values[1])
             if ok is not None:
                 return [ok, f"{'equal' if ok else 'not equal'} to the precision written"]
-        if not _DECIMAL.search(gold) and _rounded_too_far(pred, gold_item):
-            return [False, "a decimal of fewer than 3 significant figures against an exact value"]
+        if not _DECIMAL.search(gold) and _rounded_too_far(pred, gold, gold_item):
+            return [False, "a decimal that is not an item of the reference to 3 figures or more"]
     decimal = _DECIMAL.search(pred) or _DECIMAL.search(gold)
     if rtol is not None and decimal and _numerically_close(pred_item, gold_item, rtol):
         return [True, f"equal when evaluated numerically (rtol={rtol:g})"]
     return None
 
 
-def _rounded_too_far(pred: str, gold_item: Any) -> bool:
-    """True when `pred` writes a decimal of fewer than 3 significant figures that is none of the
-    exact values in `gold_item` (an interval's ends, a tuple's or set's items): 0.67 for 2/3;
-    not 0.4 for 2/5, which is exact."""
+def _rounded_too_far(pred: str, gold: str, gold_item: Any) -> bool:
+    """True when a decimal written in `pred` is none of the exact values in `gold_item` (an
+    interval's ends, a tuple's or set's items) by `numeric.written_precision_match`: 0.67 or
+    0.285 for 2/7; not 0.286, nor 0.4 for 2/5, which is exact."""
     import sympy
 
     if isinstance(gold_item, sympy.Interval):
@@ -219,7 +219,8 @@ def _rounded_too_far(pred: str, gold_item: Any) -> bool:
         items = [gold_item]
     values = [v for v in (_real(item) for item in items) if v is not None]
     return any(
-        all(abs(float(m.group(0)) - v) > 1e-12 for v in values) for m in _FEW_FIGURES.finditer(pred)
+        not any(written_precision_match(m.group(0), float(m.group(0)), gold, v) for v in values)
+        for m in _DECIMAL_LITERAL.finditer(pred)
     )
 
 
