@@ -1,13 +1,18 @@
 """Pull the final answer out of a model's full solution, and tidy its LaTeX.
 
 Order of preference, most explicit first: the last `\\boxed{...}` / `\\fbox{...}` (nested braces,
-or `\\boxed 5` without braces; boxes joined by "and", `\\quad`, commas are one answer), "the
-(final) answer is ..." in English, Chinese, French, German, Spanish, Russian or Japanese,
-"Answer: ...", the whole text when it is a single short line, the final statement of the text
-(its last math span, or what follows the last `=` of its last line, remarks such as "where we
-used ..." set aside), and only then the last number in the text (reported as a fallback).
-Chat-template debris after the answer (`<|im_end|>`, a following `<|im_start|>user` turn) is cut
-off first. Every scan is a single linear pass, so a 100,000-character answer costs milliseconds.
+or `\\boxed 5` without braces; boxes joined by "and", `\\quad`, commas are one answer), then the
+later of "the (final) answer is ..." (English, Chinese, French, German, Spanish, Russian, Japanese)
+and "Answer:" / "Final Answer:" / "结论：" (a response that revises itself is judged on its last
+one; for a sentence after the label, the value right after it), the whole text when it is a
+single short line without a statement, the final statement of the text, and only then the last
+number in the text (reported as a fallback). The final statement is the last one of the asked
+quantity (`question`, when given, picks it among several): the last side of its chain or what
+follows its last copula (`=`, "is", "equals", "ist", "est", "равна", ...), with hypotheticals,
+values ruled out ("27, not 81"), sign-offs ("I hope it is correct.") and closing asides set
+aside. Chat-template debris after the answer (`<|im_end|>`, a following `<|im_start|>user`
+turn) is cut off first. Every scan is a single linear pass over a bounded tail, so a
+100,000-character answer costs milliseconds.
 
 This module owns the package's one `\\boxed` extractor (`find_boxed`); the one `\\text{}`
 unwrapper is `text.unwrap_text` and the one number pattern `numeric.NUMBER_PATTERN`.
