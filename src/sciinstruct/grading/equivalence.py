@@ -128,7 +128,7 @@ def numeric_check(
         if tail is not None:
             return in_dimension(verdict(tail.quantity, tail.text, True))
     if (found.how != "whole" or not types.has_prose(found.text)) and _NOT_ONE_NUMBER.search(
-        found.text
+        numeric.last_side(found.text)
     ):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
@@ -138,9 +138,9 @@ def numeric_check(
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
     span = _ENDS_IN_SPAN.search(found.text) if types.has_prose(found.text) else None
-    if span and not found.fallback and not re.search(r"=|\\approx|≈", span.group(1)):
-        # "The angle is $\frac{\pi}{3}$ rad.": an exact value and its unit
-        value = f"{span.group(1)} {span.group(2) or ''}".strip()
+    if span and not found.fallback:
+        # "The angle is $\frac{\pi}{3}$ rad.", "... $\theta = \pi/3$ rad": a value and its unit
+        value = f"{numeric.last_side(span.group(1))} {span.group(2) or ''}".strip()
         return numeric_check(replace(found, text=value), pred_text, gold, unit, rtol, atol, written)
     comma = numeric.LONE_DECIMAL_COMMA.match(found.text.strip())
     if comma:  # "Die Antwort ist 3,15.", "Ответ: 12,5 м."

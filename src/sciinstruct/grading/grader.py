@@ -326,6 +326,9 @@ def _prepare_step(
     except ValueError as exc:
         return data_error(str(exc), kind)
     pred_text, gold_text = sanitize(pred), sanitize(gold)
+    # one spelling of numbers: "1.250 Euro" in German, "0,125", "3.5 million", ".59"
+    scales = not numeric.names_scale(f"{gold_text} {unit or ''}")
+    pred_text = numeric.canonical_numbers(pred_text, scales)
     if kind in types.EXTERNAL_TYPES:  # their references may be JSON specs, even empty
         options = {"unit": unit, "rtol": rtol, "atol": atol, "choices": choices, "metadata": meta}
         return external_check(kind, pred_text, gold_text.strip(), options)

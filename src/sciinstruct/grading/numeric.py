@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from sciinstruct.grading.text import unwrap_text
 
 _MAX_UNIT_CHARS = 80
-_MANTISSA = r"(?P<sign>[-+−]?)\s*(?P<mant>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
+_MANTISSA = r"(?P<sign>[-+−]?)\s*(?P<mant>(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
 # 6.02e23 | 6.02 E+23 | 6.02\times10^{23} | 6.02 x 10^23 | 6.02·10^23 | 6.02*10**23
 _EXPONENT = (
     r"(?:\s*[eE]\s*(?P<e1>[-+−]?\d+)"
@@ -29,9 +30,11 @@ NUMBER_PATTERN = rf"{_MANTISSA}(?:{_EXPONENT})?"
 _NUMBER = re.compile(rf"^{NUMBER_PATTERN}")
 # A bare power of ten: 10^{-3} mol
 _POWER_OF_TEN = re.compile(r"^(?P<sign>[-+−]?)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<e2>[-+−]?\d+)\s*\}?")
-# x =, v_0 \approx, \Delta H =, \Delta G^\circ =: a name of at most two symbols, then = or ≈
-_LEADING_ASSIGNMENT = re.compile(
-    r"^(?:\\?[A-Za-z][\w{}^]*(?:\\circ\}?)?\s*){1,2}(?:=|≈|\\approx)\s*"
+# x = 5, \Delta G^\circ \approx, v = \sqrt{2gh} = 13 m/s, T \cong 130 min: a chain of relations
+# (and the brackets, operators and separators that hide or end one); its last side is the value.
+_RELATION = re.compile(
+    r"(?P<approx>\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|[≈≃≅])|(?<![<>!])="
+    r"|(?P<open>[{(\[])|(?P<close>[})\]])|(?P<sep>[,;])|(?P<op>[+\-−])"
 )
 # Unit text pint rejects is still fine when it is words ("5 apples"), not when it is math.
 _LOOKS_LIKE_MATH = re.compile(r"[\d+\-*/^=\\,()\[\]|]|^[A-Za-z]$")
@@ -103,8 +106,36 @@ def parse_quantity(text: str) -> Quantity | None:
 
 
 def strip_assignment(text: str) -> str:
-    """`x = 5 m`, `v_0 \\approx 5 m` and `= 5 m` -> `5 m`."""
-    return _APPROX.sub("", _LEADING_ASSIGNMENT.sub("", text))
+    """`x = 5 m`, `v_0 \\approx 5 m`, `= 5 m` and `v = \\sqrt{2gh} = 5 m` -> `5 m`."""
+    return _APPROX.sub("", last_side(text))
+
+
+def last_side(text: str) -> str:
+    """The value a chain of relations ends with (`=`, `\\approx`, `\\cong`, `≈`, outside
+    brackets): `E = \\frac{q}{C} = 2.5 \\mathrm{~V}` -> `2.5 \\mathrm{~V}`. `text` itself when
+    it is no chain, when a comma or semicolon comes before its last relation (`x = 1, y = 2`:
+    two values) or when it is an equation (`x^2 + y^2 = 9`: two sides, an exact relation and a
+    sum or difference on the left)."""
+    depth, cut, sides, separated, summed, approx = 0, -1, 1, False, False, False
+    for match in _RELATION.finditer(text):
+        if match.group("open"):
+            depth += 1
+        elif match.group("close"):
+            depth = max(0, depth - 1)
+        elif depth > 0:
+            continue
+        elif match.group("sep"):
+            separated = True
+        elif match.group("op"):
+            summed = summed or (sides == 1 and bool(text[: match.start()].strip()))
+        else:
+            if separated:
+                return text
+            cut, sides = match.end(), sides + 1
+            approx = approx or bool(match.group("approx"))
+    if cut < 0 or (sides == 2 and summed and not approx):
+        return text
+    return text[cut:].strip()
 
 
 def is_percent(unit: str | None) -> bool:
@@ -365,3 +396,235 @@ def written_precision_match(
     else:
         place, _ = gold_place  # type: ignore[misc]
     return abs(pred_value - gold_value) <= place / 2 * (1 + 1e-9)
+
+
+# --- Numbers as written in other conventions ----------------------------------------------
+# German, Spanish, French, Italian, Portuguese and Russian write a decimal comma and group
+# thousands with points, spaces or (Swiss) apostrophes: "1.250 Euro", "2 500,75 €", "0,125".
+# The response's language decides how its separators are read; a few frequent function words
+# (and Cyrillic letters) tell it, no language model needed.
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+# a word of two letters or more, not a LaTeX command (`\\text`) nor a variable (`y`)
+_WORD = re.compile(r"(?<![\\\w])[^\W\d_]{2,}")
+_DECIMAL_COMMA_WORDS = frozenset(
+    [
+        "der",
+        "das",
+        "ist",
+        "und",
+        "ein",
+        "eine",
+        "mit",
+        "für",
+        "von",
+        "beträgt",
+        "gibt",
+        "sind",
+        "nicht",
+        "auf",
+        "dem",
+        "des",
+        "zu",
+        "also",
+        "el",
+        "los",
+        "las",
+        "es",
+        "que",
+        "con",
+        "para",
+        "por",
+        "una",
+        "del",
+        "como",
+        "son",
+        "hay",
+        "entonces",
+        "le",
+        "les",
+        "est",
+        "et",
+        "une",
+        "des",
+        "du",
+        "pour",
+        "avec",
+        "il",
+        "qu",
+        "au",
+        "sont",
+        "donc",
+        "reste",
+        "di",
+        "che",
+        "per",
+        "sono",
+        "della",
+        "quindi",
+        "um",
+        "uma",
+        "não",
+        "são",
+        "portanto",
+    ]
+)
+_DECIMAL_POINT_WORDS = frozenset(
+    [
+        "the",
+        "is",
+        "and",
+        "of",
+        "to",
+        "so",
+        "we",
+        "that",
+        "are",
+        "this",
+        "for",
+        "with",
+        "be",
+        "by",
+        "it",
+        "at",
+        "as",
+        "then",
+        "thus",
+        "therefore",
+        "which",
+        "has",
+        "have",
+        "from",
+    ]
+)
+_LANGUAGE_SAMPLE_CHARS = 3000
+
+
+def writes_decimal_comma(text: str) -> bool:
+    """True when `text` is written in a language that uses a decimal comma (its words are more
+    often German, Spanish, French, Italian, Portuguese function words than English ones, or
+    it is in Cyrillic)."""
+    sample = text[-_LANGUAGE_SAMPLE_CHARS:]
+    if _CYRILLIC.search(sample):
+        return True
+    comma = point = 0
+    for word in _WORD.findall(sample.lower()):
+        comma += word in _DECIMAL_COMMA_WORDS
+        point += word in _DECIMAL_POINT_WORDS
+    return comma > point
+
+
+# No digit or separator-and-digit may touch a written number on either side.
+_BEFORE = r"(?<![\d.,'’])"
+_AFTER = r"(?![\d'’]|[.,]\d)"
+# 1.234.567 and 4.000,00 in any language; 1.250 and 2 500,75 only in a decimal-comma one.
+_POINT_GROUPS = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:\.\d{{3}}){{2,}}(?:,\d+)?{_AFTER}")
+_POINT_GROUPS_AND_COMMA = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:\.\d{{3}})+,\d+{_AFTER}")
+_POINT_GROUP = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:\.\d{{3}})+(?:,\d+)?{_AFTER}")
+_SPACE_GROUPS = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:[ \u00a0\u202f]\d{{3}})+(?:,\d+)?{_AFTER}")
+# 1'234'567: Swiss grouping.
+_APOSTROPHE_GROUPS = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:['’]\d{{3}})+{_AFTER}")
+# 0,125 and 2,5 in a decimal-comma language; not a list (1,2,3) or a pair in brackets ((1,5)).
+_COMMA_DECIMAL = re.compile(r"(?<![\d.,(\[{])(\d+),(\d+)(?![\d'’]|,\d|\s*[)\]])")
+# LaTeX's {,}: 0{,}95 is a decimal comma; 588{,}313 groups thousands outside a comma language.
+_BRACED_COMMA = re.compile(r"(?<=\d)\{,\}(?=(\d+))")
+# 6.022\mathrm{e}23, 1.6\text{E-}19
+_LATEX_E = re.compile(
+    r"(?<=\d)\s*\\(?:mathrm|text|rm|mathit)\s*\{\s*([eE])\s*([-+−]?)\s*\}\s*\{?\s*([-+−]?\d+)\}?"
+)
+# .59 is 0.59 (not after a word, a digit or a closing bracket: "eq.5", "3.5")
+_BARE_DECIMAL = re.compile(r"(?<![\w.,)\]}\\])\.(?=\d)")
+# 7\frac{1}{2} (hours): a mixed number, when nothing multiplies on after it.
+_MIXED_FRAC = re.compile(
+    r"(?<![\d.^_{])(\d+)\s*\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}"
+    r"(?=\s*(?:$|[$.,;:)}]|\s+[^\W\d]))"
+)
+# 3.5 million, 350 万, \boxed{358.8}$ thousand: scale words multiply the number before them.
+_SCALES: dict[str, int] = {
+    **dict.fromkeys(["thousand", "thousands", "тыс"], 3),
+    **dict.fromkeys(
+        ["million", "millions", "millionen", "millón", "millones", "milione", "milioni"], 6
+    ),
+    **dict.fromkeys(["milhão", "milhões", "миллион", "миллиона", "миллионов", "млн"], 6),
+    **dict.fromkeys(["milliard", "milliards", "milliarde", "milliarden", "млрд"], 9),
+    **dict.fromkeys(["миллиард", "миллиарда", "миллиардов", "billion", "billions"], 9),
+    **dict.fromkeys(["trillion", "trillions"], 12),
+}
+# In a decimal-comma language a billion is 10^12 (Billion, billón, billion in French).
+_LONG_SCALES = dict.fromkeys(["billion", "billions", "billionen", "billón", "billones"], 12)
+_CJK_SCALES = {"百万": 6, "千万": 7, "万": 4, "亿": 8}
+_SCALE_WORDS = sorted({*_SCALES, *_LONG_SCALES}, key=len, reverse=True)
+_SCALE = re.compile(
+    r"(?:(?P<pre>\\boxed\s*\{\s*)|(?<![\d.^_{]))(?P<num>\d+(?:\.\d+)?)"
+    r"(?P<close>(?(pre)\s*\}|))(?P<dollar>\s*\$)?\s*"
+    rf"(?:(?P<word>{'|'.join(map(re.escape, _SCALE_WORDS))})(?![^\W\d_])"
+    rf"|(?P<cjk>{'|'.join(_CJK_SCALES)}))",
+    re.IGNORECASE,
+)
+
+
+def canonical_numbers(text: str, scales: bool = True) -> str:
+    """`text` with its numbers in the one spelling the rest of the grader reads: a decimal
+    point, no thousands separators that could be misread (`1.250 Euro` in German is `1250`,
+    `0,125` in Russian `0.125`, `1'234'567` is `1234567`), `6.022\\mathrm{e}23` as `6.022e23`,
+    `.59` as `0.59`, a mixed number `7\\frac{1}{2}` as `7.5` (or an improper fraction) and,
+    with `scales`, `3.5 million` as `3500000`."""
+    comma = writes_decimal_comma(text)
+    s = _APOSTROPHE_GROUPS.sub(lambda m: re.sub(r"['’]", "", m.group(0)), text)
+    s = _POINT_GROUPS.sub(_european, s)
+    s = _POINT_GROUPS_AND_COMMA.sub(_european, s)
+    if comma:
+        s = _POINT_GROUP.sub(_european, s)
+        s = _SPACE_GROUPS.sub(lambda m: re.sub(r"\s", "", m.group(0)).replace(",", "."), s)
+        s = _COMMA_DECIMAL.sub(r"\1.\2", s)
+    s = _BRACED_COMMA.sub(lambda m: "" if not comma and len(m.group(1)) == 3 else ".", s)
+    s = _LATEX_E.sub(lambda m: f"e{m.group(2) or ''}{m.group(3)}".replace("−", "-"), s)
+    s = _BARE_DECIMAL.sub("0.", s)
+    s = _MIXED_FRAC.sub(_mixed, s)
+    return _SCALE.sub(lambda m: _scaled(m, comma), s) if scales else s
+
+
+def _european(match: re.Match[str]) -> str:
+    return match.group(0).replace(".", "").replace(",", ".")
+
+
+def _mixed(match: re.Match[str]) -> str:
+    whole, num, den = (int(g) for g in match.groups())
+    if den == 0 or num >= den:
+        return match.group(0)  # 2\frac{3}{2} is not a mixed number
+    value = Fraction(whole * den + num, den)
+    rest = den
+    for p in (2, 5):
+        while rest % p == 0:
+            rest //= p
+    if rest == 1:  # a terminating decimal: 7.5
+        return _plain(Decimal(value.numerator) / Decimal(value.denominator))
+    return f"\\frac{{{value.numerator}}}{{{value.denominator}}}"
+
+
+def _scaled(match: re.Match[str], comma: bool) -> str:
+    if match.group("cjk"):
+        power = _CJK_SCALES[match.group("cjk")]
+    else:
+        word = match.group("word").lower()
+        power = (_LONG_SCALES.get(word) if comma else None) or _SCALES.get(word) or 12
+    value = _plain(Decimal(match.group("num")).scaleb(power))
+    if match.group("pre"):
+        return f"{match.group('pre')}{value}{match.group('close')}{match.group('dollar') or ''}"
+    return f"{value}{match.group('dollar') or ''}"
+
+
+def _plain(value: Decimal) -> str:
+    """A Decimal in positional notation without trailing zeros: 3500000, 7.5."""
+    return format(value.normalize(), "f")
+
+
+_SCALE_WORD = re.compile(
+    rf"(?i)(?<![^\W\d_])(?:{'|'.join(map(re.escape, _SCALE_WORDS))})(?![^\W\d_])"
+    rf"|{'|'.join(_CJK_SCALES)}"
+)
+
+
+def names_scale(text: str) -> bool:
+    """True when `text` (a reference or its unit) names a scale word: `3.5` (million) is then
+    the reference's own number, and `3.5 million` in the answer must not be multiplied out."""
+    return _SCALE_WORD.search(text) is not None
