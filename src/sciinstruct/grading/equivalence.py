@@ -18,6 +18,7 @@ from sciinstruct.grading.extract import (
     EXPLICIT,
     MAX_ANSWER_CHARS,
     Extraction,
+    after_boxed,
     clean,
     extract,
     last_number,
@@ -94,6 +95,9 @@ def numeric_check(
             gold_q = replace(gold_q, unit=numeric.normalize_unit(bare))
             if power:
                 scaled = replace(gold_q, value=gold_q.value * 10.0**power)
+    if gold_q.unit:
+        gold_q = replace(gold_q, unit=numeric.unglue(gold_q.unit))
+        scaled = scaled and replace(scaled, unit=gold_q.unit)
     # A whole number without a unit is a count (GSM8K's 100 apples), not a measurement: 101 is
     # wrong. Asking for any other tolerance (the caller's rtol, a question's rtol/atol) turns
     # that off.
@@ -148,7 +152,11 @@ def numeric_check(
         return verdict(numeric.Quantity(value, ""), found.text, found.fallback)
     pred_q = numeric.parse_quantity(found.text)
     if pred_q is not None and (pred_q.percent or not pred_q.unit or _known(pred_q.unit)):
-        return in_dimension(verdict(pred_q, found.text, found.fallback))
+        shown = found.text
+        after = quantities.unit_at(after_boxed(pred_text)) if found.how == "boxed" else None
+        if after and not (pred_q.unit or pred_q.percent):  # "$\boxed{72}$ m": a unit after the box
+            pred_q, shown = replace(pred_q, unit=after), f"{found.text} {after}"
+        return in_dimension(verdict(pred_q, shown, found.fallback))
     rational = numeric.parse_rational(found.text)
     if rational is not None:  # \frac{1}{2}, 3/4: exact, no sympy needed
         return verdict(numeric.Quantity(float(rational), ""), found.text, found.fallback)

@@ -140,6 +140,13 @@ def find_boxed(text: str) -> str | None:
     return ", ".join(reversed(parts)) if parts else None
 
 
+def after_boxed(text: str) -> str:
+    """What follows the last complete box of `text` (a unit may: `$\\boxed{72}$ m`)."""
+    for _, end, _ in _boxes(text):
+        return text[end:]
+    return ""
+
+
 def _after_last(pattern: re.Pattern[str], text: str) -> str | None:
     """What follows the last match of `pattern`, up to the end of that line."""
     last = None

@@ -443,7 +443,10 @@ def _resolve(
     looks = [
         (i, p.second_look)
         for i, (p, v) in enumerate(zip(prepared, verdicts, strict=True))
-        if p.second_look is not None and v.correct is False and not v.truncated
+        if p.second_look is not None
+        and v.correct is False
+        and not v.truncated
+        and not _read_a_unit(v)
     ]
     if not looks:
         return verdicts
@@ -455,6 +458,15 @@ def _resolve(
                 verdicts[i], correct=True, reason=reason, extracted=extracted, certain=True
             )
     return verdicts
+
+
+def _read_a_unit(verdict: Verdict) -> bool:
+    """True when the rules judged a number with a unit pint knows (`50.7 bar` against atm, `72 m`
+    against km): math-verify drops units, so its second look must not overrule that verdict."""
+    if verdict.answer_type != "numeric" or not verdict.extracted:
+        return False
+    stated = parse_quantity(verdict.extracted)
+    return stated is not None and bool(stated.unit) and parse_unit(stated.unit) is not None
 
 
 def _resolve_steps(

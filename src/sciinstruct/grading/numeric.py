@@ -34,7 +34,7 @@ _POWER_OF_TEN = re.compile(r"^(?P<sign>[-+−]?)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<
 # (and the brackets, operators and separators that hide or end one); its last side is the value.
 _RELATION = re.compile(
     r"(?P<approx>\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|[≈≃≅])|(?<![<>!])="
-    r"|(?P<open>[{(\[])|(?P<close>[})\]])|(?P<sep>[,;])|(?P<op>[+\-−])"
+    r"|(?P<open>[{(\[])|(?P<close>[})\]])|(?P<sep>[,;]|\\q?quad\b|\b(?:and|or)\b)|(?P<op>[+\-−])"
 )
 # Unit text pint rejects is still fine when it is words ("5 apples"), not when it is math.
 _LOOKS_LIKE_MATH = re.compile(r"[\d+\-*/^=\\,()\[\]|]|^[A-Za-z]$")
@@ -110,12 +110,13 @@ def strip_assignment(text: str) -> str:
     return _APPROX.sub("", last_side(text))
 
 
-def last_side(text: str) -> str:
+def last_side(text: str, evaluated: bool = False) -> str:
     """The value a chain of relations ends with (`=`, `\\approx`, `\\cong`, `≈`, outside
     brackets): `E = \\frac{q}{C} = 2.5 \\mathrm{~V}` -> `2.5 \\mathrm{~V}`. `text` itself when
-    it is no chain, when a comma or semicolon comes before its last relation (`x = 1, y = 2`:
-    two values) or when it is an equation (`x^2 + y^2 = 9`: two sides, an exact relation and a
-    sum or difference on the left)."""
+    it is no chain, when a comma, semicolon, "and" or "or" comes before its last relation
+    (`x = 1, y = 2`: two values) or when it is an equation (`x^2 + y^2 = 9`: two sides, an exact relation and a
+    sum or difference on the left). `evaluated` asks for a computed result only: a chain of three
+    sides or more, or an approximation (`S = 25000(e^{3.2}-1) \\approx 588.3`), not `x = 5`."""
     depth, cut, sides, separated, summed, approx = 0, -1, 1, False, False, False
     for match in _RELATION.finditer(text):
         if match.group("open"):
@@ -133,7 +134,7 @@ def last_side(text: str) -> str:
                 return text
             cut, sides = match.end(), sides + 1
             approx = approx or bool(match.group("approx"))
-    if cut < 0 or (sides == 2 and summed and not approx):
+    if cut < 0 or (sides == 2 and (summed or evaluated) and not approx):
         return text
     return text[cut:].strip()
 
@@ -173,6 +174,13 @@ def parse_rational(text: str) -> Fraction | None:
     return -value if g["sign"] in ("-", "−") else value
 
 
+# Units as Russian text writes them: "2,5 т", "12 км/ч".
+_RUSSIAN_UNITS = {
+    **{"т": "t", "кг": "kg", "г": "g", "мг": "mg", "м": "m", "км": "km", "см": "cm", "мм": "mm"},
+    **{"с": "s", "сек": "s", "мин": "min", "ч": "h", "л": "L", "мл": "mL", "моль": "mol"},
+    **{"Дж": "J", "кДж": "kJ", "Вт": "W", "кВт": "kW", "Н": "N", "Па": "Pa", "кПа": "kPa"},
+    **{"В": "V", "А": "A", "Ом": "ohm", "Гц": "Hz", "К": "K"},
+}
 _UNIT_REWRITES = (
     (re.compile(r"\$"), " "),  # SciBench writes units as math: `$\\mathrm{kJ} \\mathrm{mol}^{-1}$`
     (re.compile(r"\\(?:text|textnormal|textrm|mathrm|rm|operatorname|mbox|mathit)\b"), ""),
@@ -182,6 +190,9 @@ _UNIT_REWRITES = (
     (re.compile(r"(?:\\mu|μ|µ)\s*"), "u"),
     (re.compile(r"\\Omega|Ω"), "ohm"),
     (re.compile(r"\\AA|Å"), "angstrom"),
+    (re.compile(r"\bAU\b"), "au"),  # pint's AU is the absorbance unit; answers mean the distance
+    (re.compile(r"¢"), " cent"),
+    (re.compile(r"[А-Яа-яЁё]+"), lambda m: _RUSSIAN_UNITS.get(m.group(0), m.group(0))),
     (re.compile(r"\\(?:cdot|times)|·|⋅|×"), "*"),
     (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"(\1)/(\2)"),  # \frac{m}{s}
     (re.compile(r"\\[,;: !]|~"), " "),
@@ -206,7 +217,11 @@ def registry() -> Any:
     """The shared pint registry (built once: about 0.3 s)."""
     import pint
 
-    return pint.UnitRegistry(cache_folder=None)
+    ureg = pint.UnitRegistry(cache_folder=None)
+    # money, so that 25¢ is $0.25 (other currencies stay unknown words: 5 euros is not $5)
+    ureg.define("dollar = [currency] = _ = dollars = USD")
+    ureg.define("cent = 0.01 dollar = _ = cents")
+    return ureg
 
 
 @lru_cache(maxsize=4096)
@@ -215,10 +230,27 @@ def parse_unit(unit: str) -> Any | None:
     if not unit or len(unit) > _MAX_UNIT_CHARS or not re.fullmatch(r"[\w\s*/^.()\-+]+", unit):
         return None
     try:
-        parsed = registry().parse_units(unit)
+        return registry().parse_units(unit)
     except Exception:  # pint raises many types (UndefinedUnitError, DefinitionSyntaxError, ...)
         return None
-    return parsed
+
+
+def unglue(unit: str) -> str:
+    """A reference's unit with the units SciBench glues together read apart: `Jmol^-1 K^-1` ->
+    `J mol^-1 K^-1`. Only for references: in an answer, a word pint cannot read is a word."""
+    if parse_unit(unit) is not None:
+        return unit
+    return re.sub(r"[A-Za-z]{2,}", _unglue, unit)
+
+
+def _unglue(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if parse_unit(word) is not None:
+        return word
+    for cut in range(1, len(word)):
+        if parse_unit(word[:cut]) is not None and parse_unit(word[cut:]) is not None:
+            return f"{word[:cut]} {word[cut:]}"
+    return word
 
 
 def close(pred: float, gold: float, rtol: float, atol: float = 0.0) -> bool:

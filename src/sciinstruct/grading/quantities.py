@@ -38,7 +38,7 @@ _DELIMITERS = re.compile(r"\$|\\[()\[\]]")
 _SPACING = re.compile(r"\\[,;: !]|~")
 # One piece of unit text: a word or LaTeX command, a power, a bracket, an operator or a space.
 _UNIT_TOKEN = re.compile(
-    r"(?P<word>\\%|%|\\[A-Za-z]+|[A-Za-zµμΩÅ°℃]+)"
+    r"(?P<word>\\%|%|\\[A-Za-z]+|[A-Za-zµμΩÅ°℃¢\u0400-\u04ff]+)"
     r"|(?P<power>\^\s*\{?\s*\\circ\s*\}?|\^\s*\{?\s*[-+−]?\s*\d+(?:\.\d+)?\s*\}?|[²³¹⁰⁻]+)"
     r"|(?P<bracket>[(){}])"
     r"|(?P<op>\s*(?:[/*·⋅×]|\\cdot|\\times)\s*)"
@@ -158,6 +158,18 @@ def quantity_at(text: str, start: int) -> Found | None:
             return Found(quantity, f"{digits}{unit_text}".strip(), cut)
     quantity = parse_quantity(digits)
     return Found(quantity, digits.strip(), end) if quantity is not None else None
+
+
+def unit_at(text: str) -> str | None:
+    """The unit pint knows that `text` opens with, past math delimiters (`$ m.` -> `m`), else
+    None."""
+    tidy = _tidy(text)
+    start = len(tidy) - len(tidy.lstrip())
+    for cut in _unit_cuts(tidy, start):
+        quantity = parse_quantity("1 " + tidy[start:cut].strip())
+        if quantity is not None and quantity.unit and parse_unit(quantity.unit) is not None:
+            return quantity.unit
+    return None
 
 
 def leading_quantity(text: str) -> Found | None:
