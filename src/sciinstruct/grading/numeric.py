@@ -136,7 +136,15 @@ def last_side(text: str, evaluated: bool = False) -> str:
             approx = approx or bool(match.group("approx"))
     if cut < 0 or (sides == 2 and (summed or evaluated) and not approx):
         return text
+    first = _RELATION_START.split(_COMMAND_ARGUMENT.sub(" ", text), 1)[0]
+    if _PROSE_WORD.search(first):  # "8g is 8 * 100 = 800mg": a sentence, not a chain
+        return text
     return text[cut:].strip()
+
+
+_RELATION_START = re.compile(r"\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|=|[≈≃≅]")
+_COMMAND_ARGUMENT = re.compile(r"\\[A-Za-z]+\s*(?:\{[^{}]*\})?")
+_PROSE_WORD = re.compile(r"(?<![\\\w])[a-z]{2,}(?![\w(])")
 
 
 def is_percent(unit: str | None) -> bool:
