@@ -114,7 +114,7 @@ def numeric_check(
             ok, why = numeric.compare(pred_q, scaled, rtol, False, atol)
             return Verdict(ok, why, shown, "numeric", fallback)
         ok, why = numeric.compare(pred_q, gold_q, rtol, exact, atol)
-        if not ok and scaled is not None and abs(pred_q.value) < abs(gold_q.value):
+        if not ok and scaled is not None:
             ok, why = numeric.compare(pred_q, scaled, rtol, False, atol)
         return Verdict(ok, why, shown, "numeric", fallback)
 
@@ -124,9 +124,18 @@ def numeric_check(
         not a condition stated after it)."""
         if result.correct or found.how in EXPLICIT or not gold_q.unit:
             return result
+        picked = numeric.parse_quantity(result.extracted or "")
+        if picked is None or not _same_dimension(picked.unit, gold_q.unit):
+            # "$$P = ... = 1.51\times10^4 bar$$ ... at 1 bar and 298 K is spontaneous": the
+            # result of the last display equation, not a condition in the remark after it
+            shown = _display_result(pred_text, gold_q.unit)
+            if shown is not None:
+                return verdict(shown[0], shown[1], True)
         asked = _last_in_dimension(pred_text, gold_q.unit)
         return verdict(asked.quantity, asked.text, True) if asked is not None else result
 
+    if found.how == "statement" and not _HAS_VALUE.search(found.text):
+        found = replace(found, how="last_number")  # "The $E^\circ$ values cannot be combined"
     if found.fallback:  # an unanchored solution: its last quantity, unit included
         tail = quantities.last_quantity(pred_text)
         if tail is not None:
@@ -168,11 +177,11 @@ def numeric_check(
         pred_q is not None and len(pred_q.unit.split()) <= 2
     ):  # a unit pint does not know: "5 apples"
         return verdict(pred_q, found.text, found.fallback)
-    value_text, value_unit = _value_and_unit(found.text)
+    value_text, value_unit = _value_and_unit(numeric.last_side(found.text))
     if re.search(r"[\\^/]", value_text) and not types.has_prose(value_text):
         # \frac{1}{2}, 2\sqrt{2}, \pi/3 rad: ask sympy for the value; pi without a unit, against
         # an angle in degrees, is in radians
-        if not value_unit and "\\pi" in value_text and _is_angle(gold_q.unit):
+        if not value_unit and _RADIANS.search(value_text) and _is_angle(gold_q.unit):
             value_unit = "radian"
 
         def finish(value: float | None) -> Verdict:
@@ -209,6 +218,8 @@ def numeric_check(
     return in_dimension(verdict(tail.quantity, tail.text, True))
 
 
+# What a numeric answer cannot lack: a digit or a constant.
+_HAS_VALUE = re.compile(r"\d|\\pi|π|\\infty|∞")
 # A short name, a space, then a number: "pH 7.3". Not "2x" or "x^2" (no space before a digit).
 _LABELLED_VALUE = re.compile(r"[A-Za-z][A-Za-z_]{0,5}\s+(-?\d[\d.]*(?:\s*[A-Za-z%°/^{}\-\d ]*)?)")
 
@@ -225,7 +236,15 @@ _ENDS_IN_BOUND = re.compile(
 )
 # A sentence that ends in a math span and at most a unit word: "... is $\frac{\pi}{3}$ rad."
 _ENDS_IN_SPAN = re.compile(r"\$([^$]*\\[^$]*)\$\s*([A-Za-z°]+)?\s*\.?\s*$")
+# An exact angle with no unit is in radians: \frac{\pi}{3}, \cos^{-1}(2/3), \arctan 2.
+_RADIANS = re.compile(r"\\pi|π|\\arc(?:sin|cos|tan)|\\(?:sin|cos|tan)\s*\^\s*\{?\s*-1")
 _ANGLES = frozenset(["degree", "radian", "arcminute", "arcsecond", "turn", "gradian"])
+
+
+def _angle_in(sentence: str) -> str | None:
+    """The last quantity of `sentence` when it is an angle with its unit (`30 degrees`)."""
+    found = quantities.last_quantity(sentence)
+    return found.text if found is not None and _is_angle(found.quantity.unit) else None
 
 
 def _is_angle(unit: str) -> bool:
@@ -243,6 +262,32 @@ def _value_and_unit(answer: str) -> tuple[str, str]:
             if unit and re.match(r"[A-Za-z]", unit) and _known(unit):
                 return " ".join(words[:-size]), unit
     return answer, ""
+
+
+def _same_dimension(unit: str, other: str) -> bool:
+    parsed, target = numeric.parse_unit(unit) if unit else None, numeric.parse_unit(other)
+    return None not in (parsed, target) and parsed.dimensionality == target.dimensionality
+
+
+_DISPLAY = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]", re.DOTALL)
+
+
+def _display_result(text: str, unit: str) -> tuple[numeric.Quantity, str] | None:
+    """The quantity the last display equation of the end of `text` ends with, when it is in the
+    dimension of `unit`; with the text it was read from."""
+    last = None
+    for last in _DISPLAY.finditer(text[-_DISPLAY_WINDOW_CHARS:]):  # noqa: B007 - the last one
+        pass
+    if last is None:
+        return None
+    side = numeric.last_side(clean(last.group(1) or last.group(2)).rstrip(".,;"))
+    quantity = numeric.parse_quantity(side)
+    if quantity is None or not _same_dimension(quantity.unit, unit):
+        return None
+    return quantity, side
+
+
+_DISPLAY_WINDOW_CHARS = 2000
 
 
 def _last_in_dimension(text: str, unit: str) -> quantities.Found | None:
@@ -279,6 +324,8 @@ def expression_check(
         tail = _PROSE_SPLIT.split(answer)[-1].strip()
         if tail and not types.has_prose(tail):
             answer = tail
+        elif (angle := _angle_in(answer)) is not None and "\\pi" in gold:
+            answer, fallback = angle, True  # "The angle is 30 degrees." against \frac{\pi}{6}
         else:
             number = last_number(answer)
             if number is None:

@@ -47,7 +47,7 @@ ANSWER_IS = re.compile(
 )
 _ANSWER_LABEL = re.compile(
     r"(?im)^[\s>*#_]*(?:(?:final\s+)?answer|(?:最终)?答案|答え|réponse|antwort|respuesta|ответ)"
-    r"\s*[*_]*\s*[:：][*_]*\s*"
+    r"\s*[*_]*\s*[:：][*_]*\s*|^\s*####\s*"  # and GSM8K's "#### 42"
 )
 # Chat-template markers: whatever follows one was not the answer (a next turn, a new question).
 _CHAT_DEBRIS = re.compile(

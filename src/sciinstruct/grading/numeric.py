@@ -48,6 +48,7 @@ _MIXED_NUMBER = re.compile(r"^([-−])?(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d.,/])")
 # 3,15: a decimal comma; alone it is read as one only against a reference that is one number.
 # (a word may follow: "12,5 м"; no further digit or comma, which would make it a list).
 LONE_DECIMAL_COMMA = re.compile(r"^([-+−]?\d+,(?:\d{1,2}|\d{4,}))(?![\d,])[^\d,]*$")
+_MATH_DOLLAR = re.compile(r"(?<!\\)\$")
 _APPROX = re.compile(r"^(?:\\approx|≈|~|=)\s*")
 # Ways to write "per cent" after a number, once `\text{}` is unwrapped.
 _PERCENT = frozenset(["%", "\\%", "percent", "per cent", "pct", "percentage points"])
@@ -68,7 +69,8 @@ def parse_quantity(text: str) -> Quantity | None:
     Returns None unless the text is a number, optionally followed by unit text. A leading
     `x =` or `\\approx` is dropped. The unit text is not validated here (see `parse_unit`).
     """
-    s = strip_assignment(_THOUSANDS.sub("", unwrap_text(text.strip(), " ")))
+    s = _MATH_DOLLAR.sub(" ", unwrap_text(text.strip(), " "))  # "$125$ miles"
+    s = strip_assignment(_THOUSANDS.sub("", s.strip()))
     comma = _DECIMAL_COMMA.match(s)
     if comma:
         unit = normalize_unit(comma.group(3))
@@ -144,7 +146,10 @@ def last_side(text: str, evaluated: bool = False) -> str:
 
 _RELATION_START = re.compile(r"\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|=|[≈≃≅]")
 _COMMAND_ARGUMENT = re.compile(r"\\[A-Za-z]+\s*(?:\{[^{}]*\})?")
-_PROSE_WORD = re.compile(r"(?<![\\\w])[a-z]{2,}(?![\w(])")
+_PROSE_WORD = re.compile(
+    r"(?i)(?<![\\\w])(?:is|are|was|so|we|get|gets|gives|the|then|thus|hence|therefore|which"
+    r"|equals|of|to|ist|est|es|это)(?!\w)"
+)
 
 
 def is_percent(unit: str | None) -> bool:
