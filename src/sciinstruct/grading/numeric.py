@@ -562,8 +562,9 @@ def writes_decimal_comma(text: str) -> bool:
 _BEFORE = r"(?<![\d.,'’])"
 _AFTER = r"(?![\d'’]|[.,]\d)"
 # 1.234.567 and 4.000,00 in any language; 1.250 and 2 500,75 only in a decimal-comma one.
-_POINT_GROUPS = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:\.\d{{3}}){{2,}}(?:,\d+)?{_AFTER}")
-_POINT_GROUPS_AND_COMMA = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:\.\d{{3}})+,\d+{_AFTER}")
+_POINT_GROUPS = re.compile(
+    rf"{_BEFORE}[1-9]\d{{0,2}}(?:(?:\.\d{{3}}){{2,}}(?:,\d+)?|(?:\.\d{{3}})+,\d+){_AFTER}"
+)
 _POINT_GROUP = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:\.\d{{3}})+(?:,\d+)?{_AFTER}")
 _SPACE_GROUPS = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:[ \u00a0\u202f]\d{{3}})+(?:,\d+)?{_AFTER}")
 # 1'234'567: Swiss grouping.
@@ -614,18 +615,24 @@ def canonical_numbers(text: str, scales: bool = True) -> str:
     `.59` as `0.59`, a mixed number `7\\frac{1}{2}` as `7.5` (or an improper fraction) and,
     with `scales`, `3.5 million` as `3500000`."""
     comma = writes_decimal_comma(text)
-    s = _APOSTROPHE_GROUPS.sub(lambda m: re.sub(r"['’]", "", m.group(0)), text)
+    s = text
+    if "'" in s or "’" in s:
+        s = _APOSTROPHE_GROUPS.sub(lambda m: re.sub(r"['’]", "", m.group(0)), s)
     s = _POINT_GROUPS.sub(_european, s)
-    s = _POINT_GROUPS_AND_COMMA.sub(_european, s)
     if comma:
         s = _POINT_GROUP.sub(_european, s)
         s = _SPACE_GROUPS.sub(lambda m: re.sub(r"\s", "", m.group(0)).replace(",", "."), s)
         s = _COMMA_DECIMAL.sub(r"\1.\2", s)
-    s = _BRACED_COMMA.sub(lambda m: "" if not comma and len(m.group(1)) == 3 else ".", s)
-    s = _LATEX_E.sub(lambda m: f"e{m.group(2) or ''}{m.group(3)}".replace("−", "-"), s)
+    if "{,}" in s:
+        s = _BRACED_COMMA.sub(lambda m: "" if not comma and len(m.group(1)) == 3 else ".", s)
+    if "{e" in s or "{E" in s:
+        s = _LATEX_E.sub(lambda m: f"e{m.group(2) or ''}{m.group(3)}".replace("−", "-"), s)
     s = _BARE_DECIMAL.sub("0.", s)
-    s = _MIXED_FRAC.sub(_mixed, s)
-    return _SCALE.sub(lambda m: _scaled(m, comma), s) if scales else s
+    if "frac" in s:
+        s = _MIXED_FRAC.sub(_mixed, s)
+    if scales and names_scale(s):  # a quick search first: the substitution is the costly pass
+        s = _SCALE.sub(lambda m: _scaled(m, comma), s)
+    return s
 
 
 def _european(match: re.Match[str]) -> str:
@@ -672,4 +679,7 @@ _SCALE_WORD = re.compile(
 def names_scale(text: str) -> bool:
     """True when `text` (a reference or its unit) names a scale word: `3.5` (million) is then
     the reference's own number, and `3.5 million` in the answer must not be multiplied out."""
+    lowered = text.lower()  # substring tests first: a regex alternation at every position is slow
+    if not any(word in lowered for word in (*_SCALE_WORDS, *_CJK_SCALES)):
+        return False
     return _SCALE_WORD.search(text) is not None
