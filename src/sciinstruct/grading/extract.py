@@ -140,6 +140,10 @@ def find_boxed(text: str) -> str | None:
     return ", ".join(reversed(parts)) if parts else None
 
 
+# "Final Answer: The final answer is $10,455$.": a final answer stated after the last box
+_FINAL_ANSWER = re.compile(r"(?i)\bfinal\s+answer\s+(?:is|:)\s*\S")
+
+
 def after_boxed(text: str) -> str:
     """What follows the last complete box of `text` (a unit may: `$\\boxed{72}$ m`)."""
     for _, end, _ in _boxes(text):
@@ -179,8 +183,8 @@ def extract(text: str) -> Extraction | None:
     if not text:
         return None
     boxed = find_boxed(text)
-    if boxed is not None:
-        return Extraction(clean(boxed), "boxed")
+    if boxed is not None and not _FINAL_ANSWER.search(after_boxed(text)):
+        return Extraction(clean(boxed), "boxed")  # unless "The final answer is ..." follows it
     for how, pattern in (("answer_is", ANSWER_IS), ("answer_label", _ANSWER_LABEL)):
         found = _after_last(pattern, text)
         if found:
@@ -237,6 +241,8 @@ def final_statement(text: str) -> str | None:
     if not lines:
         return None
     last = lines[-1][-_STATEMENT_CHARS:]
+    if lines[-1][:-_STATEMENT_CHARS].count("$") % 2:  # cut inside a math span: start after it
+        last = last[last.find("$") + 1 :]
     condition = _TRAILING_CONDITION.search(last)
     if condition and re.search(r"[\d$]", last[: condition.start()]):
         last = last[: condition.start()]
