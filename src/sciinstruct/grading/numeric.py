@@ -116,9 +116,10 @@ def last_side(text: str, evaluated: bool = False) -> str:
     """The value a chain of relations ends with (`=`, `\\approx`, `\\cong`, `≈`, outside
     brackets): `E = \\frac{q}{C} = 2.5 \\mathrm{~V}` -> `2.5 \\mathrm{~V}`. `text` itself when
     it is no chain, when a comma, semicolon, "and" or "or" comes before its last relation
-    (`x = 1, y = 2`: two values) or when it is an equation (`x^2 + y^2 = 9`: two sides, an exact relation and a
-    sum or difference on the left). `evaluated` asks for a computed result only: a chain of three
-    sides or more, or an approximation (`S = 25000(e^{3.2}-1) \\approx 588.3`), not `x = 5`."""
+    (`x = 1, y = 2`: two values), when it is a sentence (`8g is 8 * 100 = 800mg`) or an equation
+    (`x^2 + y^2 = 9`: two sides, an exact relation, a sum or difference on the left).
+    `evaluated` asks for a computed result only: a chain of three sides or more, or an
+    approximation (`S = 25000(e^{3.2}-1) \\approx 588.3`), not `x = 5`."""
     depth, cut, sides, separated, summed, approx = 0, -1, 1, False, False, False
     for match in _RELATION.finditer(text):
         if match.group("open"):
@@ -131,21 +132,22 @@ def last_side(text: str, evaluated: bool = False) -> str:
             separated = True
         elif match.group("op"):
             summed = summed or (sides == 1 and bool(text[: match.start()].strip()))
+        elif separated:
+            return text
         else:
-            if separated:
-                return text
             cut, sides = match.end(), sides + 1
             approx = approx or bool(match.group("approx"))
     if cut < 0 or (sides == 2 and (summed or evaluated) and not approx):
         return text
     first = _RELATION_START.split(_COMMAND_ARGUMENT.sub(" ", text), 1)[0]
-    if _PROSE_WORD.search(first):  # "8g is 8 * 100 = 800mg": a sentence, not a chain
-        return text
+    if _PROSE_WORD.search(first) or len(_LONG_WORD.findall(first)) > 1:
+        return text  # "8g is 8 * 100 = 800mg", "She spent 3 x 4 = 12": a sentence, not a chain
     return text[cut:].strip()
 
 
 _RELATION_START = re.compile(r"\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|=|[≈≃≅]")
 _COMMAND_ARGUMENT = re.compile(r"\\[A-Za-z]+\s*(?:\{[^{}]*\})?")
+_LONG_WORD = re.compile(r"(?<![\\\w])[^\W\d_]{3,}")
 _PROSE_WORD = re.compile(
     r"(?i)(?<![\\\w])(?:is|are|was|so|we|get|gets|gives|the|then|thus|hence|therefore|which"
     r"|equals|of|to|ist|est|es|это)(?!\w)"

@@ -174,17 +174,14 @@ def unit_at(text: str) -> str | None:
 
 def leading_quantity(text: str) -> Found | None:
     """The quantity an answer opens with (`11 m/s because ...`, `v = 11 m/s, so`), or that ends
-    the chain of equalities it opens (`21 A = 21000 mA`), when it has a unit pint knows or is per
-    cent; None otherwise."""
+    the chain of relations it opens (`21 A = 21000 mA`: see `numeric.last_side`), when it has a
+    unit pint knows or is per cent; None otherwise."""
     tidy = strip_assignment(_tidy(text).strip())
     if not tidy or _NUMBER_START.match(tidy) is None:
         return None
     found = quantity_at(tidy, 0)
     if found is None or not (found.quantity.unit or found.quantity.percent):
         return None
-    if tidy[found.end :].lstrip().startswith("="):
-        # `21 A = 21000 mA`: a chain of equalities opens with the given; its last side is the result
-        return leading_quantity(tidy.rsplit("=", 1)[1])
     return found
 
 
