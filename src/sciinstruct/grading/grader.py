@@ -326,9 +326,6 @@ def _prepare_step(
     except ValueError as exc:
         return data_error(str(exc), kind)
     pred_text, gold_text = sanitize(pred), sanitize(gold)
-    # one spelling of numbers: "1.250 Euro" in German, "0,125", "3.5 million", ".59"
-    scales = not numeric.names_scale(f"{gold_text} {unit or ''}")
-    pred_text = numeric.canonical_numbers(pred_text, scales)
     if kind in types.EXTERNAL_TYPES:  # their references may be JSON specs, even empty
         options = {"unit": unit, "rtol": rtol, "atol": atol, "choices": choices, "metadata": meta}
         return external_check(kind, pred_text, gold_text.strip(), options)
@@ -339,6 +336,8 @@ def _prepare_step(
         return data_error(problem, kind)
     if kind == "auto":
         kind = types.infer(gold_answer, choices, unit)
+    if kind in ("numeric", "expression"):  # a name such as 2,5-dimethylhexane is left alone
+        pred_text = numeric.canonical_numbers(pred_text, _multiplies_out(gold_answer, unit))
     found = extract(pred_text)
     if finish_reason == "length" and (found is None or found.how not in EXPLICIT):
         why = (
@@ -373,6 +372,15 @@ def _prepare_step(
     if kind == "smiles":
         return smiles_check(found, gold_answer)
     return _Prepared(expression_check(found, pred_text, gold_answer, rtol, written), second)
+
+
+def _multiplies_out(gold: str, unit: str | None) -> bool:
+    """Whether `3.5 million` in an answer is read as 3500000: unless the reference names the
+    scale itself (`3.5`, unit `million`) or is a small number (3.5 people in millions)."""
+    if numeric.names_scale(f"{gold} {unit or ''}"):
+        return False
+    stated = parse_quantity(clean(gold))
+    return stated is None or abs(stated.value) >= 1000
 
 
 def _size_problem(answer: str) -> str | None:
