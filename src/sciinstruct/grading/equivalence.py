@@ -162,8 +162,8 @@ def numeric_check(
     pred_q = numeric.parse_quantity(found.text)
     if pred_q is not None and (pred_q.percent or not pred_q.unit or _known(pred_q.unit)):
         shown = found.text
-        after = quantities.unit_at(after_boxed(pred_text)) if found.how == "boxed" else None
-        if after and not (pred_q.unit or pred_q.percent):  # "$\boxed{72}$ m": a unit after the box
+        after = None if pred_q.unit or pred_q.percent else _unit_after(found, pred_text)
+        if after:  # "$\boxed{72}$ m", "the answer is $E = 5$ J": a unit after the math
             pred_q, shown = replace(pred_q, unit=after), f"{found.text} {after}"
         return in_dimension(verdict(pred_q, shown, found.fallback))
     rational = numeric.parse_rational(found.text)
@@ -239,6 +239,21 @@ _ENDS_IN_SPAN = re.compile(r"\$([^$]*\\[^$]*)\$\s*([A-Za-z°]+)?\s*\.?\s*$")
 # An exact angle with no unit is in radians: \frac{\pi}{3}, \cos^{-1}(2/3), \arctan 2.
 _RADIANS = re.compile(r"\\pi|π|\\arc(?:sin|cos|tan)|\\(?:sin|cos|tan)\s*\^\s*\{?\s*-1")
 _ANGLES = frozenset(["degree", "radian", "arcminute", "arcsecond", "turn", "gradian"])
+
+
+def _unit_after(found: Extraction, pred_text: str) -> str | None:
+    """The unit written right after the box or math span an answer was read from, if any."""
+    if found.how == "boxed":
+        return quantities.unit_at(after_boxed(pred_text))
+    if found.how not in ("answer_is", "answer_label", "statement"):
+        return None
+    at = pred_text.rfind(found.text)
+    rest = pred_text[at + len(found.text) :] if at >= 0 else ""
+    closed = _SPAN_CLOSE.match(rest)  # only past the closing `$`: "$x = 5$ m", not "5 and 3 m"
+    return quantities.unit_at(rest[closed.end() :]) if closed else None
+
+
+_SPAN_CLOSE = re.compile(r"\s*(?:\$|\\\))")
 
 
 def _angle_in(sentence: str) -> str | None:

@@ -189,12 +189,27 @@ def parse_rational(text: str) -> Fraction | None:
     return -value if g["sign"] in ("-", "−") else value
 
 
-# Units as Russian text writes them: "2,5 т", "12 км/ч".
-_RUSSIAN_UNITS = {
+# Unit words as other languages write them: "2,5 т", "0,5 litros", "3 Stunden", "5 米".
+_UNIT_WORDS = {
     **{"т": "t", "кг": "kg", "г": "g", "мг": "mg", "м": "m", "км": "km", "см": "cm", "мм": "mm"},
     **{"с": "s", "сек": "s", "мин": "min", "ч": "h", "л": "L", "мл": "mL", "моль": "mol"},
     **{"Дж": "J", "кДж": "kJ", "Вт": "W", "кВт": "kW", "Н": "N", "Па": "Pa", "кПа": "kPa"},
     **{"В": "V", "А": "A", "Ом": "ohm", "Гц": "Hz", "К": "K"},
+    **dict.fromkeys(["metros", "mètres", "mètre", "metri", "Meter", "Metern"], "m"),
+    **dict.fromkeys(["kilómetros", "kilómetro", "kilomètres", "kilomètre", "Kilometer"], "km"),
+    **dict.fromkeys(["quilômetros", "chilometri"], "km"),
+    **dict.fromkeys(["centímetros", "centimètres", "Zentimeter", "centimetri"], "cm"),
+    **dict.fromkeys(["gramos", "gramo", "grammes", "Gramm", "grammi", "gramas"], "g"),
+    **dict.fromkeys(["kilogramos", "kilogrammes", "Kilogramm", "chilogrammi", "quilos"], "kg"),
+    **dict.fromkeys(["litros", "litro", "litres", "Liter", "litri"], "L"),
+    **dict.fromkeys(["mililitros", "millilitres", "Milliliter", "millilitri"], "mL"),
+    **dict.fromkeys(["segundos", "segundo", "secondes", "Sekunden", "Sekunde", "secondi"], "s"),
+    **dict.fromkeys(["minutos", "Minuten", "minuti"], "min"),
+    **dict.fromkeys(["horas", "hora", "heures", "heure", "Stunden", "Stunde"], "h"),
+    **dict.fromkeys(["días", "dias", "jours", "Tage", "Tagen", "giorni"], "day"),
+    **dict.fromkeys(["años", "anos", "années", "Jahre", "Jahren", "anni"], "year"),
+    **{"米": "m", "千米": "km", "公里": "km", "厘米": "cm", "毫米": "mm", "千克": "kg"},
+    **{"公斤": "kg", "克": "g", "秒": "s", "分钟": "min", "小时": "h", "升": "L", "毫升": "mL"},
 }
 _UNIT_REWRITES = (
     (re.compile(r"\$"), " "),  # SciBench writes units as math: `$\\mathrm{kJ} \\mathrm{mol}^{-1}$`
@@ -207,7 +222,7 @@ _UNIT_REWRITES = (
     (re.compile(r"\\AA|Å"), "angstrom"),
     (re.compile(r"\bAU\b"), "au"),  # pint's AU is the absorbance unit; answers mean the distance
     (re.compile(r"¢"), " cent"),
-    (re.compile(r"[А-Яа-яЁё]+"), lambda m: _RUSSIAN_UNITS.get(m.group(0), m.group(0))),
+    (re.compile(r"[^\W\d_]+"), lambda m: _UNIT_WORDS.get(m.group(0), m.group(0))),
     (re.compile(r"\\(?:cdot|times)|·|⋅|×"), "*"),
     (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"(\1)/(\2)"),  # \frac{m}{s}
     (re.compile(r"\\[,;: !]|~"), " "),

@@ -38,7 +38,7 @@ _DELIMITERS = re.compile(r"\$|\\[()\[\]]")
 _SPACING = re.compile(r"\\[,;: !]|~")
 # One piece of unit text: a word or LaTeX command, a power, a bracket, an operator or a space.
 _UNIT_TOKEN = re.compile(
-    r"(?P<word>\\%|%|\\[A-Za-z]+|[A-Za-zµμΩÅ°℃¢\u0400-\u04ff]+)"
+    r"(?P<word>\\%|%|\\[A-Za-z]+|[A-Za-zÀ-ÖØ-öø-ÿµμΩÅ°℃¢\u0400-\u04ff\u4e00-\u9fff]+)"
     r"|(?P<power>\^\s*\{?\s*\\circ\s*\}?|\^\s*\{?\s*[-+−]?\s*\d+(?:\.\d+)?\s*\}?|[²³¹⁰⁻]+)"
     r"|(?P<bracket>[(){}])"
     r"|(?P<op>\s*(?:[/*·⋅×]|\\cdot|\\times)\s*)"
