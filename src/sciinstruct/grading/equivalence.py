@@ -155,10 +155,6 @@ def numeric_check(
         # "The angle is $\frac{\pi}{3}$ rad.", "... $\theta = \pi/3$ rad": a value and its unit
         value = f"{numeric.last_side(span.group(1))} {span.group(2) or ''}".strip()
         return numeric_check(replace(found, text=value), pred_text, gold, unit, rtol, atol, written)
-    comma = numeric.LONE_DECIMAL_COMMA.match(found.text.strip())
-    if comma:  # "Die Antwort ist 3,15.", "Ответ: 12,5 м."
-        value = float(comma.group(1).replace("−", "-").replace(",", "."))
-        return verdict(numeric.Quantity(value, ""), found.text, found.fallback)
     pred_q = numeric.parse_quantity(found.text)
     if pred_q is not None and (pred_q.percent or not pred_q.unit or _known(pred_q.unit)):
         shown = found.text

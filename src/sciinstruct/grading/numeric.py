@@ -40,14 +40,8 @@ _RELATION = re.compile(
 _LOOKS_LIKE_MATH = re.compile(r"[\d+\-*/^=\\,()\[\]|]|^[A-Za-z]$")
 # 1\,000, 1{,}000, 2 500: thin-space, braced-comma and space thousands separators.
 _THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |~| |\u202f|\u00a0)(?=\d{3}(?![\d/]))")
-# 3,15 kg: a decimal comma (as French, German or Russian text writes it), read as one only when
-# a unit follows, since "1,2" alone is as likely a list.
-_DECIMAL_COMMA = re.compile(r"^([-+−]?\d+),(\d{1,2}|\d{4,})(?![\d,])\s*(\S.*)$")
 # 2 3/4, 5 1/2: a whole number and a proper fraction written apart.
 _MIXED_NUMBER = re.compile(r"^([-−])?(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d.,/])")
-# 3,15: a decimal comma; alone it is read as one only against a reference that is one number.
-# (a word may follow: "12,5 м"; no further digit or comma, which would make it a list).
-LONE_DECIMAL_COMMA = re.compile(r"^([-+−]?\d+,(?:\d{1,2}|\d{4,}))(?![\d,])[^\d,]*$")
 _MATH_DOLLAR = re.compile(r"(?<!\\)\$")
 _APPROX = re.compile(r"^(?:\\approx|≈|~|=)\s*")
 # Ways to write "per cent" after a number, once `\text{}` is unwrapped.
@@ -71,11 +65,6 @@ def parse_quantity(text: str) -> Quantity | None:
     """
     s = _MATH_DOLLAR.sub(" ", unwrap_text(text.strip(), " "))  # "$125$ miles"
     s = strip_assignment(_THOUSANDS.sub("", s.strip()))
-    comma = _DECIMAL_COMMA.match(s)
-    if comma:
-        unit = normalize_unit(comma.group(3))
-        if parse_unit(unit) is not None:
-            return Quantity(float(f"{comma.group(1)}.{comma.group(2)}".replace("−", "-")), unit)
     mixed = _MIXED_NUMBER.match(s)
     if mixed:  # 2 3/4 cups
         sign, whole, num, den = mixed.groups()
@@ -586,8 +575,10 @@ _POINT_GROUP = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:\.\d{{3}})+(?:,\d+)?{_AFT
 _SPACE_GROUPS = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:[ \u00a0\u202f]\d{{3}})+(?:,\d+)?{_AFTER}")
 # 1'234'567: Swiss grouping.
 _APOSTROPHE_GROUPS = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:['’]\d{{3}})+{_AFTER}")
-# 0,125 and 2,5 in a decimal-comma language; not a list (1,2,3) or a pair in brackets ((1,5)).
-_COMMA_DECIMAL = re.compile(r"(?<![\d.,(\[{])(\d+),(\d+)(?![\d'’]|,\d|\s*[)\]])")
+# 0,125 and 2,5 in a decimal-comma language, 3,15 and 2,5 in any (a comma before one, two or
+# four and more digits groups no thousands); not a list (1,2,3) or a pair in brackets ((1,5)).
+_COMMA_DECIMAL = re.compile(r"(?<![\d.,(\[{])(\d+),(\d+)(?![\d'’]|,\d|\s*[)\]}])")
+_COMMA_DECIMAL_ANY = re.compile(r"(?<![\d.,(\[{])(\d+),(\d{1,2}|\d{4,})(?![\d'’]|,\s*\d|\s*[)\]}])")
 # LaTeX's {,}: 0{,}95 is a decimal comma; 588{,}313 groups thousands outside a comma language.
 _BRACED_COMMA = re.compile(r"(?<=\d)\{,\}(?=(\d+))")
 # 6.022\mathrm{e}23, 1.6\text{E-}19
@@ -640,6 +631,8 @@ def canonical_numbers(text: str, scales: bool = True) -> str:
         s = _POINT_GROUP.sub(_european, s)
         s = _SPACE_GROUPS.sub(lambda m: re.sub(r"\s", "", m.group(0)).replace(",", "."), s)
         s = _COMMA_DECIMAL.sub(r"\1.\2", s)
+    elif "," in s:
+        s = _COMMA_DECIMAL_ANY.sub(r"\1.\2", s)
     if "{,}" in s:
         s = _BRACED_COMMA.sub(lambda m: "" if not comma and len(m.group(1)) == 3 else ".", s)
     if "{e" in s or "{E" in s:

@@ -108,37 +108,17 @@ def _unit_cuts(text: str, start: int) -> list[int]:
     return cuts[::-1]
 
 
-# 3,15 kg: a decimal comma (see numeric.parse_quantity; without a unit, see _in_running_text).
-_DECIMAL_COMMA = re.compile(r"[-+−]?\d+,(?:\d{1,2}|\d{4,})(?![\d,])")
 # 2 500 (a space between thousands) and 2 3/4 (a mixed number), as running text writes them.
 _SPACED = re.compile(
     r"[-+−]?\d{1,3}(?:[ \u202f\u00a0]\d{3})+(?![\d/]|[.,]\d)|[-+−]?\d+ \d+/\d+(?![\d/.,])"
 )
 
 
-def _in_running_text(text: str, start: int, end: int) -> bool:
-    """True when the number at `text[start:end]` stands alone: not in brackets (`(1,2)`) and not
-    one of a list (`1,5, 2,5`)."""
-    before = text[max(0, start - 1) : start]
-    after = text[end : end + 3]
-    return before not in ("(", "[", "{") and not re.match(r"\s*[)\]}]|,\s*\d", after)
-
-
 def quantity_at(text: str, start: int) -> Found | None:
     """The number that starts at `text[start]` and the longest unit after it that pint knows
     (or per cent); the bare number when no unit text is known. Running text also writes
-    `2 500` (a space between thousands), `2 3/4` (a mixed number) and `3,5 часа` (a decimal
-    comma: one to two or four and more digits after it, outside brackets and lists)."""
-    comma = _DECIMAL_COMMA.match(text, start)
-    if comma is not None:
-        for cut in _unit_cuts(text, comma.end()):
-            unit_text = text[comma.end() : cut]
-            quantity = parse_quantity(comma.group(0) + " " + unit_text.strip())
-            if quantity is not None and quantity.unit and parse_unit(quantity.unit) is not None:
-                return Found(quantity, f"{comma.group(0)}{unit_text}".strip(), cut)
-        if _in_running_text(text, start, comma.end()):
-            value = float(comma.group(0).replace("−", "-").replace(",", "."))
-            return Found(Quantity(value, ""), comma.group(0), comma.end())
+    `2 500` (a space between thousands) and `2 3/4` (a mixed number); decimal commas are
+    respelt before (`numeric.canonical_numbers`)."""
     written = _SPACED.match(text, start)
     if written is not None:  # 2 500 people, 2 3/4 cups: the bare value
         quantity = parse_quantity(written.group(0))
