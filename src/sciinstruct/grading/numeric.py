@@ -225,7 +225,9 @@ _UNIT_REWRITES = (
 
 def normalize_unit(text: str) -> str:
     """LaTeX unit text in pint's spelling: `\\mathrm{m\\,s^{-2}}` -> `m s^-2`."""
-    s = text.strip().rstrip(".").strip()
+    s = _SUPERSCRIPTS.sub(_superscript, text.strip().rstrip(".").strip())  # m², s⁻¹
+    if _SI_UNIT_MACRO.search(s):  # \si{\kilo\joule\per\mole}, unwrapped or not
+        s = siunitx_unit(unwrap_text(s))
     for pattern, repl in _UNIT_REWRITES:
         s = pattern.sub(repl, s)
     return s.strip()
@@ -638,11 +640,60 @@ def canonical_numbers(text: str, scales: bool = True) -> str:
     if "{e" in s or "{E" in s:
         s = _LATEX_E.sub(lambda m: f"e{m.group(2) or ''}{m.group(3)}".replace("−", "-"), s)
     s = _BARE_DECIMAL.sub("0.", s)
+    s = _SUPERSCRIPTS.sub(_superscript, s)
+    if "\\SI" in s or "\\qty" in s:
+        s = _SIUNITX.sub(lambda m: f"{m.group(1)}\\,\\mathrm{{{siunitx_unit(m.group(2))}}}", s)
     if "frac" in s:
         s = _MIXED_FRAC.sub(_mixed, s)
     if scales and names_scale(s):  # a quick search first: the substitution is the costly pass
         s = _SCALE.sub(lambda m: _scaled(m, comma), s)
     return s
+
+
+# 10⁻¹⁹, m·s⁻¹, m²: Unicode superscripts are a power.
+_SUPERSCRIPTS = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+
+
+def _superscript(match: re.Match[str]) -> str:
+    return f"^{{{match.group(0).translate(_SUPERSCRIPT_DIGITS)}}}"
+
+
+# siunitx: \SI{9.8}{\meter\per\second\squared}, \qty{5}{kg}
+_SIUNITX = re.compile(r"\\(?:SI|qty)\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_SI_UNIT_MACRO = re.compile(
+    r"\\(?:per|squared|cubed|kilo|milli|micro|nano|mega|giga|centi|meter|metre|second|gram"
+    r"|joule|newton|watt|pascal|kelvin|mole|ampere|volt|hertz|litre|liter|electronvolt"
+    r"|coulomb|tesla|celsius|degreeCelsius)(?![A-Za-z])"
+)
+_SI_PREFIXES = {
+    **{"kilo": "k", "milli": "m", "micro": "u", "nano": "n", "pico": "p", "femto": "f"},
+    **{"centi": "c", "deci": "d", "mega": "M", "giga": "G", "tera": "T"},
+}
+_SI_MACRO = re.compile(r"\\([A-Za-z]+)|([^\\]+)")
+
+
+def siunitx_unit(unit: str) -> str:
+    """siunitx's unit macros in pint's spelling: `\\kilo\\gram\\per\\metre\\cubed` ->
+    `kgram / metre^3`; a unit written out (`m/s^2`) is kept."""
+    out: list[str] = []
+    prefix, power_next = "", ""
+    for macro, literal in _SI_MACRO.findall(unit):
+        if literal:
+            out.append(literal)
+        elif macro in _SI_PREFIXES:
+            prefix = _SI_PREFIXES[macro]
+        elif macro == "per":
+            out.append("/")
+        elif macro in ("squared", "cubed") and out:
+            out[-1] += "^2" if macro == "squared" else "^3"
+        elif macro in ("square", "cubic"):
+            power_next = "^2" if macro == "square" else "^3"
+        else:
+            name = {"celsius": "degC", "degreeCelsius": "degC", "percent": "%"}.get(macro, macro)
+            out.append(f"{prefix}{name}{power_next}")
+            prefix, power_next = "", ""
+    return " ".join(out)
 
 
 def _european(match: re.Match[str]) -> str:
