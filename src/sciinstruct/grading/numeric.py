@@ -567,20 +567,23 @@ def writes_decimal_comma(text: str) -> bool:
 
 
 # No digit or separator-and-digit may touch a written number on either side.
-_BEFORE = r"(?<![\d.,'’])"
+# (written after the first digit, so that the regex engine can skip ahead to a digit)
+_FIRST_DIGIT = r"[1-9](?<![\d.,'’][1-9])"
 _AFTER = r"(?![\d'’]|[.,]\d)"
 # 1.234.567 and 4.000,00 in any language; 1.250 and 2 500,75 only in a decimal-comma one.
 _POINT_GROUPS = re.compile(
-    rf"{_BEFORE}[1-9]\d{{0,2}}(?:(?:\.\d{{3}}){{2,}}(?:,\d+)?|(?:\.\d{{3}})+,\d+){_AFTER}"
+    rf"{_FIRST_DIGIT}\d{{0,2}}(?:(?:\.\d{{3}}){{2,}}(?:,\d+)?|(?:\.\d{{3}})+,\d+){_AFTER}"
 )
-_POINT_GROUP = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:\.\d{{3}})+(?:,\d+)?{_AFTER}")
-_SPACE_GROUPS = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:[ \u00a0\u202f]\d{{3}})+(?:,\d+)?{_AFTER}")
+_POINT_GROUP = re.compile(rf"{_FIRST_DIGIT}\d{{0,2}}(?:\.\d{{3}})+(?:,\d+)?{_AFTER}")
+_SPACE_GROUPS = re.compile(rf"{_FIRST_DIGIT}\d{{0,2}}(?:[ \u00a0\u202f]\d{{3}})+(?:,\d+)?{_AFTER}")
 # 1'234'567: Swiss grouping.
-_APOSTROPHE_GROUPS = re.compile(rf"{_BEFORE}[1-9]\d{{0,2}}(?:['’]\d{{3}})+{_AFTER}")
+_APOSTROPHE_GROUPS = re.compile(rf"{_FIRST_DIGIT}\d{{0,2}}(?:['’]\d{{3}})+{_AFTER}")
 # 0,125 and 2,5 in a decimal-comma language, 3,15 and 2,5 in any (a comma before one, two or
 # four and more digits groups no thousands); not a list (1,2,3) or a pair in brackets ((1,5)).
-_COMMA_DECIMAL = re.compile(r"(?<![\d.,(\[{])(\d+),(\d+)(?![\d'’]|,\d|\s*[)\]}])")
-_COMMA_DECIMAL_ANY = re.compile(r"(?<![\d.,(\[{])(\d+),(\d{1,2}|\d{4,})(?![\d'’]|,\s*\d|\s*[)\]}])")
+_COMMA_DECIMAL = re.compile(r"(\d(?<![\d.,(\[{]\d)\d*),(\d+)(?![\d'’]|,\d|\s*[)\]}])")
+_COMMA_DECIMAL_ANY = re.compile(
+    r"(\d(?<![\d.,(\[{]\d)\d*),(\d{1,2}|\d{4,})(?![\d'’]|,\s*\d|\s*[)\]}])"
+)
 # LaTeX's {,}: 0{,}95 is a decimal comma; 588{,}313 groups thousands outside a comma language.
 _BRACED_COMMA = re.compile(r"(?<=\d)\{,\}(?=(\d+))")
 # 6.022\mathrm{e}23, 1.6\text{E-}19
@@ -588,7 +591,7 @@ _LATEX_E = re.compile(
     r"(?<=\d)\s*\\(?:mathrm|text|rm|mathit)\s*\{\s*([eE])\s*([-+−]?)\s*\}\s*\{?\s*([-+−]?\d+)\}?"
 )
 # .59 is 0.59 (not after a word, a digit or a closing bracket: "eq.5", "3.5")
-_BARE_DECIMAL = re.compile(r"(?<![\w.,)\]}\\])\.(?=\d)")
+_BARE_DECIMAL = re.compile(r"\.(?<![\w.,)\]}\\]\.)(?=\d)")
 # 7\frac{1}{2} (hours): a mixed number, when nothing multiplies on after it.
 _MIXED_FRAC = re.compile(
     r"(?<![\d.^_{])(\d+)\s*\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}"
