@@ -460,94 +460,26 @@ _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 # a word of two letters or more, not a LaTeX command (`\\text`) nor a variable (`y`)
 _WORD = re.compile(r"(?<![\\\w])[^\W\d_]{2,}")
 _DECIMAL_COMMA_WORDS = frozenset(
-    [
-        "der",
-        "das",
-        "ist",
-        "und",
-        "ein",
-        "eine",
-        "mit",
-        "für",
-        "von",
-        "beträgt",
-        "gibt",
-        "sind",
-        "nicht",
-        "auf",
-        "dem",
-        "des",
-        "zu",
-        "also",
-        "el",
-        "los",
-        "las",
-        "es",
-        "que",
-        "con",
-        "para",
-        "por",
-        "una",
-        "del",
-        "como",
-        "son",
-        "hay",
-        "entonces",
-        "le",
-        "les",
-        "est",
-        "et",
-        "une",
-        "des",
-        "du",
-        "pour",
-        "avec",
-        "il",
-        "qu",
-        "au",
-        "sont",
-        "donc",
-        "reste",
-        "di",
-        "che",
-        "per",
-        "sono",
-        "della",
-        "quindi",
-        "um",
-        "uma",
-        "não",
-        "são",
-        "portanto",
-    ]
+    word
+    for language in (
+        "der die das den dem des ist sind und ein eine mit für von beträgt gibt nicht auf zu also "
+        "antwort ergebnis wert gleich insgesamt",  # German
+        "el la los las es son que con para por una del como hay entonces respuesta resultado "
+        "valor igual tiene",  # Spanish
+        "le les est sont et une des du pour avec il qu au donc reste réponse résultat valeur "
+        "égal",  # French
+        "di che per sono della quindi risposta risultato uguale",  # Italian
+        "um uma não são portanto resposta igual tem",  # Portuguese
+    )
+    for word in language.split()
 )
 _DECIMAL_POINT_WORDS = frozenset(
-    [
-        "the",
-        "is",
-        "and",
-        "of",
-        "to",
-        "so",
-        "we",
-        "that",
-        "are",
-        "this",
-        "for",
-        "with",
-        "be",
-        "by",
-        "it",
-        "at",
-        "as",
-        "then",
-        "thus",
-        "therefore",
-        "which",
-        "has",
-        "have",
-        "from",
-    ]
+    word
+    for english in (
+        "the is and of to so we that are this for with be by it at as then thus therefore",
+        "which has have from answer result equals total",
+    )
+    for word in english.split()
 )
 _LANGUAGE_SAMPLE_CHARS = 3000
 
