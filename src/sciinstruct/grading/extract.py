@@ -54,7 +54,7 @@ ANSWER_IS = re.compile(
 _ANSWER_LABEL = re.compile(
     r"(?im)(?:^|(?<=[.!?。]))[\s>*#_]*"
     r"(?:(?:final\s+)?answer|conclusion|(?:最终)?答案|结论|答え|réponse|antwort|respuesta|ответ)"
-    r"\s*[*_]*\s*[:：][*_]*\s*"
+    r"\s*[*_]*\s*[:：][*_]*\s*|^\s*####\s*"  # and GSM8K's "#### 42"
 )
 # Chat-template markers: whatever follows one was not the answer (a next turn, a new question).
 _CHAT_DEBRIS = re.compile(
@@ -148,6 +148,17 @@ def find_boxed(text: str) -> str | None:
     return ", ".join(reversed(parts)) if parts else None
 
 
+# "Final Answer: The final answer is $10,455$.": a final answer stated after the last box
+_FINAL_ANSWER = re.compile(r"(?i)\bfinal\s+answer\s+(?:is|:)\s*\S")
+
+
+def after_boxed(text: str) -> str:
+    """What follows the last complete box of `text` (a unit may: `$\\boxed{72}$ m`)."""
+    for _, end, _ in _boxes(text):
+        return text[end:]
+    return ""
+
+
 def _last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     last = None
     for last in pattern.finditer(text):  # noqa: B007 - we want the final match
@@ -202,8 +213,8 @@ def extract(text: str, question: str | None = None) -> Extraction | None:
     if not text:
         return None
     boxed = find_boxed(text)
-    if boxed is not None:
-        return Extraction(clean(boxed), "boxed")
+    if boxed is not None and not _FINAL_ANSWER.search(after_boxed(text)):
+        return Extraction(clean(boxed), "boxed")  # unless "The final answer is ..." follows it
     stated = _last_stated(text)
     if stated is not None:
         how, found = stated
@@ -272,7 +283,10 @@ def final_statement(text: str, question: str | None = None) -> str | None:
         lines.pop()
     if not lines:
         return None
-    last = _PAREN_REMARK.sub("", _valued(lines[-1][-_STATEMENT_CHARS:]))
+    last = lines[-1][-_STATEMENT_CHARS:]
+    if lines[-1][:-_STATEMENT_CHARS].count("$") % 2:  # cut inside a math span: start after it
+        last = last[last.find("$") + 1 :]
+    last = _PAREN_REMARK.sub("", _valued(last))
     asked = _asked_statement(last, question)
     if asked is not None:
         return asked
@@ -337,6 +351,11 @@ def unit_after(rest: str, value: str = "1") -> str:
     if match is None or parse_unit(normalize_unit(match.group(1))) is None:
         return ""
     return f" {match.group(1)}"
+
+
+def states_no_value(statement: str) -> bool:
+    """True for a statement that no value is the answer: "undefined", "does not exist"."""
+    return _NO_VALUE.match(statement.strip()) is not None
 
 
 def _valued(line: str) -> str:
