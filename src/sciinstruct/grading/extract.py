@@ -32,7 +32,7 @@ _BOX = re.compile(r"\\(?:boxed|fbox)\b")
 # What may stand between two boxes that together are one answer, on one line: "$ or $x=",
 # ", ", " and ". Anything more ("but correcting the sign,") means the last box replaces the rest.
 _BOX_JOINER = re.compile(
-    r"(?:[ \t$,;]|\\q?quad|\\[,;!]|\b(?:and|or)\b|\\text\{\s*(?:and|or|,)?\s*\})*"
+    r"(?:[ \t$,;]|\\q?quad|\\[,;!()\[\]]|\b(?:and|or)\b|\\text\{\s*(?:and|or|,)?\s*\})*"
     r"(?:[A-Za-z](?:_\{?\w+\}?)?\s*=\s*)?"
 )
 # "The answer is", as models write it in en, zh, fr, de, es, ru and ja.

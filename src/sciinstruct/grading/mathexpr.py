@@ -264,10 +264,28 @@ def warmup() -> None:
     number("\\pi")
 
 
+def items_equal(
+    preds: Sequence[str], golds: Sequence[str], ordered: bool, rtol: float | None = None
+) -> list[Any]:
+    """`[correct, reason, extracted]` for the values of a list answer against a reference's
+    (in order, or paired off one to one as a set), each pair by `equal`."""
+    from sciinstruct.grading.several import match
+
+    k = len(golds)
+    if len(preds) != k:
+        return [False, f"{len(preds)} values, expected {k}", ", ".join(preds)]
+    table = [[bool(equal(p, g, rtol)[0]) for g in golds] for p in preds]
+    ok = all(table[i][i] for i in range(k)) if ordered else match(k, lambda i, j: table[i][j])
+    how = "in order" if ordered else "as a set"
+    why = f"the {k} values {'equal' if ok else 'differ from'} the reference's {how}"
+    return [ok, why, ", ".join(preds)]
+
+
 # The only operations a sandbox worker will run (see sandbox.py).
 OPS = {
     "equal": equal,
     "number": number,
     "gold_problem": gold_problem,
     "response_equal": response_equal,
+    "items_equal": items_equal,
 }
