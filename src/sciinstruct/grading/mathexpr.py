@@ -281,6 +281,12 @@ def items_equal(
     return [ok, why, ", ".join(preds)]
 
 
+def option_index(answer: str, options: Sequence[str]) -> int | None:
+    """The index of the only option equal to `answer` (`\\sqrt{20}` and `2\\sqrt{5}`), or None."""
+    same = [i for i, option in enumerate(options) if _parse(option) and equal(answer, option)[0]]
+    return same[0] if len(same) == 1 else None
+
+
 # The only operations a sandbox worker will run (see sandbox.py).
 OPS = {
     "equal": equal,
@@ -288,4 +294,5 @@ OPS = {
     "gold_problem": gold_problem,
     "response_equal": response_equal,
     "items_equal": items_equal,
+    "option_index": option_index,
 }
