@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 
+from sciinstruct.grading.answer_types import has_prose
 from sciinstruct.grading.extract import ANSWER_IS
 from sciinstruct.grading.text import normalize, unwrap_text
 
 LETTERS = "ABCDEFGHIJ"
+# A formula command and its arguments: `\frac{1}{2}`, `\sqrt{2}`.
+_FORMULA = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})*")
 _MARKUP = re.compile(r"\*\*|__|\$")
 # A letter set in a font or a box: `$\mathbf{C}$`, `\textbf{(B)}`.
 _FONT_LETTER = re.compile(
@@ -85,8 +88,15 @@ def _by_option_text(answer: str, choices: list[str]) -> frozenset[str] | None:
     for index, option in enumerate(options):
         if wanted and option == wanted:
             return frozenset(LETTERS[index])
-    padded = f" {wanted} "
-    inside = [i for i, option in enumerate(options) if option and f" {option} " in padded]
+    # an option inside a sentence ("I pick London", "the angle is 45"), but not a number inside
+    # a formula (the `1` of `\frac{1}{2}`, also in "The result is $\frac{1}{2}$")
+    sentence = has_prose(answer)
+    padded = f" {normalize(_FORMULA.sub(' ', answer)) if sentence else wanted} "
+    inside = [
+        i
+        for i, option in enumerate(options)
+        if option and (sentence or has_prose(choices[i])) and f" {option} " in padded
+    ]
     if len(inside) == 1:
         return frozenset(LETTERS[inside[0]])
     return _by_option_value(answer, choices[: len(LETTERS)])

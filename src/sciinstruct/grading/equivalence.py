@@ -271,9 +271,11 @@ def expression_check(
         if tail and "$" not in tail and "=" in tail and not types.has_prose(tail):
             answer = tail
     if found.how == "whole" and "$" not in pred_text and types.has_prose(answer):
-        # A sentence without math markup: the math after its last "is"/"="/":", if that part
-        # is math; else its last number.
-        tail = _PROSE_SPLIT.split(answer)[-1].strip()
+        # A sentence without math markup: the math after its last "is"/":" (an equation kept
+        # whole) or else its last "=", if that part is math; else its last number.
+        tail = _PROSE_WORDS.split(answer)[-1].strip()
+        if types.has_prose(tail):
+            tail = _PROSE_SPLIT.split(answer)[-1].strip()
         if tail and not types.has_prose(tail):
             answer = tail
         else:

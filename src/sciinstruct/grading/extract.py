@@ -271,7 +271,7 @@ _TRAILING_CONDITION = re.compile(
     r"|at|where)\b[^,]*$"
 )
 # A new clause after an answer's value: "14, since 14 is ...", not "1, 2, and 3".
-_CLAUSE = re.compile(r",\s+(?!(?:and|or)\b)(?=[^\W\d_]{2,})|;\s|\.(?:\s|$)(?!\d)")
+_CLAUSE = re.compile(r",\s+(?!(?:and|or|und|oder|et|ou)\b)(?=[^\W\d_]{2,})|;\s|\.(?:\s|$)(?!\d)")
 
 
 def _before_clause(answer: str) -> str:

@@ -34,7 +34,7 @@ _MAX_ITEMS = 12
 _PART = r"(?:(?:part|teil|partie|parte)\s*)?\(?[a-hA-H]\)\s*[:.：]?"
 _SEPARATOR = re.compile(
     r"\s*(?:[,;，；、]|。|\.(?=\s|$)|\\q?quad\b|\s(?:and|or|und|oder|et|ou|y|o|i\.e\.)\s"
-    r"|[和与及或])\s*(?:(?:and|or|und|et|y)\s+)?"
+    r"|[和与及或])\s*(?:(?:and|or|und|et)\s+)?"
     rf"|(?<!\b[Pp]art)(?<!\b[Tt]eil)\s+(?={_PART}\s)",
     re.IGNORECASE,
 )
@@ -62,6 +62,10 @@ _ORDERED_QUESTION = re.compile(
 # What a box stands after: `x \in \boxed{(2, 3)}` (an interval), `(R, \delta) = \boxed{...}`.
 _IN_BOX = re.compile(r"\\in\s*\$?\s*$")
 _NAMED_TUPLE = re.compile(r"\)\s*=\s*\$?\s*$")
+# A clause after a list that remarks on it: "so their product is -4", "whose sum is 30".
+_AFTERTHOUGHT = re.compile(
+    r"(?i)(?:so|which|whose|since|because|giving|hence|thus|where|as|with|both|all)\b"
+)
 _SET_PREFIX = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
 
 
@@ -120,6 +124,8 @@ def plan(
     named = _names_match(preds, golds)
     if named is not None:
         preds, ordered = named, True
+    elif _distinct_names(golds):  # a system's solution whose names were not all read
+        ordered = True
     pred_values = [p.value for p in preds]
     gold_values = [g.value for g in golds]
     numbers = _numbers(pred_values), _numbers(gold_values)
@@ -177,13 +183,17 @@ def _names_match(preds: list[Item], golds: list[Item]) -> list[Item] | None:
     """The predicted items in the reference's order when both name each value and the names
     are distinct variables (`x = 1, y = 2`, a system's solution); None otherwise."""
     gold_names = [g.name for g in golds]
-    if not all(gold_names) or len(set(gold_names)) != len(golds):
+    if not _distinct_names(golds):
         return None
     by_name = {_bare(p.name): p for p in preds if p.name}
-    if len(by_name) != len(preds) or len({_bare(n) for n in gold_names}) != len(golds):
+    if len(by_name) != len(preds):
         return None
     ordered = [by_name.get(_bare(n)) for n in gold_names]
     return ordered if all(ordered) else None  # type: ignore[return-value]
+
+
+def _distinct_names(items: list[Item]) -> bool:
+    return all(i.name for i in items) and len({_bare(i.name) for i in items}) == len(items)
 
 
 def _bare(name: str) -> str:
@@ -227,6 +237,8 @@ def _trailing_run(text: str, k: int) -> tuple[list[Item], bool] | None:
     ordered = any(_PART_LABEL.match(p) for p in pieces)
     if len(pieces) == 1:  # one piece: a named tuple `(R, \delta) = (a, b)` or a set
         return _one_group(pieces[0], k)
+    while len(pieces) > k and _AFTERTHOUGHT.match(pieces[-1]):
+        pieces.pop()  # "..., so their product is -4": a remark after the list
     run: list[Item] = []
     for piece in reversed(pieces):
         item = _item(piece)
