@@ -207,7 +207,7 @@ def _same_in_another_form(pred: Any, gold: Any, pred_text: str, gold_text: str) 
     sets = _as_set(pred), _as_set(gold)
     if sets[0] is not None and sets[1] is not None and sets[0] == sets[1]:
         return "the same set of real numbers"
-    vectors = _as_tuple(pred), _as_tuple(gold)
+    vectors = _as_tuple(pred, gold), _as_tuple(gold, pred)
     if (
         vectors[0] is not None
         and vectors[1] is not None
@@ -264,12 +264,20 @@ def _is_condition(item: Any) -> bool:
     return (relational and not isinstance(item, sympy.Eq)) or isinstance(item, sympy.And | sympy.Or)
 
 
-def _as_tuple(item: Any) -> tuple[Any, ...] | None:
-    """The entries of a tuple or of a one-column (or one-row) matrix, in order."""
+def _as_tuple(item: Any, other: Any) -> tuple[Any, ...] | None:
+    """The entries of a tuple or of a one-column (or one-row) matrix, in order; against a
+    matrix, `(1, 2)` (which math-verify reads as an open interval) is the vector's tuple."""
     import sympy
 
     if isinstance(item, sympy.Tuple | tuple):
         return tuple(item)
+    if (
+        isinstance(item, sympy.Interval)
+        and item.left_open
+        and item.right_open
+        and isinstance(other, sympy.MatrixBase)
+    ):
+        return (item.start, item.end)
     if isinstance(item, sympy.MatrixBase) and 1 in item.shape:
         return tuple(item)
     return None

@@ -235,7 +235,7 @@ def _trailing_run(text: str, k: int) -> tuple[list[Item], bool] | None:
     if pieces is None:
         return None
     ordered = any(_PART_LABEL.match(p) for p in pieces)
-    if len(pieces) == 1:  # one piece: a named tuple `(R, \delta) = (a, b)` or a set
+    if len(pieces) == 1 and not _PM.search(pieces[0]):  # `(R, \delta) = (a, b)`, a set
         return _one_group(pieces[0], k)
     while len(pieces) > k and _AFTERTHOUGHT.match(pieces[-1]):
         pieces.pop()  # "..., so their product is -4": a remark after the list
@@ -244,12 +244,22 @@ def _trailing_run(text: str, k: int) -> tuple[list[Item], bool] | None:
         item = _item(piece)
         if item is None:
             break
-        run.append(Item(item[0], item[1]))
+        run.extend(Item(value, item[1]) for value in _plus_minus(item[0])[::-1])
         if item[2]:  # "the roots are 1": the piece that opens the list
             break
     if len(run) != k:
         return None
     return run[::-1], ordered
+
+
+_PM = re.compile(r"\\pm|±")
+
+
+def _plus_minus(value: str) -> list[str]:
+    """`1 \\pm \\sqrt{2}` -> `1 + \\sqrt{2}`, `1 - \\sqrt{2}`: the two values it writes as one."""
+    if len(_PM.findall(value)) != 1:
+        return [value]
+    return [_PM.sub("+", value), _PM.sub("-", value)]
 
 
 def _one_group(piece: str, k: int) -> tuple[list[Item], bool] | None:
