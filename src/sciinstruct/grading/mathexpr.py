@@ -29,10 +29,6 @@ _COMMAND = re.compile(r"\\[A-Za-z]+")
 _TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)\b")
 _DEGREES = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°)")
 # y = 3x - 1 and g(x) = 3x - 1 define the same line: a definition's left side is a name only.
-# a < x < b, a \le x \leq b: a chained inequality in one variable
-_BETWEEN = re.compile(
-    r"\s*([^<>=\\]+?)\s*(<|\\le(?:q)?\b)\s*[A-Za-z]\s*(<|\\le(?:q)?\b)\s*([^<>=\\]+?)\s*"
-)
 # \{x \mid x > 2\}, \{x : x > 2\}: a set written by its condition, which is then the answer.
 _SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*(.+?)\s*\\\}$")
 # e^{i\pi/4}: Euler's number, the only letter besides the imaginary unit in a polar form
@@ -53,10 +49,6 @@ def to_latex(answer: str) -> str:
     if _TRIG.search(s):
         s = _DEGREES.sub(lambda m: f"\\frac{{{m.group(1)}\\pi}}{{180}}", s)
     s = _DEFINED.sub("", s)
-    between = _BETWEEN.fullmatch(s)
-    if between:  # -2 < x \le 3 is the interval (-2, 3]
-        low, left, right, high = between.groups()
-        s = f"{'[' if 'e' in left else '('}{low}, {high}{']' if 'e' in right else ')'}"
     if "$" in s or "\\boxed" in s or s.startswith(("\\(", "\\[")):
         return s
     return f"${s}$"
