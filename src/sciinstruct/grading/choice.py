@@ -150,8 +150,10 @@ def compare(pred: frozenset[str], gold: frozenset[str]) -> tuple[bool, str]:
 
 # A letter on its own in a statement ("réponse est C non A", "B不是 A", "Therefore, D.").
 _LONE = re.compile(r"(?<![A-Za-z'’])\(?([A-J])\)?(?![A-Za-z'’])")
-# "A violates ...", "I am sure": the article and the pronoun, not options A and I.
 _WORD_AFTER = re.compile(r"\s+([a-z]+)")
+# Words after a letter that keep it an option: conjunctions, negations, and the verbs that say
+# what an option does ("C could work", "D holds"); any other word makes the letter a word itself
+# ("Vitamin C deficiency", "A violates", "I am").
 _JOINING_WORDS = frozenset(
     [
         "or",
@@ -159,19 +161,40 @@ _JOINING_WORDS = frozenset(
         "nor",
         "not",
         "non",
-        "is",
-        "are",
         "et",
         "ou",
         "und",
         "oder",
         "y",
         "o",
+        "is",
+        "are",
         "was",
+        "were",
         "would",
         "must",
         "should",
         "seems",
+        "could",
+        "might",
+        "may",
+        "can",
+        "will",
+        "holds",
+        "hold",
+        "works",
+        "work",
+        "fits",
+        "fit",
+        "satisfies",
+        "matches",
+        "gives",
+        "remains",
+        "applies",
+        "fails",
+        "ist",
+        "est",
+        "es",
     ]
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
@@ -203,8 +226,8 @@ def stated(segment: str) -> frozenset[str] | None:
     for found in _LONE.finditer(text):
         letter = found.group(1)
         after = _WORD_AFTER.match(text, found.end())
-        if letter in "AI" and after and after.group(1) not in _JOINING_WORDS:
-            continue  # "A violates", "I am": a word, not an option
+        if after and after.group(1) not in _JOINING_WORDS:
+            continue  # "Vitamin C deficiency", "I am": a word, not an option
         if not _ruled_out(text, found.start(1)):
             kept.add(letter)
     return frozenset(kept) if kept else None

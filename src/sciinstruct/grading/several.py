@@ -112,11 +112,12 @@ def plan(
         return None
     statement = _statement(found, pred_text)
     before = _before_box(pred_text) if found.how == "boxed" else ""
-    if (_INTERVAL.search(statement) or _IN_BOX.search(before)) and not _INTERVAL.search(gold):
-        return Plan(verdict=(False, "an interval or inequality is not a list of values"))
     read = _response_items(statement, len(golds))
     if read is None and _NAMED_TUPLE.search(before):  # `(R, \delta) = \boxed{(a, b)}`
         read = _one_group(f"(_) = {statement}", len(golds))
+    shaped = _INTERVAL.search(statement) or _IN_BOX.search(before)
+    if read is None and shaped and not _INTERVAL.search(gold):
+        return Plan(verdict=(False, "an interval or inequality is not a list of values"))
     if read is None:
         return None
     preds, ordered = read
