@@ -18,6 +18,7 @@ from sciinstruct.grading.extract import (
     EXPLICIT,
     MAX_ANSWER_CHARS,
     Extraction,
+    after_boxed,
     clean,
     extract,
     last_number,
@@ -94,6 +95,9 @@ def numeric_check(
             gold_q = replace(gold_q, unit=numeric.normalize_unit(bare))
             if power:
                 scaled = replace(gold_q, value=gold_q.value * 10.0**power)
+    if gold_q.unit:
+        gold_q = replace(gold_q, unit=numeric.unglue(gold_q.unit))
+        scaled = scaled and replace(scaled, unit=gold_q.unit)
     # A whole number without a unit is a count (GSM8K's 100 apples), not a measurement: 101 is
     # wrong. Asking for any other tolerance (the caller's rtol, a question's rtol/atol) turns
     # that off.
@@ -110,7 +114,7 @@ def numeric_check(
             ok, why = numeric.compare(pred_q, scaled, rtol, False, atol)
             return Verdict(ok, why, shown, "numeric", fallback)
         ok, why = numeric.compare(pred_q, gold_q, rtol, exact, atol)
-        if not ok and scaled is not None and abs(pred_q.value) < abs(gold_q.value):
+        if not ok and scaled is not None:
             ok, why = numeric.compare(pred_q, scaled, rtol, False, atol)
         return Verdict(ok, why, shown, "numeric", fallback)
 
@@ -120,15 +124,24 @@ def numeric_check(
         not a condition stated after it)."""
         if result.correct or found.how in EXPLICIT or not gold_q.unit:
             return result
+        picked = numeric.parse_quantity(result.extracted or "")
+        if picked is None or not _same_dimension(picked.unit, gold_q.unit):
+            # "$$P = ... = 1.51\times10^4 bar$$ ... at 1 bar and 298 K is spontaneous": the
+            # result of the last display equation, not a condition in the remark after it
+            shown = _display_result(pred_text, gold_q.unit)
+            if shown is not None:
+                return verdict(shown[0], shown[1], True)
         asked = _last_in_dimension(pred_text, gold_q.unit)
         return verdict(asked.quantity, asked.text, True) if asked is not None else result
 
+    if found.how == "statement" and not _HAS_VALUE.search(found.text):
+        found = replace(found, how="last_number")  # "The $E^\circ$ values cannot be combined"
     if found.fallback:  # an unanchored solution: its last quantity, unit included
         tail = quantities.last_quantity(pred_text)
         if tail is not None:
             return in_dimension(verdict(tail.quantity, tail.text, True))
     if (found.how != "whole" or not types.has_prose(found.text)) and _NOT_ONE_NUMBER.search(
-        found.text
+        numeric.last_side(found.text)
     ):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
@@ -138,17 +151,17 @@ def numeric_check(
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
     span = _ENDS_IN_SPAN.search(found.text) if types.has_prose(found.text) else None
-    if span and not found.fallback and not re.search(r"=|\\approx|≈", span.group(1)):
-        # "The angle is $\frac{\pi}{3}$ rad.": an exact value and its unit
-        value = f"{span.group(1)} {span.group(2) or ''}".strip()
+    if span and not found.fallback:
+        # "The angle is $\frac{\pi}{3}$ rad.", "... $\theta = \pi/3$ rad": a value and its unit
+        value = f"{numeric.last_side(span.group(1))} {span.group(2) or ''}".strip()
         return numeric_check(replace(found, text=value), pred_text, gold, unit, rtol, atol, written)
-    comma = numeric.LONE_DECIMAL_COMMA.match(found.text.strip())
-    if comma:  # "Die Antwort ist 3,15.", "Ответ: 12,5 м."
-        value = float(comma.group(1).replace("−", "-").replace(",", "."))
-        return verdict(numeric.Quantity(value, ""), found.text, found.fallback)
     pred_q = numeric.parse_quantity(found.text)
     if pred_q is not None and (pred_q.percent or not pred_q.unit or _known(pred_q.unit)):
-        return in_dimension(verdict(pred_q, found.text, found.fallback))
+        shown = found.text
+        after = None if pred_q.unit or pred_q.percent else _unit_after(found, pred_text)
+        if after:  # "$\boxed{72}$ m", "the answer is $E = 5$ J": a unit after the math
+            pred_q, shown = replace(pred_q, unit=after), f"{found.text} {after}"
+        return in_dimension(verdict(pred_q, shown, found.fallback))
     rational = numeric.parse_rational(found.text)
     if rational is not None:  # \frac{1}{2}, 3/4: exact, no sympy needed
         return verdict(numeric.Quantity(float(rational), ""), found.text, found.fallback)
@@ -160,11 +173,11 @@ def numeric_check(
         pred_q is not None and len(pred_q.unit.split()) <= 2
     ):  # a unit pint does not know: "5 apples"
         return verdict(pred_q, found.text, found.fallback)
-    value_text, value_unit = _value_and_unit(found.text)
+    value_text, value_unit = _value_and_unit(numeric.last_side(found.text))
     if re.search(r"[\\^/]", value_text) and not types.has_prose(value_text):
         # \frac{1}{2}, 2\sqrt{2}, \pi/3 rad: ask sympy for the value; pi without a unit, against
         # an angle in degrees, is in radians
-        if not value_unit and "\\pi" in value_text and _is_angle(gold_q.unit):
+        if not value_unit and _RADIANS.search(value_text) and _is_angle(gold_q.unit):
             value_unit = "radian"
 
         def finish(value: float | None) -> Verdict:
@@ -201,6 +214,8 @@ def numeric_check(
     return in_dimension(verdict(tail.quantity, tail.text, True))
 
 
+# What a numeric answer cannot lack: a digit or a constant.
+_HAS_VALUE = re.compile(r"\d|\\pi|π|\\infty|∞")
 # A short name, a space, then a number: "pH 7.3". Not "2x" or "x^2" (no space before a digit).
 _LABELLED_VALUE = re.compile(r"[A-Za-z][A-Za-z_]{0,5}\s+(-?\d[\d.]*(?:\s*[A-Za-z%°/^{}\-\d ]*)?)")
 
@@ -217,7 +232,30 @@ _ENDS_IN_BOUND = re.compile(
 )
 # A sentence that ends in a math span and at most a unit word: "... is $\frac{\pi}{3}$ rad."
 _ENDS_IN_SPAN = re.compile(r"\$([^$]*\\[^$]*)\$\s*([A-Za-z°]+)?\s*\.?\s*$")
+# An exact angle with no unit is in radians: \frac{\pi}{3}, \cos^{-1}(2/3), \arctan 2.
+_RADIANS = re.compile(r"\\pi|π|\\arc(?:sin|cos|tan)|\\(?:sin|cos|tan)\s*\^\s*\{?\s*-1")
 _ANGLES = frozenset(["degree", "radian", "arcminute", "arcsecond", "turn", "gradian"])
+
+
+def _unit_after(found: Extraction, pred_text: str) -> str | None:
+    """The unit written right after the box or math span an answer was read from, if any."""
+    if found.how == "boxed":
+        return quantities.unit_at(after_boxed(pred_text))
+    if found.how not in ("answer_is", "answer_label", "statement"):
+        return None
+    at = pred_text.rfind(found.text)
+    rest = pred_text[at + len(found.text) :] if at >= 0 else ""
+    closed = _SPAN_CLOSE.match(rest)  # only past the closing `$`: "$x = 5$ m", not "5 and 3 m"
+    return quantities.unit_at(rest[closed.end() :]) if closed else None
+
+
+_SPAN_CLOSE = re.compile(r"\s*(?:\$|\\\))")
+
+
+def _angle_in(sentence: str) -> str | None:
+    """The last quantity of `sentence` when it is an angle with its unit (`30 degrees`)."""
+    found = quantities.last_quantity(sentence)
+    return found.text if found is not None and _is_angle(found.quantity.unit) else None
 
 
 def _is_angle(unit: str) -> bool:
@@ -235,6 +273,32 @@ def _value_and_unit(answer: str) -> tuple[str, str]:
             if unit and re.match(r"[A-Za-z]", unit) and _known(unit):
                 return " ".join(words[:-size]), unit
     return answer, ""
+
+
+def _same_dimension(unit: str, other: str) -> bool:
+    parsed, target = numeric.parse_unit(unit) if unit else None, numeric.parse_unit(other)
+    return None not in (parsed, target) and parsed.dimensionality == target.dimensionality
+
+
+_DISPLAY = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]", re.DOTALL)
+
+
+def _display_result(text: str, unit: str) -> tuple[numeric.Quantity, str] | None:
+    """The quantity the last display equation of the end of `text` ends with, when it is in the
+    dimension of `unit`; with the text it was read from."""
+    last = None
+    for last in _DISPLAY.finditer(text[-_DISPLAY_WINDOW_CHARS:]):  # noqa: B007 - the last one
+        pass
+    if last is None:
+        return None
+    side = numeric.last_side(clean(last.group(1) or last.group(2)).rstrip(".,;"))
+    quantity = numeric.parse_quantity(side)
+    if quantity is None or not _same_dimension(quantity.unit, unit):
+        return None
+    return quantity, side
+
+
+_DISPLAY_WINDOW_CHARS = 2000
 
 
 def _last_in_dimension(text: str, unit: str) -> quantities.Found | None:
@@ -278,6 +342,8 @@ def expression_check(
             tail = _PROSE_SPLIT.split(answer)[-1].strip()
         if tail and not types.has_prose(tail):
             answer = tail
+        elif (angle := _angle_in(answer)) is not None and "\\pi" in gold:
+            answer, fallback = angle, True  # "The angle is 30 degrees." against \frac{\pi}{6}
         else:
             number = last_number(answer)
             if number is None:

@@ -47,7 +47,7 @@ ANSWER_IS = re.compile(
 )
 _ANSWER_LABEL = re.compile(
     r"(?im)^[\s>*#_]*(?:(?:final\s+)?answer|(?:最终)?答案|答え|réponse|antwort|respuesta|ответ)"
-    r"\s*[*_]*\s*[:：][*_]*\s*"
+    r"\s*[*_]*\s*[:：][*_]*\s*|^\s*####\s*"  # and GSM8K's "#### 42"
 )
 # Chat-template markers: whatever follows one was not the answer (a next turn, a new question).
 _CHAT_DEBRIS = re.compile(
@@ -140,6 +140,17 @@ def find_boxed(text: str) -> str | None:
     return ", ".join(reversed(parts)) if parts else None
 
 
+# "Final Answer: The final answer is $10,455$.": a final answer stated after the last box
+_FINAL_ANSWER = re.compile(r"(?i)\bfinal\s+answer\s+(?:is|:)\s*\S")
+
+
+def after_boxed(text: str) -> str:
+    """What follows the last complete box of `text` (a unit may: `$\\boxed{72}$ m`)."""
+    for _, end, _ in _boxes(text):
+        return text[end:]
+    return ""
+
+
 def _after_last(pattern: re.Pattern[str], text: str) -> str | None:
     """What follows the last match of `pattern`, up to the end of that line."""
     last = None
@@ -172,8 +183,8 @@ def extract(text: str) -> Extraction | None:
     if not text:
         return None
     boxed = find_boxed(text)
-    if boxed is not None:
-        return Extraction(clean(boxed), "boxed")
+    if boxed is not None and not _FINAL_ANSWER.search(after_boxed(text)):
+        return Extraction(clean(boxed), "boxed")  # unless "The final answer is ..." follows it
     for how, pattern in (("answer_is", ANSWER_IS), ("answer_label", _ANSWER_LABEL)):
         found = _after_last(pattern, text)
         if found:
@@ -230,6 +241,8 @@ def final_statement(text: str) -> str | None:
     if not lines:
         return None
     last = lines[-1][-_STATEMENT_CHARS:]
+    if lines[-1][:-_STATEMENT_CHARS].count("$") % 2:  # cut inside a math span: start after it
+        last = last[last.find("$") + 1 :]
     condition = _TRAILING_CONDITION.search(last)
     if condition and re.search(r"[\d$]", last[: condition.start()]):
         last = last[: condition.start()]

@@ -341,6 +341,8 @@ def _prepare_step(
         return data_error(problem, kind)
     if kind == "auto":
         kind = types.infer(gold_answer, choices, unit)
+    if kind in ("numeric", "expression"):  # a name such as 2,5-dimethylhexane is left alone
+        pred_text = numeric.canonical_numbers(pred_text, _multiplies_out(gold_answer, unit))
     found = extract(pred_text)
     if finish_reason == "length" and (found is None or found.how not in EXPLICIT):
         why = (
@@ -384,6 +386,15 @@ def _prepare_step(
 
 def _looks(*tasks: tuple[str, tuple[Any, ...]] | None) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     return tuple(task for task in tasks if task is not None)
+
+
+def _multiplies_out(gold: str, unit: str | None) -> bool:
+    """Whether `3.5 million` in an answer is read as 3500000: unless the reference names the
+    scale itself (`3.5`, unit `million`) or is a small number (3.5 people in millions)."""
+    if numeric.names_scale(f"{gold} {unit or ''}"):
+        return False
+    stated = parse_quantity(clean(gold))
+    return stated is None or abs(stated.value) >= 1000
 
 
 def _size_problem(answer: str) -> str | None:
@@ -454,7 +465,7 @@ def _resolve(
     looks = [
         (i, look)
         for i, (p, v) in enumerate(zip(prepared, verdicts, strict=True))
-        if v.correct is False and not v.truncated
+        if v.correct is False and not v.truncated and not _read_a_unit(v)
         for look in p.second_looks
     ]
     if not looks:
@@ -467,6 +478,15 @@ def _resolve(
                 verdicts[i], correct=True, reason=reason, extracted=extracted, certain=True
             )
     return verdicts
+
+
+def _read_a_unit(verdict: Verdict) -> bool:
+    """True when the rules judged a number with a unit pint knows (`50.7 bar` against atm, `72 m`
+    against km): math-verify drops units, so its second look must not overrule that verdict."""
+    if verdict.answer_type != "numeric" or not verdict.extracted:
+        return False
+    stated = parse_quantity(verdict.extracted)
+    return stated is not None and bool(stated.unit) and parse_unit(stated.unit) is not None
 
 
 def _resolve_steps(

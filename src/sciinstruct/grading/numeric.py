@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from sciinstruct.grading.text import unwrap_text
 
 _MAX_UNIT_CHARS = 80
-_MANTISSA = r"(?P<sign>[-+−]?)\s*(?P<mant>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
+_MANTISSA = r"(?P<sign>[-+−]?)\s*(?P<mant>(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
 # 6.02e23 | 6.02 E+23 | 6.02\times10^{23} | 6.02 x 10^23 | 6.02·10^23 | 6.02*10**23
 _EXPONENT = (
     r"(?:\s*[eE]\s*(?P<e1>[-+−]?\d+)"
@@ -29,22 +30,19 @@ NUMBER_PATTERN = rf"{_MANTISSA}(?:{_EXPONENT})?"
 _NUMBER = re.compile(rf"^{NUMBER_PATTERN}")
 # A bare power of ten: 10^{-3} mol
 _POWER_OF_TEN = re.compile(r"^(?P<sign>[-+−]?)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<e2>[-+−]?\d+)\s*\}?")
-# x =, v_0 \approx, \Delta H =, \Delta G^\circ =: a name of at most two symbols, then = or ≈
-_LEADING_ASSIGNMENT = re.compile(
-    r"^(?:\\?[A-Za-z][\w{}^]*(?:\\circ\}?)?\s*){1,2}(?:=|≈|\\approx)\s*"
+# x = 5, \Delta G^\circ \approx, v = \sqrt{2gh} = 13 m/s, T \cong 130 min: a chain of relations
+# (and the brackets, operators and separators that hide or end one); its last side is the value.
+_RELATION = re.compile(
+    r"(?P<approx>\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|[≈≃≅])|(?<![<>!])="
+    r"|(?P<open>[{(\[])|(?P<close>[})\]])|(?P<sep>[,;]|\\q?quad\b|\b(?:and|or)\b)|(?P<op>[+\-−])"
 )
 # Unit text pint rejects is still fine when it is words ("5 apples"), not when it is math.
 _LOOKS_LIKE_MATH = re.compile(r"[\d+\-*/^=\\,()\[\]|]|^[A-Za-z]$")
 # 1\,000, 1{,}000, 2 500: thin-space, braced-comma and space thousands separators.
 _THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |~| |\u202f|\u00a0)(?=\d{3}(?![\d/]))")
-# 3,15 kg: a decimal comma (as French, German or Russian text writes it), read as one only when
-# a unit follows, since "1,2" alone is as likely a list.
-_DECIMAL_COMMA = re.compile(r"^([-+−]?\d+),(\d{1,2}|\d{4,})(?![\d,])\s*(\S.*)$")
 # 2 3/4, 5 1/2: a whole number and a proper fraction written apart.
 _MIXED_NUMBER = re.compile(r"^([-−])?(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d.,/])")
-# 3,15: a decimal comma; alone it is read as one only against a reference that is one number.
-# (a word may follow: "12,5 м"; no further digit or comma, which would make it a list).
-LONE_DECIMAL_COMMA = re.compile(r"^([-+−]?\d+,(?:\d{1,2}|\d{4,}))(?![\d,])[^\d,]*$")
+_MATH_DOLLAR = re.compile(r"(?<!\\)\$")
 _APPROX = re.compile(r"^(?:\\approx|≈|~|=)\s*")
 # Ways to write "per cent" after a number, once `\text{}` is unwrapped.
 _PERCENT = frozenset(["%", "\\%", "percent", "per cent", "pct", "percentage points"])
@@ -65,12 +63,8 @@ def parse_quantity(text: str) -> Quantity | None:
     Returns None unless the text is a number, optionally followed by unit text. A leading
     `x =` or `\\approx` is dropped. The unit text is not validated here (see `parse_unit`).
     """
-    s = strip_assignment(_THOUSANDS.sub("", unwrap_text(text.strip(), " ")))
-    comma = _DECIMAL_COMMA.match(s)
-    if comma:
-        unit = normalize_unit(comma.group(3))
-        if parse_unit(unit) is not None:
-            return Quantity(float(f"{comma.group(1)}.{comma.group(2)}".replace("−", "-")), unit)
+    s = _MATH_DOLLAR.sub(" ", unwrap_text(text.strip(), " "))  # "$125$ miles"
+    s = strip_assignment(_THOUSANDS.sub("", s.strip()))
     mixed = _MIXED_NUMBER.match(s)
     if mixed:  # 2 3/4 cups
         sign, whole, num, den = mixed.groups()
@@ -103,8 +97,50 @@ def parse_quantity(text: str) -> Quantity | None:
 
 
 def strip_assignment(text: str) -> str:
-    """`x = 5 m`, `v_0 \\approx 5 m` and `= 5 m` -> `5 m`."""
-    return _APPROX.sub("", _LEADING_ASSIGNMENT.sub("", text))
+    """`x = 5 m`, `v_0 \\approx 5 m`, `= 5 m` and `v = \\sqrt{2gh} = 5 m` -> `5 m`."""
+    return _APPROX.sub("", last_side(text))
+
+
+def last_side(text: str, evaluated: bool = False) -> str:
+    """The value a chain of relations ends with (`=`, `\\approx`, `\\cong`, `≈`, outside
+    brackets): `E = \\frac{q}{C} = 2.5 \\mathrm{~V}` -> `2.5 \\mathrm{~V}`. `text` itself when
+    it is no chain, when a comma, semicolon, "and" or "or" comes before its last relation
+    (`x = 1, y = 2`: two values), when it is a sentence (`8g is 8 * 100 = 800mg`) or an equation
+    (`x^2 + y^2 = 9`: two sides, an exact relation, a sum or difference on the left).
+    `evaluated` asks for a computed result only: a chain of three sides or more, or an
+    approximation (`S = 25000(e^{3.2}-1) \\approx 588.3`), not `x = 5`."""
+    depth, cut, sides, separated, summed, approx = 0, -1, 1, False, False, False
+    for match in _RELATION.finditer(text):
+        if match.group("open"):
+            depth += 1
+        elif match.group("close"):
+            depth = max(0, depth - 1)
+        elif depth > 0:
+            continue
+        elif match.group("sep"):
+            separated = True
+        elif match.group("op"):
+            summed = summed or (sides == 1 and bool(text[: match.start()].strip()))
+        elif separated:
+            return text
+        else:
+            cut, sides = match.end(), sides + 1
+            approx = approx or bool(match.group("approx"))
+    if cut < 0 or (sides == 2 and (summed or evaluated) and not approx):
+        return text
+    first = _RELATION_START.split(_COMMAND_ARGUMENT.sub(" ", text), 1)[0]
+    if _PROSE_WORD.search(first) or len(_LONG_WORD.findall(first)) > 1:
+        return text  # "8g is 8 * 100 = 800mg", "She spent 3 x 4 = 12": a sentence, not a chain
+    return text[cut:].strip()
+
+
+_RELATION_START = re.compile(r"\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|=|[≈≃≅]")
+_COMMAND_ARGUMENT = re.compile(r"\\[A-Za-z]+\s*(?:\{[^{}]*\})?")
+_LONG_WORD = re.compile(r"(?<![\\\w])[^\W\d_]{3,}")
+_PROSE_WORD = re.compile(
+    r"(?i)(?<![\\\w])(?:is|are|was|so|we|get|gets|gives|the|then|thus|hence|therefore|which"
+    r"|equals|of|to|ist|est|es|это)(?!\w)"
+)
 
 
 def is_percent(unit: str | None) -> bool:
@@ -142,6 +178,28 @@ def parse_rational(text: str) -> Fraction | None:
     return -value if g["sign"] in ("-", "−") else value
 
 
+# Unit words as other languages write them: "2,5 т", "0,5 litros", "3 Stunden", "5 米".
+_UNIT_WORDS = {
+    **{"т": "t", "кг": "kg", "г": "g", "мг": "mg", "м": "m", "км": "km", "см": "cm", "мм": "mm"},
+    **{"с": "s", "сек": "s", "мин": "min", "ч": "h", "л": "L", "мл": "mL", "моль": "mol"},
+    **{"Дж": "J", "кДж": "kJ", "Вт": "W", "кВт": "kW", "Н": "N", "Па": "Pa", "кПа": "kPa"},
+    **{"В": "V", "А": "A", "Ом": "ohm", "Гц": "Hz", "К": "K"},
+    **dict.fromkeys(["metros", "mètres", "mètre", "metri", "Meter", "Metern"], "m"),
+    **dict.fromkeys(["kilómetros", "kilómetro", "kilomètres", "kilomètre", "Kilometer"], "km"),
+    **dict.fromkeys(["quilômetros", "chilometri"], "km"),
+    **dict.fromkeys(["centímetros", "centimètres", "Zentimeter", "centimetri"], "cm"),
+    **dict.fromkeys(["gramos", "gramo", "grammes", "Gramm", "grammi", "gramas"], "g"),
+    **dict.fromkeys(["kilogramos", "kilogrammes", "Kilogramm", "chilogrammi", "quilos"], "kg"),
+    **dict.fromkeys(["litros", "litro", "litres", "Liter", "litri"], "L"),
+    **dict.fromkeys(["mililitros", "millilitres", "Milliliter", "millilitri"], "mL"),
+    **dict.fromkeys(["segundos", "segundo", "secondes", "Sekunden", "Sekunde", "secondi"], "s"),
+    **dict.fromkeys(["minutos", "Minuten", "minuti"], "min"),
+    **dict.fromkeys(["horas", "hora", "heures", "heure", "Stunden", "Stunde"], "h"),
+    **dict.fromkeys(["días", "dias", "jours", "Tage", "Tagen", "giorni"], "day"),
+    **dict.fromkeys(["años", "anos", "années", "Jahre", "Jahren", "anni"], "year"),
+    **{"米": "m", "千米": "km", "公里": "km", "厘米": "cm", "毫米": "mm", "千克": "kg"},
+    **{"公斤": "kg", "克": "g", "秒": "s", "分钟": "min", "小时": "h", "升": "L", "毫升": "mL"},
+}
 _UNIT_REWRITES = (
     (re.compile(r"\$"), " "),  # SciBench writes units as math: `$\\mathrm{kJ} \\mathrm{mol}^{-1}$`
     (re.compile(r"\\(?:text|textnormal|textrm|mathrm|rm|operatorname|mbox|mathit)\b"), ""),
@@ -151,6 +209,9 @@ _UNIT_REWRITES = (
     (re.compile(r"(?:\\mu|μ|µ)\s*"), "u"),
     (re.compile(r"\\Omega|Ω"), "ohm"),
     (re.compile(r"\\AA|Å"), "angstrom"),
+    (re.compile(r"\bAU\b"), "au"),  # pint's AU is the absorbance unit; answers mean the distance
+    (re.compile(r"¢"), " cent"),
+    (re.compile(r"[^\W\d_]+"), lambda m: _UNIT_WORDS.get(m.group(0), m.group(0))),
     (re.compile(r"\\(?:cdot|times)|·|⋅|×"), "*"),
     (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"(\1)/(\2)"),  # \frac{m}{s}
     (re.compile(r"\\[,;: !]|~"), " "),
@@ -164,7 +225,9 @@ _UNIT_REWRITES = (
 
 def normalize_unit(text: str) -> str:
     """LaTeX unit text in pint's spelling: `\\mathrm{m\\,s^{-2}}` -> `m s^-2`."""
-    s = text.strip().rstrip(".").strip()
+    s = _SUPERSCRIPTS.sub(_superscript, text.strip().rstrip(".").strip())  # m², s⁻¹
+    if _SI_UNIT_MACRO.search(s):  # \si{\kilo\joule\per\mole}, unwrapped or not
+        s = siunitx_unit(unwrap_text(s))
     for pattern, repl in _UNIT_REWRITES:
         s = pattern.sub(repl, s)
     return s.strip()
@@ -175,7 +238,11 @@ def registry() -> Any:
     """The shared pint registry (built once: about 0.3 s)."""
     import pint
 
-    return pint.UnitRegistry(cache_folder=None)
+    ureg = pint.UnitRegistry(cache_folder=None)
+    # money, so that 25¢ is $0.25 (other currencies stay unknown words: 5 euros is not $5)
+    ureg.define("dollar = [currency] = _ = dollars = USD")
+    ureg.define("cent = 0.01 dollar = _ = cents")
+    return ureg
 
 
 @lru_cache(maxsize=4096)
@@ -184,10 +251,27 @@ def parse_unit(unit: str) -> Any | None:
     if not unit or len(unit) > _MAX_UNIT_CHARS or not re.fullmatch(r"[\w\s*/^.()\-+]+", unit):
         return None
     try:
-        parsed = registry().parse_units(unit)
+        return registry().parse_units(unit)
     except Exception:  # pint raises many types (UndefinedUnitError, DefinitionSyntaxError, ...)
         return None
-    return parsed
+
+
+def unglue(unit: str) -> str:
+    """A reference's unit with the units SciBench glues together read apart: `Jmol^-1 K^-1` ->
+    `J mol^-1 K^-1`. Only for references: in an answer, a word pint cannot read is a word."""
+    if parse_unit(unit) is not None:
+        return unit
+    return re.sub(r"[A-Za-z]{2,}", _unglue, unit)
+
+
+def _unglue(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if parse_unit(word) is not None:
+        return word
+    for cut in range(1, len(word)):
+        if parse_unit(word[:cut]) is not None and parse_unit(word[cut:]) is not None:
+            return f"{word[:cut]} {word[cut:]}"
+    return word
 
 
 def close(pred: float, gold: float, rtol: float, atol: float = 0.0) -> bool:
@@ -365,3 +449,233 @@ def written_precision_match(
     else:
         place, _ = gold_place  # type: ignore[misc]
     return abs(pred_value - gold_value) <= place / 2 * (1 + 1e-9)
+
+
+# --- Numbers as written in other conventions ----------------------------------------------
+# German, Spanish, French, Italian, Portuguese and Russian write a decimal comma and group
+# thousands with points, spaces or (Swiss) apostrophes: "1.250 Euro", "2 500,75 €", "0,125".
+# The response's language decides how its separators are read; a few frequent function words
+# (and Cyrillic letters) tell it, no language model needed.
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+# a word of two letters or more, not a LaTeX command (`\\text`) nor a variable (`y`)
+_WORD = re.compile(r"(?<![\\\w])[^\W\d_]{2,}")
+_DECIMAL_COMMA_WORDS = frozenset(
+    word
+    for language in (
+        "der die das den dem des ist sind und ein eine mit für von beträgt gibt nicht auf zu also "
+        "antwort ergebnis wert gleich insgesamt",  # German
+        "el la los las es son que con para por una del como hay entonces respuesta resultado "
+        "valor igual tiene",  # Spanish
+        "le les est sont et une des du pour avec il qu au donc reste réponse résultat valeur "
+        "égal",  # French
+        "di che per sono della quindi risposta risultato uguale",  # Italian
+        "um uma não são portanto resposta igual tem",  # Portuguese
+    )
+    for word in language.split()
+)
+_DECIMAL_POINT_WORDS = frozenset(
+    word
+    for english in (
+        "the is and of to so we that are this for with be by it at as then thus therefore",
+        "which has have from answer result equals total",
+    )
+    for word in english.split()
+)
+_LANGUAGE_SAMPLE_CHARS = 3000
+
+
+def writes_decimal_comma(text: str) -> bool:
+    """True when `text` is written in a language that uses a decimal comma (its words are more
+    often German, Spanish, French, Italian, Portuguese function words than English ones, or
+    it is in Cyrillic)."""
+    sample = text[-_LANGUAGE_SAMPLE_CHARS:]
+    if _CYRILLIC.search(sample):
+        return True
+    comma = point = 0
+    for word in _WORD.findall(sample.lower()):
+        comma += word in _DECIMAL_COMMA_WORDS
+        point += word in _DECIMAL_POINT_WORDS
+    return comma > point
+
+
+# No digit or separator-and-digit may touch a written number on either side.
+# (written after the first digit, so that the regex engine can skip ahead to a digit)
+_FIRST_DIGIT = r"[1-9](?<![\d.,'’][1-9])"
+_AFTER = r"(?![\d'’]|[.,]\d)"
+# 1.234.567 and 4.000,00 in any language; 1.250 and 2 500,75 only in a decimal-comma one.
+_POINT_GROUPS = re.compile(
+    rf"{_FIRST_DIGIT}\d{{0,2}}(?:(?:\.\d{{3}}){{2,}}(?:,\d+)?|(?:\.\d{{3}})+,\d+){_AFTER}"
+)
+_POINT_GROUP = re.compile(rf"{_FIRST_DIGIT}\d{{0,2}}(?:\.\d{{3}})+(?:,\d+)?{_AFTER}")
+_SPACE_GROUPS = re.compile(rf"{_FIRST_DIGIT}\d{{0,2}}(?:[ \u00a0\u202f]\d{{3}})+(?:,\d+)?{_AFTER}")
+# 1'234'567: Swiss grouping.
+_APOSTROPHE_GROUPS = re.compile(rf"{_FIRST_DIGIT}\d{{0,2}}(?:['’]\d{{3}})+{_AFTER}")
+# 0,125 and 2,5 in a decimal-comma language, 3,15 and 2,5 in any (a comma before one, two or
+# four and more digits groups no thousands); not a list (1,2,3) or a pair in brackets ((1,5)).
+_COMMA_DECIMAL = re.compile(r"(\d(?<![\d.,(\[{]\d)\d*),(\d+)(?![\d'’]|,\d|\s*[)\]}])")
+_COMMA_DECIMAL_ANY = re.compile(
+    r"(\d(?<![\d.,(\[{]\d)\d*),(\d{1,2}|\d{4,})(?![\d'’]|,\s*\d|\s*[)\]}])"
+)
+# LaTeX's {,}: 0{,}95 is a decimal comma; 588{,}313 groups thousands outside a comma language.
+_BRACED_COMMA = re.compile(r"(?<=\d)\{,\}(?=(\d+))")
+# 6.022\mathrm{e}23, 1.6\text{E-}19
+_LATEX_E = re.compile(
+    r"(?<=\d)\s*\\(?:mathrm|text|rm|mathit)\s*\{\s*([eE])\s*([-+−]?)\s*\}\s*\{?\s*([-+−]?\d+)\}?"
+)
+# .59 is 0.59 (not after a word, a digit or a closing bracket: "eq.5", "3.5")
+_BARE_DECIMAL = re.compile(r"\.(?<![\w.,)\]}\\]\.)(?=\d)")
+# 7\frac{1}{2} (hours): a mixed number, when nothing multiplies on after it.
+_MIXED_FRAC = re.compile(
+    r"(?<![\d.^_{])(\d+)\s*\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}"
+    r"(?=\s*(?:$|[$.,;:)}]|\s+[^\W\d]))"
+)
+# 3.5 million, 350 万, \boxed{358.8}$ thousand: scale words multiply the number before them.
+_SCALES: dict[str, int] = {
+    **dict.fromkeys(["thousand", "thousands", "тыс"], 3),
+    **dict.fromkeys(
+        ["million", "millions", "millionen", "millón", "millones", "milione", "milioni"], 6
+    ),
+    **dict.fromkeys(["milhão", "milhões", "миллион", "миллиона", "миллионов", "млн"], 6),
+    **dict.fromkeys(["milliard", "milliards", "milliarde", "milliarden", "млрд"], 9),
+    **dict.fromkeys(["миллиард", "миллиарда", "миллиардов", "billion", "billions"], 9),
+    **dict.fromkeys(["trillion", "trillions"], 12),
+}
+# In a decimal-comma language a billion is 10^12 (Billion, billón, billion in French).
+_LONG_SCALES = dict.fromkeys(["billion", "billions", "billionen", "billón", "billones"], 12)
+_CJK_SCALES = {"百万": 6, "千万": 7, "万": 4, "亿": 8}
+_SCALE_WORDS = sorted({*_SCALES, *_LONG_SCALES}, key=len, reverse=True)
+_SCALE = re.compile(
+    r"(?:(?P<pre>\\boxed\s*\{\s*)|(?<![\d.^_{]))(?P<num>\d+(?:\.\d+)?)"
+    r"(?P<close>(?(pre)\s*\}|))(?P<dollar>\s*\$)?\s*"
+    rf"(?:(?P<word>{'|'.join(map(re.escape, _SCALE_WORDS))})(?![^\W\d_])"
+    rf"|(?P<cjk>{'|'.join(_CJK_SCALES)}))",
+    re.IGNORECASE,
+)
+
+
+def canonical_numbers(text: str, scales: bool = True) -> str:
+    """`text` with its numbers in the one spelling the rest of the grader reads: a decimal
+    point, no thousands separators that could be misread (`1.250 Euro` in German is `1250`,
+    `0,125` in Russian `0.125`, `1'234'567` is `1234567`), `6.022\\mathrm{e}23` as `6.022e23`,
+    `.59` as `0.59`, a mixed number `7\\frac{1}{2}` as `7.5` (or an improper fraction) and,
+    with `scales`, `3.5 million` as `3500000`."""
+    comma = writes_decimal_comma(text)
+    s = text
+    if "'" in s or "’" in s:
+        s = _APOSTROPHE_GROUPS.sub(lambda m: re.sub(r"['’]", "", m.group(0)), s)
+    s = _POINT_GROUPS.sub(_european, s)
+    if comma:
+        s = _POINT_GROUP.sub(_european, s)
+        s = _SPACE_GROUPS.sub(lambda m: re.sub(r"\s", "", m.group(0)).replace(",", "."), s)
+        s = _COMMA_DECIMAL.sub(r"\1.\2", s)
+    elif "," in s:
+        s = _COMMA_DECIMAL_ANY.sub(r"\1.\2", s)
+    if "{,}" in s:
+        s = _BRACED_COMMA.sub(lambda m: "" if not comma and len(m.group(1)) == 3 else ".", s)
+    if "{e" in s or "{E" in s:
+        s = _LATEX_E.sub(lambda m: f"e{m.group(2) or ''}{m.group(3)}".replace("−", "-"), s)
+    s = _BARE_DECIMAL.sub("0.", s)
+    s = _SUPERSCRIPTS.sub(_superscript, s)
+    if "\\SI" in s or "\\qty" in s:
+        s = _SIUNITX.sub(lambda m: f"{m.group(1)}\\,\\mathrm{{{siunitx_unit(m.group(2))}}}", s)
+    if "frac" in s:
+        s = _MIXED_FRAC.sub(_mixed, s)
+    if scales and names_scale(s):  # a quick search first: the substitution is the costly pass
+        s = _SCALE.sub(lambda m: _scaled(m, comma), s)
+    return s
+
+
+# 10⁻¹⁹, m·s⁻¹, m²: Unicode superscripts are a power.
+_SUPERSCRIPTS = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+
+
+def _superscript(match: re.Match[str]) -> str:
+    return f"^{{{match.group(0).translate(_SUPERSCRIPT_DIGITS)}}}"
+
+
+# siunitx: \SI{9.8}{\meter\per\second\squared}, \qty{5}{kg}
+_SIUNITX = re.compile(r"\\(?:SI|qty)\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_SI_UNIT_MACRO = re.compile(
+    r"\\(?:per|squared|cubed|kilo|milli|micro|nano|mega|giga|centi|meter|metre|second|gram"
+    r"|joule|newton|watt|pascal|kelvin|mole|ampere|volt|hertz|litre|liter|electronvolt"
+    r"|coulomb|tesla|celsius|degreeCelsius)(?![A-Za-z])"
+)
+_SI_PREFIXES = {
+    **{"kilo": "k", "milli": "m", "micro": "u", "nano": "n", "pico": "p", "femto": "f"},
+    **{"centi": "c", "deci": "d", "mega": "M", "giga": "G", "tera": "T"},
+}
+_SI_MACRO = re.compile(r"\\([A-Za-z]+)|([^\\]+)")
+
+
+def siunitx_unit(unit: str) -> str:
+    """siunitx's unit macros in pint's spelling: `\\kilo\\gram\\per\\metre\\cubed` ->
+    `kgram / metre^3`; a unit written out (`m/s^2`) is kept."""
+    out: list[str] = []
+    prefix, power_next = "", ""
+    for macro, literal in _SI_MACRO.findall(unit):
+        if literal:
+            out.append(literal)
+        elif macro in _SI_PREFIXES:
+            prefix = _SI_PREFIXES[macro]
+        elif macro == "per":
+            out.append("/")
+        elif macro in ("squared", "cubed") and out:
+            out[-1] += "^2" if macro == "squared" else "^3"
+        elif macro in ("square", "cubic"):
+            power_next = "^2" if macro == "square" else "^3"
+        else:
+            name = {"celsius": "degC", "degreeCelsius": "degC", "percent": "%"}.get(macro, macro)
+            out.append(f"{prefix}{name}{power_next}")
+            prefix, power_next = "", ""
+    return " ".join(out)
+
+
+def _european(match: re.Match[str]) -> str:
+    return match.group(0).replace(".", "").replace(",", ".")
+
+
+def _mixed(match: re.Match[str]) -> str:
+    whole, num, den = (int(g) for g in match.groups())
+    if den == 0 or num >= den:
+        return match.group(0)  # 2\frac{3}{2} is not a mixed number
+    value = Fraction(whole * den + num, den)
+    rest = den
+    for p in (2, 5):
+        while rest % p == 0:
+            rest //= p
+    if rest == 1:  # a terminating decimal: 7.5
+        return _plain(Decimal(value.numerator) / Decimal(value.denominator))
+    return f"\\frac{{{value.numerator}}}{{{value.denominator}}}"
+
+
+def _scaled(match: re.Match[str], comma: bool) -> str:
+    if match.group("cjk"):
+        power = _CJK_SCALES[match.group("cjk")]
+    else:
+        word = match.group("word").lower()
+        power = (_LONG_SCALES.get(word) if comma else None) or _SCALES.get(word) or 12
+    value = _plain(Decimal(match.group("num")).scaleb(power))
+    if match.group("pre"):
+        return f"{match.group('pre')}{value}{match.group('close')}{match.group('dollar') or ''}"
+    return f"{value}{match.group('dollar') or ''}"
+
+
+def _plain(value: Decimal) -> str:
+    """A Decimal in positional notation without trailing zeros: 3500000, 7.5."""
+    return format(value.normalize(), "f")
+
+
+_SCALE_WORD = re.compile(
+    rf"(?i)(?<![^\W\d_])(?:{'|'.join(map(re.escape, _SCALE_WORDS))})(?![^\W\d_])"
+    rf"|{'|'.join(_CJK_SCALES)}"
+)
+
+
+def names_scale(text: str) -> bool:
+    """True when `text` (a reference or its unit) names a scale word: `3.5` (million) is then
+    the reference's own number, and `3.5 million` in the answer must not be multiplied out."""
+    lowered = text.lower()  # substring tests first: a regex alternation at every position is slow
+    if not any(word in lowered for word in (*_SCALE_WORDS, *_CJK_SCALES)):
+        return False
+    return _SCALE_WORD.search(text) is not None

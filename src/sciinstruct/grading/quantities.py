@@ -38,7 +38,7 @@ _DELIMITERS = re.compile(r"\$|\\[()\[\]]")
 _SPACING = re.compile(r"\\[,;: !]|~")
 # One piece of unit text: a word or LaTeX command, a power, a bracket, an operator or a space.
 _UNIT_TOKEN = re.compile(
-    r"(?P<word>\\%|%|\\[A-Za-z]+|[A-Za-zµμΩÅ°℃]+)"
+    r"(?P<word>\\%|%|\\[A-Za-z]+|[A-Za-zÀ-ÖØ-öø-ÿµμΩÅ°℃¢\u0400-\u04ff\u4e00-\u9fff]+)"
     r"|(?P<power>\^\s*\{?\s*\\circ\s*\}?|\^\s*\{?\s*[-+−]?\s*\d+(?:\.\d+)?\s*\}?|[²³¹⁰⁻]+)"
     r"|(?P<bracket>[(){}])"
     r"|(?P<op>\s*(?:[/*·⋅×]|\\cdot|\\times)\s*)"
@@ -108,37 +108,17 @@ def _unit_cuts(text: str, start: int) -> list[int]:
     return cuts[::-1]
 
 
-# 3,15 kg: a decimal comma (see numeric.parse_quantity; without a unit, see _in_running_text).
-_DECIMAL_COMMA = re.compile(r"[-+−]?\d+,(?:\d{1,2}|\d{4,})(?![\d,])")
 # 2 500 (a space between thousands) and 2 3/4 (a mixed number), as running text writes them.
 _SPACED = re.compile(
     r"[-+−]?\d{1,3}(?:[ \u202f\u00a0]\d{3})+(?![\d/]|[.,]\d)|[-+−]?\d+ \d+/\d+(?![\d/.,])"
 )
 
 
-def _in_running_text(text: str, start: int, end: int) -> bool:
-    """True when the number at `text[start:end]` stands alone: not in brackets (`(1,2)`) and not
-    one of a list (`1,5, 2,5`)."""
-    before = text[max(0, start - 1) : start]
-    after = text[end : end + 3]
-    return before not in ("(", "[", "{") and not re.match(r"\s*[)\]}]|,\s*\d", after)
-
-
 def quantity_at(text: str, start: int) -> Found | None:
     """The number that starts at `text[start]` and the longest unit after it that pint knows
     (or per cent); the bare number when no unit text is known. Running text also writes
-    `2 500` (a space between thousands), `2 3/4` (a mixed number) and `3,5 часа` (a decimal
-    comma: one to two or four and more digits after it, outside brackets and lists)."""
-    comma = _DECIMAL_COMMA.match(text, start)
-    if comma is not None:
-        for cut in _unit_cuts(text, comma.end()):
-            unit_text = text[comma.end() : cut]
-            quantity = parse_quantity(comma.group(0) + " " + unit_text.strip())
-            if quantity is not None and quantity.unit and parse_unit(quantity.unit) is not None:
-                return Found(quantity, f"{comma.group(0)}{unit_text}".strip(), cut)
-        if _in_running_text(text, start, comma.end()):
-            value = float(comma.group(0).replace("−", "-").replace(",", "."))
-            return Found(Quantity(value, ""), comma.group(0), comma.end())
+    `2 500` (a space between thousands) and `2 3/4` (a mixed number); decimal commas are
+    respelt before (`numeric.canonical_numbers`)."""
     written = _SPACED.match(text, start)
     if written is not None:  # 2 500 people, 2 3/4 cups: the bare value
         quantity = parse_quantity(written.group(0))
@@ -160,19 +140,28 @@ def quantity_at(text: str, start: int) -> Found | None:
     return Found(quantity, digits.strip(), end) if quantity is not None else None
 
 
+def unit_at(text: str) -> str | None:
+    """The unit pint knows that `text` opens with, past math delimiters (`$ m.` -> `m`), else
+    None."""
+    tidy = _tidy(text)
+    start = len(tidy) - len(tidy.lstrip())
+    for cut in _unit_cuts(tidy, start):
+        quantity = parse_quantity("1 " + tidy[start:cut].strip())
+        if quantity is not None and quantity.unit and parse_unit(quantity.unit) is not None:
+            return quantity.unit
+    return None
+
+
 def leading_quantity(text: str) -> Found | None:
     """The quantity an answer opens with (`11 m/s because ...`, `v = 11 m/s, so`), or that ends
-    the chain of equalities it opens (`21 A = 21000 mA`), when it has a unit pint knows or is per
-    cent; None otherwise."""
+    the chain of relations it opens (`21 A = 21000 mA`: see `numeric.last_side`), when it has a
+    unit pint knows or is per cent; None otherwise."""
     tidy = strip_assignment(_tidy(text).strip())
     if not tidy or _NUMBER_START.match(tidy) is None:
         return None
     found = quantity_at(tidy, 0)
     if found is None or not (found.quantity.unit or found.quantity.percent):
         return None
-    if tidy[found.end :].lstrip().startswith("="):
-        # `21 A = 21000 mA`: a chain of equalities opens with the given; its last side is the result
-        return leading_quantity(tidy.rsplit("=", 1)[1])
     return found
 
 
