@@ -436,11 +436,13 @@ def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Step:
     text = strip_chat_debris(pred_text)
     found = extract(pred_text)
     pred_letters, fallback = _chosen(text, found, choices), False
-    if pred_letters is None:
-        letter = choice.find_in_text(text)
-        pred_letters, fallback = (frozenset(letter), True) if letter else (None, False)
-    if pred_letters is None:  # "B and C ignore friction; A ... Therefore, D."
-        pred_letters = choice.stated(choice.last_sentence(text))
+    last = choice.last_sentence(text)
+    for source in (last, None, text):  # the last sentence first: "... Therefore, D."
+        if pred_letters is None and source is not None:
+            letter = choice.find_in_text(source)
+            pred_letters, fallback = (frozenset(letter), True) if letter else (None, False)
+        if pred_letters is None and source is None:  # "B and C ignore friction; A ... So D."
+            pred_letters = choice.stated(last)
     if pred_letters is None and found is not None and not found.fallback:
         pred_letters = choice.letters(found.text, choices)
     if pred_letters is None:
