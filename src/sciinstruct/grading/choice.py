@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 
+from sciinstruct.grading.answer_types import has_prose
+from sciinstruct.grading.extract import ANSWER_IS
 from sciinstruct.grading.text import normalize, unwrap_text
 
 LETTERS = "ABCDEFGHIJ"
+# A formula command and its arguments: `\frac{1}{2}`, `\sqrt{2}`.
+_FORMULA = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})*")
 _MARKUP = re.compile(r"\*\*|__|\$")
 # A letter set in a font or a box: `$\mathbf{C}$`, `\textbf{(B)}`.
 _FONT_LETTER = re.compile(
@@ -19,8 +23,14 @@ _CYRILLIC_LONE = re.compile(r"^[\s(\[]*[АБВГДабвгд](?:[)\].:,;]|\s*$)"
 # letter, then punctuation, nothing, or (a capital letter only) a space ("I pick London" starts
 # with a word, not option I).
 _LEADING = re.compile(r"^[\s(\[{]*(?:([A-Ja-j])(?:[)\]}.:,;，。；、]|$)|([A-J])(?=\s))")
-# "A, C", "A and C", "(A)(C)", "A C": letters and separators only.
-_LETTER_SET = re.compile(r"^[\s(\[]*[A-J][\s)\]]*(?:(?:,|;|/|&|and|\s)*[\s(\[]*[A-J][\s)\]]*)*$")
+# "A, C", "A and C", "(A)(C)", "A C", "A、C": letters and separators only.
+_LETTER_SET = re.compile(
+    r"^[\s(\[]*[A-J][\s)\]]*(?:(?:,|;|/|&|and|\s|[、，；和与及])*[\s(\[]*[A-J][\s)\]]*)*$"
+)
+# "Option C", "la opción A", "选项 D", "答案 B": an option word before the letter.
+_OPTION_WORD = re.compile(
+    r"(?i)^(?:the\s+|la\s+)?(?:option|choice|opción|opcion|選択肢|选项|选|答案)\s*"
+)
 # In running text: "the correct option is (C)", "choice B", "answer: D".
 _IN_TEXT = re.compile(
     r"(?:option|choice|answer(?:\s+is)?|correct\s+(?:one|option|choice)\s+is)\s*[:\-]?\s*"
@@ -37,19 +47,25 @@ _SETTLED = re.compile(
 # Letters a text rules out: "not C", "non A", "nicht B", "不是 A", "B and C fail".
 _RULED_OUT_BEFORE = re.compile(
     r"(?:\bnot|\bnon|\bnicht|\bno|\bне|不是|并非|而非|ではなく|\bexcept|\bexcluding|\brule\s+out"
-    r"|\beliminate)\s*(?:option\s+|choice\s+)?\(?$",
+    r"|\beliminate|\bcan(?:not|'t|’t)\s+be|\bisn[’']t)\s*(?:options?\s+|choices?\s+)?\(?"
+    r"(?:[A-J]\)?\s*(?:,|or|and|nor|ou|oder|o|、)\s*\(?)*$",
     re.IGNORECASE,
 )
 _RULED_OUT_AFTER = re.compile(
-    r"^\)?(?:\s*(?:,|and|or)\s*\(?[A-J]\)?)*\s*(?:fails?\b|(?:is|are)\s+(?:wrong|incorrect|"
-    r"ruled\s+out|impossible|false)|can(?:not|'t)?\s+be\s+ruled|错|不对|不正确)",
+    r"^\)?(?:\s*(?:,|and|or|、)\s*\(?[A-J]\)?)*\s*(?:(?:are\s+)?(?:both|all)\s+)?"
+    r"(?:fails?\b|(?:is|are)\s+(?:both\s+|all\s+)?(?:wrong|incorrect|ruled\s+out|impossible|false)"
+    r"|contradicts?\b|violates?\b|can(?:not|'t)?\s+be\s+ruled|均?(?:错|不对|不正确|不符合))",
     re.IGNORECASE,
 )
 
 
-def letters(answer: str, choices: list[str] | None = None) -> frozenset[str] | None:
-    """The option letters an answer names, or None when it names none."""
+def letters(
+    answer: str, choices: list[str] | None = None, spaced: bool = True
+) -> frozenset[str] | None:
+    """The option letters an answer names, or None when it names none; without `spaced`, a
+    capital and a space ("B Marcus", but also "A violates", "I am") name no option."""
     s = _MARKUP.sub("", unwrap_text(_FONT_LETTER.sub(r"\1", answer))).strip()
+    s = _OPTION_WORD.sub("", s)
     if not s:
         return None
     if _CYRILLIC_LONE.match(s):
@@ -57,6 +73,8 @@ def letters(answer: str, choices: list[str] | None = None) -> frozenset[str] | N
     if _LETTER_SET.match(s):
         return frozenset(re.findall(r"[A-J]", s))
     lone = _LEADING.match(s)
+    if lone and lone.group(2) and not spaced:
+        lone = None
     letter = (lone.group(1) or lone.group(2)).upper() if lone else None
     if letter and (not choices or LETTERS.index(letter) < len(choices)):
         return frozenset(letter)
@@ -70,8 +88,15 @@ def _by_option_text(answer: str, choices: list[str]) -> frozenset[str] | None:
     for index, option in enumerate(options):
         if wanted and option == wanted:
             return frozenset(LETTERS[index])
-    padded = f" {wanted} "
-    inside = [i for i, option in enumerate(options) if option and f" {option} " in padded]
+    # an option inside a sentence ("I pick London", "the angle is 45"), but not a number inside
+    # a formula (the `1` of `\frac{1}{2}`, also in "The result is $\frac{1}{2}$")
+    sentence = has_prose(answer)
+    padded = f" {normalize(_FORMULA.sub(' ', answer)) if sentence else wanted} "
+    inside = [
+        i
+        for i, option in enumerate(options)
+        if option and (sentence or has_prose(choices[i])) and f" {option} " in padded
+    ]
     if len(inside) == 1:
         return frozenset(LETTERS[inside[0]])
     return _by_option_value(answer, choices[: len(LETTERS)])
@@ -121,3 +146,133 @@ def compare(pred: frozenset[str], gold: frozenset[str]) -> tuple[bool, str]:
     if pred == gold:
         return True, f"chose {shown}"
     return False, f"chose {shown}, expected {want}"
+
+
+# A letter on its own in a statement ("réponse est C non A", "B不是 A", "Therefore, D.").
+_LONE = re.compile(r"(?<![A-Za-z'’])\(?([A-J])\)?(?![A-Za-z'’])")
+_WORD_AFTER = re.compile(r"\s+([a-z]+)")
+# Words after a letter that keep it an option: conjunctions, negations, and the verbs that say
+# what an option does ("C could work", "D holds"); any other word makes the letter a word itself
+# ("Vitamin C deficiency", "A violates", "I am").
+_JOINING_WORDS = frozenset(
+    [
+        "or",
+        "and",
+        "nor",
+        "not",
+        "non",
+        "et",
+        "ou",
+        "und",
+        "oder",
+        "y",
+        "o",
+        "is",
+        "are",
+        "was",
+        "were",
+        "would",
+        "must",
+        "should",
+        "seems",
+        "could",
+        "might",
+        "may",
+        "can",
+        "will",
+        "holds",
+        "hold",
+        "works",
+        "work",
+        "fits",
+        "fit",
+        "satisfies",
+        "matches",
+        "gives",
+        "remains",
+        "applies",
+        "fails",
+        "ist",
+        "est",
+        "es",
+    ]
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
+# "B) correct: momentum is conserved": one line per option, each with its verdict (a line may
+# also start after a literal `\n`, as responses stored with escaped newlines have it).
+_MARKED = re.compile(
+    r"(?im)(?:^|\\n)[\s*>#-]*\(?([A-J])\)?[.):：]?\s*[*_]*\s*(?:is\s+)?(correct|true|right|正确|对)\b"
+)
+_ORDINALS = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+]
+_ORDINAL = re.compile(rf"(?i)\b({'|'.join(_ORDINALS)})\s+(?:option|choice|one|answer)\b")
+
+
+def stated(segment: str) -> frozenset[str] | None:
+    """The letters a short statement names on their own, those it rules out left aside
+    ("for sure D, it can't be A or B": D; "A、C": both, a hedge); None when it names none."""
+    text = _MARKUP.sub("", _FONT_LETTER.sub(r"\1", segment))
+    kept = set()
+    for found in _LONE.finditer(text):
+        letter = found.group(1)
+        after = _WORD_AFTER.match(text, found.end())
+        if after and after.group(1) not in _JOINING_WORDS:
+            continue  # "Vitamin C deficiency", "I am": a word, not an option
+        if not _ruled_out(text, found.start(1)):
+            kept.add(letter)
+    return frozenset(kept) if kept else None
+
+
+def last_sentence(text: str) -> str:
+    """The last sentence of the last line of `text`."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    sentences = [s for s in _SENTENCE_END.split(lines[-1]) if s.strip()]
+    return sentences[-1] if sentences else lines[-1]
+
+
+def marked_correct(text: str) -> frozenset[str] | None:
+    """The option a per-option analysis marks correct ("B) correct: ..."), if exactly one."""
+    marked = {m.group(1) for m in _MARKED.finditer(text)}
+    return frozenset(marked) if len(marked) == 1 else None
+
+
+def by_ordinal(text: str, choices: list[str] | None) -> frozenset[str] | None:
+    """ "the third option": the option an ordinal names."""
+    found = list(_ORDINAL.finditer(text[-300:]))
+    if not found:
+        return None
+    index = _ORDINALS.index(found[-1].group(1).lower())
+    if choices is not None and index >= len(choices):
+        return None
+    return frozenset(LETTERS[index])
+
+
+# "Answer: B" mid-line, "答案：C", "故选B", "选 C": an answer stated without "the answer is".
+_ANSWER_MARK = re.compile(r"(?i)\b(?:final\s+)?answer\s*[:：]|答案\s*[:：]|[故应]?选(?!项)")
+
+
+def answer_statement(text: str) -> str | None:
+    """What follows the last statement of an answer in `text`, to the end of its line."""
+    end = -1
+    for pattern in (ANSWER_IS, _ANSWER_MARK):
+        for found in pattern.finditer(text):
+            end = max(end, found.end())
+    if end < 0:
+        return None
+    rest = text[end:].lstrip(" \t*_:：")
+    line = rest.split("\n", 1)[0].strip() or next(
+        (ln.strip() for ln in rest.split("\n") if ln.strip()), ""
+    )
+    return line or None

@@ -330,10 +330,20 @@ def expression_check(
     `written`, when no tolerance was asked for, a decimal against an exact value by its written
     precision: see `numeric.written_precision_match`)."""
     answer, fallback = found.text, found.fallback
+    if found.how == "whole" and "$" in pred_text and types.has_prose(answer):
+        # "The line through $(0,-1)$ with slope 3 is y = 3x - 1.": plain math after the spans
+        tail = _PROSE_WORDS.split(answer)[-1].strip()
+        if tail and "$" not in tail and "=" in tail and not types.has_prose(tail):
+            answer = tail
     if found.how == "whole" and "$" not in pred_text and types.has_prose(answer):
-        # A sentence without math markup and without a statement (see `extract.final_statement`):
-        # an angle against one in radians, else its last number.
-        if (angle := _angle_in(answer)) is not None and "\\pi" in gold:
+        # A sentence without math markup: the math after its last "is"/":" (an equation kept
+        # whole) or else its last "=", if that part is math; else its last number.
+        tail = _PROSE_WORDS.split(answer)[-1].strip()
+        if types.has_prose(tail):
+            tail = _PROSE_SPLIT.split(answer)[-1].strip()
+        if tail and not types.has_prose(tail):
+            answer = tail
+        elif (angle := _angle_in(answer)) is not None and "\\pi" in gold:
             answer, fallback = angle, True  # "The angle is 30 degrees." against \frac{\pi}{6}
         else:
             number = last_number(answer)
@@ -408,6 +418,8 @@ def expression_check(
     return Pending(task, finish, gold, "expression", answer, fallback)
 
 
+_PROSE_SPLIT = re.compile(r"\s(?:is|are|equals|=|:)\s")
+_PROSE_WORDS = re.compile(r"\s(?:is|are|equals|:)\s")
 _CANON_DROP = re.compile(r"\s+|\\[,;:! ]|\\left|\\right|\\displaystyle")
 
 
@@ -415,28 +427,83 @@ def _canonical(s: str) -> str:
     return _CANON_DROP.sub("", s)
 
 
-def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Verdict:
-    """Option letters (or option texts) as sets; the letter may be found in running text, where
-    options the text rules out ("not C", "B and C fail", "不是 A") do not count."""
+def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Step:
+    """Option letters (or option texts or values) as sets. The letter is read, in order, from
+    the model's box, its last answer statement ("Answer: B" after "I think A"), an analysis
+    that marks one option correct, its last sentence ("Therefore, D."), running text, the
+    option's text, an ordinal ("the third option") and, for an answer with a value, the option
+    of equal value (`\\sqrt{20}` for `2\\sqrt{5}`); the letters a text rules out ("not C",
+    "B and C fail", "不是 A") never count."""
     gold_letters = choice.letters(gold, choices)
     if gold_letters is None:
         return data_error(f"'{gold[:60]}' names no option letter", "choice")
+    text = strip_chat_debris(pred_text)
     found = extract(pred_text)
-    pred_letters = None
     if found is not None and found.how == "statement" and is_short(pred_text):
         found = Extraction(clean(pred_text), "whole")  # a sentence's letters, not its value
-    if found is not None and not found.fallback:
+    pred_letters, fallback = _chosen(text, found, choices), False
+    last = choice.last_sentence(text)
+    for source in (last, None, text):  # the last sentence first: "... Therefore, D."
+        if pred_letters is None and source is not None:
+            letter = choice.find_in_text(source)
+            pred_letters, fallback = (frozenset(letter), True) if letter else (None, False)
+        if pred_letters is None and source is None:  # "B and C ignore friction; A ... So D."
+            pred_letters = choice.stated(last)
+    if pred_letters is None and found is not None and not found.fallback:
         pred_letters = choice.letters(found.text, choices)
-    fallback = False
     if pred_letters is None:
-        letter = choice.find_in_text(strip_chat_debris(pred_text))
-        if letter is None:
-            shown = found.text[:200] if found else None
-            why = "no option letter found in the prediction"
-            return Verdict(False, why, shown, "choice", certain=False)
-        pred_letters, fallback = frozenset(letter), True
+        pred_letters = choice.by_ordinal(text, choices)
+    if pred_letters is None:
+        shown = found.text[:200] if found else None
+        if choices and found is not None:
+            return _choice_by_value(found, shown or "", gold_letters, choices)
+        why = "no option letter found in the prediction"
+        return Verdict(False, why, shown, "choice", certain=False)
     ok, why = choice.compare(pred_letters, gold_letters)
     return Verdict(ok, why, ", ".join(sorted(pred_letters)), "choice", fallback)
+
+
+def _chosen(
+    text: str, found: Extraction | None, choices: list[str] | None
+) -> frozenset[str] | None:
+    """The letters the response commits to in so many words, or None."""
+    if found is not None and found.how == "boxed":
+        boxed = choice.letters(found.text, choices) or choice.stated(found.text)
+        if boxed:
+            return boxed
+    statement = choice.answer_statement(text)
+    if statement:
+        statement = clean(statement)
+        said = choice.letters(statement, choices) or choice.stated(statement)
+        if said:
+            return said
+    if found is not None and not found.fallback:  # "(A)(C)", "B.", "C，不是 A"
+        said = choice.letters(found.text, choices, spaced=False)
+        if said:
+            return said
+    return choice.marked_correct(text)
+
+
+# The value of an answer written as math: the last side of its last math span.
+_LAST_SPAN = re.compile(r"\$([^$]+)\$[^$]*$")
+
+
+def _choice_by_value(
+    found: Extraction, shown: str, gold: frozenset[str], choices: list[str]
+) -> Step:
+    """The option whose value equals the answer's, by math-verify in the sandbox."""
+    span = _LAST_SPAN.search(found.text)
+    answer = (span.group(1) if span else found.text).rsplit("=", 1)[-1].strip()
+    options = tuple(clean(option) for option in choices[: len(choice.LETTERS)])
+
+    def finish(index: int | None) -> Verdict:
+        if index is None:
+            why = "no option letter found in the prediction, and no option has its value"
+            return Verdict(False, why, shown, "choice", certain=False)
+        ok, why = choice.compare(frozenset(choice.LETTERS[index]), gold)
+        return Verdict(ok, f"{why} (by the option's value)", answer, "choice")
+
+    return Pending(("option_index", (answer, options)), finish, "", "choice", answer, False)
 
 
 def text_check(found: Extraction, pred_text: str, gold: str) -> Verdict:

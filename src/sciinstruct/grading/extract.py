@@ -37,7 +37,7 @@ _BOX = re.compile(r"\\(?:boxed|fbox)\b")
 # What may stand between two boxes that together are one answer, on one line: "$ or $x=",
 # ", ", " and ". Anything more ("but correcting the sign,") means the last box replaces the rest.
 _BOX_JOINER = re.compile(
-    r"(?:[ \t$,;]|\\q?quad|\\[,;!]|\b(?:and|or)\b|\\text\{\s*(?:and|or|,)?\s*\})*"
+    r"(?:[ \t$,;]|\\q?quad|\\[,;!()\[\]]|\b(?:and|or)\b|\\text\{\s*(?:and|or|,)?\s*\})*"
     r"(?:[A-Za-z](?:_\{?\w+\}?)?\s*=\s*)?"
 )
 # "The answer is", as models write it in en, zh, fr, de, es, ru and ja.
@@ -300,8 +300,7 @@ def final_statement(text: str, question: str | None = None) -> str | None:
         and not re.match(r"\s*[\^_]", _group(spans[-1]))  # "kPa$^{-1}$": a unit's power
     ):
         inner = _group(spans[-1])
-        side = _last_match(_COPULA, inner)  # a chain's last side: "= e^{4.8} \approx 120"
-        value = assignments(inner) or (inner[side.end() :] if side else inner)
+        value = assignments(inner) or _last_side(inner)  # "= e^{4.8} \approx 120": 120
         return value + unit_after(last[spans[-1].end() :], value)
     tidy = _MATH_SPAN.sub(_group, last)
     return assignments(tidy) or _complement(_SENTENCE.split(tidy)[-1])
@@ -368,15 +367,41 @@ def _valued(line: str) -> str:
     return " ".join(sentences)
 
 
+# The math just before an `=`: "hence k", "2x - y + 1", "f(x)".
+_LEFT_SIDE = re.compile(r"[^\s,;:]+(?:\s*[-+*/]\s*[^\s,;:]+)*\s*$")
+# A name: x, c_1, T_f, P(A), f(2), \theta, E^\circ.
+_NAME = re.compile(r"\\?[A-Za-z]+'?(?:_\{?[\w\\]+\}?)?(?:\^\{?[\w\\]+\}?)?(?:\([^()]*\))?")
+# A line or a function being defined: y = 3x - 1, g(x) = x^2 (the equation is the answer).
+_DEFINED = re.compile(r"y|[A-Za-z]\(\s*[a-z](?:\s*,\s*[a-z])*\s*\)")
+
+
+def _last_side(text: str) -> str:
+    """What `text` states last: the side after its last copula (a chain's result: "= (1/2)(3)(4)
+    = 6"; "hence k = 1/sqrt 3"), or the whole equation when that copula's left side is not a
+    name ("2x - y + 1 = 0") or defines a line or function ("is y = 4x - 4")."""
+    last = _last_match(_COPULA, text)
+    if last is None:
+        return text
+    if last.group(0) == "=":
+        left = _LEFT_SIDE.search(text[: last.start()])
+        lhs = left.group(0).strip() if left else ""
+        if (
+            re.search(r"[A-Za-z]", lhs)
+            and (not _NAME.fullmatch(lhs) or _DEFINED.fullmatch(lhs))
+            and re.search(r"[A-Za-z]|^\s*0\s*$", text[last.end() :])
+        ):
+            return text[left.start() :]  # type: ignore[union-attr]
+    return text[last.end() :]
+
+
 def _complement(sentence: str) -> str | None:
     """What a statement says its subject is: the text after its last copula, up to the end of
     that clause (`undefined` for "At x = 0 ..., so the expression is undefined": a statement
     whose value is no number); None when the sentence states nothing."""
     sentence = _RELATIVE_REMARK.sub("", sentence)
-    last = _last_match(_COPULA, sentence)
-    if last is None:
+    if _COPULA.search(sentence) is None:
         return None
-    value = sentence[last.end() :]
+    value = _last_side(sentence)
     end = _CLAUSE_END.search(value)
     value = _HEDGE_WORD.sub("", (value[: end.start()] if end else value).strip())
     if re.search(r"\d|\\", value) or _NO_VALUE.match(value):

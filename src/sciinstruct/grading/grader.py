@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sciinstruct.grading import answer_types as types
-from sciinstruct.grading import numeric
+from sciinstruct.grading import numeric, several
 from sciinstruct.grading.equivalence import (
     Pending,
     Step,
@@ -244,7 +244,7 @@ class _Prepared:
     """A pair's rule check, and the second look to take if the rules find its answer wrong."""
 
     step: Step
-    second_look: tuple[str, tuple[Any, ...]] | None = None
+    second_looks: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
 
 def _prepare(
@@ -381,7 +381,7 @@ def _prepare_step(
     if found is None:
         verdict = Verdict(False, "no answer found in the prediction", None, kind, certain=False)
         second = _second_look(pred_text, gold_answer, kind, unit, rtol, None, written)
-        return _Prepared(wrong(verdict, gold_answer), second)
+        return _Prepared(wrong(verdict, gold_answer), _looks(second))
     problem = _size_problem(found.text)
     if problem:
         shown = found.text[:200]
@@ -394,12 +394,21 @@ def _prepare_step(
     second = _second_look(pred_text, gold_answer, kind, unit, rtol, found, written)
     if kind == "numeric":
         check = numeric_check(found, pred_text, gold_answer, unit, rtol, atol, written)
-        return _Prepared(check, second)
+        return _Prepared(check, _looks(second))
     if kind == "text":
         return text_check(found, pred_text, gold_answer)
     if kind == "smiles":
         return smiles_check(found, gold_answer)
-    return _Prepared(expression_check(found, pred_text, gold_answer, rtol, written), second)
+    # a reference that lists several values: the response's final statement read as a list
+    listed = several.plan(found, pred_text, gold_answer, rtol, question)
+    if listed is not None and listed.verdict is not None:
+        return Verdict(*listed.verdict, found.text, kind, found.fallback)
+    looks = _looks(listed.task if listed is not None else None, second)
+    return _Prepared(expression_check(found, pred_text, gold_answer, rtol, written), looks)
+
+
+def _looks(*tasks: tuple[str, tuple[Any, ...]] | None) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    return tuple(task for task in tasks if task is not None)
 
 
 def _multiplies_out(gold: str, unit: str | None) -> bool:
@@ -477,18 +486,16 @@ def _resolve(
     reference)."""
     verdicts = _resolve_steps([p.step for p in prepared], timeout, workers, deadline)
     looks = [
-        (i, p.second_look)
+        (i, look)
         for i, (p, v) in enumerate(zip(prepared, verdicts, strict=True))
-        if p.second_look is not None
-        and v.correct is False
-        and not v.truncated
-        and not _read_a_unit(v)
+        if v.correct is False and not v.truncated and not _read_a_unit(v)
+        for look in p.second_looks
     ]
     if not looks:
         return verdicts
     outcomes = _run_cached([task for _, task in looks], timeout, workers, deadline)
     for (i, _), outcome in zip(looks, outcomes, strict=True):
-        if outcome.error is None and outcome.value[0] is True:
+        if outcome.error is None and outcome.value[0] is True and not verdicts[i].correct:
             _, reason, extracted = outcome.value
             verdicts[i] = replace(
                 verdicts[i], correct=True, reason=reason, extracted=extracted, certain=True

@@ -9,6 +9,7 @@ LaTeX extraction is used; its plain-expression extraction calls sympy's `parse_e
 
 from __future__ import annotations
 
+import cmath
 import logging
 import re
 from collections.abc import Sequence
@@ -28,10 +29,10 @@ _COMMAND = re.compile(r"\\[A-Za-z]+")
 _TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)\b")
 _DEGREES = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°)")
 # y = 3x - 1 and g(x) = 3x - 1 define the same line: a definition's left side is a name only.
-# a < x < b, a \le x \leq b: a chained inequality in one variable
-_BETWEEN = re.compile(
-    r"\s*([^<>=\\]+?)\s*(<|\\le(?:q)?\b)\s*[A-Za-z]\s*(<|\\le(?:q)?\b)\s*([^<>=\\]+?)\s*"
-)
+# \{x \mid x > 2\}, \{x : x > 2\}: a set written by its condition, which is then the answer.
+_SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*(.+?)\s*\\\}$")
+# e^{i\pi/4}: Euler's number, the only letter besides the imaginary unit in a polar form
+_EULER = re.compile(r"(?<![A-Za-z\\])e(?=\s*\^)")
 _DEFINED = re.compile(r"^\s*(?:y|[A-Za-z]\s*\(\s*[a-z](?:\s*,\s*[a-z])*\s*\))\s*=(?=[^=]*$)")
 
 
@@ -40,15 +41,14 @@ def to_latex(answer: str) -> str:
     visible, degrees inside trigonometric functions made radians, a definition's left side
     (`y =`, `g(x) =`) dropped, wrapped in `$...$`."""
     s = _E_NOTATION.sub(lambda m: f"{m.group(1)}\\times10^{{{int(m.group(2))}}}", answer.strip())
-    if set(re.findall(r"[A-Za-z]", _COMMAND.sub("", s))) == {"i"}:  # no other variable
+    s = _SET_BUILDER.sub(r"\1", s).replace("\\varnothing", "\\emptyset")
+    if set(re.findall(r"[A-Za-z]", _COMMAND.sub("", _EULER.sub("", s)))) == {
+        "i"
+    }:  # no other variable
         s = _IMAGINARY.sub("I", s)
     if _TRIG.search(s):
         s = _DEGREES.sub(lambda m: f"\\frac{{{m.group(1)}\\pi}}{{180}}", s)
     s = _DEFINED.sub("", s)
-    between = _BETWEEN.fullmatch(s)
-    if between:  # -2 < x \le 3 is the interval (-2, 3]
-        low, left, right, high = between.groups()
-        s = f"{'[' if 'e' in left else '('}{low}, {high}{']' if 'e' in right else ')'}"
     if "$" in s or "\\boxed" in s or s.startswith(("\\(", "\\[")):
         return s
     return f"${s}$"
@@ -187,6 +187,9 @@ def equal(pred: str, gold: str, rtol: float | None = None, written: bool = False
     same = _math_verify().verify(list(gold_parsed), list(pred_parsed), timeout_seconds=None)
     if same:
         return [True, "math-verify: equivalent"]
+    form = _same_in_another_form(pred_parsed[0], gold_parsed[0], pred, gold)
+    if form:
+        return [True, form]
     by_value = _by_value(pred, pred_parsed[0], gold, gold_parsed[0], rtol, written)
     return by_value or [False, "math-verify: not equivalent"]
 
@@ -229,6 +232,113 @@ def _rounded_too_far(pred: str, gold: str, gold_item: Any) -> bool:
         not any(written_precision_match(m.group(0), float(m.group(0)), gold, v) for v in values)
         for m in _DECIMAL_LITERAL.finditer(pred)
     )
+
+
+def _same_in_another_form(pred: Any, gold: Any, pred_text: str, gold_text: str) -> str | None:
+    """Why two parsed answers that math-verify calls different are the same object written in
+    two forms, or None: an inequality and its interval, a column vector and a tuple, two exact
+    numbers of one value (`\\sqrt{2}e^{i\\pi/4}` and `1+i`), two equations of one curve."""
+    import sympy
+
+    sets = _as_set(pred), _as_set(gold)
+    if sets[0] is not None and sets[1] is not None and sets[0] == sets[1]:
+        return "the same set of real numbers"
+    vectors = _as_tuple(pred, gold), _as_tuple(gold, pred)
+    if (
+        vectors[0] is not None
+        and vectors[1] is not None
+        and len(vectors[0]) == len(vectors[1])
+        and all(sympy.simplify(p - g) == 0 for p, g in zip(*vectors, strict=True))
+    ):
+        return "the same vector"
+    if getattr(pred, "is_number", False) and getattr(gold, "is_number", False):
+        try:
+            p, g = complex(pred.evalf(30)), complex(gold.evalf(30))
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if cmath.isfinite(p) and cmath.isfinite(g) and abs(p - g) <= 1e-12 * max(1.0, abs(g)):
+            return "the same number"
+        return None
+    equations = _equation(pred, pred_text), _equation(gold, gold_text)
+    if equations[0] is not None and equations[1] is not None:
+        ratio = sympy.simplify(equations[0] / equations[1])
+        if ratio.is_number and ratio != 0 and ratio.is_finite:
+            return "equations of the same curve (one is a constant multiple of the other)"
+    return None
+
+
+def _as_set(item: Any) -> Any:
+    """The set of reals an interval, union, inequality (`x \\geq 5`) or list of inequalities
+    stands for; None for anything else. A list's "and" or "or" is lost by the time it is
+    parsed: disjoint conditions (`x < -1`, `x > 2`) can only mean "or", overlapping ones
+    (`x > 1`, `x < 3`) a system, "and"."""
+    import sympy
+
+    if isinstance(item, sympy.Set) and not isinstance(item, sympy.FiniteSet):
+        return item
+    if isinstance(item, sympy.FiniteSet) and item.args and all(_is_condition(a) for a in item.args):
+        conditions = item.args
+    elif _is_condition(item):
+        conditions = (item,)
+    else:
+        return None
+    symbols = set().union(*(c.free_symbols for c in conditions))
+    if len(symbols) != 1:
+        return None
+    try:
+        parts = [c.as_set() for c in conditions]
+    except (NotImplementedError, TypeError, ValueError):
+        return None
+    both = sympy.Intersection(*parts)
+    return sympy.Union(*parts) if both is sympy.S.EmptySet else both
+
+
+def _is_condition(item: Any) -> bool:
+    import sympy
+
+    relational = isinstance(item, sympy.core.relational.Relational)
+    return (relational and not isinstance(item, sympy.Eq)) or isinstance(item, sympy.And | sympy.Or)
+
+
+def _as_tuple(item: Any, other: Any) -> tuple[Any, ...] | None:
+    """The entries of a tuple or of a one-column (or one-row) matrix, in order; against a
+    matrix, `(1, 2)` (which math-verify reads as an open interval) is the vector's tuple."""
+    import sympy
+
+    if isinstance(item, sympy.Tuple | tuple):
+        return tuple(item)
+    if (
+        isinstance(item, sympy.Interval)
+        and item.left_open
+        and item.right_open
+        and isinstance(other, sympy.MatrixBase)
+    ):
+        return (item.start, item.end)
+    if isinstance(item, sympy.MatrixBase) and 1 in item.shape:
+        return tuple(item)
+    return None
+
+
+# `g(x) =`: a function's name on the left of a definition, which names the curve `y`
+_FUNCTION_NAME = re.compile(r"^\s*[A-Za-z]\s*\(\s*[a-z]\s*\)\s*$")
+
+
+def _equation(item: Any, text: str) -> Any:
+    """`lhs - rhs` of an equation (parsed, or written with one `=` in `text`), or None."""
+    import sympy
+
+    if isinstance(item, sympy.Eq):
+        return item.lhs - item.rhs
+    if text.count("=") != 1 or re.search(r"[<>!]=|\\[lg]eq?", text):
+        return None
+    lhs, rhs = text.split("=")
+    sides = [_parse("y" if _FUNCTION_NAME.match(lhs) else lhs), _parse(rhs)]
+    if not (sides[0] and sides[1]) or any(isinstance(side[0], str) for side in sides):
+        return None
+    try:
+        return sides[0][0] - sides[1][0]
+    except TypeError:
+        return None
 
 
 def _real(item: Any) -> float | None:
@@ -310,10 +420,35 @@ def warmup() -> None:
     number("\\pi")
 
 
+def items_equal(
+    preds: Sequence[str], golds: Sequence[str], ordered: bool, rtol: float | None = None
+) -> list[Any]:
+    """`[correct, reason, extracted]` for the values of a list answer against a reference's
+    (in order, or paired off one to one as a set), each pair by `equal`."""
+    from sciinstruct.grading.several import match
+
+    k = len(golds)
+    if len(preds) != k:
+        return [False, f"{len(preds)} values, expected {k}", ", ".join(preds)]
+    table = [[bool(equal(p, g, rtol)[0]) for g in golds] for p in preds]
+    ok = all(table[i][i] for i in range(k)) if ordered else match(k, lambda i, j: table[i][j])
+    how = "in order" if ordered else "as a set"
+    why = f"the {k} values {'equal' if ok else 'differ from'} the reference's {how}"
+    return [ok, why, ", ".join(preds)]
+
+
+def option_index(answer: str, options: Sequence[str]) -> int | None:
+    """The index of the only option equal to `answer` (`\\sqrt{20}` and `2\\sqrt{5}`), or None."""
+    same = [i for i, option in enumerate(options) if _parse(option) and equal(answer, option)[0]]
+    return same[0] if len(same) == 1 else None
+
+
 # The only operations a sandbox worker will run (see sandbox.py).
 OPS = {
     "equal": equal,
     "number": number,
     "gold_problem": gold_problem,
     "response_equal": response_equal,
+    "items_equal": items_equal,
+    "option_index": option_index,
 }

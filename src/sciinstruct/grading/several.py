@@ -1,0 +1,363 @@
+"""Several answers: a reference that lists k >= 2 values, read against the response's final
+statement as a list of k values ("the roots are 1, 2 and 3", "Part (a): 12. Part (b): 18.",
+"$x_1 = 2$，$x_2 = -5$", "(a) 311,875,200 (b) 2,598,960").
+
+The reference decides how many values to look for, so the reading needs no guess about where a
+list starts: the statement is split at top-level separators (commas, "and"/"or" in several
+languages, part labels), and the run of values that ends it, back to the piece that opens with
+words ("the roots are 1"), is the response's list. Values compare as a set unless the question
+or the response fixes an order ("in that order", `(a)`/`(b)` parts, a named tuple
+`(R, \\delta) = (...)`); numbers compare here, anything else by math-verify in the sandbox.
+
+An interval or an inequality (`x \\in (2, 3)`, `-1 < x < 4`) is not a list of values: against
+such a reference it is wrong, whatever math-verify's lenient set comparison says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sciinstruct.grading import numeric
+from sciinstruct.grading.answer_types import has_prose
+from sciinstruct.grading.extract import EXPLICIT, Extraction, strip_chat_debris
+from sciinstruct.grading.text import unwrap_text
+
+# The end of a response holds its final statement; a list answer never needs more.
+_STATEMENT_CHARS = 400
+_MAX_ITEMS = 12
+# Separators between the values of a list, at bracket depth 0: punctuation (also CJK), "and" /
+# "or" in en, de, fr, es, zh, `\quad`, a sentence break, and the gap before a part label
+# ("12 (b) 18").
+_PART = r"(?:(?:part|teil|partie|parte)\s*)?\(?[a-hA-H]\)\s*[:.：]?"
+_SEPARATOR = re.compile(
+    r"\s*(?:[,;，；、]|。|\.(?=\s|$)|\\q?quad\b|\s(?:and|or|und|oder|et|ou|y|o|i\.e\.)\s"
+    r"|[和与及或])\s*(?:(?:and|or|und|et)\s+)?"
+    rf"|(?<!\b[Pp]art)(?<!\b[Tt]eil)\s+(?={_PART}\s)",
+    re.IGNORECASE,
+)
+_PART_LABEL = re.compile(rf"^\s*{_PART}\s*", re.IGNORECASE)
+# `x =`, `x_1 =`, `E_{2} \approx`, `W(x) =`, `\delta =`: the name a value is given.
+_NAME = re.compile(
+    r"(?:^|(?<=[\s(]))(\\?[A-Za-z]+(?:_\{?\w+\}?)?(?:\s*\(\s*[a-z]\s*\))?)\s*(?:=|≈|\\approx)\s*$"
+)
+_EQUALS = re.compile(r"=|≈|\\approx|:|：|解得|得")
+_MATH_START = re.compile(
+    r"[-+−]?\.?\d|[(\[]|[-+−]?\\(?!text|mathrm|quad)|(?<![A-Za-z\\])[-+−]?[a-z](?=[\s^_=+\-*/(]|$)"
+)
+_DELIMS = re.compile(r"\$|\\\(|\\\)|\\\[|\\\]|\*\*")
+# A three-digit group after a comma inside one number: 311,875,200.
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+# `x \in (2, 3)`, `-1 < x < 4`, `[1, 4]`, `(0, 3]`, a union: an interval or an inequality.
+_INTERVAL = re.compile(
+    r"\\in\s*(?:\\left)?[(\[]|[<>≤≥]|\\(?:le|ge|leq|geq|lt|gt|cup)\b"
+    r"|^\s*(?:\[[^\[\]]*,[^\[\]]*[\])]|\([^()]*,[^()]*\])\s*$"
+)
+_ORDERED_QUESTION = re.compile(
+    r"(?i)\bin\s+(?:that|this|the\s+same|the\s+given)\s+order\b|\brespectively\b|\(in\s+order\)"
+    r"|依次|分别|按顺序|\(a\)[\s\S]*\(b\)"
+)
+# What a box stands after: `x \in \boxed{(2, 3)}` (an interval), `(R, \delta) = \boxed{...}`.
+_IN_BOX = re.compile(r"\\in\s*\$?\s*$")
+_NAMED_TUPLE = re.compile(r"\)\s*=\s*\$?\s*$")
+# A clause after a list that remarks on it: "so their product is -4", "whose sum is 30".
+_AFTERTHOUGHT = re.compile(
+    r"(?i)(?:so|which|whose|since|because|giving|hence|thus|where|as|with|both|all)\b"
+)
+_SET_PREFIX = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One value of a list and the name it was given (`x`, `y_1`), if any."""
+
+    value: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the list reading decided: a verdict here, or item pairs for the sandbox."""
+
+    verdict: tuple[bool, str] | None = None
+    task: tuple[str, tuple[Any, ...]] | None = None
+
+
+def reference_items(gold: str) -> list[Item] | None:
+    """The values of a reference that lists two or more (`1, 2, 3`, `x=1, y=2`, `\\{1, 2\\}`,
+    `(0,0),(4,0)`), or None for one value, one tuple or one interval."""
+    body = _unbraced_set(gold.strip())
+    pieces = _split(body)
+    if pieces is None or len(pieces) < 2 or len(pieces) > _MAX_ITEMS:
+        return None
+    items = [_item(piece) for piece in pieces]
+    if any(item is None or item[2] for item in items):
+        return None  # a piece that is words, or holds words before its value: not a list
+    return [Item(value, name) for value, name, _ in items]  # type: ignore[misc]
+
+
+def plan(
+    found: Extraction,
+    pred_text: str,
+    gold: str,
+    rtol: float,
+    question: str | None,
+) -> Plan | None:
+    """The list check of `found` against a reference that lists several values, or None when
+    the reference is one value or the response's statement does not hold as many."""
+    golds = reference_items(gold)
+    if golds is None:
+        return None
+    statement = _statement(found, pred_text)
+    before = _before_box(pred_text) if found.how == "boxed" else ""
+    read = _response_items(statement, len(golds))
+    if read is None and _NAMED_TUPLE.search(before):  # `(R, \delta) = \boxed{(a, b)}`
+        read = _one_group(f"(_) = {statement}", len(golds))
+    shaped = _INTERVAL.search(statement) or _IN_BOX.search(before)
+    if read is None and shaped and not _INTERVAL.search(gold):
+        return Plan(verdict=(False, "an interval or inequality is not a list of values"))
+    if read is None:
+        return None
+    preds, ordered = read
+    ordered = ordered or bool(question and _ORDERED_QUESTION.search(question))
+    named = _names_match(preds, golds)
+    if named is not None:
+        preds, ordered = named, True
+    elif _distinct_names(golds):  # a system's solution whose names were not all read
+        ordered = True
+    pred_values = [p.value for p in preds]
+    gold_values = [g.value for g in golds]
+    numbers = _numbers(pred_values), _numbers(gold_values)
+    if numbers[0] is not None and numbers[1] is not None:
+        return _numeric_plan(numbers[0], numbers[1], ordered, rtol)
+    return Plan(task=("items_equal", (tuple(pred_values), tuple(gold_values), ordered, rtol)))
+
+
+def _numeric_plan(
+    preds: list[numeric.Quantity], golds: list[numeric.Quantity], ordered: bool, rtol: float
+) -> Plan | None:
+    def same(i: int, j: int) -> bool:
+        return numeric.compare(preds[i], golds[j], rtol)[0]
+
+    k = len(golds)
+    if ordered and all(same(i, i) for i in range(k)):
+        return Plan(verdict=(True, f"the same {k} values in order"))
+    if match(k, same):
+        if ordered:
+            return Plan(verdict=(False, f"the same {k} values, in another order than asked"))
+        return Plan(verdict=(True, f"the same {k} values"))
+    return None  # differing values: the ordinary check decides (it may read other numbers)
+
+
+def match(k: int, same: Callable[[int, int], bool]) -> bool:
+    """True when the k predicted items pair off one to one with the k reference items."""
+    table = [[same(i, j) for j in range(k)] for i in range(k)]
+    used: set[int] = set()
+
+    def place(i: int) -> bool:
+        if i == k:
+            return True
+        for j in range(k):
+            if table[i][j] and j not in used:
+                used.add(j)
+                if place(i + 1):
+                    return True
+                used.discard(j)
+        return False
+
+    return place(0)
+
+
+def _numbers(values: Sequence[str]) -> list[numeric.Quantity] | None:
+    out = []
+    for value in values:
+        quantity = numeric.parse_quantity(value)
+        if quantity is None or (quantity.unit and numeric.parse_unit(quantity.unit) is None):
+            return None
+        out.append(quantity)
+    return out
+
+
+def _names_match(preds: list[Item], golds: list[Item]) -> list[Item] | None:
+    """The predicted items in the reference's order when both name each value and the names
+    are distinct variables (`x = 1, y = 2`, a system's solution); None otherwise."""
+    gold_names = [g.name for g in golds]
+    if not _distinct_names(golds):
+        return None
+    by_name = {_bare(p.name): p for p in preds if p.name}
+    if len(by_name) != len(preds):
+        return None
+    ordered = [by_name.get(_bare(n)) for n in gold_names]
+    return ordered if all(ordered) else None  # type: ignore[return-value]
+
+
+def _distinct_names(items: list[Item]) -> bool:
+    return all(i.name for i in items) and len({_bare(i.name) for i in items}) == len(items)
+
+
+def _bare(name: str) -> str:
+    return re.sub(r"[\s{}]", "", name)
+
+
+def _before_box(pred_text: str) -> str:
+    """The few characters a response writes just before its last box."""
+    start = pred_text.rfind("\\boxed")
+    return pred_text[max(0, start - 40) : start] if start >= 0 else ""
+
+
+def _statement(found: Extraction, pred_text: str) -> str:
+    """The text a list answer is read from: the model's own box or answer line, else the
+    final line of the response (with the part-labelled lines just before it)."""
+    if found.how in EXPLICIT:
+        return found.text
+    lines = [ln.strip() for ln in strip_chat_debris(pred_text).strip().splitlines() if ln.strip()]
+    if not lines:
+        return found.text
+    tail = [lines.pop()]
+    while lines and _PART_LABEL.match(tail[0]) and _PART_LABEL.match(lines[-1]):
+        tail.insert(0, lines.pop())
+    return " ; ".join(tail)[-_STATEMENT_CHARS:]
+
+
+def _response_items(statement: str, k: int) -> tuple[list[Item], bool] | None:
+    """The k values that end `statement` and whether its form orders them, or None."""
+    text = _tidy(statement)
+    for body in (_THOUSANDS.sub("", text), text):  # 311,875,200 is one number, 1,2,3 three
+        read = _trailing_run(body, k)
+        if read is not None:
+            return read
+    return None
+
+
+def _trailing_run(text: str, k: int) -> tuple[list[Item], bool] | None:
+    pieces = _split(text)
+    if pieces is None:
+        return None
+    ordered = any(_PART_LABEL.match(p) for p in pieces)
+    if len(pieces) == 1 and not _PM.search(pieces[0]):  # `(R, \delta) = (a, b)`, a set
+        return _one_group(pieces[0], k)
+    while len(pieces) > k and _AFTERTHOUGHT.match(pieces[-1]):
+        pieces.pop()  # "..., so their product is -4": a remark after the list
+    run: list[Item] = []
+    for piece in reversed(pieces):
+        item = _item(piece)
+        if item is None:
+            break
+        run.extend(Item(value, item[1]) for value in _plus_minus(item[0])[::-1])
+        if item[2]:  # "the roots are 1": the piece that opens the list
+            break
+    if len(run) != k:
+        return None
+    return run[::-1], ordered
+
+
+_PM = re.compile(r"\\pm|±")
+
+
+def _plus_minus(value: str) -> list[str]:
+    """`1 \\pm \\sqrt{2}` -> `1 + \\sqrt{2}`, `1 - \\sqrt{2}`: the two values it writes as one."""
+    if len(_PM.findall(value)) != 1:
+        return [value]
+    return [_PM.sub("+", value), _PM.sub("-", value)]
+
+
+def _one_group(piece: str, k: int) -> tuple[list[Item], bool] | None:
+    head, _, value = piece.rpartition("=")
+    inner = _outer(value.strip(), "(", ")") or _outer(_unbraced_set(value.strip()), "", "")
+    if inner is None:
+        return None
+    parts = _split(inner)
+    if parts is None or len(parts) != k:
+        return None
+    items = [_item(p) for p in parts]
+    if any(i is None or i[2] for i in items):
+        return None
+    # `(R, \delta) = (a, b)` names its values in order; a bare `(a, b)` may be an interval
+    ordered = bool(_outer(head.strip(), "(", ")"))
+    if value.strip().startswith("(") and not ordered and k == 2:
+        return None
+    return [Item(i[0], i[1]) for i in items], ordered  # type: ignore[index]
+
+
+def _outer(s: str, left: str, right: str) -> str | None:
+    """`s` without one bracket pair that encloses all of it, or None."""
+    if not left:
+        return s if s else None
+    if not (s.startswith(left) and s.endswith(right)):
+        return None
+    depth = 0
+    for i, ch in enumerate(s):
+        depth += ch == left
+        depth -= ch == right
+        if depth == 0 and i < len(s) - 1:
+            return None
+    return s[1:-1]
+
+
+def _unbraced_set(s: str) -> str:
+    """`\\{1, 2\\}` (also after `x \\in`) -> `1, 2`; anything else unchanged."""
+    s = _SET_PREFIX.sub("", s)
+    if s.startswith("\\{") and s.endswith("\\}") and s.count("\\{") == 1:
+        return s[2:-2]
+    return s
+
+
+def _tidy(s: str) -> str:
+    s = _DELIMS.sub(" ", unwrap_text(s, " "))
+    s = s.replace("°", "^\\circ").replace("−", "-")
+    return re.sub(r"\s+", " ", s).strip().rstrip(".。")
+
+
+def _split(text: str) -> list[str] | None:
+    """`text` cut at the separators that stand outside brackets, or None if unbalanced."""
+    pieces, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0 and not _PART_LABEL.match(text[max(start, i - 6) : i + 1]):
+                return None
+            depth = max(depth, 0)
+        elif depth == 0:
+            sep = _SEPARATOR.match(text, i)
+            if sep and sep.end() > i:
+                pieces.append(text[start:i])
+                start = i = sep.end()
+                continue
+        i += 1
+    pieces.append(text[start:])
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def _item(piece: str) -> tuple[str, str, bool] | None:
+    """(value, name, opened by words) of one piece of a list, or None when it holds none."""
+    s = _PART_LABEL.sub("", piece, count=1).strip()
+    lead = ""
+    cut = None
+    for cut in _EQUALS.finditer(s):  # noqa: B007 - the last `=` or `:` holds the value
+        pass
+    name = ""
+    if cut is not None:
+        head = s[: cut.start()]
+        named = _NAME.search(head + "=")
+        if named:
+            name, head = named.group(1), head[: named.start()]
+        lead, s = head, s[cut.end() :].strip()
+    start = _MATH_START.search(s)
+    if start is None:
+        return None
+    lead, s = f"{lead} {s[: start.start()]}", s[start.start() :].strip()
+    if has_prose(s) or re.search(r"[^\x00-\x7f]", s):  # "253.6 J mol^{-1}": its value
+        quantity = numeric.parse_quantity(s)
+        head = re.match(r"[^A-Za-z\u0080-\uffff]*\d", s)
+        if quantity is None and head is None:
+            return None
+        s = s if quantity is not None else head.group(0)  # type: ignore[union-attr]
+    if not re.search(r"[\d\\]|^[-+]?[a-z]", s):
+        return None
+    opened = bool(re.search(r"[^\W\d_]{2,}|[^\x00-\x7f]", lead))
+    return s.strip(" ,"), name, opened
