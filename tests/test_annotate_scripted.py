@@ -262,7 +262,13 @@ def test_config_chooses_the_prompt_language(tmp_path):
 
 def test_attempts_record_the_answer_type_and_a_last_number_verdict(tmp_path):
     run = RunDir(tmp_path / "run")
-    plain = scripted(lambda prompt: "Two and two make four, so it is 4")  # no box, no "answer"
+    # no box, no "answer", no statement of the result: only the text's last number
+    rambling = (
+        "Let me think about this carefully. We start with two apples and then someone hands us "
+        "two more apples, which we put in the same basket together with the first ones, and now "
+        "we count everything in the basket one more time, slowly: 1, 2, 3, 4"
+    )
+    plain = scripted(lambda prompt: rambling)
     config = AnnotateConfig(stages=("cot",), plan=StagePlan(samples=1))
     run_annotate(run, plain, config, questions=[Q_EASY])
     [attempt] = attempts_of(run)
