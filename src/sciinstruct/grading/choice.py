@@ -23,10 +23,14 @@ _CYRILLIC_LONE = re.compile(r"^[\s(\[]*[АБВГДабвгд](?:[)\].:,;]|\s*$)"
 # letter, then punctuation, nothing, or (a capital letter only) a space ("I pick London" starts
 # with a word, not option I).
 _LEADING = re.compile(r"^[\s(\[{]*(?:([A-Ja-j])(?:[)\]}.:,;，。；、]|$)|([A-J])(?=\s))")
-# "A, C", "A and C", "(A)(C)", "A C", "A、C": letters and separators only.
+# "A, C", "A and C", "(A)(C)", "A C", "A、C", "A or C" (a hedge between two): letters and
+# separators only.
 _LETTER_SET = re.compile(
-    r"^[\s(\[]*[A-J][\s)\]]*(?:(?:,|;|/|&|and|\s|[、，；和与及])*[\s(\[]*[A-J][\s)\]]*)*$"
+    r"^[\s(\[]*[A-J][\s)\]]*"
+    r"(?:(?:,|;|/|&|and|or|oder|ou|o|или|\s|[、，；和与及或])*[\s(\[]*[A-J][\s)\]]*)*[.。]?$"
 )
+# A letter and nothing else but markup: "(B)", "B.", "option B", "A, C".
+_ONLY_LETTER = re.compile(r"^[\s(\[{]*[A-J][)\]}.:]?\s*$")
 # "Option C", "la opción A", "选项 D", "答案 B": an option word before the letter.
 _OPTION_WORD = re.compile(
     r"(?i)^(?:the\s+|la\s+)?(?:option|choice|opción|opcion|選択肢|选项|选|答案)\s*"
@@ -79,6 +83,18 @@ def letters(
     if letter and (not choices or LETTERS.index(letter) < len(choices)):
         return frozenset(letter)
     return _by_option_text(s, choices) if choices else None
+
+
+def is_letter_only(answer: str) -> bool:
+    """True when `answer` (a box's contents) is an option letter or a set of them, not a formula
+    that holds a capital (`\\langle H\\rangle \\ll \\Delta E`)."""
+    s = _MARKUP.sub("", unwrap_text(_FONT_LETTER.sub(r"\1", answer))).strip()
+    s = (
+        _OPTION_WORD.sub("", s).translate(_CYRILLIC)
+        if _CYRILLIC_LONE.match(s)
+        else _OPTION_WORD.sub("", s)
+    )
+    return bool(_ONLY_LETTER.match(s) or _LETTER_SET.match(s))
 
 
 def _by_option_text(answer: str, choices: list[str]) -> frozenset[str] | None:

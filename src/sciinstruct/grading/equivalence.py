@@ -466,22 +466,31 @@ def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Step:
 def _chosen(
     text: str, found: Extraction | None, choices: list[str] | None
 ) -> frozenset[str] | None:
-    """The letters the response commits to in so many words, or None."""
+    """The letters the response commits to in so many words, or None; a box that holds a
+    formula rather than a letter yields to a letter stated in words ("**Answer: D**")."""
     if found is not None and found.how == "boxed":
         boxed = choice.letters(found.text, choices) or choice.stated(found.text)
+        if boxed and not choice.is_letter_only(found.text):
+            return _stated_letters(after_boxed(text), choices) or boxed
         if boxed:
             return boxed
-    statement = choice.answer_statement(text)
-    if statement:
-        statement = clean(statement)
-        said = choice.letters(statement, choices) or choice.stated(statement)
-        if said:
-            return said
+    said = _stated_letters(text, choices)
+    if said:
+        return said
     if found is not None and not found.fallback:  # "(A)(C)", "B.", "C，不是 A"
         said = choice.letters(found.text, choices, spaced=False)
         if said:
             return said
     return choice.marked_correct(text)
+
+
+def _stated_letters(text: str, choices: list[str] | None) -> frozenset[str] | None:
+    """The letters of the last answer statement in `text` ("Answer: B", "the answer is C")."""
+    statement = choice.answer_statement(text)
+    if not statement:
+        return None
+    statement = clean(statement)
+    return choice.letters(statement, choices) or choice.stated(statement)
 
 
 # The value of an answer written as math: the last side of its last math span.

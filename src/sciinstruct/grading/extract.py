@@ -61,6 +61,15 @@ _CHAT_DEBRIS = re.compile(
     r"<\|(?:im_end|im_start|endoftext|eot_id|end|user|assistant|start_header_id)\|>"
     r"|</s>|<end_of_turn>|<start_of_turn>|\n(?:Human|User):"
 )
+# A line that opens a new problem ("Question: ...", "Problem 2.", "Q:", "问题：", "Aufgabe 3:"):
+# debris too, once the response has committed to an answer before it.
+_NEW_PROBLEM = re.compile(
+    r"(?im)^[\s#*>_]*(?:(?:new\s+|next\s+)?(?:question|problem|exercise|task)|q|问题|题目|例题"
+    r"|aufgabe|frage|exercice|pregunta|problema|вопрос|задача)[*_]*(?:\s*\d+)?[*_]*\s*[:：.]"
+)
+# What commits a response to an answer before a new problem: a box, "#### 42", "Answer:", "the
+# answer is".
+_COMMITMENTS = (_BOX, ANSWER_IS, _ANSWER_LABEL)
 # A line that comments on the result rather than stating it: "where we used 1 J = 1 N m".
 _REMARK = re.compile(r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\()")
 _LAST_NUMBER = re.compile(NUMBER_PATTERN)
@@ -181,17 +190,29 @@ def _last_stated(text: str) -> tuple[str, str] | None:
     0.064") is judged on its last one."""
     stated = [
         (m.end(), how)
-        for how, m in (
-            ("answer_is", _last_match(ANSWER_IS, text)),
-            ("answer_label", _last_match(_ANSWER_LABEL, text)),
-        )
-        if m is not None
+        for how, pattern in (("answer_is", ANSWER_IS), ("answer_label", _ANSWER_LABEL))
+        for m in pattern.finditer(text)
     ]
-    for end, how in sorted(stated, reverse=True):
+    for end, how in sorted(stated, reverse=True)[:_MAX_STATEMENTS]:
         found = _after(text, end)
-        if found:
+        if found and not _supposed(text, end):
             return how, found
     return None
+
+
+# Statements tried from the end: a real answer is followed by a few hypotheticals at most.
+_MAX_STATEMENTS = 8
+
+
+def _supposed(text: str, end: int) -> bool:
+    """True when the statement ending at `text[end]` sits in a conditional sentence: "Note: if
+    it had asked for boxes, the answer would be 14." states no answer of its own."""
+    window = text[max(0, end - _STATEMENT_CHARS) : end + _STATEMENT_CHARS]  # bounded scans
+    end = min(end, _STATEMENT_CHARS)
+    start = max(window.rfind(p, 0, end) for p in ("\n", ". ", "! ", "? "))
+    stops = [i for i in (window.find(p, end) for p in ("\n", ". ", "! ", "? ")) if i >= 0]
+    sentence = window[start + 1 : min(stops, default=len(window))]
+    return bool(_CONDITIONAL.search(sentence) and _HYPOTHETICAL.search(sentence))
 
 
 # How an answer was found, from most to least explicit; only the first three are the model's own
@@ -200,10 +221,16 @@ EXPLICIT = ("boxed", "answer_is", "answer_label")
 
 
 def strip_chat_debris(text: str) -> str:
-    """`text` up to the first chat-template marker: a small model that runs on past its turn
-    (`<|im_end|>`, `<|im_start|>user ...`) writes a new question and answers it too."""
+    """`text` up to the first chat-template marker, or the first line that opens a new problem
+    after an answer is stated: a small model that runs on past its turn (`<|im_end|>`,
+    `<|im_start|>user ...`, "#### 56\n\nQuestion: ...") writes a new question and answers it too."""
     match = _CHAT_DEBRIS.search(text)
-    return text[: match.start()] if match else text
+    text = text[: match.start()] if match else text
+    if _NEW_PROBLEM.search(text) is None:
+        return text
+    marks = [m.end() for m in (mark.search(text) for mark in _COMMITMENTS) if m is not None]
+    problem = _NEW_PROBLEM.search(text, min(marks)) if marks else None
+    return text[: problem.start()] if problem else text
 
 
 def extract(text: str, question: str | None = None) -> Extraction | None:
@@ -218,6 +245,7 @@ def extract(text: str, question: str | None = None) -> Extraction | None:
     stated = _last_stated(text)
     if stated is not None:
         how, found = stated
+        found = without_rejected(found) or found
         inner = find_boxed(found)
         if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
             inner = assignments(_MATH_SPAN.sub(_group, found))
@@ -536,6 +564,7 @@ def _before_clause(answer: str) -> str:
 
 # A sentence that supposes rather than states: "This would be 8 if we had multiplied".
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_CONDITIONAL = re.compile(r"(?i)\b(?:would|could|might)\b")
 _HYPOTHETICAL = re.compile(
     r"(?i)^(?:if|suppose|assuming|had)\b|\bwould\b.*\b(?:if|instead|otherwise|but)\b"
     r"|\b(?:if|instead|otherwise)\b.*\bwould\b"
@@ -550,10 +579,33 @@ _NEGATED = re.compile(
 _WORDS = re.compile(r"[^\W\d_]{3,}")
 
 
+# A value the solution rejects, in parentheses or a clause of its own: "(x = -5 is rejected
+# since ...)", "; x = -5 is not valid", "，x=-5 舍去", "x = -5 wird verworfen".
+_REJECTS = (
+    r"(?:\b(?:reject|discard|exclud|dismiss|verwerf|verworf|отбрасыва|отброс|rejet|écart|descart)"
+    r"\w*|\b(?:not|nicht|pas|no)\s+(?:valid|admissible|allowed|acceptable|physical|gültig|zulässig"
+    r"|valable|válid[ao])\b|\b(?:invalid|extraneous|inadmissible|unphysical|ungültig|entfällt)\b"
+    r"|не\s+подходит|舍去|舍弃|不合题意|不符合题意)"
+)
+_CLAUSE_PART = r"(?:(?!\b(?:and|but|so|thus|hence|while|whereas)\b)[^,;，；。()（）\n])"
+_REJECTED = re.compile(
+    rf"(?i)\s*[(（][^()（）\n]*?{_REJECTS}[^()（）\n]*[)）]"
+    rf"|(?:[,;，；]\s*|(?:[,;，；]\s*)?\b(?:and|but|while|whereas)\s+|(?<=[.!?])\s+|^)"
+    rf"{_CLAUSE_PART}*?{_REJECTS}{_CLAUSE_PART}*?(?:[,;，；。]|\.(?!\d)|(?=\)|\n)|$)"
+)
+
+
+def without_rejected(text: str) -> str:
+    """`text` without the values its end rejects: "x = 5 (x = -5 is rejected since ...)" is 5.
+    Only the last characters are read: a clause scan over a long line would cost its square."""
+    cut = max(0, len(text) - _STATEMENT_CHARS)
+    return text[:cut] + _REJECTED.sub("", text[cut:])
+
+
 def committed(text: str) -> str:
-    """`text` without what its end does not commit to: hypothetical sentences, a value ruled
-    out after the answer ("27, not 81")."""
-    return _NEGATED.sub("", without_hypotheticals(text))
+    """`text` without what its end does not commit to: hypothetical sentences, rejected values
+    ("x = -5 is discarded"), a value ruled out after the answer ("27, not 81")."""
+    return _NEGATED.sub("", without_rejected(without_hypotheticals(text)))
 
 
 def without_hypotheticals(text: str) -> str:
@@ -590,24 +642,33 @@ _UNITS = [
     "nineteen",
 ]
 _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+# The denominators of a fraction in words: "one half", "two thirds", "three quarters".
+_PARTS = {"half": 2, "halve": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6}
+_PARTS |= {"seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 _NUMBER_WORD = re.compile(
     rf"(?i)\b(?:is|are|equals|was|be|gives|get)\s+(?:exactly\s+)?((?:negative|minus)\s+)?"
-    rf"((?:{'|'.join(_TENS)})(?:[- ](?:{'|'.join(_UNITS[1:10])}))?|{'|'.join(_UNITS)})"
-    r"\s*[.!]?\s*$"
+    rf"((?:{'|'.join(_TENS)})(?:[- ](?:{'|'.join(_UNITS[1:10])}))?|{'|'.join(_UNITS)}|an?)"
+    rf"(?:[- ]({'|'.join(_PARTS)})s?)?\s*[.!]?\s*$"
 )
 
 
 def number_word(text: str) -> str | None:
-    """`3` for a final sentence that ends "... is three.", `-3` for "... equals negative three."
-    (0 to 99 in English words)."""
+    """`3` for a final sentence that ends "... is three.", `-3` for "... equals negative three.",
+    `3/4` for "... is three quarters." (0 to 99 in English words, over 2 to 10)."""
     match = _NUMBER_WORD.search(text[-200:])
-    if match is None:
-        return None
+    if match is None or (match.group(3) is None and match.group(2).lower() in ("a", "an")):
+        return None  # "... is a.": no number
     words = re.split(r"[- ]", match.group(2).lower())
-    value = _TENS.index(words[0]) * 10 + 20 if words[0] in _TENS else _UNITS.index(words[0])
+    if words[0] in ("a", "an"):
+        value = 1
+    elif words[0] in _TENS:
+        value = _TENS.index(words[0]) * 10 + 20
+    else:
+        value = _UNITS.index(words[0])
     if len(words) > 1:
         value += _UNITS.index(words[1])
-    return str(-value if match.group(1) else value)
+    said = str(-value if match.group(1) else value)
+    return f"{said}/{_PARTS[match.group(3).lower()]}" if match.group(3) else said
 
 
 # The final line of a statement is read from its last characters only (a linear, bounded scan).
