@@ -165,7 +165,8 @@ def compare(pred: frozenset[str], gold: frozenset[str]) -> tuple[bool, str]:
 
 
 # A letter on its own in a statement ("réponse est C non A", "B不是 A", "Therefore, D.").
-_LONE = re.compile(r"(?<![A-Za-z'’])\(?([A-J])\)?(?![A-Za-z'’])")
+# A sub- or superscript (`\\theta_D`, `x^A`) is never an option.
+_LONE = re.compile(r"(?<![A-Za-z'’_^])\(?([A-J])\)?(?![A-Za-z'’])")
 _WORD_AFTER = re.compile(r"\s+([a-z]+)")
 # Words after a letter that keep it an option: conjunctions, negations, and the verbs that say
 # what an option does ("C could work", "D holds"); any other word makes the letter a word itself

@@ -470,8 +470,10 @@ def _chosen(
     formula rather than a letter yields to a letter stated in words ("**Answer: D**")."""
     if found is not None and found.how == "boxed":
         boxed = choice.letters(found.text, choices) or choice.stated(found.text)
-        if boxed and not choice.is_letter_only(found.text):
-            return _stated_letters(after_boxed(text), choices) or boxed
+        if boxed and not choice.is_letter_only(found.text):  # "$\boxed{E = mc^2}$, option C"
+            after = after_boxed(text)
+            letter = choice.find_in_text(after)
+            return _stated_letters(after, choices) or (frozenset(letter) if letter else boxed)
         if boxed:
             return boxed
     said = _stated_letters(text, choices)
