@@ -6,6 +6,7 @@ import re
 
 from sciinstruct.grading.answer_types import has_prose
 from sciinstruct.grading.extract import ANSWER_IS
+from sciinstruct.grading.lexicon import AND, LATIN, OR, words
 from sciinstruct.grading.text import normalize, unwrap_text
 
 LETTERS = "ABCDEFGHIJ"
@@ -156,17 +157,10 @@ _WORD_AFTER = re.compile(r"\s+([a-z]+)")
 # ("Vitamin C deficiency", "A violates", "I am").
 _JOINING_WORDS = frozenset(
     [
-        "or",
-        "and",
+        *words(AND, OR, languages=LATIN),
         "nor",
         "not",
         "non",
-        "et",
-        "ou",
-        "und",
-        "oder",
-        "y",
-        "o",
         "is",
         "are",
         "was",

@@ -23,17 +23,20 @@ from typing import Any
 from sciinstruct.grading import numeric
 from sciinstruct.grading.answer_types import has_prose
 from sciinstruct.grading.extract import EXPLICIT, Extraction, strip_chat_debris
+from sciinstruct.grading.lexicon import AND, LATIN, OR, alternation
 from sciinstruct.grading.text import unwrap_text
 
 # The end of a response holds its final statement; a list answer never needs more.
 _STATEMENT_CHARS = 400
 _MAX_ITEMS = 12
+# Russian's "и" / "или" are not separators here: the list reader was never measured on them.
+_JOINERS = alternation(AND, OR, languages=LATIN)
 # Separators between the values of a list, at bracket depth 0: punctuation (also CJK), "and" /
 # "or" in en, de, fr, es, zh, `\quad`, a sentence break, and the gap before a part label
 # ("12 (b) 18").
 _PART = r"(?:(?:part|teil|partie|parte)\s*)?\(?[a-hA-H]\)\s*[:.：]?"
 _SEPARATOR = re.compile(
-    r"\s*(?:[,;，；、]|。|\.(?=\s|$)|\\q?quad\b|\s(?:and|or|und|oder|et|ou|y|o|i\.e\.)\s"
+    rf"\s*(?:[,;，；、]|。|\.(?=\s|$)|\\q?quad\b|\s(?:{_JOINERS}|i\.e\.)\s"
     r"|[和与及或])\s*(?:(?:and|or|und|et)\s+)?"
     rf"|(?<!\b[Pp]art)(?<!\b[Tt]eil)\s+(?={_PART}\s)",
     re.IGNORECASE,

@@ -1,0 +1,31 @@
+"""The words and small patterns several grading modules read answers with, defined once.
+
+Per-language word lists are data here; each module builds the few patterns it needs from them,
+so adding a language's "or" reaches every place that splits or hedges on it.
+"""
+
+from __future__ import annotations
+
+import re
+
+# "and" / "or" in the languages answers are written in.
+AND = {"en": "and", "de": "und", "fr": "et", "es": "y", "ru": "и"}
+OR = {"en": "or", "de": "oder", "fr": "ou", "es": "o", "ru": "или"}
+LATIN = ("en", "de", "fr", "es")
+
+
+def words(*tables: dict[str, str], languages: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The words of `tables` (all languages, or only `languages`), in table order."""
+    return tuple(t[lang] for t in tables for lang in t if languages is None or lang in languages)
+
+
+def alternation(*tables: dict[str, str], languages: tuple[str, ...] | None = None) -> str:
+    """The words of `tables` as a regex alternation (no group, no boundaries: the caller adds
+    them)."""
+    return "|".join(map(re.escape, words(*tables, languages=languages)))
+
+
+# A word of three letters or more (no digit, no underscore): prose, not a variable.
+WORD = re.compile(r"[^\W\d_]{3,}")
+# The end of a math span: `$`, `\]`, `\)`.
+MATH_CLOSE = re.compile(r"\$|\\\]|\\\)")
