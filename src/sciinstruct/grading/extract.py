@@ -627,12 +627,12 @@ _REWRITES = (
     (re.compile(r"(?<=\d),\\!\s*(?=\d{3})"), ","),  # 48,\! 216: a thousands separator
     (re.compile(r"\\[dt]frac\b"), r"\\frac"),
     (re.compile(r"\*\*(.+?)\*\*|__(.+?)__"), lambda m: m.group(1) or m.group(2)),  # **17**
-    (re.compile(r"\\\$"), ""),
+    (re.compile(r"\\\$"), ""),  # an escaped dollar sign: "\$12.50" is 12.50
     (re.compile(r"\\langle\b"), "("),  # a vector <1, 2, 3> is the tuple (1, 2, 3)
     (re.compile(r"\\rangle\b"), ")"),
     (re.compile(r"π"), r"\\pi "),
     (re.compile(r"∞"), r"\\infty "),
-    (re.compile(r"−"), "-"),  # an escaped dollar sign: "\$12.50" is 12.50
+    (re.compile(r"−"), "-"),  # the Unicode minus
     (re.compile(r"\\left\s*(?=[(\[|.])|\\right\s*(?=[)\]|.])"), ""),
     (re.compile(r"\\left\s*\\\{"), r"\\{"),
     (re.compile(r"\\right\s*\\\}"), r"\\}"),

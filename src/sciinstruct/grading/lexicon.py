@@ -29,3 +29,7 @@ def alternation(*tables: dict[str, str], languages: tuple[str, ...] | None = Non
 WORD = re.compile(r"[^\W\d_]{3,}")
 # The end of a math span: `$`, `\]`, `\)`.
 MATH_CLOSE = re.compile(r"\$|\\\]|\\\)")
+# Math delimiters (`$`, `\(`, `\)`, `\[`, `\]`) and LaTeX spacing commands (`\,`, `~`): noise
+# around a quantity or a list item once its math is read as text.
+MATH_DELIMITERS = re.compile(r"\$|\\[()\[\]]")
+SPACING = re.compile(r"\\[,;: !]|~")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sciinstruct.grading.lexicon import MATH_DELIMITERS, SPACING
 from sciinstruct.grading.numeric import (
     NUMBER_PATTERN,
     Quantity,
@@ -33,9 +34,6 @@ _NUMBER = re.compile(NUMBER_PATTERN)
 # Where a number may start: not inside a word, a decimal, an exponent or a subscript
 # (`H2O`, `m/s^2`, `s^-2`, `10^{-3}`, `v_0`).
 _NUMBER_START = re.compile(r"(?<![\w.^_{\\+\-−])(?:[-+−]\s?)?\.?\d")
-# Math delimiters and spacing commands are noise around a quantity: `$11\,\mathrm{m/s}$`.
-_DELIMITERS = re.compile(r"\$|\\[()\[\]]")
-_SPACING = re.compile(r"\\[,;: !]|~")
 # One piece of unit text: a word or LaTeX command, a power, a bracket, an operator or a space.
 _UNIT_TOKEN = re.compile(
     r"(?P<word>\\%|%|\\[A-Za-z]+|[A-Za-zÀ-ÖØ-öø-ÿµμΩÅ°℃¢\u0400-\u04ff\u4e00-\u9fff]+)"
@@ -83,7 +81,8 @@ class Found:
 
 
 def _tidy(text: str) -> str:
-    return _SPACING.sub(" ", _DELIMITERS.sub(" ", text))
+    """Math delimiters and spacing commands are noise around a quantity: `$11\\,\\mathrm{m/s}$`."""
+    return SPACING.sub(" ", MATH_DELIMITERS.sub(" ", text))
 
 
 def _unit_cuts(text: str, start: int) -> list[int]:
