@@ -6,7 +6,7 @@ import re
 
 from sciinstruct.grading.answer_types import has_prose
 from sciinstruct.grading.extract import ANSWER_IS
-from sciinstruct.grading.lexicon import AND, LATIN, OR, words
+from sciinstruct.grading.lexicon import AND, LATIN, NOT, OR, alternation, words
 from sciinstruct.grading.text import normalize, unwrap_text
 
 LETTERS = "ABCDEFGHIJ"
@@ -46,10 +46,11 @@ _SETTLED = re.compile(
     r"|(?<![\w])\(?([A-J])\)?\s+is\s+(?:the\s+)?(?:correct|right|best|true)\b"
 )
 # Letters a text rules out: "not C", "non A", "nicht B", "不是 A", "B and C fail".
+_SPACED_NOT = alternation(NOT, languages=("en", "de", "fr", "ru"))
 _RULED_OUT_BEFORE = re.compile(
-    r"(?:\bnot|\bnon|\bnicht|\bno|\bне|不是|并非|而非|ではなく|\bexcept|\bexcluding|\brule\s+out"
-    r"|\beliminate|\bcan(?:not|'t|’t)\s+be|\bisn[’']t)\s*(?:options?\s+|choices?\s+)?\(?"
-    r"(?:[A-J]\)?\s*(?:,|or|and|nor|ou|oder|o|、)\s*\(?)*$",
+    rf"(?:\b(?:{_SPACED_NOT}|no|except|excluding|rule\s+out|eliminate|can(?:not|'t|’t)\s+be"
+    rf"|isn[’']t)|{NOT['zh']}|并非|而非|ではなく)\s*(?:options?\s+|choices?\s+)?\(?"
+    rf"(?:[A-J]\)?\s*(?:,|{alternation(OR, languages=LATIN)}|and|nor|、)\s*\(?)*$",
     re.IGNORECASE,
 )
 _RULED_OUT_AFTER = re.compile(

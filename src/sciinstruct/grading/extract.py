@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sciinstruct.grading.lexicon import AND, OR, WORD, alternation
+from sciinstruct.grading.lexicon import AND, ANSWER, NOT, OR, WORD, alternation
 from sciinstruct.grading.numeric import NUMBER_PATTERN, normalize_unit, parse_unit
 
 # A final answer longer than this is not an answer but an essay (or an attack); 1,000
@@ -54,7 +54,7 @@ ANSWER_IS = re.compile(
 # "Answer:" opening a line, or a sentence ("... ago. Final Answer: ...", "2. **结论**：...").
 _ANSWER_LABEL = re.compile(
     r"(?im)(?:^|(?<=[.!?。]))[\s>*#_]*"
-    r"(?:(?:final\s+)?answer|conclusion|(?:最终)?答案|结论|答え|réponse|antwort|respuesta|ответ)"
+    rf"(?:(?:final\s+|最终)?(?:{alternation(ANSWER)})|conclusion|结论)"
     r"\s*[*_]*\s*[:：][*_]*\s*|^\s*####\s*"  # and GSM8K's "#### 42"
 )
 # Chat-template markers: whatever follows one was not the answer (a next turn, a new question).
@@ -544,8 +544,11 @@ _HYPOTHETICAL = re.compile(
 
 
 # A value the final sentence rules out: "Also ist die gesuchte Zahl 27, nicht 81."
+# English "not" is written out with its "and"/"but"; the others stand without a word boundary,
+# as "27，不是81" has none.
+_OTHER_NOT = alternation(NOT, languages=("de", "fr", "ru", "zh"))
 _NEGATED = re.compile(
-    r"(?i)[,;]?\s*(?:\b(?:and\s+|but\s+)?not|nicht|non|pas|не|而不是|不是)\s+\$?[-+−]?\d[\d.,/]*\$?"
+    rf"(?i)[,;]?\s*(?:\b(?:and\s+|but\s+)?not|{_OTHER_NOT}|pas|而不是)\s+\$?[-+−]?\d[\d.,/]*\$?"
     r"(?=\s*[.!。]?\s*$)"
 )
 

@@ -12,6 +12,18 @@ import re
 AND = {"en": "and", "de": "und", "fr": "et", "es": "y", "ru": "и"}
 OR = {"en": "or", "de": "oder", "fr": "ou", "es": "o", "ru": "или"}
 LATIN = ("en", "de", "fr", "es")
+# "not", as it rules a value or an option out.
+NOT = {"en": "not", "de": "nicht", "fr": "non", "ru": "не", "zh": "不是"}
+# "answer", as a label ("Answer:", "答案：") opens it.
+ANSWER = {
+    "en": "answer",
+    "zh": "答案",
+    "ja": "答え",
+    "fr": "réponse",
+    "de": "antwort",
+    "es": "respuesta",
+    "ru": "ответ",
+}
 
 
 def words(*tables: dict[str, str], languages: tuple[str, ...] | None = None) -> tuple[str, ...]:
