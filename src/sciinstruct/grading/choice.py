@@ -6,7 +6,7 @@ import re
 
 from sciinstruct.grading.answer_types import has_prose
 from sciinstruct.grading.extract import ANSWER_IS
-from sciinstruct.grading.lexicon import AND, LATIN, NOT, OR, alternation, words
+from sciinstruct.grading.lexicon import AND, LATIN, NOT, OR, alternation, word_list, words
 from sciinstruct.grading.text import normalize, unwrap_text
 
 LETTERS = "ABCDEFGHIJ"
@@ -159,37 +159,10 @@ _WORD_AFTER = re.compile(r"\s+([a-z]+)")
 _JOINING_WORDS = frozenset(
     [
         *words(AND, OR, languages=LATIN),
-        "nor",
-        "not",
-        "non",
-        "is",
-        "are",
-        "was",
-        "were",
-        "would",
-        "must",
-        "should",
-        "seems",
-        "could",
-        "might",
-        "may",
-        "can",
-        "will",
-        "holds",
-        "hold",
-        "works",
-        "work",
-        "fits",
-        "fit",
-        "satisfies",
-        "matches",
-        "gives",
-        "remains",
-        "applies",
-        "fails",
-        "ist",
-        "est",
-        "es",
+        *word_list(
+            "nor not non is are was were would must should seems could might may can will holds "
+            "hold works work fits fit satisfies matches gives remains applies fails ist est es"
+        ),
     ]
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
@@ -198,18 +171,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
 _MARKED = re.compile(
     r"(?im)(?:^|\\n)[\s*>#-]*\(?([A-J])\)?[.):：]?\s*[*_]*\s*(?:is\s+)?(correct|true|right|正确|对)\b"
 )
-_ORDINALS = [
-    "first",
-    "second",
-    "third",
-    "fourth",
-    "fifth",
-    "sixth",
-    "seventh",
-    "eighth",
-    "ninth",
-    "tenth",
-]
+_ORDINALS = word_list("first second third fourth fifth sixth seventh eighth ninth tenth")
 _ORDINAL = re.compile(rf"(?i)\b({'|'.join(_ORDINALS)})\s+(?:option|choice|one|answer)\b")
 
 

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sciinstruct.grading.lexicon import AND, ANSWER, NOT, OR, WORD, alternation
+from sciinstruct.grading.lexicon import AND, ANSWER, NOT, OR, WORD, alternation, word_list
 from sciinstruct.grading.numeric import NUMBER_PATTERN, normalize_unit, parse_unit
 
 # A final answer longer than this is not an answer but an essay (or an attack); 1,000
@@ -570,28 +570,10 @@ def without_hypotheticals(text: str) -> str:
     return f"{head}\n{' '.join(kept)}" if head else " ".join(kept)
 
 
-_UNITS = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
+_UNITS = word_list(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+)
 _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _NUMBER_WORD = re.compile(
     rf"(?i)\b(?:is|are|equals|was|be|gives|get)\s+(?:exactly\s+)?((?:negative|minus)\s+)?"

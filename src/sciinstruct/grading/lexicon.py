@@ -26,6 +26,11 @@ ANSWER = {
 }
 
 
+def word_list(text: str) -> tuple[str, ...]:
+    """The words of `text`, split at whitespace: a long word list written as one string."""
+    return tuple(text.split())
+
+
 def words(*tables: dict[str, str], languages: tuple[str, ...] | None = None) -> tuple[str, ...]:
     """The words of `tables` (all languages, or only `languages`), in table order."""
     return tuple(t[lang] for t in tables for lang in t if languages is None or lang in languages)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sciinstruct.grading.lexicon import MATH_DELIMITERS, SPACING
+from sciinstruct.grading.lexicon import MATH_DELIMITERS, SPACING, word_list
 from sciinstruct.grading.numeric import (
     NUMBER_PATTERN,
     Quantity,
@@ -45,29 +45,7 @@ _UNIT_TOKEN = re.compile(
 # Words that end a unit even though pint knows them: `12 V in total` is not volt-inches,
 # `5 m at rest` not metre-atmospheres, `3 s as well` not second-attoseconds.
 _STOP_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "bit",
-        "by",
-        "for",
-        "in",
-        "is",
-        "it",
-        "of",
-        "on",
-        "or",
-        "pi",
-        "point",
-        "so",
-        "the",
-        "to",
-    ]
+    word_list("a an and are as at be bit by for in is it of on or pi point so the to")
 )
 
 
