@@ -28,7 +28,7 @@ _LEADING = re.compile(r"^[\s(\[{]*(?:([A-Ja-j])(?:[)\]}.:,;，。；、]|$)|([A-
 # separators only.
 _LETTER_SET = re.compile(
     r"^[\s(\[]*[A-J][\s)\]]*"
-    r"(?:(?:,|;|/|&|and|or|oder|ou|o|или|\s|[、，；和与及或])*[\s(\[]*[A-J][\s)\]]*)*[.。]?$"
+    rf"(?:(?:,|;|/|&|{alternation(AND, OR)}|\s|[、，；和与及或])*[\s(\[]*[A-J][\s)\]]*)*[.。]?$"
 )
 # A letter and nothing else but markup: "(B)", "B.", "option B", "A, C".
 _ONLY_LETTER = re.compile(r"^[\s(\[{]*[A-J][)\]}.:]?\s*$")
