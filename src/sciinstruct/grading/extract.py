@@ -316,7 +316,9 @@ def final_statement(text: str, question: str | None = None) -> str | None:
 
 _CONDITION = re.compile(r"[<>≤≥]|\\(?:le|ge|leq|geq|lt|gt|neq|ne)(?![A-Za-z])")
 # What joins the spans of one condition: "$x < -1$ or $x > 3$", "$x \ge 0$, $x \ne 2$".
-_CONDITION_JOIN = re.compile(r"\s*(?:,\s*)?(?:\b(?:or|and|oder|und|ou|et|o|y|или|и)\b|或|且|,)\s*")
+_CONDITION_JOIN = re.compile(
+    r"\s*(?:,\s*)?(?:\b(?:or|and|oder|und|ou|et|o|y|или|и)\b|或|且|,)\s*(?:(?:when|for|if)\s+)?"
+)
 
 
 def _joined_conditions(line: str, spans: list[re.Match[str]]) -> tuple[int, str]:
@@ -521,7 +523,8 @@ _TRAILING_CONDITION = re.compile(
 )
 # A new clause after an answer's value: "14, since 14 is ...", not "1, 2, and 3".
 _CLAUSE = re.compile(
-    r",\s+(?!(?:and|or|oder|ou|o|или|und|et|y|и)\b)(?=[^\W\d_]{2,})|;\s|\.(?:\s|$)(?!\d)"
+    r",\s+(?!(?:and|or|oder|ou|o|или|und|et|y|и)\b)(?=[^\W\d_]{2,})"
+    r"|;\s(?![^()\[\]]*[)\]])|\.(?:\s|$)(?!\d)"  # not `(-\infty; -1)`: an interval's ";"
 )
 
 
@@ -672,6 +675,11 @@ _REWRITES = (
     (re.compile(r"\\rangle\b"), ")"),
     (re.compile(r"π"), r"\\pi "),
     (re.compile(r"∞"), r"\\infty "),
+    (re.compile(r"∪"), r"\\cup "),
+    (re.compile(r"∈"), r"\\in "),
+    # `(-\infty; -1)`, `[2; 5]`: the ends of an interval (or a point's coordinates) written
+    # with a semicolon, as where the comma is the decimal mark
+    (re.compile(r"([(\[])([^;,()\[\]]+);([^;,()\[\]]+)(?=[)\]])"), r"\1\2,\3"),
     (re.compile(r"−"), "-"),  # an escaped dollar sign: "\$12.50" is 12.50
     (re.compile(r"\\left\s*(?=[(\[|.])|\\right\s*(?=[)\]|.])"), ""),
     (re.compile(r"\\left\s*\\\{"), r"\\{"),
