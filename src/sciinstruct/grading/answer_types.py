@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from sciinstruct.grading.lexicon import WORD
 from sciinstruct.grading.numeric import parse_quantity, parse_unit
 from sciinstruct.grading.text import unwrap_text
 from sciinstruct.records import ANSWER_TYPES
@@ -80,7 +81,6 @@ _MATH_WORDS = frozenset(
         "times",
     ]
 )
-_WORD = re.compile(r"[^\W\d_]{3,}")
 
 
 def resolve(answer_type: str | None) -> str:
@@ -132,11 +132,11 @@ def looks_like_text(s: str) -> bool:
     body = unwrap_text(s)
     if "\\" in body or re.search(r"[\^_=<>]", body):
         return False
-    words = [w.lower() for w in _WORD.findall(body)]
+    words = [w.lower() for w in WORD.findall(body)]
     return any(w not in _MATH_WORDS for w in words)
 
 
 def has_prose(s: str) -> bool:
     """True when `s` holds words that are not math, LaTeX commands aside ("The area is 12\\pi")."""
     body = re.sub(r"\\(?:begin|end)\{[^{}]*\}|\\[A-Za-z]+", " ", s)
-    return any(w.lower() not in _MATH_WORDS for w in _WORD.findall(body))
+    return any(w.lower() not in _MATH_WORDS for w in WORD.findall(body))

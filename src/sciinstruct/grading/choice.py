@@ -6,6 +6,7 @@ import re
 
 from sciinstruct.grading.answer_types import has_prose
 from sciinstruct.grading.extract import ANSWER_IS
+from sciinstruct.grading.lexicon import AND, LATIN, NOT, OR, alternation, word_list, words
 from sciinstruct.grading.text import normalize, unwrap_text
 
 LETTERS = "ABCDEFGHIJ"
@@ -45,10 +46,11 @@ _SETTLED = re.compile(
     r"|(?<![\w])\(?([A-J])\)?\s+is\s+(?:the\s+)?(?:correct|right|best|true)\b"
 )
 # Letters a text rules out: "not C", "non A", "nicht B", "不是 A", "B and C fail".
+_SPACED_NOT = alternation(NOT, languages=("en", "de", "fr", "ru"))
 _RULED_OUT_BEFORE = re.compile(
-    r"(?:\bnot|\bnon|\bnicht|\bno|\bне|不是|并非|而非|ではなく|\bexcept|\bexcluding|\brule\s+out"
-    r"|\beliminate|\bcan(?:not|'t|’t)\s+be|\bisn[’']t)\s*(?:options?\s+|choices?\s+)?\(?"
-    r"(?:[A-J]\)?\s*(?:,|or|and|nor|ou|oder|o|、)\s*\(?)*$",
+    rf"(?:\b(?:{_SPACED_NOT}|no|except|excluding|rule\s+out|eliminate|can(?:not|'t|’t)\s+be"
+    rf"|isn[’']t)|{NOT['zh']}|并非|而非|ではなく)\s*(?:options?\s+|choices?\s+)?\(?"
+    rf"(?:[A-J]\)?\s*(?:,|{alternation(OR, languages=LATIN)}|and|nor|、)\s*\(?)*$",
     re.IGNORECASE,
 )
 _RULED_OUT_AFTER = re.compile(
@@ -156,45 +158,11 @@ _WORD_AFTER = re.compile(r"\s+([a-z]+)")
 # ("Vitamin C deficiency", "A violates", "I am").
 _JOINING_WORDS = frozenset(
     [
-        "or",
-        "and",
-        "nor",
-        "not",
-        "non",
-        "et",
-        "ou",
-        "und",
-        "oder",
-        "y",
-        "o",
-        "is",
-        "are",
-        "was",
-        "were",
-        "would",
-        "must",
-        "should",
-        "seems",
-        "could",
-        "might",
-        "may",
-        "can",
-        "will",
-        "holds",
-        "hold",
-        "works",
-        "work",
-        "fits",
-        "fit",
-        "satisfies",
-        "matches",
-        "gives",
-        "remains",
-        "applies",
-        "fails",
-        "ist",
-        "est",
-        "es",
+        *words(AND, OR, languages=LATIN),
+        *word_list(
+            "nor not non is are was were would must should seems could might may can will holds "
+            "hold works work fits fit satisfies matches gives remains applies fails ist est es"
+        ),
     ]
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
@@ -203,18 +171,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
 _MARKED = re.compile(
     r"(?im)(?:^|\\n)[\s*>#-]*\(?([A-J])\)?[.):：]?\s*[*_]*\s*(?:is\s+)?(correct|true|right|正确|对)\b"
 )
-_ORDINALS = [
-    "first",
-    "second",
-    "third",
-    "fourth",
-    "fifth",
-    "sixth",
-    "seventh",
-    "eighth",
-    "ninth",
-    "tenth",
-]
+_ORDINALS = word_list("first second third fourth fifth sixth seventh eighth ninth tenth")
 _ORDINAL = re.compile(rf"(?i)\b({'|'.join(_ORDINALS)})\s+(?:option|choice|one|answer)\b")
 
 

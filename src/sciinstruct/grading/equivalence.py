@@ -330,11 +330,6 @@ def expression_check(
     `written`, when no tolerance was asked for, a decimal against an exact value by its written
     precision: see `numeric.written_precision_match`)."""
     answer, fallback = found.text, found.fallback
-    if found.how == "whole" and "$" in pred_text and types.has_prose(answer):
-        # "The line through $(0,-1)$ with slope 3 is y = 3x - 1.": plain math after the spans
-        tail = _PROSE_WORDS.split(answer)[-1].strip()
-        if tail and "$" not in tail and "=" in tail and not types.has_prose(tail):
-            answer = tail
     if found.how == "whole" and "$" not in pred_text and types.has_prose(answer):
         # A sentence without math markup: the math after its last "is"/":" (an equation kept
         # whole) or else its last "=", if that part is math; else its last number.

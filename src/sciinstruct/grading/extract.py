@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from sciinstruct.grading.lexicon import AND, ANSWER, NOT, OR, WORD, alternation, word_list
 from sciinstruct.grading.numeric import NUMBER_PATTERN, normalize_unit, parse_unit
 
 # A final answer longer than this is not an answer but an essay (or an attack); 1,000
@@ -53,7 +54,7 @@ ANSWER_IS = re.compile(
 # "Answer:" opening a line, or a sentence ("... ago. Final Answer: ...", "2. **结论**：...").
 _ANSWER_LABEL = re.compile(
     r"(?im)(?:^|(?<=[.!?。]))[\s>*#_]*"
-    r"(?:(?:final\s+)?answer|conclusion|(?:最终)?答案|结论|答え|réponse|antwort|respuesta|ответ)"
+    rf"(?:(?:final\s+|最终)?(?:{alternation(ANSWER)})|conclusion|结论)"
     r"\s*[*_]*\s*[:：][*_]*\s*|^\s*####\s*"  # and GSM8K's "#### 42"
 )
 # Chat-template markers: whatever follows one was not the answer (a next turn, a new question).
@@ -241,7 +242,7 @@ def extract(text: str, question: str | None = None) -> Extraction | None:
     if is_short(text):
         # "so x = 1 or x = -2", "$x < -1$ or $x > 3$": one answer, two values or conditions
         several = assignments(text) or _conditions_only(text)
-        if several is None and " " in text and _WORDS.search(_MATH_SPAN.sub(" ", text)):
+        if several is None and " " in text and WORD.search(_MATH_SPAN.sub(" ", text)):
             statement = final_statement(text, question)  # "So the area is $12$ cm^2."
             if statement:
                 return Extraction(clean(statement), "statement")
@@ -317,7 +318,7 @@ def final_statement(text: str, question: str | None = None) -> str | None:
 _CONDITION = re.compile(r"[<>≤≥]|\\(?:le|ge|leq|geq|lt|gt|neq|ne)(?![A-Za-z])")
 # What joins the spans of one condition: "$x < -1$ or $x > 3$", "$x \ge 0$, $x \ne 2$".
 _CONDITION_JOIN = re.compile(
-    r"\s*(?:,\s*)?(?:\b(?:or|and|oder|und|ou|et|o|y|или|и)\b|或|且|,)\s*(?:(?:when|for|if)\s+)?"
+    rf"\s*(?:,\s*)?(?:\b(?:{alternation(AND, OR)})\b|或|且|,)\s*(?:(?:when|for|if)\s+)?"
 )
 
 
@@ -469,7 +470,7 @@ _QUESTION_STOP = frozenset(
 
 
 def _content_words(text: str) -> set[str]:
-    words = {w.lower() for w in _WORDS.findall(text)}
+    words = {w.lower() for w in WORD.findall(text)}
     return {w[:-1] if w.endswith("s") else w for w in words - _QUESTION_STOP}
 
 
@@ -523,7 +524,7 @@ _TRAILING_CONDITION = re.compile(
 )
 # A new clause after an answer's value: "14, since 14 is ...", not "1, 2, and 3".
 _CLAUSE = re.compile(
-    r",\s+(?!(?:and|or|oder|ou|o|или|und|et|y|и)\b)(?=[^\W\d_]{2,})"
+    rf",\s+(?!(?:{alternation(AND, OR)})\b)(?=[^\W\d_]{{2,}})"
     r"|;\s(?![^()\[\]]*[)\]])|\.(?:\s|$)(?!\d)"  # not `(-\infty; -1)`: an interval's ";"
 )
 
@@ -538,7 +539,7 @@ def _stated_value(answer: str) -> str:
     number on: the value right after the label wins over later numbers in the same sentence
     ("Réponse: Janeth aura encore 220 $ à payer d'ici 12 mois.")."""
     head = _before_clause(answer)
-    if head is not answer or not _WORDS.match(answer):
+    if head is not answer or not WORD.match(answer):
         return head
     stated = _complement(answer)
     if stated is not None and re.search(r"\d", stated):
@@ -554,10 +555,10 @@ def _stated_value(answer: str) -> str:
     return rest[first.start() : first.end() + later.start()]
 
 
-_ALTERNATIVE = re.compile(r"(?i)\b(?:or|oder|ou|o|или)\b|或")
+_ALTERNATIVE = re.compile(rf"(?i)\b(?:{alternation(OR)})\b|或")
 # "8, oder vielleicht 9", "either 4 or 5": a number, an "or", another number.
 _HEDGE = re.compile(
-    r"(?<![\w.])([-+−]?\d+(?:[.,]\d+)?)\s*,?\s*(?:\b(?:or|oder|ou|o|или)\b|或者?)\s*"
+    rf"(?<![\w.])([-+−]?\d+(?:[.,]\d+)?)\s*,?\s*(?:\b(?:{alternation(OR)})\b|或者?)\s*"
     r"(?:(?:maybe|perhaps|possibly|vielleicht|peut-être|quizás|tal\s+vez|может\s+быть)\s+)?"
     r"\$?([-+−]?\d+(?:[.,]\d+)?)(?![\d.,]\d)"
 )
@@ -586,11 +587,13 @@ _HYPOTHETICAL = re.compile(
 
 
 # A value the final sentence rules out: "Also ist die gesuchte Zahl 27, nicht 81."
+# English "not" is written out with its "and"/"but"; the others stand without a word boundary,
+# as "27，不是81" has none.
+_OTHER_NOT = alternation(NOT, languages=("de", "fr", "ru", "zh"))
 _NEGATED = re.compile(
-    r"(?i)[,;]?\s*(?:\b(?:and\s+|but\s+)?not|nicht|non|pas|не|而不是|不是)\s+\$?[-+−]?\d[\d.,/]*\$?"
+    rf"(?i)[,;]?\s*(?:\b(?:and\s+|but\s+)?not|{_OTHER_NOT}|pas|而不是)\s+\$?[-+−]?\d[\d.,/]*\$?"
     r"(?=\s*[.!。]?\s*$)"
 )
-_WORDS = re.compile(r"[^\W\d_]{3,}")
 
 
 def committed(text: str) -> str:
@@ -610,28 +613,10 @@ def without_hypotheticals(text: str) -> str:
     return f"{head}\n{' '.join(kept)}" if head else " ".join(kept)
 
 
-_UNITS = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
+_UNITS = word_list(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+)
 _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _NUMBER_WORD = re.compile(
     rf"(?i)\b(?:is|are|equals|was|be|gives|get)\s+(?:exactly\s+)?((?:negative|minus)\s+)?"
@@ -670,7 +655,7 @@ _REWRITES = (
     (re.compile(r"(?<=\d),\\!\s*(?=\d{3})"), ","),  # 48,\! 216: a thousands separator
     (re.compile(r"\\[dt]frac\b"), r"\\frac"),
     (re.compile(r"\*\*(.+?)\*\*|__(.+?)__"), lambda m: m.group(1) or m.group(2)),  # **17**
-    (re.compile(r"\\\$"), ""),
+    (re.compile(r"\\\$"), ""),  # an escaped dollar sign: "\$12.50" is 12.50
     (re.compile(r"\\langle\b"), "("),  # a vector <1, 2, 3> is the tuple (1, 2, 3)
     (re.compile(r"\\rangle\b"), ")"),
     (re.compile(r"π"), r"\\pi "),
@@ -680,7 +665,7 @@ _REWRITES = (
     # `(-\infty; -1)`, `[2; 5]`: the ends of an interval (or a point's coordinates) written
     # with a semicolon, as where the comma is the decimal mark
     (re.compile(r"([(\[])([^;,()\[\]]+);([^;,()\[\]]+)(?=[)\]])"), r"\1\2,\3"),
-    (re.compile(r"−"), "-"),  # an escaped dollar sign: "\$12.50" is 12.50
+    (re.compile(r"−"), "-"),  # the Unicode minus
     (re.compile(r"\\left\s*(?=[(\[|.])|\\right\s*(?=[)\]|.])"), ""),
     (re.compile(r"\\left\s*\\\{"), r"\\{"),
     (re.compile(r"\\right\s*\\\}"), r"\\}"),

@@ -8,7 +8,6 @@ rejection sampling grade the same pairs again and again.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -43,6 +42,7 @@ from sciinstruct.grading.extract import (
     strip_chat_debris,
     unit_after,
 )
+from sciinstruct.grading.lexicon import MATH_CLOSE
 from sciinstruct.grading.metadata import load_metadata, tolerances
 from sciinstruct.grading.numeric import close, normalize_unit, parse_quantity, parse_unit
 from sciinstruct.grading.quantities import all_quantities
@@ -312,13 +312,10 @@ def _second_look(
     return ("response_equal", (response, tuple(golds), rtol, bare, written))
 
 
-_MATH_CLOSE = re.compile(r"\$|\\\]|\\\)")
-
-
 def _unit_differs(response: str, unit: str) -> bool:
     """True when the response's last math span is followed by a unit other than `unit`."""
     closer = None
-    for closer in _MATH_CLOSE.finditer(response):  # noqa: B007 - the last one
+    for closer in MATH_CLOSE.finditer(response):  # noqa: B007 - the last one
         pass
     after = unit_after(response[closer.end() :]).strip() if closer else ""
     return bool(after) and parse_unit(normalize_unit(after)) != parse_unit(normalize_unit(unit))

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from sciinstruct.grading.lexicon import MATH_CLOSE
 from sciinstruct.grading.numeric import last_side, written_precision_match
 
 # 1.6e-19 in LaTeX reads as 1.6·e − 19; spell it the way LaTeX means it.
@@ -91,10 +92,6 @@ def _parse_response(text: str) -> tuple[Any, ...]:
     return tuple(parsed) if len(parsed) == 2 else ()
 
 
-# The end of a math span: `$`, `\]`, `\)`.
-_MATH_CLOSE = re.compile(r"\$|\\\]|\\\)")
-
-
 def response_equal(
     response: str,
     golds: Sequence[str],
@@ -110,7 +107,7 @@ def response_equal(
     if not pred_parsed:
         return [False, "math-verify found no answer in the response", None]
     extracted = str(pred_parsed[1])[:200]
-    closers = list(_MATH_CLOSE.finditer(response))
+    closers = list(MATH_CLOSE.finditer(response))
     if closers and re.search(r"\d", response[closers[-1].end() :]):
         # "... at $x=3$ gives 6, so the slope is 6": the last math span is not the answer
         return [False, "the response states a number after its last math span", extracted]

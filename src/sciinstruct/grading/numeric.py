@@ -16,6 +16,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
+from sciinstruct.grading.lexicon import SPACING
 from sciinstruct.grading.text import unwrap_text
 
 _MAX_UNIT_CHARS = 80
@@ -214,7 +215,7 @@ _UNIT_REWRITES = (
     (re.compile(r"[^\W\d_]+"), lambda m: _UNIT_WORDS.get(m.group(0), m.group(0))),
     (re.compile(r"\\(?:cdot|times)|·|⋅|×"), "*"),
     (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"(\1)/(\2)"),  # \frac{m}{s}
-    (re.compile(r"\\[,;: !]|~"), " "),
+    (SPACING, " "),
     (re.compile(r"\^\s*\{\s*([-+−]?\s*[\d.]+)\s*\}"), r"^\1"),
     (re.compile(r"[{}]"), " "),
     (re.compile(r"−"), "-"),

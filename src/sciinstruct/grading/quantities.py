@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sciinstruct.grading.lexicon import MATH_DELIMITERS, SPACING, word_list
 from sciinstruct.grading.numeric import (
     NUMBER_PATTERN,
     Quantity,
@@ -33,9 +34,6 @@ _NUMBER = re.compile(NUMBER_PATTERN)
 # Where a number may start: not inside a word, a decimal, an exponent or a subscript
 # (`H2O`, `m/s^2`, `s^-2`, `10^{-3}`, `v_0`).
 _NUMBER_START = re.compile(r"(?<![\w.^_{\\+\-−])(?:[-+−]\s?)?\.?\d")
-# Math delimiters and spacing commands are noise around a quantity: `$11\,\mathrm{m/s}$`.
-_DELIMITERS = re.compile(r"\$|\\[()\[\]]")
-_SPACING = re.compile(r"\\[,;: !]|~")
 # One piece of unit text: a word or LaTeX command, a power, a bracket, an operator or a space.
 _UNIT_TOKEN = re.compile(
     r"(?P<word>\\%|%|\\[A-Za-z]+|[A-Za-zÀ-ÖØ-öø-ÿµμΩÅ°℃¢\u0400-\u04ff\u4e00-\u9fff]+)"
@@ -47,29 +45,7 @@ _UNIT_TOKEN = re.compile(
 # Words that end a unit even though pint knows them: `12 V in total` is not volt-inches,
 # `5 m at rest` not metre-atmospheres, `3 s as well` not second-attoseconds.
 _STOP_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "bit",
-        "by",
-        "for",
-        "in",
-        "is",
-        "it",
-        "of",
-        "on",
-        "or",
-        "pi",
-        "point",
-        "so",
-        "the",
-        "to",
-    ]
+    word_list("a an and are as at be bit by for in is it of on or pi point so the to")
 )
 
 
@@ -83,7 +59,8 @@ class Found:
 
 
 def _tidy(text: str) -> str:
-    return _SPACING.sub(" ", _DELIMITERS.sub(" ", text))
+    """Math delimiters and spacing commands are noise around a quantity: `$11\\,\\mathrm{m/s}$`."""
+    return SPACING.sub(" ", MATH_DELIMITERS.sub(" ", text))
 
 
 def _unit_cuts(text: str, start: int) -> list[int]:

@@ -29,17 +29,20 @@ from sciinstruct.grading.extract import (
     stated_line,
     strip_chat_debris,
 )
+from sciinstruct.grading.lexicon import AND, MATH_DELIMITERS, OR, alternation
 from sciinstruct.grading.text import unwrap_text
 
 # The end of a response holds its final statement; a list answer never needs more.
 _STATEMENT_CHARS = 400
 _MAX_ITEMS = 12
+# "and" / "or" in every language of the lexicon ("Ответ: 2 и 7").
+_JOINERS = alternation(AND, OR)
 # Separators between the values of a list, at bracket depth 0: punctuation (also CJK), "and" /
 # "or" in en, de, fr, es, zh, `\quad`, a sentence break, and the gap before a part label
 # ("12 (b) 18").
 _PART = r"(?:(?:part|teil|partie|parte)\s*)?\(?(?:[a-hA-H]|i{1,3}|iv|vi?)\)\s*[:.：]?"
 _SEPARATOR = re.compile(
-    r"\s*(?:[,;，；、]|。|\.(?=\s|$)|\\q?quad\b|\s(?:and|or|und|oder|et|ou|y|o|и|или|i\.e\.)\s"
+    rf"\s*(?:[,;，；、]|。|\.(?=\s|$)|\\q?quad\b|\s(?:{_JOINERS}|i\.e\.)\s"
     r"|[和与及或])\s*(?:(?:and|or|und|et)\s+)?"
     rf"|(?<!\b[Pp]art)(?<!\b[Tt]eil)\s+(?={_PART}\s)",
     re.IGNORECASE,
@@ -54,7 +57,6 @@ _EQUALS = re.compile(r"=|≈|\\approx|:|：|解得|得")
 _MATH_START = re.compile(
     r"[-+−]?\.?\d|[(\[]|[-+−]?\\(?!text|mathrm|quad)|(?<![A-Za-z\\'’])[-+−]?[a-z](?=[\s^_=+\-*/(]|$)"
 )
-_DELIMS = re.compile(r"\$|\\\(|\\\)|\\\[|\\\]|\*\*")
 # A three-digit group after a comma inside one number: 311,875,200.
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # `x \in (2, 3)`, `-1 < x < 4`, `[1, 4]`, `(0, 3]`, a union: an interval or an inequality.
@@ -379,7 +381,7 @@ def _unbraced_set(s: str) -> str:
 
 
 def _tidy(s: str) -> str:
-    s = _DELIMS.sub(" ", unwrap_text(s, " "))
+    s = MATH_DELIMITERS.sub(" ", unwrap_text(s, " ").replace("**", " "))  # ** : Markdown bold
     s = s.replace("°", "^\\circ").replace("−", "-")
     return re.sub(r"\s+", " ", s).strip().rstrip(".。")
 

@@ -1,0 +1,52 @@
+"""The words and small patterns several grading modules read answers with, defined once.
+
+Per-language word lists are data here; each module builds the few patterns it needs from them,
+so adding a language's "or" reaches every place that splits or hedges on it.
+"""
+
+from __future__ import annotations
+
+import re
+
+# "and" / "or" in the languages answers are written in.
+AND = {"en": "and", "de": "und", "fr": "et", "es": "y", "ru": "и"}
+OR = {"en": "or", "de": "oder", "fr": "ou", "es": "o", "ru": "или"}
+LATIN = ("en", "de", "fr", "es")
+# "not", as it rules a value or an option out.
+NOT = {"en": "not", "de": "nicht", "fr": "non", "ru": "не", "zh": "不是"}
+# "answer", as a label ("Answer:", "答案：") opens it.
+ANSWER = {
+    "en": "answer",
+    "zh": "答案",
+    "ja": "答え",
+    "fr": "réponse",
+    "de": "antwort",
+    "es": "respuesta",
+    "ru": "ответ",
+}
+
+
+def word_list(text: str) -> tuple[str, ...]:
+    """The words of `text`, split at whitespace: a long word list written as one string."""
+    return tuple(text.split())
+
+
+def words(*tables: dict[str, str], languages: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The words of `tables` (all languages, or only `languages`), in table order."""
+    return tuple(t[lang] for t in tables for lang in t if languages is None or lang in languages)
+
+
+def alternation(*tables: dict[str, str], languages: tuple[str, ...] | None = None) -> str:
+    """The words of `tables` as a regex alternation (no group, no boundaries: the caller adds
+    them)."""
+    return "|".join(map(re.escape, words(*tables, languages=languages)))
+
+
+# A word of three letters or more (no digit, no underscore): prose, not a variable.
+WORD = re.compile(r"[^\W\d_]{3,}")
+# The end of a math span: `$`, `\]`, `\)`.
+MATH_CLOSE = re.compile(r"\$|\\\]|\\\)")
+# Math delimiters (`$`, `\(`, `\)`, `\[`, `\]`) and LaTeX spacing commands (`\,`, `~`): noise
+# around a quantity or a list item once its math is read as text.
+MATH_DELIMITERS = re.compile(r"\$|\\[()\[\]]")
+SPACING = re.compile(r"\\[,;: !]|~")
