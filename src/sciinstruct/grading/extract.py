@@ -216,6 +216,13 @@ def _supposed(text: str, end: int) -> bool:
     return bool(_CONDITIONAL.search(sentence) and _HYPOTHETICAL.search(sentence))
 
 
+def stated_line(text: str) -> str | None:
+    """The whole line after the last "the answer is" or "Answer:" of `text`, before any value
+    is cut from it (a list such as "Ответ: 2; 7." runs past the clause break `extract` sees)."""
+    stated = _last_stated(strip_chat_debris(sanitize(text)).strip())
+    return stated[1] if stated is not None else None
+
+
 # How an answer was found, from most to least explicit; only the first three are the model's own
 # statement of a final answer (a response cut off by the token limit is credited only by those).
 EXPLICIT = ("boxed", "answer_is", "answer_label")
@@ -249,7 +256,7 @@ def extract(text: str, question: str | None = None) -> Extraction | None:
         found = without_rejected(found) or found
         inner = find_boxed(found)
         if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
-            inner = assignments(_MATH_SPAN.sub(_group, found))
+            inner = assignments(_MATH_SPAN.sub(_group, found)) or _conditions_only(found)
         if inner is None:
             math = _MATH_SPAN.match(found)  # "$x = 5$ because ...", "$8.8 \times 10^{10}$ m."
             inner = _stated_value(found) if math is None else _group(math)
@@ -261,7 +268,8 @@ def extract(text: str, question: str | None = None) -> Extraction | None:
     if said is not None:  # "The positive root of $x^2 = 9$ is three."
         return Extraction(said, "statement")
     if is_short(text):
-        several = assignments(text)  # "so x = 1 or x = -2": one answer, two values
+        # "so x = 1 or x = -2", "$x < -1$ or $x > 3$": one answer, two values or conditions
+        several = assignments(text) or _conditions_only(text)
         if several is None and " " in text and WORD.search(_MATH_SPAN.sub(" ", text)):
             statement = final_statement(text, question)  # "So the area is $12$ cm^2."
             if statement:
@@ -328,11 +336,45 @@ def final_statement(text: str, question: str | None = None) -> str | None:
         and not re.search(r"[\d=]", last[spans[-1].end() :])
         and not re.match(r"\s*[\^_]", _group(spans[-1]))  # "kPa$^{-1}$": a unit's power
     ):
-        inner = _group(spans[-1])
+        inner = _joined_conditions(last, spans)[1]
         value = assignments(inner) or _last_side(inner)  # "= e^{4.8} \approx 120": 120
         return value + unit_after(last[spans[-1].end() :], value)
     tidy = _MATH_SPAN.sub(_group, last)
     return assignments(tidy) or _complement(_SENTENCE.split(tidy)[-1])
+
+
+_CONDITION = re.compile(r"[<>≤≥]|\\(?:le|ge|leq|geq|lt|gt|neq|ne)(?![A-Za-z])")
+# What joins the spans of one condition: "$x < -1$ or $x > 3$", "$x \ge 0$, $x \ne 2$".
+_CONDITION_JOIN = re.compile(
+    rf"\s*(?:,\s*)?(?:\b(?:{alternation(AND, OR)})\b|或|且|,)\s*(?:(?:when|for|if)\s+)?"
+)
+
+
+def _joined_conditions(line: str, spans: list[re.Match[str]]) -> tuple[int, str]:
+    """The last math span of `line`, with the inequalities joined to it by "or", "and" or a
+    comma when it is one (`x < -1, x > 3`: a union or a system, as the intervals show), and
+    the index of the first span joined."""
+    inner = _group(spans[-1])
+    i = len(spans) - 1
+    while (
+        i > 0
+        and _CONDITION.search(_group(spans[i]))
+        and _CONDITION.search(_group(spans[i - 1]))
+        and _CONDITION_JOIN.fullmatch(line[spans[i - 1].end() : spans[i].start()])
+    ):
+        i -= 1
+        inner = f"{_group(spans[i])}, {inner}"
+    return i, inner
+
+
+def _conditions_only(text: str) -> str | None:
+    """`x < -1, x > 3` for a text that is only inequalities in math spans joined by "or",
+    "and" or commas ("$x < -1$ or $x > 3$."); None otherwise."""
+    spans = list(_MATH_SPAN.finditer(text))
+    if len(spans) < 2 or text[: spans[0].start()].strip() or text[spans[-1].end() :].strip(" ."):
+        return None
+    first, joined = _joined_conditions(text, spans)
+    return joined if first == 0 else None
 
 
 # What links a quantity to its value: "=", "is", "equals", "ist", "est", "равна", "等于".
@@ -510,7 +552,8 @@ _TRAILING_CONDITION = re.compile(
 )
 # A new clause after an answer's value: "14, since 14 is ...", not "1, 2, and 3".
 _CLAUSE = re.compile(
-    rf",\s+(?!(?:{alternation(AND, OR)})\b)(?=[^\W\d_]{{2,}})|;\s|\.(?:\s|$)(?!\d)"
+    rf",\s+(?!(?:{alternation(AND, OR)})\b)(?=[^\W\d_]{{2,}})"
+    r"|;\s(?![^()\[\]]*[)\]])|\.(?:\s|$)(?!\d)"  # not `(-\infty; -1)`: an interval's ";"
 )
 
 
@@ -678,6 +721,11 @@ _REWRITES = (
     (re.compile(r"\\rangle\b"), ")"),
     (re.compile(r"π"), r"\\pi "),
     (re.compile(r"∞"), r"\\infty "),
+    (re.compile(r"∪"), r"\\cup "),
+    (re.compile(r"∈"), r"\\in "),
+    # `(-\infty; -1)`, `[2; 5]`: the ends of an interval (or a point's coordinates) written
+    # with a semicolon, as where the comma is the decimal mark
+    (re.compile(r"([(\[])([^;,()\[\]]+);([^;,()\[\]]+)(?=[)\]])"), r"\1\2,\3"),
     (re.compile(r"−"), "-"),  # the Unicode minus
     (re.compile(r"\\left\s*(?=[(\[|.])|\\right\s*(?=[)\]|.])"), ""),
     (re.compile(r"\\left\s*\\\{"), r"\\{"),

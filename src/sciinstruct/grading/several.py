@@ -22,25 +22,32 @@ from typing import Any
 
 from sciinstruct.grading import numeric
 from sciinstruct.grading.answer_types import has_prose
-from sciinstruct.grading.extract import EXPLICIT, Extraction, strip_chat_debris
-from sciinstruct.grading.lexicon import AND, LATIN, MATH_DELIMITERS, OR, alternation
+from sciinstruct.grading.extract import (
+    EXPLICIT,
+    Extraction,
+    find_boxed,
+    stated_line,
+    strip_chat_debris,
+)
+from sciinstruct.grading.lexicon import AND, MATH_DELIMITERS, OR, alternation
 from sciinstruct.grading.text import unwrap_text
 
 # The end of a response holds its final statement; a list answer never needs more.
 _STATEMENT_CHARS = 400
 _MAX_ITEMS = 12
-# Russian's "и" / "или" are not separators here: the list reader was never measured on them.
-_JOINERS = alternation(AND, OR, languages=LATIN)
+# "and" / "or" in every language of the lexicon ("Ответ: 2 и 7").
+_JOINERS = alternation(AND, OR)
 # Separators between the values of a list, at bracket depth 0: punctuation (also CJK), "and" /
 # "or" in en, de, fr, es, zh, `\quad`, a sentence break, and the gap before a part label
 # ("12 (b) 18").
-_PART = r"(?:(?:part|teil|partie|parte)\s*)?\(?[a-hA-H]\)\s*[:.：]?"
+_PART = r"(?:(?:part|teil|partie|parte)\s*)?\(?(?:[a-hA-H]|i{1,3}|iv|vi?)\)\s*[:.：]?"
 _SEPARATOR = re.compile(
     rf"\s*(?:[,;，；、]|。|\.(?=\s|$)|\\q?quad\b|\s(?:{_JOINERS}|i\.e\.)\s"
     r"|[和与及或])\s*(?:(?:and|or|und|et)\s+)?"
     rf"|(?<!\b[Pp]art)(?<!\b[Tt]eil)\s+(?={_PART}\s)",
     re.IGNORECASE,
 )
+_FIRST_PART = re.compile(r"^(?:(?:part|teil|partie|parte)\s*)?\(?[aAi]\)", re.IGNORECASE)
 _PART_LABEL = re.compile(rf"^\s*{_PART}\s*", re.IGNORECASE)
 # `x =`, `x_1 =`, `E_{2} \approx`, `W(x) =`, `\delta =`: the name a value is given.
 _NAME = re.compile(
@@ -48,7 +55,7 @@ _NAME = re.compile(
 )
 _EQUALS = re.compile(r"=|≈|\\approx|:|：|解得|得")
 _MATH_START = re.compile(
-    r"[-+−]?\.?\d|[(\[]|[-+−]?\\(?!text|mathrm|quad)|(?<![A-Za-z\\])[-+−]?[a-z](?=[\s^_=+\-*/(]|$)"
+    r"[-+−]?\.?\d|[(\[]|[-+−]?\\(?!text|mathrm|quad)|(?<![A-Za-z\\'’])[-+−]?[a-z](?=[\s^_=+\-*/(]|$)"
 )
 # A three-digit group after a comma inside one number: 311,875,200.
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
@@ -67,6 +74,10 @@ _NAMED_TUPLE = re.compile(r"\)\s*=\s*\$?\s*$")
 # A clause after a list that remarks on it: "so their product is -4", "whose sum is 30".
 _AFTERTHOUGHT = re.compile(
     r"(?i)(?:so|which|whose|since|because|giving|hence|thus|where|as|with|both|all)\b"
+)
+# A tuple of names in a question: "the ordered pair $(a, b)$", "(x, y, z)".
+_NAME_TUPLE = re.compile(
+    r"\(\s*((?:(?:[A-Za-z]|\\[a-z]+)(?:_\{?\w+\}?)?\s*,\s*)+(?:[A-Za-z]|\\[a-z]+)(?:_\{?\w+\}?)?)\s*\)"
 )
 _SET_PREFIX = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
 
@@ -109,14 +120,19 @@ def plan(
 ) -> Plan | None:
     """The list check of `found` against a reference that lists several values, or None when
     the reference is one value or the response's statement does not hold as many."""
-    golds = reference_items(gold)
+    golds = reference_items(gold) or _named_by_question(gold, question)
     if golds is None:
         return None
-    statement = _statement(found, pred_text)
     before = _before_box(pred_text) if found.how == "boxed" else ""
-    read = _response_items(statement, len(golds))
+    read = None
+    for statement in _statements(found, pred_text):
+        read = _response_items(statement, len(golds))
+        if read is not None:
+            break
     if read is None and _NAMED_TUPLE.search(before):  # `(R, \delta) = \boxed{(a, b)}`
         read = _one_group(f"(_) = {statement}", len(golds))
+    if read is None and found.how not in EXPLICIT:
+        read = _parts_reading(pred_text, len(golds))
     shaped = _INTERVAL.search(statement) or _IN_BOX.search(before)
     if read is None and shaped and not _INTERVAL.search(gold):
         return Plan(verdict=(False, "an interval or inequality is not a list of values"))
@@ -209,6 +225,45 @@ def _before_box(pred_text: str) -> str:
     return pred_text[max(0, start - 40) : start] if start >= 0 else ""
 
 
+def _named_by_question(gold: str, question: str | None) -> list[Item] | None:
+    """The items of a tuple reference (`(2, -3)`) named by the one tuple of names the question
+    asks for ("Find the ordered pair (a, b)."), so that `b = -3, a = 2` reads in its order."""
+    inner = _outer(gold.strip(), "(", ")")
+    values = _split(inner) if inner is not None else None
+    if not question or values is None or not 2 <= len(values) <= _MAX_ITEMS:
+        return None
+    tuples = {
+        tuple(_bare(n) for n in m.group(1).split(","))
+        for m in _NAME_TUPLE.finditer(question)
+        if m.group(1).count(",") == len(values) - 1
+    }
+    if len(tuples) != 1 or len(set(names := next(iter(tuples)))) != len(values):
+        return None
+    items = [_item(v) for v in values]
+    if any(i is None or i[1] or i[2] for i in items):
+        return None
+    return [Item(i[0], n) for i, n in zip(items, names, strict=True)]  # type: ignore[index]
+
+
+def _statements(found: Extraction, pred_text: str) -> list[str]:
+    """Where a list answer is read from, first to try first: an answer line's whole rest when
+    its value was cut at a separator ("Ответ: 2; 7." states two values), then `_statement`."""
+    statement = _statement(found, pred_text)
+    line = stated_line(pred_text) if found.how in ("answer_is", "answer_label") else None
+    at = line.find(found.text) if line and find_boxed(line) is None else -1
+    return [line[at:], statement] if line and at >= 0 and line[at:] != statement else [statement]
+
+
+def _parts_reading(pred_text: str, k: int) -> tuple[list[Item], bool] | None:
+    """The k parts of a response that answers them with their work, from its last line that
+    opens part (a) on ("(a) Using v = d/t:\nv = 12 m/s\n(b) ..."): each part's last value."""
+    lines = [_tidy(ln) for ln in strip_chat_debris(pred_text).splitlines() if ln.strip()]
+    starts = [i for i, line in enumerate(lines) if _FIRST_PART.match(line)]
+    pieces = _split(" ; ".join(lines[starts[-1] :])) if starts else None
+    items = _by_parts(pieces, k) if pieces else None
+    return (items, True) if items else None
+
+
 def _statement(found: Extraction, pred_text: str) -> str:
     """The text a list answer is read from: the model's own box or answer line, else the
     final line of the response (with the part-labelled lines just before it)."""
@@ -238,6 +293,9 @@ def _trailing_run(text: str, k: int) -> tuple[list[Item], bool] | None:
     if pieces is None:
         return None
     ordered = any(_PART_LABEL.match(p) for p in pieces)
+    parts = _by_parts(pieces, k) if ordered else None
+    if parts is not None:
+        return parts, True
     if len(pieces) == 1 and not _PM.search(pieces[0]):  # `(R, \delta) = (a, b)`, a set
         return _one_group(pieces[0], k)
     while len(pieces) > k and _AFTERTHOUGHT.match(pieces[-1]):
@@ -253,6 +311,22 @@ def _trailing_run(text: str, k: int) -> tuple[list[Item], bool] | None:
     if len(run) != k:
         return None
     return run[::-1], ordered
+
+
+def _by_parts(pieces: list[str], k: int) -> list[Item] | None:
+    """One value per part when the statement has k part labels: each part's last value, read
+    as that part's own final statement ("(a) The speed is 12 m/s. (b) ..."), remarks aside."""
+    starts = [i for i, piece in enumerate(pieces) if _PART_LABEL.match(piece)]
+    if len(starts) != k:
+        return None
+    items = []
+    for start, end in zip(starts, [*starts[1:], len(pieces)], strict=True):
+        part = [pieces[start]] + [p for p in pieces[start + 1 : end] if not _AFTERTHOUGHT.match(p)]
+        values = [item for item in map(_item, part) if item is not None]
+        if not values:
+            return None
+        items.append(Item(values[-1][0], values[-1][1]))
+    return items
 
 
 _PM = re.compile(r"\\pm|±")
@@ -355,6 +429,8 @@ def _item(piece: str) -> tuple[str, str, bool] | None:
     lead, s = f"{lead} {s[: start.start()]}", s[start.start() :].strip()
     if has_prose(s) or re.search(r"[^\x00-\x7f]", s):  # "253.6 J mol^{-1}": its value
         quantity = numeric.parse_quantity(s)
+        if quantity is not None and quantity.unit and numeric.parse_unit(quantity.unit) is None:
+            quantity = None  # "45 m before stopping": the number, not the words after it
         head = re.match(r"[^A-Za-z\u0080-\uffff]*\d", s)
         if quantity is None and head is None:
             return None
