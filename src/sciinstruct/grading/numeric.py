@@ -309,7 +309,7 @@ def compare(
         by_tolerance = within
 
         def within(p: float, g: float) -> bool:
-            by_figures = written_precision_match(answer, p, reference, g)
+            by_figures = written_precision_match(answer, p, reference, g, measured=not exact)
             return by_tolerance(p, g) if by_figures is None else by_figures
 
         stated = written_number(reference)
@@ -454,7 +454,7 @@ def written_number(text: str) -> Written | None:
 
 
 def written_precision_match(
-    pred: str, pred_value: float, gold: str, gold_value: float
+    pred: str, pred_value: float, gold: str, gold_value: float, measured: bool = False
 ) -> bool | None:
     """The labelling rules for an exact value against a decimal when no tolerance was asked
     for, the one place they live. A decimal reference is matched by an exact answer that rounds
@@ -468,9 +468,21 @@ def written_precision_match(
         return None
     reference, answer = written_number(gold), written_number(pred)
     if reference is not None:
-        if not reference.decimal or answer is not None:
-            return None
-        return abs(pred_value - gold_value) <= reference.place / 2 * (1 + 1e-9)
+        rounds = abs(pred_value - gold_value) <= reference.place / 2 * (1 + 1e-9)
+        if answer is None and reference.decimal:
+            return rounds
+        if (
+            answer is not None
+            and measured
+            and rounds
+            and not reference.decimal
+            and reference.figures >= 2
+        ):
+            # a measured whole number (12 m/s^2) is met by what rounds to it (12.3), as a
+            # decimal reference is; two decimals are otherwise left to the tolerance (9.8
+            # against 9.81), and so is a one-figure reference (5 kg against 5.4 kg)
+            return True
+        return None
     if answer is None or float(gold_value).is_integer():
         return None
     if abs(pred_value - gold_value) <= 1e-12 * max(1.0, abs(gold_value)):
