@@ -98,6 +98,8 @@ def numeric_check(
             gold_q = replace(gold_q, unit=numeric.normalize_unit(bare))
             if power:
                 scaled = replace(gold_q, value=gold_q.value * 10.0**power)
+    if gold_q.percent and numeric.states_factor(pred_text):
+        gold_q = replace(gold_q, percent=False)  # a factor of 0.125 is no 12.5 %
     if gold_q.unit:
         gold_q = replace(gold_q, unit=numeric.unglue(gold_q.unit))
         scaled = scaled and replace(scaled, unit=gold_q.unit)

@@ -10,8 +10,9 @@ number in the text (reported as a fallback). The final statement is the last one
 quantity (`question`, when given, picks it among several): the last side of its chain or what
 follows its last copula (`=`, "is", "equals", "ist", "est", "равна", ...), with hypotheticals,
 values ruled out ("27, not 81"), sign-offs ("I hope it is correct.") and closing asides set
-aside. Chat-template debris after the answer (`<|im_end|>`, a following `<|im_start|>user`
-turn) is cut off first. Every scan is a single linear pass over a bounded tail, so a
+aside. Chat-template debris after the answer (`<|im_end|>`, a following `<|im_start|>user` or
+"User: ..." turn), a reasoning model's `<think>` part and GSM8K's `<<3*4=12>>` annotations are
+cut off first; an `<answer>` tag is stated like "Answer:", and so is a "# Answer" heading. Every scan is a single linear pass over a bounded tail, so a
 100,000-character answer costs milliseconds.
 
 This module owns the package's one `\\boxed` extractor (`find_boxed`); the one `\\text{}`
@@ -56,12 +57,20 @@ _ANSWER_LABEL = re.compile(
     r"(?im)(?:^|(?<=[.!?。]))[\s>*#_]*"
     rf"(?:(?:final\s+|最终)?(?:{alternation(ANSWER)})|conclusion|结论)"
     r"\s*[*_]*\s*[:：][*_]*\s*|^\s*####\s*"  # and GSM8K's "#### 42"
+    rf"|^[ \t]*#{{1,6}}[ \t]*(?:final\s+)?(?:{alternation(ANSWER)})[ \t:：]*$"  # "# Answer"
 )
 # Chat-template markers: whatever follows one was not the answer (a next turn, a new question).
 _CHAT_DEBRIS = re.compile(
     r"<\|(?:im_end|im_start|endoftext|eot_id|end|user|assistant|start_header_id)\|>"
-    r"|</s>|<end_of_turn>|<start_of_turn>|\n(?:Human|User):"
+    r"|</s>|<end_of_turn>|<start_of_turn>|(?:\n|(?<=>))[ \t]*(?:Human|User):"
 )
+# A reasoning model's tags: `<think>` reasoning `</think>`, then the answer, maybe tagged
+# `<answer>...</answer>` (only the closing tag is sometimes written), maybe repeated.
+_THINK_END = re.compile(r"</think>")
+_TAGS = re.compile(r"</?(?:think|answer|br)\s*/?>")
+_ANSWER_TAG = re.compile(r"(?s)<answer>((?:(?!</?answer>).)*)(?:</answer>|$)|</answer>")
+# GSM8K's calculator annotations, `<<8*0.5=4>>`: what a tool computed, not a stated relation.
+_CALCULATOR = re.compile(r"<<[^<>\n]{0,200}>>")
 # A line that opens a new problem ("Question: ...", "Problem 2.", "Q:", "问题：", "Aufgabe 3:"):
 # debris too, once the response has committed to an answer before it.
 _NEW_PROBLEM = re.compile(
@@ -196,9 +205,28 @@ def _last_stated(text: str) -> tuple[str, str] | None:
     ]
     for end, how in sorted(stated, reverse=True)[:_MAX_STATEMENTS]:
         found = _after(text, end)
+        found = found and _TAGS.sub(" ", found).strip()
         if found and not _supposed(text, end):
             return how, found
     return None
+
+
+def _tagged(text: str, question: str | None) -> Extraction | None:
+    """The answer an `<answer>` tag holds (a lone `</answer>`: its line), read as a response of
+    its own but stated: a paragraph without a statement gives the value its last sentence opens
+    with ("... Therefore, Jean can fill 14 bags with 2 lollipops in each bag.": 14)."""
+    tag = _last_match(_ANSWER_TAG, text)
+    if tag is None:
+        return None
+    content = text[: tag.start()].rsplit("\n", 1)[-1] if tag.group(1) is None else tag.group(1)
+    content = _TAGS.sub(" ", content).strip()
+    found = extract(content, question) if content else None
+    if found is None:
+        return None
+    if found.fallback:
+        numbered = [s for s in _SENTENCE.split(content) if re.search(r"\d", s)]
+        return Extraction(clean(_stated_value(numbered[-1])), "answer_label")
+    return Extraction(found.text, found.how if found.how in EXPLICIT else "answer_label")
 
 
 # Statements tried from the end: a real answer is followed by a few hypotheticals at most.
@@ -234,6 +262,12 @@ def strip_chat_debris(text: str) -> str:
     `<|im_start|>user ...`, "#### 56\n\nQuestion: ...") writes a new question and answers it too."""
     match = _CHAT_DEBRIS.search(text)
     text = text[: match.start()] if match else text
+    if "<<" in text:
+        text = _CALCULATOR.sub("", text)
+    think = _last_match(_THINK_END, text)
+    if think is not None:  # the answer follows the reasoning, unless nothing does
+        after = text[think.end() :]
+        text = after if _TAGS.sub("", after).strip() else text[: think.start()]
     if _NEW_PROBLEM.search(text) is None:
         return text
     marks = [m.end() for m in (mark.search(text) for mark in _COMMITMENTS) if m is not None]
@@ -250,6 +284,9 @@ def extract(text: str, question: str | None = None) -> Extraction | None:
     boxed = find_boxed(text)
     if boxed is not None and not _FINAL_ANSWER.search(after_boxed(text)):
         return Extraction(clean(boxed), "boxed")  # unless "The final answer is ..." follows it
+    tagged = _tagged(text, question)
+    if tagged is not None:
+        return tagged
     stated = _last_stated(text)
     if stated is not None:
         how, found = stated
@@ -510,10 +547,13 @@ def _asked_statement(line: str, question: str | None) -> str | None:
         return None
     asks = [s for s in _SENTENCE.split(question.strip()) if s.strip()]
     asked = _content_words(asks[-1]) if asks else set()
+    head = _head_word(asks[-1]) if asks else None  # "the slope of the tangent": slope
     clauses = _CLAUSES.split(_MATH_SPAN.sub(_group, line))
-    scores = [len(_content_words(_subject(clause)) & asked) for clause in clauses]
+    subjects = [_content_words(_subject(clause)) for clause in clauses]
+    # the clause about the asked head noun first, then the one naming most of the question
+    scores = [(head in words, len(words & asked)) for words in subjects]
     best = max(range(len(clauses)), key=lambda i: (scores[i], i), default=None)
-    if best is None or scores[best] == 0 or best == len(clauses) - 1:
+    if best is None or not any(scores[best]) or best == len(clauses) - 1:
         return None  # none named, or the last statement is the asked one anyway
     clause = clauses[best]
     if _COPULA.search(clause) is None:  # "she needs 4 more boxes": its one number
@@ -524,9 +564,20 @@ def _asked_statement(line: str, question: str | None) -> str | None:
 
 
 def _subject(clause: str) -> str:
-    """What a statement is about: the words before its first copula, or all of it."""
-    copula = _COPULA.search(clause)
+    """What a statement is about: the words before its first copula, or all of it; a verb
+    ("is", "equals") before a sign ("at x = 2 the slope is 12": the slope, not x)."""
+    copula = _VERB_COPULA.search(clause) or _COPULA.search(clause)
     return clause[: copula.start()] if copula else clause
+
+
+_VERB_COPULA = re.compile(r"\b(?:is|are|was|were|equals?)\b")
+
+
+def _head_word(question: str) -> str | None:
+    """The first word of a question that names a quantity: what it asks for."""
+    words = [w.lower() for w in WORD.findall(question)]
+    named = [w[:-1] if w.endswith("s") else w for w in words if w not in _QUESTION_STOP]
+    return named[0] if named else None
 
 
 def assignments(line: str) -> str | None:
@@ -673,10 +724,18 @@ _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ni
 # The denominators of a fraction in words: "one half", "two thirds", "three quarters".
 _PARTS = {"half": 2, "halve": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6}
 _PARTS |= {"seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+_NUMBER_WORDS = "|".join((*_TENS, *_UNITS))
+# "there are twelve ways to arrange them": the count, then words that name what is counted
+# (no number, scale or operation among them: not "there are two hundred ways")
+_COUNTED = (
+    rf"(?:\s+(?!(?:{_NUMBER_WORDS}|or|and|times|plus|minus|point|hundreds?|thousands?"
+    r"|millions?)\b)[^\W\d_]+){0,6}"
+)
 _NUMBER_WORD = re.compile(
-    rf"(?i)\b(?:is|are|equals|was|be|gives|get)\s+(?:exactly\s+)?((?:negative|minus)\s+)?"
+    rf"(?i)\b(?:(there\s+(?:are|is|were|was|will\s+be))|is|are|equals|was|be|gives|get)\s+"
+    rf"(?:exactly\s+)?((?:negative|minus)\s+)?"
     rf"((?:{'|'.join(_TENS)})(?:[- ](?:{'|'.join(_UNITS[1:10])}))?|{'|'.join(_UNITS)}|an?)"
-    rf"(?:[- ]({'|'.join(_PARTS)})s?)?\s*[.!]?\s*$"
+    rf"(?:[- ]({'|'.join(_PARTS)})s?)?(?(1){_COUNTED})\s*[.!]?\s*$"
 )
 
 
@@ -684,9 +743,12 @@ def number_word(text: str) -> str | None:
     """`3` for a final sentence that ends "... is three.", `-3` for "... equals negative three.",
     `3/4` for "... is three quarters." (0 to 99 in English words, over 2 to 10)."""
     match = _NUMBER_WORD.search(text[-200:])
-    if match is None or (match.group(3) is None and match.group(2).lower() in ("a", "an")):
-        return None  # "... is a.": no number
-    words = re.split(r"[- ]", match.group(2).lower())
+    if match is None:
+        return None
+    _, negative, said, part = match.groups()
+    if part is None and said.lower() in ("a", "an"):
+        return None  # "... is a.", "there is a way": no number
+    words = re.split(r"[- ]", said.lower())
     if words[0] in ("a", "an"):
         value = 1
     elif words[0] in _TENS:
@@ -695,8 +757,8 @@ def number_word(text: str) -> str | None:
         value = _UNITS.index(words[0])
     if len(words) > 1:
         value += _UNITS.index(words[1])
-    said = str(-value if match.group(1) else value)
-    return f"{said}/{_PARTS[match.group(3).lower()]}" if match.group(3) else said
+    number = str(-value if negative else value)
+    return f"{number}/{_PARTS[part.lower()]}" if part else number
 
 
 # The final line of a statement is read from its last characters only (a linear, bounded scan).

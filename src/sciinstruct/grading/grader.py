@@ -354,6 +354,7 @@ def _prepare_step(
     if kind in types.EXTERNAL_TYPES:  # their references may be JSON specs, even empty
         options = {"unit": unit, "rtol": rtol, "atol": atol, "choices": choices, "metadata": meta}
         return external_check(kind, pred_text, gold_text.strip(), options)
+    pred_text = strip_chat_debris(pred_text)  # what every check reads: the response's own turn
     boxed = find_boxed(gold_text)
     gold_answer = clean(boxed if boxed is not None else gold_text)
     problem = _size_problem(gold_answer)

@@ -35,7 +35,7 @@ _POWER_OF_TEN = re.compile(r"^(?P<sign>[-+−]?)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<
 # (and the brackets, operators and separators that hide or end one); its last side is the value.
 _RELATION = re.compile(
     r"(?P<approx>\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|[≈≃≅])|(?<![<>!])="
-    r"|(?P<open>[{(\[])|(?P<close>[})\]])|(?P<sep>[,;]|\\q?quad\b|\b(?:and|or)\b)|(?P<op>[+\-−])"
+    r"|(?P<open>[{(\[])|(?P<close>[})\]])|(?P<sep>(?<!\\)[,;]|\\q?quad\b|\b(?:and|or)\b)|(?P<op>[+\-−])"
 )
 # Unit text pint rejects is still fine when it is words ("5 apples"), not when it is math.
 _LOOKS_LIKE_MATH = re.compile(r"[\d+\-*/^=\\,()\[\]|!]|^[A-Za-z]$")  # 10!: a factorial
@@ -370,6 +370,22 @@ def _compare_percent(
     return False, f"{pred.value:g} differs from {g:g} ({off}, percent)"
 
 
+# "grew by a factor of 0.125", "a 1.5-fold increase": a ratio, which a percentage is not
+_FACTOR = re.compile(
+    r"(?i)\b(?:by\s+a\s+factor\s+of|multiplied\s+by)\s+\$?[-+]?\d[\d.,]*\$?\s*[.!]?\s*$"
+    r"|\d\s*-?\s*fold\b[^.\d]*[.!]?\s*$"
+)
+
+
+def states_factor(text: str) -> bool:
+    """True when `text` ends stating its value as a factor ("grew by a factor of 0.125"): a
+    ratio, not the fraction a percentage could be written as."""
+    return _FACTOR.search(text[-_FACTOR_CHARS:]) is not None
+
+
+_FACTOR_CHARS = 200
+
+
 def is_whole_number(text: str) -> bool:
     """A reference such as `42` or `1,000`: compared exactly, since counts are not measured."""
     return re.fullmatch(r"[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)", text.strip()) is not None
@@ -502,13 +518,14 @@ _DECIMAL_COMMA_WORDS = frozenset(
     word
     for language in (
         "der die das den dem des ist sind und ein eine mit für von beträgt gibt nicht auf zu also "
-        "antwort ergebnis wert gleich insgesamt",  # German
+        "antwort ergebnis wert gleich insgesamt jeder jede jedes zahlt kostet kosten bekommt "
+        "erhält sie wir noch nach bei",  # German
         "el la los las es son que con para por una del como hay entonces respuesta resultado "
-        "valor igual tiene",  # Spanish
+        "valor igual tiene cada paga cuesta cuestan recibe",  # Spanish
         "le les est sont et une des du pour avec il qu au donc reste réponse résultat valeur "
-        "égal",  # French
-        "di che per sono della quindi risposta risultato uguale",  # Italian
-        "um uma não são portanto resposta igual tem",  # Portuguese
+        "égal chaque paie coûte coûtent reçoit",  # French
+        "di che sono della quindi risposta risultato uguale ogni costa paga",  # Italian
+        "um uma não são portanto resposta igual tem custa",  # Portuguese
     )
     for word in language.split()
 )
@@ -516,7 +533,7 @@ _DECIMAL_POINT_WORDS = frozenset(
     word
     for english in (
         "the is and of to so we that are this for with be by it at as then thus therefore",
-        "which has have from answer result equals total",
+        "which has have from answer result equals total each every pays costs gets",
     )
     for word in english.split()
 )
@@ -530,11 +547,19 @@ def writes_decimal_comma(text: str) -> bool:
     sample = text[-_LANGUAGE_SAMPLE_CHARS:]
     if _CYRILLIC.search(sample):
         return True
-    comma = point = 0
+    # "Jeder Gast zahlt 1.250 €.": a short sentence has few function words, so a currency
+    # written after its amount and accented words count too
+    comma = len(_AMOUNT_THEN_CURRENCY.findall(sample))
+    point = 0
     for word in _WORD.findall(sample.lower()):
-        comma += word in _DECIMAL_COMMA_WORDS
+        comma += word in _DECIMAL_COMMA_WORDS or _ACCENTED.search(word) is not None
         point += word in _DECIMAL_POINT_WORDS
     return comma > point
+
+
+# "1.250 €", "1.250 euros", "3,50 EUR": English writes the currency first (€1,250).
+_AMOUNT_THEN_CURRENCY = re.compile(r"\d\s*(?:€|(?i:euros?|eur|chf)\b)")
+_ACCENTED = re.compile("[äöüßñáéíóúàèìòùâêîôûçãõ]")
 
 
 # No digit or separator-and-digit may touch a written number on either side.
@@ -615,6 +640,8 @@ def canonical_numbers(text: str, scales: bool = True) -> str:
         s = _LATEX_E.sub(lambda m: f"e{m.group(2) or ''}{m.group(3)}".replace("−", "-"), s)
     s = _BARE_DECIMAL.sub("0.", s)
     s = _SUPERSCRIPTS.sub(_superscript, s)
+    if _VULGAR_OR_SLASH.search(s):
+        s = _UNICODE_FRACTION.sub(_unicode_fraction, _VULGAR.sub(_vulgar, s))
     if "\\SI" in s or "\\qty" in s:
         s = _SIUNITX.sub(lambda m: f"{m.group(1)}\\,\\mathrm{{{siunitx_unit(m.group(2))}}}", s)
     if "frac" in s:
@@ -627,6 +654,28 @@ def canonical_numbers(text: str, scales: bool = True) -> str:
 # 10⁻¹⁹, m·s⁻¹, m²: Unicode superscripts are a power.
 _SUPERSCRIPTS = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
 _SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+
+
+# ½, −¾, 12¾ and the fraction slash of 12 3⁄5: a fraction as Unicode writes it.
+_VULGAR_FRACTIONS = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5"}
+_VULGAR_FRACTIONS |= {"⅖": "2/5", "⅗": "3/5", "⅘": "4/5", "⅙": "1/6", "⅚": "5/6", "⅛": "1/8"}
+_VULGAR_FRACTIONS |= {"⅜": "3/8", "⅝": "5/8", "⅞": "7/8", "⅐": "1/7", "⅑": "1/9", "⅒": "1/10"}
+_VULGAR = re.compile(rf"(\d?)([{''.join(_VULGAR_FRACTIONS)}])")
+_VULGAR_OR_SLASH = re.compile(rf"[⁄{''.join(_VULGAR_FRACTIONS)}]")
+# after the glyphs are spelt out: 3⁄5, and the mixed number 12 3⁄5 (12¾ is 12 3⁄4)
+_UNICODE_FRACTION = re.compile(r"(?<![\d.])(?:(\d+)\s*)?(\d+)⁄(\d+)(?!\d|\.\d)")
+
+
+def _vulgar(match: re.Match[str]) -> str:
+    whole = f"{match.group(1)} " if match.group(1) else ""
+    return whole + _VULGAR_FRACTIONS[match.group(2)].replace("/", "⁄")
+
+
+def _unicode_fraction(match: re.Match[str]) -> str:
+    whole, num, den = match.groups()
+    if whole is None or int(den) == 0:
+        return f"{num}/{den}"
+    return _mixed_value(int(whole), int(num), int(den)) or match.group(0).replace("⁄", "/")
 
 
 def _superscript(match: re.Match[str]) -> str:
@@ -676,8 +725,14 @@ def _european(match: re.Match[str]) -> str:
 
 def _mixed(match: re.Match[str]) -> str:
     whole, num, den = (int(g) for g in match.groups())
+    return _mixed_value(whole, num, den) or match.group(0)
+
+
+def _mixed_value(whole: int, num: int, den: int) -> str | None:
+    """A mixed number's value: `7.5` for 7 1/2, `\\frac{7}{3}` for 2 1/3 (a decimal that does
+    not end); None when it is no mixed number (2 3/2)."""
     if den == 0 or num >= den:
-        return match.group(0)  # 2\frac{3}{2} is not a mixed number
+        return None
     value = Fraction(whole * den + num, den)
     rest = den
     for p in (2, 5):
