@@ -30,6 +30,8 @@ _LETTER_SET = re.compile(
     r"^[\s(\[]*[A-J][\s)\]]*"
     rf"(?:(?:,|;|/|&|{alternation(AND, OR)}|\s|[、，；和与及或])*[\s(\[]*[A-J][\s)\]]*)*[.。]?$"
 )
+# Two letters joined by "or" before more words: "A or D depending on the medium".
+_HEDGE = re.compile(rf"^[\s(\[]*[A-J][)\]]*\s+(?:{alternation(OR)})\s+[(\[]*[A-J](?![\w])")
 # A letter and nothing else but markup: "(B)", "B.", "option B", "A, C".
 _ONLY_LETTER = re.compile(r"^[\s(\[{]*[A-J][)\]}.:]?\s*$")
 # "Option C", "la opción A", "选项 D", "答案 B": an option word before the letter.
@@ -66,10 +68,11 @@ _RULED_OUT_AFTER = re.compile(
 
 
 def letters(
-    answer: str, choices: list[str] | None = None, spaced: bool = True
+    answer: str, choices: list[str] | None = None, spaced: bool = True, by_text: bool = True
 ) -> frozenset[str] | None:
     """The option letters an answer names, or None when it names none; without `spaced`, a
-    capital and a space ("B Marcus", but also "A violates", "I am") name no option."""
+    capital and a space ("B Marcus", but also "A violates", "I am") name no option; without
+    `by_text`, an option's text or value in the answer names none either."""
     s = _MARKUP.sub("", unwrap_text(_FONT_LETTER.sub(r"\1", answer))).strip()
     s = _OPTION_WORD.sub("", s)
     if not s:
@@ -78,13 +81,16 @@ def letters(
         s = s.translate(_CYRILLIC)
     if _LETTER_SET.match(s):
         return frozenset(re.findall(r"[A-J]", s))
+    hedge = _HEDGE.match(s)  # "A or D depending on the medium": both, a hedge
+    if hedge:
+        return frozenset(re.findall(r"[A-J]", hedge.group(0)))
     lone = _LEADING.match(s)
     if lone and lone.group(2) and not spaced:
         lone = None
     letter = (lone.group(1) or lone.group(2)).upper() if lone else None
     if letter and (not choices or LETTERS.index(letter) < len(choices)):
         return frozenset(letter)
-    return _by_option_text(s, choices) if choices else None
+    return _by_option_text(s, choices) if choices and by_text else None
 
 
 def is_letter_only(answer: str) -> bool:
@@ -97,6 +103,11 @@ def is_letter_only(answer: str) -> bool:
         else _OPTION_WORD.sub("", s)
     )
     return bool(_ONLY_LETTER.match(s) or _LETTER_SET.match(s))
+
+
+# The clauses of a sentence: the last one holds what it concludes.
+_CLAUSE = re.compile(r"[,;:]|\.{2,}|…|\.\s|\s(?:but|so|hence|thus|therefore)\s", re.IGNORECASE)
+_NEGATED = re.compile(rf"(?i)\b(?:{alternation(NOT, languages=LATIN)}|never|neither|nor)\b")
 
 
 def _by_option_text(answer: str, choices: list[str]) -> frozenset[str] | None:
@@ -115,6 +126,10 @@ def _by_option_text(answer: str, choices: list[str]) -> frozenset[str] | None:
         for i, option in enumerate(options)
         if option and (sentence or has_prose(choices[i])) and f" {option} " in padded
     ]
+    if len(inside) > 1 and sentence:  # "... decreases... but U = U(T), so it stays the same"
+        final = normalize(_CLAUSE.split(_FORMULA.sub(" ", answer))[-1])
+        inside = [i for i in inside if f" {options[i]} " in f" {final} "]
+        inside = [] if _NEGATED.search(final) else inside
     if len(inside) == 1:
         return frozenset(LETTERS[inside[0]])
     return _by_option_value(answer, choices[: len(LETTERS)])

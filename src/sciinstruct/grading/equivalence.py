@@ -477,7 +477,7 @@ def _chosen(
     if said:
         return said
     if found is not None and not found.fallback:  # "(A)(C)", "B.", "C，不是 A"
-        said = choice.letters(found.text, choices, spaced=False)
+        said = choice.letters(found.text, choices, spaced=False, by_text=False)
         if said:
             return said
     return choice.marked_correct(text)
@@ -489,6 +489,11 @@ def _stated_letters(text: str, choices: list[str] | None) -> frozenset[str] | No
     if not statement:
         return None
     statement = clean(statement)
+    # "The answer is 3, i.e. option (D).": the letter it names wins over an option's text
+    said = choice.letters(statement, choices, by_text=False)
+    letter = said or choice.find_in_text(statement)
+    if letter:
+        return frozenset(letter)
     return choice.letters(statement, choices) or choice.stated(statement)
 
 

@@ -54,6 +54,7 @@ _NAME = re.compile(
     r"(?:^|(?<=[\s(]))(\\?[A-Za-z]+(?:_\{?\w+\}?)?(?:\s*\(\s*[a-z]\s*\))?)\s*(?:=|≈|\\approx)\s*$"
 )
 _EQUALS = re.compile(r"=|≈|\\approx|:|：|解得|得")
+_COPULA = re.compile(r"\s(?:is|are)\s")
 _MATH_START = re.compile(
     r"[-+−]?\.?\d|[(\[]|[-+−]?\\(?!text|mathrm|quad)|(?<![A-Za-z\\'’])[-+−]?[a-z](?=[\s^_=+\-*/(]|$)"
 )
@@ -66,7 +67,7 @@ _INTERVAL = re.compile(
 )
 _ORDERED_QUESTION = re.compile(
     r"(?i)\bin\s+(?:that|this|the\s+same|the\s+given)\s+order\b|\brespectively\b|\(in\s+order\)"
-    r"|依次|分别|按顺序|\(a\)[\s\S]*\(b\)"
+    r"|依次|分别|按顺序|\(a\)[\s\S]*\(b\)|\b(?:path|route)\b"
 )
 # What a box stands after: `x \in \boxed{(2, 3)}` (an interval), `(R, \delta) = \boxed{...}`.
 _IN_BOX = re.compile(r"\\in\s*\$?\s*$")
@@ -75,10 +76,13 @@ _NAMED_TUPLE = re.compile(r"\)\s*=\s*\$?\s*$")
 _AFTERTHOUGHT = re.compile(
     r"(?i)(?:so|which|whose|since|because|giving|hence|thus|where|as|with|both|all)\b"
 )
+_REMARK_AFTER = re.compile(r"(?i)\)\s+(?:so|which|whose|where|with|giving|hence|thus)\b.*$")
 # A tuple of names in a question: "the ordered pair $(a, b)$", "(x, y, z)".
 _NAME_TUPLE = re.compile(
     r"\(\s*((?:(?:[A-Za-z]|\\[a-z]+)(?:_\{?\w+\}?)?\s*,\s*)+(?:[A-Za-z]|\\[a-z]+)(?:_\{?\w+\}?)?)\s*\)"
 )
+# "The optimal point is (x, y) = ...": the names end what comes before the values.
+_NAME_TUPLE_END = re.compile(_NAME_TUPLE.pattern + r"\s*$")
 _SET_PREFIX = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
 
 
@@ -102,13 +106,26 @@ def reference_items(gold: str) -> list[Item] | None:
     """The values of a reference that lists two or more (`1, 2, 3`, `x=1, y=2`, `\\{1, 2\\}`,
     `(0,0),(4,0)`), or None for one value, one tuple or one interval."""
     body = _unbraced_set(gold.strip())
-    pieces = _split(body)
+    pieces = _split(_listed(body))
     if pieces is None or len(pieces) < 2 or len(pieces) > _MAX_ITEMS:
         return None
     items = [_item(piece) for piece in pieces]
     if any(item is None or item[2] for item in items):
         return None  # a piece that is words, or holds words before its value: not a list
     return [Item(value, name) for value, name, _ in items]  # type: ignore[misc]
+
+
+def _listed(body: str) -> str:
+    """`[1, -1]`, `[4, 16, 65536]` (a list written as Python writes it) -> its items; an
+    interval `[1, 4]` (two ascending numbers) and a matrix `[[2, 1], [4, 3]]` stay as written."""
+    inner = _outer(body, "[", "]")
+    pieces = _split(inner) if inner is not None else None
+    if not pieces or any(p.startswith("[") for p in pieces):
+        return body
+    ends = _numbers(pieces) if len(pieces) == 2 else None
+    if ends is not None and ends[0].value < ends[1].value:
+        return body
+    return inner  # type: ignore[return-value]
 
 
 def plan(
@@ -122,7 +139,7 @@ def plan(
     the reference is one value or the response's statement does not hold as many."""
     golds = reference_items(gold) or _named_by_question(gold, question)
     if golds is None:
-        return None
+        return _endpoints(found, pred_text, gold)
     before = _before_box(pred_text) if found.how == "boxed" else ""
     read = None
     for statement in _statements(found, pred_text):
@@ -151,6 +168,22 @@ def plan(
     if numbers[0] is not None and numbers[1] is not None:
         return _numeric_plan(numbers[0], numbers[1], ordered, rtol)
     return Plan(task=("items_equal", (tuple(pred_values), tuple(gold_values), ordered, rtol)))
+
+
+def _endpoints(found: Extraction, pred_text: str, gold: str) -> Plan | None:
+    """Against an interval-looking reference `(-2, 5)` (two ascending numbers), a response
+    that lists the two values without brackets ("-2, 5") states endpoints: wrong (rule 9)."""
+    inner = _outer(gold.strip(), "(", ")")
+    ends = _numbers(_split(inner) or []) if inner is not None else None
+    if not ends or len(ends) != 2 or ends[0].value >= ends[1].value:
+        return None
+    statement = _statement(found, pred_text)
+    if _INTERVAL.search(statement):  # `x > -2, x < 6` is the interval
+        return None
+    read = _response_items(statement, 2)
+    if read is None or read[1] or _distinct_names(read[0]) or _tidy(statement)[:1] in "([":
+        return None
+    return Plan(verdict=(False, "two values listed, not the interval or pair asked for"))
 
 
 def _numeric_plan(
@@ -341,6 +374,7 @@ def _plus_minus(value: str) -> list[str]:
 
 def _one_group(piece: str, k: int) -> tuple[list[Item], bool] | None:
     head, _, value = piece.rpartition("=")
+    value = _REMARK_AFTER.sub(")", value)  # "(2, 0) with value 6": the tuple, not the remark
     inner = _outer(value.strip(), "(", ")") or _outer(_unbraced_set(value.strip()), "", "")
     if inner is None:
         return None
@@ -351,7 +385,7 @@ def _one_group(piece: str, k: int) -> tuple[list[Item], bool] | None:
     if any(i is None or i[2] for i in items):
         return None
     # `(R, \delta) = (a, b)` names its values in order; a bare `(a, b)` may be an interval
-    ordered = bool(_outer(head.strip(), "(", ")"))
+    ordered = bool(_outer(head.strip(), "(", ")") or _NAME_TUPLE_END.search(head))
     if value.strip().startswith("(") and not ordered and k == 2:
         return None
     return [Item(i[0], i[1]) for i in items], ordered  # type: ignore[index]
@@ -377,12 +411,18 @@ def _unbraced_set(s: str) -> str:
     s = _SET_PREFIX.sub("", s)
     if s.startswith("\\{") and s.endswith("\\}") and s.count("\\{") == 1:
         return s[2:-2]
+    if s.startswith("{") and s.endswith("}") and s.count("{") == 1:  # `n ∈ {4, 16}` in text
+        return s[1:-1]
     return s
+
+
+# `x₁` is `x_1`: a subscript digit names a value, it is not prose.
+_SUBSCRIPTS = {0x2080 + d: f"_{d}" for d in range(10)}
 
 
 def _tidy(s: str) -> str:
     s = MATH_DELIMITERS.sub(" ", unwrap_text(s, " ").replace("**", " "))  # ** : Markdown bold
-    s = s.replace("°", "^\\circ").replace("−", "-")
+    s = s.replace("°", "^\\circ").replace("−", "-").replace("∈", "\\in ").translate(_SUBSCRIPTS)
     return re.sub(r"\s+", " ", s).strip().rstrip(".。")
 
 
@@ -417,6 +457,12 @@ def _item(piece: str) -> tuple[str, str, bool] | None:
     for cut in _EQUALS.finditer(s):  # noqa: B007 - the last `=` or `:` holds the value
         pass
     name = ""
+    if cut is None:  # "The generators of (ℤ, +) are -1": the value follows the verb
+        for cut in _COPULA.finditer(s):  # noqa: B007 - the last one
+            pass
+        if cut is not None:
+            lead, s = s[: cut.start()], s[cut.end() :].strip()
+            cut = None
     if cut is not None:
         head = s[: cut.start()]
         named = _NAME.search(head + "=")
