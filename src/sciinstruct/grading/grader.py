@@ -400,7 +400,7 @@ def _prepare_step(
     # a reference that lists several values: the response's final statement read as a list
     listed = several.plan(found, pred_text, gold_answer, rtol, question)
     if listed is not None and listed.verdict is not None:
-        return Verdict(*listed.verdict, found.text, kind, found.fallback)
+        return Verdict(*listed.verdict, listed.read or found.text, kind, found.fallback)
     looks = _looks(listed.task if listed is not None else None, second)
     return _Prepared(expression_check(found, pred_text, gold_answer, rtol, written), looks)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sciinstruct.grading import numeric
@@ -100,6 +100,7 @@ class Plan:
 
     verdict: tuple[bool, str] | None = None
     task: tuple[str, tuple[Any, ...]] | None = None
+    read: str | None = None  # the values read from the response, for the verdict's `extracted`
 
 
 def reference_items(gold: str) -> list[Item] | None:
@@ -165,9 +166,12 @@ def plan(
     pred_values = [p.value for p in preds]
     gold_values = [g.value for g in golds]
     numbers = _numbers(pred_values), _numbers(gold_values)
+    read_text = ", ".join(pred_values)
     if numbers[0] is not None and numbers[1] is not None:
-        return _numeric_plan(numbers[0], numbers[1], ordered, rtol)
-    return Plan(task=("items_equal", (tuple(pred_values), tuple(gold_values), ordered, rtol)))
+        decided = _numeric_plan(numbers[0], numbers[1], ordered, rtol)
+        return replace(decided, read=read_text) if decided is not None else None
+    task = ("items_equal", (tuple(pred_values), tuple(gold_values), ordered, rtol))
+    return Plan(task=task, read=read_text)
 
 
 def _endpoints(found: Extraction, pred_text: str, gold: str) -> Plan | None:
