@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sciinstruct.grading.lexicon import AND, ANSWER, NOT, OR, WORD, alternation, word_list
-from sciinstruct.grading.numeric import NUMBER_PATTERN, normalize_unit, parse_unit
+from sciinstruct.grading.numeric import NUMBER, NUMBER_PATTERN, normalize_unit, parse_unit
 
 # A final answer longer than this is not an answer but an essay (or an attack); 1,000
 # characters fits any matrix or set a benchmark asks for.
@@ -66,7 +66,7 @@ _CHAT_DEBRIS = re.compile(
 )
 # A reasoning model's tags: `<think>` reasoning `</think>`, then the answer, maybe tagged
 # `<answer>...</answer>` (only the closing tag is sometimes written), maybe repeated.
-_THINK_END = re.compile(r"</think>")
+_THINK_END = "</think>"
 _TAGS = re.compile(r"</?(?:think|answer|br)\s*/?>")
 _ANSWER_TAG = re.compile(r"(?s)<answer>((?:(?!</?answer>).)*)(?:</answer>|$)|</answer>")
 # GSM8K's calculator annotations, `<<8*0.5=4>>`: what a tool computed, not a stated relation.
@@ -82,7 +82,6 @@ _NEW_PROBLEM = re.compile(
 _COMMITMENTS = (_BOX, ANSWER_IS, _ANSWER_LABEL)
 # A line that comments on the result rather than stating it: "where we used 1 J = 1 N m".
 _REMARK = re.compile(r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\()")
-_LAST_NUMBER = re.compile(NUMBER_PATTERN)
 _ONE_NUMBER = re.compile(rf"\s*(?:[A-Za-z](?:_\{{?\w+\}}?)?\s*=\s*)?{NUMBER_PATTERN}\s*")
 
 
@@ -264,10 +263,10 @@ def strip_chat_debris(text: str) -> str:
     text = text[: match.start()] if match else text
     if "<<" in text:
         text = _CALCULATOR.sub("", text)
-    think = _last_match(_THINK_END, text)
-    if think is not None:  # the answer follows the reasoning, unless nothing does
-        after = text[think.end() :]
-        text = after if _TAGS.sub("", after).strip() else text[: think.start()]
+    think = text.rfind(_THINK_END)
+    if think >= 0:  # the answer follows the reasoning, unless nothing does
+        after = text[think + len(_THINK_END) :]
+        text = after if _TAGS.sub("", after).strip() else text[:think]
     if _NEW_PROBLEM.search(text) is None:
         return text
     marks = [m.end() for m in (mark.search(text) for mark in _COMMITMENTS) if m is not None]
@@ -557,7 +556,7 @@ def _asked_statement(line: str, question: str | None) -> str | None:
         return None  # none named, or the last statement is the asked one anyway
     clause = clauses[best]
     if _COPULA.search(clause) is None:  # "she needs 4 more boxes": its one number
-        numbers = list(_LAST_NUMBER.finditer(clause))
+        numbers = list(NUMBER.finditer(clause))
         return clause[numbers[0].start() :].strip() if len(numbers) == 1 else None
     value = _complement(clause)
     return value if value and re.search(r"\d", value) else None
@@ -624,7 +623,7 @@ def _stated_value(answer: str) -> str:
     if stated is not None and re.search(r"\d", stated):
         return stated
     rest = _OPENING_PHRASE.sub("", answer)
-    first = _LAST_NUMBER.search(rest)
+    first = NUMBER.search(rest)
     if first is None:
         return answer
     after = rest[first.end() :]
@@ -768,27 +767,27 @@ _STATEMENT_CHARS = 400
 def last_number(text: str) -> str | None:
     """The last number written in `text` (with its exponent, if any)."""
     last = None
-    for last in _LAST_NUMBER.finditer(text):  # noqa: B007
+    for last in NUMBER.finditer(text):  # noqa: B007
         pass
     return re.sub(r"\s+", "", last.group(0)).replace("−", "-") if last else None
 
 
 _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
-_REWRITES = (
+_MARKUP_REWRITES = (
     (re.compile(r"(?<=\d),\\!\s*(?=\d{3})"), ","),  # 48,\! 216: a thousands separator
     (re.compile(r"\\[dt]frac\b"), r"\\frac"),
     (re.compile(r"\*\*(.+?)\*\*|__(.+?)__"), lambda m: m.group(1) or m.group(2)),  # **17**
     (re.compile(r"\\\$"), ""),  # an escaped dollar sign: "\$12.50" is 12.50
     (re.compile(r"\\langle\b"), "("),  # a vector <1, 2, 3> is the tuple (1, 2, 3)
     (re.compile(r"\\rangle\b"), ")"),
-    (re.compile(r"π"), r"\\pi "),
-    (re.compile(r"∞"), r"\\infty "),
-    (re.compile(r"∪"), r"\\cup "),
-    (re.compile(r"∈"), r"\\in "),
+)
+# Symbols in their LaTeX spelling, and the Unicode minus; after `_MARKUP_REWRITES`, whose `\b`
+# reads `π` as a word character (`\dfracπ` stays as written).
+_SYMBOLS = str.maketrans({"π": "\\pi ", "∞": "\\infty ", "∪": "\\cup ", "∈": "\\in ", "−": "-"})
+_LATEX_REWRITES = (
     # `(-\infty; -1)`, `[2; 5]`: the ends of an interval (or a point's coordinates) written
     # with a semicolon, as where the comma is the decimal mark
     (re.compile(r"([(\[])([^;,()\[\]]+);([^;,()\[\]]+)(?=[)\]])"), r"\1\2,\3"),
-    (re.compile(r"−"), "-"),  # the Unicode minus
     (re.compile(r"\\left\s*(?=[(\[|.])|\\right\s*(?=[)\]|.])"), ""),
     (re.compile(r"\\left\s*\\\{"), r"\\{"),
     (re.compile(r"\\right\s*\\\}"), r"\\}"),
@@ -805,7 +804,10 @@ def clean(answer: str) -> str:
     type strips them its own way.
     """
     s = answer.strip()
-    for pattern, repl in _REWRITES:
+    for pattern, repl in _MARKUP_REWRITES:
+        s = pattern.sub(repl, s)
+    s = s.translate(_SYMBOLS)
+    for pattern, repl in _LATEX_REWRITES:
         s = pattern.sub(repl, s)
     s = s.strip()
     changed = True

@@ -28,7 +28,8 @@ _EXPONENT = (
 )
 # A number in any of those spellings, unanchored (`quantities.py` scans running text with it).
 NUMBER_PATTERN = rf"{_MANTISSA}(?:{_EXPONENT})?"
-_NUMBER = re.compile(rf"^{NUMBER_PATTERN}")
+# One compiled copy for every module that reads numbers (`.match` anchors it at the start).
+NUMBER = re.compile(NUMBER_PATTERN)
 # A bare power of ten: 10^{-3} mol
 _POWER_OF_TEN = re.compile(r"^(?P<sign>[-+−]?)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<e2>[-+−]?\d+)\s*\}?")
 # x = 5, \Delta G^\circ \approx, v = \sqrt{2gh} = 13 m/s, T \cong 130 min: a chain of relations
@@ -77,7 +78,7 @@ def parse_quantity(text: str) -> Quantity | None:
         if unit and parse_unit(unit) is None and _LOOKS_LIKE_MATH.search(unit):
             return None
         return Quantity(value, unit)
-    match = _POWER_OF_TEN.match(s) or _NUMBER.match(s)
+    match = _POWER_OF_TEN.match(s) or NUMBER.match(s)
     if match is None:
         return None
     groups = match.groupdict()
@@ -456,7 +457,7 @@ def written_number(text: str) -> Written | None:
     """The precision of `text` when it is one number (after `x =` or `\\approx`, before a unit
     or `%`): `0.1667` -> 4 figures to 1e-4; None for anything else (`\\frac{1}{3}`, `0.5\\pi`)."""
     s = strip_assignment(_THOUSANDS.sub("", unwrap_text(text.strip(), " "))).rstrip(". ")
-    match = _NUMBER.match(s)
+    match = NUMBER.match(s)
     if match is None:
         return None
     rest = s[match.end() :].strip()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sciinstruct.grading.lexicon import MATH_DELIMITERS, SPACING, word_list
 from sciinstruct.grading.numeric import (
-    NUMBER_PATTERN,
+    NUMBER,
     Quantity,
     parse_quantity,
     parse_unit,
@@ -30,7 +30,6 @@ _WINDOW_CHARS = 600
 # Unit text longer than this is a sentence, not a unit (pint's parser is capped at 80).
 _MAX_UNIT_CHARS = 60
 
-_NUMBER = re.compile(NUMBER_PATTERN)
 # Where a number may start: not inside a word, a decimal, an exponent or a subscript
 # (`H2O`, `m/s^2`, `s^-2`, `10^{-3}`, `v_0`).
 _NUMBER_START = re.compile(r"(?<![\w.^_{\\+\-−])(?:[-+−]\s?)?\.?\d")
@@ -101,7 +100,7 @@ def quantity_at(text: str, start: int) -> Found | None:
         quantity = parse_quantity(written.group(0))
         if quantity is not None and not quantity.unit:
             return Found(quantity, written.group(0), written.end())
-    number = _NUMBER.match(text, start)
+    number = NUMBER.match(text, start)
     if number is None:
         return None
     end = number.end() - number.group(0).endswith(".")  # "then 7.": the period ends a sentence

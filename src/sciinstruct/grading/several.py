@@ -70,7 +70,6 @@ _ORDERED_QUESTION = re.compile(
     r"|依次|分别|按顺序|\(a\)[\s\S]*\(b\)|\b(?:path|route)\b"
 )
 # What a box stands after: `x \in \boxed{(2, 3)}` (an interval), `(R, \delta) = \boxed{...}`.
-_IN_BOX = re.compile(r"\\in\s*\$?\s*$")
 _NAMED_TUPLE = re.compile(r"\)\s*=\s*\$?\s*$")
 # A clause after a list that remarks on it: "so their product is -4", "whose sum is 30".
 _AFTERTHOUGHT = re.compile(
@@ -84,6 +83,11 @@ _NAME_TUPLE = re.compile(
 # "The optimal point is (x, y) = ...": the names end what comes before the values.
 _NAME_TUPLE_END = re.compile(_NAME_TUPLE.pattern + r"\s*$")
 _SET_PREFIX = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
+
+
+def _ends_in_membership(text: str) -> bool:
+    """`x \\in`, `x \\in $`: what comes next (a box) is the set the value lies in."""
+    return text.rstrip().removesuffix("$").rstrip().endswith("\\in")
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,7 @@ def plan(
         read = _one_group(f"(_) = {statement}", len(golds))
     if read is None and found.how not in EXPLICIT:
         read = _parts_reading(pred_text, len(golds))
-    shaped = _INTERVAL.search(statement) or _IN_BOX.search(before)
+    shaped = _INTERVAL.search(statement) or _ends_in_membership(before)
     if read is None and shaped and not _INTERVAL.search(gold):
         return Plan(verdict=(False, "an interval or inequality is not a list of values"))
     if read is None:
