@@ -25,7 +25,17 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sciinstruct.grading.lexicon import AND, ANSWER, NOT, OR, WORD, alternation, word_list
+from sciinstruct.grading.lexicon import (
+    AND,
+    ANSWER,
+    NOT,
+    OR,
+    WORD,
+    Rewrite,
+    alternation,
+    rewrite,
+    word_list,
+)
 from sciinstruct.grading.numeric import NUMBER, NUMBER_PATTERN, normalize_unit, parse_unit
 
 # A final answer longer than this is not an answer but an essay (or an attack); 1,000
@@ -773,18 +783,16 @@ def last_number(text: str) -> str | None:
 
 
 _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
-_MARKUP_REWRITES = (
+_REWRITES: tuple[Rewrite, ...] = (
     (re.compile(r"(?<=\d),\\!\s*(?=\d{3})"), ","),  # 48,\! 216: a thousands separator
     (re.compile(r"\\[dt]frac\b"), r"\\frac"),
     (re.compile(r"\*\*(.+?)\*\*|__(.+?)__"), lambda m: m.group(1) or m.group(2)),  # **17**
     (re.compile(r"\\\$"), ""),  # an escaped dollar sign: "\$12.50" is 12.50
     (re.compile(r"\\langle\b"), "("),  # a vector <1, 2, 3> is the tuple (1, 2, 3)
     (re.compile(r"\\rangle\b"), ")"),
-)
-# Symbols in their LaTeX spelling, and the Unicode minus; after `_MARKUP_REWRITES`, whose `\b`
-# reads `π` as a word character (`\dfracπ` stays as written).
-_SYMBOLS = str.maketrans({"π": "\\pi ", "∞": "\\infty ", "∪": "\\cup ", "∈": "\\in ", "−": "-"})
-_LATEX_REWRITES = (
+    # Symbols in their LaTeX spelling, and the Unicode minus; after the rules above, whose `\b`
+    # reads `π` as a word character (`\dfracπ` stays as written).
+    str.maketrans({"π": "\\pi ", "∞": "\\infty ", "∪": "\\cup ", "∈": "\\in ", "−": "-"}),
     # `(-\infty; -1)`, `[2; 5]`: the ends of an interval (or a point's coordinates) written
     # with a semicolon, as where the comma is the decimal mark
     (re.compile(r"([(\[])([^;,()\[\]]+);([^;,()\[\]]+)(?=[)\]])"), r"\1\2,\3"),
@@ -804,11 +812,7 @@ def clean(answer: str) -> str:
     type strips them its own way.
     """
     s = answer.strip()
-    for pattern, repl in _MARKUP_REWRITES:
-        s = pattern.sub(repl, s)
-    s = s.translate(_SYMBOLS)
-    for pattern, repl in _LATEX_REWRITES:
-        s = pattern.sub(repl, s)
+    s = rewrite(s, _REWRITES)
     s = s.strip()
     changed = True
     while changed and s:

@@ -7,6 +7,7 @@ so adding a language's "or" reaches every place that splits or hedges on it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # "and" / "or" in the languages answers are written in.
 AND = {"en": "and", "de": "und", "fr": "et", "es": "y", "ru": "и"}
@@ -50,3 +51,19 @@ MATH_CLOSE = re.compile(r"\$|\\\]|\\\)")
 # around a quantity or a list item once its math is read as text.
 MATH_DELIMITERS = re.compile(r"\$|\\[()\[\]]")
 SPACING = re.compile(r"\\[,;: !]|~")
+
+
+# One step of a rewrite table: a pattern and its replacement, or a `str.maketrans` table for
+# single characters (no regex needed to swap `−` for `-`).
+Rewrite = tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]] | dict[int, str]
+
+
+def rewrite(text: str, steps: tuple[Rewrite, ...]) -> str:
+    """`text` with each step of `steps` applied in order."""
+    for step in steps:
+        if isinstance(step, dict):
+            text = text.translate(step)
+        else:
+            pattern, repl = step
+            text = pattern.sub(repl, text)
+    return text

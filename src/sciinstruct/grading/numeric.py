@@ -16,7 +16,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from sciinstruct.grading.lexicon import SPACING
+from sciinstruct.grading.lexicon import SPACING, Rewrite, rewrite
 from sciinstruct.grading.text import unwrap_text
 
 _MAX_UNIT_CHARS = 80
@@ -45,7 +45,7 @@ _THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |~| |\u202f|\u00a0)(?=\d{3}(?![
 # 2 3/4, 5 1/2: a whole number and a proper fraction written apart.
 _MIXED_NUMBER = re.compile(r"^([-−])?(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d.,/])")
 _MATH_DOLLAR = re.compile(r"(?<!\\)\$")
-_APPROX = re.compile(r"^(?:\\approx|≈|~|=)\s*")
+_APPROX_MARKS = ("\\approx", "≈", "~", "=")
 # Ways to write "per cent" after a number, once `\text{}` is unwrapped.
 _PERCENT = frozenset(["%", "\\%", "percent", "per cent", "pct", "percentage points"])
 
@@ -100,7 +100,11 @@ def parse_quantity(text: str) -> Quantity | None:
 
 def strip_assignment(text: str) -> str:
     """`x = 5 m`, `v_0 \\approx 5 m`, `= 5 m` and `v = \\sqrt{2gh} = 5 m` -> `5 m`."""
-    return _APPROX.sub("", last_side(text))
+    side = last_side(text)
+    for mark in _APPROX_MARKS:
+        if side.startswith(mark):
+            return side[len(mark) :].lstrip()
+    return side
 
 
 def last_side(text: str, evaluated: bool = False) -> str:
@@ -202,8 +206,8 @@ _UNIT_WORDS = {
     **{"米": "m", "千米": "km", "公里": "km", "厘米": "cm", "毫米": "mm", "千克": "kg"},
     **{"公斤": "kg", "克": "g", "秒": "s", "分钟": "min", "小时": "h", "升": "L", "毫升": "mL"},
 }
-_UNIT_REWRITES = (
-    (re.compile(r"\$"), " "),  # SciBench writes units as math: `$\\mathrm{kJ} \\mathrm{mol}^{-1}$`
+_UNIT_REWRITES: tuple[Rewrite, ...] = (
+    str.maketrans({"$": " "}),  # SciBench writes units as math: `$\\mathrm{kJ} \\mathrm{mol}^{-1}$`
     (re.compile(r"\\(?:text|textnormal|textrm|mathrm|rm|operatorname|mbox|mathit)\b"), ""),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?\s*C\b|°\s*C\b|℃"), "degC"),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?\s*F\b|°\s*F\b"), "degF"),
@@ -212,14 +216,13 @@ _UNIT_REWRITES = (
     (re.compile(r"\\Omega|Ω"), "ohm"),
     (re.compile(r"\\AA|Å"), "angstrom"),
     (re.compile(r"\bAU\b"), "au"),  # pint's AU is the absorbance unit; answers mean the distance
-    (re.compile(r"¢"), " cent"),
+    str.maketrans({"¢": " cent"}),  # after `µ\s*`, which would eat its space
     (re.compile(r"[^\W\d_]+"), lambda m: _UNIT_WORDS.get(m.group(0), m.group(0))),
     (re.compile(r"\\(?:cdot|times)|·|⋅|×"), "*"),
     (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"(\1)/(\2)"),  # \frac{m}{s}
     (SPACING, " "),
     (re.compile(r"\^\s*\{\s*([-+−]?\s*[\d.]+)\s*\}"), r"^\1"),
-    (re.compile(r"[{}]"), " "),
-    (re.compile(r"−"), "-"),
+    str.maketrans({"{": " ", "}": " ", "−": "-"}),
     (re.compile(r"\s+"), " "),
     (re.compile(r" ?\^ ?"), "^"),
 )
@@ -230,9 +233,7 @@ def normalize_unit(text: str) -> str:
     s = _SUPERSCRIPTS.sub(_superscript, text.strip().rstrip(".").strip())  # m², s⁻¹
     if _SI_UNIT_MACRO.search(s):  # \si{\kilo\joule\per\mole}, unwrapped or not
         s = siunitx_unit(unwrap_text(s))
-    for pattern, repl in _UNIT_REWRITES:
-        s = pattern.sub(repl, s)
-    return s.strip()
+    return rewrite(s, _UNIT_REWRITES).strip()
 
 
 @lru_cache(maxsize=1)

@@ -70,7 +70,6 @@ _ORDERED_QUESTION = re.compile(
     r"|依次|分别|按顺序|\(a\)[\s\S]*\(b\)|\b(?:path|route)\b"
 )
 # What a box stands after: `x \in \boxed{(2, 3)}` (an interval), `(R, \delta) = \boxed{...}`.
-_NAMED_TUPLE = re.compile(r"\)\s*=\s*\$?\s*$")
 # A clause after a list that remarks on it: "so their product is -4", "whose sum is 30".
 _AFTERTHOUGHT = re.compile(
     r"(?i)(?:so|which|whose|since|because|giving|hence|thus|where|as|with|both|all)\b"
@@ -85,9 +84,20 @@ _NAME_TUPLE_END = re.compile(_NAME_TUPLE.pattern + r"\s*$")
 _SET_PREFIX = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
 
 
+def _math_tail(text: str) -> str:
+    """`text` without trailing space and one closing `$`: `x \\in $` -> `x \\in`."""
+    return text.rstrip().removesuffix("$").rstrip()
+
+
 def _ends_in_membership(text: str) -> bool:
     """`x \\in`, `x \\in $`: what comes next (a box) is the set the value lies in."""
-    return text.rstrip().removesuffix("$").rstrip().endswith("\\in")
+    return _math_tail(text).endswith("\\in")
+
+
+def _ends_in_named_tuple(text: str) -> bool:
+    """`(R, \\delta) =`, `(x, y) = $`: the names of the values boxed next."""
+    tail = _math_tail(text)
+    return tail.endswith("=") and tail[:-1].rstrip().endswith(")")
 
 
 @dataclass(frozen=True)
@@ -151,7 +161,7 @@ def plan(
         read = _response_items(statement, len(golds))
         if read is not None:
             break
-    if read is None and _NAMED_TUPLE.search(before):  # `(R, \delta) = \boxed{(a, b)}`
+    if read is None and _ends_in_named_tuple(before):  # `(R, \delta) = \boxed{(a, b)}`
         read = _one_group(f"(_) = {statement}", len(golds))
     if read is None and found.how not in EXPLICIT:
         read = _parts_reading(pred_text, len(golds))
@@ -337,7 +347,9 @@ def _trailing_run(text: str, k: int) -> tuple[list[Item], bool] | None:
     parts = _by_parts(pieces, k) if ordered else None
     if parts is not None:
         return parts, True
-    if len(pieces) == 1 and not _PM.search(pieces[0]):  # `(R, \delta) = (a, b)`, a set
+    if len(pieces) == 1 and not (
+        "\\pm" in pieces[0] or "±" in pieces[0]
+    ):  # `(R, \delta) = (a, b)`, a set
         return _one_group(pieces[0], k)
     while len(pieces) > k and _AFTERTHOUGHT.match(pieces[-1]):
         pieces.pop()  # "..., so their product is -4": a remark after the list
@@ -370,14 +382,11 @@ def _by_parts(pieces: list[str], k: int) -> list[Item] | None:
     return items
 
 
-_PM = re.compile(r"\\pm|±")
-
-
 def _plus_minus(value: str) -> list[str]:
     """`1 \\pm \\sqrt{2}` -> `1 + \\sqrt{2}`, `1 - \\sqrt{2}`: the two values it writes as one."""
-    if len(_PM.findall(value)) != 1:
+    if value.count("\\pm") + value.count("±") != 1:
         return [value]
-    return [_PM.sub("+", value), _PM.sub("-", value)]
+    return [value.replace("\\pm", sign).replace("±", sign) for sign in "+-"]
 
 
 def _one_group(piece: str, k: int) -> tuple[list[Item], bool] | None:
