@@ -248,11 +248,12 @@ def _unit_after(found: Extraction, pred_text: str) -> str | None:
         return None
     at = pred_text.rfind(found.text)
     rest = pred_text[at + len(found.text) :] if at >= 0 else ""
-    closed = _SPAN_CLOSE.match(rest)  # only past the closing `$`: "$x = 5$ m", not "5 and 3 m"
-    return quantities.unit_at(rest[closed.end() :]) if closed else None
-
-
-_SPAN_CLOSE = re.compile(r"\s*(?:\$|\\\))")
+    # only past the closing `$`: "$x = 5$ m", not "5 and 3 m"
+    tail = rest.lstrip()
+    for close in ("$", "\\)"):
+        if tail.startswith(close):
+            return quantities.unit_at(tail[len(close) :])
+    return None
 
 
 def _angle_in(sentence: str) -> str | None:

@@ -15,6 +15,8 @@ OR = {"en": "or", "de": "oder", "fr": "ou", "es": "o", "ru": "или"}
 LATIN = ("en", "de", "fr", "es")
 # "not", as it rules a value or an option out.
 NOT = {"en": "not", "de": "nicht", "fr": "non", "ru": "не", "zh": "不是"}
+# "part", as it labels the parts of a question ("Part (a)", "Teil b)").
+PART = {"en": "part", "de": "teil", "fr": "partie", "es": "parte"}
 # "answer", as a label ("Answer:", "答案：") opens it.
 ANSWER = {
     "en": "answer",
@@ -43,6 +45,10 @@ def alternation(*tables: dict[str, str], languages: tuple[str, ...] | None = Non
     return "|".join(map(re.escape, words(*tables, languages=languages)))
 
 
+# The degree sign in LaTeX: `^\circ`, `^{\circ}`, `^ { \circ }` (the `°` glyph is the caller's).
+DEGREE_SIGN = r"\^\s*\{?\s*\\circ\s*\}?"
+# A sign that makes a relation approximate: `\approx`, `\cong`, `\simeq`, `\sim`, `\doteq`, `≈`.
+APPROX_SIGN = r"\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|[≈≃≅]"
 # A word of three letters or more (no digit, no underscore): prose, not a variable.
 WORD = re.compile(r"[^\W\d_]{3,}")
 # The end of a math span: `$`, `\]`, `\)`.

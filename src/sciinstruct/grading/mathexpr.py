@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sciinstruct.grading.lexicon import MATH_CLOSE
+from sciinstruct.grading.lexicon import DEGREE_SIGN, MATH_CLOSE
 from sciinstruct.grading.numeric import last_side, written_precision_match
 
 # 1.6e-19 in LaTeX reads as 1.6·e − 19; spell it the way LaTeX means it.
@@ -28,7 +28,7 @@ _IMAGINARY = re.compile(r"(?<![A-Za-z\\_])i(?![A-Za-z])")
 _COMMAND = re.compile(r"\\[A-Za-z]+")
 # 90^\circ inside a trigonometric function is pi/2: sympy's trig functions take radians.
 _TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)\b")
-_DEGREES = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°)")
+_DEGREES = re.compile(rf"(\d+(?:\.\d+)?)\s*(?:{DEGREE_SIGN}|°)")
 # y = 3x - 1 and g(x) = 3x - 1 define the same line: a definition's left side is a name only.
 # \{x \mid x > 2\}, \{x : x > 2\}: a set written by its condition, which is then the answer.
 _SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*(.+?)\s*\\\}$")

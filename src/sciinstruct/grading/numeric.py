@@ -16,7 +16,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from sciinstruct.grading.lexicon import SPACING, Rewrite, rewrite
+from sciinstruct.grading.lexicon import APPROX_SIGN, DEGREE_SIGN, SPACING, Rewrite, rewrite
 from sciinstruct.grading.text import unwrap_text
 
 _MAX_UNIT_CHARS = 80
@@ -35,7 +35,7 @@ _POWER_OF_TEN = re.compile(r"^(?P<sign>[-+−]?)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<
 # x = 5, \Delta G^\circ \approx, v = \sqrt{2gh} = 13 m/s, T \cong 130 min: a chain of relations
 # (and the brackets, operators and separators that hide or end one); its last side is the value.
 _RELATION = re.compile(
-    r"(?P<approx>\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|[≈≃≅])|(?<![<>!])="
+    rf"(?P<approx>{APPROX_SIGN})|(?<![<>!])="
     r"|(?P<open>[{(\[])|(?P<close>[})\]])|(?P<sep>(?<!\\)[,;]|\\q?quad\b|\b(?:and|or)\b)|(?P<op>[+\-−])"
 )
 # Unit text pint rejects is still fine when it is words ("5 apples"), not when it is math.
@@ -140,7 +140,7 @@ def last_side(text: str, evaluated: bool = False) -> str:
     return text[cut:].strip()
 
 
-_RELATION_START = re.compile(r"\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|=|[≈≃≅]")
+_RELATION_START = re.compile(rf"{APPROX_SIGN}|=")
 _COMMAND_ARGUMENT = re.compile(r"\\[A-Za-z]+\s*(?:\{[^{}]*\})?")
 _LONG_WORD = re.compile(r"(?<![\\\w])[^\W\d_]{3,}")
 _PROSE_WORD = re.compile(
@@ -209,9 +209,9 @@ _UNIT_WORDS = {
 _UNIT_REWRITES: tuple[Rewrite, ...] = (
     str.maketrans({"$": " "}),  # SciBench writes units as math: `$\\mathrm{kJ} \\mathrm{mol}^{-1}$`
     (re.compile(r"\\(?:text|textnormal|textrm|mathrm|rm|operatorname|mbox|mathit)\b"), ""),
-    (re.compile(r"\^\s*\{?\s*\\circ\s*\}?\s*C\b|°\s*C\b|℃"), "degC"),
-    (re.compile(r"\^\s*\{?\s*\\circ\s*\}?\s*F\b|°\s*F\b"), "degF"),
-    (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree"), "degree"),
+    (re.compile(rf"(?:{DEGREE_SIGN}|°)\s*C\b|℃"), "degC"),
+    (re.compile(rf"(?:{DEGREE_SIGN}|°)\s*F\b"), "degF"),
+    (re.compile(rf"{DEGREE_SIGN}|°|\\degree"), "degree"),
     (re.compile(r"(?:\\mu|μ|µ)\s*"), "u"),
     (re.compile(r"\\Omega|Ω"), "ohm"),
     (re.compile(r"\\AA|Å"), "angstrom"),
@@ -554,14 +554,14 @@ def writes_decimal_comma(text: str) -> bool:
     comma = len(_AMOUNT_THEN_CURRENCY.findall(sample))
     point = 0
     for word in _WORD.findall(sample.lower()):
-        comma += word in _DECIMAL_COMMA_WORDS or _ACCENTED.search(word) is not None
+        comma += word in _DECIMAL_COMMA_WORDS or not _ACCENTED.isdisjoint(word)
         point += word in _DECIMAL_POINT_WORDS
     return comma > point
 
 
 # "1.250 €", "1.250 euros", "3,50 EUR": English writes the currency first (€1,250).
 _AMOUNT_THEN_CURRENCY = re.compile(r"\d\s*(?:€|(?i:euros?|eur|chf)\b)")
-_ACCENTED = re.compile("[äöüßñáéíóúàèìòùâêîôûçãõ]")
+_ACCENTED = frozenset("äöüßñáéíóúàèìòùâêîôûçãõ")
 
 
 # No digit or separator-and-digit may touch a written number on either side.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sciinstruct.grading.lexicon import MATH_DELIMITERS, SPACING, word_list
+from sciinstruct.grading.lexicon import DEGREE_SIGN, MATH_DELIMITERS, SPACING, word_list
 from sciinstruct.grading.numeric import (
     NUMBER,
     Quantity,
@@ -36,7 +36,8 @@ _NUMBER_START = re.compile(r"(?<![\w.^_{\\+\-−])(?:[-+−]\s?)?\.?\d")
 # One piece of unit text: a word or LaTeX command, a power, a bracket, an operator or a space.
 _UNIT_TOKEN = re.compile(
     r"(?P<word>\\%|%|\\[A-Za-z]+|[A-Za-zÀ-ÖØ-öø-ÿµμΩÅ°℃¢\u0400-\u04ff\u4e00-\u9fff]+)"
-    r"|(?P<power>\^\s*\{?\s*\\circ\s*\}?|\^\s*\{?\s*[-+−]?\s*\d+(?:\.\d+)?\s*\}?|[²³¹⁰⁻]+)"
+    rf"|(?P<power>{DEGREE_SIGN}"
+    r"|\^\s*\{?\s*[-+−]?\s*\d+(?:\.\d+)?\s*\}?|[²³¹⁰⁻]+)"
     r"|(?P<bracket>[(){}])"
     r"|(?P<op>\s*(?:[/*·⋅×]|\\cdot|\\times)\s*)"
     r"|(?P<space>[ \t]+)"

@@ -29,7 +29,7 @@ from sciinstruct.grading.extract import (
     stated_line,
     strip_chat_debris,
 )
-from sciinstruct.grading.lexicon import AND, MATH_DELIMITERS, OR, alternation
+from sciinstruct.grading.lexicon import AND, MATH_DELIMITERS, OR, PART, alternation
 from sciinstruct.grading.text import unwrap_text
 
 # The end of a response holds its final statement; a list answer never needs more.
@@ -40,14 +40,15 @@ _JOINERS = alternation(AND, OR)
 # Separators between the values of a list, at bracket depth 0: punctuation (also CJK), "and" /
 # "or" in en, de, fr, es, zh, `\quad`, a sentence break, and the gap before a part label
 # ("12 (b) 18").
-_PART = r"(?:(?:part|teil|partie|parte)\s*)?\(?(?:[a-hA-H]|i{1,3}|iv|vi?)\)\s*[:.：]?"
+_PART_WORD = rf"(?:(?:{alternation(PART)})\s*)?"
+_PART = rf"{_PART_WORD}\(?(?:[a-hA-H]|i{{1,3}}|iv|vi?)\)\s*[:.：]?"
 _SEPARATOR = re.compile(
     rf"\s*(?:[,;，；、]|。|\.(?=\s|$)|\\q?quad\b|\s(?:{_JOINERS}|i\.e\.)\s"
     r"|[和与及或])\s*(?:(?:and|or|und|et)\s+)?"
     rf"|(?<!\b[Pp]art)(?<!\b[Tt]eil)\s+(?={_PART}\s)",
     re.IGNORECASE,
 )
-_FIRST_PART = re.compile(r"^(?:(?:part|teil|partie|parte)\s*)?\(?[aAi]\)", re.IGNORECASE)
+_FIRST_PART = re.compile(rf"^{_PART_WORD}\(?[aAi]\)", re.IGNORECASE)
 _PART_LABEL = re.compile(rf"^\s*{_PART}\s*", re.IGNORECASE)
 # `x =`, `x_1 =`, `E_{2} \approx`, `W(x) =`, `\delta =`: the name a value is given.
 _NAME = re.compile(
