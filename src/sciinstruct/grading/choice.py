@@ -6,7 +6,16 @@ import re
 
 from sciinstruct.grading.answer_types import has_prose
 from sciinstruct.grading.extract import ANSWER_IS
-from sciinstruct.grading.lexicon import AND, LATIN, NOT, OR, alternation, word_list, words
+from sciinstruct.grading.lexicon import (
+    AND,
+    LATIN,
+    NOT,
+    OR,
+    SENTENCE_BREAK,
+    alternation,
+    word_list,
+    words,
+)
 from sciinstruct.grading.text import normalize, unwrap_text
 
 LETTERS = "ABCDEFGHIJ"
@@ -197,7 +206,7 @@ _JOINING_WORDS = frozenset(
         ),
     ]
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
+_SENTENCE_END = re.compile(rf"{SENTENCE_BREAK}|(?<=[。！？])")
 # "B) correct: momentum is conserved": one line per option, each with its verdict (a line may
 # also start after a literal `\n`, as responses stored with escaped newlines have it).
 _MARKED = re.compile(

@@ -30,6 +30,7 @@ from sciinstruct.grading.lexicon import (
     ANSWER,
     NOT,
     OR,
+    SENTENCE_BREAK,
     WORD,
     Rewrite,
     alternation,
@@ -528,7 +529,7 @@ def _complement(sentence: str) -> str | None:
 
 # Clauses of a final statement: sentences, "; ", ", and ", " and the ...".
 _CLAUSES = re.compile(
-    r"(?<=[.!?])\s+|;\s+|,\s+(?:and|but|while|so|thus|hence)\s+"
+    rf"{SENTENCE_BREAK}|;\s+|,\s+(?:and|but|while|so|thus|hence)\s+"
     r"|\s+and\s+(?=(?:the|its|his|her|their|our)\b)"
 )
 # Words of a question that name no quantity.
@@ -667,7 +668,7 @@ def _before_clause(answer: str) -> str:
 
 
 # A sentence that supposes rather than states: "This would be 8 if we had multiplied".
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_SENTENCE = re.compile(rf"{SENTENCE_BREAK}(?=[A-Z])")
 _CONDITIONAL = re.compile(r"(?i)\b(?:would|could|might)\b")
 _HYPOTHETICAL = re.compile(
     r"(?i)^(?:if|suppose|assuming|had)\b|\bwould\b.*\b(?:if|instead|otherwise|but)\b"
@@ -696,7 +697,7 @@ _REJECTS = (
 _CLAUSE_PART = r"(?:(?!\b(?:and|but|so|thus|hence|while|whereas)\b)[^,;，；。()（）\n])"
 _REJECTED = re.compile(
     rf"(?i)\s*[(（][^()（）\n]*?{_REJECTS}[^()（）\n]*[)）]"
-    rf"|(?:[,;，；]\s*|(?:[,;，；]\s*)?\b(?:and|but|while|whereas)\s+|(?<=[.!?])\s+|^)"
+    rf"|(?:[,;，；]\s*|(?:[,;，；]\s*)?\b(?:and|but|while|whereas)\s+|{SENTENCE_BREAK}|^)"
     rf"{_CLAUSE_PART}*?{_REJECTS}{_CLAUSE_PART}*?(?:[,;，；。]|\.(?!\d)|(?=\)|\n)|$)"
 )
 

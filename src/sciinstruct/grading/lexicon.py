@@ -49,6 +49,8 @@ def alternation(*tables: dict[str, str], languages: tuple[str, ...] | None = Non
 DEGREE_SIGN = r"\^\s*\{?\s*\\circ\s*\}?"
 # A sign that makes a relation approximate: `\approx`, `\cong`, `\simeq`, `\sim`, `\doteq`, `≈`.
 APPROX_SIGN = r"\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|[≈≃≅]"
+# The gap after a sentence's final `.`, `!` or `?` (where a split leaves the mark on the left).
+SENTENCE_BREAK = r"(?<=[.!?])\s+"
 # A word of three letters or more (no digit, no underscore): prose, not a variable.
 WORD = re.compile(r"[^\W\d_]{3,}")
 # The end of a math span: `$`, `\]`, `\)`.
