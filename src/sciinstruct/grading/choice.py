@@ -12,6 +12,7 @@ from sciinstruct.grading.lexicon import (
     NOT,
     OR,
     SENTENCE_BREAK,
+    ZH_AND_OR,
     alternation,
     word_list,
     words,
@@ -37,7 +38,7 @@ _LEADING = re.compile(r"^[\s(\[{]*(?:([A-Ja-j])(?:[)\]}.:,;，。；、]|$)|([A-
 # separators only.
 _LETTER_SET = re.compile(
     r"^[\s(\[]*[A-J][\s)\]]*"
-    rf"(?:(?:,|;|/|&|{alternation(AND, OR)}|\s|[、，；和与及或])*[\s(\[]*[A-J][\s)\]]*)*[.。]?$"
+    rf"(?:(?:,|;|/|&|{alternation(AND, OR)}|\s|[、，；{ZH_AND_OR}])*[\s(\[]*[A-J][\s)\]]*)*[.。]?$"
 )
 # Two letters joined by "or" before more words: "A or D depending on the medium".
 _HEDGE = re.compile(rf"^[\s(\[]*[A-J][)\]]*\s+(?:{alternation(OR)})\s+[(\[]*[A-J](?![\w])")

@@ -13,6 +13,9 @@ from collections.abc import Callable
 AND = {"en": "and", "de": "und", "fr": "et", "es": "y", "ru": "и"}
 OR = {"en": "or", "de": "oder", "fr": "ou", "es": "o", "ru": "или"}
 LATIN = ("en", "de", "fr", "es")
+# Chinese "and" / "or" as single characters (和, 与, 及, 或), written with no space around them:
+# the body of a character class.
+ZH_AND_OR = "和与及或"
 # "not", as it rules a value or an option out.
 NOT = {"en": "not", "de": "nicht", "fr": "non", "ru": "не", "zh": "不是"}
 # "part", as it labels the parts of a question ("Part (a)", "Teil b)").

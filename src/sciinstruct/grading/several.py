@@ -29,7 +29,7 @@ from sciinstruct.grading.extract import (
     stated_line,
     strip_chat_debris,
 )
-from sciinstruct.grading.lexicon import AND, MATH_DELIMITERS, OR, PART, alternation
+from sciinstruct.grading.lexicon import AND, MATH_DELIMITERS, OR, PART, ZH_AND_OR, alternation
 from sciinstruct.grading.text import unwrap_text
 
 # The end of a response holds its final statement; a list answer never needs more.
@@ -44,7 +44,7 @@ _PART_WORD = rf"(?:(?:{alternation(PART)})\s*)?"
 _PART = rf"{_PART_WORD}\(?(?:[a-hA-H]|i{{1,3}}|iv|vi?)\)\s*[:.：]?"
 _SEPARATOR = re.compile(
     rf"\s*(?:[,;，；、]|。|\.(?=\s|$)|\\q?quad\b|\s(?:{_JOINERS}|i\.e\.)\s"
-    r"|[和与及或])\s*(?:(?:and|or|und|et)\s+)?"
+    rf"|[{ZH_AND_OR}])\s*(?:(?:and|or|und|et)\s+)?"
     rf"|(?<!\b[Pp]art)(?<!\b[Tt]eil)\s+(?={_PART}\s)",
     re.IGNORECASE,
 )
