@@ -140,11 +140,7 @@ def numeric_check(
         asked = _last_in_dimension(pred_text, gold_q.unit)
         return verdict(asked.quantity, asked.text, True) if asked is not None else result
 
-    if (
-        found.how == "statement"
-        and not _HAS_VALUE.search(found.text)
-        and not states_no_value(found.text)
-    ):
+    if found.how == "statement" and not _has_value(found.text) and not states_no_value(found.text):
         found = replace(found, how="last_number")  # "The $E^\circ$ values cannot be combined"
     if found.fallback:  # an unanchored solution: its last quantity, unit included
         tail = quantities.last_quantity(pred_text)
@@ -218,7 +214,14 @@ def numeric_check(
 
 
 # What a numeric answer cannot lack: a digit or a constant.
-_HAS_VALUE = re.compile(r"\d|\\pi|π|\\infty|∞")
+_VALUE_SYMBOLS = ("\\pi", "π", "\\infty", "∞")
+
+
+def _has_value(text: str) -> bool:
+    """A digit (`\\d`: any decimal digit), π or ∞ in `text`."""
+    return any(c.isdecimal() for c in text) or any(s in text for s in _VALUE_SYMBOLS)
+
+
 # A short name, a space, then a number: "pH 7.3". Not "2x" or "x^2" (no space before a digit).
 _LABELLED_VALUE = re.compile(r"[A-Za-z][A-Za-z_]{0,5}\s+(-?\d[\d.]*(?:\s*[A-Za-z%°/^{}\-\d ]*)?)")
 
@@ -416,8 +419,9 @@ def expression_check(
     return Pending(task, finish, gold, "expression", answer, fallback)
 
 
-_PROSE_SPLIT = re.compile(r"\s(?:is|are|equals|=|:)\s")
-_PROSE_WORDS = re.compile(r"\s(?:is|are|equals|:)\s")
+_PROSE_VERBS = "is|are|equals"
+_PROSE_SPLIT = re.compile(rf"\s(?:{_PROSE_VERBS}|=|:)\s")
+_PROSE_WORDS = re.compile(rf"\s(?:{_PROSE_VERBS}|:)\s")
 _CANON_DROP = re.compile(r"\s+|\\[,;:! ]|\\left|\\right|\\displaystyle")
 
 
