@@ -22,10 +22,10 @@ from sciinstruct.grading.extract import (
     clean,
     extract,
     is_short,
+    last_match,
     last_number,
     offers_alternatives,
     states_no_value,
-    strip_chat_debris,
 )
 from sciinstruct.grading.verdict import Verdict, data_error, unsure
 
@@ -293,9 +293,7 @@ _DISPLAY = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]", re.DOTALL)
 def _display_result(text: str, unit: str) -> tuple[numeric.Quantity, str] | None:
     """The quantity the last display equation of the end of `text` ends with, when it is in the
     dimension of `unit`; with the text it was read from."""
-    last = None
-    for last in _DISPLAY.finditer(text[-_DISPLAY_WINDOW_CHARS:]):  # noqa: B007 - the last one
-        pass
+    last = last_match(_DISPLAY, text[-_DISPLAY_WINDOW_CHARS:])
     if last is None:
         return None
     side = numeric.last_side(clean(last.group(1) or last.group(2)).rstrip(".,;"))
@@ -439,18 +437,13 @@ def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Step:
     gold_letters = choice.letters(gold, choices)
     if gold_letters is None:
         return data_error(f"'{gold[:60]}' names no option letter", "choice")
-    text = strip_chat_debris(pred_text)
+    text = pred_text  # chat debris already cut by the grader
     found = extract(pred_text)
     if found is not None and found.how == "statement" and is_short(pred_text):
         found = Extraction(clean(pred_text), "whole")  # a sentence's letters, not its value
     pred_letters, fallback = _chosen(text, found, choices), False
-    last = choice.last_sentence(text)
-    for source in (last, None, text):  # the last sentence first: "... Therefore, D."
-        if pred_letters is None and source is not None:
-            letter = choice.find_in_text(source)
-            pred_letters, fallback = (frozenset(letter), True) if letter else (None, False)
-        if pred_letters is None and source is None:  # "B and C ignore friction; A ... So D."
-            pred_letters = choice.stated(last)
+    if pred_letters is None:
+        pred_letters, fallback = _letters_in_prose(text)
     if pred_letters is None and found is not None and not found.fallback:
         pred_letters = choice.letters(found.text, choices)
     if pred_letters is None:
@@ -463,6 +456,21 @@ def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Step:
         return Verdict(False, why, shown, "choice", certain=False)
     ok, why = choice.compare(pred_letters, gold_letters)
     return Verdict(ok, why, ", ".join(sorted(pred_letters)), "choice", fallback)
+
+
+def _letters_in_prose(text: str) -> tuple[frozenset[str] | None, bool]:
+    """The letters running text settles on, and whether they were found only there: its last
+    sentence first ("... Therefore, D."), then the letters that sentence names on their own
+    ("B and C ignore friction; A ... So D."), then the whole text."""
+    last = choice.last_sentence(text)
+    letter = choice.find_in_text(last)
+    if letter:
+        return frozenset(letter), True
+    stated = choice.stated(last)
+    if stated is not None:
+        return stated, False
+    letter = choice.find_in_text(text)
+    return (frozenset(letter), True) if letter else (None, False)
 
 
 def _chosen(

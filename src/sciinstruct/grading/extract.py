@@ -188,7 +188,8 @@ def after_boxed(text: str) -> str:
     return ""
 
 
-def _last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+def last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The last match of `pattern` in `text`, or None."""
     last = None
     for last in pattern.finditer(text):  # noqa: B007 - we want the final match
         pass
@@ -225,7 +226,7 @@ def _tagged(text: str, question: str | None) -> Extraction | None:
     """The answer an `<answer>` tag holds (a lone `</answer>`: its line), read as a response of
     its own but stated: a paragraph without a statement gives the value its last sentence opens
     with ("... Therefore, Jean can fill 14 bags with 2 lollipops in each bag.": 14)."""
-    tag = _last_match(_ANSWER_TAG, text)
+    tag = last_match(_ANSWER_TAG, text)
     if tag is None:
         return None
     content = text[: tag.start()].rsplit("\n", 1)[-1] if tag.group(1) is None else tag.group(1)
@@ -497,7 +498,7 @@ def _last_side(text: str) -> str:
     """What `text` states last: the side after its last copula (a chain's result: "= (1/2)(3)(4)
     = 6"; "hence k = 1/sqrt 3"), or the whole equation when that copula's left side is not a
     name ("2x - y + 1 = 0") or defines a line or function ("is y = 4x - 4")."""
-    last = _last_match(_COPULA, text)
+    last = last_match(_COPULA, text)
     if last is None:
         return text
     if last.group(0) == "=":

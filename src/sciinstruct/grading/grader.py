@@ -37,6 +37,7 @@ from sciinstruct.grading.extract import (
     committed,
     extract,
     find_boxed,
+    last_match,
     number_word,
     sanitize,
     strip_chat_debris,
@@ -301,7 +302,7 @@ def _second_look(
             return None
         power = numeric.split_unit_scale(unit)[0] if unit else 0
         golds = [f"{gold_q.value * 10.0**power!r}"] + ([f"{gold_q.value!r}"] if power else [])
-    response = committed(strip_chat_debris(pred_text).strip())[-_SECOND_LOOK_CHARS:]
+    response = committed(pred_text.strip())[-_SECOND_LOOK_CHARS:]  # debris cut by the caller
     if number_word(response) is not None:
         return None  # "... $x^2 = 9$ is three.": the rules read the words, math-verify cannot
     gold_unit = numeric.split_unit_scale(unit)[1] if unit else gold_q.unit if gold_q else ""
@@ -314,9 +315,7 @@ def _second_look(
 
 def _unit_differs(response: str, unit: str) -> bool:
     """True when the response's last math span is followed by a unit other than `unit`."""
-    closer = None
-    for closer in MATH_CLOSE.finditer(response):  # noqa: B007 - the last one
-        pass
+    closer = last_match(MATH_CLOSE, response)
     after = unit_after(response[closer.end() :]).strip() if closer else ""
     return bool(after) and parse_unit(normalize_unit(after)) != parse_unit(normalize_unit(unit))
 
@@ -354,7 +353,8 @@ def _prepare_step(
     if kind in types.EXTERNAL_TYPES:  # their references may be JSON specs, even empty
         options = {"unit": unit, "rtol": rtol, "atol": atol, "choices": choices, "metadata": meta}
         return external_check(kind, pred_text, gold_text.strip(), options)
-    pred_text = strip_chat_debris(pred_text)  # what every check reads: the response's own turn
+    # what every check below reads (they do not cut it again): the response's own turn
+    pred_text = strip_chat_debris(pred_text)
     boxed = find_boxed(gold_text)
     gold_answer = clean(boxed if boxed is not None else gold_text)
     problem = _size_problem(gold_answer)

@@ -26,8 +26,8 @@ from sciinstruct.grading.extract import (
     EXPLICIT,
     Extraction,
     find_boxed,
+    last_match,
     stated_line,
-    strip_chat_debris,
 )
 from sciinstruct.grading.lexicon import AND, MATH_DELIMITERS, OR, PART, ZH_AND_OR, alternation
 from sciinstruct.grading.text import unwrap_text
@@ -309,7 +309,7 @@ def _statements(found: Extraction, pred_text: str) -> list[str]:
 def _parts_reading(pred_text: str, k: int) -> tuple[list[Item], bool] | None:
     """The k parts of a response that answers them with their work, from its last line that
     opens part (a) on ("(a) Using v = d/t:\nv = 12 m/s\n(b) ..."): each part's last value."""
-    lines = [_tidy(ln) for ln in strip_chat_debris(pred_text).splitlines() if ln.strip()]
+    lines = [_tidy(ln) for ln in pred_text.splitlines() if ln.strip()]  # debris cut already
     starts = [i for i, line in enumerate(lines) if _FIRST_PART.match(line)]
     pieces = _split(" ; ".join(lines[starts[-1] :])) if starts else None
     items = _by_parts(pieces, k) if pieces else None
@@ -321,7 +321,7 @@ def _statement(found: Extraction, pred_text: str) -> str:
     final line of the response (with the part-labelled lines just before it)."""
     if found.how in EXPLICIT:
         return found.text
-    lines = [ln.strip() for ln in strip_chat_debris(pred_text).strip().splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in pred_text.strip().splitlines() if ln.strip()]
     if not lines:
         return found.text
     tail = [lines.pop()]
@@ -471,13 +471,10 @@ def _item(piece: str) -> tuple[str, str, bool] | None:
     """(value, name, opened by words) of one piece of a list, or None when it holds none."""
     s = _PART_LABEL.sub("", piece, count=1).strip()
     lead = ""
-    cut = None
-    for cut in _EQUALS.finditer(s):  # noqa: B007 - the last `=` or `:` holds the value
-        pass
+    cut = last_match(_EQUALS, s)  # the last `=` or `:` holds the value
     name = ""
     if cut is None:  # "The generators of (ℤ, +) are -1": the value follows the verb
-        for cut in _COPULA.finditer(s):  # noqa: B007 - the last one
-            pass
+        cut = last_match(_COPULA, s)
         if cut is not None:
             lead, s = s[: cut.start()], s[cut.end() :].strip()
             cut = None
