@@ -28,7 +28,7 @@ RULES: dict[str, tuple[tuple[str | tuple[str, ...], ...], tuple[str, ...]]] = {
     "hinted": (("question", ("answer", "reference")), ()),
     "critique_system": ((), ()),
     "critique": (("question", "attempt", ("answer", "reference")), ()),
-    # the grader's LLM judge (sciinstruct.grading.judge): decides what the rules cannot
+    # the grader's model verifier (sciinstruct.grading.verifier): decides what the rules cannot
     "grade_judge": (("question", "attempt", ("answer", "reference")), ()),
 }
 NO_ATTEMPT = "(none)"

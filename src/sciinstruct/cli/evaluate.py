@@ -121,9 +121,9 @@ def eval_command(
             judge = _backend(spec.backend or backend, spec.model, spec.base_url, None, cache)
         grade_judge = None
         if judge is not None:
-            from sciinstruct.grading.judge import GradeJudge
+            from sciinstruct.grading.verifier import Verifier
 
-            grade_judge = GradeJudge(judge)
+            grade_judge = Verifier(judge)
         try:
             results = run_eval(
                 benchmark,

@@ -1,4 +1,4 @@
-"""The cascade's second stage: an LLM judge for the pairs the rules cannot decide.
+"""The cascade's second stage: a model verifier for the pairs the rules cannot decide.
 
 Rules first (they are fast, exact and free); where they cannot decide (no answer found, an
 answer they cannot parse, only a last-number fallback, texts that differ, a reference they
@@ -31,7 +31,7 @@ _DECISION = re.compile(r"\b(IN)?CORRECT\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class JudgeCase:
+class VerifierCase:
     """What the judge reads about one pair."""
 
     pred: str
@@ -42,8 +42,8 @@ class JudgeCase:
     choices: list[str] | None = None
 
 
-class GradeJudge:
-    """An LLM judge behind the rules. `backend` is any `sciinstruct.llm` backend (put it behind
+class Verifier:
+    """A model verifier behind the rules (configured as the grader's judge: `--judge-*`). `backend` is any `sciinstruct.llm` backend (put it behind
     the response cache: re-grading then costs nothing); `lang` picks the shipped template and
     `prompt_dir` a folder whose `grade_judge.md` replaces it."""
 
@@ -73,8 +73,8 @@ class GradeJudge:
         answer_type: str | None = "auto",
         unit: str | None = None,
         choices: list[str] | None = None,
-    ) -> JudgeCase:
-        return JudgeCase(str(pred), str(gold), question, answer_type, unit, choices)
+    ) -> VerifierCase:
+        return VerifierCase(str(pred), str(gold), question, answer_type, unit, choices)
 
     def needs(self, verdict: Verdict) -> bool:
         """True for a verdict the rules could not really decide (and that is not truncated)."""
@@ -82,7 +82,7 @@ class GradeJudge:
             return False
         return verdict.correct is None or not verdict.certain or verdict.fallback
 
-    def review(self, verdicts: Sequence[Verdict], cases: Sequence[JudgeCase]) -> list[Verdict]:
+    def review(self, verdicts: Sequence[Verdict], cases: Sequence[VerifierCase]) -> list[Verdict]:
         """`verdicts` with each undecided one replaced by the judge's, all asked in one batch."""
         from sciinstruct.llm.base import GenerationRequest, SamplingParams
 
@@ -97,7 +97,7 @@ class GradeJudge:
             out[i] = self._decide(verdicts[i], completion.text, completion.error)
         return out
 
-    def messages(self, case: JudgeCase) -> list[dict[str, str]]:
+    def messages(self, case: VerifierCase) -> list[dict[str, str]]:
         """The chat prompt for one pair."""
         from sciinstruct.records import Question
 
@@ -150,19 +150,19 @@ class JudgeSpec:
     model: str | None = option(None, "The judge's model.")
     base_url: str | None = option(None, "openai judge: server URL(s).")
 
-    def build(self, cache: str | Path | None = None) -> GradeJudge | None:
+    def build(self, cache: str | Path | None = None) -> Verifier | None:
         """The judge, behind the response cache at `cache`; None when none is configured."""
-        return make_judge(self.backend, self.model, self.base_url, cache)
+        return make_verifier(self.backend, self.model, self.base_url, cache)
 
 
-def make_judge(
+def make_verifier(
     backend: str | None,
     model: str | None = None,
     base_url: str | None = None,
     cache: str | Path | None = None,
     max_tokens: int = 256,
     **options: Any,
-) -> GradeJudge | None:
+) -> Verifier | None:
     """A judge from the `--judge-backend/--judge-model/--judge-base-url` options (None when
     none is given), behind the response cache at `cache` when one is given; `options` go to
     the backend (`engine` for the embedded one)."""
@@ -180,4 +180,4 @@ def make_judge(
             )
         options["base_url"] = [u for u in base_url.split(",") if u] if "," in base_url else base_url
     engine = make_backend(name, model, **options)
-    return GradeJudge(CachedBackend(engine, cache) if cache else engine, max_tokens=max_tokens)
+    return Verifier(CachedBackend(engine, cache) if cache else engine, max_tokens=max_tokens)
