@@ -92,7 +92,8 @@ def grade_prediction(
 ) -> dict[str, Any]:
     """The grader's verdict as prediction fields; a failed generation is wrong, not ungradable.
     A response cut off by the token limit is graded as such (and marked `truncated`); `judge`
-    decides what the rules cannot (`graded_by: judge`, its raw reply in `judge_raw`)."""
+    decides what the rules cannot (`graded_by: judge`, its raw reply in `judge_raw`, its label
+    in `judge_label`: `invalid` for a truncated, repetitive or answerless response)."""
     if completion.error:
         return {
             "extracted": None,
@@ -127,6 +128,7 @@ def grade_prediction(
         "truncated": verdict.truncated,
         "graded_by": verdict.source,
         **({"judge_raw": verdict.judge_raw} if verdict.judge_raw is not None else {}),
+        **({"judge_label": verdict.judge_label} if verdict.judge_label is not None else {}),
     }
 
 

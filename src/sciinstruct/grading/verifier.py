@@ -2,37 +2,45 @@
 
 Rules first (they are fast, exact and free); where they cannot decide (no answer found, an
 answer they cannot parse, only a last-number fallback, texts that differ, a reference they
-cannot read, a proof) the judge, on any backend, reads the question, the reference and the
-response and answers CORRECT or INCORRECT, as OpenCompass's CascadeEvaluator does. Its verdict
-keeps the rules' reason, the judge's decision and its raw reply, so every judged grade can be
-audited. The prompt is `prompts/<lang>/grade_judge.md`. A response cut off by the token limit
-is never sent: it stated no answer to judge.
+cannot read, a proof) a model verifier, on any backend, reads the question, the reference and
+the response and grades it, as OpenCompass's CascadeEvaluator does. It speaks one of the formats
+of `verifier_formats` (our own prompt, CompassVerifier's A/B/C, xVerify's [Correct]/[Incorrect]),
+chosen by name. Its verdict keeps the rules' reason, the verifier's label and its raw reply, so
+every model-decided grade can be audited. A response cut off by the token limit is never sent:
+it stated no answer to verify.
+
+The label (`Verdict.judge_label`): `correct`; `incorrect`; `invalid` (CompassVerifier's C: cut
+off, repetitive or no answer; wrong, but counted apart in eval tables); `unparseable` (a reply
+in no form the format knows: the rules' verdict stands); `error` (the backend failed: the same).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sciinstruct.grading.verdict import Verdict
-from sciinstruct.settings import option
+from sciinstruct.grading.verifier_formats import (
+    FORMAT_NAMES,
+    REQUIRED_PLACEHOLDERS,
+    Decision,
+    verifier_format,
+)
+from sciinstruct.settings import check_declared, option
 
 if TYPE_CHECKING:
     from sciinstruct.llm.base import Backend
 
-# A response is shown to the judge up to this many characters (its end: where the answer is).
+# A response is shown to the verifier up to this many characters (its end: where the answer
+# is); about 1,500-2,000 tokens, so prompt and response fit a server's --max-model-len 4096.
 _MAX_RESPONSE_CHARS = 6000
-# The decision is the last CORRECT / INCORRECT the judge writes (its template asks for a final
-# "Verdict:" line; small models often add words around it).
-_DECISION = re.compile(r"\b(IN)?CORRECT\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class VerifierCase:
-    """What the judge reads about one pair."""
+    """What the verifier reads about one pair."""
 
     pred: str
     gold: str
@@ -43,23 +51,38 @@ class VerifierCase:
 
 
 class Verifier:
-    """A model verifier behind the rules (configured as the grader's judge: `--judge-*`). `backend` is any `sciinstruct.llm` backend (put it behind
-    the response cache: re-grading then costs nothing); `lang` picks the shipped template and
-    `prompt_dir` a folder whose `grade_judge.md` replaces it."""
+    """A model verifier behind the rules (the grader's `judge`, configured by `--judge-*`).
+
+    `backend` is any `sciinstruct.llm` backend (put it behind the response cache: re-grading
+    then costs nothing); `format` names the prompt and reply format (`verifier_formats`);
+    `lang` picks the shipped template of the `sciinstruct` format; `prompt_dir` is a folder
+    whose file of the format's name (`grade_judge.md`, `compassverifier.md`, ...) replaces
+    the shipped prompt; `max_tokens` defaults to what the format's replies need."""
 
     def __init__(
         self,
         backend: Backend,
         *,
+        format: str = "sciinstruct",
         lang: str = "en",
         prompt_dir: str | Path | None = None,
-        max_tokens: int = 256,
+        max_tokens: int | None = None,
     ) -> None:
-        from sciinstruct.prompt_templates import load_prompts
+        from sciinstruct.prompt_templates import load_prompts, load_template
+        from sciinstruct.settings import package_path
 
         self.backend = backend
-        self.prompts = load_prompts(lang, prompt_dir)
-        self.max_tokens = max_tokens
+        self.format = verifier_format(format)
+        if self.format.template is None:
+            self.prompts = load_prompts(lang, prompt_dir)
+            self.template = "grade_judge"
+        else:
+            path = package_path(f"prompts/verifiers/{self.format.template}")
+            if prompt_dir is not None and (Path(prompt_dir) / self.format.template).is_file():
+                path = Path(prompt_dir) / self.format.template
+            self.prompts = load_template(self.format.name, path, REQUIRED_PLACEHOLDERS)
+            self.template = self.format.name
+        self.max_tokens = max_tokens or self.format.max_tokens
 
     @property
     def name(self) -> str:
@@ -113,33 +136,33 @@ class Verifier:
             )
         except ValueError:  # an odd type or too few choices: still worth judging
             record = Question(**fields)
-        return [{"role": "user", "content": self.prompts.render("grade_judge", record, response)}]
+        return [{"role": "user", "content": self.prompts.render(self.template, record, response)}]
 
     def _decide(self, verdict: Verdict, raw: str, error: str | None) -> Verdict:
         if error:
             why = f"{verdict.reason}; judge {self.name} failed: {error}"
-            return replace(verdict, reason=why, judge_raw="")
-        decisions = _DECISION.findall(raw)
-        if not decisions:
-            why = f"{verdict.reason}; judge {self.name} gave no CORRECT/INCORRECT verdict"
-            return replace(verdict, reason=why, judge_raw=raw)
-        correct = decisions[-1] == ""  # the last group is empty for CORRECT, "IN" for INCORRECT
-        word = "correct" if correct else "incorrect"
+            return replace(verdict, reason=why, judge_raw="", judge_label="error")
+        decision: Decision = self.format.parse(raw)
+        if decision.label == "unparseable":
+            why = f"{verdict.reason}; judge {self.name} gave no {self.format.expects} verdict"
+            return replace(verdict, reason=why, judge_raw=raw, judge_label="unparseable")
+        word = decision.label + (f" ({decision.detail})" if decision.detail else "")
         return replace(
             verdict,
-            correct=correct,
+            correct=decision.label == "correct",
             reason=f"judge {self.name}: {word} (rules: {verdict.reason})",
             certain=True,
             source="judge",
             judge_raw=raw,
+            judge_label=decision.label,
         )
 
 
 @dataclass(frozen=True)
 class JudgeSpec:
-    """Which LLM judges what the rules cannot: a config section (`judge:` under `annotate` or
-    `eval.config` in a recipe; `--judge-backend/--judge-model/--judge-base-url` on the command
-    line). Empty: no judge."""
+    """Which model verifier judges what the rules cannot, and in which format: a config section
+    (`judge:` under `annotate` or `eval.config` in a recipe; `--judge-backend/--judge-model/
+    --judge-base-url/--judge-format` on the command line). No backend, model or URL: no judge."""
 
     backend: str | None = option(
         None,
@@ -149,10 +172,24 @@ class JudgeSpec:
     )
     model: str | None = option(None, "The judge's model.")
     base_url: str | None = option(None, "openai judge: server URL(s).")
+    format: str = option(
+        "sciinstruct",
+        "The judge's prompt and verdict format: sciinstruct (our prompt, any model), "
+        "compassverifier or compassverifier-cot (CompassVerifier's A/B/C, C for a truncated, "
+        "repetitive or answerless response), xverify ([Correct]/[Incorrect]).",
+        choices=FORMAT_NAMES,
+    )
+
+    def __post_init__(self) -> None:
+        check_declared(self)
 
     def build(self, cache: str | Path | None = None) -> Verifier | None:
         """The judge, behind the response cache at `cache`; None when none is configured."""
-        return make_verifier(self.backend, self.model, self.base_url, cache)
+        return make_verifier(self.backend, self.model, self.base_url, cache, format=self.format)
+
+    def verifier(self, backend: Backend) -> Verifier:
+        """A verifier of this spec's format on an engine the caller already made."""
+        return Verifier(backend, format=self.format)
 
 
 def make_verifier(
@@ -160,17 +197,21 @@ def make_verifier(
     model: str | None = None,
     base_url: str | None = None,
     cache: str | Path | None = None,
-    max_tokens: int = 256,
+    max_tokens: int | None = None,
+    *,
+    format: str = "sciinstruct",
     **options: Any,
 ) -> Verifier | None:
-    """A judge from the `--judge-backend/--judge-model/--judge-base-url` options (None when
-    none is given), behind the response cache at `cache` when one is given; `options` go to
-    the backend (`engine` for the embedded one)."""
+    """A verifier from the `--judge-backend/--judge-model/--judge-base-url` options (None when
+    none is given) speaking `format`, behind the response cache at `cache` when one is given;
+    `max_tokens` defaults to the format's; `options` go to the backend (`engine` for the
+    embedded one)."""
     if not (backend or model or base_url):
         return None
     from sciinstruct.errors import InputError
     from sciinstruct.llm import CachedBackend, make_backend
 
+    verifier_format(format)  # an unknown format fails before an engine is started
     name = backend or ("openai" if base_url else "embedded")
     if base_url:
         if name != "openai":
@@ -180,4 +221,5 @@ def make_verifier(
             )
         options["base_url"] = [u for u in base_url.split(",") if u] if "," in base_url else base_url
     engine = make_backend(name, model, **options)
-    return Verifier(CachedBackend(engine, cache) if cache else engine, max_tokens=max_tokens)
+    wrapped = CachedBackend(engine, cache) if cache else engine
+    return Verifier(wrapped, format=format, max_tokens=max_tokens)
