@@ -54,6 +54,8 @@ COMPASS_REPLIES = [
     ("Final Judgment: \\boxed{C} - REPETITIVE", "invalid", "repetitive"),
     ("Final Judgment: \\boxed{ C }", "invalid", None),
     ("Final Judgment: B - INCORRECT", "incorrect", None),
+    ("The answers agree. Final Judgement: A", "correct", None),
+    ("long analysis " * 5 + "final judgment: invalid, it is a refusal", "invalid", "refusal"),
     ("first \\boxed{A}, on reflection \\boxed{B}", "incorrect", None),  # the last box
     ("<think>It could be C, but the answer is complete.</think>A", "correct", None),
     # malformed: nothing to read, two grades, a grade only inside prose, the template echoed

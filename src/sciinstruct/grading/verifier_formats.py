@@ -80,16 +80,15 @@ def parse_sciinstruct(raw: str) -> Decision:
 _GRADES: dict[str, Label] = {"A": "correct", "B": "incorrect", "C": "invalid"}
 # \boxed{C} - INCOMPLETE: the CoT form; the kind after the dash is optional
 _BOXED_GRADE = re.compile(r"\\boxed\{\s*([ABC])\s*\}(?:\s*[-:\u2013\u2014]?\s*([A-Za-z]+))?")
-# a capital A, B or C standing alone ("A", "(B)", "C: INVALID"), not inside a word
-_LONE_GRADE = re.compile(r"(?<![A-Za-z])([ABC])(?![A-Za-z])")
-# the grade's word; "not correct" is no CORRECT
-_GRADE_WORD = re.compile(
-    r"(?<![A-Za-z])(?<!not )(correct|incorrect|invalid|incomplete|repetitive|refusal)(?![A-Za-z])",
-    re.IGNORECASE,
+# one token of a grade: a capital A, B or C standing alone ("A", "(B)", "C: INVALID"), not
+# inside a word, or a grade's word in any case ("not correct" is no CORRECT)
+_GRADE_TOKEN = re.compile(
+    r"(?<![A-Za-z])(?:([ABC])|(?<!not )"
+    r"(?i:(correct|incorrect|invalid|incomplete|repetitive|refusal)))(?![A-Za-z])"
 )
 _WORD_GRADE = {"correct": "A", "incorrect": "B"}  # the kinds of invalid all grade C
 _INVALID_KINDS = ("incomplete", "repetitive", "refusal")
-_FINAL = re.compile(r"final\s+judg(?:e)?ment\s*:", re.IGNORECASE)
+_FINAL_LINES = ("final judgment:", "final judgement:")
 # A reply without a "Final Judgment:" line is read only when it is this short: the direct
 # prompt asks for one letter, and a letter inside a longer text is not a grade.
 _SHORT_REPLY = 40
@@ -104,19 +103,25 @@ def parse_compassverifier(raw: str) -> Decision:
     if boxed:
         letter, kind = boxed[-1]
         return _grade(letter, kind)
-    parts = _FINAL.split(text)
-    if len(parts) > 1:
-        tail = parts[-1]
-    elif len(text) <= _SHORT_REPLY:
+    tail = _after_final_judgment(text)
+    if tail is None and len(text) <= _SHORT_REPLY:
         tail = text
-    else:
+    if tail is None:
         return Decision("unparseable")
-    words = [w.lower() for w in _GRADE_WORD.findall(tail)]
-    letters = set(_LONE_GRADE.findall(tail)) | {_WORD_GRADE.get(w, "C") for w in words}
+    tokens = _GRADE_TOKEN.findall(tail)
+    words = [word.lower() for _, word in tokens if word]
+    letters = {letter for letter, _ in tokens if letter} | {_WORD_GRADE.get(w, "C") for w in words}
     if len(letters) != 1:
         return Decision("unparseable")
     kind = next((w for w in words if w in _INVALID_KINDS), "")
     return _grade(letters.pop(), kind)
+
+
+def _after_final_judgment(text: str) -> str | None:
+    """The text after the last "Final Judgment:" (or "Judgement:"); None without one."""
+    lower = text.lower()
+    ends = [lower.rfind(line) + len(line) for line in _FINAL_LINES if line in lower]
+    return text[max(ends) :] if ends else None
 
 
 def _grade(letter: str, kind: str) -> Decision:
@@ -127,26 +132,25 @@ def _grade(letter: str, kind: str) -> Decision:
 
 # --- xVerify: [Correct] / [Incorrect] --------------------------------------------------------
 
-_XVERIFY_WHOLE = re.compile(r"\[?\s*(correct|incorrect)\s*\]?[.!]?", re.IGNORECASE)
 _XVERIFY_BRACKETED = re.compile(r"\[\s*(correct|incorrect)\s*\]", re.IGNORECASE)
-_XVERIFY_LEADING = re.compile(r"(correct|incorrect)\b(?![ \t]+(?:or|and)\b)", re.IGNORECASE)
 _XVERIFY_LABELS: dict[str, Label] = {"correct": "correct", "incorrect": "incorrect"}
 
 
 def parse_xverify(raw: str) -> Decision:
-    """The reply's label: the whole reply (`Correct`, `[Incorrect]`), else its one bracketed
+    """The reply's label: the whole reply (`Correct`, `[Incorrect].`), else its one bracketed
     label, else the label it opens with ("Correct. The output ..."); both labels bracketed
-    (an echo of the instructions) are unparseable."""
+    (an echo of the instructions) or "Correct or ..." are unparseable."""
     text = _after_thinking(raw).strip().strip("\"'`*").strip()
-    whole = _XVERIFY_WHOLE.fullmatch(text)
-    if whole:
-        return Decision(_XVERIFY_LABELS[whole.group(1).lower()])
+    whole = text.strip("[]().!? \t\n").lower()
+    if whole in _XVERIFY_LABELS:
+        return Decision(_XVERIFY_LABELS[whole])
     bracketed = {b.lower() for b in _XVERIFY_BRACKETED.findall(text)}
-    if len(bracketed) == 1:
-        return Decision(_XVERIFY_LABELS[bracketed.pop()])
-    leading = _XVERIFY_LEADING.match(text)
-    if leading and not bracketed:
-        return Decision(_XVERIFY_LABELS[leading.group(1).lower()])
+    if bracketed:
+        return Decision(_XVERIFY_LABELS[bracketed.pop()] if len(bracketed) == 1 else "unparseable")
+    words = text.lower().split(maxsplit=2)
+    first = words[0].rstrip(".,:;!") if words else ""
+    if first in _XVERIFY_LABELS and not (len(words) > 1 and words[1] in ("or", "and")):
+        return Decision(_XVERIFY_LABELS[first])
     return Decision("unparseable")
 
 
