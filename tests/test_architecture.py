@@ -161,7 +161,7 @@ def test_the_architecture_page_lists_the_same_layers() -> None:
     [
         ({"sciinstruct.rundir": {"sciinstruct.llm.openai_compat"}}, "llm is not below rundir"),
         (
-            {"sciinstruct.critique.judge": {"sciinstruct.annotate.prompts"}},
+            {"sciinstruct.critique.math_critique": {"sciinstruct.annotate.prompts"}},
             "another stage's internals",
         ),
         ({"sciinstruct.curate.pipeline": {"sciinstruct.export"}}, "export is not below curate"),

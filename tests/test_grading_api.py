@@ -26,6 +26,7 @@ def test_verdict_fields_and_dict() -> None:
         "truncated",
         "source",
         "judge_raw",
+        "judge_label",
     }
     assert verdict.certain and not verdict.truncated and verdict.source == "rules"
     assert verdict.data_error is False

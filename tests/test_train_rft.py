@@ -82,14 +82,14 @@ def test_select_correct_does_not_keep_a_cut_off_solution_for_its_last_number() -
 
 
 def test_select_correct_asks_the_judge_what_the_rules_cannot_decide() -> None:
-    from sciinstruct.grading.judge import GradeJudge
+    from sciinstruct.grading.verifier import Verifier
     from scripted import ScriptedBackend
 
     asked = ScriptedBackend(
         lambda prompt, seed: "Verdict: CORRECT" if "four" in prompt else "Verdict: INCORRECT"
     )
     texts = ["Two and two make four.", "\\boxed{5}", "It is a lot, I think."]
-    rows, counts = select_correct([_question()], [texts], keep=4, judge=GradeJudge(asked))
+    rows, counts = select_correct([_question()], [texts], keep=4, judge=Verifier(asked))
     assert [r["messages"][-1]["content"] for r in rows] == [texts[0]]
     assert counts["judged"] == 2 and counts["correct"] == 1
     assert len(asked.requests) == 2  # \\boxed{5} is certainly wrong: the judge is not asked

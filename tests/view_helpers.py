@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from sciinstruct.annotate import AnnotateConfig, StagePlan, run_annotate
-from sciinstruct.critique.judge import run_critique
+from sciinstruct.critique.math_critique import run_critique
 from sciinstruct.curate import CurateConfig, curate
 from sciinstruct.evaluate.runner import EvalConfig, run_eval
 from sciinstruct.ingest import ingest

@@ -28,7 +28,7 @@ RULES: dict[str, tuple[tuple[str | tuple[str, ...], ...], tuple[str, ...]]] = {
     "hinted": (("question", ("answer", "reference")), ()),
     "critique_system": ((), ()),
     "critique": (("question", "attempt", ("answer", "reference")), ()),
-    # the grader's LLM judge (sciinstruct.grading.judge): decides what the rules cannot
+    # the grader's model verifier (sciinstruct.grading.verifier): decides what the rules cannot
     "grade_judge": (("question", "attempt", ("answer", "reference")), ()),
 }
 NO_ATTEMPT = "(none)"
@@ -102,20 +102,43 @@ def load_prompts(
 def check_prompts(prompts: PromptSet) -> None:
     """Refuse templates that lack a placeholder they need or leak the reference into `reflect`."""
     for name, (required, forbidden) in RULES.items():
-        found = set(PLACEHOLDER.findall(prompts.templates[name]))
-        for need in required:
-            options = need if isinstance(need, tuple) else (need,)
-            if not found.intersection(options):
-                wanted = " or ".join("{" + o + "}" for o in options)
-                raise InputError(
-                    f"template '{name}' must contain {wanted}", file=prompts.sources[name]
-                )
-        for leak in sorted(found.intersection(forbidden)):
-            raise InputError(
-                f"template '{name}' must not contain {{{leak}}}: the model revises its attempt "
-                "without seeing the reference answer",
-                file=prompts.sources[name],
-            )
+        check_template(name, prompts.templates[name], prompts.sources[name], required, forbidden)
+
+
+def check_template(
+    name: str,
+    text: str,
+    source: str,
+    required: tuple[str | tuple[str, ...], ...],
+    forbidden: tuple[str, ...] = (),
+) -> None:
+    """Refuse template `name` (read from `source`) when it lacks a `required` placeholder (a
+    tuple means "one of") or contains a `forbidden` one."""
+    found = set(PLACEHOLDER.findall(text))
+    for need in required:
+        options = need if isinstance(need, tuple) else (need,)
+        if not found.intersection(options):
+            wanted = " or ".join("{" + o + "}" for o in options)
+            raise InputError(f"template '{name}' must contain {wanted}", file=source)
+    for leak in sorted(found.intersection(forbidden)):
+        raise InputError(
+            f"template '{name}' must not contain {{{leak}}}: the model revises its attempt "
+            "without seeing the reference answer",
+            file=source,
+        )
+
+
+def load_template(
+    name: str, path: str | Path, required: tuple[str | tuple[str, ...], ...]
+) -> PromptSet:
+    """A one-template set from the file at `path` (outside any language's folder: a model
+    verifier's own prompt format, say), checked for its `required` placeholders."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"prompt template '{name}' not found", file=str(file))
+    text = file.read_text(encoding="utf-8").strip()
+    check_template(name, text, str(file), required)
+    return PromptSet({name: text}, {name: str(file)})
 
 
 def question_block(question: Question) -> str:

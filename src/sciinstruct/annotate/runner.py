@@ -22,7 +22,7 @@ from sciinstruct.annotate.ledger import Ledger
 from sciinstruct.annotate.scheduler import Scheduler
 from sciinstruct.annotate.stages import ANNOTATE_STAGES, Slot, StagePlan, build_requests
 from sciinstruct.errors import InputError
-from sciinstruct.grading.judge import GradeJudge, JudgeSpec
+from sciinstruct.grading.verifier import JudgeSpec, Verifier
 from sciinstruct.jsonl import BadLine, JsonlWriter
 from sciinstruct.llm.base import Backend, Completion, GenerationRequest
 from sciinstruct.llm.cache import CachedBackend
@@ -154,7 +154,7 @@ def annotate(
     prompts: PromptSet,
     config: AnnotateConfig,
     bad: list[BadLine] | None = None,
-    judge: GradeJudge | None = None,
+    judge: Verifier | None = None,
     grading: Grading | None = None,
 ) -> Funnel:
     """Run every stage for every unsolved question and return the funnel.
@@ -172,7 +172,7 @@ async def _annotate(
     prompts: PromptSet,
     config: AnnotateConfig,
     bad: list[BadLine] | None,
-    judge: GradeJudge | None = None,
+    judge: Verifier | None = None,
     grading: Grading | None = None,
 ) -> Funnel:
     run.ensure()
@@ -240,7 +240,7 @@ async def _generate(
     backend: Backend,
     prompts: PromptSet,
     config: AnnotateConfig,
-    judge: GradeJudge | None = None,
+    judge: Verifier | None = None,
     grading: Grading | None = None,
 ) -> list[Attempt]:
     """One backend call for `batch`, graded."""
@@ -258,7 +258,7 @@ def grade_batch(
     completions: Sequence[Completion],
     model: str,
     config: AnnotateConfig,
-    judge: GradeJudge | None = None,
+    judge: Verifier | None = None,
 ) -> list[Attempt]:
     """Turn completions into graded attempts; a failed generation is kept with its error."""
     return [
@@ -273,7 +273,7 @@ def to_attempt(
     completion: Completion,
     model: str,
     config: AnnotateConfig,
-    judge: GradeJudge | None = None,
+    judge: Verifier | None = None,
 ) -> Attempt:
     """One attempt record: prompt, response, verdict, parent, usage, and how it was sampled."""
     from sciinstruct.grading import grade_question

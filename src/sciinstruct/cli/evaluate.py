@@ -119,11 +119,7 @@ def eval_command(
         judge = None
         if spec.backend or spec.model or spec.base_url:
             judge = _backend(spec.backend or backend, spec.model, spec.base_url, None, cache)
-        grade_judge = None
-        if judge is not None:
-            from sciinstruct.grading.judge import GradeJudge
-
-            grade_judge = GradeJudge(judge)
+        grade_judge = spec.verifier(judge) if judge is not None else None
         try:
             results = run_eval(
                 benchmark,

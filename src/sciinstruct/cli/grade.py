@@ -12,7 +12,7 @@ import typer
 
 from sciinstruct.cli.options import build_config, config_options
 from sciinstruct.errors import InputError
-from sciinstruct.grading.judge import JudgeSpec
+from sciinstruct.grading.verifier import JudgeSpec
 from sciinstruct.settings import check_declared, option
 
 _SURROGATES = re.compile("[\ud800-\udfff]")

@@ -8,7 +8,7 @@ print(report.agreement.kappa)
 from __future__ import annotations
 
 from sciinstruct.critique.agreement import DEFAULT_THRESHOLD, Agreement, agreement
-from sciinstruct.critique.judge import (
+from sciinstruct.critique.math_critique import (
     CritiqueConfig,
     CritiqueReport,
     build_request,

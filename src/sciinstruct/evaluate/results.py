@@ -76,6 +76,11 @@ def summarize_graded(
         ),
         # verdicts the rules could not decide, decided by the grading judge (--judge-*)
         "judge_decided": sum(r.get("graded_by") == "judge" for r in predictions),
+        # of those, responses the verifier found invalid (cut off, repetitive, no answer):
+        # wrong, but not the same failure as a wrong answer, so counted apart
+        "invalid": sum(r.get("judge_label") == "invalid" for r in predictions),
+        # replies in no form the verifier's format knows: the rules' verdict stood
+        "judge_unparseable": sum(r.get("judge_label") == "unparseable" for r in predictions),
         "subjects": {s: accuracy(flags).to_dict() for s, flags in sorted(subjects.items())},
     }
     if samples > 1:
@@ -182,6 +187,8 @@ def summary_markdown(results: dict[str, Any]) -> str:
                 "fallback_extractions",
                 "truncated",
                 "judge_decided",
+                "invalid",
+                "judge_unparseable",
             )
             if b.get(k)
         ]

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from sciinstruct.benchmarks.registry import BenchmarkSpec
-from sciinstruct.evaluate.judged import judge_answers
+from sciinstruct.evaluate.judged_mode import judge_answers
 from sciinstruct.evaluate.prompting import build_messages
-from sciinstruct.grading.judge import GradeJudge, JudgeSpec
+from sciinstruct.grading.verifier import JudgeSpec, Verifier
 from sciinstruct.jsonl import JsonlWriter
 from sciinstruct.llm.base import Backend, Completion, GenerationRequest, SamplingParams
 from sciinstruct.log import logger, progress
@@ -88,11 +88,12 @@ def grade_prediction(
     spec: BenchmarkSpec,
     question: Question,
     completion: Completion,
-    judge: GradeJudge | None = None,
+    judge: Verifier | None = None,
 ) -> dict[str, Any]:
     """The grader's verdict as prediction fields; a failed generation is wrong, not ungradable.
     A response cut off by the token limit is graded as such (and marked `truncated`); `judge`
-    decides what the rules cannot (`graded_by: judge`, its raw reply in `judge_raw`)."""
+    decides what the rules cannot (`graded_by: judge`, its raw reply in `judge_raw`, its label
+    in `judge_label`: `invalid` for a truncated, repetitive or answerless response)."""
     if completion.error:
         return {
             "extracted": None,
@@ -127,6 +128,7 @@ def grade_prediction(
         "truncated": verdict.truncated,
         "graded_by": verdict.source,
         **({"judge_raw": verdict.judge_raw} if verdict.judge_raw is not None else {}),
+        **({"judge_label": verdict.judge_label} if verdict.judge_label is not None else {}),
     }
 
 
@@ -134,7 +136,7 @@ def grade_predictions(
     spec: BenchmarkSpec,
     questions: Sequence[Question],
     completions: Sequence[Completion],
-    judge: GradeJudge | None = None,
+    judge: Verifier | None = None,
 ) -> list[dict[str, Any]]:
     """`grade_prediction` for a batch: one call, so a batch is one Ray task when graded there."""
     return [
@@ -176,7 +178,7 @@ def evaluate(
     config: EvalConfig,
     judge: Backend | None = None,
     on_prediction: Callable[[Prediction], None] | None = None,
-    grade_judge: GradeJudge | None = None,
+    grade_judge: Verifier | None = None,
     grading: Callable[..., Any] | None = None,
 ) -> list[Prediction]:
     """Generate, grade (or judge) and return one prediction per question and sample;
@@ -263,7 +265,7 @@ def run_eval(
     data_dir: str | Path | None = None,
     judge: Backend | None = None,
     settings: dict[str, Any] | None = None,
-    grade_judge: GradeJudge | None = None,
+    grade_judge: Verifier | None = None,
     grading: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate `backend` on each benchmark (name, .yaml or question file) and write

@@ -51,7 +51,7 @@ from sciinstruct.grading.sandbox import Outcome, default_workers, shared_pool
 from sciinstruct.grading.verdict import Verdict, data_error, unsure
 
 if TYPE_CHECKING:
-    from sciinstruct.grading.judge import GradeJudge
+    from sciinstruct.grading.verifier import Verifier
     from sciinstruct.records import Question
 
 # Real answers nest a few levels; 500 nested braces is an attack on a recursive parser.
@@ -72,7 +72,7 @@ def grade(
     metadata: Mapping[str, Any] | str | None = None,
     question: str | None = None,
     finish_reason: str | None = None,
-    judge: GradeJudge | None = None,
+    judge: Verifier | None = None,
 ) -> Verdict:
     """Grade one model output `pred` against the reference answer `gold`.
 
@@ -91,7 +91,7 @@ def grade(
     `finish_reason` is the generation's (`stop`, `length`, ...): a response cut off by the token
     limit (`length`) is credited only for an answer it states explicitly (`\\boxed{}`, "the
     answer is"), never through the last number, and its verdict says `truncated`. `judge` (a
-    `GradeJudge`) decides what the rules cannot: an answer they cannot find or parse, a
+    `Verifier`) decides what the rules cannot: an answer they cannot find or parse, a
     fallback, differing texts, a proof; its verdict records its reason and raw reply.
     """
     # bounds the whole call, in-process work included; the margin is for killing and
@@ -113,7 +113,7 @@ def grade_question(
     rtol: float | None = None,
     timeout: float = 5.0,
     finish_reason: str | None = None,
-    judge: GradeJudge | None = None,
+    judge: Verifier | None = None,
 ) -> Verdict:
     """Grade `pred` against a Question record: its answer, type, unit, choices and metadata
     (per-question tolerances, checker constraints) and its text all go to `grade`, so no caller
@@ -183,7 +183,7 @@ def grade_many(
     metadata: Sequence[Mapping[str, Any] | str | None] | None = None,
     questions: Sequence[str | None] | None = None,
     finish_reasons: Sequence[str | None] | None = None,
-    judge: GradeJudge | None = None,
+    judge: Verifier | None = None,
 ) -> list[Verdict]:
     """Grade many pairs; symbolic checks run in parallel on `workers` processes (default: one
     per core, at most 4), batched; cheap checks run in this process. The columns are per pair;

@@ -18,7 +18,10 @@ class Verdict:
     check that timed out, texts that differ): the cases an LLM judge, when configured, decides.
     `truncated` says the response was cut off by the token limit (finish reason `length`), so
     only an explicitly stated answer was credited. `source` is `rules` or `judge`; a judge's
-    verdict keeps the judge's raw reply in `judge_raw`.
+    verdict keeps the judge's raw reply in `judge_raw`. `judge_label` is what the model
+    verifier said, when one was asked (`grading.verifier`): correct, incorrect, invalid (a cut
+    off, repetitive or answerless response: wrong, counted apart in eval tables), unparseable
+    or error (the rules' verdict then stands).
     """
 
     correct: bool | None
@@ -30,6 +33,7 @@ class Verdict:
     truncated: bool = False
     source: str = "rules"
     judge_raw: str | None = None
+    judge_label: str | None = None
 
     @property
     def data_error(self) -> bool:

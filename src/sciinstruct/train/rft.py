@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sciinstruct.errors import InputError, SciInstructError
-from sciinstruct.grading.judge import make_judge
+from sciinstruct.grading.verifier import make_verifier
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.llm.base import GenerationRequest, SamplingParams
 from sciinstruct.log import logger, progress
@@ -37,7 +37,7 @@ from sciinstruct.train.runner import TrainResult
 from sciinstruct.train.sft import train_sft
 
 if TYPE_CHECKING:
-    from sciinstruct.grading.judge import GradeJudge
+    from sciinstruct.grading.verifier import Verifier
 
 ROUND_DONE = "round_done.json"
 
@@ -129,7 +129,7 @@ def select_correct(
     solutions: list[list[str]],
     keep: int,
     finish_reasons: list[list[str]] | None = None,
-    judge: GradeJudge | None = None,
+    judge: Verifier | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """SFT rows of up to `keep` distinct correct solutions per question, and the counts.
 
@@ -225,7 +225,7 @@ def run_round(
         prompts = [q["prompt"] for q in questions]
         cache = Path(cfg.out or round_dir.parent) / "cache.sqlite"
         solutions, reasons = sample_with_finish_reasons(model, prompts, cfg, number, cache)
-        judge = make_judge(cfg.judge_backend, cfg.judge_model, cfg.judge_base_url)
+        judge = make_verifier(cfg.judge_backend, cfg.judge_model, cfg.judge_base_url)
         try:
             rows, counts = select_correct(
                 questions, solutions, cfg.keep_per_question, reasons, judge

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sciinstruct.evaluate.judged import parse_score
+from sciinstruct.evaluate.judged_mode import parse_score
 from sciinstruct.evaluate.runner import EvalConfig, run_eval
 from scripted import ScriptedBackend
 

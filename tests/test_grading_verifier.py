@@ -15,13 +15,13 @@ import pytest
 
 from sciinstruct.cli.main import main
 from sciinstruct.grading import grade, grade_many
-from sciinstruct.grading.judge import GradeJudge, make_judge
+from sciinstruct.grading.verifier import Verifier, make_verifier
 from scripted import ScriptedBackend
 
 
-def _judge(reply: str) -> tuple[GradeJudge, ScriptedBackend]:
+def _judge(reply: str) -> tuple[Verifier, ScriptedBackend]:
     backend = ScriptedBackend(lambda prompt, seed: reply)
-    return GradeJudge(backend), backend
+    return Verifier(backend), backend
 
 
 def test_rules_decide_first_and_the_judge_is_not_asked() -> None:
@@ -97,9 +97,9 @@ def test_grade_many_asks_the_judge_once_for_all_undecided_pairs() -> None:
 def test_make_judge_needs_an_option_and_checks_base_url(tmp_path: Path) -> None:
     from sciinstruct.errors import InputError
 
-    assert make_judge(None) is None
+    assert make_verifier(None) is None
     with pytest.raises(InputError, match="--judge-base-url applies to the openai backend"):
-        make_judge("embedded", base_url="http://127.0.0.1:1/v1")
+        make_verifier("embedded", base_url="http://127.0.0.1:1/v1")
 
 
 def test_cli_grade_with_question_and_finish_reason(capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,7 +142,7 @@ def test_cli_grade_file_reads_question_and_finish_reason(tmp_path: Path) -> None
 def test_embedded_model_as_judge_runs_end_to_end(tmp_path: Path) -> None:
     # The transformers engine: llama-cpp-python's build crashes (SIGSEGV in decode) on some
     # CPUs, and this test is about the cascade, not the engine. 48 tokens: a line or two.
-    judge = make_judge(
+    judge = make_verifier(
         "embedded", cache=tmp_path / "cache.sqlite", max_tokens=48, engine="transformers"
     )
     assert judge is not None
@@ -182,7 +182,7 @@ def test_eval_counts_judge_decided_and_truncated_answers(tmp_path: Path) -> None
     asked = ScriptedBackend(
         lambda prompt, seed: "Verdict: CORRECT" if "forty-two" in prompt else "Verdict: INCORRECT"
     )
-    judge = GradeJudge(asked)
+    judge = Verifier(asked)
     results = run_eval([mini], generator, tmp_path, EvalConfig(), grade_judge=judge)
     summary = results["benchmarks"]["mini"]
     assert summary["truncated"] == 4 and summary["judge_decided"] == 0
@@ -216,7 +216,7 @@ def test_annotate_asks_the_judge_for_an_answer_the_rules_cannot_read(tmp_path: P
     )
     run = RunDir(tmp_path / "run")
     config = AnnotateConfig(plan=StagePlan(samples=1, max_tokens=32, seed=1), batch_size=1)
-    funnel = annotate([question], run, model, config.prompts(), config, judge=GradeJudge(asked))
+    funnel = annotate([question], run, model, config.prompts(), config, judge=Verifier(asked))
     (attempt,) = [Attempt.model_validate(row) for row in read_jsonl(run.attempts)]
     assert attempt.stage == "cot" and attempt.correct is True  # no number: the judge decided
     assert attempt.metadata["graded_by"] == "judge"
@@ -226,7 +226,7 @@ def test_annotate_asks_the_judge_for_an_answer_the_rules_cannot_read(tmp_path: P
 
 def test_a_recipe_judge_section_reaches_annotate_and_eval(tmp_path: Path) -> None:
     from sciinstruct.errors import InputError
-    from sciinstruct.grading.judge import JudgeSpec
+    from sciinstruct.grading.verifier import JudgeSpec
     from sciinstruct.recipe import load_recipe
 
     path = tmp_path / "recipe.yaml"
