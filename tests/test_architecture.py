@@ -21,7 +21,7 @@ PACKAGE = SRC / "sciinstruct"
 LAYERS: list[tuple[str, ...]] = [
     ("sciinstruct", "errors"),  # the package root holds only __version__
     ("log", "redact", "rendering", "settings", "embedded_model"),
-    ("jsonl", "records"),
+    ("jsonl", "records", "runlock"),
     ("rows", "rundir", "prompt_templates"),
     ("llm", "sciformats"),
     ("generators",),
@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("train",),
     ("evaluate",),
     ("report", "view"),
-    ("recipe",),
+    ("recipe", "shards"),
     ("flow",),
     ("cli",),
 ]

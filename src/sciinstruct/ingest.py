@@ -185,7 +185,11 @@ def to_question(
 
 def ingest(path: str | Path, run: RunDir, options: IngestOptions | None = None) -> IngestResult:
     """Validate every row of `path` into `run/questions.jsonl`; refused rows to `rejected.jsonl`."""
-    path = Path(path)
+    with run.lock("ingest"):  # two ingests at once would both append the new questions
+        return _ingest(Path(path), run, options)
+
+
+def _ingest(path: Path, run: RunDir, options: IngestOptions | None) -> IngestResult:
     options = options or IngestOptions()
     if not path.exists():
         raise InputError("no such file or directory", file=str(path))

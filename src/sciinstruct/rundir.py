@@ -4,6 +4,7 @@ Layout (docs/architecture.md):
     config.yaml  questions.jsonl  rejected.jsonl  attempts.jsonl  critiques.jsonl
     filtered.jsonl  dropped.jsonl  classifier/  samples.jsonl  overrides.jsonl  export/
     cache.sqlite  view.sqlite  stats.json  report.md  plots/  generated.jsonl  model/  eval/
+    .lock  .lock.json (the writer lock and its holder)  shards/NNN-of-MMM/ (a sharded run)
 
 `RunDir` owns every name in it: a stage asks the run for a path, never spells a file name, so
 no stage imports another for where a file lives.
@@ -19,6 +20,7 @@ from typing import Any
 import yaml
 
 from sciinstruct.redact import redact
+from sciinstruct.runlock import Holder, RunLock, read_holder
 
 
 class RunDir:
@@ -30,6 +32,16 @@ class RunDir:
     def ensure(self) -> RunDir:
         self.root.mkdir(parents=True, exist_ok=True)
         return self
+
+    # -- one writer at a time (runlock.py) ----------------------------------------------------
+    def lock(self, stage: str = "", wait_s: float = 0.0) -> RunLock:
+        """Take the run's writer lock: `with run.lock("annotate"):`. A second writer gets
+        `RunLockedError` naming the holder; readers never need it. Re-entrant in a process."""
+        return RunLock(self.root, stage).acquire(wait_s)
+
+    def lock_holder(self) -> Holder | None:
+        """Who holds (or last held and died holding) the run's lock, from its record."""
+        return read_holder(self.root)
 
     # -- files of the layout ------------------------------------------------------------------
     @property

@@ -109,6 +109,21 @@ def run_annotate(
     resolved options go to config.yaml and the funnel to stats.json (section `annotate`).
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
+    # One writer per run: a second annotate (a scheduler's overlapping retry) is refused here,
+    # before it reads the ledger. Re-entrant: the CLI's stage runner may hold it already.
+    with run.lock("annotate"):
+        return _run_annotate(run, backend, config, prompts, questions, limit, grading)
+
+
+def _run_annotate(
+    run: RunDir,
+    backend: Backend,
+    config: AnnotateConfig | None,
+    prompts: PromptSet | None,
+    questions: Sequence[Question] | None,
+    limit: int | None,
+    grading: Grading | None,
+) -> Funnel:
     config = config or AnnotateConfig()
     prompts = prompts or config.prompts()
     if questions is None:
