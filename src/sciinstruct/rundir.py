@@ -117,6 +117,20 @@ class RunDir:
         return self.root / "eval"
 
     @property
+    def shards_dir(self) -> Path:
+        """A sharded run's shards (`shards.py`), each a run directory of its own."""
+        return self.root / "shards"
+
+    @property
+    def shards_manifest(self) -> Path:
+        """How the run was split: the shard count and each shard's questions."""
+        return self.shards_dir / "shards.json"
+
+    def shard(self, index: int, count: int) -> RunDir:
+        """Shard `index` of `count` (0-based): `shards/003-of-008/` is index 2 of 8."""
+        return RunDir(self.shards_dir / f"{index + 1:03d}-of-{count:03d}")
+
+    @property
     def cache(self) -> Path:
         return self.root / "cache.sqlite"
 

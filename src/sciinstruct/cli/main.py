@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "report": "curation",
     "tasks": "tasks",
     "serve": "serve",
+    "shards": "shards",
     "view": "view",
     "override": "view",
     "run": "run",
