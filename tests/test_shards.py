@@ -247,3 +247,32 @@ def _lines(path: Path) -> int:
 if __name__ == "__main__":
     # The shard's driver the test kills: slow enough that the kill lands in the middle.
     annotate_shard(ShardJob(sys.argv[1], lambda: backend(delay=0.03), CONFIG))
+
+
+def test_shards_run_as_ray_tasks_and_merge_into_the_unsharded_run(tmp_path: Path) -> None:
+    """`--executor ray --shards 2`: each shard a Ray task with its own engine (here an HTTP
+    client of a server on loopback) and its own lock, on a local 2-CPU cluster."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'sciinstruct[ray]')")
+    from fault_server import run_fault_server
+
+    engine = ["-b", "openai", "-m", "stub", "-k", "2", "--max-tokens", "32"]
+    with run_fault_server(
+        answer=lambda request: answer(request["messages"][-1]["content"])
+    ) as server:
+        engine += ["--base-url", server.url("ok", 0, "ray-shards")]
+        single = new_run(tmp_path / "single")
+        assert main(["--quiet", "annotate", "--run", str(single.root), *engine]) == 0
+        sharded = new_run(tmp_path / "sharded")
+        ray_args = ["--executor", "ray", "--shards", "2"]
+        assert (
+            main(["--quiet", "shards", "annotate", "--run", str(sharded.root), *engine, *ray_args])
+            == 0
+        )
+    holders = [s.lock_holder() for s in shard_runs(sharded)]
+    assert holders == [None, None]  # each task released its shard's lock
+    assert all(s.read_stats()["annotate"]["questions"] > 0 for s in shard_runs(sharded))
+    drivers = sharded.read_stats()["shards"]["drivers"]
+    assert len(drivers) == 2 and all(d["pid"] != os.getpid() for d in drivers)  # Ray workers
+    assert attempt_set(sharded) == attempt_set(single)
+    assert counts(sharded) == counts(single)
+    assert sharded.read_config()["annotate"] == single.read_config()["annotate"]

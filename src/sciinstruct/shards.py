@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -148,7 +149,8 @@ def merge(run: RunDir) -> MergeResult:
         result.per_shard, result.skipped_lines = _concat_attempts(shards, run.attempts)
         result.attempts = sum(result.per_shard)
         _merge_caches([s.cache for s in shards], run.cache)
-        stats = [s.read_stats().get("annotate") for s in shards]
+        shard_stats = [s.read_stats() for s in shards]
+        stats = [st.get("annotate") for st in shard_stats]
         result.unfinished = [s.root.name for s, st in zip(shards, stats, strict=True) if st is None]
         if config is not None:
             run.update_config("annotate", config)
@@ -156,7 +158,12 @@ def merge(run: RunDir) -> MergeResult:
             run.update_stats("annotate", _sum_stats([st for st in stats if st is not None]))
         run.update_stats(
             "shards",
-            {"count": len(shards), "attempts": result.per_shard, "unfinished": result.unfinished},
+            {
+                "count": len(shards),
+                "attempts": result.per_shard,
+                "unfinished": result.unfinished,
+                "drivers": [st.get("driver") for st in shard_stats],
+            },
         )
     return result
 
@@ -269,6 +276,8 @@ def annotate_shard(job: ShardJob) -> dict[str, Any]:
     try:
         with shard.lock("annotate", wait_s=job.wait_s):
             funnel = run_annotate(shard, engine, job.config)
+            # which machine drove the shard, for `merge` to record (a Ray task's worker)
+            shard.update_stats("driver", {"host": socket.gethostname(), "pid": os.getpid()})
     finally:
         if job.close_engine:
             engine.close()
