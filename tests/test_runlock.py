@@ -192,3 +192,14 @@ def test_the_probe_finds_that_this_file_system_enforces_flock(tmp_path: Path) ->
     assert probe.excludes is True
     assert probe.warning() is None or probe.local_only  # a local disk in CI
     assert not list(tmp_path.iterdir())  # the probe leaves nothing behind
+
+
+def test_the_probe_names_mounts_whose_locks_stay_on_one_host() -> None:
+    from sciinstruct.runlock import LockProbe
+
+    nfs = LockProbe("nfs4", ("rw", "vers=4.2", "local_lock=all"), excludes=True)
+    assert nfs.network and nfs.local_only
+    assert "nfs4 mount (rw,vers=4.2,local_lock=all) keeps locks local to each host" in nfs.warning()
+    assert LockProbe("nfs4", ("rw", "vers=4.2"), excludes=True).warning() is None
+    ignored = LockProbe("fuse.s3fs", ("rw",), excludes=False)
+    assert ignored.network and "fuse.s3fs ignores file locks" in ignored.warning()

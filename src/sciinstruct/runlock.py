@@ -50,7 +50,9 @@ RECORD_NAME = ".lock.json"
 # seconds of clock skew between hosts, and costs a restarted shard at most a minute of waiting.
 LEASE_S = 60.0
 # Mount options under which a kernel lock is seen only by the host that took it.
-LOCAL_ONLY_OPTIONS = ("nolock", "local_lock=all", "local_lock=flock")
+LOCAL_ONLY_OPTIONS = ("nolock", "local_lock=all", "local_lock=flock", "localflock")
+# flock errors that mean "this file system has no such locks" rather than "someone holds it"
+UNSUPPORTED = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL)
 NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "fuse", "lustre", "gpfs", "beegfs")
 
 
@@ -113,6 +115,7 @@ class RunLock:
 
     _held: dict[Path, tuple[RunLock, int]] = {}  # this process's locks by directory, with depth
     _guard = threading.Lock()
+    _probed: set[Path] = set()  # directories whose file system this process has checked
 
     def __init__(self, root: str | Path, stage: str = "", lease_s: float = LEASE_S) -> None:
         self.root = Path(root)
@@ -179,14 +182,17 @@ class RunLock:
     # -- the two files -------------------------------------------------------------------------
     def _take(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        self._check_file_system()
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            os.close(fd)
-            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
-            raise RunLockedError(self.root, self._holder_soon()) from None
+            if exc.errno not in UNSUPPORTED:
+                os.close(fd)
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                raise RunLockedError(self.root, self._holder_soon()) from None
+            # no kernel locks here (the probe has said so): the record below is the guard
         previous = read_holder(self.root)
         if previous is not None:
             if previous.is_alive(lease_s=self.lease_s):
@@ -215,6 +221,19 @@ class RunLock:
         self._stop.clear()
         self._beat = threading.Thread(target=self._heartbeat, name="runlock-heartbeat", daemon=True)
         self._beat.start()
+
+    def _check_file_system(self) -> None:
+        """Once per directory and process: say so where this file system's locks cannot be
+        trusted (the probe costs two opens and a read of /proc/mounts)."""
+        key = self.root.resolve()
+        if key in self._probed:
+            return
+        self._probed.add(key)
+        warning = probe_locking(self.root).warning()
+        if warning:
+            logger.warning(
+                "%s: %s (docs/scaling.md, 'Locks on shared file systems')", self.root, warning
+            )
 
     def _holder_soon(self) -> Holder | None:
         """The holder's record; a holder that has just taken the lock writes it within a moment."""
@@ -259,7 +278,8 @@ class RunLock:
         if current is not None and current.token == self._token:
             with contextlib.suppress(OSError):
                 self.record.unlink()
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        with contextlib.suppress(OSError):  # a file system without flock has none to undo
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
 
@@ -287,7 +307,7 @@ class LockProbe:
         if not self.excludes:
             return (
                 f"this {self.fs_type or 'file system'} ignores file locks: only the lock "
-                "record guards the run; start one writer at a time, or use a local disk"
+                "record guards the run; give each host its own shard, or use a local disk"
             )
         if self.local_only:
             return (
@@ -303,7 +323,7 @@ def probe_locking(root: str | Path) -> LockProbe:
     one is held (it does not where flock is a no-op), and is the mount's locking host-local?"""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    probe = root / f"{LOCK_NAME}.probe"
+    probe = root / f"{LOCK_NAME}.probe.{os.getpid()}"  # its own file: probes run side by side
     first = os.open(probe, os.O_RDWR | os.O_CREAT, 0o644)
     second = os.open(probe, os.O_RDWR)
     try:
@@ -313,6 +333,10 @@ def probe_locking(root: str | Path) -> LockProbe:
             excludes = False
         except OSError:
             excludes = True
+    except OSError as exc:  # no flock at all (Lustre without -o flock)
+        if exc.errno not in UNSUPPORTED:
+            raise
+        excludes = False
     finally:
         os.close(second)
         os.close(first)
