@@ -171,6 +171,24 @@ def test_the_partition_is_a_stable_hash_of_the_question_id(tmp_path: Path) -> No
         split(run, 4)
 
 
+def test_questions_added_later_join_their_shard_and_are_annotated_there(tmp_path: Path) -> None:
+    run = new_run(tmp_path / "run")
+    model = backend()
+    annotate_shards(run, 2, lambda: model, CONFIG, close_engine=False)
+    extra = Question(id="q99", question="What is 99 + 100?", answer="199", subject="math")
+    write_jsonl(run.questions, [*QUESTIONS, extra])
+    home = split(run, 2)[shard_of("q99", 2)]
+    assert merge(run).unfinished == [home.root.name]  # its stats count one question fewer
+    calls = len(model.keys)
+    result = annotate_shards(run, 2, lambda: model, CONFIG, close_engine=False)
+    assert result.unfinished == []
+    # only the new question was asked: 2 cot samples (199 leaves 1 by 3: wrong), 1 reflect
+    assert len(model.keys) - calls == 3
+    assert {a["question_id"] for a in read_jsonl(run.attempts)} == {
+        q.id for q in [*QUESTIONS, extra]
+    }
+
+
 def test_merge_refuses_while_a_shard_is_being_annotated(tmp_path: Path) -> None:
     run = new_run(tmp_path / "run")
     first, _second = split(run, 2)

@@ -113,7 +113,9 @@ class RunLock:
     that takes it again. Between processes it is exclusive.
     """
 
-    _held: dict[Path, tuple[RunLock, int]] = {}  # this process's locks by directory, with depth
+    # This process's locks by (pid, directory), with their depth. The pid: a forked child shares
+    # the parent's kernel lock but must not think it holds the run (its release would drop it).
+    _held: dict[tuple[int, Path], tuple[RunLock, int]] = {}
     _guard = threading.Lock()
     _probed: set[Path] = set()  # directories whose file system this process has checked
 
@@ -138,7 +140,7 @@ class RunLock:
     def acquire(self, wait_s: float = 0.0) -> RunLock:
         """Take the lock, or raise `RunLockedError` naming the holder (after `wait_s` seconds
         of retrying: a restarted shard waits out its dead predecessor's lease)."""
-        key = self.root.resolve()
+        key = (os.getpid(), self.root.resolve())
         with self._guard:
             if key in self._held:
                 owner, depth = self._held[key]
@@ -163,7 +165,7 @@ class RunLock:
         if not self._acquired:
             return
         self._acquired = False
-        key = self.root.resolve()
+        key = (os.getpid(), self.root.resolve())
         with self._guard:
             owner, depth = self._held.get(key, (self, 1))
             if depth > 1:
@@ -236,10 +238,11 @@ class RunLock:
             )
 
     def _holder_soon(self) -> Holder | None:
-        """The holder's record; a holder that has just taken the lock writes it within a moment."""
+        """The live holder's record. One that has just taken the lock writes it within a
+        moment; until then the file may still hold a dead predecessor's, which is not named."""
         for _ in range(20):
             holder = read_holder(self.root)
-            if holder is not None:
+            if holder is not None and holder.is_alive(lease_s=self.lease_s):
                 return holder
             time.sleep(0.05)
         return None

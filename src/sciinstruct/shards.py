@@ -126,7 +126,7 @@ class MergeResult:
     shards: int
     attempts: int = 0
     per_shard: list[int] = field(default_factory=list)  # attempts of each shard
-    unfinished: list[str] = field(default_factory=list)  # shards with no annotate stats yet
+    unfinished: list[str] = field(default_factory=list)  # shards with questions still to decide
     skipped_lines: int = 0  # unreadable lines (a killed shard's cut-off tail)
 
 
@@ -151,7 +151,12 @@ def merge(run: RunDir) -> MergeResult:
         _merge_caches([s.cache for s in shards], run.cache)
         shard_stats = [s.read_stats() for s in shards]
         stats = [st.get("annotate") for st in shard_stats]
-        result.unfinished = [s.root.name for s, st in zip(shards, stats, strict=True) if st is None]
+        sizes = _manifest(run).get("questions", [None] * len(shards))
+        result.unfinished = [
+            s.root.name
+            for s, st, size in zip(shards, stats, sizes, strict=True)
+            if not _finished(st, size)
+        ]
         if config is not None:
             run.update_config("annotate", config)
         if any(st is not None for st in stats):
@@ -166,6 +171,13 @@ def merge(run: RunDir) -> MergeResult:
             },
         )
     return result
+
+
+def _finished(stats: dict[str, Any] | None, questions: int | None) -> bool:
+    """A shard whose last annotate ended with every one of its questions decided."""
+    if stats is None or (questions is not None and stats.get("questions") != questions):
+        return False  # never finished, or questions were added by a later split
+    return not stats.get("pending") and not stats.get("failed")
 
 
 def _merged_config(shards: Sequence[RunDir]) -> dict[str, Any] | None:
