@@ -267,30 +267,88 @@ if __name__ == "__main__":
     annotate_shard(ShardJob(sys.argv[1], lambda: backend(delay=0.03), CONFIG))
 
 
-def test_shards_run_as_ray_tasks_and_merge_into_the_unsharded_run(tmp_path: Path) -> None:
-    """`--executor ray --shards 2`: each shard a Ray task with its own engine (here an HTTP
-    client of a server on loopback) and its own lock, on a local 2-CPU cluster."""
-    pytest.importorskip("ray", reason="Ray is not installed (pip install 'sciinstruct[ray]')")
+@pytest.fixture(scope="module")
+def stub_server() -> Any:
+    """An OpenAI-compatible server on loopback answering as `answer` does."""
     from fault_server import run_fault_server
 
-    engine = ["-b", "openai", "-m", "stub", "-k", "2", "--max-tokens", "32"]
     with run_fault_server(
         answer=lambda request: answer(request["messages"][-1]["content"])
     ) as server:
-        engine += ["--base-url", server.url("ok", 0, "ray-shards")]
-        single = new_run(tmp_path / "single")
-        assert main(["--quiet", "annotate", "--run", str(single.root), *engine]) == 0
-        sharded = new_run(tmp_path / "sharded")
-        ray_args = ["--executor", "ray", "--shards", "2"]
-        assert (
-            main(["--quiet", "shards", "annotate", "--run", str(sharded.root), *engine, *ray_args])
-            == 0
-        )
-    holders = [s.lock_holder() for s in shard_runs(sharded)]
-    assert holders == [None, None]  # each task released its shard's lock
-    assert all(s.read_stats()["annotate"]["questions"] > 0 for s in shard_runs(sharded))
-    drivers = sharded.read_stats()["shards"]["drivers"]
+        yield server
+
+
+def _engine(server: Any) -> list[str]:
+    """annotate's options for both runs: every shard's annotate gets them as they are."""
+    url = server.url("ok", 0, "shards-cli")
+    return ["-b", "openai", "-m", "stub", "-k", "2", "--max-tokens", "32", "--base-url", url]
+
+
+@pytest.fixture(scope="module")
+def single_cli(stub_server: Any, tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    run = new_run(tmp_path_factory.mktemp("single-cli") / "run")
+    assert main(["--quiet", "annotate", "--run", str(run.root), *_engine(stub_server)]) == 0
+    return run
+
+
+def test_shards_annotate_runs_annotate_on_every_shard_and_merges(
+    stub_server: Any, single_cli: RunDir, tmp_path: Path
+) -> None:
+    run = new_run(tmp_path / "run")
+    args = ["--quiet", "shards", "annotate", "--run", str(run.root), "--shards", "3"]
+    assert main([*args, *_engine(stub_server)]) == 0
+    assert attempt_set(run) == attempt_set(single_cli)
+    assert counts(run) == counts(single_cli)
+    assert run.read_config()["annotate"] == single_cli.read_config()["annotate"]
+    drivers = run.read_stats()["shards"]["drivers"]
+    assert [d["pid"] for d in drivers] == [os.getpid()] * 3  # here, one after another
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--no-such-flag"], "No such option: --no-such-flag"),
+        (["-b", "gpt"], "backend"),
+        (["questions.jsonl"], "ingest them into the run first"),
+    ],
+)
+def test_shards_annotate_refuses_a_bad_option_before_any_shard_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    run = new_run(tmp_path / "run")
+    assert main(["shards", "annotate", "--run", str(run.root), "-n", "2", *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(run.shards_dir.glob("*/attempts.jsonl"))
+
+
+def test_shards_run_as_ray_tasks_and_merge_into_the_unsharded_run(
+    stub_server: Any, single_cli: RunDir, tmp_path: Path
+) -> None:
+    """`--executor ray --shards 2`: each shard a Ray task running annotate with its own engine
+    (here an HTTP client of the server on loopback) and its own lock, on a local cluster."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'sciinstruct[ray]')")
+    run = new_run(tmp_path / "run")
+    args = ["--quiet", "shards", "annotate", "--run", str(run.root), "--shards", "2"]
+    assert main([*args, "--executor", "ray", *_engine(stub_server)]) == 0
+    assert [s.lock_holder() for s in shard_runs(run)] == [None, None]  # each task let go
+    assert all(s.read_stats()["annotate"]["questions"] > 0 for s in shard_runs(run))
+    drivers = run.read_stats()["shards"]["drivers"]
     assert len(drivers) == 2 and all(d["pid"] != os.getpid() for d in drivers)  # Ray workers
-    assert attempt_set(sharded) == attempt_set(single)
-    assert counts(sharded) == counts(single)
-    assert sharded.read_config()["annotate"] == single.read_config()["annotate"]
+    assert attempt_set(run) == attempt_set(single_cli)
+    assert counts(run) == counts(single_cli)
+    assert run.read_config()["annotate"] == single_cli.read_config()["annotate"]
+
+
+def _files(run: RunDir) -> dict[str, bytes]:
+    """The run's files but the cache's (a merge reading it touches its WAL index)."""
+    paths = [p for p in run.root.iterdir() if p.is_file() and not p.name.startswith("cache.")]
+    return {p.name: p.read_bytes() for p in paths}
+
+
+def _lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+if __name__ == "__main__":
+    # The shard's driver the test kills: slow enough that the kill lands in the middle.
+    annotate_shard(ShardJob(sys.argv[1], lambda: backend(delay=0.03), CONFIG))

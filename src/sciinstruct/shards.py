@@ -288,12 +288,16 @@ def annotate_shard(job: ShardJob) -> dict[str, Any]:
     try:
         with shard.lock("annotate", wait_s=job.wait_s):
             funnel = run_annotate(shard, engine, job.config)
-            # which machine drove the shard, for `merge` to record (a Ray task's worker)
-            shard.update_stats("driver", {"host": socket.gethostname(), "pid": os.getpid()})
+            record_driver(shard)
     finally:
         if job.close_engine:
             engine.close()
     return funnel.to_stats()
+
+
+def record_driver(shard: RunDir) -> None:
+    """Which machine drove the shard (a Ray task's worker), for `merge` to record."""
+    shard.update_stats("driver", {"host": socket.gethostname(), "pid": os.getpid()})
 
 
 class ShardsFailed(SciInstructError):
@@ -311,13 +315,31 @@ def annotate_shards(
     """Split the run into `count` shards, annotate each and merge them: one after another in
     this process, or side by side as Ray tasks with a `RayExecutor` (each task builds its engine
     with `make_engine`; with `close_engine=False` the shards share the one it returns)."""
+
+    def job(shard: RunDir) -> ShardJob:
+        return ShardJob(str(shard.root.resolve()), make_engine, config, close_engine)
+
+    return drive_shards(run, count, annotate_shard, job, executor)
+
+
+def drive_shards(
+    run: RunDir,
+    count: int,
+    task: Callable[[Any], Any],
+    job: Callable[[RunDir], Any],
+    executor: Any = None,
+) -> MergeResult:
+    """Split, run `task(job(shard))` for every shard on `executor` (default: here, in turn;
+    a `RayExecutor`: Ray tasks side by side), and merge what finished. A failed shard does not
+    stop the others; the failures are raised after the merge, naming each shard."""
     from sciinstruct.distributed import LocalExecutor
 
     shards = split(run, count)
-    jobs = [ShardJob(str(s.root.resolve()), make_engine, config, close_engine) for s in shards]
-    outcomes = (executor or LocalExecutor()).run_tasks(annotate_shard, jobs)
-    failed = [(s, o) for s, o in zip(shards, outcomes, strict=True) if isinstance(o, BaseException)]
+    outcomes = (executor or LocalExecutor()).run_tasks(task, [job(s) for s in shards])
     result = merge(run)
+    failed = [(s, o) for s, o in zip(shards, outcomes, strict=True) if isinstance(o, BaseException)]
+    if failed and len(failed) == count and isinstance(failed[0][1], InputError):
+        raise failed[0][1]  # the same bad option in every shard: one error, exit 2
     if failed:
         names = "; ".join(f"{s.root.name}: {o}" for s, o in failed)
         raise ShardsFailed(

@@ -8,25 +8,10 @@ another here or side by side as Ray tasks (`--executor ray`).
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
 import typer
-
-from sciinstruct.cli.annotate import (
-    API_KEY_ENV,
-    BACKEND,
-    BASE_URL,
-    BATCH_SIZE,
-    CONCURRENCY,
-    HTTP_BACKENDS,
-    MODEL,
-    OPTION,
-    default_throughput,
-    parse_options,
-    stage_engine,
-)
 
 RUN = typer.Option(..., "--run", "-r", help="The run directory (its shards are under RUN/shards/).")
 SHARDS = typer.Option(..., "--shards", "-n", min=1, help="Number of shards.")
@@ -83,71 +68,84 @@ def status_command(run: Path = RUN) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    from sciinstruct.annotate import AnnotateConfig
     from sciinstruct.cli.options import build_config, config_options
     from sciinstruct.distributed import ExecutorConfig
 
-    @shards_app.command("annotate")
-    @config_options(AnnotateConfig)
-    @config_options(ExecutorConfig, into="executor_given")
+    @shards_app.command(
+        "annotate",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )
+    # `actors` is left out: a shard's task holds its engine itself, not through actors
+    @config_options(ExecutorConfig, into="executor_given", exclude=("actors",))
     def annotate_command(
-        given: dict[str, Any],
         executor_given: dict[str, Any],
+        cfg__context: typer.Context,  # the name config_options shares: its extra args are ours
         run: Path = RUN,
         shards: int = SHARDS,
-        backend: str = BACKEND,
-        model: str = MODEL,
-        base_url: list[str] = BASE_URL,
-        api_key_env: str = API_KEY_ENV,
-        option: list[str] = OPTION,
-        batch_size: int = BATCH_SIZE,
-        concurrency: int = CONCURRENCY,
-    ) -> None:  # fmt: skip
-        """Split RUN into N shards, annotate every shard (with `--executor ray`: each shard a Ray task with its own engine and lock, side by side) and merge them. Re-running resumes every unfinished shard."""
-        from sciinstruct.distributed import open_executor
-        from sciinstruct.errors import InputError
-        from sciinstruct.llm import make_backend
+    ) -> None:
+        """Split RUN into N shards, run `sciinstruct annotate` on every shard and merge them. Every other option is annotate's (`sciinstruct annotate --help`: backend, model, samples, ...) and goes to each shard's annotate. With `--executor ray` each shard is a Ray task, side by side, with its own engine and lock. Re-running resumes the unfinished shards."""
         from sciinstruct.rundir import RunDir
-        from sciinstruct.shards import annotate_shards
 
-        rundir = RunDir(run)
-        if not rundir.questions.exists():  # say so before loading a model
-            raise InputError(
-                "no questions: run `sciinstruct ingest` first", file=str(rundir.questions)
-            )
+        args = list(cfg__context.args)
+        _check_annotate_args(app, args)  # a typo is refused here, not once per shard
         spec = build_config(ExecutorConfig, executor_given)
-        if not spec.is_ray:  # one engine here, shared by the shards in turn
-            engine_options = dict(
-                backend=backend, model=model, base_url=base_url, api_key_env=api_key_env,
-                option=option, batch_size=batch_size, concurrency=concurrency,
-            )  # fmt: skip
-            with stage_engine(AnnotateConfig, given, spec, **engine_options) as (
-                config, _prompts, engine, _runner,
-            ):  # fmt: skip
-                result = annotate_shards(rundir, shards, lambda: engine, config, close_engine=False)
-            _print_merge(result, rundir)
-            return
-        # On Ray each shard's task builds its own engine where it runs (a server client, or a
-        # local model on the task's GPU): the factory travels, not an engine.
-        throughput = default_throughput(backend, batch_size, concurrency)
-        config = build_config(
-            AnnotateConfig,
-            {**given, "batch_size": throughput.batch_size, "concurrency": throughput.concurrency},
-        )
-        config.prompts()  # checked before any task starts
-        kwargs = parse_options(option)
-        if base_url:
-            kwargs["base_url"] = ",".join(base_url)
-        if api_key_env:
-            kwargs["api_key_env"] = api_key_env
-        if backend in HTTP_BACKENDS:
-            kwargs.setdefault("concurrency", config.concurrency)
-        make_engine = functools.partial(make_backend, backend, model, **kwargs)
-        with open_executor(spec) as executor:
-            result = annotate_shards(rundir, shards, make_engine, config, executor)
-        _print_merge(result, rundir)
+        result = annotate_shards_command(RunDir(run), shards, args, spec)
+        _print_merge(result, RunDir(run))
 
     app.add_typer(shards_app, name="shards")
+
+
+def _check_annotate_args(app: typer.Typer, args: list[str]) -> None:
+    """Parse the shards' annotate options once, up front: a bad option or value is one error
+    before any shard starts; a QUESTIONS file is refused (a shard would ingest all of it)."""
+    from sciinstruct.errors import InputError
+
+    annotate = typer.main.get_command(app).commands["annotate"]  # type: ignore[attr-defined]
+    try:
+        ctx = annotate.make_context("annotate", ["--run", ".", *args])
+    except Exception as exc:  # typer's own copy of click's usage errors
+        if not hasattr(exc, "format_message"):
+            raise
+        raise InputError(f"{exc.format_message()} (an option of `sciinstruct annotate`)") from None
+    with ctx:
+        if ctx.params.get("questions") is not None:
+            raise InputError(
+                f"got QUESTIONS {ctx.params['questions']}: ingest them into the run first "
+                "(`sciinstruct ingest FILE --run RUN`), then split",
+                field="questions",
+            )
+
+
+def annotate_shards_command(run: Any, count: int, args: list[str], spec: Any) -> Any:
+    """`sciinstruct annotate --run SHARD ARGS` for every shard (here in turn, or as Ray tasks)
+    and the merge; the library form with an engine factory is `shards.annotate_shards`."""
+    from sciinstruct.distributed import open_executor
+    from sciinstruct.errors import InputError
+    from sciinstruct.shards import drive_shards
+
+    if not run.questions.exists():
+        raise InputError("no questions: run `sciinstruct ingest` first", file=str(run.questions))
+    with open_executor(spec) as executor:
+        return drive_shards(
+            run, count, annotate_shard_command, lambda s: (str(s.root.resolve()), args), executor
+        )
+
+
+def annotate_shard_command(job: tuple[str, list[str]]) -> int:
+    """One shard's `sciinstruct annotate`, where the job runs (a Ray worker: its host's lock).
+    Its errors are raised, not printed, so the driver can name the shard that failed."""
+    from sciinstruct.cli.main import app
+    from sciinstruct.rundir import RunDir
+    from sciinstruct.runlock import LEASE_S
+    from sciinstruct.shards import record_driver
+
+    root, args = job
+    shard = RunDir(root)
+    # A retried task waits out its dead predecessor's lock (another host's: one lease).
+    with shard.lock("annotate", wait_s=2 * LEASE_S):
+        app(args=["--quiet", "annotate", "--run", root, *args], standalone_mode=False)
+        record_driver(shard)
+    return 0
 
 
 def _print_merge(result: Any, run: Any) -> None:

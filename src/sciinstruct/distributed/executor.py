@@ -180,7 +180,10 @@ class RayExecutor(_Closing):
             try:
                 out.append(self._ray.get(ref))
             except self._ray.exceptions.RayError as exc:
-                out.append(SciInstructError(_cause(exc)))
+                cause = getattr(exc, "cause", None)  # the task's own error, as it raised it
+                out.append(
+                    cause if isinstance(cause, SciInstructError) else SciInstructError(_cause(exc))
+                )
         return out
 
     def close(self) -> None:
