@@ -203,3 +203,18 @@ def test_the_probe_names_mounts_whose_locks_stay_on_one_host() -> None:
     assert LockProbe("nfs4", ("rw", "vers=4.2"), excludes=True).warning() is None
     ignored = LockProbe("fuse.s3fs", ("rw",), excludes=False)
     assert ignored.network and "fuse.s3fs ignores file locks" in ignored.warning()
+
+
+def test_writes_run_holds_the_lock_around_a_stage_function(tmp_path: Path) -> None:
+    from sciinstruct.rundir import writes_run
+
+    seen = []
+
+    @writes_run("my-stage", arg="where")
+    def stage(n: int, where: str) -> int:
+        seen.append(RunDir(where).lock_holder())
+        return n + 1
+
+    assert stage(1, where=str(tmp_path / "run")) == 2
+    assert seen[0].stage == "my-stage" and seen[0].pid == os.getpid()
+    assert read_holder(tmp_path / "run") is None

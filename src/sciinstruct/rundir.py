@@ -12,15 +12,20 @@ no stage imports another for where a file lives.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from sciinstruct.redact import redact
 from sciinstruct.runlock import Holder, RunLock, read_holder
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class RunDir:
@@ -175,3 +180,22 @@ class RunDir:
         tmp = self.config.with_suffix(".yaml.tmp")
         tmp.write_text(yaml.safe_dump(config, sort_keys=True, allow_unicode=True), encoding="utf-8")
         os.replace(tmp, self.config)
+
+
+def writes_run(stage: str, arg: str = "run") -> Callable[[F], F]:
+    """Make a stage function the run's one writer: `@writes_run("annotate")` takes the run's
+    lock (argument `arg`, a RunDir or a path) around every call, so a second process writing
+    the same run is refused at once. Re-entrant: a stage runner may hold the lock already."""
+
+    def wrap(fn: F) -> F:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            run = signature.bind(*args, **kwargs).arguments[arg]
+            with (run if isinstance(run, RunDir) else RunDir(run)).lock(stage):
+                return fn(*args, **kwargs)
+
+        return locked  # type: ignore[return-value]
+
+    return wrap

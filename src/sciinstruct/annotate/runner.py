@@ -29,7 +29,7 @@ from sciinstruct.llm.cache import CachedBackend
 from sciinstruct.log import logger, progress
 from sciinstruct.prompt_templates import PromptSet, load_prompts
 from sciinstruct.records import Attempt, Question, Usage
-from sciinstruct.rundir import RunDir
+from sciinstruct.rundir import RunDir, writes_run
 from sciinstruct.settings import check_declared, option
 
 # Where grading runs: `grading(fn, *args)` awaits `fn(*args)`. Default: a thread of this process;
@@ -94,6 +94,7 @@ class AnnotateConfig:
         return load_prompts(self.language, self.prompt_dir, self.system_prompt)
 
 
+@writes_run("annotate")  # one writer per run: a scheduler's overlapping retry is refused
 def run_annotate(
     run: RunDir | str | Path,
     backend: Backend,
@@ -109,21 +110,6 @@ def run_annotate(
     resolved options go to config.yaml and the funnel to stats.json (section `annotate`).
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
-    # One writer per run: a second annotate (a scheduler's overlapping retry) is refused here,
-    # before it reads the ledger. Re-entrant: the CLI's stage runner may hold it already.
-    with run.lock("annotate"):
-        return _run_annotate(run, backend, config, prompts, questions, limit, grading)
-
-
-def _run_annotate(
-    run: RunDir,
-    backend: Backend,
-    config: AnnotateConfig | None,
-    prompts: PromptSet | None,
-    questions: Sequence[Question] | None,
-    limit: int | None,
-    grading: Grading | None,
-) -> Funnel:
     config = config or AnnotateConfig()
     prompts = prompts or config.prompts()
     if questions is None:
