@@ -9,9 +9,14 @@ another here or side by side as Ray tasks (`--executor ray`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from sciinstruct.distributed import ExecutorConfig
+    from sciinstruct.rundir import RunDir
+    from sciinstruct.shards import MergeResult
 
 RUN = typer.Option(..., "--run", "-r", help="The run directory (its shards are under RUN/shards/).")
 SHARDS = typer.Option(..., "--shards", "-n", min=1, help="Number of shards.")
@@ -28,10 +33,13 @@ def split_command(run: Path = RUN, shards: int = SHARDS) -> None:
     """Partition RUN/questions.jsonl into RUN/shards/NNN-of-MMM/ by a hash of each question id; then annotate each shard with `sciinstruct annotate --run RUN/shards/NNN-of-MMM`. Splitting again adds new questions to their shards."""
     from sciinstruct.log import console
     from sciinstruct.rundir import RunDir
-    from sciinstruct.shards import split
+    from sciinstruct.shards import split, status
 
-    for shard in split(RunDir(run), shards):
-        console.print(f"{shard.root}  {_lines(shard.questions)} questions", highlight=False)
+    split(RunDir(run), shards)
+    for row in status(RunDir(run)):
+        console.print(
+            f"{run / 'shards' / row['shard']}  {row['questions']} questions", highlight=False
+        )
 
 
 @shards_app.command("merge")
@@ -116,7 +124,9 @@ def _check_annotate_args(app: typer.Typer, args: list[str]) -> None:
             )
 
 
-def annotate_shards_command(run: Any, count: int, args: list[str], spec: Any) -> Any:
+def annotate_shards_command(
+    run: RunDir, count: int, args: list[str], spec: ExecutorConfig
+) -> MergeResult:
     """`sciinstruct annotate --run SHARD ARGS` for every shard (here in turn, or as Ray tasks)
     and the merge; the library form with an engine factory is `shards.annotate_shards`."""
     from sciinstruct.distributed import open_executor
@@ -134,21 +144,31 @@ def annotate_shards_command(run: Any, count: int, args: list[str], spec: Any) ->
 def annotate_shard_command(job: tuple[str, list[str]]) -> int:
     """One shard's `sciinstruct annotate`, where the job runs (a Ray worker: its host's lock).
     Its errors are raised, not printed, so the driver can name the shard that failed."""
+    import logging
+
     from sciinstruct.cli.main import app
+    from sciinstruct.errors import SciInstructError
+    from sciinstruct.log import is_quiet, logger
     from sciinstruct.rundir import RunDir
     from sciinstruct.runlock import LEASE_S
     from sciinstruct.shards import record_driver
 
     root, args = job
     shard = RunDir(root)
+    # the command's own verbosity: the root callback of a nested call would reset it
+    verbosity = (
+        ["--quiet"] if is_quiet() else ["--verbose"] if logger.level == logging.DEBUG else []
+    )
     # A retried task waits out its dead predecessor's lock (another host's: one lease).
     with shard.lock("annotate", wait_s=2 * LEASE_S):
-        app(args=["--quiet", "annotate", "--run", root, *args], standalone_mode=False)
+        code = app(args=[*verbosity, "annotate", "--run", root, *args], standalone_mode=False)
+        if code not in (None, 0):
+            raise SciInstructError(f"annotate exited with code {code}")
         record_driver(shard)
     return 0
 
 
-def _print_merge(result: Any, run: Any) -> None:
+def _print_merge(result: MergeResult, run: RunDir) -> None:
     from sciinstruct.log import console
 
     per_shard = ", ".join(str(n) for n in result.per_shard)
@@ -164,7 +184,3 @@ def _print_merge(result: Any, run: Any) -> None:
         )
     if result.skipped_lines:
         console.print(f"skipped {result.skipped_lines} cut-off lines of killed shards")
-
-
-def _lines(path: Path) -> int:
-    return path.read_bytes().count(b"\n") if path.exists() else 0
