@@ -30,13 +30,13 @@ LAYERS: list[tuple[str, ...]] = [
     # the stages, in the order of the flow: a stage may use an earlier stage's public API
     ("ingest",),
     ("annotate",),
-    ("critique",),
+    ("critique", "shards"),  # shards: annotate past one driver
     ("curate",),
     ("export",),
     ("train",),
     ("evaluate",),
     ("report", "view"),
-    ("recipe", "shards"),
+    ("recipe",),
     ("flow",),
     ("cli",),
 ]

@@ -22,6 +22,7 @@ from sciinstruct.log import console, err_console, set_verbosity
 COMMANDS: dict[str, str] = {
     "ingest": "ingest",
     "annotate": "annotate",
+    "shards": "shards",
     "critique": "critique",
     "filter": "curation",
     "curate": "curation",
@@ -32,7 +33,6 @@ COMMANDS: dict[str, str] = {
     "report": "curation",
     "tasks": "tasks",
     "serve": "serve",
-    "shards": "shards",
     "view": "view",
     "override": "view",
     "run": "run",
