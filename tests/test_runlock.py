@@ -37,7 +37,7 @@ SRC = Path(__file__).parents[1] / "src"
 N_QUESTIONS = 12
 REFUSAL = re.compile(
     r"^error: (?P<run>\S+): run directory is locked by pid (?P<pid>\d+) on host (?P<host>\S+) "
-    r"\(annotate, since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\); wait for it to finish or stop it"
+    r"\((?P<stage>[a-z ]+), since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\); wait for it to finish or stop it"
 )
 
 
