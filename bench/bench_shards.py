@@ -4,7 +4,8 @@ For each size, a synthetic run of `n` questions is split into `--shards` shards;
 then given two attempts per question (records shaped as annotate writes them) and a response
 cache of the same rows, and `merge` runs. Split and merge each run in their own process,
 measured by `wait4`: wall time, CPU time and peak RSS. Both stream, so peak RSS should stay
-flat from the smallest size to the largest.
+flat from the smallest size to the largest. `harness MiB` is this process's own peak: a child
+it spawns reports at least that much (Linux keeps a process's peak RSS across exec).
 
     PYTHONPATH=src .venv/bin/python bench/bench_shards.py                      # 50k and 200k
     PYTHONPATH=src .venv/bin/python bench/bench_shards.py --sizes 50000,500000 --shards 8
@@ -42,6 +43,12 @@ def measured(args: list[str]) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
+def own_rss() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def attempt(qid: str, index: int) -> dict[str, object]:
     prompt = f"What is {index} + {qid}? Think step by step."
     return {
@@ -55,35 +62,27 @@ def attempt(qid: str, index: int) -> dict[str, object]:
 
 
 def fill_shards(root: Path, count: int) -> int:
-    """Two attempts per question in every shard, and a cache row per attempt."""
+    """Two attempts per question in every shard, and a cache row per attempt, streamed: this
+    process must stay small, since a child it spawns reports at least its RSS (Linux keeps the
+    peak of the memory a process had at exec)."""
     from sciinstruct.llm.cache import ResponseCache
     from sciinstruct.rundir import RunDir
 
     total = 0
     for index in range(count):
         shard = RunDir(root).shard(index, count)
-        rows = []
         with open(shard.questions, encoding="utf-8") as fh, open(shard.attempts, "w") as out:
-            for line in fh:
-                qid = json.loads(line)["id"]
+            ids = [json.loads(line)["id"] for line in fh]
+            for qid in ids:
                 for sample in range(2):
                     out.write(json.dumps(attempt(qid, sample)) + "\n")
-                    rows.append(
-                        (
-                            f"{qid}-{sample}",
-                            "openai",
-                            "instant",
-                            "text",
-                            "stop",
-                            40,
-                            60,
-                            0.01,
-                            0.0,
-                            1,
-                        )
-                    )
-                    total += 1  # fmt: skip
+                    total += 1
         ResponseCache(shard.cache).close()
+        rows = (
+            (f"{qid}-{sample}", "openai", "instant", "text", "stop", 40, 60, 0.01, 0.0, 1)
+            for qid in ids
+            for sample in range(2)
+        )
         with sqlite3.connect(shard.cache) as db:
             db.executemany("INSERT INTO responses VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
     return total
@@ -94,8 +93,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="50000,200000", help="Questions per run, by commas.")
     parser.add_argument("--shards", type=int, default=8)
     args = parser.parse_args()
-    print("| questions | attempts | shards | split s | split MiB | merge s | merge CPU s | merge MiB | merge attempts/s |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| questions | attempts | shards | split s | split MiB | merge s | merge CPU s | merge MiB | merge attempts/s | harness MiB |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory(prefix="bench-shards-") as tmp:
             run = Path(tmp) / "run"
@@ -111,7 +110,7 @@ def main() -> None:
             assert merged == attempts, (merged, attempts)
             print(
                 f"| {n:,} | {attempts:,} | {args.shards} | {split_wall:.1f} | {split_rss:.0f} | "
-                f"{wall:.1f} | {cpu:.1f} | {rss:.0f} | {attempts / wall:,.0f} |",
+                f"{wall:.1f} | {cpu:.1f} | {rss:.0f} | {attempts / wall:,.0f} | {own_rss():.0f} |",
                 flush=True,
             )
 
