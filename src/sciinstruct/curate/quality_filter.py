@@ -40,7 +40,7 @@ from sciinstruct.errors import InputError
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger
 from sciinstruct.records import Attempt, Question, Sample, stable_id
-from sciinstruct.rundir import RunDir, writes_run
+from sciinstruct.rundir import RunDir
 from sciinstruct.settings import check_declared, option
 
 REASON = "classifier_below_threshold"
@@ -192,7 +192,6 @@ def out_of_fold_scores(
     return scores, fell_back
 
 
-@writes_run("filter")
 def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
     """Score every candidate; write filtered.jsonl, the side file and stats.json's section."""
     questions = load_records(run.questions, Question)

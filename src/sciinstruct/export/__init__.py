@@ -31,7 +31,7 @@ from sciinstruct.export.chat_formats import (
 from sciinstruct.export.writer import write_format
 from sciinstruct.jsonl import read_jsonl
 from sciinstruct.records import Attempt, Question, Sample
-from sciinstruct.rundir import RunDir, writes_run
+from sciinstruct.rundir import RunDir
 
 __all__ = ["FORMATS", "ExportOptions", "export_run"]
 
@@ -67,7 +67,6 @@ def _build(run: RunDir, fmt: str, options: ExportOptions) -> list[dict[str, Any]
     return dpo_rows(questions, samples, attempts, load_critique_scores(run.critiques), options)
 
 
-@writes_run("export")
 def export_run(
     run: RunDir,
     formats: Sequence[str] = ("sft",),
