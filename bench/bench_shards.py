@@ -4,8 +4,8 @@ For each size, a synthetic run of `n` questions is split into `--shards` shards;
 then given two attempts per question (records shaped as annotate writes them) and a response
 cache of the same rows, and `merge` runs. Split and merge each run in their own process,
 measured by `wait4`: wall time, CPU time and peak RSS. Both stream, so peak RSS should stay
-flat from the smallest size to the largest. `harness MiB` is this process's own peak: a child
-it spawns reports at least that much (Linux keeps a process's peak RSS across exec).
+flat from the smallest size to the largest. Each stage reports its own peak (VmHWM), not
+wait4's, which counts what this harness held when it forked the stage.
 
     PYTHONPATH=src .venv/bin/python bench/bench_shards.py                      # 50k and 200k
     PYTHONPATH=src .venv/bin/python bench/bench_shards.py --sizes 50000,500000 --shards 8
@@ -23,30 +23,32 @@ import tempfile
 import time
 from pathlib import Path
 
+# The stage prints its own peak RSS, VmHWM: wait4's ru_maxrss would include the memory this
+# harness had when it forked the child (Linux carries it across exec).
 STAGE = """
-import sys
+import re, sys
+from pathlib import Path
 from sciinstruct.rundir import RunDir
 from sciinstruct.shards import merge, split
 run = RunDir(sys.argv[2])
 split(run, int(sys.argv[3])) if sys.argv[1] == "split" else merge(run)
+status = Path("/proc/self/status").read_text()
+print(int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) / 1024)
 """
 
 
 def measured(args: list[str]) -> tuple[float, float, float]:
     """Wall s, CPU s (user + system) and peak RSS MiB of one stage process."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", STAGE, *args], env=os.environ)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STAGE, *args], env=os.environ, stdout=subprocess.PIPE, text=True
+    )
+    out = proc.stdout.read()  # type: ignore[union-attr]
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{args[0]} failed")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
-def own_rss() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, float(out.split()[-1])
 
 
 def attempt(qid: str, index: int) -> dict[str, object]:
@@ -62,9 +64,7 @@ def attempt(qid: str, index: int) -> dict[str, object]:
 
 
 def fill_shards(root: Path, count: int) -> int:
-    """Two attempts per question in every shard, and a cache row per attempt, streamed: this
-    process must stay small, since a child it spawns reports at least its RSS (Linux keeps the
-    peak of the memory a process had at exec)."""
+    """Two attempts per question in every shard, and a cache row per attempt."""
     from sciinstruct.llm.cache import ResponseCache
     from sciinstruct.rundir import RunDir
 
@@ -93,8 +93,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="50000,200000", help="Questions per run, by commas.")
     parser.add_argument("--shards", type=int, default=8)
     args = parser.parse_args()
-    print("| questions | attempts | shards | split s | split MiB | merge s | merge CPU s | merge MiB | merge attempts/s | harness MiB |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| questions | attempts | shards | split s | split MiB | merge s | merge CPU s | merge MiB | merge attempts/s |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory(prefix="bench-shards-") as tmp:
             run = Path(tmp) / "run"
@@ -110,7 +110,7 @@ def main() -> None:
             assert merged == attempts, (merged, attempts)
             print(
                 f"| {n:,} | {attempts:,} | {args.shards} | {split_wall:.1f} | {split_rss:.0f} | "
-                f"{wall:.1f} | {cpu:.1f} | {rss:.0f} | {attempts / wall:,.0f} | {own_rss():.0f} |",
+                f"{wall:.1f} | {cpu:.1f} | {rss:.0f} | {attempts / wall:,.0f} |",
                 flush=True,
             )
 
