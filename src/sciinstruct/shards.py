@@ -33,7 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sciinstruct.annotate import AnnotateConfig, run_annotate
+from sciinstruct.distributed import Executor, LocalExecutor
 from sciinstruct.errors import InputError, SciInstructError
+from sciinstruct.llm.base import Backend
 from sciinstruct.log import logger
 from sciinstruct.rundir import RunDir
 from sciinstruct.runlock import LEASE_S, holder_summary
@@ -272,8 +275,8 @@ class ShardJob:
     data plus a picklable engine factory, so the engine is built where the shard runs."""
 
     root: str
-    make_engine: Callable[[], Any]
-    config: Any  # an AnnotateConfig
+    make_engine: Callable[[], Backend]
+    config: AnnotateConfig
     close_engine: bool = True  # False where the caller shares one engine across shards
     wait_s: float = 2 * LEASE_S  # a retried task waits out its dead predecessor's lock
 
@@ -281,8 +284,6 @@ class ShardJob:
 def annotate_shard(job: ShardJob) -> dict[str, Any]:
     """Annotate one shard with its own engine; returns its funnel's stats. The shard's lock is
     taken for the host the job runs on."""
-    from sciinstruct.annotate import run_annotate
-
     shard = RunDir(job.root)
     engine = job.make_engine()
     try:
@@ -307,9 +308,9 @@ class ShardsFailed(SciInstructError):
 def annotate_shards(
     run: RunDir,
     count: int,
-    make_engine: Callable[[], Any],
-    config: Any,
-    executor: Any = None,
+    make_engine: Callable[[], Backend],
+    config: AnnotateConfig,
+    executor: Executor | None = None,
     close_engine: bool = True,
 ) -> MergeResult:
     """Split the run into `count` shards, annotate each and merge them: one after another in
@@ -327,13 +328,11 @@ def drive_shards(
     count: int,
     task: Callable[[Any], Any],
     job: Callable[[RunDir], Any],
-    executor: Any = None,
+    executor: Executor | None = None,
 ) -> MergeResult:
     """Split, run `task(job(shard))` for every shard on `executor` (default: here, in turn;
     a `RayExecutor`: Ray tasks side by side), and merge what finished. A failed shard does not
     stop the others; the failures are raised after the merge, naming each shard."""
-    from sciinstruct.distributed import LocalExecutor
-
     shards = split(run, count)
     outcomes = (executor or LocalExecutor()).run_tasks(task, [job(s) for s in shards])
     result = merge(run)
