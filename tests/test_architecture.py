@@ -21,7 +21,7 @@ PACKAGE = SRC / "sciinstruct"
 LAYERS: list[tuple[str, ...]] = [
     ("sciinstruct", "errors"),  # the package root holds only __version__
     ("log", "redact", "rendering", "settings", "embedded_model"),
-    ("jsonl", "records"),
+    ("jsonl", "records", "runlock"),
     ("rows", "rundir", "prompt_templates"),
     ("llm", "sciformats"),
     ("generators",),
@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     # the stages, in the order of the flow: a stage may use an earlier stage's public API
     ("ingest",),
     ("annotate",),
-    ("critique",),
+    ("critique", "shards"),  # shards: annotate past one driver
     ("curate",),
     ("export",),
     ("train",),

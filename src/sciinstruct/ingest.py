@@ -19,7 +19,7 @@ from sciinstruct.errors import InputError
 from sciinstruct.jsonl import JsonlWriter, read_jsonl
 from sciinstruct.records import Question
 from sciinstruct.rows import FORMATS, detect_format, scan_rows
-from sciinstruct.rundir import RunDir
+from sciinstruct.rundir import RunDir, writes_run
 from sciinstruct.settings import check_declared, option
 
 QUESTION_FIELDS = tuple(Question.model_fields)
@@ -183,6 +183,7 @@ def to_question(
         raise RowError(loc, first["msg"]) from exc
 
 
+@writes_run("ingest")  # two ingests at once would both append the new questions
 def ingest(path: str | Path, run: RunDir, options: IngestOptions | None = None) -> IngestResult:
     """Validate every row of `path` into `run/questions.jsonl`; refused rows to `rejected.jsonl`."""
     path = Path(path)

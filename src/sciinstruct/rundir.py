@@ -4,6 +4,7 @@ Layout (docs/architecture.md):
     config.yaml  questions.jsonl  rejected.jsonl  attempts.jsonl  critiques.jsonl
     filtered.jsonl  dropped.jsonl  classifier/  samples.jsonl  overrides.jsonl  export/
     cache.sqlite  view.sqlite  stats.json  report.md  plots/  generated.jsonl  model/  eval/
+    .lock  .lock.json (the writer lock and its holder)  shards/NNN-of-MMM/ (a sharded run)
 
 `RunDir` owns every name in it: a stage asks the run for a path, never spells a file name, so
 no stage imports another for where a file lives.
@@ -11,14 +12,20 @@ no stage imports another for where a file lives.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from sciinstruct.redact import redact
+from sciinstruct.runlock import Holder, RunLock, read_holder
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class RunDir:
@@ -30,6 +37,16 @@ class RunDir:
     def ensure(self) -> RunDir:
         self.root.mkdir(parents=True, exist_ok=True)
         return self
+
+    # -- one writer at a time (runlock.py) ----------------------------------------------------
+    def lock(self, stage: str = "", wait_s: float = 0.0) -> RunLock:
+        """Take the run's writer lock: `with run.lock("annotate"):`. A second writer gets
+        `RunLockedError` naming the holder; readers never need it. Re-entrant in a process."""
+        return RunLock(self.root, stage).acquire(wait_s)
+
+    def lock_holder(self) -> Holder | None:
+        """Who holds (or last held and died holding) the run's lock, from its record."""
+        return read_holder(self.root)
 
     # -- files of the layout ------------------------------------------------------------------
     @property
@@ -105,6 +122,20 @@ class RunDir:
         return self.root / "eval"
 
     @property
+    def shards_dir(self) -> Path:
+        """A sharded run's shards (`shards.py`), each a run directory of its own."""
+        return self.root / "shards"
+
+    @property
+    def shards_manifest(self) -> Path:
+        """How the run was split: the shard count and each shard's questions."""
+        return self.shards_dir / "shards.json"
+
+    def shard(self, index: int, count: int) -> RunDir:
+        """Shard `index` of `count` (0-based): `shards/003-of-008/` is index 2 of 8."""
+        return RunDir(self.shards_dir / f"{index + 1:03d}-of-{count:03d}")
+
+    @property
     def cache(self) -> Path:
         return self.root / "cache.sqlite"
 
@@ -149,3 +180,22 @@ class RunDir:
         tmp = self.config.with_suffix(".yaml.tmp")
         tmp.write_text(yaml.safe_dump(config, sort_keys=True, allow_unicode=True), encoding="utf-8")
         os.replace(tmp, self.config)
+
+
+def writes_run(stage: str, arg: str = "run") -> Callable[[F], F]:
+    """Make a stage function the run's one writer: `@writes_run("annotate")` takes the run's
+    lock (argument `arg`, a RunDir or a path) around every call, so a second process writing
+    the same run is refused at once. Re-entrant: a stage runner may hold the lock already."""
+
+    def wrap(fn: F) -> F:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            run = signature.bind(*args, **kwargs).arguments[arg]
+            with (run if isinstance(run, RunDir) else RunDir(run)).lock(stage):
+                return fn(*args, **kwargs)
+
+        return locked  # type: ignore[return-value]
+
+    return wrap

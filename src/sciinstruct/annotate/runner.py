@@ -29,7 +29,7 @@ from sciinstruct.llm.cache import CachedBackend
 from sciinstruct.log import logger, progress
 from sciinstruct.prompt_templates import PromptSet, load_prompts
 from sciinstruct.records import Attempt, Question, Usage
-from sciinstruct.rundir import RunDir
+from sciinstruct.rundir import RunDir, writes_run
 from sciinstruct.settings import check_declared, option
 
 # Where grading runs: `grading(fn, *args)` awaits `fn(*args)`. Default: a thread of this process;
@@ -94,6 +94,7 @@ class AnnotateConfig:
         return load_prompts(self.language, self.prompt_dir, self.system_prompt)
 
 
+@writes_run("annotate")  # one writer per run: a scheduler's overlapping retry is refused
 def run_annotate(
     run: RunDir | str | Path,
     backend: Backend,

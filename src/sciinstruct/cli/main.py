@@ -22,6 +22,7 @@ from sciinstruct.log import console, err_console, set_verbosity
 COMMANDS: dict[str, str] = {
     "ingest": "ingest",
     "annotate": "annotate",
+    "shards": "shards",
     "critique": "critique",
     "filter": "curation",
     "curate": "curation",

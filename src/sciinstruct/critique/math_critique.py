@@ -27,7 +27,7 @@ from sciinstruct.llm.cache import CachedBackend
 from sciinstruct.log import logger
 from sciinstruct.prompt_templates import PromptSet, load_prompts, messages
 from sciinstruct.records import Attempt, Question, stable_id
-from sciinstruct.rundir import RunDir
+from sciinstruct.rundir import RunDir, writes_run
 from sciinstruct.settings import check_declared, option
 
 
@@ -146,6 +146,7 @@ def select_attempts(attempts: Sequence[Attempt], config: CritiqueConfig) -> list
     return chosen[: config.limit] if config.limit is not None else chosen
 
 
+@writes_run("critique")
 def run_critique(
     run: RunDir | str | Path,
     backend: Backend,

@@ -8,7 +8,7 @@ driver runs the same stage code, and it alone writes the run directory and the r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sciinstruct.distributed.config import ExecutorConfig
@@ -31,6 +31,8 @@ class Executor(Protocol):
     async def agrade(self, fn: Callable[..., Any], *args: Any) -> Any: ...
 
     def grade(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+    def run_tasks(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]: ...
 
     def close(self) -> None: ...
 
@@ -67,6 +69,17 @@ class LocalExecutor(_Closing):
 
     def grade(self, fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
+
+    def run_tasks(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """`fn(item)` for each item, one after another; a failed item's SciInstructError is its
+        result, so the others still run."""
+        out: list[Any] = []
+        for item in items:
+            try:
+                out.append(fn(item))
+            except SciInstructError as exc:
+                out.append(exc)
+        return out
 
 
 class RayExecutor(_Closing):
@@ -148,6 +161,30 @@ class RayExecutor(_Closing):
         if not self.config.grade_in_workers:
             return fn(*args)
         return self._ray.get(self._task(fn).remote(*args))
+
+    def run_tasks(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """`fn(item)` for each item as a Ray task, side by side (shards: each task a driver of
+        its own run directory). A task reserves what an engine actor would, since it holds its
+        own engine; one whose worker dies is retried by Ray. A failed item's error is its
+        result, so the others finish."""
+        from sciinstruct.distributed.engines import MAX_RESTARTS
+
+        remote = self._ray.remote(
+            num_cpus=self.config.num_cpus_per_actor,
+            num_gpus=self.config.num_gpus_per_actor,
+            max_retries=MAX_RESTARTS,  # a lost worker; the item resumes from its own files
+        )(fn)
+        refs = [remote.remote(item) for item in items]
+        out: list[Any] = []
+        for ref in refs:
+            try:
+                out.append(self._ray.get(ref))
+            except self._ray.exceptions.RayError as exc:
+                cause = getattr(exc, "cause", None)  # the task's own error, as it raised it
+                out.append(
+                    cause if isinstance(cause, SciInstructError) else SciInstructError(_cause(exc))
+                )
+        return out
 
     def close(self) -> None:
         for backend in self._backends:
