@@ -31,6 +31,18 @@ ANSWER = {
     "ru": "ответ",
 }
 
+# "The answer is", as models write it: per language, a regex fragment (the caller adds what may
+# follow: a colon, an equals sign).
+ANSWER_IS_PHRASES = {
+    "en": r"\b(?:the\s+)?(?:final\s+|correct\s+|right\s+)?answer\s+(?:is|would\s+be|will\s+be)",
+    "zh": r"(?:最终|正确)?答案(?:应该|应)?(?:是|为)|正确的?选项(?:是|为)",
+    "ja": r"答えは|正解は",
+    "fr": r"\bla\s+(?:bonne\s+|seule\s+)?réponse\s+(?:correcte\s+|finale\s+)?est",
+    "de": r"\bdie\s+(?:richtige\s+|korrekte\s+)?(?:End)?antwort\s+(?:ist|lautet)",
+    "es": r"\bla\s+respuesta\s+(?:correcta\s+|final\s+)?es(?:\s+la)?",
+    "ru": r"(?:правильный\s+|окончательный\s+)?ответ\s*(?:—|-|это|:)",
+}
+
 
 def word_list(text: str) -> tuple[str, ...]:
     """The words of `text`, split at whitespace: a long word list written as one string."""

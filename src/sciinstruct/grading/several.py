@@ -24,12 +24,12 @@ from sciinstruct.grading import numeric
 from sciinstruct.grading.answer_types import has_prose
 from sciinstruct.grading.extract import (
     EXPLICIT,
-    Extraction,
+    Candidate,
     find_boxed,
     last_match,
-    stated_line,
 )
 from sciinstruct.grading.lexicon import AND, MATH_DELIMITERS, OR, PART, ZH_AND_OR, alternation
+from sciinstruct.grading.rules import stated_line
 from sciinstruct.grading.text import unwrap_text
 
 # The end of a response holds its final statement; a list answer never needs more.
@@ -116,6 +116,7 @@ class Plan:
     verdict: tuple[bool, str] | None = None
     task: tuple[str, tuple[Any, ...]] | None = None
     read: str | None = None  # the values read from the response, for the verdict's `extracted`
+    rule: str = "list_reading"  # how they were read: the final statement, or its parts
 
 
 def reference_items(gold: str) -> list[Item] | None:
@@ -145,7 +146,7 @@ def _listed(body: str) -> str:
 
 
 def plan(
-    found: Extraction,
+    found: Candidate,
     pred_text: str,
     gold: str,
     rtol: float,
@@ -164,8 +165,9 @@ def plan(
             break
     if read is None and _ends_in_named_tuple(before):  # `(R, \delta) = \boxed{(a, b)}`
         read = _one_group(f"(_) = {statement}", len(golds))
+    rule = "list_reading"
     if read is None and found.how not in EXPLICIT:
-        read = _parts_reading(pred_text, len(golds))
+        read, rule = _parts_reading(pred_text, len(golds)), "parts_reading"
     shaped = _INTERVAL.search(statement) or _ends_in_membership(before)
     if read is None and shaped and not _INTERVAL.search(gold):
         return Plan(verdict=(False, "an interval or inequality is not a list of values"))
@@ -184,12 +186,12 @@ def plan(
     read_text = ", ".join(pred_values)
     if numbers[0] is not None and numbers[1] is not None:
         decided = _numeric_plan(numbers[0], numbers[1], ordered, rtol)
-        return replace(decided, read=read_text) if decided is not None else None
+        return replace(decided, read=read_text, rule=rule) if decided is not None else None
     task = ("items_equal", (tuple(pred_values), tuple(gold_values), ordered, rtol))
-    return Plan(task=task, read=read_text)
+    return Plan(task=task, read=read_text, rule=rule)
 
 
-def _endpoints(found: Extraction, pred_text: str, gold: str) -> Plan | None:
+def _endpoints(found: Candidate, pred_text: str, gold: str) -> Plan | None:
     """Against an interval-looking reference `(-2, 5)` (two ascending numbers), a response
     that lists the two values without brackets ("-2, 5") states endpoints: wrong (rule 9)."""
     inner = _outer(gold.strip(), "(", ")")
@@ -297,7 +299,7 @@ def _named_by_question(gold: str, question: str | None) -> list[Item] | None:
     return [Item(i[0], n) for i, n in zip(items, names, strict=True)]  # type: ignore[index]
 
 
-def _statements(found: Extraction, pred_text: str) -> list[str]:
+def _statements(found: Candidate, pred_text: str) -> list[str]:
     """Where a list answer is read from, first to try first: an answer line's whole rest when
     its value was cut at a separator ("Ответ: 2; 7." states two values), then `_statement`."""
     statement = _statement(found, pred_text)
@@ -316,7 +318,7 @@ def _parts_reading(pred_text: str, k: int) -> tuple[list[Item], bool] | None:
     return (items, True) if items else None
 
 
-def _statement(found: Extraction, pred_text: str) -> str:
+def _statement(found: Candidate, pred_text: str) -> str:
     """The text a list answer is read from: the model's own box or answer line, else the
     final line of the response (with the part-labelled lines just before it)."""
     if found.how in EXPLICIT:

@@ -18,7 +18,10 @@ class Verdict:
     check that timed out, texts that differ): the cases an LLM judge, when configured, decides.
     `truncated` says the response was cut off by the token limit (finish reason `length`), so
     only an explicitly stated answer was credited. `source` is `rules` or `judge`; a judge's
-    verdict keeps the judge's raw reply in `judge_raw`.
+    verdict keeps the judge's raw reply in `judge_raw`. `rule` names the extraction rule that
+    read the answer (a name in `rules.RULES`, or one of the readings a check makes of its own:
+    `last_quantity`, `last_in_dimension`, `display_result`, `math_verify_response`,
+    `parts_reading`, the `choice_*` readers); None when no answer was read.
     """
 
     correct: bool | None
@@ -30,6 +33,7 @@ class Verdict:
     truncated: bool = False
     source: str = "rules"
     judge_raw: str | None = None
+    rule: str | None = None
 
     @property
     def data_error(self) -> bool:
