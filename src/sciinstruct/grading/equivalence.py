@@ -21,11 +21,11 @@ from sciinstruct.grading.extract import (
     after_boxed,
     clean,
     is_short,
-    last_match,
     last_number,
     offers_alternatives,
     states_no_value,
 )
+from sciinstruct.grading.readings import Readings, same_dimension
 from sciinstruct.grading.reference import Reference
 from sciinstruct.grading.rules import extract
 from sciinstruct.grading.verdict import Verdict, data_error, unsure
@@ -41,6 +41,7 @@ class Pending:
     answer_type: str
     extracted: str
     fallback: bool
+    rule: str | None = None  # the rule that read `extracted`
 
 
 Step = Verdict | Pending
@@ -69,7 +70,7 @@ def wrong(verdict: Verdict, gold: str) -> Step:
     )
 
 
-def numeric_check(found: Candidate, ref: Reference, pred_text: str) -> Step:
+def numeric_check(found: Candidate, ref: Reference, readings: Readings) -> Step:
     """Numbers with units and tolerance; exact forms like `\\frac{1}{3}` via sympy.
 
     A unit given apart from the reference (`unit="%"`, a question's `unit` field) is the
@@ -81,8 +82,8 @@ def numeric_check(found: Candidate, ref: Reference, pred_text: str) -> Step:
     rtol, atol, written = tolerance.rtol, tolerance.atol, tolerance.by_figures
     gold_q, scaled = ref.quantity, ref.scaled
     if gold_q is None:  # an exact form such as \frac{1}{3}: math-verify decides
-        return expression_check(found, pred_text, gold, rtol, written)
-    if gold_q.percent and numeric.states_factor(pred_text):
+        return expression_check(found, readings, gold, rtol, written)
+    if gold_q.percent and readings.states_factor():
         gold_q = replace(gold_q, percent=False)  # a factor of 0.125 is no 12.5 %
     # A whole number without a unit is a count (GSM8K's 100 apples), not a measurement: 101 is
     # wrong. Asking for a tolerance (the caller's rtol, a question's rtol/atol) turns that off.
@@ -112,23 +113,23 @@ def numeric_check(found: Candidate, ref: Reference, pred_text: str) -> Step:
         if result.correct or found.how in EXPLICIT or not gold_q.unit:
             return result
         picked = numeric.parse_quantity(result.extracted or "")
-        if picked is None or not _same_dimension(picked.unit, gold_q.unit):
+        if picked is None or not same_dimension(picked.unit, gold_q.unit):
             # "$$P = ... = 1.51\times10^4 bar$$ ... at 1 bar and 298 K is spontaneous": the
             # result of the last display equation, not a condition in the remark after it
-            shown = _display_result(pred_text, gold_q.unit)
+            shown = readings.display_result(gold_q.unit)
             if shown is not None:
-                return verdict(shown[0], shown[1], True, "display_result")
-        asked = _last_in_dimension(pred_text, gold_q.unit)
+                return verdict(shown.value, shown.text, True, shown.rule)  # type: ignore[arg-type]
+        asked = readings.last_in_dimension(gold_q.unit)
         if asked is None:
             return result
-        return verdict(asked.quantity, asked.text, True, "last_in_dimension")
+        return verdict(asked.value, asked.text, True, asked.rule)  # type: ignore[arg-type]
 
     if found.how == "statement" and not _has_value(found.text) and not states_no_value(found.text):
         found = replace(found, how="last_number")  # "The $E^\circ$ values cannot be combined"
     if found.fallback:  # an unanchored solution: its last quantity, unit included
-        tail = quantities.last_quantity(pred_text)
+        tail = readings.last_quantity()
         if tail is not None:
-            return in_dimension(verdict(tail.quantity, tail.text, True, "last_quantity"))
+            return in_dimension(verdict(tail.value, tail.text, True, tail.rule))  # type: ignore[arg-type]
     if offers_alternatives(found.text):
         why = "two different answers offered as alternatives (a hedge) are not one answer"
         return Verdict(False, why, found.text, "numeric", found.fallback)
@@ -146,11 +147,11 @@ def numeric_check(found: Candidate, ref: Reference, pred_text: str) -> Step:
     if span and not found.fallback:
         # "The angle is $\frac{\pi}{3}$ rad.", "... $\theta = \pi/3$ rad": a value and its unit
         value = f"{numeric.last_side(span.group(1))} {span.group(2) or ''}".strip()
-        return numeric_check(replace(found, text=value), ref, pred_text)
+        return numeric_check(replace(found, text=value), ref, readings)
     pred_q = numeric.parse_quantity(found.text)
     if pred_q is not None and (pred_q.percent or not pred_q.unit or _known(pred_q.unit)):
         shown = found.text
-        after = None if pred_q.unit or pred_q.percent else _unit_after(found, pred_text)
+        after = None if pred_q.unit or pred_q.percent else readings.unit_after(found)
         if after:  # "$\boxed{72}$ m", "the answer is $E = 5$ J": a unit after the math
             pred_q, shown = replace(pred_q, unit=after), f"{found.text} {after}"
         return in_dimension(verdict(pred_q, shown, found.fallback))
@@ -186,7 +187,7 @@ def numeric_check(found: Candidate, ref: Reference, pred_text: str) -> Step:
         if value_q is not None:
             return in_dimension(verdict(value_q, labelled.group(1), found.fallback))
     if not types.has_prose(found.text):  # 2x, \sqrt{x}+1: math, not a number: math-verify decides
-        return expression_check(found, pred_text, gold, rtol, written)
+        return expression_check(found, readings, gold, rtol, written)
     # A sentence ("So the result is 7.2 km/h."): its last quantity, unit included, as a fallback.
     tail = quantities.last_quantity(found.text)
     if tail is None:
@@ -226,22 +227,6 @@ _RADIANS = re.compile(r"\\pi|π|\\arc(?:sin|cos|tan)|\\(?:sin|cos|tan)\s*\^\s*\{
 _ANGLES = frozenset(["degree", "radian", "arcminute", "arcsecond", "turn", "gradian"])
 
 
-def _unit_after(found: Candidate, pred_text: str) -> str | None:
-    """The unit written right after the box or math span an answer was read from, if any."""
-    if found.how == "boxed":
-        return quantities.unit_at(after_boxed(pred_text))
-    if found.how not in ("answer_is", "answer_label", "statement"):
-        return None
-    at = pred_text.rfind(found.text)
-    rest = pred_text[at + len(found.text) :] if at >= 0 else ""
-    # only past the closing `$`: "$x = 5$ m", not "5 and 3 m"
-    tail = rest.lstrip()
-    for close in ("$", "\\)"):
-        if tail.startswith(close):
-            return quantities.unit_at(tail[len(close) :])
-    return None
-
-
 def _angle_in(sentence: str) -> str | None:
     """The last quantity of `sentence` when it is an angle with its unit (`30 degrees`)."""
     found = quantities.last_quantity(sentence)
@@ -265,59 +250,19 @@ def _value_and_unit(answer: str) -> tuple[str, str]:
     return answer, ""
 
 
-def _same_dimension(unit: str, other: str) -> bool:
-    parsed, target = numeric.parse_unit(unit) if unit else None, numeric.parse_unit(other)
-    return None not in (parsed, target) and parsed.dimensionality == target.dimensionality
-
-
-_DISPLAY = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]", re.DOTALL)
-
-
-def _display_result(text: str, unit: str) -> tuple[numeric.Quantity, str] | None:
-    """The quantity the last display equation of the end of `text` ends with, when it is in the
-    dimension of `unit`; with the text it was read from."""
-    last = last_match(_DISPLAY, text[-_DISPLAY_WINDOW_CHARS:])
-    if last is None:
-        return None
-    side = numeric.last_side(clean(last.group(1) or last.group(2)).rstrip(".,;"))
-    quantity = numeric.parse_quantity(side)
-    if quantity is None or not _same_dimension(quantity.unit, unit):
-        return None
-    return quantity, side
-
-
-_DISPLAY_WINDOW_CHARS = 2000
-
-
-def _last_in_dimension(text: str, unit: str) -> quantities.Found | None:
-    """The last quantity of the end of `text` whose unit converts to `unit`."""
-    target = numeric.parse_unit(unit)
-    if target is None:
-        return None
-    for found in reversed(quantities.all_quantities(text[-_DIMENSION_WINDOW_CHARS:])):
-        source = numeric.parse_unit(found.quantity.unit)
-        if source is not None and source.dimensionality == target.dimensionality:
-            return found
-    return None
-
-
-# How far back from the end a solution's result in the asked dimension is looked for.
-_DIMENSION_WINDOW_CHARS = 600
-
-
 def _known(unit: str) -> bool:
     return numeric.parse_unit(unit) is not None
 
 
 def expression_check(
-    found: Candidate, pred_text: str, gold: str, rtol: float = 1e-6, written: bool = False
+    found: Candidate, readings: Readings, gold: str, rtol: float = 1e-6, written: bool = False
 ) -> Step:
     """Math objects: identical strings, rationals, times of day and angles here, everything
     else by math-verify (numerically at `rtol` when a side is written as a decimal; with
     `written`, when no tolerance was asked for, a decimal against an exact value by its written
     precision: see `numeric.written_precision_match`)."""
     answer, fallback = found.text, found.fallback
-    if found.how == "whole" and "$" not in pred_text and types.has_prose(answer):
+    if found.how == "whole" and not readings.has_math and types.has_prose(answer):
         # A sentence without math markup: the math after its last "is"/":" (an equation kept
         # whole) or else its last "=", if that part is math; else its last number.
         tail = _PROSE_WORDS.split(answer)[-1].strip()
@@ -423,7 +368,7 @@ def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Step:
     text = pred_text  # chat debris already cut by the grader
     found = extract(pred_text)
     if found is not None and found.how == "statement" and is_short(pred_text):
-        found = Candidate(clean(pred_text), "whole")  # a sentence's letters, not its value
+        found = Candidate(clean(pred_text), "whole", found.rule)  # its letters, not its value
     pred_letters, rule = _chosen(text, found, choices)
     fallback = False
     if pred_letters is None:
@@ -520,11 +465,11 @@ def _choice_by_value(
     return Pending(("option_index", (answer, options)), finish, "", "choice", answer, False)
 
 
-def text_check(found: Candidate, pred_text: str, gold: str) -> Verdict:
+def text_check(found: Candidate, readings: Readings, gold: str) -> Verdict:
     """Normalised text; an unanchored long answer is judged by its last line (a fallback)."""
     answer, fallback = found.text, found.fallback
     if fallback:  # a long unanchored text: its last line is the best guess
-        answer = clean(pred_text.strip().rsplit("\n", 1)[-1])[:MAX_ANSWER_CHARS]
+        answer = clean(readings.last_line)[:MAX_ANSWER_CHARS]
     correct, why = text.compare(answer, gold)
     # differing texts may still say the same ("Paris, the capital" and "Paris"): a judge's call
     return Verdict(correct, why, answer, "text", fallback, certain=correct is True)

@@ -30,13 +30,20 @@ from sciinstruct.grading.lexicon import (
     AND,
     ANSWER,
     ANSWER_IS_PHRASES,
+    BRACKETED_ANSWER,
+    BRACKETS,
+    CHAT_MARKERS,
+    END_OF_ANSWER,
     NOT,
+    OPTION_LABEL,
     OR,
+    PART,
     SENTENCE_BREAK,
     WORD,
     Rewrite,
     alternation,
     rewrite,
+    substitutions,
     word_list,
 )
 from sciinstruct.grading.numeric import NUMBER, NUMBER_PATTERN, normalize_unit, parse_unit
@@ -51,8 +58,10 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 BOX = re.compile(r"\\(?:boxed|fbox)\b")
 # What may stand between two boxes that together are one answer, on one line: "$ or $x=",
 # ", ", " and ". Anything more ("but correcting the sign,") means the last box replaces the rest.
+# Boxes of a question's parts, one a line, are one answer too: "(a) \\boxed{2}\n(b) \\boxed{5}".
 _BOX_JOINER = re.compile(
-    r"(?:[ \t$,;]|\\q?quad|\\[,;!()\[\]]|\b(?:and|or)\b|\\text\{\s*(?:and|or|,)?\s*\})*"
+    r"(?:[ \t$,;]|\\q?quad|\\[,;!()\[\]]|\b(?:and|or)\b|\\text\{\s*(?:and|or|,)?\s*\}"
+    rf"|\n[ \t]*(?:(?:{alternation(PART)})\s*)?\(?[b-h]\)[ \t:.]*)*"
     r"(?:[A-Za-z](?:_\{?\w+\}?)?\s*=\s*)?"
 )
 # "The answer is" in every language of the lexicon; "Answer:" opening a line or a sentence
@@ -63,14 +72,18 @@ ANSWER_LABEL = re.compile(
     rf"(?:(?:final\s+|最终)?(?:{alternation(ANSWER)})|conclusion|结论)"
     r"\s*[*_]*\s*[:：][*_]*\s*"
 )
-GSM8K_MARKER = re.compile(r"(?m)^\s*####\s*")
+# GSM8K's "#### 42": opening its line, or after the prose conclusion on the same line.
+GSM8K_MARKER = re.compile(r"(?m)^\s*####\s*|(?<=[.!?)\s])####[ \t]*(?=[-+−$\d.])")
+# "【答案】B", "【正确答案】 12": a bracketed label, as Chinese exam keys write it.
+BRACKETED_LABEL = re.compile(
+    rf"{BRACKETS[0]}\s*(?:{'|'.join(BRACKETED_ANSWER)})\s*{BRACKETS[1]}\s*[:：]?\s*"
+)
 ANSWER_HEADING = re.compile(
     rf"(?im)^[ \t]*#{{1,6}}[ \t]*(?:final\s+)?(?:{alternation(ANSWER)})[ \t:：]*$"
 )
 # Chat-template markers: whatever follows one was not the answer (a next turn, a new question).
 _CHAT_DEBRIS = re.compile(
-    r"<\|(?:im_end|im_start|endoftext|eot_id|end|user|assistant|start_header_id)\|>"
-    r"|</s>|<end_of_turn>|<start_of_turn>|(?:\n|(?<=>))[ \t]*(?:Human|User):"
+    "|".join(map(re.escape, CHAT_MARKERS + END_OF_ANSWER)) + r"|(?:\n|(?<=>))[ \t]*(?:Human|User):"
 )
 # A reasoning model's tags: `<think>` reasoning `</think>`, then the answer, maybe tagged
 # `<answer>...</answer>` (only the closing tag is sometimes written), maybe repeated.
@@ -87,7 +100,7 @@ _NEW_PROBLEM = re.compile(
 )
 # What commits a response to an answer before a new problem: a box, "#### 42", "Answer:", "the
 # answer is".
-_COMMITMENTS = (BOX, ANSWER_IS, ANSWER_LABEL, GSM8K_MARKER, ANSWER_HEADING)
+_COMMITMENTS = (BOX, ANSWER_IS, ANSWER_LABEL, GSM8K_MARKER, ANSWER_HEADING, BRACKETED_LABEL)
 # A line that comments on the result rather than stating it: "where we used 1 J = 1 N m".
 _REMARK = re.compile(r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\()")
 _ONE_NUMBER = re.compile(rf"\s*(?:[A-Za-z](?:_\{{?\w+\}}?)?\s*=\s*)?{NUMBER_PATTERN}\s*")
@@ -132,7 +145,6 @@ def sanitize(text: str | bytes | None) -> str:
     return _SURROGATES.sub("\ufffd", text).replace("\x00", "")
 
 
-_BRACE = re.compile(r"\\[{}]|[{}]")
 # Boxes tried from the end: real answers join a handful; 1,000 unclosed ones are an attack that
 # would cost a scan to the end each.
 _MAX_BOXES = 32
@@ -141,14 +153,17 @@ _MAX_BOXES = 32
 def _braced(text: str, start: int) -> tuple[str, int] | None:
     """The contents of the brace group opening at `text[start] == '{'` and the index after its
     closing brace, or None if it is never closed. `\\{` and `\\}` are literal braces."""
-    depth = 0
-    for match in _BRACE.finditer(text, start):
-        brace = match.group(0)
-        if len(brace) == 2:
+    depth, i = 0, start
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and text[i + 1 : i + 2] in ("{", "}"):
+            i += 2  # `\{`: a literal brace
             continue
-        depth += 1 if brace == "{" else -1
-        if depth == 0:
-            return text[start + 1 : match.start()], match.end()
+        if char in "{}":
+            depth += 1 if char == "{" else -1
+            if depth == 0:
+                return text[start + 1 : i], i + 1
+        i += 1
     return None
 
 
@@ -232,11 +247,19 @@ def last_statement(text: str, rules: Sequence[Any]) -> tuple[Any, str, re.Match[
     return None
 
 
+# An option label opening a statement's value: "(b) 42", "(c) \\sqrt{2}".
+_OPTION_LEAD = re.compile(rf"^\s*{OPTION_LABEL}\s+(?=[-+−$\\\d.])")
+# A lone number in parentheses, not a function's argument: "(3)", "（-2）".
+_PARENTHESISED_NUMBER = re.compile(rf"(?<![\w\\^_])[(（]\s*({NUMBER_PATTERN})\s*[)）]")
+
+
 def statement_value(found: str) -> str:
     """The value an explicit statement's line states: a box in it, the values of its
     assignments or conditions, its first math span (with a unit after it), or its words read
     by `_stated_value`; values it rejects left out."""
     found = without_rejected(found) or found
+    found = _OPTION_LEAD.sub("", found, count=1) or found  # "(b) 42": the label is no value
+    found = _PARENTHESISED_NUMBER.sub(r"\1", found)  # "est (3).", "是（3）": the number
     inner = find_boxed(found)
     if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
         inner = assignments(_MATH_SPAN.sub(_group, found)) or _conditions_only(found)
@@ -351,7 +374,6 @@ _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$((?:\\.|[^\\$])+?)\$|\\\((.+?)\\\)|\\\
 _ASSIGNMENT = re.compile(
     r"(?<![\w\\])([A-Za-z](?:_\{?\w+\}?)?)\s*=\s*([^=,;]+?)(?=\s*(?:,|;|\bor\b|\band\b|\.(?:\s|$)|$))"
 )
-_JOIN = re.compile(r"\s*(?:,|;|\bor\b|\band\b)?\s*")
 # Where a statement's value ends: a new clause ("42, which is ...") or a sentence break.
 _CLAUSE_END = re.compile(r",\s+(?=[^\W\d_]{2,}|i\.e\.|e\.g\.)|\.(?:\s|$)(?!\d)")
 
@@ -434,7 +456,13 @@ _COPULA = re.compile(
 )
 # A sentence that closes a solution without stating anything: "I hope it is correct."
 _SIGN_OFF = re.compile(r"(?i)^\s*(?:I\s+hope|hope\s+(?:this|it|that)|let\s+me\s+know|feel\s+free)")
-_HAS_VALUE = re.compile(r"\d|\$|\\[A-Za-z]")
+
+
+def _has_value(sentence: str) -> bool:
+    """A digit, a `$` or a LaTeX command in `sentence`: something a value could be."""
+    if "$" in sentence or any(c.isdecimal() for c in sentence):
+        return True
+    return any(part[:1].isascii() and part[:1].isalpha() for part in sentence.split("\\")[1:])
 
 
 # ", which is of atomic dimensions": a comment on the value, holding none of its own.
@@ -479,9 +507,7 @@ def states_no_value(statement: str) -> bool:
 def _valued(line: str) -> str:
     """`line` without its closing sentences that state no value (sign-offs, comments)."""
     sentences = _SENTENCE.split(line)
-    while len(sentences) > 1 and (
-        _SIGN_OFF.match(sentences[-1]) or not _HAS_VALUE.search(sentences[-1])
-    ):
+    while len(sentences) > 1 and (_SIGN_OFF.match(sentences[-1]) or not _has_value(sentences[-1])):
         sentences.pop()
     return " ".join(sentences)
 
@@ -600,7 +626,7 @@ def assignments(line: str) -> str | None:
     if len(found) < 2 or len(set(names)) not in (1, len(names)):
         return None
     gaps = [line[a.end() : b.start()] for a, b in zip(found, found[1:], strict=False)]
-    if not all(_JOIN.fullmatch(gap) for gap in gaps):
+    if not all(gap.strip() in ("", ",", ";", "or", "and") for gap in gaps):
         return None
     if len(set(names)) > 1:
         return ", ".join(f"{m.group(1)} = {m.group(2).strip()}" for m in found)
@@ -786,23 +812,27 @@ def last_number(text: str) -> str | None:
 
 _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _REWRITES: tuple[Rewrite, ...] = (
-    (re.compile(r"(?<=\d),\\!\s*(?=\d{3})"), ","),  # 48,\! 216: a thousands separator
-    (re.compile(r"\\[dt]frac\b"), r"\\frac"),
     (re.compile(r"\*\*(.+?)\*\*|__(.+?)__"), lambda m: m.group(1) or m.group(2)),  # **17**
-    (re.compile(r"\\\$"), ""),  # an escaped dollar sign: "\$12.50" is 12.50
-    (re.compile(r"\\langle\b"), "("),  # a vector <1, 2, 3> is the tuple (1, 2, 3)
-    (re.compile(r"\\rangle\b"), ")"),
+    substitutions(
+        (r"(?<=\d),\\!\s*(?=\d{3})", ","),  # 48,\! 216: a thousands separator
+        (r"\\[dt]frac\b", "\\frac"),
+        (r"\\\$", ""),  # an escaped dollar sign: "\$12.50" is 12.50
+        (r"\\langle\b", "("),  # a vector <1, 2, 3> is the tuple (1, 2, 3)
+        (r"\\rangle\b", ")"),
+    ),
     # Symbols in their LaTeX spelling, and the Unicode minus; after the rules above, whose `\b`
     # reads `π` as a word character (`\dfracπ` stays as written).
     str.maketrans({"π": "\\pi ", "∞": "\\infty ", "∪": "\\cup ", "∈": "\\in ", "−": "-"}),
     # `(-\infty; -1)`, `[2; 5]`: the ends of an interval (or a point's coordinates) written
     # with a semicolon, as where the comma is the decimal mark
     (re.compile(r"([(\[])([^;,()\[\]]+);([^;,()\[\]]+)(?=[)\]])"), r"\1\2,\3"),
-    (re.compile(r"\\left\s*(?=[(\[|.])|\\right\s*(?=[)\]|.])"), ""),
-    (re.compile(r"\\left\s*\\\{"), r"\\{"),
-    (re.compile(r"\\right\s*\\\}"), r"\\}"),
-    (re.compile(r"\\(?:displaystyle|textstyle|!|quad|qquad)\b|\\!"), ""),
-    (re.compile(r"\\(?:text|textnormal|textrm|mbox)\s*\{\s*(?:and|or)\s*\}"), ", "),
+    substitutions(  # LaTeX sizing and spacing: no part of the value
+        (r"\\left\s*(?=[(\[|.])|\\right\s*(?=[)\]|.])", ""),
+        (r"\\left\s*\\\{", "\\{"),
+        (r"\\right\s*\\\}", "\\}"),
+        (r"\\(?:displaystyle|textstyle|!|quad|qquad)\b|\\!", ""),
+        (r"\\(?:text|textnormal|textrm|mbox)\s*\{\s*(?:and|or)\s*\}", ", "),
+    ),
     (re.compile(r"\s+"), " "),
 )
 
@@ -828,6 +858,8 @@ def clean(answer: str) -> str:
             s, changed = s[1:].strip(), True
         if s.endswith("$") and s.count("$") == 1:  # "0.3333$": a stray closing delimiter
             s, changed = s[:-1].strip(), True
+        if s.endswith("\\") and not s.endswith("\\\\"):  # "7\\": a stray backslash
+            s, changed = s[:-1].rstrip(), True
     return s
 
 

@@ -43,6 +43,7 @@ from sciinstruct.grading.extract import (
 from sciinstruct.grading.lexicon import MATH_CLOSE
 from sciinstruct.grading.numeric import close, normalize_unit, parse_quantity, parse_unit
 from sciinstruct.grading.quantities import all_quantities
+from sciinstruct.grading.readings import Readings
 from sciinstruct.grading.reference import MAX_NESTING, Reference, size_problem
 from sciinstruct.grading.rules import extract
 from sciinstruct.grading.sandbox import Outcome, default_workers, shared_pool
@@ -395,7 +396,9 @@ def _stamped(prepared: Step | _Prepared, rule: str | None) -> Step | _Prepared:
     if isinstance(prepared, Verdict):
         return prepared if prepared.rule else replace(prepared, rule=rule)
     finish = prepared.finish
-    return replace(prepared, finish=lambda value: _stamped(finish(value), rule))
+    return replace(
+        prepared, finish=lambda value: _stamped(finish(value), rule), rule=prepared.rule or rule
+    )
 
 
 def _check(
@@ -405,6 +408,7 @@ def _check(
     `pred_text`, against `ref`."""
     kind, gold_answer, unit, rtol = ref.answer_type, ref.answer, ref.unit, ref.rtol
     written = ref.tolerance.by_figures
+    readings = Readings(pred_text)  # what the checks may ask of the response
     if finish_reason == "length" and (found is None or found.how not in EXPLICIT):
         why = (
             "cut off by the token limit (finish_reason=length) before stating an answer: "
@@ -428,12 +432,12 @@ def _check(
         )
     if kind == "numeric" and not unit and numeric.clock_seconds(gold_answer) is not None:
         # 14:05 reads as a number with a unit; a time of day is compared as one
-        return expression_check(found, pred_text, gold_answer, rtol, written)
+        return expression_check(found, readings, gold_answer, rtol, written)
     second = _second_look(pred_text, gold_answer, kind, unit, rtol, found, written)
     if kind == "numeric":
-        return _Prepared(numeric_check(found, ref, pred_text), _looks(_reread(second)))
+        return _Prepared(numeric_check(found, ref, readings), _looks(_reread(second)))
     if kind == "text":
-        return text_check(found, pred_text, gold_answer)
+        return text_check(found, readings, gold_answer)
     if kind == "smiles":
         return smiles_check(found, gold_answer)
     # a reference that lists several values: the response's final statement read as a list
@@ -443,7 +447,7 @@ def _check(
         return replace(verdict, rule=listed.rule)
     listing = (listed.rule, listed.task) if listed is not None and listed.task else None
     looks = _looks(listing, _reread(second))
-    return _Prepared(expression_check(found, pred_text, gold_answer, rtol, written), looks)
+    return _Prepared(expression_check(found, readings, gold_answer, rtol, written), looks)
 
 
 def _looks(*looks: tuple[str, Any] | None) -> tuple[tuple[str, tuple[str, tuple[Any, ...]]], ...]:
@@ -582,6 +586,7 @@ def _failure_verdict(step: Pending, outcome: Outcome, check: Outcome, timeout: f
         check = Outcome(None)  # no time left to read the reference alone: not blamed on it
     if check.error or check.value:
         why = check.value or f"parsing it {check.error}"
-        return data_error(str(why), step.answer_type, step.extracted)
+        return replace(data_error(str(why), step.answer_type, step.extracted), rule=step.rule)
     why = f"prediction: symbolic check {what}"
-    return unsure(Verdict(False, why, step.extracted, step.answer_type, step.fallback))
+    verdict = Verdict(False, why, step.extracted, step.answer_type, step.fallback, rule=step.rule)
+    return unsure(verdict)

@@ -152,6 +152,12 @@ RULES: tuple[Rule, ...] = (
         why="'the answer is' in any language of the lexicon; the last statement wins",
         examples=(
             Example("The answer is 6. Wait, no. So the answer is 12.", "12"),
+            Example("Therefore, the answer (arabic numerals) is: 12,500", "12,500"),
+            Example("The answer is (b) 42", "42"),
+            Example("The answer is (b) \\frac{3}{4}", "\\frac{3}{4}"),
+            Example("La réponse finale est donc (12).", "12"),
+            Example("所以答案是（3）。", "3"),
+            Example("So the answer is 7\\", "7"),
             Example("所以答案是 42。", "42"),
             Example("Donc la réponse est 7.", "7"),
             Example("Die Antwort ist 3,5.", "3,5"),
@@ -179,7 +185,23 @@ RULES: tuple[Rule, ...] = (
         _stated,
         pattern=ex.GSM8K_MARKER,
         why="GSM8K's '#### 42' closing line",
-        examples=(Example("She has 3 + 4 = 7 apples.\n#### 7", "7"),),
+        examples=(
+            Example("She has 3 + 4 = 7 apples.\n#### 7", "7"),
+            Example("She makes $18 a day from 9 eggs at $2 each. #### 18", "18"),
+        ),
+    ),
+    Rule(
+        "bracketed_label",
+        2,
+        "answer_label",
+        _stated,
+        languages=("zh", "en"),
+        pattern=ex.BRACKETED_LABEL,
+        why="a bracketed label as Chinese exam keys write it, '【答案】', before '<eoa>'",
+        examples=(
+            Example("【解析】由题意得 x=3，所以 y=6。\n【答案】6 <eoa>", "6"),
+            Example("【答案】C<eoe>", "C"),
+        ),
     ),
     Rule(
         "answer_heading",

@@ -202,7 +202,8 @@ def _endpoints(found: Candidate, pred_text: str, gold: str) -> Plan | None:
     if _INTERVAL.search(statement):  # `x > -2, x < 6` is the interval
         return None
     read = _response_items(statement, 2)
-    if read is None or read[1] or _distinct_names(read[0]) or _tidy(statement)[:1] in "([":
+    bracketed = _tidy(statement).startswith(("(", "[", "{", "\\{"))  # a pair or a set: read
+    if read is None or read[1] or _distinct_names(read[0]) or bracketed:
         return None
     return Plan(verdict=(False, "two values listed, not the interval or pair asked for"))
 
