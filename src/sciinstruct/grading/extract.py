@@ -37,7 +37,6 @@ from sciinstruct.grading.lexicon import (
     NOT,
     OPTION_LABEL,
     OR,
-    PART,
     SENTENCE_BREAK,
     WORD,
     Rewrite,
@@ -58,10 +57,8 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 BOX = re.compile(r"\\(?:boxed|fbox)\b")
 # What may stand between two boxes that together are one answer, on one line: "$ or $x=",
 # ", ", " and ". Anything more ("but correcting the sign,") means the last box replaces the rest.
-# Boxes of a question's parts, one a line, are one answer too: "(a) \\boxed{2}\n(b) \\boxed{5}".
 _BOX_JOINER = re.compile(
-    r"(?:[ \t$,;]|\\q?quad|\\[,;!()\[\]]|\b(?:and|or)\b|\\text\{\s*(?:and|or|,)?\s*\}"
-    rf"|\n[ \t]*(?:(?:{alternation(PART)})\s*)?\(?[b-h]\)[ \t:.]*)*"
+    r"(?:[ \t$,;]|\\q?quad|\\[,;!()\[\]]|\b(?:and|or)\b|\\text\{\s*(?:and|or|,)?\s*\})*"
     r"(?:[A-Za-z](?:_\{?\w+\}?)?\s*=\s*)?"
 )
 # "The answer is" in every language of the lexicon; "Answer:" opening a line or a sentence
@@ -187,6 +184,13 @@ def _boxes(text: str) -> Iterator[tuple[int, int, str]]:
             if token:
                 inner_start = match.start()
                 yield match.start(), rest + token.end(), token.group(0)
+
+
+def box_lines(text: str) -> list[tuple[str, str]]:
+    """`(line, contents)` of each complete box, in order: the line a box sits on (up to the
+    box) and what it holds."""
+    found = [(text[:start].rsplit("\n", 1)[-1], contents) for start, _, contents in _boxes(text)]
+    return found[::-1]
 
 
 def find_boxed(text: str) -> str | None:

@@ -25,6 +25,7 @@ from sciinstruct.grading.answer_types import has_prose
 from sciinstruct.grading.extract import (
     EXPLICIT,
     Candidate,
+    box_lines,
     find_boxed,
     last_match,
 )
@@ -116,7 +117,7 @@ class Plan:
     verdict: tuple[bool, str] | None = None
     task: tuple[str, tuple[Any, ...]] | None = None
     read: str | None = None  # the values read from the response, for the verdict's `extracted`
-    rule: str = "list_reading"  # how they were read: the final statement, or its parts
+    rule: str = "list_reading"  # how they were read: the final statement, its parts' boxes or lines
 
 
 def reference_items(gold: str) -> list[Item] | None:
@@ -166,8 +167,12 @@ def plan(
     if read is None and _ends_in_named_tuple(before):  # `(R, \delta) = \boxed{(a, b)}`
         read = _one_group(f"(_) = {statement}", len(golds))
     rule = "list_reading"
+    if read is None and found.how == "boxed":  # "(a) \\boxed{2}\n(b) \\boxed{5}": a box a part
+        read = _boxed_parts(pred_text, len(golds))
+        rule = "boxed_parts" if read is not None else rule
     if read is None and found.how not in EXPLICIT:
-        read, rule = _parts_reading(pred_text, len(golds)), "parts_reading"
+        read = _parts_reading(pred_text, len(golds))
+        rule = "parts_reading" if read is not None else rule
     shaped = _INTERVAL.search(statement) or _ends_in_membership(before)
     if read is None and shaped and not _INTERVAL.search(gold):
         return Plan(verdict=(False, "an interval or inequality is not a list of values"))
@@ -307,6 +312,14 @@ def _statements(found: Candidate, pred_text: str) -> list[str]:
     line = stated_line(pred_text) if found.how in ("answer_is", "answer_label") else None
     at = line.find(found.text) if line and find_boxed(line) is None else -1
     return [line[at:], statement] if line and at >= 0 and line[at:] != statement else [statement]
+
+
+def _boxed_parts(pred_text: str, k: int) -> tuple[list[Item], bool] | None:
+    """The k last boxes of a response when each opens a part-labelled line, in order."""
+    boxes = box_lines(pred_text)[-k:]
+    if len(boxes) < k or not all(_PART_LABEL.match(line) for line, _ in boxes):
+        return None
+    return _response_items(" ; ".join(contents for _, contents in boxes), k)
 
 
 def _parts_reading(pred_text: str, k: int) -> tuple[list[Item], bool] | None:

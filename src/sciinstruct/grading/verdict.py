@@ -21,7 +21,8 @@ class Verdict:
     verdict keeps the judge's raw reply in `judge_raw`. `rule` names the extraction rule that
     read the answer (a name in `rules.RULES`, or one of the readings a check makes of its own:
     `last_quantity`, `last_in_dimension`, `display_result`, `math_verify_response`,
-    `parts_reading`, the `choice_*` readers); None when no answer was read.
+    `boxed_parts`, `list_reading`, `parts_reading`, the `choice_*` readers); None when no
+    answer was read.
     """
 
     correct: bool | None
