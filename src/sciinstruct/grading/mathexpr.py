@@ -354,7 +354,18 @@ def _as_tuple(item: Any, other: Any) -> tuple[Any, ...] | None:
 
 
 # `g(x) =`: a function's name on the left of a definition, which names the curve `y`
-_FUNCTION_NAME = re.compile(r"^\s*[A-Za-z]\s*\(\s*[a-z]\s*\)\s*$")
+
+
+def _names_a_function(lhs: str) -> bool:
+    """`f(x)`, `g ( t )`: one letter applied to one lower-case variable."""
+    t = "".join(lhs.split())
+    return (
+        len(t) == 4
+        and t[0].isascii()
+        and t[0].isalpha()
+        and t[1] + t[3] == "()"
+        and "a" <= t[2] <= "z"
+    )
 
 
 def _equation(item: Any, text: str) -> Any:
@@ -366,7 +377,7 @@ def _equation(item: Any, text: str) -> Any:
     if text.count("=") != 1 or re.search(r"[<>!]=|\\[lg]eq?", text):
         return None
     lhs, rhs = text.split("=")
-    sides = [_parse("y" if _FUNCTION_NAME.match(lhs) else lhs), _parse(rhs)]
+    sides = [_parse("y" if _names_a_function(lhs) else lhs), _parse(rhs)]
     if not (sides[0] and sides[1]) or any(isinstance(side[0], str) for side in sides):
         return None
     try:

@@ -521,7 +521,7 @@ def written_precision_match(
 # thousands with points, spaces or (Swiss) apostrophes: "1.250 Euro", "2 500,75 €", "0,125".
 # The response's language decides how its separators are read; a few frequent function words
 # (and Cyrillic letters) tell it, no language model needed.
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+
 # a word of two letters or more, not a LaTeX command (`\\text`) nor a variable (`y`)
 _WORD = re.compile(r"(?<![\\\w])[^\W\d_]{2,}")
 _DECIMAL_COMMA_WORDS = frozenset(
@@ -555,7 +555,7 @@ def writes_decimal_comma(text: str) -> bool:
     often German, Spanish, French, Italian, Portuguese function words than English ones, or
     it is in Cyrillic)."""
     sample = text[-_LANGUAGE_SAMPLE_CHARS:]
-    if _CYRILLIC.search(sample):
+    if any("\u0400" <= c <= "\u04ff" for c in sample):  # Cyrillic
         return True
     # "Jeder Gast zahlt 1.250 €.": a short sentence has few function words, so a currency
     # written after its amount and accented words count too
