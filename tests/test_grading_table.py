@@ -104,5 +104,8 @@ def test_every_family_has_right_and_wrong_answers() -> None:
         "forms",
         "fp",
         "worked",
+        "house_formats",
+        "restatement",
+        "peer_suites",
     }
     assert all(labels == {True, False} for labels in families.values()), families
