@@ -17,6 +17,7 @@
    inputs hang it inside C code where its `signal.alarm` cannot reach. Per family: accuracy,
    false positives, false negatives; the cases where math-verify is right and we are wrong; and
    the share of correct worked solutions graded correct.
+   Per table, hits and errors by the extraction rule that read the answer (`Verdict.rule`).
 2. Throughput on typical answers (boxed integers, choices, numbers with units, scientific
    notation, text, identical LaTeX, and 10% that need sympy): grades/s with `grade_many` on 1
    and 2 worker processes, per-call p50/p99 latency of `grade`, and math-verify's grades/s.
@@ -33,6 +34,10 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sciinstruct.grading import Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "grading"
@@ -100,7 +105,7 @@ def load_external(paths: list[Path]) -> list[dict]:
     return rows
 
 
-def ours(rows: list[dict]) -> list[bool | None]:
+def ours(rows: list[dict]) -> list[Verdict]:
     from sciinstruct.grading import grade
 
     return [
@@ -115,9 +120,38 @@ def ours(rows: list[dict]) -> list[bool | None]:
             metadata=r.get("metadata"),
             question=r.get("question"),
             finish_reason=r.get("finish_reason"),
-        ).correct
+        )
         for r in rows
     ]
+
+
+def dump_dev_verdicts(path: Path) -> int:
+    """Write every development row's full verdict (the regression table and the retired
+    external tables), one JSON object a line, in a fixed order: the gate a refactor of the
+    grader is held to is that this file does not change (`diff` two dumps)."""
+    from sciinstruct.grading import grade
+
+    rows = load_rows()
+    for version, paths in external_versions().items():
+        if version in RETIRED:
+            rows += load_external(paths)
+    with path.open("w", encoding="utf-8") as out:
+        for i, r in enumerate(rows):
+            verdict = grade(
+                r["pred"],
+                r["gold"],
+                r.get("answer_type", "auto"),
+                r.get("unit"),
+                r.get("rtol"),
+                r.get("choices"),
+                timeout=HARD_LIMIT_S,
+                metadata=r.get("metadata"),
+                question=r.get("question"),
+                finish_reason=r.get("finish_reason"),
+            )
+            record = {"row": f"{r['file']}#{r.get('id', i)}", **verdict.to_dict()}
+            out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    return len(rows)
 
 
 def theirs(rows: list[dict], workers: int) -> list[bool]:
@@ -192,12 +226,33 @@ def worked_share(rows: list[dict], mine: list, mv: list) -> str | None:
     )
 
 
+def rule_table(rows: list[dict], verdicts: list[Verdict]) -> str:
+    """Hits and errors per extraction rule (`Verdict.rule`, `-` when none read an answer):
+    which rule reads which share of the answers, and which rules the errors come through."""
+    stats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row, verdict in zip(rows, verdicts, strict=True):
+        label, s = row["equivalent"], stats[verdict.rule or "-"]
+        if label is None:
+            continue
+        s["n"] += 1
+        s["ok"] += verdict.correct is label
+        s["fp"] += verdict.correct is True and not label
+        s["fn"] += verdict.correct is not True and label
+    lines = ["| rule | pairs | right | FP | FN |", "|---|---:|---:|---:|---:|"]
+    for name in sorted(stats, key=lambda n: -stats[n]["n"]):
+        s = stats[name]
+        lines.append(f"| {name} | {s['n']} | {s['ok']} | {s['fp']} | {s['fn']} |")
+    return "\n".join(lines)
+
+
 def report_table(title: str, rows: list[dict], show_cases: bool = True) -> None:
-    """Print one table; `show_cases=False` prints only counts (the external table is held out:
-    whoever tunes the grader must not read its cases)."""
-    mine, mv = ours(rows), theirs(rows, workers=2)
+    """Print one table, and its hits and errors per rule; `show_cases=False` prints only counts
+    (the external table is held out: whoever tunes the grader must not read its cases)."""
+    verdicts, mv = ours(rows), theirs(rows, workers=2)
+    mine = [v.correct for v in verdicts]
     table, regressions = accuracy_table(rows, mine, mv)
     print(f"## {title}: {len(rows)} labelled pairs\n\n{table}\n")
+    print(f"By the rule that read the answer:\n\n{rule_table(rows, verdicts)}\n")
     share = worked_share(rows, mine, mv)
     if share:
         print(f"{share}\n")
@@ -284,6 +339,41 @@ def throughput(n: int, symbolic: bool) -> dict[str, float]:
     return result
 
 
+# A long response: a worked solution, where extraction (ours or math-verify's) does the work.
+LONG_CHARS = 400
+
+
+def long_throughput(workers: int = 2) -> dict[str, float]:
+    """Grades/s on the development tables' long responses (>= LONG_CHARS; the adversarial rows
+    left out, as they exist to hang parsers), cold: our result cache emptied first; math-verify
+    as its README calls it, in this process, on the same pairs in the same run."""
+    from math_verify import parse, verify
+
+    from sciinstruct.grading import GradeItem, grade_many, grader
+
+    rows = [r for r in load_rows() if r["file"] != "adversarial"]
+    for version, paths in external_versions().items():
+        rows += load_external(paths) if version in RETIRED else []
+    rows = [r for r in rows if len(r["pred"]) >= LONG_CHARS]
+    items = [GradeItem.from_row(r) for r in rows]
+    grade_many(items[:20], workers=workers)  # start the workers; then empty the cache
+    grader._cache.clear()
+    start = time.perf_counter()
+    grade_many(items, workers=workers)
+    ours_rate = len(items) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for r in rows:
+        verify(parse(r["gold"]), parse(r["pred"]))
+    theirs_rate = len(rows) / (time.perf_counter() - start)
+    return {
+        "long responses": len(rows),
+        "mean characters": statistics.mean(len(r["pred"]) for r in rows),
+        f"sciinstruct grades/s ({workers} workers)": ours_rate,
+        "math-verify grades/s (1 process)": theirs_rate,
+        "ratio": ours_rate / theirs_rate,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1,000 typical pairs, not 10,000")
@@ -297,7 +387,18 @@ def main() -> None:
         "--no-regression", action="store_true", help="skip the team's regression table"
     )
     parser.add_argument("--no-throughput", action="store_true", help="skip the throughput runs")
+    parser.add_argument(
+        "--dump-dev",
+        type=Path,
+        metavar="FILE",
+        help="only write every development verdict to FILE (the refactoring gate), then exit",
+    )
     args = parser.parse_args()
+    if args.dump_dev:
+        print(
+            f"{dump_dev_verdicts(args.dump_dev):,} development verdicts written to {args.dump_dev}"
+        )
+        return
     sys.path.insert(0, str(Path(__file__).parent))
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
@@ -323,6 +424,11 @@ def main() -> None:
         print("## External table\n\nnot there yet: no bench/data/grader_external*.jsonl\n")
     if args.no_throughput:
         return
+    long = long_throughput()
+    print("\n## Throughput on long real responses (development tables), cold\n")
+    print("| measure | value |\n|---|---:|")
+    for name, value in long.items():
+        print(f"| {name} | {value:,.2f} |" if isinstance(value, float) else f"| {name} | {value} |")
     n = 1000 if args.quick else 10_000
     columns = {"typical": throughput(n, symbolic=False), "10% symbolic": throughput(n, True)}
     print(f"\n## Throughput, {n:,} fresh pairs per measurement\n")

@@ -15,7 +15,8 @@ from sciinstruct.grading import Verdict, correctness_reward, grade, grade_many
 
 def test_verdict_fields_and_dict() -> None:
     verdict = grade("Thus \\boxed{3\\,\\mathrm{kJ}}.", "3000 J")
-    assert verdict == Verdict(True, verdict.reason, "3\\,\\mathrm{kJ}", "numeric", False)
+    expected = Verdict(True, verdict.reason, "3\\,\\mathrm{kJ}", "numeric", False, rule="boxed")
+    assert verdict == expected
     assert set(verdict.to_dict()) == {
         "correct",
         "reason",
@@ -27,6 +28,7 @@ def test_verdict_fields_and_dict() -> None:
         "source",
         "judge_raw",
         "judge_label",
+        "rule",
     }
     assert verdict.certain and not verdict.truncated and verdict.source == "rules"
     assert verdict.data_error is False

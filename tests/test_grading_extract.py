@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sciinstruct.grading import extract_answer
-from sciinstruct.grading.extract import clean, extract, find_boxed, sanitize
+from sciinstruct.grading.extract import clean, find_boxed, sanitize
+from sciinstruct.grading.rules import extract
 
 
 @pytest.mark.parametrize(

@@ -180,33 +180,28 @@ def _grade_chunk(
     judge: Any,
 ) -> list[dict[str, Any]]:
     """Grade rows, each with its own answer_type, unit, choices, metadata, question,
-    finish_reason and rtol (else the flags'); rows are grouped by tolerance because grade_many
-    takes one rtol."""
-    from sciinstruct.grading import grade_many
+    finish_reason and rtol (else the flags')."""
+    from sciinstruct.grading import GradeItem, grade_many
 
-    by_rtol: dict[float | None, list[int]] = {}
-    for i, row in enumerate(chunk):
-        row_rtol = row.get("rtol")
-        by_rtol.setdefault(float(row_rtol) if row_rtol is not None else rtol, []).append(i)
-    graded: list[dict[str, Any]] = [{} for _ in chunk]
-    for group_rtol, indices in by_rtol.items():
-        rows = [chunk[i] for i in indices]
-        verdicts = grade_many(
-            [str(r["pred"]) for r in rows],
-            [str(r["gold"]) for r in rows],
-            answer_types=[r.get("answer_type") or answer_type for r in rows],
-            units=[r.get("unit") or unit for r in rows],
-            rtol=group_rtol,
-            choices=[r.get("choices") for r in rows],
-            metadata=[r.get("metadata") for r in rows],
-            questions=[r.get("question") or defaults["question"] for r in rows],
-            finish_reasons=[r.get("finish_reason") or defaults["finish_reason"] for r in rows],
-            workers=workers,
-            judge=judge,
+    items = [
+        GradeItem(
+            str(r["pred"]),
+            str(r["gold"]),
+            answer_type=r.get("answer_type") or answer_type,
+            unit=r.get("unit") or unit,
+            rtol=float(r["rtol"]) if r.get("rtol") is not None else rtol,
+            choices=r.get("choices"),
+            metadata=r.get("metadata"),
+            question=r.get("question") or defaults["question"],
+            finish_reason=r.get("finish_reason") or defaults["finish_reason"],
         )
-        for i, row, verdict in zip(indices, rows, verdicts, strict=True):
-            graded[i] = {k: _writable(v) for k, v in {**row, **verdict.to_dict()}.items()}
-    return graded
+        for r in chunk
+    ]
+    verdicts = grade_many(items, workers=workers, judge=judge)
+    return [
+        {k: _writable(v) for k, v in {**row, **verdict.to_dict()}.items()}
+        for row, verdict in zip(chunk, verdicts, strict=True)
+    ]
 
 
 def _writable(value: Any) -> Any:

@@ -8,13 +8,18 @@ One grader serves annotation, filtering, rewards and evaluation::
 """
 
 from sciinstruct.grading.answer_types import ANSWER_TYPES
-from sciinstruct.grading.extract import extract_answer
-from sciinstruct.grading.grader import grade, grade_many, grade_question
+from sciinstruct.grading.grader import GradeItem, grade, grade_many, grade_question
+from sciinstruct.grading.reference import Reference
 from sciinstruct.grading.reward import correctness_reward
+from sciinstruct.grading.rules import extract_answer
+from sciinstruct.grading.tolerance import Tolerance
 from sciinstruct.grading.verdict import Verdict
 
 __all__ = [
     "ANSWER_TYPES",
+    "GradeItem",
+    "Reference",
+    "Tolerance",
     "Verdict",
     "correctness_reward",
     "extract_answer",

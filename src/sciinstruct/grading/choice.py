@@ -22,7 +22,6 @@ from sciinstruct.grading.text import normalize, unwrap_text
 LETTERS = "ABCDEFGHIJ"
 # A formula command and its arguments: `\frac{1}{2}`, `\sqrt{2}`.
 _FORMULA = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})*")
-_MARKUP = re.compile(r"\*\*|__|\$")
 # A letter set in a font or a box: `$\mathbf{C}$`, `\textbf{(B)}`.
 _FONT_LETTER = re.compile(
     r"\\(?:math(?:bf|rm|it|sf|tt)|text(?:bf|rm|it)?|boxed)\s*\{\s*(\(?[A-Ja-j]\)?)\s*\}"
@@ -46,12 +45,13 @@ _HEDGE = re.compile(rf"^[\s(\[]*[A-J][)\]]*\s+(?:{alternation(OR)})\s+[(\[]*[A-J
 _ONLY_LETTER = re.compile(r"^[\s(\[{]*[A-J][)\]}.:]?\s*$")
 # "Option C", "la opción A", "选项 D", "答案 B": an option word before the letter.
 _OPTION_WORD = re.compile(
-    r"(?i)^(?:the\s+|la\s+)?(?:option|choice|opción|opcion|選択肢|选项|选|答案)\s*"
+    r"(?i)^(?:the\s+|la\s+)?(?:option|choice|opción|opcion|選択肢|选项|选|答案)[\s_]*"
 )
 # In running text: "the correct option is (C)", "choice B", "answer: D".
+# "Choice_B", as some harnesses name their options, is "choice B".
 _IN_TEXT = re.compile(
-    r"(?:option|choice|answer(?:\s+is)?|correct\s+(?:one|option|choice)\s+is)\s*[:\-]?\s*"
-    r"\(?([A-J])\)?(?![\w])",
+    r"(?:option|choice|answer(?:\s+is)?|correct\s+(?:one|option|choice)\s+is)[\s_]*[:\-]?\s*"
+    r"(?:(?:option|choice)[\s_]*)?\(?([A-J])\)?(?![\w])",
     re.IGNORECASE,
 )
 _PARENTHESISED = re.compile(r"\(([A-J])\)")
@@ -77,13 +77,18 @@ _RULED_OUT_AFTER = re.compile(
 )
 
 
+def _unmarked(text: str) -> str:
+    """`text` without Markdown bold (`**`, `__`) and math delimiters (`$`)."""
+    return text.replace("**", "").replace("__", "").replace("$", "")
+
+
 def letters(
     answer: str, choices: list[str] | None = None, spaced: bool = True, by_text: bool = True
 ) -> frozenset[str] | None:
     """The option letters an answer names, or None when it names none; without `spaced`, a
     capital and a space ("B Marcus", but also "A violates", "I am") name no option; without
     `by_text`, an option's text or value in the answer names none either."""
-    s = _MARKUP.sub("", unwrap_text(_FONT_LETTER.sub(r"\1", answer))).strip()
+    s = _unmarked(unwrap_text(_FONT_LETTER.sub(r"\1", answer))).strip()
     s = _OPTION_WORD.sub("", s)
     if not s:
         return None
@@ -106,7 +111,7 @@ def letters(
 def is_letter_only(answer: str) -> bool:
     """True when `answer` (a box's contents) is an option letter or a set of them, not a formula
     that holds a capital (`\\langle H\\rangle \\ll \\Delta E`)."""
-    s = _MARKUP.sub("", unwrap_text(_FONT_LETTER.sub(r"\1", answer))).strip()
+    s = _unmarked(unwrap_text(_FONT_LETTER.sub(r"\1", answer))).strip()
     s = (
         _OPTION_WORD.sub("", s).translate(_CYRILLIC)
         if _CYRILLIC_LONE.match(s)
@@ -163,7 +168,7 @@ def _by_option_value(answer: str, choices: list[str]) -> frozenset[str] | None:
 def find_in_text(text: str) -> str | None:
     """The last option letter running text settles on ("... so the answer is (C)", "It must be
     D; B and C fail"), leaving out the letters it rules out ("Not C, ...")."""
-    text = _MARKUP.sub("", _FONT_LETTER.sub(r"\1", text))
+    text = _unmarked(_FONT_LETTER.sub(r"\1", text))
     for pattern in (_IN_TEXT, _SETTLED, _PARENTHESISED):
         kept = None
         for found in pattern.finditer(text):
@@ -193,7 +198,11 @@ def compare(pred: frozenset[str], gold: frozenset[str]) -> tuple[bool, str]:
 
 # A letter on its own in a statement ("réponse est C non A", "B不是 A", "Therefore, D.").
 # A sub- or superscript (`\\theta_D`, `x^A`) is never an option.
-_LONE = re.compile(r"(?<![A-Za-z'’_^])\(?([A-J])\)?(?![A-Za-z'’])")
+# A letter in arithmetic (`A = 2 + 3`, `4 \\times B`) is a variable, not an option.
+_LONE = re.compile(
+    r"(?<![A-Za-z'’_^])(?<![=+*/×·]\s)(?<![=+*/×·])\(?([A-J])\)?(?![A-Za-z'’])"
+    r"(?!\s*(?:[=+*/^<>×·]|\\(?:times|cdot)\b))"
+)
 _WORD_AFTER = re.compile(r"\s+([a-z]+)")
 # Words after a letter that keep it an option: conjunctions, negations, and the verbs that say
 # what an option does ("C could work", "D holds"); any other word makes the letter a word itself
@@ -220,7 +229,7 @@ _ORDINAL = re.compile(rf"(?i)\b({'|'.join(_ORDINALS)})\s+(?:option|choice|one|an
 def stated(segment: str) -> frozenset[str] | None:
     """The letters a short statement names on their own, those it rules out left aside
     ("for sure D, it can't be A or B": D; "A、C": both, a hedge); None when it names none."""
-    text = _MARKUP.sub("", _FONT_LETTER.sub(r"\1", segment))
+    text = _unmarked(_FONT_LETTER.sub(r"\1", segment))
     kept = set()
     for found in _LONE.finditer(text):
         letter = found.group(1)

@@ -17,19 +17,18 @@ from sciinstruct.grading import choice, numeric, quantities, smiles, text
 from sciinstruct.grading.extract import (
     EXPLICIT,
     MAX_ANSWER_CHARS,
-    Extraction,
+    Candidate,
     after_boxed,
     clean,
-    extract,
     is_short,
-    last_match,
     last_number,
     offers_alternatives,
     states_no_value,
 )
+from sciinstruct.grading.readings import Readings, same_dimension
+from sciinstruct.grading.reference import Reference
+from sciinstruct.grading.rules import extract
 from sciinstruct.grading.verdict import Verdict, data_error, unsure
-
-DEFAULT_RTOL = 0.01  # 1%: SciBench uses 5%
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,7 @@ class Pending:
     answer_type: str
     extracted: str
     fallback: bool
+    rule: str | None = None  # the rule that read `extracted`
 
 
 Step = Verdict | Pending
@@ -70,15 +70,7 @@ def wrong(verdict: Verdict, gold: str) -> Step:
     )
 
 
-def numeric_check(
-    found: Extraction,
-    pred_text: str,
-    gold: str,
-    unit: str | None,
-    rtol: float,
-    atol: float = 0.0,
-    written: bool = False,
-) -> Step:
+def numeric_check(found: Candidate, ref: Reference, readings: Readings) -> Step:
     """Numbers with units and tolerance; exact forms like `\\frac{1}{3}` via sympy.
 
     A unit given apart from the reference (`unit="%"`, a question's `unit` field) is the
@@ -86,43 +78,33 @@ def numeric_check(
     A unit with a power of ten in front (SciBench's `10^{-19} J`) scales the reference; an
     answer without a unit may then be written in either scale.
     """
-    gold_q = numeric.parse_quantity(gold)
+    gold, tolerance = ref.answer, ref.tolerance
+    rtol, atol, written = tolerance.rtol, tolerance.atol, tolerance.by_figures
+    gold_q, scaled = ref.quantity, ref.scaled
     if gold_q is None:  # an exact form such as \frac{1}{3}: math-verify decides
-        return expression_check(found, pred_text, gold, rtol, written)
-    scaled: numeric.Quantity | None = None
-    if unit and not gold_q.unit and not gold_q.percent:
-        if numeric.is_percent(unit):
-            gold_q = replace(gold_q, percent=True)
-        else:
-            power, bare = numeric.split_unit_scale(unit)
-            gold_q = replace(gold_q, unit=numeric.normalize_unit(bare))
-            if power:
-                scaled = replace(gold_q, value=gold_q.value * 10.0**power)
-    if gold_q.percent and numeric.states_factor(pred_text):
+        return expression_check(found, readings, gold, rtol, written)
+    if gold_q.percent and readings.states_factor():
         gold_q = replace(gold_q, percent=False)  # a factor of 0.125 is no 12.5 %
-    if gold_q.unit:
-        gold_q = replace(gold_q, unit=numeric.unglue(gold_q.unit))
-        scaled = scaled and replace(scaled, unit=gold_q.unit)
     # A whole number without a unit is a count (GSM8K's 100 apples), not a measurement: 101 is
-    # wrong. Asking for any other tolerance (the caller's rtol, a question's rtol/atol) turns
-    # that off.
+    # wrong. Asking for a tolerance (the caller's rtol, a question's rtol/atol) turns that off.
     exact = (
         not gold_q.unit
         and not gold_q.percent
         and numeric.is_whole_number(gold)
-        and rtol == DEFAULT_RTOL
-        and not atol
+        and tolerance.counts_exact
     )
 
-    def verdict(pred_q: numeric.Quantity, shown: str, fallback: bool) -> Verdict:
+    def verdict(
+        pred_q: numeric.Quantity, shown: str, fallback: bool, rule: str | None = None
+    ) -> Verdict:
         if scaled is not None and pred_q.unit:  # 2.25 mJ against 2.25 (10^-3 J): not 2.25 J
             ok, why = numeric.compare(pred_q, scaled, rtol, False, atol)
-            return Verdict(ok, why, shown, "numeric", fallback)
+            return Verdict(ok, why, shown, "numeric", fallback, rule=rule)
         figures = (shown, gold) if written else None  # no tolerance asked: as the tables label
         ok, why = numeric.compare(pred_q, gold_q, rtol, exact, atol, figures)
         if not ok and scaled is not None:
             ok, why = numeric.compare(pred_q, scaled, rtol, False, atol)
-        return Verdict(ok, why, shown, "numeric", fallback)
+        return Verdict(ok, why, shown, "numeric", fallback, rule=rule)
 
     def in_dimension(result: Verdict) -> Verdict:
         """`result`, or for an unanchored answer that it rejects, the verdict on the last
@@ -131,21 +113,23 @@ def numeric_check(
         if result.correct or found.how in EXPLICIT or not gold_q.unit:
             return result
         picked = numeric.parse_quantity(result.extracted or "")
-        if picked is None or not _same_dimension(picked.unit, gold_q.unit):
+        if picked is None or not same_dimension(picked.unit, gold_q.unit):
             # "$$P = ... = 1.51\times10^4 bar$$ ... at 1 bar and 298 K is spontaneous": the
             # result of the last display equation, not a condition in the remark after it
-            shown = _display_result(pred_text, gold_q.unit)
+            shown = readings.display_result(gold_q.unit)
             if shown is not None:
-                return verdict(shown[0], shown[1], True)
-        asked = _last_in_dimension(pred_text, gold_q.unit)
-        return verdict(asked.quantity, asked.text, True) if asked is not None else result
+                return verdict(shown.value, shown.text, True, shown.rule)  # type: ignore[arg-type]
+        asked = readings.last_in_dimension(gold_q.unit)
+        if asked is None:
+            return result
+        return verdict(asked.value, asked.text, True, asked.rule)  # type: ignore[arg-type]
 
     if found.how == "statement" and not _has_value(found.text) and not states_no_value(found.text):
         found = replace(found, how="last_number")  # "The $E^\circ$ values cannot be combined"
     if found.fallback:  # an unanchored solution: its last quantity, unit included
-        tail = quantities.last_quantity(pred_text)
+        tail = readings.last_quantity()
         if tail is not None:
-            return in_dimension(verdict(tail.quantity, tail.text, True))
+            return in_dimension(verdict(tail.value, tail.text, True, tail.rule))  # type: ignore[arg-type]
     if offers_alternatives(found.text):
         why = "two different answers offered as alternatives (a hedge) are not one answer"
         return Verdict(False, why, found.text, "numeric", found.fallback)
@@ -163,11 +147,11 @@ def numeric_check(
     if span and not found.fallback:
         # "The angle is $\frac{\pi}{3}$ rad.", "... $\theta = \pi/3$ rad": a value and its unit
         value = f"{numeric.last_side(span.group(1))} {span.group(2) or ''}".strip()
-        return numeric_check(replace(found, text=value), pred_text, gold, unit, rtol, atol, written)
+        return numeric_check(replace(found, text=value), ref, readings)
     pred_q = numeric.parse_quantity(found.text)
     if pred_q is not None and (pred_q.percent or not pred_q.unit or _known(pred_q.unit)):
         shown = found.text
-        after = None if pred_q.unit or pred_q.percent else _unit_after(found, pred_text)
+        after = None if pred_q.unit or pred_q.percent else readings.unit_after(found)
         if after:  # "$\boxed{72}$ m", "the answer is $E = 5$ J": a unit after the math
             pred_q, shown = replace(pred_q, unit=after), f"{found.text} {after}"
         return in_dimension(verdict(pred_q, shown, found.fallback))
@@ -203,7 +187,7 @@ def numeric_check(
         if value_q is not None:
             return in_dimension(verdict(value_q, labelled.group(1), found.fallback))
     if not types.has_prose(found.text):  # 2x, \sqrt{x}+1: math, not a number: math-verify decides
-        return expression_check(found, pred_text, gold, rtol, written)
+        return expression_check(found, readings, gold, rtol, written)
     # A sentence ("So the result is 7.2 km/h."): its last quantity, unit included, as a fallback.
     tail = quantities.last_quantity(found.text)
     if tail is None:
@@ -243,22 +227,6 @@ _RADIANS = re.compile(r"\\pi|π|\\arc(?:sin|cos|tan)|\\(?:sin|cos|tan)\s*\^\s*\{
 _ANGLES = frozenset(["degree", "radian", "arcminute", "arcsecond", "turn", "gradian"])
 
 
-def _unit_after(found: Extraction, pred_text: str) -> str | None:
-    """The unit written right after the box or math span an answer was read from, if any."""
-    if found.how == "boxed":
-        return quantities.unit_at(after_boxed(pred_text))
-    if found.how not in ("answer_is", "answer_label", "statement"):
-        return None
-    at = pred_text.rfind(found.text)
-    rest = pred_text[at + len(found.text) :] if at >= 0 else ""
-    # only past the closing `$`: "$x = 5$ m", not "5 and 3 m"
-    tail = rest.lstrip()
-    for close in ("$", "\\)"):
-        if tail.startswith(close):
-            return quantities.unit_at(tail[len(close) :])
-    return None
-
-
 def _angle_in(sentence: str) -> str | None:
     """The last quantity of `sentence` when it is an angle with its unit (`30 degrees`)."""
     found = quantities.last_quantity(sentence)
@@ -282,59 +250,19 @@ def _value_and_unit(answer: str) -> tuple[str, str]:
     return answer, ""
 
 
-def _same_dimension(unit: str, other: str) -> bool:
-    parsed, target = numeric.parse_unit(unit) if unit else None, numeric.parse_unit(other)
-    return None not in (parsed, target) and parsed.dimensionality == target.dimensionality
-
-
-_DISPLAY = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]", re.DOTALL)
-
-
-def _display_result(text: str, unit: str) -> tuple[numeric.Quantity, str] | None:
-    """The quantity the last display equation of the end of `text` ends with, when it is in the
-    dimension of `unit`; with the text it was read from."""
-    last = last_match(_DISPLAY, text[-_DISPLAY_WINDOW_CHARS:])
-    if last is None:
-        return None
-    side = numeric.last_side(clean(last.group(1) or last.group(2)).rstrip(".,;"))
-    quantity = numeric.parse_quantity(side)
-    if quantity is None or not _same_dimension(quantity.unit, unit):
-        return None
-    return quantity, side
-
-
-_DISPLAY_WINDOW_CHARS = 2000
-
-
-def _last_in_dimension(text: str, unit: str) -> quantities.Found | None:
-    """The last quantity of the end of `text` whose unit converts to `unit`."""
-    target = numeric.parse_unit(unit)
-    if target is None:
-        return None
-    for found in reversed(quantities.all_quantities(text[-_DIMENSION_WINDOW_CHARS:])):
-        source = numeric.parse_unit(found.quantity.unit)
-        if source is not None and source.dimensionality == target.dimensionality:
-            return found
-    return None
-
-
-# How far back from the end a solution's result in the asked dimension is looked for.
-_DIMENSION_WINDOW_CHARS = 600
-
-
 def _known(unit: str) -> bool:
     return numeric.parse_unit(unit) is not None
 
 
 def expression_check(
-    found: Extraction, pred_text: str, gold: str, rtol: float = 1e-6, written: bool = False
+    found: Candidate, readings: Readings, gold: str, rtol: float = 1e-6, written: bool = False
 ) -> Step:
     """Math objects: identical strings, rationals, times of day and angles here, everything
     else by math-verify (numerically at `rtol` when a side is written as a decimal; with
     `written`, when no tolerance was asked for, a decimal against an exact value by its written
     precision: see `numeric.written_precision_match`)."""
     answer, fallback = found.text, found.fallback
-    if found.how == "whole" and "$" not in pred_text and types.has_prose(answer):
+    if found.how == "whole" and not readings.has_math and types.has_prose(answer):
         # A sentence without math markup: the math after its last "is"/":" (an equation kept
         # whole) or else its last "=", if that part is math; else its last number.
         tail = _PROSE_WORDS.split(answer)[-1].strip()
@@ -440,14 +368,15 @@ def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Step:
     text = pred_text  # chat debris already cut by the grader
     found = extract(pred_text)
     if found is not None and found.how == "statement" and is_short(pred_text):
-        found = Extraction(clean(pred_text), "whole")  # a sentence's letters, not its value
-    pred_letters, fallback = _chosen(text, found, choices), False
+        found = Candidate(clean(pred_text), "whole", found.rule)  # its letters, not its value
+    pred_letters, rule = _chosen(text, found, choices)
+    fallback = False
     if pred_letters is None:
-        pred_letters, fallback = _letters_in_prose(text)
+        (pred_letters, fallback), rule = _letters_in_prose(text), "choice_in_prose"
     if pred_letters is None and found is not None and not found.fallback:
-        pred_letters = choice.letters(found.text, choices)
+        pred_letters, rule = choice.letters(found.text, choices), found.rule
     if pred_letters is None:
-        pred_letters = choice.by_ordinal(text, choices)
+        pred_letters, rule = choice.by_ordinal(text, choices), "choice_ordinal"
     if pred_letters is None:
         shown = found.text[:200] if found else None
         if choices and found is not None:
@@ -455,7 +384,8 @@ def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Step:
         why = "no option letter found in the prediction"
         return Verdict(False, why, shown, "choice", certain=False)
     ok, why = choice.compare(pred_letters, gold_letters)
-    return Verdict(ok, why, ", ".join(sorted(pred_letters)), "choice", fallback)
+    shown = ", ".join(sorted(pred_letters))
+    return Verdict(ok, why, shown, "choice", fallback, rule=rule)
 
 
 def _letters_in_prose(text: str) -> tuple[frozenset[str] | None, bool]:
@@ -474,26 +404,29 @@ def _letters_in_prose(text: str) -> tuple[frozenset[str] | None, bool]:
 
 
 def _chosen(
-    text: str, found: Extraction | None, choices: list[str] | None
-) -> frozenset[str] | None:
-    """The letters the response commits to in so many words, or None; a box that holds a
-    formula rather than a letter yields to a letter stated in words ("**Answer: D**")."""
+    text: str, found: Candidate | None, choices: list[str] | None
+) -> tuple[frozenset[str] | None, str | None]:
+    """The letters the response commits to in so many words, or None, and the rule that read
+    them; a box that holds a formula rather than a letter yields to a letter stated in words
+    ("**Answer: D**")."""
     if found is not None and found.how == "boxed":
         boxed = choice.letters(found.text, choices) or choice.stated(found.text)
         if boxed and not choice.is_letter_only(found.text):  # "$\boxed{E = mc^2}$, option C"
             after = after_boxed(text)
             letter = choice.find_in_text(after)
-            return _stated_letters(after, choices) or (frozenset(letter) if letter else boxed)
+            stated = _stated_letters(after, choices) or (frozenset(letter) if letter else None)
+            return (stated, "choice_after_box") if stated else (boxed, found.rule)
         if boxed:
-            return boxed
+            return boxed, found.rule
     said = _stated_letters(text, choices)
     if said:
-        return said
+        return said, "choice_statement"
     if found is not None and not found.fallback:  # "(A)(C)", "B.", "C，不是 A"
         said = choice.letters(found.text, choices, spaced=False, by_text=False)
         if said:
-            return said
-    return choice.marked_correct(text)
+            return said, found.rule
+    marked = choice.marked_correct(text)
+    return marked, "choice_marked" if marked else None
 
 
 def _stated_letters(text: str, choices: list[str] | None) -> frozenset[str] | None:
@@ -515,7 +448,7 @@ _LAST_SPAN = re.compile(r"\$([^$]+)\$[^$]*$")
 
 
 def _choice_by_value(
-    found: Extraction, shown: str, gold: frozenset[str], choices: list[str]
+    found: Candidate, shown: str, gold: frozenset[str], choices: list[str]
 ) -> Step:
     """The option whose value equals the answer's, by math-verify in the sandbox."""
     span = _LAST_SPAN.search(found.text)
@@ -527,22 +460,22 @@ def _choice_by_value(
             why = "no option letter found in the prediction, and no option has its value"
             return Verdict(False, why, shown, "choice", certain=False)
         ok, why = choice.compare(frozenset(choice.LETTERS[index]), gold)
-        return Verdict(ok, f"{why} (by the option's value)", answer, "choice")
+        return Verdict(ok, f"{why} (by the option's value)", answer, "choice", rule="choice_value")
 
     return Pending(("option_index", (answer, options)), finish, "", "choice", answer, False)
 
 
-def text_check(found: Extraction, pred_text: str, gold: str) -> Verdict:
+def text_check(found: Candidate, readings: Readings, gold: str) -> Verdict:
     """Normalised text; an unanchored long answer is judged by its last line (a fallback)."""
     answer, fallback = found.text, found.fallback
     if fallback:  # a long unanchored text: its last line is the best guess
-        answer = clean(pred_text.strip().rsplit("\n", 1)[-1])[:MAX_ANSWER_CHARS]
+        answer = clean(readings.last_line)[:MAX_ANSWER_CHARS]
     correct, why = text.compare(answer, gold)
     # differing texts may still say the same ("Paris, the capital" and "Paris"): a judge's call
     return Verdict(correct, why, answer, "text", fallback, certain=correct is True)
 
 
-def smiles_check(found: Extraction, gold: str) -> Verdict:
+def smiles_check(found: Candidate, gold: str) -> Verdict:
     """Molecules by RDKit canonical SMILES."""
     answer = text.unwrap_text(found.text).strip()
     if found.how == "whole" and " " in answer:  # "The product is CCO": take the last token

@@ -22,19 +22,27 @@ unwrapper is `text.unwrap_text` and the one number pattern `numeric.NUMBER_PATTE
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sciinstruct.grading.lexicon import (
     AND,
     ANSWER,
+    ANSWER_IS_PHRASES,
+    BRACKETED_ANSWER,
+    BRACKETS,
+    CHAT_MARKERS,
+    END_OF_ANSWER,
     NOT,
+    OPTION_LABEL,
     OR,
     SENTENCE_BREAK,
     WORD,
     Rewrite,
     alternation,
     rewrite,
+    substitutions,
     word_list,
 )
 from sciinstruct.grading.numeric import NUMBER, NUMBER_PATTERN, normalize_unit, parse_unit
@@ -46,34 +54,33 @@ MAX_ANSWER_CHARS = 1000
 _SHORT_RESPONSE_CHARS = 200
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
-_BOX = re.compile(r"\\(?:boxed|fbox)\b")
+BOX = re.compile(r"\\(?:boxed|fbox)\b")
 # What may stand between two boxes that together are one answer, on one line: "$ or $x=",
 # ", ", " and ". Anything more ("but correcting the sign,") means the last box replaces the rest.
 _BOX_JOINER = re.compile(
     r"(?:[ \t$,;]|\\q?quad|\\[,;!()\[\]]|\b(?:and|or)\b|\\text\{\s*(?:and|or|,)?\s*\})*"
     r"(?:[A-Za-z](?:_\{?\w+\}?)?\s*=\s*)?"
 )
-# "The answer is", as models write it in en, zh, fr, de, es, ru and ja.
-ANSWER_IS = re.compile(
-    r"(?i)(?:\b(?:the\s+)?(?:final\s+|correct\s+|right\s+)?answer\s+(?:is|would\s+be|will\s+be)"
-    r"|(?:最终|正确)?答案(?:应该|应)?(?:是|为)|正确的?选项(?:是|为)|答えは|正解は"
-    r"|\bla\s+(?:bonne\s+|seule\s+)?réponse\s+(?:correcte\s+|finale\s+)?est"
-    r"|\bdie\s+(?:richtige\s+|korrekte\s+)?(?:End)?antwort\s+(?:ist|lautet)"
-    r"|\bla\s+respuesta\s+(?:correcta\s+|final\s+)?es(?:\s+la)?"
-    r"|(?:правильный\s+|окончательный\s+)?ответ\s*(?:—|-|это|:)"
-    r")\s*[:：=]?\s*"
-)
-# "Answer:" opening a line, or a sentence ("... ago. Final Answer: ...", "2. **结论**：...").
-_ANSWER_LABEL = re.compile(
+# "The answer is" in every language of the lexicon; "Answer:" opening a line or a sentence
+# ("... ago. Final Answer: ...", "2. **结论**：..."); GSM8K's "#### 42"; a "# Answer" heading.
+ANSWER_IS = re.compile(rf"(?i)(?:{'|'.join(ANSWER_IS_PHRASES.values())})\s*[:：=]?\s*")
+ANSWER_LABEL = re.compile(
     r"(?im)(?:^|(?<=[.!?。]))[\s>*#_]*"
     rf"(?:(?:final\s+|最终)?(?:{alternation(ANSWER)})|conclusion|结论)"
-    r"\s*[*_]*\s*[:：][*_]*\s*|^\s*####\s*"  # and GSM8K's "#### 42"
-    rf"|^[ \t]*#{{1,6}}[ \t]*(?:final\s+)?(?:{alternation(ANSWER)})[ \t:：]*$"  # "# Answer"
+    r"\s*[*_]*\s*[:：][*_]*\s*"
+)
+# GSM8K's "#### 42": opening its line, or after the prose conclusion on the same line.
+GSM8K_MARKER = re.compile(r"(?m)^\s*####\s*|(?<=[.!?)\s])####[ \t]*(?=[-+−$\d.])")
+# "【答案】B", "【正确答案】 12": a bracketed label, as Chinese exam keys write it.
+BRACKETED_LABEL = re.compile(
+    rf"{BRACKETS[0]}\s*(?:{'|'.join(BRACKETED_ANSWER)})\s*{BRACKETS[1]}\s*[:：]?\s*"
+)
+ANSWER_HEADING = re.compile(
+    rf"(?im)^[ \t]*#{{1,6}}[ \t]*(?:final\s+)?(?:{alternation(ANSWER)})[ \t:：]*$"
 )
 # Chat-template markers: whatever follows one was not the answer (a next turn, a new question).
 _CHAT_DEBRIS = re.compile(
-    r"<\|(?:im_end|im_start|endoftext|eot_id|end|user|assistant|start_header_id)\|>"
-    r"|</s>|<end_of_turn>|<start_of_turn>|(?:\n|(?<=>))[ \t]*(?:Human|User):"
+    "|".join(map(re.escape, CHAT_MARKERS + END_OF_ANSWER)) + r"|(?:\n|(?<=>))[ \t]*(?:Human|User):"
 )
 # A reasoning model's tags: `<think>` reasoning `</think>`, then the answer, maybe tagged
 # `<answer>...</answer>` (only the closing tag is sometimes written), maybe repeated.
@@ -90,22 +97,37 @@ _NEW_PROBLEM = re.compile(
 )
 # What commits a response to an answer before a new problem: a box, "#### 42", "Answer:", "the
 # answer is".
-_COMMITMENTS = (_BOX, ANSWER_IS, _ANSWER_LABEL)
+_COMMITMENTS = (BOX, ANSWER_IS, ANSWER_LABEL, GSM8K_MARKER, ANSWER_HEADING, BRACKETED_LABEL)
 # A line that comments on the result rather than stating it: "where we used 1 J = 1 N m".
 _REMARK = re.compile(r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\()")
 _ONE_NUMBER = re.compile(rf"\s*(?:[A-Za-z](?:_\{{?\w+\}}?)?\s*=\s*)?{NUMBER_PATTERN}\s*")
 
 
 @dataclass(frozen=True)
-class Extraction:
-    """The final answer found in a text and how it was found."""
+class Candidate:
+    """An answer read from a response: its `text` (tidied), `how` it was found (the kind of
+    its rule, one of `KINDS`), the `rule` that read it (a name in `rules.RULES`), the `span` of
+    the response the rule matched, and the `value` it read there before tidying."""
 
     text: str
-    how: str  # boxed | answer_is | answer_label | whole | statement | last_number
+    how: str
+    rule: str = ""
+    span: tuple[int, int] | None = None
+    value: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.rule:
+            object.__setattr__(self, "rule", self.how)
 
     @property
     def fallback(self) -> bool:
         return self.how == "last_number"
+
+
+# The older name: an extraction is a candidate.
+Extraction = Candidate
+# How an answer was found, from most to least explicit.
+KINDS = ("boxed", "answer_is", "answer_label", "whole", "statement", "last_number")
 
 
 def sanitize(text: str | bytes | None) -> str:
@@ -120,7 +142,6 @@ def sanitize(text: str | bytes | None) -> str:
     return _SURROGATES.sub("\ufffd", text).replace("\x00", "")
 
 
-_BRACE = re.compile(r"\\[{}]|[{}]")
 # Boxes tried from the end: real answers join a handful; 1,000 unclosed ones are an attack that
 # would cost a scan to the end each.
 _MAX_BOXES = 32
@@ -129,14 +150,17 @@ _MAX_BOXES = 32
 def _braced(text: str, start: int) -> tuple[str, int] | None:
     """The contents of the brace group opening at `text[start] == '{'` and the index after its
     closing brace, or None if it is never closed. `\\{` and `\\}` are literal braces."""
-    depth = 0
-    for match in _BRACE.finditer(text, start):
-        brace = match.group(0)
-        if len(brace) == 2:
+    depth, i = 0, start
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and text[i + 1 : i + 2] in ("{", "}"):
+            i += 2  # `\{`: a literal brace
             continue
-        depth += 1 if brace == "{" else -1
-        if depth == 0:
-            return text[start + 1 : match.start()], match.end()
+        if char in "{}":
+            depth += 1 if char == "{" else -1
+            if depth == 0:
+                return text[start + 1 : i], i + 1
+        i += 1
     return None
 
 
@@ -144,7 +168,7 @@ def _boxes(text: str) -> Iterator[tuple[int, int, str]]:
     """`(start, end, contents)` of each complete box, last first; a box that holds the one
     after it (`\\boxed{\\boxed{1}}`) ends the sequence: the inner one is the answer."""
     inner_start = len(text) + 1
-    for match in list(_BOX.finditer(text))[-_MAX_BOXES:][::-1]:
+    for match in list(BOX.finditer(text))[-_MAX_BOXES:][::-1]:
         rest = match.end()
         while rest < len(text) and text[rest] == " ":
             rest += 1
@@ -160,6 +184,13 @@ def _boxes(text: str) -> Iterator[tuple[int, int, str]]:
             if token:
                 inner_start = match.start()
                 yield match.start(), rest + token.end(), token.group(0)
+
+
+def box_lines(text: str) -> list[tuple[str, str]]:
+    """`(line, contents)` of each complete box, in order: the line a box sits on (up to the
+    box) and what it holds."""
+    found = [(text[:start].rsplit("\n", 1)[-1], contents) for start, _, contents in _boxes(text)]
+    return found[::-1]
 
 
 def find_boxed(text: str) -> str | None:
@@ -205,39 +236,64 @@ def _after(text: str, end: int) -> str | None:
     return line or None
 
 
-def _last_stated(text: str) -> tuple[str, str] | None:
-    """`(how, text)` of the last explicit statement of the answer, "the answer is" or
-    "Answer:": a response that changes its mind ("The answer is 0.274. Oops ... Final answer:
-    0.064") is judged on its last one."""
-    stated = [
-        (m.end(), how)
-        for how, pattern in (("answer_is", ANSWER_IS), ("answer_label", _ANSWER_LABEL))
-        for m in pattern.finditer(text)
-    ]
-    for end, how in sorted(stated, reverse=True)[:_MAX_STATEMENTS]:
+def last_statement(text: str, rules: Sequence[Any]) -> tuple[Any, str, re.Match[str]] | None:
+    """`(rule, line, match)` of the last explicit statement of the answer in `text`, each of
+    `rules` finding its statements by its `pattern` ("the answer is", "Answer:", "#### 42"):
+    a response that changes its mind ("The answer is 0.274. Oops ... Final answer: 0.064") is
+    judged on its last one."""
+    stated = [(m.end(), i, m) for i, rule in enumerate(rules) for m in rule.pattern.finditer(text)]
+    stated.sort(key=lambda s: (s[0], s[1]), reverse=True)
+    for end, i, match in stated[:_MAX_STATEMENTS]:
         found = _after(text, end)
         found = found and _TAGS.sub(" ", found).strip()
         if found and not _supposed(text, end):
-            return how, found
+            return rules[i], found, match
     return None
 
 
-def _tagged(text: str, question: str | None) -> Extraction | None:
+# An option label opening a statement's value: "(b) 42", "(c) \\sqrt{2}".
+_OPTION_LEAD = re.compile(rf"^\s*{OPTION_LABEL}\s+(?=[-+−$\\\d.])")
+# A lone number in parentheses, not a function's argument: "(3)", "（-2）".
+_PARENTHESISED_NUMBER = re.compile(rf"(?<![\w\\^_])[(（]\s*({NUMBER_PATTERN})\s*[)）]")
+
+
+def statement_value(found: str) -> str:
+    """The value an explicit statement's line states: a box in it, the values of its
+    assignments or conditions, its first math span (with a unit after it), or its words read
+    by `_stated_value`; values it rejects left out."""
+    found = without_rejected(found) or found
+    found = _OPTION_LEAD.sub("", found, count=1) or found  # "(b) 42": the label is no value
+    found = _PARENTHESISED_NUMBER.sub(r"\1", found)  # "est (3).", "是（3）": the number
+    inner = find_boxed(found)
+    if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
+        inner = assignments(_MATH_SPAN.sub(_group, found)) or _conditions_only(found)
+    if inner is None:
+        math = _MATH_SPAN.match(found)  # "$x = 5$ because ...", "$8.8 \\times 10^{10}$ m."
+        inner = _stated_value(found) if math is None else _group(math)
+        if math is not None:
+            inner += unit_after(found[math.end() :], inner)
+    return clean(inner)
+
+
+def read_tagged(
+    text: str, question: str | None, read: Callable[[str, str | None], Candidate | None]
+) -> Candidate | None:
     """The answer an `<answer>` tag holds (a lone `</answer>`: its line), read as a response of
-    its own but stated: a paragraph without a statement gives the value its last sentence opens
+    its own (by `read`, the rule engine) but stated: a paragraph without a statement gives the value its last sentence opens
     with ("... Therefore, Jean can fill 14 bags with 2 lollipops in each bag.": 14)."""
     tag = last_match(_ANSWER_TAG, text)
     if tag is None:
         return None
     content = text[: tag.start()].rsplit("\n", 1)[-1] if tag.group(1) is None else tag.group(1)
     content = _TAGS.sub(" ", content).strip()
-    found = extract(content, question) if content else None
+    found = read(content, question) if content else None
     if found is None:
         return None
     if found.fallback:
         numbered = [s for s in _SENTENCE.split(content) if re.search(r"\d", s)]
-        return Extraction(clean(_stated_value(numbered[-1])), "answer_label")
-    return Extraction(found.text, found.how if found.how in EXPLICIT else "answer_label")
+        return Candidate(clean(_stated_value(numbered[-1])), "answer_label", "answer_tag")
+    how = found.how if found.how in EXPLICIT else "answer_label"
+    return Candidate(found.text, how, "answer_tag", (tag.start(), tag.end()), content)
 
 
 # Statements tried from the end: a real answer is followed by a few hypotheticals at most.
@@ -253,13 +309,6 @@ def _supposed(text: str, end: int) -> bool:
     stops = [i for i in (window.find(p, end) for p in ("\n", ". ", "! ", "? ")) if i >= 0]
     sentence = window[start + 1 : min(stops, default=len(window))]
     return bool(_CONDITIONAL.search(sentence) and _HYPOTHETICAL.search(sentence))
-
-
-def stated_line(text: str) -> str | None:
-    """The whole line after the last "the answer is" or "Answer:" of `text`, before any value
-    is cut from it (a list such as "Ответ: 2; 7." runs past the clause break `extract` sees)."""
-    stated = _last_stated(strip_chat_debris(sanitize(text)).strip())
-    return stated[1] if stated is not None else None
 
 
 # How an answer was found, from most to least explicit; only the first three are the model's own
@@ -286,48 +335,32 @@ def strip_chat_debris(text: str) -> str:
     return text[: problem.start()] if problem else text
 
 
-def extract(text: str, question: str | None = None) -> Extraction | None:
-    """The final answer of a solution, or None when it holds nothing answer-like. With the
-    `question`, a final sentence that states several quantities is read for the asked one."""
-    text = strip_chat_debris(sanitize(text)).strip()
-    if not text:
-        return None
+def prepare(text: str) -> str:
+    """A response as the rules read it: clean text, its own turn only, stripped."""
+    return strip_chat_debris(sanitize(text)).strip()
+
+
+# The readers of the rule table (`rules.RULES`): each reads a prepared response (`text`, or
+# `committed` for the rules after the explicit ones) and returns its candidate, or None.
+
+
+def read_boxed(text: str) -> tuple[str, tuple[int, int]] | None:
+    """The last box (boxes joined as one answer), unless "The final answer is ..." follows it."""
     boxed = find_boxed(text)
-    if boxed is not None and not _FINAL_ANSWER.search(after_boxed(text)):
-        return Extraction(clean(boxed), "boxed")  # unless "The final answer is ..." follows it
-    tagged = _tagged(text, question)
-    if tagged is not None:
-        return tagged
-    stated = _last_stated(text)
-    if stated is not None:
-        how, found = stated
-        found = without_rejected(found) or found
-        inner = find_boxed(found)
-        if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
-            inner = assignments(_MATH_SPAN.sub(_group, found)) or _conditions_only(found)
-        if inner is None:
-            math = _MATH_SPAN.match(found)  # "$x = 5$ because ...", "$8.8 \times 10^{10}$ m."
-            inner = _stated_value(found) if math is None else _group(math)
-            if math is not None:
-                inner += unit_after(found[math.end() :], inner)
-        return Extraction(clean(inner), how)
-    text = committed(text)
-    said = number_word(text)
-    if said is not None:  # "The positive root of $x^2 = 9$ is three."
-        return Extraction(said, "statement")
-    if is_short(text):
-        # "so x = 1 or x = -2", "$x < -1$ or $x > 3$": one answer, two values or conditions
-        several = assignments(text) or _conditions_only(text)
-        if several is None and " " in text and WORD.search(_MATH_SPAN.sub(" ", text)):
-            statement = final_statement(text, question)  # "So the area is $12$ cm^2."
-            if statement:
-                return Extraction(clean(statement), "statement")
-        return Extraction(clean(several or text), "whole")
-    statement = final_statement(text, question)
-    if statement:
-        return Extraction(clean(statement), "statement")
-    number = last_number(text)
-    return Extraction(number, "last_number") if number is not None else None
+    if boxed is None or _FINAL_ANSWER.search(after_boxed(text)):
+        return None
+    return boxed, (0, len(text))
+
+
+def read_short(text: str, question: str | None) -> tuple[str, str]:
+    """`(how, answer)` for a response of one short line: "so x = 1 or x = -2" (two values),
+    "$x < -1$ or $x > 3$" (conditions), a sentence's statement, or the line itself."""
+    several = assignments(text) or _conditions_only(text)
+    if several is None and " " in text and WORD.search(_MATH_SPAN.sub(" ", text)):
+        statement = final_statement(text, question)  # "So the area is $12$ cm^2."
+        if statement:
+            return "statement", clean(statement)
+    return "whole", clean(several or text)
 
 
 def is_short(text: str) -> bool:
@@ -340,18 +373,11 @@ def _group(match: re.Match[str]) -> str:
     return next(g for g in match.groups() if g is not None)
 
 
-def extract_answer(text: str) -> str | None:
-    """The final answer of a solution as a string (see `extract` for how it is found)."""
-    found = extract(text)
-    return found.text if found is not None else None
-
-
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$((?:\\.|[^\\$])+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]")
 # "x = 1 or x = -2", "a = 7, b = 3": several assignments on the final line are one answer.
 _ASSIGNMENT = re.compile(
     r"(?<![\w\\])([A-Za-z](?:_\{?\w+\}?)?)\s*=\s*([^=,;]+?)(?=\s*(?:,|;|\bor\b|\band\b|\.(?:\s|$)|$))"
 )
-_JOIN = re.compile(r"\s*(?:,|;|\bor\b|\band\b)?\s*")
 # Where a statement's value ends: a new clause ("42, which is ...") or a sentence break.
 _CLAUSE_END = re.compile(r",\s+(?=[^\W\d_]{2,}|i\.e\.|e\.g\.)|\.(?:\s|$)(?!\d)")
 
@@ -434,7 +460,13 @@ _COPULA = re.compile(
 )
 # A sentence that closes a solution without stating anything: "I hope it is correct."
 _SIGN_OFF = re.compile(r"(?i)^\s*(?:I\s+hope|hope\s+(?:this|it|that)|let\s+me\s+know|feel\s+free)")
-_HAS_VALUE = re.compile(r"\d|\$|\\[A-Za-z]")
+
+
+def _has_value(sentence: str) -> bool:
+    """A digit, a `$` or a LaTeX command in `sentence`: something a value could be."""
+    if "$" in sentence or any(c.isdecimal() for c in sentence):
+        return True
+    return any(part[:1].isascii() and part[:1].isalpha() for part in sentence.split("\\")[1:])
 
 
 # ", which is of atomic dimensions": a comment on the value, holding none of its own.
@@ -479,9 +511,7 @@ def states_no_value(statement: str) -> bool:
 def _valued(line: str) -> str:
     """`line` without its closing sentences that state no value (sign-offs, comments)."""
     sentences = _SENTENCE.split(line)
-    while len(sentences) > 1 and (
-        _SIGN_OFF.match(sentences[-1]) or not _HAS_VALUE.search(sentences[-1])
-    ):
+    while len(sentences) > 1 and (_SIGN_OFF.match(sentences[-1]) or not _has_value(sentences[-1])):
         sentences.pop()
     return " ".join(sentences)
 
@@ -600,7 +630,7 @@ def assignments(line: str) -> str | None:
     if len(found) < 2 or len(set(names)) not in (1, len(names)):
         return None
     gaps = [line[a.end() : b.start()] for a, b in zip(found, found[1:], strict=False)]
-    if not all(_JOIN.fullmatch(gap) for gap in gaps):
+    if not all(gap.strip() in ("", ",", ";", "or", "and") for gap in gaps):
         return None
     if len(set(names)) > 1:
         return ", ".join(f"{m.group(1)} = {m.group(2).strip()}" for m in found)
@@ -786,23 +816,27 @@ def last_number(text: str) -> str | None:
 
 _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _REWRITES: tuple[Rewrite, ...] = (
-    (re.compile(r"(?<=\d),\\!\s*(?=\d{3})"), ","),  # 48,\! 216: a thousands separator
-    (re.compile(r"\\[dt]frac\b"), r"\\frac"),
     (re.compile(r"\*\*(.+?)\*\*|__(.+?)__"), lambda m: m.group(1) or m.group(2)),  # **17**
-    (re.compile(r"\\\$"), ""),  # an escaped dollar sign: "\$12.50" is 12.50
-    (re.compile(r"\\langle\b"), "("),  # a vector <1, 2, 3> is the tuple (1, 2, 3)
-    (re.compile(r"\\rangle\b"), ")"),
+    substitutions(
+        (r"(?<=\d),\\!\s*(?=\d{3})", ","),  # 48,\! 216: a thousands separator
+        (r"\\[dt]frac\b", "\\frac"),
+        (r"\\\$", ""),  # an escaped dollar sign: "\$12.50" is 12.50
+        (r"\\langle\b", "("),  # a vector <1, 2, 3> is the tuple (1, 2, 3)
+        (r"\\rangle\b", ")"),
+    ),
     # Symbols in their LaTeX spelling, and the Unicode minus; after the rules above, whose `\b`
     # reads `π` as a word character (`\dfracπ` stays as written).
     str.maketrans({"π": "\\pi ", "∞": "\\infty ", "∪": "\\cup ", "∈": "\\in ", "−": "-"}),
     # `(-\infty; -1)`, `[2; 5]`: the ends of an interval (or a point's coordinates) written
     # with a semicolon, as where the comma is the decimal mark
     (re.compile(r"([(\[])([^;,()\[\]]+);([^;,()\[\]]+)(?=[)\]])"), r"\1\2,\3"),
-    (re.compile(r"\\left\s*(?=[(\[|.])|\\right\s*(?=[)\]|.])"), ""),
-    (re.compile(r"\\left\s*\\\{"), r"\\{"),
-    (re.compile(r"\\right\s*\\\}"), r"\\}"),
-    (re.compile(r"\\(?:displaystyle|textstyle|!|quad|qquad)\b|\\!"), ""),
-    (re.compile(r"\\(?:text|textnormal|textrm|mbox)\s*\{\s*(?:and|or)\s*\}"), ", "),
+    substitutions(  # LaTeX sizing and spacing: no part of the value
+        (r"\\left\s*(?=[(\[|.])|\\right\s*(?=[)\]|.])", ""),
+        (r"\\left\s*\\\{", "\\{"),
+        (r"\\right\s*\\\}", "\\}"),
+        (r"\\(?:displaystyle|textstyle|!|quad|qquad)\b|\\!", ""),
+        (r"\\(?:text|textnormal|textrm|mbox)\s*\{\s*(?:and|or)\s*\}", ", "),
+    ),
     (re.compile(r"\s+"), " "),
 )
 
@@ -828,6 +862,8 @@ def clean(answer: str) -> str:
             s, changed = s[1:].strip(), True
         if s.endswith("$") and s.count("$") == 1:  # "0.3333$": a stray closing delimiter
             s, changed = s[:-1].strip(), True
+        if s.endswith("\\") and not s.endswith("\\\\"):  # "7\\": a stray backslash
+            s, changed = s[:-1].rstrip(), True
     return s
 
 

@@ -30,13 +30,10 @@ from sciinstruct.grading.equivalence import (
 )
 from sciinstruct.grading.extract import (
     EXPLICIT,
-    MAX_ANSWER_CHARS,
-    Extraction,
+    Candidate,
     brace_depth,
     clean,
     committed,
-    extract,
-    find_boxed,
     last_match,
     number_word,
     sanitize,
@@ -44,9 +41,11 @@ from sciinstruct.grading.extract import (
     unit_after,
 )
 from sciinstruct.grading.lexicon import MATH_CLOSE
-from sciinstruct.grading.metadata import load_metadata, tolerances
 from sciinstruct.grading.numeric import close, normalize_unit, parse_quantity, parse_unit
 from sciinstruct.grading.quantities import all_quantities
+from sciinstruct.grading.readings import Readings
+from sciinstruct.grading.reference import MAX_NESTING, Reference, size_problem
+from sciinstruct.grading.rules import extract
 from sciinstruct.grading.sandbox import Outcome, default_workers, shared_pool
 from sciinstruct.grading.verdict import Verdict, data_error, unsure
 
@@ -54,8 +53,6 @@ if TYPE_CHECKING:
     from sciinstruct.grading.verifier import Verifier
     from sciinstruct.records import Question
 
-# Real answers nest a few levels; 500 nested braces is an attack on a recursive parser.
-MAX_NESTING = 50
 _CACHE_SIZE = 100_000
 _KILL_MARGIN_S = 0.25
 
@@ -97,13 +94,10 @@ def grade(
     # bounds the whole call, in-process work included; the margin is for killing and
     # replacing a worker that ran out of time
     deadline = time.monotonic() + timeout - min(_KILL_MARGIN_S, timeout / 10)
-    step = _prepare(pred, gold, answer_type, unit, rtol, choices, metadata, finish_reason, question)
-    verdict = _resolve([step], timeout, workers=None, deadline=deadline)[0]
-    verdict = _without_restated_givens(verdict, question, unit, gold)
-    if judge is None:
-        return verdict
-    case = judge.case(pred, gold, question, answer_type, unit, choices)
-    return judge.review([verdict], [case])[0]
+    item = GradeItem(
+        pred, gold, answer_type, unit, rtol, choices, metadata, question, finish_reason
+    )
+    return _grade_items([item], timeout, None, judge, deadline)[0]
 
 
 def grade_question(
@@ -170,9 +164,34 @@ def restated_given(extracted: str, question: str, asked_unit: str | None) -> str
     return None
 
 
+@dataclass(frozen=True)
+class GradeItem:
+    """One pair to grade, with everything its reference needs: `grade`'s arguments as a
+    record, so a batch mixes answer types, units and tolerances freely."""
+
+    pred: str
+    gold: str
+    answer_type: str = "auto"
+    unit: str | None = None
+    rtol: float | None = None
+    choices: list[str] | None = None
+    metadata: Mapping[str, Any] | str | None = None
+    question: str | None = None
+    finish_reason: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> GradeItem:
+        """A row of a pairs file (`pred`, `gold`, and any of the optional fields by name)."""
+        fields = {name: row[name] for name in _ITEM_FIELDS if row.get(name) is not None}
+        return cls(**fields)
+
+
+_ITEM_FIELDS = tuple(GradeItem.__dataclass_fields__)
+
+
 def grade_many(
-    preds: Sequence[str],
-    golds: Sequence[str],
+    items: Sequence[GradeItem | Mapping[str, Any]] | Sequence[str],
+    golds: Sequence[str] | None = None,
     answer_types: Sequence[str] | None = None,
     units: Sequence[str | None] | None = None,
     rtol: float | None = None,
@@ -186,24 +205,48 @@ def grade_many(
     judge: Verifier | None = None,
 ) -> list[Verdict]:
     """Grade many pairs; symbolic checks run in parallel on `workers` processes (default: one
-    per core, at most 4), batched; cheap checks run in this process. The columns are per pair;
-    `rtol` is for all of them (None: each question's metadata, else 1%), as in `grade`, and so
-    are the check that `questions` (the questions' texts) enables, `finish_reasons` and the
-    `judge`, which gets all the pairs the rules cannot decide in one batch."""
+    per core, at most 4), batched; cheap checks run in this process; the `judge` gets all the
+    pairs the rules cannot decide in one batch.
+
+    `items` are `GradeItem`s (or rows with the same field names), each with its own reference,
+    unit and tolerance. The older column form is still read: `items` the predictions and
+    `golds`, `answer_types`, ... their columns, with one `rtol` for all of them.
+    """
+    if golds is not None:
+        batch = _columns(items, golds, answer_types, units, rtol, choices, metadata, questions,
+                         finish_reasons)  # fmt: skip
+    else:
+        batch = [i if isinstance(i, GradeItem) else GradeItem.from_row(i) for i in items]
+    return _grade_items(batch, timeout, workers or default_workers(), judge)
+
+
+def _columns(
+    preds: Sequence[Any],
+    golds: Sequence[str],
+    answer_types: Sequence[str] | None,
+    units: Sequence[str | None] | None,
+    rtol: float | None,
+    choices: Sequence[list[str] | None] | None,
+    metadata: Sequence[Mapping[str, Any] | str | None] | None,
+    questions: Sequence[str | None] | None,
+    finish_reasons: Sequence[str | None] | None,
+) -> list[GradeItem]:
+    """The column form of `grade_many` as items."""
     n = len(preds)
-    for name, column in (
-        ("golds", golds),
-        ("answer_types", answer_types),
-        ("units", units),
-        ("choices", choices),
-        ("metadata", metadata),
-        ("questions", questions),
-        ("finish_reasons", finish_reasons),
-    ):
+    columns = {
+        "golds": golds,
+        "answer_types": answer_types,
+        "units": units,
+        "choices": choices,
+        "metadata": metadata,
+        "questions": questions,
+        "finish_reasons": finish_reasons,
+    }
+    for name, column in columns.items():
         if column is not None and len(column) != n:
             raise ValueError(f"{name} has {len(column)} items but preds has {n}")
-    steps = [
-        _prepare(
+    return [
+        GradeItem(
             preds[i],
             golds[i],
             answer_types[i] if answer_types is not None else "auto",
@@ -211,31 +254,30 @@ def grade_many(
             rtol,
             choices[i] if choices is not None else None,
             metadata[i] if metadata is not None else None,
-            finish_reasons[i] if finish_reasons is not None else None,
             questions[i] if questions is not None else None,
+            finish_reasons[i] if finish_reasons is not None else None,
         )
         for i in range(n)
     ]
-    verdicts = _resolve(steps, timeout, workers or default_workers())
-    if questions is not None:
-        verdicts = [
-            _without_restated_givens(
-                v, questions[i], units[i] if units is not None else None, golds[i]
-            )
-            for i, v in enumerate(verdicts)
-        ]
+
+
+def _grade_items(
+    items: Sequence[GradeItem],
+    timeout: float,
+    workers: int | None,
+    judge: GradeJudge | None,
+    deadline: float | None = None,
+) -> list[Verdict]:
+    prepared = [_prepare(item) for item in items]
+    verdicts = _resolve(prepared, timeout, workers, deadline)
+    verdicts = [
+        _without_restated_givens(v, item.question, item.unit, item.gold)
+        for v, item in zip(verdicts, items, strict=True)
+    ]
     if judge is None:
         return verdicts
     cases = [
-        judge.case(
-            preds[i],
-            golds[i],
-            questions[i] if questions is not None else None,
-            answer_types[i] if answer_types is not None else "auto",
-            units[i] if units is not None else None,
-            choices[i] if choices is not None else None,
-        )
-        for i in range(n)
+        judge.case(i.pred, i.gold, i.question, i.answer_type, i.unit, i.choices) for i in items
     ]
     return judge.review(verdicts, cases)
 
@@ -245,27 +287,26 @@ class _Prepared:
     """A pair's rule check, and the second look to take if the rules find its answer wrong."""
 
     step: Step
-    second_looks: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    second_looks: tuple[tuple[str, tuple[str, tuple[Any, ...]]], ...] = ()  # (rule, task)
 
 
-def _prepare(
-    pred: Any,
-    gold: Any,
-    answer_type: str | None,
-    unit: str | None,
-    rtol: float | None,
-    choices: list[str] | None,
-    metadata: Mapping[str, Any] | str | None = None,
-    finish_reason: str | None = None,
-    question: str | None = None,
-) -> _Prepared:
-    prepared = _prepare_step(
-        pred, gold, answer_type, unit, rtol, choices, metadata, finish_reason, question
+def _prepare(item: GradeItem) -> _Prepared:
+    ref = Reference.parse(
+        item.gold,
+        item.answer_type,
+        item.unit,
+        item.choices,
+        item.rtol,
+        item.metadata,
+        item.question,
+    )
+    prepared = (
+        ref if isinstance(ref, Verdict) else _prepare_step(item.pred, ref, item.finish_reason)
     )
     if not isinstance(prepared, _Prepared):
         prepared = _Prepared(prepared)
     step = prepared.step
-    if finish_reason != "length":
+    if item.finish_reason != "length":
         return prepared
     if isinstance(step, Verdict):
         return _Prepared(replace(step, truncated=True))
@@ -279,7 +320,7 @@ def _second_look(
     kind: str,
     unit: str | None,
     rtol: float,
-    found: Extraction | None,
+    found: Candidate | None,
     written: bool = False,
 ) -> tuple[str, tuple[Any, ...]] | None:
     """The sandbox task that reads the whole response with math-verify's own extraction, for a
@@ -324,47 +365,50 @@ def _unit_differs(response: str, unit: str) -> bool:
 _SECOND_LOOK_CHARS = 4000
 
 
-def _prepare_step(
-    pred: Any,
-    gold: Any,
-    answer_type: str | None,
-    unit: str | None,
-    rtol: float | None,
-    choices: list[str] | None,
-    metadata: Mapping[str, Any] | str | None,
-    finish_reason: str | None,
-    question: str | None = None,
-) -> Step | _Prepared:
-    try:
-        kind = types.resolve(answer_type)
-    except ValueError as exc:
-        return Verdict(None, str(exc), None, str(answer_type))
-    if kind in types.JUDGE_ONLY_TYPES:
-        why = f"a {kind} is not graded by rules: configure a judge (--judge-backend) to grade it"
-        return Verdict(None, why, None, kind, certain=False)
-    try:
-        meta = load_metadata(metadata)
-        # no tolerance asked for: a decimal against an exact value is judged by its figures
-        written = rtol is None and meta.get("rtol") is None and meta.get("atol") is None
-        rtol, atol = tolerances(rtol, meta)
-    except ValueError as exc:
-        return data_error(str(exc), kind)
-    pred_text, gold_text = sanitize(pred), sanitize(gold)
-    if kind in types.EXTERNAL_TYPES:  # their references may be JSON specs, even empty
-        options = {"unit": unit, "rtol": rtol, "atol": atol, "choices": choices, "metadata": meta}
-        return external_check(kind, pred_text, gold_text.strip(), options)
+def _prepare_step(pred: Any, ref: Reference, finish_reason: str | None) -> Step | _Prepared:
+    pred_text = sanitize(pred)
+    kind, gold_answer, unit, rtol = ref.answer_type, ref.answer, ref.unit, ref.rtol
+    if kind in types.EXTERNAL_TYPES:
+        options = {
+            "unit": unit,
+            "rtol": rtol,
+            "atol": ref.atol,
+            "choices": ref.choices,
+            "metadata": ref.metadata,
+        }
+        return external_check(kind, pred_text, gold_answer, options)
     # what every check below reads (they do not cut it again): the response's own turn
     pred_text = strip_chat_debris(pred_text)
-    boxed = find_boxed(gold_text)
-    gold_answer = clean(boxed if boxed is not None else gold_text)
-    problem = _size_problem(gold_answer)
-    if problem:
-        return data_error(problem, kind)
-    if kind == "auto":
-        kind = types.infer(gold_answer, choices, unit)
     if kind in ("numeric", "expression"):  # a name such as 2,5-dimethylhexane is left alone
         pred_text = numeric.canonical_numbers(pred_text, _multiplies_out(gold_answer, unit))
-    found = extract(pred_text, question)  # the question tells which stated quantity is asked
+    found = extract(pred_text, ref.question)  # the question tells which stated quantity is asked
+    step = _check(pred_text, ref, found, finish_reason)
+    return _stamped(step, found.rule if found is not None else None)
+
+
+def _stamped(prepared: Step | _Prepared, rule: str | None) -> Step | _Prepared:
+    """`prepared`, whose verdict names `rule` as the one that read the answer unless the check
+    read it another way (and named that)."""
+    if rule is None:
+        return prepared
+    if isinstance(prepared, _Prepared):
+        return replace(prepared, step=_stamped(prepared.step, rule))
+    if isinstance(prepared, Verdict):
+        return prepared if prepared.rule else replace(prepared, rule=rule)
+    finish = prepared.finish
+    return replace(
+        prepared, finish=lambda value: _stamped(finish(value), rule), rule=prepared.rule or rule
+    )
+
+
+def _check(
+    pred_text: str, ref: Reference, found: Candidate | None, finish_reason: str | None
+) -> Step | _Prepared:
+    """The check of `found`, the answer the rules read from the prepared response
+    `pred_text`, against `ref`."""
+    kind, gold_answer, unit, rtol = ref.answer_type, ref.answer, ref.unit, ref.rtol
+    written = ref.tolerance.by_figures
+    readings = Readings(pred_text)  # what the checks may ask of the response
     if finish_reason == "length" and (found is None or found.how not in EXPLICIT):
         why = (
             "cut off by the token limit (finish_reason=length) before stating an answer: "
@@ -375,12 +419,12 @@ def _prepare_step(
             Verdict(False, why, shown, kind, found is not None and found.fallback), gold_answer
         )
     if kind == "choice":
-        return choice_check(pred_text, gold_answer, choices)
+        return choice_check(pred_text, gold_answer, ref.choices)
     if found is None:
         verdict = Verdict(False, "no answer found in the prediction", None, kind, certain=False)
         second = _second_look(pred_text, gold_answer, kind, unit, rtol, None, written)
-        return _Prepared(wrong(verdict, gold_answer), _looks(second))
-    problem = _size_problem(found.text)
+        return _Prepared(wrong(verdict, gold_answer), _looks(_reread(second)))
+    problem = size_problem(found.text)
     if problem:
         shown = found.text[:200]
         return wrong(
@@ -388,25 +432,33 @@ def _prepare_step(
         )
     if kind == "numeric" and not unit and numeric.clock_seconds(gold_answer) is not None:
         # 14:05 reads as a number with a unit; a time of day is compared as one
-        return expression_check(found, pred_text, gold_answer, rtol, written)
+        return expression_check(found, readings, gold_answer, rtol, written)
     second = _second_look(pred_text, gold_answer, kind, unit, rtol, found, written)
     if kind == "numeric":
-        check = numeric_check(found, pred_text, gold_answer, unit, rtol, atol, written)
-        return _Prepared(check, _looks(second))
+        return _Prepared(numeric_check(found, ref, readings), _looks(_reread(second)))
     if kind == "text":
-        return text_check(found, pred_text, gold_answer)
+        return text_check(found, readings, gold_answer)
     if kind == "smiles":
         return smiles_check(found, gold_answer)
     # a reference that lists several values: the response's final statement read as a list
-    listed = several.plan(found, pred_text, gold_answer, rtol, question)
+    listed = several.plan(found, pred_text, gold_answer, rtol, ref.question)
     if listed is not None and listed.verdict is not None:
-        return Verdict(*listed.verdict, listed.read or found.text, kind, found.fallback)
-    looks = _looks(listed.task if listed is not None else None, second)
-    return _Prepared(expression_check(found, pred_text, gold_answer, rtol, written), looks)
+        verdict = Verdict(*listed.verdict, listed.read or found.text, kind, found.fallback)
+        return replace(verdict, rule=listed.rule)
+    listing = (listed.rule, listed.task) if listed is not None and listed.task else None
+    looks = _looks(listing, _reread(second))
+    return _Prepared(expression_check(found, readings, gold_answer, rtol, written), looks)
 
 
-def _looks(*tasks: tuple[str, tuple[Any, ...]] | None) -> tuple[tuple[str, tuple[Any, ...]], ...]:
-    return tuple(task for task in tasks if task is not None)
+def _looks(*looks: tuple[str, Any] | None) -> tuple[tuple[str, tuple[str, tuple[Any, ...]]], ...]:
+    """The second looks that are there, each as `(rule, task)`: the rule names the reading
+    that credits the answer when the task finds it right."""
+    return tuple(look for look in looks if look is not None and look[1] is not None)
+
+
+def _reread(task: tuple[str, tuple[Any, ...]] | None) -> tuple[str, Any]:
+    """math-verify's own reading of the whole response, as a second look."""
+    return "math_verify_response", task
 
 
 def _multiplies_out(gold: str, unit: str | None) -> bool:
@@ -416,16 +468,6 @@ def _multiplies_out(gold: str, unit: str | None) -> bool:
         return False
     stated = parse_quantity(clean(gold))
     return stated is None or abs(stated.value) >= 1000
-
-
-def _size_problem(answer: str) -> str | None:
-    if not answer.strip():
-        return "empty answer"
-    if len(answer) > MAX_ANSWER_CHARS:
-        return f"answer is {len(answer):,} characters (limit {MAX_ANSWER_CHARS:,})"
-    if brace_depth(answer) > MAX_NESTING:
-        return f"brackets nest deeper than {MAX_NESTING} levels"
-    return None
 
 
 _cache: OrderedDict[tuple[str, tuple[Any, ...]], Any] = OrderedDict()
@@ -491,12 +533,17 @@ def _resolve(
     ]
     if not looks:
         return verdicts
-    outcomes = _run_cached([task for _, task in looks], timeout, workers, deadline)
-    for (i, _), outcome in zip(looks, outcomes, strict=True):
+    outcomes = _run_cached([task for _, (_, task) in looks], timeout, workers, deadline)
+    for (i, (rule, _)), outcome in zip(looks, outcomes, strict=True):
         if outcome.error is None and outcome.value[0] is True and not verdicts[i].correct:
             _, reason, extracted = outcome.value
             verdicts[i] = replace(
-                verdicts[i], correct=True, reason=reason, extracted=extracted, certain=True
+                verdicts[i],
+                correct=True,
+                reason=reason,
+                extracted=extracted,
+                certain=True,
+                rule=rule,
             )
     return verdicts
 
@@ -539,6 +586,7 @@ def _failure_verdict(step: Pending, outcome: Outcome, check: Outcome, timeout: f
         check = Outcome(None)  # no time left to read the reference alone: not blamed on it
     if check.error or check.value:
         why = check.value or f"parsing it {check.error}"
-        return data_error(str(why), step.answer_type, step.extracted)
+        return replace(data_error(str(why), step.answer_type, step.extracted), rule=step.rule)
     why = f"prediction: symbolic check {what}"
-    return unsure(Verdict(False, why, step.extracted, step.answer_type, step.fallback))
+    verdict = Verdict(False, why, step.extracted, step.answer_type, step.fallback, rule=step.rule)
+    return unsure(verdict)

@@ -31,6 +31,43 @@ ANSWER = {
     "ru": "ответ",
 }
 
+# Answer labels in brackets, as Chinese exam keys write them: "【答案】B", "【正确答案】12".
+BRACKETED_ANSWER = ("答案", "正确答案", "最终答案", "Answer")
+BRACKETS = ("【", "】")
+# Tokens some models and benchmark harnesses end an answer or an explanation with (GAOKAO-style
+# prompts ask for "<eoa>" after the answer): whatever follows one is not the answer.
+END_OF_ANSWER = ("<eoa>", "<eoe>", "<EOA>", "<EOE>")
+# Chat-template markers: whatever follows one is a next turn or a new question.
+CHAT_MARKERS = (
+    "<|im_end|>",
+    "<|im_start|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|end|>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|start_header_id|>",
+    "</s>",
+    "<end_of_turn>",
+    "<start_of_turn>",
+)
+# An option label in front of a value in a free-form answer ("the answer is (b) 42"): the
+# label is not part of the value.
+OPTION_LABEL = r"[(（]\s*[a-hA-H]\s*[)）]"
+# "The answer is", as models write it: per language, a regex fragment (the caller adds what may
+# follow: a colon, an equals sign).
+ANSWER_IS_PHRASES = {
+    # zero-shot-CoT's trigger puts the format in parentheses: "the answer (arabic numerals) is"
+    "en": r"\b(?:the\s+)?(?:final\s+|correct\s+|right\s+)?answer\s+(?:\([^()\n]{1,40}\)\s+)?"
+    r"(?:is|would\s+be|will\s+be)",
+    "zh": r"(?:最终|正确)?答案(?:应该|应)?(?:是|为)|正确的?选项(?:是|为)",
+    "ja": r"答えは|正解は",
+    "fr": r"\bla\s+(?:bonne\s+|seule\s+)?réponse\s+(?:correcte\s+|finale\s+)?est",
+    "de": r"\bdie\s+(?:richtige\s+|korrekte\s+)?(?:End)?antwort\s+(?:ist|lautet)",
+    "es": r"\bla\s+respuesta\s+(?:correcta\s+|final\s+)?es(?:\s+la)?",
+    "ru": r"(?:правильный\s+|окончательный\s+)?ответ\s*(?:—|-|это|:)",
+}
+
 
 def word_list(text: str) -> tuple[str, ...]:
     """The words of `text`, split at whitespace: a long word list written as one string."""
@@ -67,6 +104,21 @@ SPACING = re.compile(r"\\[,;: !]|~")
 # One step of a rewrite table: a pattern and its replacement, or a `str.maketrans` table for
 # single characters (no regex needed to swap `−` for `-`).
 Rewrite = tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]] | dict[int, str]
+
+
+def substitutions(*rows: tuple[str, str | Callable[[re.Match[str]], str]]) -> Rewrite:
+    """One rewrite step for a table of independent rewrites: `(pattern, replacement)` rows
+    (a literal string, or a function of the match) compiled into one alternation and applied
+    in one left-to-right pass, the first row that matches at a position winning. Rows must not
+    feed each other (a row's output is not read again by another row)."""
+    pattern = re.compile("|".join(f"(?P<r{i}>{row})" for i, (row, _) in enumerate(rows)))
+    replacements = [replacement for _, replacement in rows]
+
+    def replace(match: re.Match[str]) -> str:
+        replacement = replacements[int(match.lastgroup[1:])]  # type: ignore[index]
+        return replacement(match) if callable(replacement) else replacement
+
+    return pattern, replace
 
 
 def rewrite(text: str, steps: tuple[Rewrite, ...]) -> str:

@@ -204,11 +204,48 @@ def _by_value(
             ok = written_precision_match(pred, values[0], gold, values[1])
             if ok is not None:
                 return [ok, f"{'equal' if ok else 'not equal'} to the precision written"]
+        items = None if _DECIMAL.search(pred) else _items_by_figures(pred_item, gold, gold_item)
+        if items is not None:
+            return [items, f"items {'equal' if items else 'not equal'} to the precision written"]
         if not _DECIMAL.search(gold) and _rounded_too_far(pred, gold, gold_item):
             return [False, "a decimal that is not an item of the reference to 3 figures or more"]
     decimal = _DECIMAL.search(pred) or _DECIMAL.search(gold)
     if rtol is not None and decimal and _numerically_close(pred_item, gold_item, rtol):
         return [True, f"equal when evaluated numerically (rtol={rtol:g})"]
+    return None
+
+
+def _items_by_figures(pred_item: Any, gold: str, gold_item: Any) -> bool | None:
+    """For a reference that writes each item of a tuple, interval or vector as a decimal
+    (`(0.33, 0.67)`), whether the answer's exact items (`(1/3, 2/3)`: the caller checks that
+    it writes no decimal, two decimals being the tolerance's to judge) round to them at the
+    reference's own precision, in order; None when the shapes or the writing do not fit."""
+    preds, golds = _ordered_items(pred_item), _ordered_items(gold_item)
+    written = _DECIMAL_LITERAL.findall(gold)
+    if preds is None or golds is None or not (len(preds) == len(golds) == len(written) >= 2):
+        return None
+    if type(pred_item) is not type(gold_item):
+        return None
+    values = [(_real(p), _real(g)) for p, g in zip(preds, golds, strict=True)]
+    if any(p is None or g is None for p, g in values):
+        return None
+    matches = [
+        written_precision_match("", p, text, g)
+        for (p, g), text in zip(values, written, strict=True)
+    ]
+    return None if None in matches else all(matches)
+
+
+def _ordered_items(item: Any) -> list[Any] | None:
+    """The items of an interval (its ends), a tuple or a matrix, in order; None otherwise."""
+    import sympy
+
+    if isinstance(item, sympy.Interval):
+        return [item.start, item.end]
+    if isinstance(item, sympy.Tuple):
+        return list(item.args)
+    if isinstance(item, sympy.MatrixBase):
+        return list(item)
     return None
 
 
@@ -317,7 +354,18 @@ def _as_tuple(item: Any, other: Any) -> tuple[Any, ...] | None:
 
 
 # `g(x) =`: a function's name on the left of a definition, which names the curve `y`
-_FUNCTION_NAME = re.compile(r"^\s*[A-Za-z]\s*\(\s*[a-z]\s*\)\s*$")
+
+
+def _names_a_function(lhs: str) -> bool:
+    """`f(x)`, `g ( t )`: one letter applied to one lower-case variable."""
+    t = "".join(lhs.split())
+    return (
+        len(t) == 4
+        and t[0].isascii()
+        and t[0].isalpha()
+        and t[1] + t[3] == "()"
+        and "a" <= t[2] <= "z"
+    )
 
 
 def _equation(item: Any, text: str) -> Any:
@@ -329,7 +377,7 @@ def _equation(item: Any, text: str) -> Any:
     if text.count("=") != 1 or re.search(r"[<>!]=|\\[lg]eq?", text):
         return None
     lhs, rhs = text.split("=")
-    sides = [_parse("y" if _FUNCTION_NAME.match(lhs) else lhs), _parse(rhs)]
+    sides = [_parse("y" if _names_a_function(lhs) else lhs), _parse(rhs)]
     if not (sides[0] and sides[1]) or any(isinstance(side[0], str) for side in sides):
         return None
     try:

@@ -16,7 +16,14 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from sciinstruct.grading.lexicon import APPROX_SIGN, DEGREE_SIGN, SPACING, Rewrite, rewrite
+from sciinstruct.grading.lexicon import (
+    APPROX_SIGN,
+    DEGREE_SIGN,
+    SPACING,
+    Rewrite,
+    rewrite,
+    substitutions,
+)
 from sciinstruct.grading.text import unwrap_text
 
 _MAX_UNIT_CHARS = 80
@@ -208,14 +215,16 @@ _UNIT_WORDS = {
 }
 _UNIT_REWRITES: tuple[Rewrite, ...] = (
     str.maketrans({"$": " "}),  # SciBench writes units as math: `$\\mathrm{kJ} \\mathrm{mol}^{-1}$`
-    (re.compile(r"\\(?:text|textnormal|textrm|mathrm|rm|operatorname|mbox|mathit)\b"), ""),
-    (re.compile(rf"(?:{DEGREE_SIGN}|°)\s*C\b|℃"), "degC"),
-    (re.compile(rf"(?:{DEGREE_SIGN}|°)\s*F\b"), "degF"),
-    (re.compile(rf"{DEGREE_SIGN}|°|\\degree"), "degree"),
-    (re.compile(r"(?:\\mu|μ|µ)\s*"), "u"),
-    (re.compile(r"\\Omega|Ω"), "ohm"),
-    (re.compile(r"\\AA|Å"), "angstrom"),
-    (re.compile(r"\bAU\b"), "au"),  # pint's AU is the absorbance unit; answers mean the distance
+    substitutions(
+        (r"\\(?:text|textnormal|textrm|mathrm|rm|operatorname|mbox|mathit)\b", ""),
+        (rf"(?:{DEGREE_SIGN}|°)\s*C\b|℃", "degC"),
+        (rf"(?:{DEGREE_SIGN}|°)\s*F\b", "degF"),
+        (rf"{DEGREE_SIGN}|°|\\degree", "degree"),
+        (r"(?:\\mu|μ|µ)\s*", "u"),
+        (r"\\Omega|Ω", "ohm"),
+        (r"\\AA|Å", "angstrom"),
+        (r"\bAU\b", "au"),  # pint's AU is the absorbance unit; answers mean the distance
+    ),
     str.maketrans({"¢": " cent"}),  # after `µ\s*`, which would eat its space
     (re.compile(r"[^\W\d_]+"), lambda m: _UNIT_WORDS.get(m.group(0), m.group(0))),
     (re.compile(r"\\(?:cdot|times)|·|⋅|×"), "*"),
@@ -223,8 +232,7 @@ _UNIT_REWRITES: tuple[Rewrite, ...] = (
     (SPACING, " "),
     (re.compile(r"\^\s*\{\s*([-+−]?\s*[\d.]+)\s*\}"), r"^\1"),
     str.maketrans({"{": " ", "}": " ", "−": "-"}),
-    (re.compile(r"\s+"), " "),
-    (re.compile(r" ?\^ ?"), "^"),
+    substitutions((r"\s*\^\s*", "^"), (r"\s+", " ")),
 )
 
 
@@ -513,7 +521,7 @@ def written_precision_match(
 # thousands with points, spaces or (Swiss) apostrophes: "1.250 Euro", "2 500,75 €", "0,125".
 # The response's language decides how its separators are read; a few frequent function words
 # (and Cyrillic letters) tell it, no language model needed.
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+
 # a word of two letters or more, not a LaTeX command (`\\text`) nor a variable (`y`)
 _WORD = re.compile(r"(?<![\\\w])[^\W\d_]{2,}")
 _DECIMAL_COMMA_WORDS = frozenset(
@@ -547,7 +555,7 @@ def writes_decimal_comma(text: str) -> bool:
     often German, Spanish, French, Italian, Portuguese function words than English ones, or
     it is in Cyrillic)."""
     sample = text[-_LANGUAGE_SAMPLE_CHARS:]
-    if _CYRILLIC.search(sample):
+    if any("\u0400" <= c <= "\u04ff" for c in sample):  # Cyrillic
         return True
     # "Jeder Gast zahlt 1.250 €.": a short sentence has few function words, so a currency
     # written after its amount and accented words count too
@@ -642,7 +650,7 @@ def canonical_numbers(text: str, scales: bool = True) -> str:
         s = _LATEX_E.sub(lambda m: f"e{m.group(2) or ''}{m.group(3)}".replace("−", "-"), s)
     s = _BARE_DECIMAL.sub("0.", s)
     s = _SUPERSCRIPTS.sub(_superscript, s)
-    if _VULGAR_OR_SLASH.search(s):
+    if not _VULGAR_OR_SLASH.isdisjoint(s):
         s = _UNICODE_FRACTION.sub(_unicode_fraction, _VULGAR.sub(_vulgar, s))
     if "\\SI" in s or "\\qty" in s:
         s = _SIUNITX.sub(lambda m: f"{m.group(1)}\\,\\mathrm{{{siunitx_unit(m.group(2))}}}", s)
@@ -663,7 +671,7 @@ _VULGAR_FRACTIONS = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾":
 _VULGAR_FRACTIONS |= {"⅖": "2/5", "⅗": "3/5", "⅘": "4/5", "⅙": "1/6", "⅚": "5/6", "⅛": "1/8"}
 _VULGAR_FRACTIONS |= {"⅜": "3/8", "⅝": "5/8", "⅞": "7/8", "⅐": "1/7", "⅑": "1/9", "⅒": "1/10"}
 _VULGAR = re.compile(rf"(\d?)([{''.join(_VULGAR_FRACTIONS)}])")
-_VULGAR_OR_SLASH = re.compile(rf"[⁄{''.join(_VULGAR_FRACTIONS)}]")
+_VULGAR_OR_SLASH = frozenset("⁄" + "".join(_VULGAR_FRACTIONS))
 # after the glyphs are spelt out: 3⁄5, and the mixed number 12 3⁄5 (12¾ is 12 3⁄4)
 _UNICODE_FRACTION = re.compile(r"(?<![\d.])(?:(\d+)\s*)?(\d+)⁄(\d+)(?!\d|\.\d)")
 

@@ -24,12 +24,13 @@ from sciinstruct.grading import numeric
 from sciinstruct.grading.answer_types import has_prose
 from sciinstruct.grading.extract import (
     EXPLICIT,
-    Extraction,
+    Candidate,
+    box_lines,
     find_boxed,
     last_match,
-    stated_line,
 )
 from sciinstruct.grading.lexicon import AND, MATH_DELIMITERS, OR, PART, ZH_AND_OR, alternation
+from sciinstruct.grading.rules import stated_line
 from sciinstruct.grading.text import unwrap_text
 
 # The end of a response holds its final statement; a list answer never needs more.
@@ -116,6 +117,7 @@ class Plan:
     verdict: tuple[bool, str] | None = None
     task: tuple[str, tuple[Any, ...]] | None = None
     read: str | None = None  # the values read from the response, for the verdict's `extracted`
+    rule: str = "list_reading"  # how they were read: the final statement, its parts' boxes or lines
 
 
 def reference_items(gold: str) -> list[Item] | None:
@@ -145,7 +147,7 @@ def _listed(body: str) -> str:
 
 
 def plan(
-    found: Extraction,
+    found: Candidate,
     pred_text: str,
     gold: str,
     rtol: float,
@@ -164,8 +166,13 @@ def plan(
             break
     if read is None and _ends_in_named_tuple(before):  # `(R, \delta) = \boxed{(a, b)}`
         read = _one_group(f"(_) = {statement}", len(golds))
+    rule = "list_reading"
+    if read is None and found.how == "boxed":  # "(a) \\boxed{2}\n(b) \\boxed{5}": a box a part
+        read = _boxed_parts(pred_text, len(golds))
+        rule = "boxed_parts" if read is not None else rule
     if read is None and found.how not in EXPLICIT:
         read = _parts_reading(pred_text, len(golds))
+        rule = "parts_reading" if read is not None else rule
     shaped = _INTERVAL.search(statement) or _ends_in_membership(before)
     if read is None and shaped and not _INTERVAL.search(gold):
         return Plan(verdict=(False, "an interval or inequality is not a list of values"))
@@ -184,12 +191,12 @@ def plan(
     read_text = ", ".join(pred_values)
     if numbers[0] is not None and numbers[1] is not None:
         decided = _numeric_plan(numbers[0], numbers[1], ordered, rtol)
-        return replace(decided, read=read_text) if decided is not None else None
+        return replace(decided, read=read_text, rule=rule) if decided is not None else None
     task = ("items_equal", (tuple(pred_values), tuple(gold_values), ordered, rtol))
-    return Plan(task=task, read=read_text)
+    return Plan(task=task, read=read_text, rule=rule)
 
 
-def _endpoints(found: Extraction, pred_text: str, gold: str) -> Plan | None:
+def _endpoints(found: Candidate, pred_text: str, gold: str) -> Plan | None:
     """Against an interval-looking reference `(-2, 5)` (two ascending numbers), a response
     that lists the two values without brackets ("-2, 5") states endpoints: wrong (rule 9)."""
     inner = _outer(gold.strip(), "(", ")")
@@ -200,7 +207,8 @@ def _endpoints(found: Extraction, pred_text: str, gold: str) -> Plan | None:
     if _INTERVAL.search(statement):  # `x > -2, x < 6` is the interval
         return None
     read = _response_items(statement, 2)
-    if read is None or read[1] or _distinct_names(read[0]) or _tidy(statement)[:1] in "([":
+    bracketed = _tidy(statement).startswith(("(", "[", "{", "\\{"))  # a pair or a set: read
+    if read is None or read[1] or _distinct_names(read[0]) or bracketed:
         return None
     return Plan(verdict=(False, "two values listed, not the interval or pair asked for"))
 
@@ -297,13 +305,21 @@ def _named_by_question(gold: str, question: str | None) -> list[Item] | None:
     return [Item(i[0], n) for i, n in zip(items, names, strict=True)]  # type: ignore[index]
 
 
-def _statements(found: Extraction, pred_text: str) -> list[str]:
+def _statements(found: Candidate, pred_text: str) -> list[str]:
     """Where a list answer is read from, first to try first: an answer line's whole rest when
     its value was cut at a separator ("Ответ: 2; 7." states two values), then `_statement`."""
     statement = _statement(found, pred_text)
     line = stated_line(pred_text) if found.how in ("answer_is", "answer_label") else None
     at = line.find(found.text) if line and find_boxed(line) is None else -1
     return [line[at:], statement] if line and at >= 0 and line[at:] != statement else [statement]
+
+
+def _boxed_parts(pred_text: str, k: int) -> tuple[list[Item], bool] | None:
+    """The k last boxes of a response when each opens a part-labelled line, in order."""
+    boxes = box_lines(pred_text)[-k:]
+    if len(boxes) < k or not all(_PART_LABEL.match(line) for line, _ in boxes):
+        return None
+    return _response_items(" ; ".join(contents for _, contents in boxes), k)
 
 
 def _parts_reading(pred_text: str, k: int) -> tuple[list[Item], bool] | None:
@@ -316,7 +332,7 @@ def _parts_reading(pred_text: str, k: int) -> tuple[list[Item], bool] | None:
     return (items, True) if items else None
 
 
-def _statement(found: Extraction, pred_text: str) -> str:
+def _statement(found: Candidate, pred_text: str) -> str:
     """The text a list answer is read from: the model's own box or answer line, else the
     final line of the response (with the part-labelled lines just before it)."""
     if found.how in EXPLICIT:

@@ -21,7 +21,11 @@ class Verdict:
     verdict keeps the judge's raw reply in `judge_raw`. `judge_label` is what the model
     verifier said, when one was asked (`grading.verifier`): correct, incorrect, invalid (a cut
     off, repetitive or answerless response: wrong, counted apart in eval tables), unparseable
-    or error (the rules' verdict then stands).
+    or error (the rules' verdict then stands). `rule` names the extraction rule that
+    read the answer (a name in `rules.RULES`, or one of the readings a check makes of its own:
+    `last_quantity`, `last_in_dimension`, `display_result`, `math_verify_response`,
+    `boxed_parts`, `list_reading`, `parts_reading`, the `choice_*` readers); None when no
+    answer was read.
     """
 
     correct: bool | None
@@ -34,6 +38,7 @@ class Verdict:
     source: str = "rules"
     judge_raw: str | None = None
     judge_label: str | None = None
+    rule: str | None = None
 
     @property
     def data_error(self) -> bool:

@@ -82,7 +82,7 @@ def correctness(
 @register_reward("format")
 def answer_format(completions: list[Any], **kw: Any) -> list[float | None]:
     """1.0 when a final answer is stated explicitly (`\\boxed{}`, "the answer is", "Answer:")."""
-    from sciinstruct.grading.extract import extract
+    from sciinstruct.grading.rules import extract
 
     rewards: list[float | None] = []
     for completion in completions:
