@@ -265,7 +265,7 @@ def _grade_items(
     items: Sequence[GradeItem],
     timeout: float,
     workers: int | None,
-    judge: GradeJudge | None,
+    judge: Verifier | None,
     deadline: float | None = None,
 ) -> list[Verdict]:
     prepared = [_prepare(item) for item in items]
