@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "report": "curation",
     "tasks": "tasks",
     "serve": "serve",
+    "serve-grader": "serve_grader",
     "view": "view",
     "override": "view",
     "run": "run",
