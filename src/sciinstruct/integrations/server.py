@@ -29,6 +29,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sciinstruct.errors import SciInstructError
 from sciinstruct.grading.sandbox import WorkerPool, default_workers
 from sciinstruct.integrations.openrlhf import response_of, to_protocol
 from sciinstruct.integrations.scoring import DEFAULT_TIMEOUT_S, RewardSelection
@@ -223,11 +224,16 @@ def _timeout(value: Any, where: str, config: ServerConfig) -> float:
 
 
 def _selection(body: Mapping[str, Any], default: RewardSelection) -> RewardSelection:
+    """A request's own rewards: registry names only, never `module:function`, which would let a
+    client make the server import any module."""
     if body.get("rewards") is None and body.get("weights") is None:
         return default
+    names = body.get("rewards") or list(default.names)
+    if not isinstance(names, list) or not all(isinstance(n, str) and ":" not in n for n in names):
+        raise HTTPError(400, "rewards: expected a list of registered reward names")
     try:
-        return RewardSelection.of(body.get("rewards") or list(default.names), body.get("weights"))
-    except (ValueError, TypeError) as exc:  # InputError is a ValueError too
+        return RewardSelection.of(names, body.get("weights"))
+    except (SciInstructError, ValueError, TypeError) as exc:
         raise HTTPError(400, f"rewards: {exc}") from None
 
 
