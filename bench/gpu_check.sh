@@ -117,7 +117,7 @@ if have deepspeed; then
     --config_file src/sciinstruct/configs/accelerate/zero2.yaml --num_processes "$GPUS" \
     --main_process_port 0 -m sciinstruct.cli.main train sft --data "$OUT/sft.jsonl" \
     --out "$OUT/sft_zero2" --model "$MODEL" --max-steps 5 --finetune full --batch-size 4 \
-    --max-length 256 --set logging_steps=1 --set eval_fraction=0 --set warmup=0 \
+    --max-length 256 --set logging_steps=1 --set eval_fraction=0 --set warmup_ratio=0 \
     --set precision=bf16
   step sft_zero2_logged 10 "$PY" -c "
 import json

@@ -8,6 +8,7 @@ item did to it (a regex or parser that never returns, a flood of memory). Only t
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sciinstruct.integrations.scoring import RewardSelection, score_one
@@ -22,11 +23,14 @@ def score(
     weights: list[float],
     timeout: float,
 ) -> dict[str, Any]:
-    """One item's score row (`sciinstruct.integrations.scoring`)."""
+    """One item's score row (`sciinstruct.integrations.scoring`), with `elapsed_s`, the seconds
+    its grading took in this worker."""
+    start = time.monotonic()
     selection = RewardSelection(tuple(rewards), tuple(weights))
-    return score_one(
+    row = score_one(
         response, reference, question, selection, timeout=timeout, finish_reason=finish_reason
     )
+    return {**row, "elapsed_s": round(time.monotonic() - start, 4)}
 
 
 def warmup() -> None:

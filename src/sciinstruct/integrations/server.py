@@ -4,7 +4,8 @@ Three routes (a Starlette app; `sciinstruct serve-grader` runs it on uvicorn or 
 
 - `POST /grade` `{"items": [{"response", "reference", "question"?, "finish_reason"?,
   "timeout"?}, ...], "rewards"?: [...], "weights"?: [...]}` answers `{"verdicts": [...]}`, one
-  score row per item (`sciinstruct.integrations.scoring`) plus `timed_out`. Each item carries
+  score row per item (`sciinstruct.integrations.scoring`) plus `timed_out` and `elapsed_s` (the
+  seconds its worker spent on it). Each item carries
   its own reference: a string, or `{"answer", "unit", "answer_type", "choices", "tolerance"}`.
 - `POST /get_reward` speaks OpenRLHF's remote reward protocol: `{"query", "prompts", "labels"}`
   in, `{"rewards", "scores", "extra_logs"}` out (`--remote_rm_url http://host:port/get_reward`).
@@ -176,6 +177,7 @@ def _failed(error: str, limit: float, selection: RewardSelection) -> dict[str, A
     }
     row.update({f"reward_{n}": 0.0 for n in selection.names if n != "correctness"})
     row["timed_out"] = timed_out
+    row["elapsed_s"] = limit if timed_out else None
     return row
 
 
