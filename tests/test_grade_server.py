@@ -157,3 +157,51 @@ def test_limits_auth_and_bad_items_are_refused_with_a_reason(monkeypatch) -> Non
 def test_only_loopback_binds_quietly() -> None:
     assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("localhost")
     assert not _is_loopback("0.0.0.0") and not _is_loopback("example.org")
+
+
+@pytest.mark.slow
+def test_serve_grader_on_ray_serve_with_two_replicas(tmp_path) -> None:
+    pytest.importorskip("ray.serve", reason='Ray Serve is not installed: pip install "ray[serve]"')
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
+    env.pop("RAY_ADDRESS", None)  # a local cluster of its own
+    cmd = [sys.executable, "-m", "sciinstruct.cli.main", "serve-grader", "--executor", "ray",
+           "--replicas", "2", "--workers", "1", "--port", str(port)]  # fmt: skip
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240  # a Ray cluster, Serve's controller, two replicas
+        pids = set()
+        while len(pids) < 2:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "two replicas did not answer in 240 s"
+            try:
+                pids.add(httpx.get(base + "/health", timeout=5).json()["pid"])
+            except (httpx.HTTPError, ValueError, KeyError):
+                time.sleep(1)
+        items = [{"response": "so \\boxed{3 kJ}", "reference": "3000 J"}]
+        verdicts = post(base, "/grade", {"items": items}).json()["verdicts"]
+        assert verdicts[0]["acc"] == 1.0
+        reward = post(
+            base, "/get_reward", {"query": ["\\boxed{2}"], "prompts": [""], "labels": ["2"]}
+        )
+        assert reward.json()["rewards"] == [1.0]
+    finally:
+        import signal
+
+        os.killpg(proc.pid, signal.SIGINT)  # serve.shutdown, then Ray's own processes stop
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)

@@ -8,6 +8,7 @@ full, exactly as one local server does. Needs Ray Serve: `pip install "ray[serve
 from __future__ import annotations
 
 import functools
+import os
 import time
 from typing import Any
 
@@ -36,8 +37,13 @@ def deployment(config: ServerConfig, replicas: int) -> Any:
 
 
 def serve_on_ray(config: ServerConfig, host: str, port: int, replicas: int) -> None:
-    """Start Ray Serve's proxy on `host:port`, deploy, and serve until interrupted."""
+    """Start Ray Serve's proxy on `host:port`, deploy, and serve until interrupted. Joins the
+    cluster at `RAY_ADDRESS` when set, else starts a local one."""
     serve = _serve_module()
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"), logging_level="WARNING")
     serve.start(http_options={"host": host, "port": port})
     serve.run(deployment(config, replicas), name="sciinstruct-grader", route_prefix="/")
     try:

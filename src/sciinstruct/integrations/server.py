@@ -9,7 +9,7 @@ Three routes (a Starlette app; `sciinstruct serve-grader` runs it on uvicorn or 
   its own reference: a string, or `{"answer", "unit", "answer_type", "choices", "tolerance"}`.
 - `POST /get_reward` speaks OpenRLHF's remote reward protocol: `{"query", "prompts", "labels"}`
   in, `{"rewards", "scores", "extra_logs"}` out (`--remote_rm_url http://host:port/get_reward`).
-- `GET /health`: the workers, the queue and the rewards served.
+- `GET /health`: this process, its workers, its queue and the rewards served.
 
 Every item is graded in a worker process (`sciinstruct.grading.sandbox.WorkerPool` over
 `grade_ops`) under a hard limit, its timeout plus a margin: a worker still busy then is killed
@@ -25,6 +25,7 @@ from __future__ import annotations
 import hmac
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -328,6 +329,7 @@ def create_app(config: ServerConfig) -> Any:
         return JSONResponse(
             {
                 "status": "ok",
+                "pid": os.getpid(),  # tells Ray Serve replicas apart
                 "workers": config.workers,
                 "queued": service.admitted,
                 "max_queue": config.max_queue,
