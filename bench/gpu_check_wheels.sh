@@ -3,7 +3,8 @@
 # PyTorch, transformers, accelerate and peft but no TRL, cannot download, and takes at most
 # 64 MiB of working tree per call. They land in .whl/ (ignored by git; carry it: carry=[".whl"]).
 # The versions are the ones pyproject.toml pins or this venv resolved, so the device runs what CI
-# tests. transformers travels too: the device's (5.17) is older than the pinned 5.23.
+# tests. transformers and peft travel too: the device's transformers (5.17) is older than the
+# pinned 5.23, and peft must match it.
 set -eu
 cd "$(dirname "$0")/.."
 # .whl/ is in .gitignore, so nothing here touches git
@@ -13,7 +14,7 @@ WHEELS=(
   math-verify==0.9.0 latex2sympy2_extended==1.11.0 antlr4-python3-runtime==4.13.2
   pint==0.25.3 flexcache==0.3 flexparser==0.4 platformdirs==4.14.9
   pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
-  typing-extensions==4.16.0 rdkit==2026.9.1 datasketch==2.0.0
+  typing-extensions==4.16.0 rdkit==2026.9.1 datasketch==2.0.0 peft==0.21.2
 )
 mkdir -p .whl
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

@@ -7,7 +7,6 @@ full, exactly as one local server does. Needs Ray Serve: `pip install "ray[serve
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from typing import Any
@@ -28,7 +27,11 @@ def _serve_module() -> Any:
 def deployment(config: ServerConfig, replicas: int) -> Any:
     """The bound Ray Serve application: `replicas` copies of the grading app."""
     serve = _serve_module()
-    ingress = serve.ingress(functools.partial(create_app, config))()
+
+    def build_app() -> Any:  # a plain function: Ray Serve calls it on each replica (a partial
+        return create_app(config)  # would be taken for the ASGI app itself)
+
+    ingress = serve.ingress(build_app)()
     # each replica's own workers are separate processes: it needs a CPU per worker
     options = {"num_cpus": 1}
     return serve.deployment(
