@@ -115,6 +115,8 @@ def test_a_full_queue_answers_429_and_recovers(stall_ops) -> None:
         assert "queue full" in refused.json()["error"]
         thread.join(60)
         assert [v["timed_out"] for v in held["r"].json()["verdicts"]] == [True, True]
+        never = post(base, "/grade", {"items": [{"response": "1", "reference": "1"}] * 3})
+        assert never.status_code == 413 and "more than the server queues (2)" in never.text
         assert httpx.get(base + "/health").json()["queued"] == 0
         ok = post(base, "/grade", {"items": [{"response": "\\boxed{1}", "reference": "1"}]})
         assert ok.status_code == 200 and ok.json()["verdicts"][0]["acc"] == 1.0
@@ -145,6 +147,11 @@ def test_limits_auth_and_bad_items_are_refused_with_a_reason(monkeypatch) -> Non
         bad = post(base, "/grade", {"items": [{"response": 3, "reference": "1"}]}, headers=auth)
         assert (
             bad.status_code == 400 and bad.json()["error"] == "items[0].response: expected a string"
+        )
+        deep = b'{"items": ' + b"[" * 900 + b"]" * 900 + b"}"
+        nested = httpx.post(base + "/grade", content=deep, headers=auth, timeout=30)
+        assert (
+            nested.status_code == 400 and nested.json()["error"] == "items[0]: expected an object"
         )
         slow = {"items": [{**item, "timeout": 1e9}]}
         assert post(base, "/grade", slow, headers=auth).status_code == 400

@@ -108,6 +108,10 @@ class GradingService:
         import anyio
 
         n = len(items)
+        if n > self.config.max_queue:  # could never be admitted: say so instead of 429 forever
+            raise HTTPError(
+                413, f"{n} items is more than the server queues ({self.config.max_queue}); split it"
+            )
         if self.admitted + n > self.config.max_queue:
             raise HTTPError(
                 429,
@@ -279,8 +283,8 @@ async def read_json(request: Any, limit: int) -> Any:
         chunks.append(chunk)
     try:
         return json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPError(400, f"body is not valid JSON ({exc})") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nesting too deep: Recursion
+        raise HTTPError(400, f"body is not valid JSON ({type(exc).__name__}: {exc})") from None
 
 
 def create_app(config: ServerConfig) -> Any:
