@@ -128,10 +128,10 @@ def score_many(
         except ReferenceError as exc:
             refs.append(exc)
 
-    def verdict_of(i: int) -> Verdict:
+    def verdict_of(i: int) -> Verdict | ReferenceError:
         ref = refs[i]
         if isinstance(ref, ReferenceError):
-            return Verdict(None, f"reference: {ref}", None, "auto", certain=False)
+            return ref
         return grade(
             responses[i],
             ref.answer,
@@ -184,8 +184,23 @@ def _shaped_rewards(
 
 
 def _row(
-    verdict: Verdict, shaped: Mapping[str, float | None], selection: RewardSelection
+    verdict: Verdict | ReferenceError,
+    shaped: Mapping[str, float | None],
+    selection: RewardSelection,
 ) -> dict[str, Any]:
+    if isinstance(verdict, ReferenceError):  # the data's fault: reported, scored 0, never graded
+        row: dict[str, Any] = {
+            "score": 0.0,
+            "acc": 0.0,
+            "pred": "",
+            "reason": f"reference: {verdict}",
+            "answer_type": "auto",
+            "data_error": True,
+            "fallback": False,
+            "certain": False,
+        }
+        row.update({f"reward_{name}": 0.0 for name in shaped})
+        return row
     acc = 1.0 if verdict.correct else 0.0
     parts = {"correctness": None if verdict.correct is None else acc, **shaped}
     score = sum(
@@ -193,7 +208,7 @@ def _row(
         for name, weight in zip(selection.names, selection.weights, strict=True)
         if parts[name] is not None
     )
-    row: dict[str, Any] = {
+    row = {
         "score": float(score),
         "acc": acc,
         "pred": verdict.extracted or "",
