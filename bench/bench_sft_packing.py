@@ -109,7 +109,7 @@ def run_variant(packing: bool, data: str, steps: int, max_length: int, batch: in
         eval_fraction=0,
         logging_steps=1,
         save_steps=10_000,
-        warmup=0,
+        warmup_ratio=0,
         too_long="drop",
     )
     base = resolve_model(None)

@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("curate",),
     ("export",),
     ("train",),
-    ("evaluate",),
+    ("evaluate", "integrations"),
     ("report", "view"),
     ("recipe",),
     ("flow",),

@@ -37,10 +37,10 @@ def test_recipe_sets_defaults_and_flags_override(tmp_path: Path) -> None:
 def test_yaml_values_are_converted_by_declared_type(tmp_path: Path) -> None:
     # YAML 1.1 reads `2e-5` (no dot) as the string "2e-5"; the declared float type decides.
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("learning_rate: 2e-5\nwarmup: 10\nmax_steps: '3'\n")
+    recipe.write_text("learning_rate: 2e-5\nwarmup_ratio: 0\nmax_steps: '3'\n")
     cfg = load_config(SFTTrainConfig, recipe)
     assert cfg.learning_rate == 2e-5 and isinstance(cfg.learning_rate, float)
-    assert cfg.warmup == 10.0 and isinstance(cfg.warmup, float)
+    assert cfg.warmup_ratio == 0.0 and isinstance(cfg.warmup_ratio, float)
     assert cfg.max_steps == 3
     # a field that takes a list or a string keeps the string: LoRA's `all-linear` is a keyword
     recipe.write_text("lora_target_modules: all-linear\n")
@@ -66,8 +66,8 @@ def test_unknown_flag_is_an_error() -> None:
 
 
 def test_grpo_batch_must_be_multiple_of_group_with_values() -> None:
-    with pytest.raises(ValueError, match=r"3 \* 1 = 3\).*num_generations \(2\)"):
-        GRPOTrainConfig(batch_size=3, grad_accum=1, num_generations=2)
+    with pytest.raises(ValueError, match=r"3 \* 1 = 3\) .*num_generations \(2\)"):
+        GRPOTrainConfig(batch_size=3, gradient_accumulation_steps=1, num_generations=2)
 
 
 def test_grpo_reward_weights_must_match_rewards() -> None:
@@ -95,3 +95,28 @@ def test_parse_assignments_reads_yaml_values() -> None:
     }
     with pytest.raises(InputError, match="KEY=VALUE"):
         parse_assignments(["lora_r"])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "value"),
+    [
+        ("epochs", "num_train_epochs", 2),
+        ("grad_accum", "gradient_accumulation_steps", 4),
+        ("warmup", "warmup_ratio", 0.1),
+        ("lr_scheduler", "lr_scheduler_type", "linear"),
+    ],
+)
+def test_the_old_names_of_trl_fields_are_refused_with_the_new_one(tmp_path, old, new, value):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"{old}: {value}\n")
+    with pytest.raises(InputError, match=f"`{old}` was renamed: use `{new}`") as info:
+        load_config(SFTTrainConfig, recipe)
+    assert info.value.field == old and str(recipe) in str(info.value)
+    recipe.write_text(f"{new}: {value}\n")
+    assert getattr(load_config(SFTTrainConfig, recipe), new) == value
+
+
+def test_every_shipped_recipe_loads_with_trl_names() -> None:
+    for kind, cls in CONFIG_CLASSES.items():
+        cfg = load_config(cls, shipped_recipe(kind))
+        assert cfg.num_train_epochs > 0 and cfg.gradient_accumulation_steps >= 1

@@ -54,7 +54,7 @@ def test_two_process_cpu_sft_run(tmp_path: Path) -> None:
         "--max-length",
         "96",
         "--set",
-        "warmup=0",
+        "warmup_ratio=0",
         "--set",
         "logging_steps=1",
         "--set",

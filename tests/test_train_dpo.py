@@ -21,7 +21,7 @@ def test_dpo_trains_lora_and_saves_a_loadable_model(tmp_path: Path) -> None:
         max_steps=2,
         batch_size=2,
         max_length=96,
-        warmup=0,
+        warmup_ratio=0,
         logging_steps=1,
         eval_fraction=0,
         merge=True,

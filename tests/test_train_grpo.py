@@ -55,7 +55,7 @@ def test_grpo_trains_with_verifiable_rewards(
         num_generations=2,
         max_completion_length=16,
         max_length=96,
-        warmup=0,
+        warmup_ratio=0,
         logging_steps=1,
         eval_fraction=0,
         learning_rate=1e-4,

@@ -107,7 +107,7 @@ def test_rft_round_samples_grades_and_fine_tunes(tmp_path: Path) -> None:
         max_length=128,
         batch_size=2,
         max_steps=2,
-        warmup=0,
+        warmup_ratio=0,
         logging_steps=1,
         eval_fraction=0,
         seed=7,  # per-row seeds 1007-1010: 3 of the 8 samples grade correct (42: none)

@@ -13,7 +13,7 @@ from train_helpers import generate_text, logit_shift, lora_b_norms, losses, sft_
 
 pytestmark = [pytest.mark.slow, pytest.mark.train]
 
-TINY = {"batch_size": 2, "max_length": 96, "warmup": 0, "logging_steps": 1, "save_steps": 2}
+TINY = {"batch_size": 2, "max_length": 96, "warmup_ratio": 0, "logging_steps": 1, "save_steps": 2}
 
 
 @pytest.fixture(scope="module")

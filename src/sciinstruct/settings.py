@@ -199,7 +199,14 @@ def convert(value: Any, kind: Any) -> Any:
 def check_keys(cls: type, data: Any, file: str | None = None, where: str = "") -> None:
     """Refuse a key `cls` does not declare, with the nearest field name as a hint."""
     names = [f.name for f in dataclasses.fields(cls)]
+    renamed = getattr(cls, "RENAMED_KEYS", {})  # old key -> new name, for a config that has them
     for key in data:
+        if key in renamed:
+            raise InputError(
+                f"`{key}` was renamed: use `{renamed[key]}`",
+                file=file,
+                field=f"{where}.{key}".lstrip("."),
+            )
         if key not in names:
             hint = did_you_mean(str(key), names) or f"expected one of {sorted(names)}"
             raise InputError(f"unknown key ({hint})", file=file, field=f"{where}.{key}".lstrip("."))

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "report": "curation",
     "tasks": "tasks",
     "serve": "serve",
+    "serve-grader": "serve_grader",
     "view": "view",
     "override": "view",
     "run": "run",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from sciinstruct.settings import (
     build,
@@ -47,9 +47,21 @@ def _redefault(base: type, name: str, default: Any, text: str | None = None) -> 
     return option(default, **meta)
 
 
+# Keys renamed to TRL's field names (so a TRL user's YAML means what they expect): an old key
+# is refused with its new name (`settings.check_keys` reads RENAMED_KEYS).
+RENAMED_KEYS = {
+    "epochs": "num_train_epochs",
+    "grad_accum": "gradient_accumulation_steps",
+    "warmup": "warmup_ratio",
+    "lr_scheduler": "lr_scheduler_type",
+}
+
+
 @dataclass
 class TrainConfig:
     """Settings every trainer shares: data, model, schedule, LoRA, checkpoints."""
+
+    RENAMED_KEYS: ClassVar[dict[str, str]] = RENAMED_KEYS
 
     data: str | None = _help("Training file in the export format (.jsonl or .parquet).", None)
     model: str | None = _help(
@@ -64,15 +76,15 @@ class TrainConfig:
         "Share of rows held out for eval loss when no eval_data.", 0.05, min=0.0, lt=1.0
     )
     max_steps: int = _help("Stop after this many optimizer steps (-1: run all epochs).", -1)
-    epochs: float = _help("Passes over the training data.", 1.0)
+    num_train_epochs: float = _help("Passes over the training data.", 1.0, gt=0.0)
     learning_rate: float = _help("Peak learning rate.", 2e-4, gt=0.0, flag="--lr")
-    lr_scheduler: str = _help(
+    lr_scheduler_type: str = _help(
         "transformers scheduler name (cosine, linear, constant, ...).", "cosine"
     )
-    warmup: float = _help("Warmup: a step count, or a fraction of all steps when below 1.", 0.03)
+    warmup_ratio: float = _help("Share of all steps spent warming up.", 0.03, min=0.0, lt=1.0)
     weight_decay: float = _help("AdamW weight decay.", 0.0)
     batch_size: int = _help("Sequences per device per forward pass.", 4, min=1)
-    grad_accum: int = _help("Forward passes per optimizer step.", 1, min=1)
+    gradient_accumulation_steps: int = _help("Forward passes per optimizer step.", 1, min=1)
     max_length: int = _help("Longest tokenized sequence (prompt + response) allowed.", 1024, min=16)
     too_long: str = _help(
         "What a row longer than max_length does: `error` or `drop`.",
@@ -207,10 +219,11 @@ class GRPOTrainConfig(TrainConfig):
             raise ValueError(
                 f"trl_options sets {', '.join(sorted(mine))}: set it as a recipe key instead"
             )
-        per_step = self.batch_size * self.grad_accum
+        per_step = self.batch_size * self.gradient_accumulation_steps
         if per_step % self.num_generations:
             raise ValueError(
-                f"batch_size * grad_accum ({self.batch_size} * {self.grad_accum} = {per_step}) "
+                f"batch_size * gradient_accumulation_steps ({self.batch_size} * "
+                f"{self.gradient_accumulation_steps} = {per_step}) "
                 f"must be a multiple of num_generations ({self.num_generations})"
             )
         if not self.rewards:

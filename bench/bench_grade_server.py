@@ -1,0 +1,260 @@
+"""The grading server under load: `sciinstruct serve-grader` on loopback vs `grade` in-process.
+
+    nice -n 10 .venv/bin/python bench/bench_grade_server.py [--items 2000] [--workers 2]
+
+Items are long worked solutions as RL rollouts write them (several paragraphs of reasoning, then
+a boxed or a prose final answer; numbers with units, choices, expressions, some wrong), each
+with its own reference, and 1% hostile ones: 20,000 nested braces, a tower of exponents, a
+100,000-character answer. Every item is distinct, so no cache answers a repeat.
+
+1. In-process: `sciinstruct.grading.grade` on each item in turn, one process (what a reward
+   function in the trainer does); grades/s.
+2. The server (a subprocess, `--workers` grading processes) with 1, 64 and 256 concurrent
+   clients, each posting batches of `--batch` items to `/grade` and waiting for the reply
+   before the next; a 429 is retried after its Retry-After (counted, not an error). Reported:
+   grades/s, request latency p50/p99, errors, 429s, the hostile items' worst time in a worker
+   and worst request latency against their limit (item timeout + kill margin).
+
+Goals (issue 23): at 64 clients ≥ 80% of in-process grades/s; no hostile item past its limit
++ 1 s; 0 errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+ITEM_TIMEOUT_S = 5.0
+KILL_MARGIN_S = 0.5  # sciinstruct.integrations.server.KILL_MARGIN_S
+
+REASONING = [
+    "We start by writing down what is given and what is asked. The problem gives the quantities "
+    "in mixed units, so the first step is to convert everything to SI units before substituting.",
+    "Next we choose the governing relation. Since no energy is lost to friction, the mechanical "
+    "energy is conserved between the initial and the final state, and the work done equals the "
+    "change in kinetic energy.",
+    "Substituting the numbers, we keep three significant figures throughout and round only at "
+    "the end. It is worth checking the units: kg times m^2/s^2 is a joule, as it should be.",
+    "As a sanity check, the result has the right order of magnitude: a few kilojoules for a "
+    "car-sized mass moving at walking speed would be far too much, but here the mass is larger.",
+    "Let me double-check the arithmetic step by step: multiplying first and dividing second "
+    "avoids rounding the intermediate quotient, which would shift the third digit.",
+]
+
+
+def worked(answer: str, boxed: bool, rng: random.Random) -> str:
+    paragraphs = rng.sample(REASONING, k=rng.randint(3, 5))
+    steps = f"Step {rng.randint(1, 9)}: x_{rng.randint(1, 99)} = {rng.uniform(1, 99):.3f}."
+    end = (
+        f"Therefore, the final answer is \\boxed{{{answer}}}."
+        if boxed
+        else (f"So the answer is {answer}.")
+    )
+    return "\n\n".join([*paragraphs, steps, end])
+
+
+def make_items(n: int, seed: int = 0) -> list[dict]:
+    """`n` distinct items, 1% hostile (their `hostile` key is stripped before sending)."""
+    rng = random.Random(seed)
+    items = []
+    for i in range(n):
+        if i % 100 == 99:
+            items.append(hostile(i, rng))
+            continue
+        kind = i % 5
+        wrong = rng.random() < 0.3
+        if kind == 0:  # energy with a unit conversion, boxed
+            joules = rng.randint(1000, 99000)
+            said = joules * (1.07 if wrong else 1) / 1000
+            items.append(item(worked(f"{said:g} kJ", True, rng), f"{joules} J"))
+        elif kind == 1:  # prose answer with a unit
+            v = rng.uniform(1, 300)
+            said = v * (0.9 if wrong else 1.0)
+            items.append(item(worked(f"{said:.4g} m/s", False, rng), f"{v:.4g} m/s"))
+        elif kind == 2:  # multiple choice
+            letters = "ABCD"
+            right = rng.choice(letters)
+            said = rng.choice(letters) if wrong else right
+            choices = [f"{rng.randint(1, 500)} N" for _ in letters]
+            ref = {"answer": right, "answer_type": "choice", "choices": choices}
+            items.append(item(worked(f"({said})", False, rng), ref))
+        elif kind == 3:  # an expression: a symbolic check in the grader's sandbox
+            a = rng.randint(2, 40)
+            said = f"(x+{a + (1 if wrong else 0)})^2"
+            items.append(item(worked(said, True, rng), f"x^2+{2 * a}x+{a * a}"))
+        else:  # a number with a tolerance from the reference
+            g = rng.uniform(9.7, 9.9)
+            ref = {"answer": f"{g:.3f}", "unit": "m/s^2", "tolerance": 0.02}
+            items.append(item(worked(f"{g * (1.05 if wrong else 1):.2f}", True, rng), ref))
+    return items
+
+
+def hostile(i: int, rng: random.Random) -> dict:
+    kind = (i // 100) % 3
+    if kind == 0:
+        depth = 20_000
+        text = "\\boxed{" + "{" * depth + "1" + "}" * depth + "}"
+    elif kind == 1:
+        text = "\\boxed{" + "10^{" * 12 + str(rng.randint(10, 99)) + "}" * 12 + "}"
+    else:
+        text = "The answer is " + "".join(rng.choice("0123456789") for _ in range(100_000))
+    return {**item(text, f"{rng.randint(1, 99)}"), "hostile": True}
+
+
+def item(response: str, reference) -> dict:
+    return {"response": response, "reference": reference, "timeout": ITEM_TIMEOUT_S}
+
+
+def in_process(items: list[dict]) -> float:
+    """grades/s of `grade` called on each item in turn (warmed up first)."""
+    from sciinstruct.grading import grade
+    from sciinstruct.integrations.reference import parse_reference
+
+    grade("\\boxed{(x+1)^2}", "x^2+2x+1")  # start the sandbox worker outside the clock
+    start = time.perf_counter()
+    for it in items:
+        ref = parse_reference(it["reference"])
+        grade(
+            it["response"], ref.answer, answer_type=ref.answer_type, unit=ref.unit,
+            choices=ref.choices, metadata=ref.metadata, timeout=it["timeout"],
+        )  # fmt: skip
+    return len(items) / (time.perf_counter() - start)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, workers: int, max_queue: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-m", "sciinstruct.cli.main", "serve-grader", "--port", str(port),
+           "--workers", str(workers), "--max-queue", str(max_queue),
+           "--timeout", str(ITEM_TIMEOUT_S)]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("serve-grader did not come up in 180 s")
+
+
+async def load(url: str, items: list[dict], clients: int, batch: int) -> dict:
+    """`clients` concurrent clients sharing the items in batches; one request at a time each."""
+    batches = [items[i : i + batch] for i in range(0, len(items), batch)]
+    queue: asyncio.Queue = asyncio.Queue()
+    for b in batches:
+        queue.put_nowait(b)
+    latencies: list[float] = []
+    hostile_latency: list[float] = []
+    hostile_worker: list[float] = []
+    stats = {"errors": 0, "retries_429": 0, "timed_out": 0}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def client(http: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            b = queue.get_nowait()
+            body = {"items": [{k: v for k, v in it.items() if k != "hostile"} for it in b]}
+            start = time.perf_counter()
+            while True:
+                try:
+                    reply = await http.post(url + "/grade", json=body)
+                except httpx.HTTPError:
+                    stats["errors"] += 1
+                    break
+                if reply.status_code == 429:
+                    stats["retries_429"] += 1
+                    await asyncio.sleep(float(reply.headers.get("retry-after", "1")))
+                    continue
+                if reply.status_code != 200 or len(reply.json()["verdicts"]) != len(b):
+                    stats["errors"] += 1
+                break
+            elapsed = time.perf_counter() - start
+            latencies.append(elapsed)
+            if reply.status_code != 200:
+                continue
+            for it, v in zip(b, reply.json()["verdicts"], strict=True):
+                stats["timed_out"] += v["timed_out"]
+                if it.get("hostile"):
+                    hostile_latency.append(elapsed)
+                    hostile_worker.append(v["elapsed_s"] or 0.0)
+
+    async with httpx.AsyncClient(timeout=600, limits=limits) as http:
+        start = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        wall = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "clients": clients,
+        "grades_s": len(items) / wall,
+        "p50": statistics.median(latencies),
+        "p99": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "hostile_worker_max": max(hostile_worker, default=0.0),
+        "hostile_request_max": max(hostile_latency, default=0.0),
+        **stats,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=2000, help="items per phase")
+    parser.add_argument("--workers", type=int, default=2, help="server grading processes")
+    parser.add_argument("--batch", type=int, default=8, help="items per request")
+    parser.add_argument("--max-queue", type=int, default=1024, help="server queue (items)")
+    parser.add_argument("--clients", default="1,64,256", help="concurrency levels")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+    items = make_items(args.items)
+    n_hostile = sum(bool(it.get("hostile")) for it in items)
+    chars = statistics.mean(len(it["response"]) for it in items if not it.get("hostile"))
+    print(f"{len(items)} items ({n_hostile} hostile), mean completion {chars:.0f} chars")
+    base = in_process(items)
+    print(f"in-process grade: {base:.1f} grades/s")
+    port = free_port()
+    proc = start_server(port, args.workers, args.max_queue)
+    rows = []
+    try:
+        url = f"http://127.0.0.1:{port}"
+        asyncio.run(load(url, items[:64], 8, args.batch))  # warm the workers' imports
+        for clients in (int(c) for c in args.clients.split(",")):
+            # fresh items per phase (another seed) so no worker cache answers a repeat
+            phase = make_items(args.items, seed=clients)
+            rows.append(asyncio.run(load(url, phase, clients, args.batch)))
+            print(rows[-1], flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    limit = ITEM_TIMEOUT_S + KILL_MARGIN_S
+    print(f"\nMachine: {os.cpu_count()} cores, {platform.platform()}, Python "
+          f"{platform.python_version()}; load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"in-process `grade`: {base:.1f} grades/s; server: {args.workers} workers, batches "
+          f"of {args.batch}, item limit {limit:g} s\n")  # fmt: skip
+    print("| clients | grades/s | vs in-process | p50 s | p99 s | errors | 429 retries | "
+          "timed out | hostile worst in worker s | hostile worst request s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['clients']} | {r['grades_s']:.1f} | {r['grades_s'] / base:.2f} | "
+              f"{r['p50']:.3f} | {r['p99']:.3f} | {r['errors']} | {r['retries_429']} | "
+              f"{r['timed_out']} | {r['hostile_worker_max']:.3f} | "
+              f"{r['hostile_request_max']:.3f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

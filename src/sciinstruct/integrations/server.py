@@ -1,0 +1,361 @@
+"""The grading server: sciinstruct's scoring over HTTP, for RL clusters that grade off the GPUs.
+
+Three routes (a Starlette app; `sciinstruct serve-grader` runs it on uvicorn or Ray Serve):
+
+- `POST /grade` `{"items": [{"response", "reference", "question"?, "finish_reason"?,
+  "timeout"?}, ...], "rewards"?: [...], "weights"?: [...]}` answers `{"verdicts": [...]}`, one
+  score row per item (`sciinstruct.integrations.scoring`) plus `timed_out` and `elapsed_s` (the
+  seconds its worker spent on it). Each item carries
+  its own reference: a string, or `{"answer", "unit", "answer_type", "choices", "tolerance"}`.
+- `POST /get_reward` speaks OpenRLHF's remote reward protocol: `{"query", "prompts", "labels"}`
+  in, `{"rewards", "scores", "extra_logs"}` out (`--remote_rm_url http://host:port/get_reward`).
+- `GET /health`: this process, its workers, its queue and the rewards served.
+
+Every item is graded in a worker process (`sciinstruct.grading.sandbox.WorkerPool` over
+`grade_ops`) under a hard limit, its timeout plus a margin: a worker still busy then is killed
+and replaced and the item is answered `timed_out`, so no completion, however hostile, holds a
+worker or the server. Requests are admitted while fewer than `max_queue` items wait or run;
+past that the answer is 429 with `Retry-After`, so a burst from a large cluster queues at the
+clients instead of in this process's memory. Bodies over `max_body_bytes` get 413. With a
+`token`, every route but `/health` wants `Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sciinstruct.errors import SciInstructError
+from sciinstruct.grading.sandbox import WorkerPool, default_workers
+from sciinstruct.integrations.openrlhf import response_of, to_protocol
+from sciinstruct.integrations.scoring import DEFAULT_TIMEOUT_S, RewardSelection
+
+# Added to an item's timeout before its worker is killed: the grader bounds its own work by the
+# timeout, so only an item that escaped it (a hang in C code, a runaway regex) meets the kill.
+KILL_MARGIN_S = 0.5
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What one server (one replica, on Ray Serve) grades with and how much it takes in."""
+
+    workers: int = field(default_factory=default_workers)
+    max_queue: int = 1024
+    max_body_bytes: int = 16 * 1024 * 1024
+    item_timeout: float = DEFAULT_TIMEOUT_S
+    max_item_timeout: float = 60.0
+    selection: RewardSelection = RewardSelection()
+    token: str | None = field(default=None, repr=False)  # never printed with the config
+    ops_module: str = "sciinstruct.integrations.grade_ops"
+
+    def __post_init__(self) -> None:
+        for name in ("workers", "max_queue", "max_body_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.item_timeout <= self.max_item_timeout:
+            raise ValueError(
+                f"item_timeout must be in (0, max_item_timeout={self.max_item_timeout:g}], "
+                f"got {self.item_timeout:g}"
+            )
+
+
+class HTTPError(Exception):
+    """A request refused with a status code and a message for the client."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, dict(headers or {})
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item of a `/grade` batch, checked."""
+
+    response: str
+    reference: Any
+    question: str | None
+    finish_reason: str | None
+    timeout: float
+
+
+class GradingService:
+    """The worker pool and the admission count behind the routes."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        import anyio
+
+        self.config = config
+        self.pool = WorkerPool(config.workers, ops_module=config.ops_module)
+        # one blocking dispatch per worker at a time; the rest wait here, not in threads
+        self.limiter = anyio.CapacityLimiter(config.workers)
+        self.admitted = 0  # items waiting or being graded (touched on the event loop only)
+
+    def warm(self) -> None:
+        """Start every worker now, so the first requests do not pay the start-up."""
+        task = ("score", ("1", "1", None, None, ["correctness"], [1.0], 5.0))
+        self.pool.run([task] * self.config.workers, timeout=120.0)
+
+    async def score(
+        self, items: Sequence[Item], selection: RewardSelection
+    ) -> list[dict[str, Any]]:
+        """One score row per item, each graded under its own hard limit."""
+        import anyio
+
+        n = len(items)
+        if n > self.config.max_queue:  # could never be admitted: say so instead of 429 forever
+            raise HTTPError(
+                413, f"{n} items is more than the server queues ({self.config.max_queue}); split it"
+            )
+        if self.admitted + n > self.config.max_queue:
+            raise HTTPError(
+                429,
+                f"grading queue full: {self.admitted} items waiting or running, room for "
+                f"{self.config.max_queue}; retry later or send fewer items at once",
+                {"Retry-After": "1"},
+            )
+        self.admitted += n
+        try:
+            rows: list[dict[str, Any] | None] = [None] * n
+
+            async def dispatch(timeout: float) -> None:
+                # the pool gives one dispatch's tasks one limit: one dispatch per distinct limit
+                indexes = [i for i, item in enumerate(items) if item.timeout == timeout]
+                tasks = [_task(items[i], selection) for i in indexes]
+                limit = timeout + KILL_MARGIN_S
+                outcomes = await anyio.to_thread.run_sync(
+                    self.pool.run, tasks, limit, limiter=self.limiter
+                )
+                for i, outcome in zip(indexes, outcomes, strict=True):
+                    rows[i] = (
+                        {**outcome.value, "timed_out": False}
+                        if outcome.error is None
+                        else _failed(outcome.error, limit, selection)
+                    )
+
+            async with anyio.create_task_group() as group:
+                for timeout in {item.timeout for item in items}:
+                    group.start_soon(dispatch, timeout)
+            return rows  # type: ignore[return-value]
+        finally:
+            self.admitted -= n
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _task(item: Item, selection: RewardSelection) -> tuple[str, tuple[Any, ...]]:
+    args = (
+        item.response,
+        item.reference,
+        item.question,
+        item.finish_reason,
+        list(selection.names),
+        list(selection.weights),
+        item.timeout,
+    )
+    return ("score", args)
+
+
+def _failed(error: str, limit: float, selection: RewardSelection) -> dict[str, Any]:
+    """The row of an item its worker did not answer: scored 0, never a data error."""
+    timed_out = error in ("timeout", "deadline")
+    reason = (
+        f"grading took longer than {limit:g} s; its worker was killed and replaced"
+        if timed_out
+        else f"grading failed: {error}"
+    )
+    row: dict[str, Any] = {
+        "score": 0.0,
+        "acc": 0.0,
+        "pred": "",
+        "reason": reason,
+        "answer_type": "auto",
+        "data_error": False,
+        "fallback": False,
+        "certain": False,
+    }
+    row.update({f"reward_{n}": 0.0 for n in selection.names if n != "correctness"})
+    row["timed_out"] = timed_out
+    row["elapsed_s"] = limit if timed_out else None
+    return row
+
+
+def parse_items(body: Any, config: ServerConfig) -> list[Item]:
+    """The `items` of a `/grade` body, each field checked; a bad one is a 400 naming it."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("items"), list):
+        raise HTTPError(400, 'body must be a JSON object with an "items" list')
+    items = []
+    for i, raw in enumerate(body["items"]):
+        where = f"items[{i}]"
+        if not isinstance(raw, Mapping):
+            raise HTTPError(400, f"{where}: expected an object")
+        unknown = sorted(
+            set(raw) - {"response", "reference", "question", "finish_reason", "timeout"}
+        )
+        if unknown:
+            raise HTTPError(400, f"{where}: unknown field(s) {', '.join(unknown)}")
+        if not isinstance(raw.get("response"), str):
+            raise HTTPError(400, f"{where}.response: expected a string")
+        if "reference" not in raw or raw["reference"] is None:
+            raise HTTPError(400, f"{where}.reference: required (a string or an object)")
+        for key in ("question", "finish_reason"):
+            if raw.get(key) is not None and not isinstance(raw[key], str):
+                raise HTTPError(400, f"{where}.{key}: expected a string")
+        items.append(
+            Item(
+                response=raw["response"],
+                reference=raw["reference"],
+                question=raw.get("question"),
+                finish_reason=raw.get("finish_reason"),
+                timeout=_timeout(raw.get("timeout"), where, config),
+            )
+        )
+    return items
+
+
+def _timeout(value: Any, where: str, config: ServerConfig) -> float:
+    if value is None:
+        return config.item_timeout
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not 0 < value <= config.max_item_timeout:
+        raise HTTPError(
+            400, f"{where}.timeout: expected seconds in (0, {config.max_item_timeout:g}]"
+        )
+    return float(value)
+
+
+def _selection(body: Mapping[str, Any], default: RewardSelection) -> RewardSelection:
+    """A request's own rewards: registry names only, never `module:function`, which would let a
+    client make the server import any module."""
+    if body.get("rewards") is None and body.get("weights") is None:
+        return default
+    names = body.get("rewards") or list(default.names)
+    if not isinstance(names, list) or not all(isinstance(n, str) and ":" not in n for n in names):
+        raise HTTPError(400, "rewards: expected a list of registered reward names")
+    try:
+        return RewardSelection.of(names, body.get("weights"))
+    except (SciInstructError, ValueError, TypeError) as exc:
+        raise HTTPError(400, f"rewards: {exc}") from None
+
+
+def openrlhf_items(body: Any, config: ServerConfig) -> list[Item]:
+    """OpenRLHF's `{"query", "prompts", "labels"}` as items (the response is the query past its
+    prompt)."""
+    if not isinstance(body, Mapping):
+        raise HTTPError(400, 'body must be a JSON object with "query", "prompts" and "labels"')
+    queries, prompts, labels = body.get("query"), body.get("prompts"), body.get("labels")
+    if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries):
+        raise HTTPError(400, "query: expected a list of strings")
+    if prompts is None:
+        prompts = [None] * len(queries)
+    if not isinstance(prompts, list) or len(prompts) != len(queries):
+        raise HTTPError(400, f"prompts: expected a list of {len(queries)} strings, as query")
+    if not isinstance(labels, list) or len(labels) != len(queries):
+        raise HTTPError(400, f"labels: expected a list of {len(queries)} references, as query")
+    return [
+        Item(
+            response=response_of(q, p if isinstance(p, str) else None),
+            reference=label,
+            question=p if isinstance(p, str) else None,
+            finish_reason=None,
+            timeout=config.item_timeout,
+        )
+        for q, p, label in zip(queries, prompts, labels, strict=True)
+    ]
+
+
+async def read_json(request: Any, limit: int) -> Any:
+    """The request's JSON body, refused with 413 past `limit` bytes (declared or streamed)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPError(413, f"body of {int(declared)} bytes is over the limit of {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPError(413, f"body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nesting too deep: Recursion
+        raise HTTPError(400, f"body is not valid JSON ({type(exc).__name__}: {exc})") from None
+
+
+def create_app(config: ServerConfig) -> Any:
+    """The Starlette app; it starts its workers on startup and stops them on shutdown."""
+    import anyio
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    service = GradingService(config)
+
+    def authorize(request: Request) -> None:
+        if config.token is None:
+            return
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {config.token}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise HTTPError(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+
+    def refused(exc: HTTPError) -> JSONResponse:
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+    async def grade(request: Request) -> JSONResponse:
+        try:
+            authorize(request)
+            body = await read_json(request, config.max_body_bytes)
+            items = parse_items(body, config)
+            rows = await service.score(items, _selection(body, config.selection))
+        except HTTPError as exc:
+            return refused(exc)
+        return JSONResponse({"verdicts": rows})
+
+    async def get_reward(request: Request) -> JSONResponse:
+        try:
+            authorize(request)
+            body = await read_json(request, config.max_body_bytes)
+            rows = await service.score(openrlhf_items(body, config), config.selection)
+        except HTTPError as exc:
+            return refused(exc)
+        reply = to_protocol(rows, tensors=False)
+        reply["extra_logs"]["timed_out"] = [float(r["timed_out"]) for r in rows]
+        return JSONResponse(reply)
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "pid": os.getpid(),  # tells Ray Serve replicas apart
+                "workers": config.workers,
+                "queued": service.admitted,
+                "max_queue": config.max_queue,
+                "rewards": list(config.selection.names),
+            }
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> Any:
+        await anyio.to_thread.run_sync(service.warm)
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = Starlette(
+        routes=[
+            Route("/grade", grade, methods=["POST"]),
+            Route("/get_reward", get_reward, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    return app

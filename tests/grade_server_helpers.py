@@ -1,0 +1,49 @@
+"""A grading server on loopback for tests, and a worker ops module that can be made to hang.
+
+`stall_ops` is the real worker ops (`sciinstruct.integrations.grade_ops`) except that a response
+of exactly `STALL` sleeps forever: a stand-in for a completion that escapes the grader's own
+time limit, which no real input should do on demand.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from sciinstruct.integrations.server import ServerConfig, create_app
+
+HERE = Path(__file__).resolve().parent
+
+
+@contextmanager
+def running_server(config: ServerConfig) -> Iterator[str]:
+    """Serve `create_app(config)` on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120  # workers start (import sympy) before the server is up
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("grading server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+def post(url: str, path: str, body: object, **kw: object) -> httpx.Response:
+    return httpx.post(url + path, json=body, timeout=60, **kw)

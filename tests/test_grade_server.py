@@ -1,0 +1,214 @@
+"""`sciinstruct serve-grader` on loopback: batches, OpenRLHF's protocol, hostile items, limits."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from grade_server_helpers import HERE, post, running_server
+from sciinstruct.cli.serve_grader import _is_loopback
+from sciinstruct.integrations.scoring import RewardSelection
+from sciinstruct.integrations.server import KILL_MARGIN_S, ServerConfig
+
+
+@pytest.fixture
+def stall_ops(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Workers that run `stall_ops` (tests/): the real grading, and `STALL`, which hangs."""
+    import os
+
+    monkeypatch.setenv("PYTHONPATH", f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    return "stall_ops"
+
+
+@pytest.fixture(scope="module")
+def url():
+    config = ServerConfig(workers=2, selection=RewardSelection.of("correctness,format"))
+    with running_server(config) as base:
+        yield base
+
+
+def test_a_batch_gets_one_verdict_per_item_with_its_own_reference(url) -> None:
+    items = [
+        {"response": "The work is \\boxed{3 kJ}", "reference": "3000 J"},
+        {"response": "So \\boxed{12 m/s}", "reference": {"answer": "12.5", "unit": "m/s"}},
+        {"response": "So \\boxed{12 m/s}", "reference": {"answer": "12.5 m/s", "tolerance": 0.05}},
+        {"response": "I choose B.", "reference": {"answer": "B", "choices": ["1", "2", "3"]}},
+        {"response": "x = \\boxed{(x+1)^2}", "reference": "x^2+2x+1"},
+    ]
+    reply = post(url, "/grade", {"items": items})
+    assert reply.status_code == 200
+    verdicts = reply.json()["verdicts"]
+    assert [v["acc"] for v in verdicts] == [1.0, 0.0, 1.0, 1.0, 1.0]
+    assert [v["reward_format"] for v in verdicts] == [1.0, 1.0, 1.0, 0.0, 1.0]
+    assert verdicts[0]["score"] == 2.0 and verdicts[0]["pred"] == "3 kJ"
+    assert not any(v["timed_out"] for v in verdicts)
+    # a request may choose its own rewards
+    only = post(url, "/grade", {"items": items[:1], "rewards": ["correctness"]}).json()
+    assert only["verdicts"][0]["score"] == 1.0 and "reward_format" not in only["verdicts"][0]
+
+
+def test_openrlhf_remote_reward_protocol(url) -> None:
+    prompt = "<|im_start|>user\nWhat is 6 x 7?<|im_end|>\n<|im_start|>assistant\n"
+    body = {
+        "query": [prompt + "6 x 7 = \\boxed{42}", prompt + "It is 48."],
+        "prompts": [prompt, prompt],
+        "labels": ["42", "42"],
+    }
+    reply = post(url, "/get_reward", body)
+    assert reply.status_code == 200
+    data = reply.json()
+    assert data["rewards"] == [2.0, 0.0] and data["scores"] == [1.0, 0.0]
+    assert data["extra_logs"]["acc"] == [1.0, 0.0]
+    assert data["extra_logs"]["timed_out"] == [0.0, 0.0]
+
+
+def test_real_hostile_items_inside_a_batch_are_answered_within_their_limit(url) -> None:
+    items = [
+        {"response": "\\boxed{" + "{" * 5000 + "1" + "}" * 5000 + "}", "reference": "1"},
+        {"response": "\\boxed{10^{10^{10^{10^{10}}}}}", "reference": "10^{10}", "timeout": 2},
+        {"response": "The answer is " + "9" * 100_000, "reference": "9"},
+        {"response": "so \\boxed{4}", "reference": "4"},
+    ]
+    start = time.monotonic()
+    verdicts = post(url, "/grade", {"items": items}).json()["verdicts"]
+    elapsed = time.monotonic() - start
+    assert [v["acc"] for v in verdicts] == [0.0, 0.0, 0.0, 1.0]
+    assert elapsed < 5.0 + KILL_MARGIN_S + 1.0
+
+
+def test_an_item_that_hangs_its_worker_is_cut_off_and_the_worker_replaced(stall_ops) -> None:
+    config = ServerConfig(workers=1, ops_module=stall_ops)
+    with running_server(config) as base:
+        items = [
+            {"response": "so \\boxed{4}", "reference": "4"},
+            {"response": "STALL", "reference": "4", "timeout": 1.0},
+            {"response": "so \\boxed{5}", "reference": "4"},
+        ]
+        start = time.monotonic()
+        verdicts = post(base, "/grade", {"items": items}).json()["verdicts"]
+        assert time.monotonic() - start < 1.0 + KILL_MARGIN_S + 1.0 + 60  # the kill, and a restart
+        assert [v["timed_out"] for v in verdicts] == [False, True, False]
+        assert [v["acc"] for v in verdicts] == [1.0, 0.0, 0.0]
+        assert "killed and replaced" in verdicts[1]["reason"]
+        # the single worker was replaced: the server still grades
+        after = post(base, "/grade", {"items": items[:1]}).json()["verdicts"]
+        assert after[0]["acc"] == 1.0
+
+
+def test_a_full_queue_answers_429_and_recovers(stall_ops) -> None:
+    config = ServerConfig(workers=1, max_queue=2, ops_module=stall_ops)
+    with running_server(config) as base:
+        held = {}
+        stall = {"items": [{"response": "STALL", "reference": "1", "timeout": 2.0}] * 2}
+        thread = threading.Thread(target=lambda: held.update(r=post(base, "/grade", stall)))
+        thread.start()
+        deadline = time.monotonic() + 30
+        while httpx.get(base + "/health").json()["queued"] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        refused = post(base, "/grade", {"items": [{"response": "1", "reference": "1"}]})
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "1"
+        assert "queue full" in refused.json()["error"]
+        thread.join(60)
+        assert [v["timed_out"] for v in held["r"].json()["verdicts"]] == [True, True]
+        never = post(base, "/grade", {"items": [{"response": "1", "reference": "1"}] * 3})
+        assert never.status_code == 413 and "more than the server queues (2)" in never.text
+        assert httpx.get(base + "/health").json()["queued"] == 0
+        ok = post(base, "/grade", {"items": [{"response": "\\boxed{1}", "reference": "1"}]})
+        assert ok.status_code == 200 and ok.json()["verdicts"][0]["acc"] == 1.0
+
+
+def test_limits_auth_and_bad_items_are_refused_with_a_reason(monkeypatch) -> None:
+    config = ServerConfig(workers=1, max_body_bytes=2000, token="s3cret")
+    with running_server(config) as base:
+        auth = {"Authorization": "Bearer s3cret"}
+        item = {"response": "\\boxed{1}", "reference": "1"}
+        assert post(base, "/grade", {"items": [item]}).status_code == 401
+        wrong = post(base, "/grade", {"items": [item]}, headers={"Authorization": "Bearer x"})
+        assert wrong.status_code == 401
+        assert httpx.get(base + "/health").status_code == 200  # probes need no token
+        ok = post(base, "/grade", {"items": [item]}, headers=auth)
+        assert ok.json()["verdicts"][0]["acc"] == 1.0
+        big = {"items": [{"response": "x" * 5000, "reference": "1"}]}
+        too_big = post(base, "/grade", big, headers=auth)
+        assert too_big.status_code == 413 and "over the limit of 2000" in too_big.json()["error"]
+
+        def chunks():  # no Content-Length: the limit holds on the streamed body too
+            yield b'{"items": ['
+            for _ in range(100):
+                yield b'{"response": "aaaaaaaaaaaaaaaaaaaa", "reference": "1"},'
+
+        streamed = httpx.post(base + "/grade", content=chunks(), headers=auth, timeout=30)
+        assert streamed.status_code == 413
+        bad = post(base, "/grade", {"items": [{"response": 3, "reference": "1"}]}, headers=auth)
+        assert (
+            bad.status_code == 400 and bad.json()["error"] == "items[0].response: expected a string"
+        )
+        deep = b'{"items": ' + b"[" * 900 + b"]" * 900 + b"}"
+        nested = httpx.post(base + "/grade", content=deep, headers=auth, timeout=30)
+        assert (
+            nested.status_code == 400 and nested.json()["error"] == "items[0]: expected an object"
+        )
+        slow = {"items": [{**item, "timeout": 1e9}]}
+        assert post(base, "/grade", slow, headers=auth).status_code == 400
+        typo = post(base, "/grade", {"items": [item], "rewards": ["fromat"]}, headers=auth)
+        imported = {"items": [item], "rewards": ["os:system"]}
+        assert post(base, "/grade", imported, headers=auth).status_code == 400
+        assert typo.status_code == 400 and "did you mean 'format'" in typo.json()["error"]
+
+
+def test_only_loopback_binds_quietly() -> None:
+    assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("localhost")
+    assert not _is_loopback("0.0.0.0") and not _is_loopback("example.org")
+
+
+@pytest.mark.slow
+def test_serve_grader_on_ray_serve_with_two_replicas(tmp_path) -> None:
+    pytest.importorskip("ray.serve", reason='Ray Serve is not installed: pip install "ray[serve]"')
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
+    env.pop("RAY_ADDRESS", None)  # a local cluster of its own
+    cmd = [sys.executable, "-m", "sciinstruct.cli.main", "serve-grader", "--executor", "ray",
+           "--replicas", "2", "--workers", "1", "--port", str(port)]  # fmt: skip
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240  # a Ray cluster, Serve's controller, two replicas
+        pids = set()
+        while len(pids) < 2:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "two replicas did not answer in 240 s"
+            try:
+                pids.add(httpx.get(base + "/health", timeout=5).json()["pid"])
+            except (httpx.HTTPError, ValueError, KeyError):
+                time.sleep(1)
+        items = [{"response": "so \\boxed{3 kJ}", "reference": "3000 J"}]
+        verdicts = post(base, "/grade", {"items": items}).json()["verdicts"]
+        assert verdicts[0]["acc"] == 1.0
+        reward = post(
+            base, "/get_reward", {"query": ["\\boxed{2}"], "prompts": [""], "labels": ["2"]}
+        )
+        assert reward.json()["rewards"] == [1.0]
+    finally:
+        import signal
+
+        os.killpg(proc.pid, signal.SIGINT)  # serve.shutdown, then Ray's own processes stop
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
