@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("train",),
     ("evaluate",),
     ("report", "view"),
-    ("recipe",),
+    ("recipe", "stage_runner"),
     ("flow",),
     ("cli",),
 ]

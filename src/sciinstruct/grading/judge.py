@@ -15,9 +15,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sciinstruct.grading.verdict import Verdict
+from sciinstruct.llm.spec import EngineSpec
 from sciinstruct.settings import option
 
 if TYPE_CHECKING:
@@ -136,23 +137,39 @@ class GradeJudge:
 
 
 @dataclass(frozen=True)
-class JudgeSpec:
-    """Which LLM judges what the rules cannot: a config section (`judge:` under `annotate` or
-    `eval.config` in a recipe; `--judge-backend/--judge-model/--judge-base-url` on the command
-    line). Empty: no judge."""
+class JudgeSpec(EngineSpec):
+    """Which LLM judges what the rules cannot: the one engine spec (`llm.spec.EngineSpec`) as a
+    config section (`judge:` under `annotate` or `eval.config` in a recipe; `--judge-backend`,
+    `--judge-model`, `--judge-base-url`, ... on the command line). Empty: no judge."""
 
-    backend: str | None = option(
+    # `judge: {backend: openai}` as written before the judge was an engine spec
+    RENAMED: ClassVar[dict[str, str]] = {"backend": "name"}
+    FLAG_PREFIX: ClassVar[str] = "--judge-"
+
+    name: str | None = option(
         None,
         "LLM judge for the answers the grader's rules cannot decide: embedded, openai, "
         "transformers, vllm or llamacpp (default: none; eval's judged benchmarks are judged "
         "by the evaluated model unless one is given).",
+        cli_name="backend",
     )
     model: str | None = option(None, "The judge's model.")
-    base_url: str | None = option(None, "openai judge: server URL(s).")
 
-    def build(self, cache: str | Path | None = None) -> GradeJudge | None:
+    def __post_init__(self) -> None:
+        if self.name is None and self.base_url:  # a server's URL alone names an openai judge
+            object.__setattr__(self, "name", "openai")
+        elif self.name is None and self.model:
+            object.__setattr__(self, "name", "embedded")
+        super().__post_init__()
+
+    def build(self, cache: str | Path | None = None, max_tokens: int = 256) -> GradeJudge | None:
         """The judge, behind the response cache at `cache`; None when none is configured."""
-        return make_judge(self.backend, self.model, self.base_url, cache)
+        if not self.configured:
+            return None
+        from sciinstruct.llm import CachedBackend
+
+        engine = self.open()
+        return GradeJudge(CachedBackend(engine, cache) if cache else engine, max_tokens=max_tokens)
 
 
 def make_judge(
@@ -166,18 +183,5 @@ def make_judge(
     """A judge from the `--judge-backend/--judge-model/--judge-base-url` options (None when
     none is given), behind the response cache at `cache` when one is given; `options` go to
     the backend (`engine` for the embedded one)."""
-    if not (backend or model or base_url):
-        return None
-    from sciinstruct.errors import InputError
-    from sciinstruct.llm import CachedBackend, make_backend
-
-    name = backend or ("openai" if base_url else "embedded")
-    if base_url:
-        if name != "openai":
-            raise InputError(
-                f"--judge-base-url applies to the openai backend, not {name!r}",
-                field="judge_backend",
-            )
-        options["base_url"] = [u for u in base_url.split(",") if u] if "," in base_url else base_url
-    engine = make_backend(name, model, **options)
-    return GradeJudge(CachedBackend(engine, cache) if cache else engine, max_tokens=max_tokens)
+    spec = JudgeSpec(backend, model, (base_url,) if base_url else (), options=options)
+    return spec.build(cache, max_tokens)
