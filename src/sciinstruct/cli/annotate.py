@@ -22,8 +22,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("annotate")
     @config_options(AnnotateConfig)
-    @config_options(EngineSpec, into="engine_given")
     @config_options(ExecutorConfig, into="executor_given")
+    @config_options(EngineSpec, into="engine_given")  # the engine's options first in --help
     def annotate_command(
         given: dict[str, Any],
         engine_given: dict[str, Any],

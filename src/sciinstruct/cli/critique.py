@@ -16,8 +16,8 @@ from sciinstruct.llm import EngineSpec
 def register(app: typer.Typer) -> None:
     @app.command("critique")
     @config_options(CritiqueConfig)
-    @config_options(EngineSpec, into="engine_given")
     @config_options(ExecutorConfig, into="executor_given")
+    @config_options(EngineSpec, into="engine_given")  # the engine's options first in --help
     def critique_command(
         given: dict[str, Any],
         engine_given: dict[str, Any],

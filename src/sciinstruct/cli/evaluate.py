@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
     from sciinstruct.evaluate import EvalConfig
     from sciinstruct.llm import EngineSpec
 
-    command = config_options(ExecutorConfig, into="executor_given")(eval_command)
     # `-b` is --benchmark here; a batch is what the engine keeps in flight (EngineSpec)
-    command = config_options(EngineSpec, into="engine_given", shorts=False)(command)
+    command = config_options(EngineSpec, into="engine_given", shorts=False)(eval_command)
+    command = config_options(ExecutorConfig, into="executor_given")(command)
     app.command("eval")(config_options(EvalConfig, exclude=("batch_size",))(command))

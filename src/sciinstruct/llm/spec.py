@@ -47,8 +47,8 @@ class EngineSpec:
     model: str | None = option(None, "Model name or path (default: the backend's).", short="-m")
     base_url: tuple[str, ...] = option(
         (),
-        "OpenAI-compatible server URL, e.g. http://127.0.0.1:8080/v1; repeat it (or separate "
-        "by commas) for a pool of servers of one model: each request goes to the least busy.",
+        "OpenAI-compatible server URL, e.g. http://127.0.0.1:8080/v1; several for a pool of "
+        "servers of one model: each request goes to the least busy.",
     )
     api_key_env: str | None = option(
         None, "Name of the environment variable holding the API key (never the key itself)."
