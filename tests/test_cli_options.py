@@ -237,3 +237,26 @@ def test_ingest_options_come_from_ingest_options(tmp_path: Path, capsys) -> None
         "error: --format must be one of auto, jsonl, json, csv, parquet, hf; got 'xls'"
     )
     assert not (tmp_path / "r").exists()  # refused before the run directory is made
+
+
+def test_the_judge_is_the_engine_spec_under_the_judge_prefix(tmp_path: Path) -> None:
+    from sciinstruct.annotate import AnnotateConfig
+    from sciinstruct.cli.options import build_config
+    from sciinstruct.errors import InputError
+    from sciinstruct.grading.judge import JudgeSpec
+    from sciinstruct.recipe import load_recipe
+
+    url = "http://127.0.0.1:8000/v1"
+    flags = build_config(AnnotateConfig, {"judge.base_url": [url], "judge.concurrency": 4})
+    assert flags.judge == JudgeSpec(name="openai", base_url=(url,), concurrency=4)
+    assert flags.judge.backend_options() == {"base_url": url, "concurrency": 4}
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"annotate:\n  judge: {{name: openai, base_url: {url}, concurrency: 4}}\n")
+    assert load_recipe(recipe).annotate.judge == flags.judge
+    # `backend:`, the judge's key before it was an engine spec, is still read
+    recipe.write_text(f"annotate:\n  judge: {{backend: openai, base_url: {url}, concurrency: 4}}\n")
+    assert load_recipe(recipe).annotate.judge == flags.judge
+    recipe.write_text("annotate:\n  judge: {backend: openai, name: embedded}\n")
+    with pytest.raises(InputError, match=r"annotate.judge.backend'?: give `name` only"):
+        load_recipe(recipe)
+    assert JudgeSpec().build() is None  # an empty section: no judge

@@ -255,8 +255,9 @@ def check_keys(cls: type, data: Any, file: str | None = None, where: str = "") -
 
 def build(cls: type[T], data: Any, where: str = "", file: str | None = None) -> T:
     """The dataclass `cls` from a mapping (a YAML file's section): unknown keys refused with a
-    "did you mean", values converted by declared type, nested dataclasses built recursively, and
-    the class's own checks reported as InputErrors located at the file and dotted field."""
+    "did you mean" (old names a class declares in `RENAMED` read with a warning), values
+    converted by declared type, nested dataclasses built recursively, and the class's own
+    checks reported as InputErrors located at the file and dotted field."""
     if not isinstance(data, dict):
         raise InputError(
             f"expected a mapping, got {type(data).__name__}", file=file, field=where or None

@@ -37,8 +37,8 @@ class ExecutorConfig:
     # Recipe-only: tuning knobs a command line does not need.
     calls_per_actor: int | None = option(
         None,
-        "Backend calls one actor serves at once (default: 1 for an in-process engine, 16 "
-        "for the openai backend, which a server batches).",
+        "Backend calls one actor serves at once (default: the backend's own concurrency: 16 "
+        "for a server's client, which the server batches; 1 for an in-process engine).",
         cli=False,
     )
     grade_in_workers: bool = option(
