@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from sciinstruct.cli.annotate import default_throughput, parse_options
 from sciinstruct.cli.main import main
 from sciinstruct.errors import EXIT_BAD_INPUT, InputError
 from sciinstruct.jsonl import write_jsonl
@@ -12,16 +11,25 @@ from sciinstruct.rundir import RunDir
 
 
 def test_backend_options_are_read_as_yaml_scalars():
-    options = parse_options(["n_threads=1", "timeout=2.5", "verbose=true", "name=x=y"])
-    assert options == {"n_threads": 1, "timeout": 2.5, "verbose": True, "name": "x=y"}
-    with pytest.raises(InputError, match="expected KEY=VALUE"):
-        parse_options(["n_threads"])
+    from sciinstruct.cli.options import cli_fields, cli_value
+    from sciinstruct.llm import EngineSpec
+
+    option = next(f for f in cli_fields(EngineSpec) if f.flag == "--option")
+    given = cli_value(option, ["n_threads=1", "timeout=2.5", "verbose=true", "name=x=y"])
+    assert given == {"n_threads": 1, "timeout": 2.5, "verbose": True, "name": "x=y"}
+    with pytest.raises(InputError, match="--option: expected KEY=VALUE"):
+        cli_value(option, ["n_threads"])
 
 
-def test_throughput_defaults_follow_the_kind_of_backend():
-    assert default_throughput("openai", None, None) == (1, 16)
-    assert default_throughput("embedded", None, None) == (16, 1)
-    assert default_throughput("openai", 4, 2) == (4, 2)
+def test_throughput_is_the_backends_own_unless_set():
+    from sciinstruct.llm import EngineSpec, Throughput
+
+    assert EngineSpec(name="openai").throughput() == Throughput(batch_size=1, concurrency=16)
+    assert EngineSpec(name="llamacpp").throughput() == Throughput(batch_size=16, concurrency=1)
+    assert EngineSpec(name="openai", batch_size=4, concurrency=2).throughput() == Throughput(4, 2)
+    # the server's client keeps as many requests in flight as the stage keeps calls
+    assert EngineSpec(name="openai", concurrency=64).backend_options()["concurrency"] == 64
+    assert "concurrency" not in EngineSpec(name="llamacpp", concurrency=3).backend_options()
 
 
 def test_a_sequence_option_takes_commas_or_repeats():

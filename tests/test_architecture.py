@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("train",),
     ("evaluate", "integrations"),
     ("report", "view"),
-    ("recipe",),
+    ("recipe", "stage_runner"),
     ("flow",),
     ("cli",),
 ]

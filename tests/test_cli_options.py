@@ -123,7 +123,8 @@ def test_eval_options_come_from_eval_config(capsys) -> None:
 
     declared = {f.name: f for f in dataclasses.fields(EvalConfig)}
     command = click_command("eval")
-    assert option(command, "--batch-size").default == declared["batch_size"].default == 16
+    # eval's batch is what the engine keeps in flight: `--batch-size` is the engine's
+    assert option(command, "--batch-size").default is None
     assert option(command, "--samples").default == declared["samples"].default == 1
     assert "majority vote and pass@k" in option(command, "--samples").help
     assert "judged benchmarks" in option(command, "--judge-backend").help  # JudgeSpec's help
@@ -132,6 +133,53 @@ def test_eval_options_come_from_eval_config(capsys) -> None:
     assert "Few-shot examples before each question" in text  # EvalConfig.shots' declared help
     source = (Path(__file__).parents[1] / "src/sciinstruct/cli/evaluate.py").read_text()
     assert "min=0" not in source and "--samples" not in source
+
+
+def test_engine_options_are_declared_once_for_every_stage_and_the_judge() -> None:
+    from sciinstruct.llm import EngineSpec
+
+    declared = {f.name: f for f in dataclasses.fields(EngineSpec)}
+    for name in ("annotate", "critique", "eval"):
+        command = click_command(name)
+        assert option(command, "--backend").default == declared["name"].default == "embedded"
+        assert option(command, "--concurrency").help.startswith("Backend calls in flight")
+        assert option(command, "--base-url").multiple  # repeat, or separate by commas
+        assert option(command, "--api-key-env").help == declared["api_key_env"].metadata["help"]
+    annotate = click_command("annotate")
+    assert (
+        "-j" in option(annotate, "--concurrency").opts
+        and "-b" in option(annotate, "--backend").opts
+    )
+    assert "-b" not in option(click_command("eval"), "--backend").opts  # eval's -b: --benchmark
+    # the judge is the same spec under the `judge_` prefix, without short forms
+    assert option(annotate, "--judge-backend").default is None
+    assert option(annotate, "--judge-concurrency").opts == ["--judge-concurrency"]
+    assert option(annotate, "--judge-api-key-env").help == declared["api_key_env"].metadata["help"]
+
+
+def test_engine_flags_and_recipe_keys_build_the_same_spec(tmp_path: Path) -> None:
+    from sciinstruct.cli.options import build_config, cli_fields, cli_value
+    from sciinstruct.llm import EngineSpec
+    from sciinstruct.recipe import load_recipe
+
+    fields = {f.flag: f for f in cli_fields(EngineSpec)}
+    given = {
+        "name": "openai",
+        "base_url": cli_value(fields["--base-url"], ["http://a:1/v1,http://b:2/v1"]),
+        "concurrency": 64,
+        "options": cli_value(fields["--option"], ["timeout=30"]),
+    }
+    from_flags = build_config(EngineSpec, given)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "backend:\n  name: openai\n  base_url: [http://a:1/v1, http://b:2/v1]\n"
+        "  concurrency: 64\n  options: {timeout: 30}\n"
+    )
+    assert load_recipe(recipe).backend == from_flags
+    assert from_flags.base_url == ("http://a:1/v1", "http://b:2/v1")
+    assert from_flags.backend_options() == {
+        "timeout": 30, "base_url": ["http://a:1/v1", "http://b:2/v1"], "concurrency": 64,
+    }  # fmt: skip
 
 
 def test_eval_bound_on_the_command_line(tmp_path: Path, capsys) -> None:
@@ -162,7 +210,7 @@ def test_grade_options_come_from_grade_options_and_the_judge_spec(capsys) -> Non
     assert "repeats a quantity it gives" in option(command, "--question").help
     assert main(["grade", "--help"]) == 0
     text = re.sub(r"[│\s]+", " ", capsys.readouterr().out)
-    assert "--judge-base-url" in text and "openai judge: server URL(s)." in text
+    assert "--judge-base-url" in text and "OpenAI-compatible server URL" in text
     assert "--judge-cache" in text
 
 
@@ -189,3 +237,26 @@ def test_ingest_options_come_from_ingest_options(tmp_path: Path, capsys) -> None
         "error: --format must be one of auto, jsonl, json, csv, parquet, hf; got 'xls'"
     )
     assert not (tmp_path / "r").exists()  # refused before the run directory is made
+
+
+def test_the_judge_is_the_engine_spec_under_the_judge_prefix(tmp_path: Path) -> None:
+    from sciinstruct.annotate import AnnotateConfig
+    from sciinstruct.cli.options import build_config
+    from sciinstruct.errors import InputError
+    from sciinstruct.grading.verifier import JudgeSpec
+    from sciinstruct.recipe import load_recipe
+
+    url = "http://127.0.0.1:8000/v1"
+    flags = build_config(AnnotateConfig, {"judge.base_url": [url], "judge.concurrency": 4})
+    assert flags.judge == JudgeSpec(name="openai", base_url=(url,), concurrency=4)
+    assert flags.judge.backend_options() == {"base_url": url, "concurrency": 4}
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"annotate:\n  judge: {{name: openai, base_url: {url}, concurrency: 4}}\n")
+    assert load_recipe(recipe).annotate.judge == flags.judge
+    # `backend:`, the judge's key before it was an engine spec, is still read
+    recipe.write_text(f"annotate:\n  judge: {{backend: openai, base_url: {url}, concurrency: 4}}\n")
+    assert load_recipe(recipe).annotate.judge == flags.judge
+    recipe.write_text("annotate:\n  judge: {backend: openai, name: embedded}\n")
+    with pytest.raises(InputError, match=r"annotate.judge.backend'?: give `name` only"):
+        load_recipe(recipe)
+    assert JudgeSpec().build() is None  # an empty section: no judge

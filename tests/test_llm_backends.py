@@ -74,7 +74,7 @@ def test_embedded_falls_back_to_transformers_without_llama_cpp(monkeypatch):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
-        llm.importlib.util, "find_spec", lambda name: None if name == "llama_cpp" else real(name)
+        importlib.util, "find_spec", lambda name: None if name == "llama_cpp" else real(name)
     )
     assert llm.embedded_engine() == "transformers"
     monkeypatch.undo()

@@ -26,10 +26,39 @@ def test_defaults_and_dotted_overrides(tmp_path: Path) -> None:
         overrides={"train.max_steps": 5, "limit": 10, "annotate.plan.samples": 3},
     )
     assert (recipe.run_dir, recipe.backend.name, recipe.limit) == ("out", "openai", 10)
-    assert recipe.backend.options == {"base_url": "http://127.0.0.1:8000/v1"}
+    # the old place of base_url, read as the spec's own key
+    assert recipe.backend.base_url == ("http://127.0.0.1:8000/v1",)
+    assert recipe.backend.options == {}
     assert recipe.train.max_steps == 5
     assert list(recipe.annotate.stages) == ["cot", "reflect", "hinted"]
     assert recipe.annotate.plan.samples == 3
+
+
+def test_engine_keys_once_in_options_are_read_and_a_stages_throughput_is_refused(
+    tmp_path: Path,
+) -> None:
+    old = load_recipe(
+        write(tmp_path, "backend: {name: openai, options: {concurrency: 64, timeout: 9}}\n")
+    )
+    assert (old.backend.concurrency, old.backend.options) == (64, {"timeout": 9})
+    with pytest.raises(InputError, match=r"concurrency given twice, 8 and options.concurrency 64"):
+        load_recipe(
+            write(tmp_path, "backend: {name: openai, concurrency: 8, options: {concurrency: 64}}\n")
+        )
+    with pytest.raises(
+        InputError, match=r"field 'annotate.concurrency': set `backend.concurrency` instead"
+    ):
+        load_recipe(write(tmp_path, "annotate: {concurrency: 64}\n"))
+    with pytest.raises(InputError, match=r"set `eval.backend.batch_size` instead"):
+        load_recipe(write(tmp_path, "eval: {config: {batch_size: 4}}\n"))
+    with pytest.raises(InputError, match=r"base-url applies to the openai backend, not 'llamacpp'"):
+        load_recipe(write(tmp_path, "backend: {name: llamacpp, base_url: http://x:1/v1}\n"))
+    # eval's engine: a spec, or a backend's name as before
+    assert (
+        load_recipe(write(tmp_path, "eval: {backend: llamacpp}\n")).eval.backend.name == "llamacpp"
+    )
+    spec = load_recipe(write(tmp_path, "eval: {backend: {name: llamacpp, batch_size: 4}}\n"))
+    assert (spec.eval.backend.name, spec.eval.backend.batch_size) == ("llamacpp", 4)
 
 
 def test_unknown_key_says_did_you_mean(tmp_path: Path) -> None:

@@ -41,45 +41,34 @@ class Flow:
         self.base = base or Path.cwd()
         self.run = RunDir(resolve_path(recipe.run_dir, self.base)).ensure()
         self.force = force
-        self._backend: Any = None
-        self._executor: Any = None
+        self._runner: Any = None
 
     # -- plumbing -----------------------------------------------------------------------------
-    def executor(self) -> Any:
-        """The recipe's executor (`local`, or `ray`: a cluster joined or started once)."""
-        if self._executor is None:
-            from sciinstruct.distributed import open_executor
+    @property
+    def runner(self) -> Any:
+        """The stage runner of the CLI's commands, over this run and the recipe's executor."""
+        if self._runner is None:
+            from sciinstruct.stage_runner import StageRunner
 
-            self._executor = open_executor(self.recipe.executor)
-        return self._executor
-
-    def backend(self) -> Any:
-        """The annotating (and judging) backend behind the run's response cache, built once."""
-        if self._backend is None:
-            from sciinstruct.llm import CachedBackend
-
-            spec = self.recipe.backend
-            engine = self.executor().backend(spec.name, spec.model, dict(spec.options))
-            self._backend = CachedBackend(engine, self.run.cache)
-        return self._backend
+            self._runner = StageRunner(self.run, self.recipe.executor)
+        return self._runner
 
     def close_backend(self) -> None:
         """Release the annotating engine (on Ray: its actors' GPUs, which training needs)."""
-        if self._backend is not None:
-            self._backend.close()
-            self._backend = None
+        if self._runner is not None:
+            self._runner.close_engines()
 
     def close(self) -> None:
-        self.close_backend()
-        if self._executor is not None:
-            self._executor.close()
-            self._executor = None
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
 
     def run_all(self) -> FlowResult:
         result = FlowResult(self.run)
         stages = [s for s in FLOW_STAGES if s in self.recipe.stages]
-        self.run.update_config("recipe", dataclasses.asdict(self.recipe))
+        self.runner.__enter__()  # the run's writer lock, for the whole flow
         try:
+            self.run.update_config("recipe", dataclasses.asdict(self.recipe))
             for number, name in enumerate(stages, start=1):
                 console.rule(f"[bold]{number}/{len(stages)} {name}")
                 started = time.perf_counter()
@@ -143,25 +132,16 @@ class Flow:
         return [t for t in self.eval_targets() if isinstance(t, Path) and t.suffix != ".yaml"]
 
     def stage_annotate(self) -> None:
-        from sciinstruct.annotate import run_annotate
-
         config = self.recipe.annotate
-        if config.prompt_dir:  # `sciinstruct:prompts/concise` names a folder inside the package
+        if config.prompt_dir and not config.prompt_dir.startswith("sciinstruct:"):
+            # a folder named in a recipe is relative to the recipe's base, not the shell's
             config = dataclasses.replace(
                 config, prompt_dir=str(resolve_path(config.prompt_dir, self.base))
             )
-        run_annotate(
-            self.run,
-            self.backend(),
-            config,
-            limit=self.recipe.limit,
-            grading=self.executor().agrade,
-        )
+        self.runner.annotate(config, self.recipe.backend, limit=self.recipe.limit)
 
     def stage_critique(self) -> None:
-        from sciinstruct.critique import run_critique
-
-        run_critique(self.run, self.backend(), self.recipe.critique)
+        self.runner.critique(self.recipe.critique, self.recipe.backend)
 
     def stage_filter(self) -> bool:
         from sciinstruct.curate import clear_filter, run_filter
@@ -259,17 +239,13 @@ class Flow:
         return ran
 
     def _evaluate(self, model: Path, questions: list[str], out: Path) -> None:
-        from sciinstruct.evaluate import run_eval
-        from sciinstruct.llm import CachedBackend
-
-        out.mkdir(parents=True, exist_ok=True)
-        executor = self.executor()
-        engine = executor.backend(self.recipe.eval.backend, str(model), {})
-        backend = CachedBackend(engine, out / "cache.sqlite")
+        engine = dataclasses.replace(self.recipe.eval.backend, model=str(model))
         try:
-            run_eval(questions, backend, out, self.recipe.eval.config, grading=executor.grade)
+            self.runner.evaluate(
+                questions, engine, out, self.recipe.eval.config, stage=f"eval/{out.name}"
+            )
         finally:
-            backend.close()
+            self.runner.close_engines()  # one model at a time in memory
 
     def _before_after(self, models: dict[str, Path]) -> None:
         results = {}

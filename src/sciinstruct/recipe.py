@@ -1,14 +1,15 @@
 """Recipes: one YAML file that drives the whole flow (`sciinstruct run RECIPE.yaml`).
 
-A recipe names the questions, the backend and model, and the options of each stage. Its
-sections are the stages' own config dataclasses, so a key means the same in a recipe as on the
-stage's command line. Unknown keys are an error with a "did you mean" hint, so a typo never
+A recipe names the questions, the engine (`backend:`, an `llm.EngineSpec`), and the options of
+each stage. Its sections are the stages' own config dataclasses, so a key means the same in a
+recipe as on the stage's command line. Unknown keys are an error with a "did you mean" hint, so a typo never
 silently falls back to a default. Paths starting with `sciinstruct:` point inside the installed
 package (the bundled data).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from sciinstruct.distributed.config import ExecutorConfig
 from sciinstruct.errors import InputError
 from sciinstruct.evaluate import EvalConfig
 from sciinstruct.export import ExportOptions
+from sciinstruct.llm import EngineSpec
 from sciinstruct.settings import build, load_yaml, resolve_path, set_dotted
 from sciinstruct.train import SFTTrainConfig
 
@@ -34,15 +36,6 @@ FLOW_STAGES = (
     "eval",
     "report",
 )
-
-
-@dataclass
-class BackendSpec:
-    """Which LLM writes and judges solutions. For a vLLM server: name `openai`, options.base_url."""
-
-    name: str = "embedded"
-    model: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,8 +62,14 @@ class EvalSpec:
     questions: list[str] = field(
         default_factory=lambda: ["sciinstruct:data/questions/demo_heldout.jsonl"]
     )
-    backend: str = "transformers"
+    # the engine the base and the tuned model run on (its `model` is theirs): a spec, or just
+    # the backend's name (`backend: transformers`)
+    backend: EngineSpec = field(default_factory=lambda: EngineSpec(name="transformers"))
     config: EvalConfig = field(default_factory=lambda: EvalConfig(max_tokens=256))
+
+    def __post_init__(self) -> None:
+        if isinstance(self.backend, str):
+            self.backend = EngineSpec(name=self.backend)
 
 
 def _default_annotate() -> AnnotateConfig:
@@ -85,7 +84,8 @@ class Recipe:
     )
     limit: int | None = None  # annotate at most this many questions (a quick run)
     stages: list[str] = field(default_factory=lambda: list(FLOW_STAGES))
-    backend: BackendSpec = field(default_factory=BackendSpec)
+    # the engine of annotate and critique: `{name: openai, base_url: ..., concurrency: 64}`
+    backend: EngineSpec = field(default_factory=EngineSpec)
     # where annotate, critique and eval run their engines and grading: `{name: ray, actors: 4}`
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     generate: GenerateSpec = field(default_factory=GenerateSpec)
@@ -106,6 +106,30 @@ class Recipe:
                 f"unknown stage(s) {unknown}: expected some of {', '.join(FLOW_STAGES)}",
                 field="stages",
             )
+        _refuse_throughput_keys(self)
+
+
+# How hard a stage drives its engine is the engine's (`backend.batch_size`,
+# `backend.concurrency`); these stage fields are set from it by the stage runner.
+_DRIVEN = (
+    ("annotate", ("batch_size", "concurrency"), "backend"),
+    ("critique", ("batch_size", "concurrency"), "backend"),
+    ("eval.config", ("batch_size",), "eval.backend"),
+)
+
+
+def _refuse_throughput_keys(recipe: Recipe) -> None:
+    for section, names, engine in _DRIVEN:
+        config: Any = recipe
+        for part in section.split("."):
+            config = getattr(config, part)
+        defaults = {f.name: f.default for f in dataclasses.fields(config)}
+        for name in names:
+            if getattr(config, name) != defaults[name]:
+                raise InputError(
+                    f"set `{engine}.{name}` instead: the engine decides how hard it is driven",
+                    field=f"{section}.{name}",
+                )
 
 
 def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:

@@ -11,6 +11,7 @@ YAML 1.1 reads as the string "2e-5") arrives as the float 2e-05.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import types
 import typing
 from importlib import resources
@@ -196,10 +197,58 @@ def convert(value: Any, kind: Any) -> Any:
     return value
 
 
+def resolve_package_paths(config: T) -> T:
+    """`config` (a dataclass instance) with every `sciinstruct:` string in it, nested sections
+    and sequences included, replaced by the path of that file inside the package. The stage
+    runner calls it for the command line and a recipe alike, so `--prompts
+    sciinstruct:prompts/concise` means on the command line what it means in a recipe."""
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(config):  # type: ignore[arg-type]
+        value = getattr(config, f.name)
+        new = _resolved(value)
+        if new is not value:
+            changes[f.name] = new
+    return dataclasses.replace(config, **changes) if changes else config  # type: ignore[type-var]
+
+
+def _resolved(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(PACKAGE_PREFIX):
+        return str(package_path(value[len(PACKAGE_PREFIX) :]))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return resolve_package_paths(value)
+    if isinstance(value, list | tuple):
+        items = [_resolved(v) for v in value]
+        if any(new is not old for new, old in zip(items, value, strict=True)):
+            return type(value)(items)
+    return value
+
+
+def _renamed(cls: type, data: dict[str, Any], file: str | None, where: str) -> dict[str, Any]:
+    """`data` with the old names a class still accepts (`RENAMED = {"old": "new"}`) renamed,
+    each with a warning that names the new key; both given is an error."""
+    renamed: dict[str, str] = getattr(cls, "RENAMED", {})
+    old_keys = [key for key in data if key in renamed]
+    if not old_keys:
+        return data
+    data = dict(data)
+    for old in old_keys:
+        new = renamed[old]
+        path = f"{where}.{old}".lstrip(".")
+        if new in data:
+            raise InputError(f"give `{new}` only (`{old}` is its old name)", file=file, field=path)
+        data[new] = data.pop(old)
+        # `log` sits beside `settings` in the layers: its logger, by name
+        logging.getLogger("sciinstruct").warning(
+            "%s%s is deprecated: write `%s`", f"{file}: " if file else "", path, new
+        )
+    return data
+
+
 def check_keys(cls: type, data: Any, file: str | None = None, where: str = "") -> None:
     """Refuse a key `cls` does not declare, with the nearest field name as a hint."""
     names = [f.name for f in dataclasses.fields(cls)]
-    renamed = getattr(cls, "RENAMED_KEYS", {})  # old key -> new name, for a config that has them
+    # old key -> new name: refused, naming the new key (`RENAMED` above reads an old key instead)
+    renamed = getattr(cls, "RETIRED_KEYS", {})
     for key in data:
         if key in renamed:
             raise InputError(
@@ -214,12 +263,14 @@ def check_keys(cls: type, data: Any, file: str | None = None, where: str = "") -
 
 def build(cls: type[T], data: Any, where: str = "", file: str | None = None) -> T:
     """The dataclass `cls` from a mapping (a YAML file's section): unknown keys refused with a
-    "did you mean", values converted by declared type, nested dataclasses built recursively, and
-    the class's own checks reported as InputErrors located at the file and dotted field."""
+    "did you mean" (old names a class declares in `RENAMED` read with a warning), values
+    converted by declared type, nested dataclasses built recursively, and the class's own
+    checks reported as InputErrors located at the file and dotted field."""
     if not isinstance(data, dict):
         raise InputError(
             f"expected a mapping, got {type(data).__name__}", file=file, field=where or None
         )
+    data = _renamed(cls, data, file, where)
     check_keys(cls, data, file, where)
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}

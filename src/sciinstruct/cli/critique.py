@@ -7,57 +7,39 @@ from typing import Any
 
 import typer
 
-from sciinstruct.cli.annotate import (
-    API_KEY_ENV,
-    BACKEND,
-    BASE_URL,
-    BATCH_SIZE,
-    CONCURRENCY,
-    MODEL,
-    OPTION,
-    stage_engine,
-)
 from sciinstruct.cli.options import build_config, config_options
 from sciinstruct.critique import CritiqueConfig
 from sciinstruct.distributed import ExecutorConfig
+from sciinstruct.llm import EngineSpec
 
 
 def register(app: typer.Typer) -> None:
     @app.command("critique")
     @config_options(CritiqueConfig)
     @config_options(ExecutorConfig, into="executor_given")
+    @config_options(EngineSpec, into="engine_given")  # the engine's options first in --help
     def critique_command(
         given: dict[str, Any],
+        engine_given: dict[str, Any],
         executor_given: dict[str, Any],
         run: Path = typer.Argument(..., help="Run directory with attempts.jsonl."),
-        backend: str = BACKEND,
-        model: str = MODEL,
-        base_url: list[str] = BASE_URL,
-        api_key_env: str = API_KEY_ENV,
-        option: list[str] = OPTION,
-        batch_size: int = BATCH_SIZE,
-        concurrency: int = CONCURRENCY,
     ) -> None:  # fmt: skip
         """Score attempts 1-10 against the reference (RUN/critiques.jsonl) and report how well the judge agrees with the rule-based grader. Re-running resumes."""
-        from sciinstruct.critique import run_critique
         from sciinstruct.errors import InputError
         from sciinstruct.log import console
         from sciinstruct.rundir import RunDir
+        from sciinstruct.stage_runner import StageRunner
 
+        config = build_config(CritiqueConfig, given)
+        engine = build_config(EngineSpec, engine_given)
+        where = build_config(ExecutorConfig, executor_given)
         rundir = RunDir(run)
         if not rundir.attempts.exists():  # say so before loading a model
             raise InputError(
                 "no attempts to judge: run `sciinstruct annotate` first", file=str(rundir.attempts)
             )
-        spec = build_config(ExecutorConfig, executor_given)
-        engine_options = dict(
-            backend=backend, model=model, base_url=base_url, api_key_env=api_key_env,
-            option=option, batch_size=batch_size, concurrency=concurrency,
-        )  # fmt: skip
-        with stage_engine(CritiqueConfig, given, spec, **engine_options) as (
-            config, prompt_set, engine, _runner,
-        ):  # fmt: skip
-            report = run_critique(rundir, engine, config, prompt_set)
+        with StageRunner(rundir, where) as runner:
+            report = runner.critique(config, engine)
         console.print(report.agreement.table())
         a = report.agreement
         console.print(

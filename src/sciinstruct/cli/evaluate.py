@@ -13,33 +13,6 @@ from sciinstruct.errors import InputError
 from sciinstruct.log import console
 
 
-def _backend(
-    name: str,
-    model: str | None,
-    base_url: str | None,
-    concurrency: int | None,
-    cache: Path | None,
-    executor: Any = None,
-) -> Any:
-    """A backend by name (on `executor`'s engines when given), behind the response cache
-    unless `cache` is None."""
-    from sciinstruct.distributed import LocalExecutor
-    from sciinstruct.llm import CachedBackend
-
-    options: dict[str, Any] = {}
-    if base_url:
-        options["base_url"] = [u for u in base_url.split(",") if u] if "," in base_url else base_url
-    if concurrency:
-        options["concurrency"] = concurrency
-    if options and name != "openai":
-        raise InputError(
-            f"--base-url and --concurrency apply to the openai backend, not {name!r}",
-            field="backend",
-        )
-    backend = (executor or LocalExecutor()).backend(name, model, options)
-    return CachedBackend(backend, cache) if cache else backend
-
-
 def _list_benchmarks(data_dir: Path | None) -> None:
     from rich.table import Table
 
@@ -61,6 +34,7 @@ def _list_benchmarks(data_dir: Path | None) -> None:
 
 def eval_command(
     given: dict[str, Any],
+    engine_given: dict[str, Any],
     executor_given: dict[str, Any],
     benchmark: list[str] = typer.Option(
         [],
@@ -69,17 +43,9 @@ def eval_command(
         help="A registered benchmark name, a .yaml definition, or a .jsonl/.csv/.parquet of "
         "questions. Repeat for several.",
     ),
-    backend: str = typer.Option(
-        "embedded", help="embedded, openai, transformers, vllm or llamacpp."
-    ),
-    model: str | None = typer.Option(None, help="Model name, path or directory for the backend."),
     out: Path | None = typer.Option(
         None, help="Output directory: results.json, summary.md, predictions.jsonl."
     ),
-    base_url: str | None = typer.Option(
-        None, help="openai backend: server URL(s), comma-separated."
-    ),
-    concurrency: int | None = typer.Option(None, min=1, help="openai backend: requests in flight."),
     data_dir: Path | None = typer.Option(
         None,
         help="Where benchmark data lives (default $SCIINSTRUCT_DATA or ~/.cache/sciinstruct/data).",
@@ -105,43 +71,17 @@ def eval_command(
         )
     if out is None:
         raise InputError("give an output directory with --out", field="out")
-    from sciinstruct.evaluate.runner import EvalConfig, run_eval
+    from sciinstruct.evaluate import EvalConfig
+    from sciinstruct.llm import EngineSpec
+    from sciinstruct.stage_runner import StageRunner
 
     config = build_config(EvalConfig, given)
-    spec = config.judge
-    cache = None if no_cache else out / "cache.sqlite"
-    out.mkdir(parents=True, exist_ok=True)
-    from sciinstruct.distributed import open_executor
-
+    engine = build_config(EngineSpec, engine_given)
     where = build_config(ExecutorConfig, executor_given)
-    with open_executor(where) as runner:
-        generator = _backend(backend, model, base_url, concurrency, cache, runner)
-        judge = None
-        if spec.backend or spec.model or spec.base_url:
-            judge = _backend(spec.backend or backend, spec.model, spec.base_url, None, cache)
-        grade_judge = spec.verifier(judge) if judge is not None else None
-        try:
-            results = run_eval(
-                benchmark,
-                generator,
-                out,
-                config,
-                data_dir=data_dir,
-                judge=judge,
-                grade_judge=grade_judge,
-                settings={
-                    "backend": backend,
-                    "model": model,
-                    "base_url": base_url,
-                    "data_dir": str(data_dir) if data_dir else None,
-                    "executor": where.to_dict(),
-                },
-                grading=runner.grade,
-            )
-        finally:
-            generator.close()
-            if judge is not None:
-                judge.close()
+    with StageRunner(out, where) as runner:
+        results = runner.evaluate(
+            benchmark, engine, out, config, cache=not no_cache, data_dir=data_dir
+        )
     console.print((out / "summary.md").read_text(encoding="utf-8"), highlight=False, markup=False)
     if results["accuracy"] is not None:
         console.print(
@@ -151,7 +91,10 @@ def eval_command(
 
 def register(app: typer.Typer) -> None:
     from sciinstruct.cli.options import config_options
-    from sciinstruct.evaluate.runner import EvalConfig
+    from sciinstruct.evaluate import EvalConfig
+    from sciinstruct.llm import EngineSpec
 
-    command = config_options(ExecutorConfig, into="executor_given")(eval_command)
-    app.command("eval")(config_options(EvalConfig)(command))
+    # `-b` is --benchmark here; a batch is what the engine keeps in flight (EngineSpec)
+    command = config_options(EngineSpec, into="engine_given", shorts=False)(eval_command)
+    command = config_options(ExecutorConfig, into="executor_given")(command)
+    app.command("eval")(config_options(EvalConfig, exclude=("batch_size",))(command))

@@ -6,7 +6,10 @@ Each field is declared once, on its dataclass (`settings.option`: type, default,
 default, so it is the one place it lives), a bound broken on
 the command line refused in one line naming the flag and the value. A nested dataclass field
 (annotate's `plan`, `judge`) gives its fields as options too, prefixed `<field>-` unless it
-declares another `prefix`. A sequence takes repeated or comma-separated values.
+declares another `prefix`; a field's `cli_name` renames its option and is prefixed the same
+way (`EngineSpec.name` is `--backend`, and `--judge-backend` under the prefix `judge_`), where
+an absolute `flag` is not. A sequence takes repeated or comma-separated values; a mapping
+declared with `assignments=True` (an engine's `options`) takes repeated `KEY=VALUE`.
 
 The command receives only what the user typed (click's parameter source, not a sentinel), as dotted field names (`{"plan.samples": 2}`), and
 `build_config` layers it over the recipe and `--set` with the one builder, `settings.build`: the
@@ -55,11 +58,14 @@ class CliField:
     kind: Any  # the declared type
     cli_type: Any  # what click parses
     sequence: bool
+    short: str | None = None  # "-j": only where the option is not prefixed
 
 
-def _cli_type(kind: Any) -> tuple[Any, bool, tuple[Any, ...] | None]:
+def _cli_type(kind: Any, assignments: bool = False) -> tuple[Any, bool, tuple[Any, ...] | None]:
     """(click type, is a sequence, choices from a Literal) of a declared type; None: no option."""
     members = [m for m in type_members(kind) if m is not type(None)]
+    if assignments:  # a mapping given as repeated KEY=VALUE
+        return list[str], True, None
     for member in members:
         if typing.get_origin(member) in (list, tuple):
             inner = typing.get_args(member)[0] if typing.get_args(member) else str
@@ -81,9 +87,13 @@ def _default(f: dataclasses.Field) -> Any:
 
 
 def cli_fields(
-    cls: type, only: tuple[str, ...] | None = None, exclude: tuple[str, ...] = ()
+    cls: type,
+    only: tuple[str, ...] | None = None,
+    exclude: tuple[str, ...] = (),
+    into: str = "given",
 ) -> Iterator[CliField]:
-    """The options `cls` declares; `only`/`exclude` name dotted keys (`"plan"` means all of it)."""
+    """The options `cls` declares; `only`/`exclude` name dotted keys (`"plan"` means all of it).
+    `into` keeps the parameters of configs stacked on one command apart (two have a `name`)."""
 
     def wanted(key: str) -> bool:
         def under(names: tuple[str, ...]) -> bool:
@@ -104,31 +114,40 @@ def cli_fields(
                 continue
             if not wanted(key):
                 continue
-            cli_type, sequence, _ = _cli_type(hints[f.name])
+            cli_type, sequence, _ = _cli_type(hints[f.name], _takes_assignments(f))
             if cli_type is None:
                 continue
-            flag = f.metadata.get("flag") or "--" + (prefix + f.name).replace("_", "-")
-            param = "cfg__" + key.replace(".", "__")
-            yield CliField(key, param, flag, f, hints[f.name], cli_type, sequence)
+            name = f.metadata.get("cli_name", f.name)
+            flag = f.metadata.get("flag") or "--" + (prefix + name).replace("_", "-")
+            param = f"cfg__{into}__" + key.replace(".", "__")
+            # a prefixed option has no short form: `-m` is the engine's model, not its judge's
+            short = f.metadata.get("short") if not prefix else None
+            yield CliField(key, param, flag, f, hints[f.name], cli_type, sequence, short)
 
     yield from walk(cls, "", "")
 
 
-def _option(cf: CliField) -> typer.models.OptionInfo:
+def _takes_assignments(f: dataclasses.Field) -> bool:
+    return bool(f.metadata.get("assignments"))
+
+
+def _option(cf: CliField, shorts: bool = True) -> typer.models.OptionInfo:
     meta = cf.field.metadata
-    _, _, literal = _cli_type(cf.kind)
+    _, _, literal = _cli_type(cf.kind, _takes_assignments(cf.field))
     choices = meta.get("choices") or literal
     text = help_text(cf.field)
     if choices and "one of" not in text:
         text = f"{text} One of: {', '.join(map(str, choices))}.".strip()
-    if cf.sequence:
+    if cf.sequence and not _takes_assignments(cf.field):
         text = f"{text} Repeat or separate with commas.".strip()
     decls = [cf.flag]
     if cf.cli_type is bool and "/" not in cf.flag:
         decls = [f"{cf.flag}/--no-{cf.flag[2:]}"]
-    if meta.get("short"):
-        decls.append(meta["short"])
+    if cf.short and shorts:
+        decls.append(cf.short)
     default = _default(cf.field)
+    if isinstance(default, dict):
+        default = [f"{k}={v}" for k, v in default.items()]
     if isinstance(default, tuple):
         default = list(default)
     if cf.sequence and isinstance(default, str):
@@ -142,6 +161,8 @@ def cli_value(cf: CliField, value: Any) -> Any:
     """The typed value, checked against the field's bounds; None when not given."""
     if value is None or (cf.sequence and not value):
         return None
+    if _takes_assignments(cf.field):
+        return parse_assignments(list(value), cf.flag)
     if cf.sequence:
         items = [
             part.strip() if isinstance(part, str) else part
@@ -171,11 +192,13 @@ def config_options(
     into: str = "given",
     only: tuple[str, ...] | None = None,
     exclude: tuple[str, ...] = (),
+    shorts: bool = True,
 ) -> Callable[[F], F]:
     """Add an option per field of `cls` to a typer command; the command gets the values the user
     gave as `{dotted key: value}` in its parameter `into`. Several configs stack on one command,
-    each with its own `into`."""
-    fields = list(cli_fields(cls, only, exclude))
+    each with its own `into`. `shorts=False` leaves out the short forms (`-b` is `eval`'s
+    `--benchmark`, not its `--backend`)."""
+    fields = list(cli_fields(cls, only, exclude, into))
 
     def wrap(fn: F) -> F:
         signature = inspect.signature(fn, eval_str=True)
@@ -188,7 +211,7 @@ def config_options(
                 inspect.Parameter(
                     cf.param,
                     inspect.Parameter.KEYWORD_ONLY,
-                    default=_option(cf),
+                    default=_option(cf, shorts),
                     annotation=cf.cli_type | None,
                 )
             )

@@ -37,8 +37,8 @@ class ExecutorConfig:
     # Recipe-only: tuning knobs a command line does not need.
     calls_per_actor: int | None = option(
         None,
-        "Backend calls one actor serves at once (default: 1 for an in-process engine, 16 "
-        "for the openai backend, which a server batches).",
+        "Backend calls one actor serves at once (default: the backend's own concurrency: 16 "
+        "for a server's client, which the server batches; 1 for an in-process engine).",
         cli=False,
     )
     grade_in_workers: bool = option(
@@ -75,8 +75,16 @@ class ExecutorConfig:
         return self.name == "ray"
 
     def calls(self, backend: str) -> int:
-        """Calls one actor serves at once for `backend`: a server batches many, an engine one."""
-        return self.calls_per_actor or (16 if backend == "openai" else 1)
+        """Calls one actor serves at once for `backend`: as many as the backend itself takes in
+        flight (a server's client many, an in-process engine one), unless set."""
+        from sciinstruct.llm import backend_class
+
+        return self.calls_per_actor or backend_class(backend).throughput.concurrency
+
+    def calls_in_flight(self, actors: int, backend: str) -> int:
+        """Backend calls a stage keeps in flight over `actors` actors: two per actor slot, so
+        each actor has its next call waiting while it serves one and never idles in between."""
+        return 2 * actors * self.calls(backend)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sciinstruct.grading.verdict import Verdict
 from sciinstruct.grading.verifier_formats import (
@@ -28,7 +28,8 @@ from sciinstruct.grading.verifier_formats import (
     Decision,
     verifier_format,
 )
-from sciinstruct.settings import check_declared, option
+from sciinstruct.llm.spec import EngineSpec
+from sciinstruct.settings import option
 
 if TYPE_CHECKING:
     from sciinstruct.llm.base import Backend
@@ -159,19 +160,24 @@ class Verifier:
 
 
 @dataclass(frozen=True)
-class JudgeSpec:
-    """Which model verifier judges what the rules cannot, and in which format: a config section
-    (`judge:` under `annotate` or `eval.config` in a recipe; `--judge-backend/--judge-model/
-    --judge-base-url/--judge-format` on the command line). No backend, model or URL: no judge."""
+class JudgeSpec(EngineSpec):
+    """Which model verifier judges what the rules cannot, and in which format: the one engine
+    spec (`llm.spec.EngineSpec`) as a config section (`judge:` under `annotate` or
+    `eval.config` in a recipe; `--judge-backend`, `--judge-model`, `--judge-base-url`,
+    `--judge-format`, ... on the command line). No backend, model or URL: no judge."""
 
-    backend: str | None = option(
+    # `judge: {backend: openai}` as written before the judge was an engine spec
+    RENAMED: ClassVar[dict[str, str]] = {"backend": "name"}
+    FLAG_PREFIX: ClassVar[str] = "--judge-"
+
+    name: str | None = option(
         None,
         "LLM judge for the answers the grader's rules cannot decide: embedded, openai, "
         "transformers, vllm or llamacpp (default: none; eval's judged benchmarks are judged "
         "by the evaluated model unless one is given).",
+        cli_name="backend",
     )
     model: str | None = option(None, "The judge's model.")
-    base_url: str | None = option(None, "openai judge: server URL(s).")
     format: str = option(
         "sciinstruct",
         "The judge's prompt and verdict format: sciinstruct (our prompt, any model), "
@@ -181,11 +187,24 @@ class JudgeSpec:
     )
 
     def __post_init__(self) -> None:
-        check_declared(self)
+        if self.name is None and self.base_url:  # a server's URL alone names an openai judge
+            object.__setattr__(self, "name", "openai")
+        elif self.name is None and self.model:
+            object.__setattr__(self, "name", "embedded")
+        super().__post_init__()
 
-    def build(self, cache: str | Path | None = None) -> Verifier | None:
-        """The judge, behind the response cache at `cache`; None when none is configured."""
-        return make_verifier(self.backend, self.model, self.base_url, cache, format=self.format)
+    def build(
+        self, cache: str | Path | None = None, max_tokens: int | None = None
+    ) -> Verifier | None:
+        """The judge, behind the response cache at `cache`; None when none is configured.
+        `max_tokens` defaults to the format's reply budget."""
+        if not self.configured:
+            return None
+        from sciinstruct.llm import CachedBackend
+
+        engine = self.open()
+        wrapped = CachedBackend(engine, cache) if cache else engine
+        return Verifier(wrapped, format=self.format, max_tokens=max_tokens)
 
     def verifier(self, backend: Backend) -> Verifier:
         """A verifier of this spec's format on an engine the caller already made."""
@@ -206,20 +225,7 @@ def make_verifier(
     none is given) speaking `format`, behind the response cache at `cache` when one is given;
     `max_tokens` defaults to the format's; `options` go to the backend (`engine` for the
     embedded one)."""
-    if not (backend or model or base_url):
-        return None
-    from sciinstruct.errors import InputError
-    from sciinstruct.llm import CachedBackend, make_backend
-
-    verifier_format(format)  # an unknown format fails before an engine is started
-    name = backend or ("openai" if base_url else "embedded")
-    if base_url:
-        if name != "openai":
-            raise InputError(
-                f"--judge-base-url applies to the openai backend, not {name!r}",
-                field="judge_backend",
-            )
-        options["base_url"] = [u for u in base_url.split(",") if u] if "," in base_url else base_url
-    engine = make_backend(name, model, **options)
-    wrapped = CachedBackend(engine, cache) if cache else engine
-    return Verifier(wrapped, format=format, max_tokens=max_tokens)
+    spec = JudgeSpec(
+        backend, model, (base_url,) if base_url else (), options=options, format=format
+    )
+    return spec.build(cache, max_tokens)

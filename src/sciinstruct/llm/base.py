@@ -21,7 +21,7 @@ import inspect
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 Message = dict[str, str]
 
@@ -91,6 +91,30 @@ def cache_key(backend: str, model: str, request: GenerationRequest) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class Throughput:
+    """How hard a stage drives a backend: requests per backend call, and calls in flight.
+
+    The backend class declares its own (`throughput`); `EngineSpec.throughput` fits it to what
+    the user asked for. So no caller decides how to drive an engine by its name.
+    """
+
+    batch_size: int
+    concurrency: int
+
+    @property
+    def in_flight(self) -> int:
+        """Requests in flight at once when every call is busy."""
+        return self.batch_size * self.concurrency
+
+
+# An in-process engine wants the whole batch at once and runs one batch at a time anyway.
+IN_PROCESS = Throughput(batch_size=16, concurrency=1)
+# A server batches concurrent requests itself (continuous batching): one request per call keeps
+# it full without waiting on a batch's slowest member, and 16 in flight fill a small server.
+SERVER = Throughput(batch_size=1, concurrency=16)
+
+
 OnDone = Callable[[int, "Completion"], None]
 """Told each completion as it finishes: its index in the batch, and the completion."""
 
@@ -143,6 +167,9 @@ class SyncBackend(abc.ABC):
 
     name: str = "sync"
     model: str = ""
+    # not a server: the stage runs whole batches, one at a time
+    is_server: ClassVar[bool] = False
+    throughput: ClassVar[Throughput] = IN_PROCESS
 
     @abc.abstractmethod
     def generate(
@@ -167,10 +194,12 @@ class SyncBackend(abc.ABC):
 
 
 class AsyncBackend(abc.ABC):
-    """Base for backends that are naturally async (HTTP clients)."""
+    """Base for backends that are naturally async (HTTP clients, Ray actors)."""
 
     name: str = "async"
     model: str = ""
+    is_server: ClassVar[bool] = False
+    throughput: ClassVar[Throughput] = IN_PROCESS
 
     @abc.abstractmethod
     async def agenerate(
@@ -186,3 +215,14 @@ class AsyncBackend(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release connections. Subclasses with resources override this."""
+
+
+class ServerBackend(AsyncBackend):
+    """Base for clients of a server that batches concurrent requests itself.
+
+    Its constructor takes `concurrency`, the requests it keeps in flight; a stage keeps that
+    many calls of one request each in flight (`SERVER`), so the two always agree.
+    """
+
+    is_server: ClassVar[bool] = True
+    throughput: ClassVar[Throughput] = SERVER

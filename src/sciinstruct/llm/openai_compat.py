@@ -28,7 +28,7 @@ import httpx
 
 from sciinstruct.errors import InputError
 from sciinstruct.llm.balance import LeastBusy
-from sciinstruct.llm.base import AsyncBackend, Completion, GenerationRequest, OnDone
+from sciinstruct.llm.base import Completion, GenerationRequest, OnDone, ServerBackend
 from sciinstruct.llm.retry import backoff_delay, is_retryable_status, parse_retry_after
 from sciinstruct.log import logger
 from sciinstruct.redact import redact_url, redact_urls
@@ -44,7 +44,7 @@ def endpoint(base_url: str, path: str) -> str:
     return str(url.copy_with(path=url.path.rstrip("/") + path))
 
 
-class OpenAIBackend(AsyncBackend):
+class OpenAIBackend(ServerBackend):
     """Chat completions over HTTP with bounded concurrency and retries.
 
     `base_url` may list several servers, comma-separated (e.g. from `sciinstruct serve

@@ -48,8 +48,8 @@ def _redefault(base: type, name: str, default: Any, text: str | None = None) -> 
 
 
 # Keys renamed to TRL's field names (so a TRL user's YAML means what they expect): an old key
-# is refused with its new name (`settings.check_keys` reads RENAMED_KEYS).
-RENAMED_KEYS = {
+# is refused with its new name (`settings.check_keys` reads RETIRED_KEYS).
+RETIRED_KEYS = {
     "epochs": "num_train_epochs",
     "grad_accum": "gradient_accumulation_steps",
     "warmup": "warmup_ratio",
@@ -61,7 +61,7 @@ RENAMED_KEYS = {
 class TrainConfig:
     """Settings every trainer shares: data, model, schedule, LoRA, checkpoints."""
 
-    RENAMED_KEYS: ClassVar[dict[str, str]] = RENAMED_KEYS
+    RETIRED_KEYS: ClassVar[dict[str, str]] = RETIRED_KEYS
 
     data: str | None = _help("Training file in the export format (.jsonl or .parquet).", None)
     model: str | None = _help(
