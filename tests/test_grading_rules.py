@@ -32,6 +32,8 @@ def test_the_table_is_well_formed() -> None:
         assert rule.why, f"{rule.name} does not say what it reads"
     priorities = [rule.priority for rule in RULES]
     assert priorities == sorted(priorities)  # the table reads in the order it runs
+    for priority in set(priorities):  # a tier is read by one reader: its rules compete by position
+        assert len({rule.read for rule in RULES if rule.priority == priority}) == 1, priority
     with pytest.raises(KeyError, match="rules: boxed, answer_tag"):
         rule_named("nope")
 

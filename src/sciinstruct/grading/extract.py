@@ -21,6 +21,7 @@ unwrapper is `text.unwrap_text` and the one number pattern `numeric.NUMBER_PATTE
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -294,6 +295,35 @@ def read_tagged(
         return Candidate(clean(_stated_value(numbered[-1])), "answer_label", "answer_tag")
     how = found.how if found.how in EXPLICIT else "answer_label"
     return Candidate(found.text, how, "answer_tag", (tag.start(), tag.end()), content)
+
+
+def read_json_answer(
+    text: str, question: str | None, read: Callable[[str, str | None], Candidate | None]
+) -> Candidate | None:
+    """The value of the last `"answer":` key of a JSON object the response ends with (the
+    house style of JSON-mode evals such as ZeroEval: `{"reasoning": "...", "answer": "17"}`),
+    decoded as JSON (so `\\(` escapes are undone) and read as a response of its own (by
+    `read`, the rule engine), but stated."""
+    key = text.rfind('"answer"')
+    if key < 0 or "{" not in text[:key]:
+        return None
+    colon = key + len('"answer"')
+    while colon < len(text) and text[colon] in " \t":
+        colon += 1
+    if colon >= len(text) or text[colon] != ":":
+        return None
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text[colon + 1 :].lstrip())
+    except ValueError:
+        return None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return None
+    content = str(value).strip()
+    found = read(content, question) if content else None
+    if found is None:
+        return None
+    how = found.how if found.how in EXPLICIT else "answer_label"
+    return Candidate(found.text, how, "json_answer", (key, len(text)), content)
 
 
 # Statements tried from the end: a real answer is followed by a few hypotheticals at most.

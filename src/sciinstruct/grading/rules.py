@@ -84,6 +84,10 @@ def _tagged(response: Response, rules: tuple[Rule, ...]) -> Candidate | None:
     return ex.read_tagged(response.text, response.question, extract)
 
 
+def _json_answer(response: Response, rules: tuple[Rule, ...]) -> Candidate | None:
+    return ex.read_json_answer(response.text, response.question, extract)
+
+
 def _stated(response: Response, rules: tuple[Rule, ...]) -> Candidate | None:
     stated = ex.last_statement(response.text, rules)
     if stated is None:
@@ -143,8 +147,20 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
-        "answer_is",
+        "json_answer",
         2,
+        "answer_label",
+        _json_answer,
+        why="the 'answer' field of a JSON object, as JSON-mode evals ask for it",
+        examples=(
+            Example('```json\n{"reasoning": "6 + 11 = 17", "answer": "17"}\n```', "17"),
+            Example('{"reasoning": "...", "answer": "\\\\frac{1}{2}"}', "\\frac{1}{2}"),
+            Example('Answer:\n{"reasoning": "So it is B.", "answer": "B"}', "B"),
+        ),
+    ),
+    Rule(
+        "answer_is",
+        3,
         "answer_is",
         _stated,
         languages=_LANGUAGES,
@@ -166,7 +182,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "answer_label",
-        2,
+        3,
         "answer_label",
         _stated,
         languages=tuple(ANSWER),
@@ -180,7 +196,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "gsm8k_marker",
-        2,
+        3,
         "answer_label",
         _stated,
         pattern=ex.GSM8K_MARKER,
@@ -192,7 +208,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "bracketed_label",
-        2,
+        3,
         "answer_label",
         _stated,
         languages=("zh", "en"),
@@ -205,7 +221,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "answer_heading",
-        2,
+        3,
         "answer_label",
         _stated,
         languages=tuple(ANSWER),
@@ -215,7 +231,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "number_word",
-        3,
+        4,
         "statement",
         _number_word,
         languages=("en",),
@@ -227,7 +243,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "short_response",
-        4,
+        5,
         "whole",
         _short,
         why="a response of one short line is the answer itself, or states it",
@@ -239,7 +255,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "final_statement",
-        5,
+        6,
         "statement",
         _final_statement,
         why="the last statement of the asked quantity on the final line: after its copula",
@@ -254,7 +270,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "last_number",
-        6,
+        7,
         "last_number",
         _last_number,
         why="the last number of the text: a fallback, reported as such",
