@@ -77,9 +77,15 @@ _RULED_OUT_AFTER = re.compile(
 )
 
 
+# A range of letters names the options, not one of them: zero-shot-CoT's answer trigger is
+# "Therefore, among A through E, the answer is".
+_LETTER_RANGE = re.compile(r"\(?\b[A-J]\)?\s+(?:through|thru)\s+\(?[A-J]\b\)?")
+
+
 def _unmarked(text: str) -> str:
-    """`text` without Markdown bold (`**`, `__`) and math delimiters (`$`)."""
-    return text.replace("**", "").replace("__", "").replace("$", "")
+    """`text` without Markdown bold (`**`, `__`), math delimiters (`$`) and letter ranges."""
+    text = text.replace("**", "").replace("__", "").replace("$", "")
+    return _LETTER_RANGE.sub(" ", text) if "thr" in text else text
 
 
 def letters(
