@@ -19,6 +19,7 @@ from sciinstruct.curate.pipeline import CurateConfig, curate
 from sciinstruct.curate.quality_filter import FilterConfig, clear_filter, run_filter
 from sciinstruct.curate.samples import (
     build_samples,
+    load_attempts,
     load_critique_scores,
     load_records,
     quality_key,
@@ -40,6 +41,7 @@ __all__ = [
     "clear_filter",
     "curate",
     "load_critique_scores",
+    "load_attempts",
     "load_records",
     "normalize",
     "quality_key",

@@ -31,6 +31,7 @@ from sciinstruct.curate.droplog import DropLog
 from sciinstruct.curate.labels import check_trainable
 from sciinstruct.curate.samples import (
     build_samples,
+    load_attempts,
     load_critique_scores,
     load_records,
     question_text,
@@ -195,7 +196,7 @@ def out_of_fold_scores(
 def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
     """Score every candidate; write filtered.jsonl, the side file and stats.json's section."""
     questions = load_records(run.questions, Question)
-    attempts = load_records(run.attempts, Attempt)
+    attempts = load_attempts(run.attempts)
     candidates = build_samples(questions, attempts, load_critique_scores(run.critiques))
     classifier, metrics, examples = _train(config, questions, attempts)
     save_dir = config.save or run.classifier_dir

@@ -25,14 +25,21 @@ R = TypeVar("R", bound=BaseModel)
 STAGE_RANK = {"cot": 3, "sample": 3, "reflect": 2, "hinted": 1, "general": 0}
 
 
-def load_records(path: str | Path, model: type[R], required: bool = True) -> list[R]:
-    """Read and validate a JSONL file of records; a bad record is an error naming its line."""
+def load_records(
+    path: str | Path, model: type[R], required: bool = True, blank: tuple[str, ...] = ()
+) -> list[R]:
+    """Read and validate a JSONL file of records; a bad record is an error naming its line.
+
+    List fields named in `blank` are emptied before validation (fields the caller never reads)."""
     path = Path(path)
     if required and not path.exists():
         raise InputError(f"missing {path.name}: run the stage that writes it first", file=str(path))
     bad: list[BadLine] = []
     records: list[R] = []
     for index, row in enumerate(read_jsonl(path, bad=bad), start=1):
+        for name in blank:
+            if isinstance(row.get(name), list):
+                row[name] = []
         try:
             records.append(model.model_validate(row))
         except ValidationError as exc:
@@ -46,6 +53,15 @@ def load_records(path: str | Path, model: type[R], required: bool = True) -> lis
     for line in bad:
         logger.warning("skipped %s", line)
     return records
+
+
+def load_attempts(path: str | Path, required: bool = True) -> list[Attempt]:
+    """A run's attempts without their prompts: `messages` stays in attempts.jsonl.
+
+    No curation, export or report step reads an attempt's prompt (a sample's user turn is the
+    question itself), and the prompt is most of an attempt's size: dropping it as each line is
+    read keeps these stages' memory to what they use."""
+    return load_records(path, Attempt, required, blank=("messages",))
 
 
 def load_critique_scores(path: str | Path) -> dict[str, float]:

@@ -13,6 +13,7 @@ from sciinstruct.curate import (
     Override,
     apply_overrides,
     latest_overrides,
+    load_attempts,
     load_critique_scores,
     load_records,
     overruled_wrong,
@@ -30,7 +31,7 @@ from sciinstruct.export.chat_formats import (
 )
 from sciinstruct.export.writer import write_format
 from sciinstruct.jsonl import read_jsonl
-from sciinstruct.records import Attempt, Question, Sample
+from sciinstruct.records import Question, Sample
 from sciinstruct.rundir import RunDir
 
 __all__ = ["FORMATS", "ExportOptions", "export_run"]
@@ -63,7 +64,7 @@ def _build(run: RunDir, fmt: str, options: ExportOptions) -> list[dict[str, Any]
     if fmt == "rft":
         return rft_rows([*samples, *_without_overruled(_capped_samples(run), overrides)], options)
     questions = {q.id: q for q in load_records(run.questions, Question)}
-    attempts = apply_overrides(load_records(run.attempts, Attempt), overrides)
+    attempts = apply_overrides(load_attempts(run.attempts), overrides)
     return dpo_rows(questions, samples, attempts, load_critique_scores(run.critiques), options)
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sciinstruct.curate import load_records, read_dropped, solution_text
+from sciinstruct.curate import load_attempts, load_records, read_dropped, solution_text
 from sciinstruct.jsonl import read_jsonl
 from sciinstruct.records import Attempt, Question, Sample
 from sciinstruct.rundir import RunDir
@@ -45,7 +45,7 @@ def summarize(run: RunDir) -> RunSummary:
     """Count everything the report shows; stages that have not run contribute nothing."""
     out = RunSummary(stats=run.read_stats())
     questions = load_records(run.questions, Question)
-    attempts = load_records(run.attempts, Attempt, required=False)
+    attempts = load_attempts(run.attempts, required=False)
     samples = load_records(run.samples, Sample, required=False)
     out.questions = len(questions)
     for q in questions:
