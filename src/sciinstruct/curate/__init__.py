@@ -19,6 +19,7 @@ from sciinstruct.curate.pipeline import CurateConfig, curate
 from sciinstruct.curate.quality_filter import FilterConfig, clear_filter, run_filter
 from sciinstruct.curate.samples import (
     build_samples,
+    iter_attempts,
     load_attempts,
     load_critique_scores,
     load_records,
@@ -41,6 +42,7 @@ __all__ = [
     "clear_filter",
     "curate",
     "load_critique_scores",
+    "iter_attempts",
     "load_attempts",
     "load_records",
     "normalize",
