@@ -20,6 +20,7 @@ from sciinstruct.curate.quality_filter import FilterConfig, clear_filter, run_fi
 from sciinstruct.curate.samples import (
     build_samples,
     iter_attempts,
+    iter_records,
     load_attempts,
     load_critique_scores,
     load_records,
@@ -43,6 +44,7 @@ __all__ = [
     "curate",
     "load_critique_scores",
     "iter_attempts",
+    "iter_records",
     "load_attempts",
     "load_records",
     "normalize",
