@@ -103,3 +103,37 @@ def test_a_body_cut_short_is_a_read_error_and_the_connection_is_not_reused():
     second, log = asyncio.run(main())
     assert second.status_code == 200 and second.content == b"{}"
     assert [conn for conn, _ in log] == [1, 2]
+
+
+def test_the_backend_keeps_one_connection_across_calls_of_one_loop():
+    from sciinstruct.llm import GenerationRequest
+    from sciinstruct.llm.openai_compat import OpenAIBackend
+
+    reply = json.dumps({"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]})
+
+    async def main():
+        server, log = await _serve([_ok(reply.encode())] * 10)
+        port = server.sockets[0].getsockname()[1]
+        backend = OpenAIBackend("m", base_url=f"http://127.0.0.1:{port}/v1", concurrency=4)
+        request = GenerationRequest([{"role": "user", "content": "x"}])
+        try:
+            out = [await backend.agenerate([request]) for _ in range(10)]
+        finally:
+            server.close()
+        return out, log
+
+    out, log = asyncio.run(main())
+    assert [c.text for [c] in out] == ["hi"] * 10
+    assert {conn for conn, _ in log} == {1}  # one request per call, one connection for all
+
+
+def test_a_proxy_in_the_environment_sends_requests_through_httpx(monkeypatch):
+    from sciinstruct.llm.openai_compat import OpenAIBackend
+
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert OpenAIBackend("m", base_url="http://10.1.2.3:8000/v1").direct
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    assert not OpenAIBackend("m", base_url="http://10.1.2.3:8000/v1").direct
+    monkeypatch.setenv("NO_PROXY", "10.1.2.3")
+    assert OpenAIBackend("m", base_url="http://10.1.2.3:8000/v1").direct
