@@ -1,12 +1,13 @@
 """`openai` backend: any OpenAI-compatible chat server (vLLM, SGLang, llama.cpp, Ollama, OpenAI).
 
-Requests go out concurrently over small httpx connection pools, at most `concurrency` at a time.
-Rate limits, server errors, timeouts, dropped connections and unparsable bodies are retried with
+Requests go out concurrently over keep-alive connections, at most `concurrency` at a time across
+all the calls made on one event loop; the connections are opened once per loop and kept (on the
+package's own HTTP/1.1 client, `http1.py`, or on httpx when a proxy is configured). Rate limits, server errors, timeouts, dropped connections and unparsable bodies are retried with
 exponential backoff and jitter (a Retry-After header wins when the server sends one). A request
 that still fails comes back as `Completion(error=reason)`, so the caller records it and goes on.
 
-The API key is read from the environment variable named by `api_key_env` each time a connection
-pool is opened; it is never kept on the object, logged, or put in a repr or an error message.
+The API key is read from the environment variable named by `api_key_env` when an event loop's
+connections are first opened; it is never kept on the object, logged, or put in a repr or an error message.
 Credentials carried by a `base_url` (`user:pass@host`, `?api-key=...`) are sent to the server but
 scrubbed from every URL shown in a repr, a log line or an error reason (see `redact_url`).
 """
