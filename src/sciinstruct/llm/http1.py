@@ -186,7 +186,8 @@ class _Connection:
             head = await self.reader.readuntil(b"\r\n\r\n")
             status, headers, keep_alive = _parse_head(head)
             part = "message body"
-            content = await self._body(headers)
+            # 204 and 304 carry no body whatever their headers say (RFC 9112, 6.3)
+            content = b"" if status in (204, 304) else await self._body(headers)
             self.reusable = keep_alive
             return Response(status, headers, content, url)
         except asyncio.IncompleteReadError:
