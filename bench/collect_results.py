@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["client", "engines", "grader", "annotate", "dedup", "sft_packing", "eval", "tasks", "demo"]
+ORDER = ["client", "scale", "engines", "grader", "annotate", "dedup", "sft_packing", "eval"]
+ORDER += ["tasks", "demo"]
 
 
 def main() -> None:

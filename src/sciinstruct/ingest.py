@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,14 +264,20 @@ def ingest(path: str | Path, run: RunDir, options: IngestOptions | None = None) 
 
 def load_questions(run: RunDir) -> list[Question]:
     """The run's validated questions; a bad line (e.g. cut off by a kill) is an error with its place."""
+    return list(iter_questions(run))
+
+
+def iter_questions(run: RunDir) -> Iterator[Question]:
+    """The run's validated questions, read as they are asked for (`load_questions` holds them
+    all). A bad record is an error with its place; no questions at all is an error too."""
     from sciinstruct.jsonl import BadLine
     from sciinstruct.log import logger
 
     bad: list[BadLine] = []
-    questions = []
+    count = 0
     for number, row in enumerate(read_jsonl(run.questions, bad), start=1):
         try:
-            questions.append(Question(**row))
+            question = Question(**row)
         except ValidationError as exc:
             first = exc.errors()[0]
             raise InputError(
@@ -278,12 +285,13 @@ def load_questions(run: RunDir) -> list[Question]:
                 file=str(run.questions),
                 field=".".join(str(p) for p in first["loc"]) or None,
             ) from exc
+        count += 1
+        yield question
     for line in bad:
         logger.warning("skipped %s", line)
-    if not questions:
+    if not count:
         where = f" ({bad[0]})" if bad else ""
         raise InputError(
             f"no questions in the run: run `sciinstruct ingest` first{where}",
             file=str(run.questions),
         )
-    return questions

@@ -10,7 +10,7 @@ print(funnel.to_stats()["solved"])
 from __future__ import annotations
 
 from sciinstruct.annotate.funnel import Funnel, StageStats
-from sciinstruct.annotate.ledger import Ledger, Outcome, walk
+from sciinstruct.annotate.ledger import Ledger, Outcome, read_attempts, walk
 from sciinstruct.annotate.runner import AnnotateConfig, annotate, run_annotate
 from sciinstruct.annotate.stages import ANNOTATE_STAGES, Slot, StagePlan
 from sciinstruct.prompt_templates import PromptSet, load_prompts
@@ -27,6 +27,7 @@ __all__ = [
     "StageStats",
     "annotate",
     "load_prompts",
+    "read_attempts",
     "run_annotate",
     "walk",
 ]

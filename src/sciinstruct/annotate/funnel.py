@@ -1,6 +1,7 @@
 """The annotation funnel: how many questions each stage solved, at what cost.
 
-Counted from the ledger, not from this invocation alone, so a resumed run reports the whole run.
+Counted from the ledger (what the attempts file held for these questions, and what this
+invocation added), so a resumed run reports the whole run.
 `wall_s` and `requests` are this invocation's (a re-run of finished work shows ~0 s, 0 requests).
 """
 
@@ -12,8 +13,7 @@ from typing import Any
 
 from rich.table import Table
 
-from sciinstruct.annotate.ledger import Ledger, Outcome
-from sciinstruct.records import Question
+from sciinstruct.records import Attempt
 
 OUTCOMES = ("unsolved", "ungradable", "failed", "pending")
 
@@ -87,34 +87,40 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}" if whole else "-"
 
 
-def build_funnel(
-    questions: Sequence[Question],
-    ledger: Ledger,
-    stage_names: Sequence[str],
-    outcomes: Mapping[str, Outcome],
-    walls: Mapping[str, float],
-    requests: Mapping[str, int],
-) -> Funnel:
-    """Where every question ended and what each stage cost."""
-    stages = {name: StageStats() for name in stage_names}
-    funnel = Funnel(len(questions), stages)
-    ids = {q.id for q in questions}
-    for attempt in ledger.attempts.values():
-        s = stages.get(attempt.stage)
-        if s is None or attempt.question_id not in ids:
-            continue
+class Tally:
+    """Each stage's attempts and cost, counted as attempts reach the ledger (`Ledger.on_add`)."""
+
+    def __init__(self, stage_names: Sequence[str]) -> None:
+        self.stages = {name: StageStats() for name in stage_names}
+
+    def __call__(self, attempt: Attempt) -> None:
+        s = self.stages.get(attempt.stage)
+        if s is None:
+            return
         s.attempts += 1
         s.correct += attempt.correct is True
         s.errors += attempt.error is not None
         s.prompt_tokens += attempt.usage.prompt_tokens
         s.completion_tokens += attempt.usage.completion_tokens
         s.cached += attempt.usage.cached
-    for question in questions:
-        outcome = outcomes[question.id]
-        if outcome.status == "solved" and outcome.stage is not None:
-            stages[outcome.stage].solved += 1
+
+
+def build_funnel(
+    questions: int,
+    tally: Tally,
+    settled: Mapping[str, int],
+    walls: Mapping[str, float],
+    requests: Mapping[str, int],
+) -> Funnel:
+    """Where every question ended (`Scheduler.settled`) and what each stage cost."""
+    stages = tally.stages
+    funnel = Funnel(questions, stages)
+    for outcome, count in settled.items():
+        status, _, stage = outcome.partition(":")
+        if status == "solved":
+            stages[stage].solved += count
         else:
-            funnel.outcomes["failed" if outcome.failed else outcome.status] += 1
+            funnel.outcomes[status] += count
     for name, s in stages.items():
         s.wall_s = round(walls.get(name, 0.0), 3)
         s.requests = requests.get(name, 0)

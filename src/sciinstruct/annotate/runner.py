@@ -5,19 +5,22 @@ as its own attempts are graded); `concurrency` workers each send `batch_size` of
 call, so a server or batched engine stays busy across questions and across stage boundaries.
 Each completion is graded and appended to `attempts.jsonl` as soon as its batch lands. Nothing
 lives only in memory: killed and run again, the ledger (rebuilt from the file) and the response
-cache make the run pick up where it was.
+cache make the run pick up where it was. Questions are read as they are needed and leave
+memory when settled (`Scheduler`), so memory and the cost per attempt stay flat however many
+questions the run has.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sciinstruct.annotate.funnel import Funnel, build_funnel
+from sciinstruct.annotate.funnel import Funnel, Tally, build_funnel
 from sciinstruct.annotate.ledger import Ledger
 from sciinstruct.annotate.scheduler import Scheduler
 from sciinstruct.annotate.stages import ANNOTATE_STAGES, Slot, StagePlan, build_requests
@@ -100,7 +103,7 @@ def run_annotate(
     backend: Backend,
     config: AnnotateConfig | None = None,
     prompts: PromptSet | None = None,
-    questions: Sequence[Question] | None = None,
+    questions: Iterable[Question] | None = None,
     limit: int | None = None,
     grading: Grading | None = None,
 ) -> Funnel:
@@ -108,16 +111,17 @@ def run_annotate(
 
     The backend is put behind the run's response cache (unless it already is one), the
     resolved options go to config.yaml and the funnel to stats.json (section `annotate`).
+    Questions are read from the run as they are needed (or from `questions`, any iterable).
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
     config = config or AnnotateConfig()
     prompts = prompts or config.prompts()
     if questions is None:
-        from sciinstruct.ingest import load_questions
+        from sciinstruct.ingest import iter_questions
 
-        questions = load_questions(run)
+        questions = iter_questions(run)
     if limit is not None:
-        questions = questions[:limit]
+        questions = itertools.islice(questions, limit)
     cached = backend if isinstance(backend, CachedBackend) else CachedBackend(backend, run.cache)
     if run.attempts.exists():  # checked before config.yaml is overwritten with this run's model
         previous = run.read_config().get("annotate", {}).get("model")
@@ -149,7 +153,7 @@ def run_annotate(
 
 
 def annotate(
-    questions: Sequence[Question],
+    questions: Iterable[Question],
     run: RunDir,
     backend: Backend,
     prompts: PromptSet,
@@ -166,8 +170,14 @@ def annotate(
     return asyncio.run(_annotate(questions, run, backend, prompts, config, bad, judge, grading))
 
 
+def in_progress(config: AnnotateConfig) -> int:
+    """Questions held in progress at once: enough ready slots for every call in flight several
+    times over (a question's cot alone is `samples` slots), and no more, so memory stays flat."""
+    return max(256, 4 * config.concurrency * config.batch_size)
+
+
 async def _annotate(
-    questions: Sequence[Question],
+    questions: Iterable[Question],
     run: RunDir,
     backend: Backend,
     prompts: PromptSet,
@@ -177,8 +187,27 @@ async def _annotate(
     grading: Grading | None = None,
 ) -> Funnel:
     run.ensure()
+    tally = Tally(config.stages)
     ledger = Ledger.load(run.attempts, bad)
-    _check_same_model({a.model for a in ledger.finished.values()}, backend.model, run.attempts)
+    ledger.on_add = tally
+    try:
+        _check_same_model(ledger.models(), backend.model, run.attempts)
+        return await _drive(questions, run, backend, prompts, config, ledger, tally, judge, grading)
+    finally:
+        ledger.close()
+
+
+async def _drive(
+    questions: Iterable[Question],
+    run: RunDir,
+    backend: Backend,
+    prompts: PromptSet,
+    config: AnnotateConfig,
+    ledger: Ledger,
+    tally: Tally,
+    judge: GradeJudge | None,
+    grading: Grading | None,
+) -> Funnel:
     spans: dict[str, list[float]] = {}  # stage -> [first request sent, last attempt recorded]
     with JsonlWriter(run.attempts) as writer, progress() as bar:
         tasks = {stage: bar.add_task(stage, total=0) for stage in config.stages}
@@ -188,6 +217,7 @@ async def _annotate(
             config.stages,
             config.plan,
             on_ready=lambda stage, total: bar.update(tasks[stage], total=total),
+            window=in_progress(config),
         )
         changed = asyncio.Condition()
 
@@ -215,12 +245,13 @@ async def _annotate(
                     bar.advance(tasks[slot.stage])
 
         start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(config.concurrency)))
+        try:
+            await asyncio.gather(*(worker() for _ in range(config.concurrency)))
+        finally:
+            scheduler.close()
         wall = time.perf_counter() - start
     walls = {stage: end - begin for stage, (begin, end) in spans.items()}
-    funnel = build_funnel(
-        questions, ledger, config.stages, scheduler.outcomes, walls, scheduler.enqueued
-    )
+    funnel = build_funnel(scheduler.questions, tally, scheduler.settled, walls, scheduler.enqueued)
     funnel.wall_s = wall
     return funnel
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sciinstruct.annotate import Ledger
+from sciinstruct.annotate import read_attempts
 from sciinstruct.critique.agreement import DEFAULT_THRESHOLD, Agreement, agreement
 from sciinstruct.critique.parse import parse_verdict
 from sciinstruct.errors import InputError
@@ -160,7 +160,7 @@ def run_critique(
     config = config or CritiqueConfig()
     prompts = prompts or config.prompts()
     bad: list[BadLine] = []
-    attempts = list(Ledger.load(run.attempts, bad).attempts.values())
+    attempts = list(read_attempts(run.attempts, bad))
     if not attempts:
         raise InputError(
             "no attempts to judge: run `sciinstruct annotate` first", file=str(run.attempts)

@@ -19,6 +19,9 @@ from sciinstruct.curate.pipeline import CurateConfig, curate
 from sciinstruct.curate.quality_filter import FilterConfig, clear_filter, run_filter
 from sciinstruct.curate.samples import (
     build_samples,
+    iter_attempts,
+    iter_records,
+    load_attempts,
     load_critique_scores,
     load_records,
     quality_key,
@@ -40,6 +43,9 @@ __all__ = [
     "clear_filter",
     "curate",
     "load_critique_scores",
+    "iter_attempts",
+    "iter_records",
+    "load_attempts",
     "load_records",
     "normalize",
     "quality_key",

@@ -60,9 +60,12 @@ class QualityClassifier(Protocol):
 
 
 def examples_from_attempts(
-    questions: Iterable[Question], attempts: Iterable[Attempt]
+    questions: Iterable[Question], attempts: Iterable[Attempt], fraction: float = 1.0
 ) -> list[Example]:
-    """Graded attempts with a response: correct ones are positives, wrong ones negatives."""
+    """Graded attempts with a response: correct ones are positives, wrong ones negatives.
+
+    With `fraction` < 1 only the questions a stable hash puts in that share are read (all of a
+    question's attempts or none), so a large run trains on a bounded sample."""
     by_id = {q.id: q for q in questions}
     examples = []
     for attempt in attempts:
@@ -71,9 +74,16 @@ def examples_from_attempts(
             continue
         if not attempt.response.strip():
             continue
+        if fraction < 1.0 and _share(question.id) >= fraction:
+            continue
         text = format_example(question_prompt(question), attempt.response)
         examples.append(Example(text, int(attempt.correct), question.id))
     return examples
+
+
+def _share(group: str) -> float:
+    """Where a question falls in [0, 1): the same on every machine."""
+    return int(stable_id("train-sample", group, length=8), 16) / 16**8
 
 
 def _parse_label(value: Any) -> int | None:
@@ -157,7 +167,13 @@ class TfidfClassifier:
     def score(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.empty(0)
-        good = self.pipeline.predict_proba(list(texts))[:, 1]
+        # a chunk at a time: the TF-IDF matrix of a whole large run would not fit in memory
+        good = np.concatenate(
+            [
+                self.pipeline.predict_proba(list(texts[i : i + _SCORE_CHUNK]))[:, 1]
+                for i in range(0, len(texts), _SCORE_CHUNK)
+            ]
+        )
         return 2.0 * good - 1.0  # P(good) - P(bad)
 
     def save(self, directory: Path) -> None:
@@ -221,6 +237,7 @@ class TfidfClassifier:
         return classifier
 
 
+_SCORE_CHUNK = 10_000  # texts vectorised at once when scoring
 TFIDF_STATE = "tfidf.json"
 TFIDF_FORMAT = 1
 # Files that deserialize by running code (pickle and its wrappers); a classifier holding one is

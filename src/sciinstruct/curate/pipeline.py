@@ -35,6 +35,7 @@ from sciinstruct.curate.overrides import (
 from sciinstruct.curate.overrides import counts as override_counts
 from sciinstruct.curate.samples import (
     build_samples,
+    load_attempts,
     load_critique_scores,
     load_records,
     quality_key,
@@ -43,7 +44,7 @@ from sciinstruct.curate.samples import (
 )
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger
-from sciinstruct.records import Attempt, Question, Sample
+from sciinstruct.records import Question, Sample
 from sciinstruct.rundir import RunDir
 from sciinstruct.settings import check_declared, option
 
@@ -119,7 +120,7 @@ def load_candidates(
         if overrides:
             samples = _honour_overrides(run, questions, samples, overrides, log)
         return questions, samples, "filter"
-    attempts = apply_overrides(load_records(run.attempts, Attempt), overrides)
+    attempts = apply_overrides(load_attempts(run.attempts), overrides)
     samples = build_samples(questions, attempts, load_critique_scores(run.critiques))
     return questions, samples, "attempts"
 
@@ -143,7 +144,7 @@ def _honour_overrides(
     present = {source_attempt(s) for s in kept}
     wanted = {a for a, o in overrides.items() if o.correct and a not in present}
     if wanted:
-        attempts = load_records(run.attempts, Attempt)
+        attempts = load_attempts(run.attempts)
         added = build_samples(
             questions,
             apply_overrides(attempts, overrides),

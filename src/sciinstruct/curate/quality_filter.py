@@ -31,6 +31,7 @@ from sciinstruct.curate.droplog import DropLog
 from sciinstruct.curate.labels import check_trainable
 from sciinstruct.curate.samples import (
     build_samples,
+    iter_attempts,
     load_critique_scores,
     load_records,
     question_text,
@@ -39,7 +40,7 @@ from sciinstruct.curate.samples import (
 from sciinstruct.errors import InputError
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger
-from sciinstruct.records import Attempt, Question, Sample, stable_id
+from sciinstruct.records import Question, Sample, stable_id
 from sciinstruct.rundir import RunDir
 from sciinstruct.settings import check_declared, option
 
@@ -84,6 +85,14 @@ class FilterConfig:
         "Score each candidate with a model trained without its question, over k folds "
         "[default: 5 for tfidf, 0 (off) for lm].",
     )
+    # A few tens of thousands of examples are plenty for a TF-IDF model, and its fit holds
+    # ~10 KB per example: the cap keeps a run of a million questions within memory.
+    max_train: int = option(
+        50_000,
+        "Train on about this many graded attempts at most, whole questions drawn by a stable "
+        "hash (a larger run's memory stays bounded).",
+        min=2,
+    )
     seed: int = option(0, "Seed of the held-out split and training.")
     options: dict[str, Any] = option({}, "lm: the classifier's constructor options.")
 
@@ -118,7 +127,7 @@ def _two_classes(examples: list[Example]) -> bool:
 
 
 def _train(
-    config: FilterConfig, questions: list[Question], attempts: list[Attempt]
+    config: FilterConfig, questions: list[Question], attempts: Path
 ) -> tuple[Any, dict[str, Any], list[Example]]:
     """The classifier, its metrics and the examples it learnt from (none when loaded).
 
@@ -132,7 +141,10 @@ def _train(
     if config.labels is not None:
         examples, source = load_labelled(config.labels), str(config.labels)
     else:
-        examples, source = examples_from_attempts(questions, attempts), "attempts"
+        lines = _count_lines(attempts)
+        fraction = min(1.0, config.max_train / lines) if lines else 1.0
+        examples = examples_from_attempts(questions, iter_attempts(attempts), fraction)
+        source = "attempts" if fraction == 1.0 else f"attempts of {fraction:.1%} of the questions"
     check_trainable([e.label for e in examples], f"{config.model} classifier")
     train, heldout = split_heldout(examples, config.heldout, config.seed)
     unavailable = None
@@ -156,6 +168,11 @@ def _train(
     return classifier, metrics, examples
 
 
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
+
+
 def fold_of(group: str, folds: int, seed: int = 0) -> int:
     """The cross-fitting fold of a question: a stable hash, the same on every machine."""
     return int(stable_id("fold", str(seed), group, length=8), 16) % folds
@@ -164,21 +181,22 @@ def fold_of(group: str, folds: int, seed: int = 0) -> int:
 def out_of_fold_scores(
     config: FilterConfig,
     examples: list[Example],
-    texts: list[str],
-    groups: list[str],
+    candidates: list[Sample],
     full: QualityClassifier,
 ) -> tuple[np.ndarray, list[int]]:
-    """Score each text with a classifier trained on the other folds (folds by question).
+    """Score each candidate with a classifier trained on the other folds (folds by question).
 
     A fold whose training side has one class (few questions solved) cannot train its own model;
-    its texts are scored by `full`, the run's saved classifier, which saw them. Returns the
+    its candidates are scored by `full`, the run's saved classifier, which saw them. Returns the
     scores and the folds that fell back, which the caller reports.
     """
     folds = int(config.cross_fit or 0)
-    scores = np.zeros(len(texts))
+    scores = np.zeros(len(candidates))
     fell_back: list[int] = []
     for k in range(folds):
-        targets = [i for i, g in enumerate(groups) if fold_of(g, folds, config.seed) == k]
+        targets = [
+            i for i, s in enumerate(candidates) if fold_of(s.question_id, folds, config.seed) == k
+        ]
         if not targets:
             continue
         train = [e for e in examples if fold_of(e.group, folds, config.seed) != k]
@@ -188,24 +206,45 @@ def out_of_fold_scores(
         else:
             model = full
             fell_back.append(k)
-        scores[targets] = model.score([texts[i] for i in targets])
+        scores[targets] = _score(model, [candidates[i] for i in targets])
     return scores, fell_back
+
+
+def _score(classifier: QualityClassifier, samples: list[Sample]) -> np.ndarray:
+    """Scores of `samples`, their texts made a chunk at a time (a whole run's would double
+    the candidates' memory)."""
+    if not samples:
+        return np.empty(0)
+    return np.concatenate(
+        [
+            classifier.score(
+                [
+                    format_example(question_text(s), solution_text(s))
+                    for s in samples[i : i + 10_000]
+                ]
+            )
+            for i in range(0, len(samples), 10_000)
+        ]
+    )
 
 
 def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
     """Score every candidate; write filtered.jsonl, the side file and stats.json's section."""
     questions = load_records(run.questions, Question)
-    attempts = load_records(run.attempts, Attempt)
-    candidates = build_samples(questions, attempts, load_critique_scores(run.critiques))
-    classifier, metrics, examples = _train(config, questions, attempts)
+    if not run.attempts.exists():
+        raise InputError(
+            "missing attempts.jsonl: run the stage that writes it first", file=str(run.attempts)
+        )
+    candidates = build_samples(
+        questions, iter_attempts(run.attempts), load_critique_scores(run.critiques)
+    )
+    classifier, metrics, examples = _train(config, questions, run.attempts)
     save_dir = config.save or run.classifier_dir
     if config.load is None:
         save_classifier(classifier, save_dir, metrics)
 
-    texts = [format_example(question_text(s), solution_text(s)) for s in candidates]
-    if config.cross_fit and config.load is None and config.labels is None and texts:
-        groups = [s.question_id for s in candidates]
-        scores, fell_back = out_of_fold_scores(config, examples, texts, groups, classifier)
+    if config.cross_fit and config.load is None and config.labels is None and candidates:
+        scores, fell_back = out_of_fold_scores(config, examples, candidates, classifier)
         metrics["scoring"] = f"out-of-fold, {config.cross_fit} folds by question"
         if fell_back:
             # Their candidates were scored by a model that saw them: kinder than out-of-fold.
@@ -215,7 +254,7 @@ def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
                 fell_back,
             )
     else:
-        scores = classifier.score(texts) if texts else np.empty(0)
+        scores = _score(classifier, candidates)
         metrics["scoring"] = "one classifier"
     mask, cut = select(scores, config.threshold, config.keep_fraction)
     log = DropLog("filter")

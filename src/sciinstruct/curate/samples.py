@@ -8,7 +8,7 @@ answer) stays in attempts.jsonl; the sample points back to it through `provenanc
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,14 +27,24 @@ STAGE_RANK = {"cot": 3, "sample": 3, "reflect": 2, "hinted": 1, "general": 0}
 
 def load_records(path: str | Path, model: type[R], required: bool = True) -> list[R]:
     """Read and validate a JSONL file of records; a bad record is an error naming its line."""
+    return list(iter_records(path, model, required))
+
+
+def iter_records(
+    path: str | Path, model: type[R], required: bool = True, blank: tuple[str, ...] = ()
+) -> Iterator[R]:
+    """`load_records` one record at a time. List fields named in `blank` are emptied before
+    validation (fields the caller never reads)."""
     path = Path(path)
     if required and not path.exists():
         raise InputError(f"missing {path.name}: run the stage that writes it first", file=str(path))
     bad: list[BadLine] = []
-    records: list[R] = []
     for index, row in enumerate(read_jsonl(path, bad=bad), start=1):
+        for name in blank:
+            if isinstance(row.get(name), list):
+                row[name] = []
         try:
-            records.append(model.model_validate(row))
+            record = model.model_validate(row)
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or None
@@ -43,9 +53,23 @@ def load_records(path: str | Path, model: type[R], required: bool = True) -> lis
                 file=str(path),
                 field=field,
             ) from exc
+        yield record
     for line in bad:
         logger.warning("skipped %s", line)
-    return records
+
+
+def load_attempts(path: str | Path, required: bool = True) -> list[Attempt]:
+    """A run's attempts without their prompts (see `iter_attempts`)."""
+    return list(iter_attempts(path, required))
+
+
+def iter_attempts(path: str | Path, required: bool = True) -> Iterator[Attempt]:
+    """A run's attempts, read as they are asked for, without their prompts: `messages` stays
+    in attempts.jsonl.
+
+    No curation, export or report step reads an attempt's prompt (a sample's user turn is the
+    question itself), and the prompt is most of an attempt's size."""
+    return iter_records(path, Attempt, required, blank=("messages",))
 
 
 def load_critique_scores(path: str | Path) -> dict[str, float]:
@@ -76,14 +100,14 @@ def question_prompt(question: Question) -> str:
     return question.question.rstrip() + "\n\n" + "\n".join(lines)
 
 
-def _lineage(attempt: Attempt, by_id: dict[str, Attempt]) -> list[str]:
+def _lineage(attempt_id: str, parent_of: dict[str, str | None]) -> list[str]:
     """Ids of the attempt and the attempts it revised, oldest first (cycles are cut)."""
-    chain, seen = [attempt.id], {attempt.id}
-    parent = attempt.parent_id
-    while parent and parent not in seen and parent in by_id:
+    chain, seen = [attempt_id], {attempt_id}
+    parent = parent_of.get(attempt_id)
+    while parent and parent not in seen and parent in parent_of:
         chain.append(parent)
         seen.add(parent)
-        parent = by_id[parent].parent_id
+        parent = parent_of[parent]
     return chain[::-1]
 
 
@@ -92,37 +116,40 @@ def build_samples(
     attempts: Iterable[Attempt],
     critiques: dict[str, float] | None = None,
 ) -> list[Sample]:
-    """One Sample per correct, non-empty attempt whose question is known, in attempt order."""
+    """One Sample per correct, non-empty attempt whose question is known, in attempt order.
+
+    `attempts` is read once and not kept (pass a stream, `iter_attempts`): what stays is the
+    samples and each attempt's parent, for the lineage."""
     by_question = {q.id: q for q in questions}
-    attempts = list(attempts)
-    by_id = {a.id: a for a in attempts}
     critiques = critiques or {}
-    samples: list[Sample] = []
+    parent_of: dict[str, str | None] = {}
+    samples: list[tuple[str, Sample]] = []
     for attempt in attempts:
+        parent_of[attempt.id] = attempt.parent_id
         question = by_question.get(attempt.question_id)
         if question is None or attempt.correct is not True or attempt.error:
             continue
         if not attempt.response.strip() or attempt.stage == "eval":
             continue
-        samples.append(
-            Sample(
-                question_id=question.id,
-                messages=[
-                    {"role": "user", "content": question_prompt(question)},
-                    {"role": "assistant", "content": attempt.response.strip()},
-                ],
-                provenance=Provenance(
-                    stage=attempt.stage,
-                    model=attempt.model,
-                    attempt_ids=_lineage(attempt, by_id),
-                    hinted=attempt.stage == "hinted",
-                    fallback=attempt.metadata.get("fallback") is True,
-                ),
-                scores={"critique": critiques.get(attempt.id)},
-                subject=question.subject,
-            )
+        sample = Sample(
+            question_id=question.id,
+            messages=[
+                {"role": "user", "content": question_prompt(question)},
+                {"role": "assistant", "content": attempt.response.strip()},
+            ],
+            provenance=Provenance(
+                stage=attempt.stage,
+                model=attempt.model,
+                hinted=attempt.stage == "hinted",
+                fallback=attempt.metadata.get("fallback") is True,
+            ),
+            scores={"critique": critiques.get(attempt.id)},
+            subject=question.subject,
         )
-    return _unique_ids(samples)
+        samples.append((attempt.id, sample))
+    for attempt_id, sample in samples:  # every parent is known now, wherever it was in the file
+        sample.provenance.attempt_ids = _lineage(attempt_id, parent_of)
+    return _unique_ids([sample for _, sample in samples])
 
 
 def _unique_ids(samples: list[Sample]) -> list[Sample]:

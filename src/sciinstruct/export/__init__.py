@@ -6,12 +6,13 @@ writes RUN/export/{format}.jsonl and .parquet, RUN/export/README.md and stats.js
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sciinstruct.curate import (
     Override,
     apply_overrides,
+    iter_attempts,
     latest_overrides,
     load_critique_scores,
     load_records,
@@ -19,7 +20,7 @@ from sciinstruct.curate import (
     read_dropped,
 )
 from sciinstruct.errors import InputError
-from sciinstruct.export.card import dataset_card
+from sciinstruct.export.card import card_text, format_stats
 from sciinstruct.export.chat_formats import (
     FORMATS,
     ExportOptions,
@@ -63,8 +64,16 @@ def _build(run: RunDir, fmt: str, options: ExportOptions) -> list[dict[str, Any]
     if fmt == "rft":
         return rft_rows([*samples, *_without_overruled(_capped_samples(run), overrides)], options)
     questions = {q.id: q for q in load_records(run.questions, Question)}
-    attempts = apply_overrides(load_records(run.attempts, Attempt), overrides)
+    attempts: Iterable[Attempt] = iter_attempts(run.attempts)  # read once, not held
+    if overrides:
+        attempts = apply_overrides(attempts, overrides)
     return dpo_rows(questions, samples, attempts, load_critique_scores(run.critiques), options)
+
+
+def _order(formats: Sequence[str]) -> Callable[[str], tuple[int, int]]:
+    """Formats on the card: those exported earlier first, then this call's (as before)."""
+    mine = list(dict.fromkeys(formats))
+    return lambda fmt: (1, mine.index(fmt)) if fmt in mine else (0, FORMATS.index(fmt))
 
 
 def export_run(
@@ -79,23 +88,24 @@ def export_run(
         raise InputError(
             f"unknown export format {unknown[0]!r}: expected one of {', '.join(FORMATS)}"
         )
-    rows = {fmt: _build(run, fmt, options) for fmt in dict.fromkeys(formats)}
-    files = {
-        fmt: write_format(run.export_dir, fmt, fmt_rows, parquet) for fmt, fmt_rows in rows.items()
-    }
+    # One format at a time: built, written, described, let go.
+    files: dict[str, list[str]] = {}
+    stats: dict[str, dict[str, Any]] = {}
+    for fmt in dict.fromkeys(formats):
+        rows = _build(run, fmt, options)
+        files[fmt] = write_format(run.export_dir, fmt, rows, parquet)
+        stats[fmt] = format_stats(rows)
+        del rows
     # The card describes every format in the folder, including those exported earlier.
-    on_disk = {
-        fmt: list(read_jsonl(run.export_file(fmt)))
-        for fmt in FORMATS
-        if fmt not in rows and (run.export_file(fmt)).exists()
-    }
-    card, stats = dataset_card(
-        f"{run.root.name} (sciinstruct export)", {**on_disk, **rows}, run.read_stats()
-    )
+    for fmt in FORMATS:
+        if fmt not in stats and run.export_file(fmt).exists():
+            stats[fmt] = format_stats(read_jsonl(run.export_file(fmt)))
+    stats = {fmt: stats[fmt] for fmt in sorted(stats, key=_order(formats))}
+    card = card_text(f"{run.root.name} (sciinstruct export)", stats, run.read_stats())
     (run.export_dir / "README.md").write_text(card, encoding="utf-8")
     for fmt in stats:
         stats[fmt]["files"] = files.get(fmt) or sorted(
             p.name for p in run.export_dir.glob(f"{fmt}.*")
         )
     run.update_stats("export", stats)
-    return {fmt: stats[fmt] for fmt in rows}
+    return {fmt: stats[fmt] for fmt in dict.fromkeys(formats)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from statistics import mean, median
 from typing import Any
 
@@ -27,16 +28,22 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-def _format_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Row count, subjects and answer lengths (in words) of one format's rows."""
+def format_stats(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Row count, subjects and answer lengths (in words) of one format's rows, in one pass."""
     answers = []
+    questions: set[str] = set()
+    subjects: Counter[str] = Counter()
+    count = 0
     for row in rows:
+        count += 1
+        questions.add(row["question_id"])
+        if row.get("subject"):
+            subjects[row["subject"]] += 1
         if "messages" in row:
             answers.append(_words(row["messages"][-1]["content"]))
         elif "chosen" in row:
             answers.append(_words(row["chosen"][-1]["content"]))
-    stats: dict[str, Any] = {"rows": len(rows), "questions": len({r["question_id"] for r in rows})}
-    subjects = Counter(r.get("subject", "") for r in rows if r.get("subject"))
+    stats: dict[str, Any] = {"rows": count, "questions": len(questions)}
     if subjects:
         stats["by_subject"] = dict(subjects.most_common())
     if answers:
@@ -48,7 +55,14 @@ def dataset_card(
     name: str, formats: dict[str, list[dict[str, Any]]], run_stats: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
     """The README.md text and the statistics it shows (also saved to stats.json)."""
-    stats = {fmt: _format_stats(rows) for fmt, rows in formats.items()}
+    stats = {fmt: format_stats(rows) for fmt, rows in formats.items()}
+    return card_text(name, stats, run_stats), stats
+
+
+def card_text(name: str, stats: dict[str, dict[str, Any]], run_stats: dict[str, Any]) -> str:
+    """The README.md text for formats described by their `format_stats` (so the rows
+    themselves need not be held)."""
+    formats = list(stats)
     front = ["---", "configs:"]
     for fmt in formats:
         front += [f"- config_name: {fmt}", f"  data_files: {fmt}.jsonl"]
@@ -93,4 +107,4 @@ def dataset_card(
             "Every dropped sample is listed with its reason in the run's `dropped.jsonl`.",
             "",
         ]
-    return "\n".join(front + body), stats
+    return "\n".join(front + body)

@@ -1,12 +1,13 @@
 """`openai` backend: any OpenAI-compatible chat server (vLLM, SGLang, llama.cpp, Ollama, OpenAI).
 
-Requests go out concurrently over small httpx connection pools, at most `concurrency` at a time.
-Rate limits, server errors, timeouts, dropped connections and unparsable bodies are retried with
+Requests go out concurrently over keep-alive connections, at most `concurrency` at a time across
+all the calls made on one event loop; the connections are opened once per loop and kept (on the
+package's own HTTP/1.1 client, `http1.py`, or on httpx when a proxy is configured). Rate limits, server errors, timeouts, dropped connections and unparsable bodies are retried with
 exponential backoff and jitter (a Retry-After header wins when the server sends one). A request
 that still fails comes back as `Completion(error=reason)`, so the caller records it and goes on.
 
-The API key is read from the environment variable named by `api_key_env` each time a connection
-pool is opened; it is never kept on the object, logged, or put in a repr or an error message.
+The API key is read from the environment variable named by `api_key_env` when an event loop's
+connections are first opened; it is never kept on the object, logged, or put in a repr or an error message.
 Credentials carried by a `base_url` (`user:pass@host`, `?api-key=...`) are sent to the server but
 scrubbed from every URL shown in a repr, a log line or an error reason (see `redact_url`).
 """
@@ -14,14 +15,16 @@ scrubbed from every URL shown in a repr, a log line or an error reason (see `red
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
+import json
 import math
 import os
 import random
 import ssl
 import time
-from collections.abc import Sequence
+import urllib.parse
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -29,6 +32,8 @@ import httpx
 from sciinstruct.errors import InputError
 from sciinstruct.llm.balance import LeastBusy
 from sciinstruct.llm.base import Completion, GenerationRequest, OnDone, ServerBackend
+from sciinstruct.llm.http1 import Http1Client, TransportError
+from sciinstruct.llm.http1 import Response as Http1Response
 from sciinstruct.llm.retry import backoff_delay, is_retryable_status, parse_retry_after
 from sciinstruct.log import logger
 from sciinstruct.redact import redact_url, redact_urls
@@ -36,6 +41,9 @@ from sciinstruct.redact import redact_url, redact_urls
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _POOL_SIZE = 4  # connections per httpx pool: the cheapest per request of 1, 2, 4, 8, 16 tried
 _BODY_SNIPPET = 200  # characters of an error body worth keeping in the reason
+_Client = Http1Client | httpx.AsyncClient
+_Response = Http1Response | httpx.Response
+_Slots = asyncio.Queue[_Client]  # one per request allowed in flight, naming its client
 
 
 def endpoint(base_url: str, path: str) -> str:
@@ -87,8 +95,14 @@ class OpenAIBackend(ServerBackend):
         self.max_retry_after = max_retry_after
         self.extra_body = dict(extra_body or {})
         self._rng = random.Random()
+        # per event loop: its request slots, and the generator that closes its pools (held
+        # here: a generator nobody holds is finalised, and the pools closed, at once)
+        self._loops: dict[asyncio.AbstractEventLoop, tuple[_Slots, AsyncIterator[None]]] = {}
         # chat endpoints built once: URL parsing per request showed in the client's overhead
         self._servers = LeastBusy([endpoint(u, "/chat/completions") for u in self.base_urls])
+        # Requests go out on the package's own HTTP/1.1 client (a tenth of httpx's CPU per
+        # request), or on httpx when the environment sends some server's traffic via a proxy.
+        self.direct = not any(_proxied(u) for u in self.base_urls)
         self.model = model or self._discover_model()
 
     def __repr__(self) -> str:
@@ -103,13 +117,29 @@ class OpenAIBackend(ServerBackend):
     ) -> list[Completion]:
         if not requests:
             return []
-        # httpcore's pool scans all its connections for every request, a cost quadratic in the
-        # pool size (one pool of 256 ran at 10% of ideal); so `concurrency` is spread over small
-        # pools sharing one TLS context. Clients live for one batch: they belong to the loop.
-        n_pools = math.ceil(self.concurrency / _POOL_SIZE)
-        async with contextlib.AsyncExitStack() as stack:
-            pools = [
-                await stack.enter_async_context(
+        slots = await self._slots()
+        jobs = [self._complete(slots, r, i, on_done) for i, r in enumerate(requests)]
+        return list(await asyncio.gather(*jobs))
+
+    async def _slots(self) -> _Slots:
+        """This event loop's request slots: `concurrency` of them across every call, each
+        naming the connection pool that carries its request.
+
+        Built once per loop and kept: building the pools on every call cost ~30% of a driver
+        sending one request per call (httpx reads the proxy settings of the environment for
+        each client). httpcore's pool scans all its connections for every request, a cost
+        quadratic in the pool size (one pool of 256 ran at 10% of ideal); so `concurrency` is
+        spread over small pools sharing one TLS context. The pools belong to their loop and
+        are closed when it shuts down (`_close_at_shutdown`).
+        """
+        loop = asyncio.get_running_loop()
+        if loop not in self._loops:
+            pools: list[Any]
+            if self.direct:
+                pools = [Http1Client(self.auth_headers(), _ssl_context())]
+            else:
+                n_pools = math.ceil(self.concurrency / _POOL_SIZE)
+                pools = [
                     httpx.AsyncClient(
                         headers=self.auth_headers(),
                         verify=_ssl_context(),
@@ -118,19 +148,18 @@ class OpenAIBackend(ServerBackend):
                             max_connections=_POOL_SIZE, max_keepalive_connections=_POOL_SIZE
                         ),
                     )
-                )
-                for _ in range(n_pools)
-            ]
-            # one slot per request allowed in flight; a slot names the pool that carries it
-            slots: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+                    for _ in range(n_pools)
+                ]
+            slots: _Slots = asyncio.Queue()
             for i in range(self.concurrency):
-                slots.put_nowait(pools[i % n_pools])
-            jobs = [self._complete(slots, r, i, on_done) for i, r in enumerate(requests)]
-            return list(await asyncio.gather(*jobs))
+                slots.put_nowait(pools[i % len(pools)])
+            closer = await _close_at_shutdown(pools, lambda: self._loops.pop(loop, None))
+            self._loops[loop] = (slots, closer)
+        return self._loops[loop][0]
 
     async def _complete(
         self,
-        slots: asyncio.Queue[httpx.AsyncClient],
+        slots: _Slots,
         request: GenerationRequest,
         index: int,
         on_done: OnDone | None,
@@ -145,9 +174,7 @@ class OpenAIBackend(ServerBackend):
             on_done(index, completion)
         return completion
 
-    async def _complete_with_retries(
-        self, client: httpx.AsyncClient, payload: dict[str, Any]
-    ) -> Completion:
+    async def _complete_with_retries(self, client: _Client, payload: dict[str, Any]) -> Completion:
         start = time.perf_counter()
         reason = ""
         for attempt in range(self.max_retries + 1):
@@ -176,9 +203,7 @@ class OpenAIBackend(ServerBackend):
             latency_s=time.perf_counter() - start,
         )
 
-    async def _post(
-        self, client: httpx.AsyncClient, payload: dict[str, Any]
-    ) -> httpx.Response | str:
+    async def _post(self, client: _Client, payload: dict[str, Any]) -> _Response | str:
         """One try on the least busy server: its response, or why there was none.
 
         Chosen per try, so a retry may go to another server than the one that failed.
@@ -186,13 +211,15 @@ class OpenAIBackend(ServerBackend):
         with self._servers.pick() as url:
             try:
                 async with asyncio.timeout(self.timeout):
+                    if isinstance(client, Http1Client):
+                        return await client.post(url, _json_body(payload))
                     return await client.post(url, json=payload)
             except (TimeoutError, httpx.TimeoutException):
                 return f"no response within {self.timeout:g}s"
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, TransportError) as exc:
                 return self.scrub_secrets(f"connection error ({type(exc).__name__}: {exc})")
 
-    def _read(self, response: httpx.Response, start: float) -> Completion | tuple[str, bool]:
+    def _read(self, response: _Response, start: float) -> Completion | tuple[str, bool]:
         """A completion, or (reason, retryable) when the response is not one."""
         if response.status_code != 200:
             body = self.scrub_secrets(response.text[:_BODY_SNIPPET].strip())
@@ -256,6 +283,42 @@ class OpenAIBackend(ServerBackend):
                 "pass model=NAME",
                 field="model",
             ) from None
+
+
+async def _close_at_shutdown(
+    pools: list[httpx.AsyncClient], forget: Callable[[], object]
+) -> AsyncIterator[None]:
+    """A started async generator that closes `pools`, then calls `forget`, when finalised.
+
+    asyncio finalises every live async generator of a loop when the loop shuts down
+    (`asyncio.run` does so before it closes the loop), so pools kept for the life of a loop are
+    closed on that loop, whoever ran it, without a call every caller would have to remember.
+    """
+
+    async def closer() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            forget()
+            for pool in pools:
+                await pool.aclose()
+
+    generator = closer()
+    await generator.__anext__()
+    return generator
+
+
+def _json_body(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _proxied(url: str) -> bool:
+    """Whether HTTP(S)_PROXY / ALL_PROXY (less NO_PROXY) route `url` through a proxy."""
+    parts = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
 
 
 @functools.cache

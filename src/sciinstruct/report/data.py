@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sciinstruct.curate import load_records, read_dropped, solution_text
+from sciinstruct.curate import iter_attempts, iter_records, solution_text
 from sciinstruct.jsonl import read_jsonl
 from sciinstruct.records import Attempt, Question, Sample
 from sciinstruct.rundir import RunDir
@@ -42,20 +42,28 @@ def _outcome(attempt: Attempt) -> str:
 
 
 def summarize(run: RunDir) -> RunSummary:
-    """Count everything the report shows; stages that have not run contribute nothing."""
+    """Count everything the report shows; stages that have not run contribute nothing.
+
+    Each file is read once as a stream: what is kept is counts and lengths, never records."""
     out = RunSummary(stats=run.read_stats())
-    questions = load_records(run.questions, Question)
-    attempts = load_records(run.attempts, Attempt, required=False)
-    samples = load_records(run.samples, Sample, required=False)
-    out.questions = len(questions)
-    for q in questions:
+    for q in iter_records(run.questions, Question):
+        out.questions += 1
         out.by_subject[q.subject] += 1
         out.by_source[q.source or "(none)"] += 1
         out.by_answer_type[q.answer_type] += 1
         out.question_words.append(_words(q.question))
-    for a in attempts:
+    attempted: set[str] = set()
+    solved: set[str] = set()
+    correct = 0
+    for a in iter_attempts(run.attempts, required=False):
         out.attempts_by_stage.setdefault(a.stage, Counter())[_outcome(a)] += 1
-    for s in samples:
+        attempted.add(a.question_id)
+        if a.correct is True:
+            solved.add(a.question_id)
+            correct += 1
+    samples = 0
+    for s in iter_records(run.samples, Sample, required=False):
+        samples += 1
         out.kept_by_subject[s.subject] += 1
         out.solution_words.append(_words(solution_text(s)))
     out.critique_scores = [
@@ -64,10 +72,19 @@ def summarize(run: RunDir) -> RunSummary:
         if isinstance(r.get("score"), int | float)
     ]
     _classifier_scores(run, out)
-    for row in read_dropped(run.dropped):
+    for row in read_jsonl(run.dropped):
         if row.get("kind") == "sample":
             out.dropped[f"{row['stage']}: {row['reason']}"] += 1
-    out.funnel = _funnel(out, attempts, samples)
+    steps = [("questions", out.questions)]
+    if attempted:  # from questions to kept samples; a step appears only when its stage ran
+        steps.append(("questions attempted", len(attempted)))
+        steps.append(("questions solved", len(solved)))
+        steps.append(("correct solutions", correct))
+    if "filter" in out.stats and out.filter_skipped is None:
+        steps.append(("kept by classifier", out.stats["filter"].get("kept", 0)))
+    if "curate" in out.stats:
+        steps.append(("kept by curation", out.stats["curate"].get("kept_samples", samples)))
+    out.funnel = steps
     return out
 
 
@@ -76,26 +93,11 @@ def _classifier_scores(run: RunDir, out: RunSummary) -> None:
         score = row.get("scores", {}).get("classifier")
         if score is not None:
             out.classifier_kept.append(float(score))
-    for row in read_dropped(run.dropped, stage="filter"):
+    for row in read_jsonl(run.dropped):
+        if row.get("stage") != "filter":
+            continue
         score = row["record"].get("scores", {}).get("classifier")
         if score is not None:
             out.classifier_dropped.append(float(score))
     out.classifier_threshold = out.stats.get("filter", {}).get("threshold")
     out.filter_skipped = out.stats.get("filter", {}).get("skipped")
-
-
-def _funnel(
-    out: RunSummary, attempts: list[Attempt], samples: list[Sample]
-) -> list[tuple[str, int]]:
-    """From questions to kept samples; a step appears only when its stage has run."""
-    steps = [("questions", out.questions)]
-    if attempts:
-        steps.append(("questions attempted", len({a.question_id for a in attempts})))
-        solved = {a.question_id for a in attempts if a.correct is True}
-        steps.append(("questions solved", len(solved)))
-        steps.append(("correct solutions", sum(a.correct is True for a in attempts)))
-    if "filter" in out.stats and out.filter_skipped is None:
-        steps.append(("kept by classifier", out.stats["filter"].get("kept", 0)))
-    if "curate" in out.stats:
-        steps.append(("kept by curation", out.stats["curate"].get("kept_samples", len(samples))))
-    return steps

@@ -16,7 +16,6 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,86 +151,121 @@ def build(run: RunDir, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _fill(run: RunDir, db: sqlite3.Connection) -> None:
-    critiques: dict[str, tuple[float | None, int, int]] = {}
+def _chunks(rows: Iterator[tuple[Any, ...]], size: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows in lists of `size`: inserted a chunk at a time, never a whole file in memory."""
+    chunk: list[tuple[Any, ...]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _insert(
+    db: sqlite3.Connection, table: str, width: int, rows: Iterator[tuple[Any, ...]]
+) -> None:
+    verb = "INSERT OR REPLACE" if table == "critiques" else "INSERT"  # a later critique wins
+    sql = f"{verb} INTO {table} VALUES ({','.join('?' * width)})"
+    for chunk in _chunks(rows):
+        db.executemany(sql, chunk)
+
+
+def _critique_rows(run: RunDir) -> Iterator[tuple[Any, ...]]:
     for off, length, row in _lines(run.critiques):
         if isinstance(row.get("attempt_id"), str):
             score = row.get("score")
             ok = isinstance(score, int | float) and not isinstance(score, bool)
-            critiques[row["attempt_id"]] = (float(score) if ok else None, off, length)
-    db.executemany(
-        "INSERT INTO critiques VALUES (?,?,?,?)", ((a, *v) for a, v in critiques.items())
-    )
-    threshold = _judge_threshold(run)
+            yield row["attempt_id"], float(score) if ok else None, off, length
 
-    stages: dict[str, dict[str, list[int | None]]] = defaultdict(lambda: defaultdict(list))
-    disagree: set[str] = set()
-    counts: Counter[str] = Counter()
-    rows = []
+
+def _attempt_rows(run: RunDir) -> Iterator[tuple[Any, ...]]:
     for n, (off, length, row) in enumerate(_lines(run.attempts)):
         aid, qid, stage = row.get("id"), row.get("question_id"), row.get("stage")
-        if not (isinstance(aid, str) and isinstance(qid, str)):
-            continue
-        correct = _flag(row.get("correct")) if not row.get("error") else None
-        rows.append((n, aid, qid, str(stage), correct, off, length))
-        stages[qid][str(stage)].append(correct)
-        counts[qid] += 1
-        score = critiques.get(aid, (None,))[0]
-        if score is not None and correct is not None and (score >= threshold) != bool(correct):
-            disagree.add(qid)
-    db.executemany("INSERT INTO attempts VALUES (?,?,?,?,?,?,?)", rows)
+        if isinstance(aid, str) and isinstance(qid, str):
+            correct = _flag(row.get("correct")) if not row.get("error") else None
+            yield n, aid, qid, str(stage), correct, off, length
 
-    kept: set[str] = set()
+
+def _sample_rows(run: RunDir) -> Iterator[tuple[Any, ...]]:
     for off, length, row in _lines(run.samples):
         ids = (row.get("provenance") or {}).get("attempt_ids") or [None]
-        qid = row.get("question_id")
-        kept.add(qid)
-        db.execute("INSERT INTO samples VALUES (?,?,?,?)", (ids[-1], qid, off, length))
-    dropped: set[str] = set()
+        yield ids[-1], row.get("question_id"), off, length
+
+
+def _drop_rows(run: RunDir) -> Iterator[tuple[Any, ...]]:
     for off, length, row in _lines(run.dropped):
         record = row.get("record") or {}
         ids = (record.get("provenance") or {}).get("attempt_ids") or [None]
         attempt = ids[-1] if row.get("kind") == "sample" else None
         qid = row.get("question_id")
-        dropped.add(qid)
-        db.execute(
-            "INSERT INTO drops VALUES (?,?,?,?,?,?,?)",
-            (attempt, qid, row.get("kind"), row.get("stage"), row.get("reason"), off, length),
-        )
+        yield attempt, qid, row.get("kind"), row.get("stage"), row.get("reason"), off, length
 
-    questions = []
-    facets: dict[str, Counter[str]] = {"subject": Counter(), "source": Counter()}
-    facets["answer_type"] = Counter()
+
+FACETS = ("subject", "source", "answer_type")
+
+
+def _question_rows(run: RunDir) -> Iterator[tuple[Any, ...]]:
+    """Questions with their own fields; what the other files say of them is filled in by SQL."""
     for n, (off, length, row) in enumerate(_lines(run.questions)):
         qid = row.get("id")
-        if not isinstance(qid, str):
-            continue
-        values = {k: str(row.get(k) or "") for k in facets}
-        for key, value in values.items():
-            facets[key][value] += 1
-        curation = "kept" if qid in kept else "dropped" if qid in dropped else ""
-        questions.append(
-            (n, qid, values["subject"], values["source"], values["answer_type"],
-             str(row.get("question", "")), _solved(stages.get(qid)), curation,
-             int(qid in disagree), counts[qid], off, length)
-        )  # fmt: skip
-    db.executemany("INSERT INTO questions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", questions)
-    db.executemany(
-        "INSERT INTO facets VALUES (?,?,?)",
-        ((name, value, count) for name, c in facets.items() for value, count in sorted(c.items())),
+        if isinstance(qid, str):
+            values = [str(row.get(k) or "") for k in FACETS]
+            yield (n, qid, *values, str(row.get("question", "")), "", "", 0, 0, off, length)
+
+
+# The first stage in SOLVED_ORDER with a correct attempt; else unsolved (some attempt graded
+# wrong) or ungradable; "" for a question without attempts (no row in `per_question`).
+_SOLVED = (
+    "CASE "
+    + " ".join(f"WHEN p.{stage} THEN '{stage}'" for stage in SOLVED_ORDER)
+    + " WHEN p.wrong THEN 'unsolved' ELSE 'ungradable' END"
+)
+
+
+def _fill(run: RunDir, db: sqlite3.Connection) -> None:
+    """Stream every file into its table, then derive each question's row in SQL: memory stays
+    flat however large the run."""
+    _insert(db, "critiques", 4, _critique_rows(run))
+    _insert(db, "attempts", 7, _attempt_rows(run))
+    _insert(db, "samples", 4, _sample_rows(run))
+    _insert(db, "drops", 7, _drop_rows(run))
+    _insert(db, "questions", 12, _question_rows(run))
+    solved_by = ", ".join(
+        f"max(stage = '{stage}' AND correct = 1) AS {stage}" for stage in SOLVED_ORDER
     )
+    db.executescript(
+        f"""
+        CREATE TEMP TABLE per_question AS
+            SELECT question_id, count(*) AS n, {solved_by}, max(correct = 0) AS wrong
+            FROM attempts GROUP BY question_id;
+        CREATE UNIQUE INDEX temp.per_question_id ON per_question(question_id);
+        CREATE INDEX questions_fill ON questions(id);
+        UPDATE questions SET attempts = p.n, solved = {_SOLVED}
+            FROM per_question AS p WHERE p.question_id = questions.id;
+        UPDATE questions SET curation = 'dropped'
+            WHERE id IN (SELECT question_id FROM drops WHERE question_id IS NOT NULL);
+        UPDATE questions SET curation = 'kept'
+            WHERE id IN (SELECT question_id FROM samples WHERE question_id IS NOT NULL);
+        DROP TABLE temp.per_question;
+        """
+    )
+    # judge and grader disagree: a critique score on one side of the threshold, the verdict on
+    # the other
+    db.execute(
+        "UPDATE questions SET disagree = 1 WHERE id IN (SELECT a.question_id FROM attempts AS a "
+        "JOIN critiques AS c ON c.attempt_id = a.id WHERE c.score IS NOT NULL AND "
+        "a.correct IS NOT NULL AND (c.score >= ?) != a.correct)",
+        (_judge_threshold(run),),
+    )
+    db.execute("DROP INDEX questions_fill")  # the unique one comes with INDEXES
+    for name in FACETS:
+        db.execute(
+            f"INSERT INTO facets SELECT '{name}', {name}, count(*) FROM questions "
+            f"GROUP BY {name} ORDER BY {name}"
+        )
     _fill_eval(run, db)
-
-
-def _solved(by_stage: dict[str, list[int | None]] | None) -> str:
-    """The first stage with a correct attempt; else unsolved / ungradable; "" with no attempts."""
-    if not by_stage:
-        return ""
-    for stage in SOLVED_ORDER:
-        if 1 in by_stage.get(stage, []):
-            return stage
-    verdicts = [v for values in by_stage.values() for v in values]
-    return "unsolved" if 0 in verdicts else "ungradable"
 
 
 def _fill_eval(run: RunDir, db: sqlite3.Connection) -> None:
