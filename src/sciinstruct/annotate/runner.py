@@ -205,7 +205,7 @@ async def _drive(
     config: AnnotateConfig,
     ledger: Ledger,
     tally: Tally,
-    judge: GradeJudge | None,
+    judge: Verifier | None,
     grading: Grading | None,
 ) -> Funnel:
     spans: dict[str, list[float]] = {}  # stage -> [first request sent, last attempt recorded]

@@ -45,7 +45,7 @@ from sciinstruct.curate.samples import (
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger
 from sciinstruct.records import Question, Sample
-from sciinstruct.rundir import RunDir
+from sciinstruct.rundir import RunDir, writes_run
 from sciinstruct.settings import check_declared, option
 
 SOLUTION_SCOPES = ("question", "global")
@@ -154,6 +154,7 @@ def _honour_overrides(
     return kept
 
 
+@writes_run("curate")
 def curate(run: RunDir, config: CurateConfig) -> dict[str, Any]:
     """Run every curation step; write samples.jsonl, the side file and stats.json's section."""
     log = DropLog("curate")

@@ -41,7 +41,7 @@ from sciinstruct.errors import InputError
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger
 from sciinstruct.records import Question, Sample, stable_id
-from sciinstruct.rundir import RunDir
+from sciinstruct.rundir import RunDir, writes_run
 from sciinstruct.settings import check_declared, option
 
 REASON = "classifier_below_threshold"
@@ -228,6 +228,7 @@ def _score(classifier: QualityClassifier, samples: list[Sample]) -> np.ndarray:
     )
 
 
+@writes_run("filter")
 def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
     """Score every candidate; write filtered.jsonl, the side file and stats.json's section."""
     questions = load_records(run.questions, Question)

@@ -32,7 +32,7 @@ from sciinstruct.export.chat_formats import (
 from sciinstruct.export.writer import write_format
 from sciinstruct.jsonl import read_jsonl
 from sciinstruct.records import Attempt, Question, Sample
-from sciinstruct.rundir import RunDir
+from sciinstruct.rundir import RunDir, writes_run
 
 __all__ = ["FORMATS", "ExportOptions", "export_run"]
 
@@ -76,6 +76,7 @@ def _order(formats: Sequence[str]) -> Callable[[str], tuple[int, int]]:
     return lambda fmt: (1, mine.index(fmt)) if fmt in mine else (0, FORMATS.index(fmt))
 
 
+@writes_run("export")
 def export_run(
     run: RunDir,
     formats: Sequence[str] = ("sft",),
