@@ -33,6 +33,7 @@ import numpy as np
 
 from sciinstruct.embedded_model import gguf_path
 from sciinstruct.llm import GenerationRequest, SamplingParams, make_backend
+from sciinstruct.llm.llamacpp import default_threads
 from sciinstruct.llm.openai_compat import OpenAIBackend
 from sciinstruct.llm.serve import start_server
 
@@ -214,9 +215,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="4 prompts, 16 tokens each")
     parser.add_argument("--only", choices=["batching", "parallel"], help="just these rows")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
-    parser.add_argument("--threads", type=int, help="threads of the batching rows (all cores)")
+    parser.add_argument("--threads", type=int, help="threads of the batching rows' context")
+    parser.add_argument("--max-tokens", type=int, help="tokens per request (64; --quick: 16)")
     args = parser.parse_args()
     n, max_tokens = (4, 16) if args.quick else (16, 64)
+    max_tokens = args.max_tokens or max_tokens
     reqs = requests(n, max_tokens)
 
     import torch
@@ -231,7 +234,7 @@ def main() -> None:
     q4_bytes = gguf_path().stat().st_size  # Q4_1 weights, what llama.cpp reads per step
     rows = []
     if args.only in (None, "batching"):
-        threads = args.threads or cores
+        threads = args.threads or default_threads()
         batch_flops = flops_1 if threads == 1 else flops_all
         rows += batching_rows(args.rounds, max_tokens, threads, bandwidth, batch_flops, q4_bytes)
         rows += prefix_rows(max_tokens, threads, bandwidth, batch_flops, q4_bytes)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +57,17 @@ def create_app(backend: Any, model_id: str) -> Any:
             },
         })  # fmt: skip
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        yield
+        backend.close()  # finishes what is in flight, then frees the contexts
+
     return Starlette(
         routes=[
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/chat/completions", chat, methods=["POST"]),
         ],
-        on_shutdown=[backend.close],
+        lifespan=lifespan,
     )
 
 

@@ -70,7 +70,11 @@ def start_server(
 ) -> Iterator[LlamaServer]:
     """Start the server(s), wait until `/v1/models` answers, yield, and stop them on exit.
     `slots`: sequences each process decodes together (None: the engine's default)."""
-    require("llama_cpp.server.app", "llama-cpp-python's server", INSTALL)
+    if slots == 1:
+        require("llama_cpp.server.app", "llama-cpp-python's server", INSTALL)
+    else:  # the batched server: the engine and llama-cpp-python[server]'s web stack
+        for module in ("llama_cpp", "starlette", "uvicorn"):
+            require(module, "llama-cpp-python's server", INSTALL)
     path = Path(model) if model else gguf_path()
     if not path.is_file():
         raise InputError("GGUF model file not found", file=str(path), field="model")
