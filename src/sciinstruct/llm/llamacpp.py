@@ -18,13 +18,15 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sciinstruct.embedded_model import EMBEDDED_MODEL_NAME, gguf_path
 from sciinstruct.errors import InputError, MissingDependencyError, require
 from sciinstruct.llm.base import Completion, GenerationRequest, OnDone, SyncBackend
 from sciinstruct.llm.identity import model_identity
-from sciinstruct.llm.llamacpp_batch import BatchedContext
+
+if TYPE_CHECKING:
+    from sciinstruct.llm.llamacpp_batch import BatchedContext
 
 INSTALL = 'pip install "sciinstruct[llamacpp]"'
 
@@ -145,6 +147,8 @@ class LlamaCppBackend(SyncBackend):
         prefix_reuse: bool = True,
     ) -> None:
         llama_cpp = require("llama_cpp", "llama-cpp-python", INSTALL)
+        from sciinstruct.llm.llamacpp_batch import BatchedContext  # needs llama_cpp (jinja2)
+
         path = Path(model) if model else gguf_path()
         if not path.is_file():
             raise InputError("GGUF model file not found", file=str(path), field="model")

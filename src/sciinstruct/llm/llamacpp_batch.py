@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from jinja2 import TemplateError
 
 from sciinstruct.llm.base import Completion, GenerationRequest
 
@@ -159,7 +160,7 @@ class BatchedContext:
             return future
         try:
             sequence = self._prepare(request, future)
-        except (ValueError, RuntimeError) as exc:  # e.g. a template error
+        except (ValueError, RuntimeError, TemplateError) as exc:  # e.g. roles out of order
             future.set_result(Completion(error=f"llama.cpp: {exc}"))
             return future
         if sequence is not None:
@@ -259,6 +260,7 @@ class BatchedContext:
             if sequence is None:
                 self._closing = True
                 if not self._active:
+                    self._fail_all("llama.cpp: the engine is closed")  # submitted too late
                     return False
                 self._queue.put(None)  # see it again once the last sequence finishes
                 return True
@@ -431,6 +433,7 @@ class BatchedContext:
             except queue.Empty:
                 return
             if sequence is None:  # close() is waiting for the worker to see it
-                self._queue.put(None)
+                if not self._closing:
+                    self._queue.put(None)
                 return
             sequence.future.set_result(Completion(error=error))
