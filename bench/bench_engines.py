@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ import numpy as np
 
 from sciinstruct.embedded_model import gguf_path
 from sciinstruct.llm import GenerationRequest, SamplingParams, make_backend
-from sciinstruct.llm.llamacpp import default_threads
+from sciinstruct.llm.llamacpp import DEFAULT_SLOTS, default_threads
 from sciinstruct.llm.openai_compat import OpenAIBackend
 from sciinstruct.llm.serve import start_server
 
@@ -60,6 +61,7 @@ class Row:
     seconds: float
     limit: float
     bound: str
+    cpu_seconds: float | None = None  # this process's CPU time (None: another process's work)
 
     @property
     def rate(self) -> float:
@@ -109,23 +111,30 @@ def requests(n: int, max_tokens: int) -> list[GenerationRequest]:
 
 
 def timed(fn) -> tuple[int, float]:
-    start = time.perf_counter()
+    return timed_cpu(fn)[:2]
+
+
+def timed_cpu(fn) -> tuple[int, float, float]:
+    """(completion tokens, wall seconds, CPU seconds of this process) of one batch. On a
+    shared machine tokens per CPU-second is the steadier measure of an engine's efficiency:
+    wall time also counts the time other users' processes held the cores."""
+    start, cpu = time.perf_counter(), time.process_time()
     out = fn()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     failed = [c.error for c in out if not c.ok]
     if failed:
         raise RuntimeError(f"{len(failed)} requests failed, first: {failed[0]}")
-    return sum(c.completion_tokens for c in out), seconds
+    return sum(c.completion_tokens for c in out), seconds, cpu
 
 
-def interleaved(configs: dict[int, object], reqs, rounds: int) -> dict[int, tuple[int, float]]:
-    """(tokens, seconds) summed over `rounds` per backend, the order alternating each round so
-    that a burst of load from the machine's other users falls on both alike."""
-    totals = {key: (0, 0.0) for key in configs}
+def interleaved(configs: dict, reqs, rounds: int) -> dict:
+    """(tokens, seconds, CPU seconds) summed over `rounds` per backend, the order alternating
+    each round so that a burst of load from the machine's other users falls on both alike."""
+    totals = {key: (0, 0.0, 0.0) for key in configs}
     for r in range(rounds):
         for key in list(configs)[:: 1 if r % 2 == 0 else -1]:
-            tokens, seconds = timed(lambda b=configs[key]: b.generate(reqs))
-            totals[key] = (totals[key][0] + tokens, totals[key][1] + seconds)
+            got = timed_cpu(lambda b=configs[key]: b.generate(reqs))
+            totals[key] = tuple(a + b for a, b in zip(totals[key], got, strict=True))
     return totals
 
 
@@ -133,25 +142,26 @@ def batching_rows(
     rounds: int, max_tokens: int, threads: int, bandwidth: float, flops: float, q4_bytes: int
 ) -> list[Row]:
     """One context of `threads` threads: the one-at-a-time engine (slots=1) against continuous
-    batching with a slot for every sequence, n sequences in flight, in interleaved rounds."""
+    batching with a slot for every sequence (at least the default count), n sequences in
+    flight, in interleaved rounds."""
     rows = []
     for n in (1, 4, 16, 32):
         reqs = requests(n, max_tokens)
         engines = {
             slots: make_backend("llamacpp", n_threads=threads, parallel=1, slots=slots)
-            for slots in (1, n)
+            for slots in (1, max(n, DEFAULT_SLOTS))
         }
         for backend in engines.values():
             backend.generate(reqs[:1])  # warm-up
         totals = interleaved(engines, reqs, rounds)
         for backend in engines.values():
             backend.close()
-        for slots, (tokens, seconds) in totals.items():
+        for slots, (tokens, seconds, cpu) in totals.items():
             name = "one at a time (slots=1)" if slots == 1 else f"batched (slots={slots})"
             rows.append(Row("llama.cpp in-process", f"{name}, {n} requests, {threads} thread(s)",
-                            tokens, seconds, *limit(bandwidth, flops, q4_bytes, slots)))  # fmt: skip
-            if n == 1:  # slots=1 and slots=n are the same engine at n=1
-                break
+                            tokens, seconds, *limit(bandwidth, flops, q4_bytes, min(slots, n)),
+                            cpu))  # fmt: skip
+            print(f"  {rows[-1].config}: {rows[-1].rate:.1f} tokens/s", file=sys.stderr)
     return rows
 
 
@@ -184,7 +194,8 @@ def prefix_rows(max_tokens: int, threads: int, bandwidth: float, flops: float, q
         rows.append(Row("llama.cpp in-process",
                         f"4 questions x 4 samples, slots=16, prefix {'copied' if reuse else 'evaluated'}"
                         f" ({saved:.0%} of prompt tokens copied)",
-                        *totals[reuse], *limit(bandwidth, flops, q4_bytes, 16)))  # fmt: skip
+                        *totals[reuse][:2], *limit(bandwidth, flops, q4_bytes, 16),
+                        totals[reuse][2]))  # fmt: skip
     return rows
 
 
@@ -203,8 +214,9 @@ def parallel_rows(reqs, rounds: int, bandwidth: float, flops_1: float, q4_bytes:
         Row(
             "llama.cpp in-process",
             f"parallel={n} x 1 thread, {rounds} interleaved rounds",
-            *totals[n],
+            *totals[n][:2],
             *limit(bandwidth, flops_1 * n, q4_bytes, n),
+            totals[n][2],
         )  # fmt: skip
         for n in backends
     ]
@@ -281,13 +293,15 @@ def main() -> None:
     print(f"machine: memory bandwidth {bandwidth / 1e9:.1f} GB/s, float32 matmul "
           f"{flops_1 / 1e9:.1f} GFLOP/s on 1 thread, {flops_all / 1e9:.1f} on {cores}; weights read per step: Q4_1 {q4_bytes / 1e6:.0f} MB, "
           f"float32 {f32_bytes / 1e6:.0f} MB; {n} prompts x up to {max_tokens} tokens\n")  # fmt: skip
-    print(
-        "| engine | config | tokens | s | tokens/s | limit tokens/s | bound | fraction of limit |"
-    )
-    print("|---|---|---:|---:|---:|---:|---|---:|")
+    print("| engine | config | tokens | s | tokens/s | limit tokens/s | bound | fraction of limit "
+          "| CPU s | tokens per CPU-s | its fraction of limit |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|")
     for r in rows:
+        cpu = "| | |" if r.cpu_seconds is None else (
+            f"| {r.cpu_seconds:.1f} | {r.tokens / r.cpu_seconds:.1f} | "
+            f"{r.tokens / r.cpu_seconds / r.limit:.1%} |")  # fmt: skip
         print(f"| {r.engine} | {r.config} | {r.tokens} | {r.seconds:.1f} | {r.rate:.1f} | "
-              f"{r.limit:.0f} | {r.bound} | {r.rate / r.limit:.1%} |")  # fmt: skip
+              f"{r.limit:.0f} | {r.bound} | {r.rate / r.limit:.1%} {cpu}")  # fmt: skip
     best = max(rows, key=lambda r: r.rate)
     print(f"\nfastest: {best.engine} ({best.config}) at {best.rate:.1f} tokens/s")
 

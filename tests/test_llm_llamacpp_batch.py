@@ -52,7 +52,7 @@ def _run(slots: int, requests: list[GenerationRequest], order: list[int]):
 
 
 def test_default_slots_shrink_to_fit_memory():
-    assert default_slots(4096, 2, bytes_per_token=1) == 16
+    assert default_slots(4096, 2, bytes_per_token=1) == 8
     assert default_slots(4096, 2, bytes_per_token=10**12) == 1
 
 
