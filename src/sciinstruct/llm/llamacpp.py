@@ -52,13 +52,29 @@ DEFAULT_SLOTS = 8
 
 def default_slots(n_ctx: int, parallel: int, bytes_per_token: int = KV_BYTES_PER_TOKEN) -> int:
     """Sequences per context: DEFAULT_SLOTS, fewer where their KV caches (`n_ctx` tokens
-    each, all `parallel` contexts together) would take over a quarter of the free memory."""
-    try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError):  # no sysconf (Windows): the default
+    each, all `parallel` contexts together) would take over a quarter of the available memory
+    (llama.cpp allocates and clears every slot's cache when the context is made)."""
+    available = available_memory()
+    if available is None:
         return DEFAULT_SLOTS
-    fit = free // 4 // (parallel * n_ctx * bytes_per_token)
+    fit = available // 4 // (parallel * n_ctx * bytes_per_token)
     return int(max(1, min(DEFAULT_SLOTS, fit)))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new work (Linux's MemAvailable, else the free pages), or
+    None where neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows)
+        return None
 
 
 def split_by_prompt(requests: Sequence[GenerationRequest], parts: int) -> list[list[int]]:
