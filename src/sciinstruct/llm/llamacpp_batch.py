@@ -308,7 +308,7 @@ class BatchedContext:
         self._advance(sequence, self._sample_row(sequence.sampler, logits))
 
     def _spare_slot(self, free: list[int]) -> int:
-        """A free slot whose held prompt no queued or running request shares, if there is one."""
+        """A free slot whose held prompt no running sequence shares, if there is one."""
         running = {self._held[s] for s in self._active}
         return next((s for s in free if self._held[s] not in running), free[0])
 
