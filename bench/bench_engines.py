@@ -1,7 +1,9 @@
 """Tokens/s of the embedded model's engines on the same prompts, against this machine's limits.
 
-Engines: llama.cpp in-process (one sequence at a time, 1 thread and all cores; then 1 context
-against one per core, `parallel`, timed in interleaved rounds), the llama.cpp server under
+Engines: llama.cpp in-process, the one-request-at-a-time engine (`slots=1`) against continuous
+batching (`slots=n`) at 1, 4, 16 and 32 sequences in flight, side by side in interleaved rounds
+on the same prompts; then one sequence at a time at 1 thread and all cores, 1 context against
+one per core (`parallel`), the llama.cpp server under
 concurrent load (1 process, one per core), transformers batched at several batch sizes. The
 machine's
 limits are measured once in the same run: memory bandwidth (a large array copy) and float32
@@ -14,7 +16,7 @@ sequence in the batch, so
 and an engine's limit is the lower of the two. (The KV cache read is left out: at these prompt
 lengths it is a few percent of the weights.)
 
-    .venv/bin/python bench/bench_engines.py [--quick] [--only parallel]
+    .venv/bin/python bench/bench_engines.py [--quick] [--only batching|parallel]
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import argparse
 import asyncio
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +34,7 @@ import numpy as np
 
 from sciinstruct.embedded_model import gguf_path
 from sciinstruct.llm import GenerationRequest, SamplingParams, make_backend
+from sciinstruct.llm.llamacpp import DEFAULT_SLOTS, default_threads
 from sciinstruct.llm.openai_compat import OpenAIBackend
 from sciinstruct.llm.serve import start_server
 
@@ -57,6 +61,7 @@ class Row:
     seconds: float
     limit: float
     bound: str
+    cpu_seconds: float | None = None  # this process's CPU time (None: another process's work)
 
     @property
     def rate(self) -> float:
@@ -106,30 +111,100 @@ def requests(n: int, max_tokens: int) -> list[GenerationRequest]:
 
 
 def timed(fn) -> tuple[int, float]:
-    start = time.perf_counter()
+    return timed_cpu(fn)[:2]
+
+
+def timed_cpu(fn) -> tuple[int, float, float]:
+    """(completion tokens, wall seconds, CPU seconds of this process) of one batch. On a
+    shared machine tokens per CPU-second is the steadier measure of an engine's efficiency:
+    wall time also counts the time other users' processes held the cores."""
+    start, cpu = time.perf_counter(), time.process_time()
     out = fn()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     failed = [c.error for c in out if not c.ok]
     if failed:
         raise RuntimeError(f"{len(failed)} requests failed, first: {failed[0]}")
-    return sum(c.completion_tokens for c in out), seconds
+    return sum(c.completion_tokens for c in out), seconds, cpu
 
 
-def interleaved(configs: dict[int, object], reqs, rounds: int) -> dict[int, tuple[int, float]]:
-    """(tokens, seconds) summed over `rounds` per backend, the order alternating each round so
-    that a burst of load from the machine's other users falls on both alike."""
-    totals = {key: (0, 0.0) for key in configs}
+def interleaved(configs: dict, reqs, rounds: int) -> dict:
+    """(tokens, seconds, CPU seconds) summed over `rounds` per backend, the order alternating
+    each round so that a burst of load from the machine's other users falls on both alike."""
+    totals = {key: (0, 0.0, 0.0) for key in configs}
     for r in range(rounds):
         for key in list(configs)[:: 1 if r % 2 == 0 else -1]:
-            tokens, seconds = timed(lambda b=configs[key]: b.generate(reqs))
-            totals[key] = (totals[key][0] + tokens, totals[key][1] + seconds)
+            got = timed_cpu(lambda b=configs[key]: b.generate(reqs))
+            totals[key] = tuple(a + b for a, b in zip(totals[key], got, strict=True))
     return totals
+
+
+def batching_rows(
+    rounds: int, max_tokens: int, threads: int, bandwidth: float, flops: float, q4_bytes: int
+) -> list[Row]:
+    """One context of `threads` threads: the one-at-a-time engine (slots=1) against continuous
+    batching with a slot for every sequence (at least the default count), n sequences in
+    flight, in interleaved rounds."""
+    rows = []
+    for n in (1, 4, 16, 32):
+        reqs = requests(n, max_tokens)
+        engines = {
+            slots: make_backend("llamacpp", n_threads=threads, parallel=1, slots=slots)
+            for slots in (1, max(n, DEFAULT_SLOTS))
+        }
+        for backend in engines.values():
+            backend.generate(reqs[:1])  # warm-up
+        totals = interleaved(engines, reqs, rounds)
+        for backend in engines.values():
+            backend.close()
+        for slots, (tokens, seconds, cpu) in totals.items():
+            name = "one at a time (slots=1)" if slots == 1 else f"batched (slots={slots})"
+            rows.append(Row("llama.cpp in-process", f"{name}, {n} requests, {threads} thread(s)",
+                            tokens, seconds, *limit(bandwidth, flops, q4_bytes, min(slots, n)),
+                            cpu))  # fmt: skip
+            print(f"  {rows[-1].config}: {rows[-1].rate:.1f} tokens/s", file=sys.stderr)
+    return rows
+
+
+def prefix_rows(max_tokens: int, threads: int, bandwidth: float, flops: float, q4_bytes: int):
+    """k=4 samples of 4 questions at 16 slots, the prompt's KV cache copied or evaluated each
+    time; and the share of prompt tokens the copy saved."""
+    reqs = [r for r in requests(4, max_tokens) for _ in range(4)]
+    reqs = [
+        GenerationRequest(
+            r.messages, SamplingParams(temperature=0.7, max_tokens=max_tokens, seed=i)
+        )  # fmt: skip
+        for i, r in enumerate(reqs)
+    ]
+    rows = []
+    engines = {
+        reuse: make_backend(
+            "llamacpp", n_threads=threads, parallel=1, slots=16, prefix_reuse=reuse
+        )  # fmt: skip
+        for reuse in (True, False)
+    }
+    for backend in engines.values():
+        backend.generate(reqs[:1])
+    totals = interleaved(engines, reqs, 2)
+    for reuse, backend in engines.items():
+        stats = backend._contexts[0].context.stats
+        saved = stats["prompt_tokens_copied"] / (
+            stats["prompt_tokens_copied"] + stats["prompt_tokens_evaluated"]
+        )
+        backend.close()
+        rows.append(Row("llama.cpp in-process",
+                        f"4 questions x 4 samples, slots=16, prefix {'copied' if reuse else 'evaluated'}"
+                        f" ({saved:.0%} of prompt tokens copied)",
+                        *totals[reuse][:2], *limit(bandwidth, flops, q4_bytes, 16),
+                        totals[reuse][2]))  # fmt: skip
+    return rows
 
 
 def parallel_rows(reqs, rounds: int, bandwidth: float, flops_1: float, q4_bytes: int) -> list[Row]:
     """llama.cpp in-process at 1 thread per context: 1 context against one per core."""
     cores = os.cpu_count() or 1
-    backends = {n: make_backend("llamacpp", n_threads=1, parallel=n) for n in sorted({1, cores})}
+    backends = {
+        n: make_backend("llamacpp", n_threads=1, parallel=n, slots=1) for n in sorted({1, cores})
+    }
     for backend in backends.values():
         backend.generate(reqs[: len(backends)])  # warm-up
     totals = interleaved(backends, reqs, rounds)
@@ -139,8 +214,9 @@ def parallel_rows(reqs, rounds: int, bandwidth: float, flops_1: float, q4_bytes:
         Row(
             "llama.cpp in-process",
             f"parallel={n} x 1 thread, {rounds} interleaved rounds",
-            *totals[n],
+            *totals[n][:2],
             *limit(bandwidth, flops_1 * n, q4_bytes, n),
+            totals[n][2],
         )  # fmt: skip
         for n in backends
     ]
@@ -149,10 +225,13 @@ def parallel_rows(reqs, rounds: int, bandwidth: float, flops_1: float, q4_bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 prompts, 16 tokens each")
-    parser.add_argument("--only", choices=["parallel"], help="just the in-process parallel rows")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (parallel)")
+    parser.add_argument("--only", choices=["batching", "parallel"], help="just these rows")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--threads", type=int, help="threads of the batching rows' context")
+    parser.add_argument("--max-tokens", type=int, help="tokens per request (64; --quick: 16)")
     args = parser.parse_args()
     n, max_tokens = (4, 16) if args.quick else (16, 64)
+    max_tokens = args.max_tokens or max_tokens
     reqs = requests(n, max_tokens)
 
     import torch
@@ -165,25 +244,36 @@ def main() -> None:
     flops_all = measure_flops()
     flops = {1: flops_1, cores: flops_all}
     q4_bytes = gguf_path().stat().st_size  # Q4_1 weights, what llama.cpp reads per step
-    rows = parallel_rows(reqs, args.rounds, bandwidth, flops_1, q4_bytes)
+    rows = []
+    if args.only in (None, "batching"):
+        threads = args.threads or default_threads()
+        batch_flops = flops_1 if threads == 1 else flops_all
+        rows += batching_rows(args.rounds, max_tokens, threads, bandwidth, batch_flops, q4_bytes)
+        rows += prefix_rows(max_tokens, threads, bandwidth, batch_flops, q4_bytes)
+    if args.only in (None, "parallel"):
+        rows += parallel_rows(reqs, args.rounds, bandwidth, flops_1, q4_bytes)
     f32_bytes = 4 * PARAMS  # float32, before transformers is loaded (it may not be)
 
     for threads in (1, cores) if args.only is None else ():
-        backend = make_backend("llamacpp", n_threads=threads, parallel=1)
+        backend = make_backend("llamacpp", n_threads=threads, parallel=1, slots=1)
         backend.generate(reqs[:1])  # warm-up
         rows.append(Row("llama.cpp in-process", f"sequential, {threads} thread(s)",
                         *timed(lambda b=backend: b.generate(reqs)),
                         *limit(bandwidth, flops[threads], q4_bytes, 1)))  # fmt: skip
         backend.close()
 
-    for parallel in (1, cores) if args.only is None else ():
-        with start_server(parallel=parallel, n_threads=1) as server:
-            client = OpenAIBackend(base_url=server.joined_urls, concurrency=8)
+    servers = [(1, 1, 1), (cores, 1, 1), (1, cores, 16)]  # processes, threads, slots
+    for parallel, threads, slots in servers if args.only is None else ():
+        with start_server(parallel=parallel, n_threads=threads, slots=slots) as server:
+            client = OpenAIBackend(base_url=server.joined_urls, concurrency=16)
             asyncio.run(client.agenerate(reqs[:parallel]))  # warm-up
             tokens, seconds = timed(lambda c=client: asyncio.run(c.agenerate(reqs)))
-            rows.append(Row("llama.cpp server", f"{parallel} process(es) x 1 thread, 8 concurrent",
+            in_flight = parallel * min(slots, 16)
+            kind = "one at a time" if slots == 1 else f"batched, slots={slots}"
+            rows.append(Row("llama.cpp server",
+                            f"{parallel} process(es) x {threads} thread(s), {kind}, 16 concurrent",
                             tokens, seconds,
-                            *limit(bandwidth, flops[1] * parallel, q4_bytes, parallel)))  # fmt: skip
+                            *limit(bandwidth, flops[threads] * parallel, q4_bytes, in_flight)))  # fmt: skip
 
     sizes = (1, 4) if args.quick else (1, 4, 16)
     hf_configs = [(1, b) for b in sizes] + [(cores, sizes[-1])] if args.only is None else []
@@ -203,13 +293,15 @@ def main() -> None:
     print(f"machine: memory bandwidth {bandwidth / 1e9:.1f} GB/s, float32 matmul "
           f"{flops_1 / 1e9:.1f} GFLOP/s on 1 thread, {flops_all / 1e9:.1f} on {cores}; weights read per step: Q4_1 {q4_bytes / 1e6:.0f} MB, "
           f"float32 {f32_bytes / 1e6:.0f} MB; {n} prompts x up to {max_tokens} tokens\n")  # fmt: skip
-    print(
-        "| engine | config | tokens | s | tokens/s | limit tokens/s | bound | fraction of limit |"
-    )
-    print("|---|---|---:|---:|---:|---:|---|---:|")
+    print("| engine | config | tokens | s | tokens/s | limit tokens/s | bound | fraction of limit "
+          "| CPU s | tokens per CPU-s | its fraction of limit |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|")
     for r in rows:
+        cpu = "| | |" if r.cpu_seconds is None else (
+            f"| {r.cpu_seconds:.1f} | {r.tokens / r.cpu_seconds:.1f} | "
+            f"{r.tokens / r.cpu_seconds / r.limit:.1%} |")  # fmt: skip
         print(f"| {r.engine} | {r.config} | {r.tokens} | {r.seconds:.1f} | {r.rate:.1f} | "
-              f"{r.limit:.0f} | {r.bound} | {r.rate / r.limit:.1%} |")  # fmt: skip
+              f"{r.limit:.0f} | {r.bound} | {r.rate / r.limit:.1%} {cpu}")  # fmt: skip
     best = max(rows, key=lambda r: r.rate)
     print(f"\nfastest: {best.engine} ({best.config}) at {best.rate:.1f} tokens/s")
 

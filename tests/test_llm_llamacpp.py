@@ -37,10 +37,12 @@ def test_split_keeps_each_prompts_samples_together_and_in_order():
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="no llama-cpp-python")
 def test_parallel_contexts_return_the_same_texts_in_order():
     requests = [_ask(q, seed) for seed in (1, 2) for q in QUESTIONS]  # 4 prompts x 2 samples
-    one = make_backend("llamacpp", n_threads=1, parallel=1)
-    two = make_backend("llamacpp", n_threads=1, parallel=2)
+    one = make_backend("llamacpp", n_threads=1, parallel=1, slots=1)  # one request at a time
+    two = make_backend("llamacpp", n_threads=1, parallel=2, slots=4)  # batched, split in two
     try:
-        assert repr(two) == "LlamaCppBackend(model='SmolLM2-135M-Instruct.Q4_1', parallel=2)"
+        assert repr(two) == (
+            "LlamaCppBackend(model='SmolLM2-135M-Instruct.Q4_1', parallel=2, slots=4)"
+        )
         serial, split = one.generate(requests), two.generate(requests)
         assert all(c.ok and c.text.strip() for c in split), [c.error for c in split]
         assert [c.text for c in split] == [c.text for c in serial]

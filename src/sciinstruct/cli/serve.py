@@ -18,8 +18,11 @@ def serve(
         None, help="A GGUF file; default: the embedded SmolLM2-135M-Instruct."
     ),
     n_ctx: int = typer.Option(4096, "--n-ctx", help="Context length in tokens."),
-    parallel: int = typer.Option(
-        1, help="Server processes (each answers one request at a time), on consecutive ports."
+    parallel: int = typer.Option(1, help="Server processes, on consecutive ports."),
+    slots: int | None = typer.Option(
+        None,
+        help="Requests each process decodes together (default: fit to memory, at most 16); "
+        "1: llama-cpp-python's own server, one request at a time.",
     ),
 ) -> None:
     """Serve the embedded model over llama.cpp's OpenAI-compatible API until Ctrl-C.
@@ -32,7 +35,9 @@ def serve(
     # test runners) would otherwise never see Ctrl-C, and SIGTERM would orphan the servers.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with start_server(model, host=host, port=port, n_ctx=n_ctx, parallel=parallel) as server:
+        with start_server(
+            model, host=host, port=port, n_ctx=n_ctx, parallel=parallel, slots=slots
+        ) as server:
             for url in server.base_urls:
                 console.print(url, highlight=False, soft_wrap=True)
             err_console.print(f"serving {server.joined_urls} — Ctrl-C to stop", highlight=False)

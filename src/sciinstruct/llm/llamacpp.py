@@ -1,10 +1,12 @@
 """`llamacpp` engine: a GGUF model in-process with llama-cpp-python (the embedded default).
 
-The chat template is the one stored in the GGUF file. One `Llama` context serves one request at a
-time (it is not thread-safe), so each context sits behind its own lock. ctypes releases the GIL
-during llama.cpp calls, so `parallel` contexts of `n_threads` threads each, driven from as many
-Python threads, decode side by side: a batch is split across them. Each request is evaluated from an empty
-context, so its text depends only on the request and its seed, never on the batch it came in.
+The chat template is the one stored in the GGUF file. `parallel` contexts of `n_threads`
+threads each decode side by side (ctypes releases the GIL during llama.cpp calls); a batch is
+split across them, each prompt's samples kept together. Each context decodes `slots` sequences
+at once (continuous batching, `llamacpp_batch.BatchedContext`: one read of the weights per step
+serves every sequence in flight). `slots=1` is the one-request-at-a-time engine: a `Llama`
+behind a lock, each request evaluated from an empty context. Either way a request's text
+depends only on the request and its seed, never on the batch it came in.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sciinstruct.embedded_model import EMBEDDED_MODEL_NAME, gguf_path
 from sciinstruct.errors import InputError, MissingDependencyError, require
 from sciinstruct.llm.base import Completion, GenerationRequest, OnDone, SyncBackend
 from sciinstruct.llm.identity import model_identity
+
+if TYPE_CHECKING:
+    from sciinstruct.llm.llamacpp_batch import BatchedContext
 
 INSTALL = 'pip install "sciinstruct[llamacpp]"'
 
@@ -37,6 +42,39 @@ def default_threads(processes: int = 1) -> int:
 def default_parallel(n_threads: int) -> int:
     """Contexts that fit the cores at `n_threads` each: 2 on a 2-core machine at 1 thread."""
     return max(1, (os.cpu_count() or 1) // n_threads)
+
+
+KV_BYTES_PER_TOKEN = 23_040  # SmolLM2-135M: 30 layers x (K + V) x 192 x float16
+# bench/bench_engines.py: a token cost 49 ms of decoding at 4 sequences a step, 36 at 16, 35 at
+# 32; 8 takes most of that gain at half the KV memory of 16 (8 x 4096 tokens: 0.75 GB)
+DEFAULT_SLOTS = 8
+
+
+def default_slots(n_ctx: int, parallel: int, bytes_per_token: int = KV_BYTES_PER_TOKEN) -> int:
+    """Sequences per context: DEFAULT_SLOTS, fewer where their KV caches (`n_ctx` tokens
+    each, all `parallel` contexts together) would take over a quarter of the available memory
+    (llama.cpp allocates and clears every slot's cache when the context is made)."""
+    available = available_memory()
+    if available is None:
+        return DEFAULT_SLOTS
+    fit = available // 4 // (parallel * n_ctx * bytes_per_token)
+    return int(max(1, min(DEFAULT_SLOTS, fit)))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new work (Linux's MemAvailable, else the free pages), or
+    None where neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows)
+        return None
 
 
 def split_by_prompt(requests: Sequence[GenerationRequest], parts: int) -> list[list[int]]:
@@ -79,11 +117,38 @@ class _Context:
         return out
 
 
+class _Batched:
+    """A `BatchedContext` with the `_Context.run` interface."""
+
+    def __init__(self, context: BatchedContext) -> None:
+        self.context = context
+
+    def run(
+        self,
+        requests: Sequence[GenerationRequest],
+        indices: Sequence[int],
+        on_done: OnDone | None = None,
+    ) -> list[Completion]:
+        futures: dict[Future[Completion], int] = {
+            self.context.submit(request): k for k, request in enumerate(requests)
+        }
+        out: list[Completion] = [Completion()] * len(requests)
+        for future in as_completed(futures):  # on_done in this thread, as each finishes
+            k = futures[future]
+            out[k] = future.result()
+            if on_done is not None:
+                on_done(indices[k], out[k])
+        return out
+
+
 class LlamaCppBackend(SyncBackend):
     """llama.cpp in-process. `model` is a GGUF path; None means the embedded SmolLM2 file.
 
     `parallel` contexts (None: as many as the cores hold at `n_threads` each) decode a batch
-    side by side; they share the memory-mapped weights, each holds its own KV cache (`n_ctx`).
+    side by side; they share the memory-mapped weights. Each decodes `slots` sequences at once
+    (None: `default_slots`; 1: one request at a time, llama-cpp-python's own loop), each with a
+    KV cache of `n_ctx` tokens. `prefix_reuse=False` evaluates every prompt, even one whose KV
+    cells a slot already holds (for measuring what the reuse saves).
     """
 
     name = "llamacpp"
@@ -96,29 +161,52 @@ class LlamaCppBackend(SyncBackend):
         n_threads: int | None = None,
         n_batch: int = 512,
         parallel: int | None = None,
+        slots: int | None = None,
+        prefix_reuse: bool = True,
     ) -> None:
         llama_cpp = require("llama_cpp", "llama-cpp-python", INSTALL)
+        from sciinstruct.llm.llamacpp_batch import BatchedContext  # needs llama_cpp (jinja2)
+
         path = Path(model) if model else gguf_path()
         if not path.is_file():
             raise InputError("GGUF model file not found", file=str(path), field="model")
         if parallel is not None and parallel < 1:
             raise InputError(f"parallel must be >= 1, got {parallel}", field="parallel")
+        if slots is not None and slots < 1:
+            raise InputError(f"slots must be >= 1, got {slots}", field="slots")
         threads = n_threads or default_threads()
         self.parallel = parallel or default_parallel(threads)
+        self.slots = slots or default_slots(n_ctx, self.parallel)
         self.model = llamacpp_identity(path)
-        self._contexts: list[_Context] = []
+        self._contexts: list[_Context | _Batched] = []
         for _ in range(self.parallel):
             # n_threads_batch too: llama-cpp-python evaluates prompts on every core by default,
             # so N contexts (or N Ray actors) would each run a core's worth of threads per core.
+            # A batched context only borrows the model, tokenizer and template of its `Llama`.
             llm = llama_cpp.Llama(
-                model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_threads=threads,
+                model_path=str(path), n_ctx=n_ctx if self.slots == 1 else 256,
+                n_batch=n_batch if self.slots == 1 else 256, n_threads=threads,
                 n_threads_batch=threads, verbose=False,
             )  # fmt: skip
-            self._contexts.append(_Context(llm))
+            if self.slots == 1:
+                self._contexts.append(_Context(llm))
+                continue
+            try:
+                batched = BatchedContext(
+                    llm, slots=self.slots, n_ctx=n_ctx, n_threads=threads, n_batch=n_batch,
+                    prefix_reuse=prefix_reuse,
+                )  # fmt: skip
+            except ValueError as exc:
+                llm.close()
+                raise InputError(str(exc), file=str(path), field="slots") from exc
+            self._contexts.append(_Batched(batched))
         self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="llamacpp")
+        self._next = 0  # round robin of `submit` over one-at-a-time contexts
 
     def __repr__(self) -> str:
-        return f"LlamaCppBackend(model={self.model!r}, parallel={self.parallel})"
+        return (
+            f"LlamaCppBackend(model={self.model!r}, parallel={self.parallel}, slots={self.slots})"
+        )
 
     def generate(
         self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
@@ -136,11 +224,24 @@ class LlamaCppBackend(SyncBackend):
                 results[i] = completion
         return results
 
+    def submit(self, request: GenerationRequest) -> Future[Completion]:
+        """One request on its own, to the least busy context (what a server needs: each
+        HTTP request arrives alone, and batched contexts decode them together)."""
+        batched = [c.context for c in self._contexts if isinstance(c, _Batched)]
+        if batched:
+            return min(batched, key=lambda c: c.load).submit(request)
+        context = self._contexts[self._next % len(self._contexts)]
+        self._next += 1
+        return self._pool.submit(lambda: context.run([request], [0])[0])
+
     def close(self) -> None:
         pool = getattr(self, "_pool", None)
         if pool is not None:
             pool.shutdown(wait=True)
         for context in getattr(self, "_contexts", []):
+            if isinstance(context, _Batched):
+                context.context.close()
+                continue
             with context.lock:
                 context.llm.close()
         self._contexts = []

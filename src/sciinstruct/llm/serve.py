@@ -1,9 +1,11 @@
-"""Start llama.cpp's OpenAI-compatible server with the embedded model, on loopback.
+"""Start an OpenAI-compatible server with the embedded model, on loopback.
 
 Used by `sciinstruct serve`, by the tests (a real endpoint for the `openai` backend) and by the
-benchmarks. llama-cpp-python's server answers one request at a time, so `parallel=N` starts N
-server processes on consecutive ports; the `openai` backend spreads requests over all of them
-when given their comma-separated base URLs.
+benchmarks. Each server process batches the requests it receives (`batch_server`: the batched
+llama.cpp engine, `slots` sequences decoded together); `slots=1` starts llama-cpp-python's own
+server instead, which answers one request at a time. `parallel=N` starts N processes on
+consecutive ports; the `openai` backend spreads requests over all of them when given their
+comma-separated base URLs.
 """
 
 from __future__ import annotations
@@ -63,15 +65,23 @@ def start_server(
     n_ctx: int = 4096,
     parallel: int = 1,
     n_threads: int | None = None,
+    slots: int | None = None,
     startup_timeout: float = 120.0,
 ) -> Iterator[LlamaServer]:
-    """Start the server(s), wait until `/v1/models` answers, yield, and stop them on exit."""
-    require("llama_cpp.server.app", "llama-cpp-python's server", INSTALL)
+    """Start the server(s), wait until `/v1/models` answers, yield, and stop them on exit.
+    `slots`: sequences each process decodes together (None: the engine's default)."""
+    if slots == 1:
+        require("llama_cpp.server.app", "llama-cpp-python's server", INSTALL)
+    else:  # the batched server: the engine and llama-cpp-python[server]'s web stack
+        for module in ("llama_cpp", "starlette", "uvicorn"):
+            require(module, "llama-cpp-python's server", INSTALL)
     path = Path(model) if model else gguf_path()
     if not path.is_file():
         raise InputError("GGUF model file not found", file=str(path), field="model")
     if parallel < 1:
         raise InputError(f"parallel must be >= 1, got {parallel}", field="parallel")
+    if slots is not None and slots < 1:
+        raise InputError(f"slots must be >= 1, got {slots}", field="slots")
     ports = (
         [port + i for i in range(parallel)] if port else [free_port(host) for _ in range(parallel)]
     )
@@ -86,7 +96,7 @@ def start_server(
             log = log_dir / f"server-{p}.log"
             server.log_files.append(log)
             with log.open("wb") as out:  # the child keeps its own handle
-                command = _server_command(path, host, p, n_ctx, threads)
+                command = _server_command(path, host, p, n_ctx, threads, slots)
                 server.processes.append(
                     subprocess.Popen(
                         command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -104,12 +114,22 @@ def start_server(
             shutil.rmtree(log_dir, ignore_errors=True)
 
 
-def _server_command(path: Path, host: str, port: int, n_ctx: int, threads: int) -> list[str]:
-    return [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(path),
-        "--host", host, "--port", str(port), "--n_ctx", str(n_ctx),
-        "--n_threads", str(threads), "--n_threads_batch", str(threads),
-    ]  # fmt: skip
+def _server_command(
+    path: Path, host: str, port: int, n_ctx: int, threads: int, slots: int | None
+) -> list[str]:
+    common = ["--model", str(path), "--host", host, "--port", str(port),
+              "--n_ctx", str(n_ctx), "--n_threads", str(threads)]  # fmt: skip
+    if slots == 1:
+        return [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            *common,
+            "--n_threads_batch",
+            str(threads),
+        ]
+    extra = [] if slots is None else ["--slots", str(slots)]
+    return [sys.executable, "-m", "sciinstruct.llm.batch_server", *common, *extra]
 
 
 def _wait_ready(base_url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:

@@ -1,0 +1,439 @@
+"""Continuous batching for the `llamacpp` engine: many sequences decoded together in one context.
+
+A `BatchedContext` holds one llama.cpp context with `slots` sequence ids. Each decoding step
+sends one token of every sequence in flight through a single `llama_decode`, so one read of
+the weights serves them all; each sequence has its own sampler chain and seed and its own stop
+conditions, and the moment one finishes its slot takes the next waiting request. The loop runs
+in a worker thread (ctypes releases the GIL inside llama.cpp), fed by `submit`.
+
+Why a sequence's numbers do not depend on its neighbours (tests/test_llm_llamacpp_batch.py
+checks every logits row bit for bit at 1, 4 and 16 slots and in shuffled order, and the texts
+against the one-at-a-time engine):
+
+- Each slot has its own KV stream (`kv_unified = False`), so a sequence attends only to its
+  own cells, laid out from cell 0 the same way whoever shares the context. Without it the
+  queries of all sequences meet in one attention matmul whose kernel (and rounding) changes
+  with the number of rows.
+- A prompt is evaluated alone, never in a `llama_decode` with other sequences' tokens, in
+  chunks of n_batch from position 0 as `Llama.eval` does, and the first token is sampled from
+  its last row (kept with the slot, so a copied prompt samples from the very same row).
+- A decoding step gives each sequence one row. This model's per-row kernels give the same
+  numbers at any row count (the Q4_1 layers take one dot product per row; the Q8_0 output
+  layer's batched kernel accumulates each row as the single-row one does), the attention span
+  is padded to 256 cells and masked cells add exact zeros.
+
+Prompt-prefix reuse: the k samples of one question share a prompt. A slot remembers which
+prompt its KV cells hold; a request whose prompt some slot already holds copies those cells
+(`llama_memory_seq_cp`) instead of evaluating them: the copy is bit-identical to what
+evaluating the prompt in its own slot would give, because it is the same computation.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import queue
+import random
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from jinja2 import TemplateError
+
+from sciinstruct.llm.base import Completion, GenerationRequest
+
+# Llama's own sampler defaults (llama-cpp-python's `create_chat_completion`): the batched
+# engine samples with the same chain, so a request means the same thing on either engine.
+TOP_K = 40
+MIN_P = 0.05
+# llama_token_data as numpy sees it: a candidates array llama.cpp's samplers work on in place
+_TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
+
+
+@dataclass
+class _Sequence:
+    """One request in a slot: its tokens so far, sampler and stop state."""
+
+    request: GenerationRequest
+    future: Future[Completion]
+    prompt: list[int]
+    stops: list[bytes]
+    max_tokens: int
+    sampler: Any = None
+    slot: int = -1
+    n_past: int = 0  # tokens of this sequence in the KV cache
+    next_token: int = 0  # what the next decoding step feeds in (the last one sampled)
+    tokens: list[int] = field(default_factory=list)
+    text: bytes = b""
+    multibyte_fix: int = 0
+    started: float = 0.0
+
+
+class BatchedContext:
+    """One llama.cpp context decoding up to `slots` sequences together.
+
+    `llm` is a `llama_cpp.Llama` that lends its model, tokenizer and chat template (its own
+    context is not used; `close` closes it). `n_ctx` is the context of each sequence.
+    """
+
+    def __init__(
+        self,
+        llm: Any,
+        *,
+        slots: int,
+        n_ctx: int,
+        n_threads: int,
+        n_batch: int = 512,
+        prefix_reuse: bool = True,
+        trace: bool = False,
+    ) -> None:
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self._lib = llama_cpp
+        self._llm = llm
+        self.slots = slots
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ValueError(
+                "the GGUF file has no tokenizer.chat_template; the batched engine needs one "
+                "(use slots=1 for llama-cpp-python's own chat formats)"
+            )
+        model = llm._model  # llama-cpp-python's model wrapper: pointer, vocab, token texts
+        eos, bos = model.token_eos(), model.token_bos()
+        self._formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=model.token_get_text(eos) if eos != -1 else "",
+            bos_token=model.token_get_text(bos) if bos != -1 else "",
+            stop_token_ids=[eos],
+        )
+        self._vocab = model.vocab
+        self._bos = bos
+        params = llama_cpp.llama_context_default_params()
+        # llama.cpp gives each sequence a multiple of 256 cells; ask for that, and keep the
+        # limit a request sees at `n_ctx`, as `Llama` does
+        params.n_ctx = slots * -(-n_ctx // 256) * 256
+        params.n_batch = params.n_ubatch = n_batch
+        params.n_seq_max = slots
+        params.n_threads = params.n_threads_batch = n_threads
+        params.kv_unified = False  # one KV stream per sequence: see the module docstring
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as `Llama` does
+        params.no_perf = True
+        self._ctx = llama_cpp.llama_init_from_model(model.model, params)
+        if not self._ctx:
+            raise RuntimeError(f"llama.cpp could not create a context of {slots} x {n_ctx}")
+        self.n_ctx = min(n_ctx, llama_cpp.llama_n_ctx_seq(self._ctx))
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self._n_batch = n_batch
+        self._prefix_reuse = prefix_reuse
+        self._batch = llama_cpp.llama_batch_init(max(n_batch, slots), 0, 1)
+        self._n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        self._pieces: dict[int, bytes] = {}
+        # the prompt whose KV cells each slot holds, and its last logits row: prefix reuse
+        self._held: list[tuple[int, ...] | None] = [None] * slots
+        self._logits: list[np.ndarray | None] = [None] * slots
+        self._active: dict[int, _Sequence] = {}
+        self._queue: queue.SimpleQueue[_Sequence | None] = queue.SimpleQueue()
+        self._closing = False
+        self._broken: str | None = None
+        self._load, self._load_lock = 0, threading.Lock()
+        self.stats = {"prompt_tokens_evaluated": 0, "prompt_tokens_copied": 0, "steps": 0,
+                      "tokens_decoded": 0, "decode_s": 0.0, "prefill_s": 0.0}  # fmt: skip
+        # trace=True: a sha1 of every logits row each sequence was sampled from, by future
+        self.trace: dict[Future[Completion], list[str]] | None = {} if trace else None
+        self._thread = threading.Thread(target=self._loop, name="llamacpp-batch", daemon=True)
+        self._thread.start()
+
+    # -- public ------------------------------------------------------------------------------
+
+    def submit(self, request: GenerationRequest) -> Future[Completion]:
+        """Queue `request`; the future resolves to its completion (never to an exception)."""
+        future: Future[Completion] = Future()
+        with self._load_lock:
+            self._load += 1
+        future.add_done_callback(self._unload)
+        if self._closing or self._broken:
+            future.set_result(Completion(error=self._broken or "llama.cpp: the engine is closed"))
+            return future
+        try:
+            sequence = self._prepare(request, future)
+        except (ValueError, RuntimeError, TemplateError) as exc:  # e.g. roles out of order
+            future.set_result(Completion(error=f"llama.cpp: {exc}"))
+            return future
+        if sequence is not None:
+            self._queue.put(sequence)
+        return future
+
+    @property
+    def load(self) -> int:
+        """Requests submitted and not finished yet."""
+        return self._load
+
+    def _unload(self, _: Future[Completion]) -> None:
+        with self._load_lock:
+            self._load -= 1
+
+    def close(self) -> None:
+        """Finish what is queued, stop the worker and free the context."""
+        if self._closing:
+            return
+        self._closing = True
+        self._queue.put(None)
+        self._thread.join()
+        lib = self._lib
+        lib.llama_batch_free(self._batch)
+        lib.llama_free(self._ctx)
+        self._ctx = None
+        self._llm.close()
+
+    # -- preparing a request ----------------------------------------------------------------
+
+    def _prepare(self, request: GenerationRequest, future: Future[Completion]) -> _Sequence | None:
+        """Tokenize the chat prompt exactly as `Llama.create_chat_completion` does."""
+        p = request.params
+        formatted = self._formatter(messages=request.messages_list())
+        prompt = self._llm.tokenize(
+            formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+        )
+        if len(prompt) >= self.n_ctx:
+            future.set_result(
+                Completion(
+                    error=f"llama.cpp: Requested tokens ({len(prompt)}) exceed context window "
+                    f"of {self.n_ctx}"
+                )
+            )
+            return None
+        stops = list(p.stop) + (
+            formatted.stop if isinstance(formatted.stop, list) else [formatted.stop]
+        )
+        return _Sequence(
+            request=request,
+            future=future,
+            prompt=prompt,
+            stops=[s.encode("utf-8") for s in stops if s],
+            max_tokens=min(p.max_tokens, self.n_ctx - len(prompt)),
+        )
+
+    def _new_sampler(self, request: GenerationRequest) -> Any:
+        """The chain `Llama._init_sampler` builds for these params (its repeat penalty and
+        typical-p links are no-ops at the values create_chat_completion passes: left out)."""
+        lib, p = self._lib, request.params
+        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+        if p.temperature == 0:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
+            return chain
+        seed = p.seed if p.seed is not None else random.randrange(2**32)
+        for link in (
+            lib.llama_sampler_init_top_k(TOP_K),
+            lib.llama_sampler_init_top_p(p.top_p, 1),
+            lib.llama_sampler_init_min_p(MIN_P, 1),
+            lib.llama_sampler_init_temp(p.temperature),
+            lib.llama_sampler_init_dist(seed),
+        ):
+            lib.llama_sampler_chain_add(chain, link)
+        return chain
+
+    # -- the decoding loop ------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                if not self._admit():
+                    return
+                if self._active:
+                    self._step()
+        except BaseException as exc:  # never leave a caller waiting on a dead worker
+            self._broken = f"llama.cpp: batched decoding stopped: {exc!r}"
+            self._fail_all(self._broken)
+            raise
+
+    def _admit(self) -> bool:
+        """Fill free slots from the queue (waiting if nothing is in flight). False: closed."""
+        while len(self._active) < self.slots:
+            try:
+                sequence = self._queue.get(block=not self._active)
+            except queue.Empty:
+                return True
+            if sequence is None:
+                self._closing = True
+                if not self._active:
+                    self._fail_all("llama.cpp: the engine is closed")  # submitted too late
+                    return False
+                self._queue.put(None)  # see it again once the last sequence finishes
+                return True
+            self._start(sequence)
+        return True
+
+    def _start(self, sequence: _Sequence) -> None:
+        """Put `sequence` in a free slot with its prompt in the cache, and sample its first
+        token from the prompt's last logits row."""
+        lib = self._lib
+        prompt = tuple(sequence.prompt)
+        free = [s for s in range(self.slots) if s not in self._active]
+        if not self._prefix_reuse:
+            self._held = [None] * self.slots
+        same = [s for s in free if self._held[s] == prompt]
+        source = next((s for s in range(self.slots) if self._held[s] == prompt), None)
+        # a free slot that holds this prompt already; else one whose prompt no one runs
+        slot = same[0] if same else self._spare_slot(free)
+        if self._held[slot] == prompt:
+            lib.llama_memory_seq_rm(self._memory, slot, len(prompt), -1)
+            self.stats["prompt_tokens_copied"] += len(prompt)
+        elif source is not None:
+            # llama.cpp copies whole KV streams; the source's generated cells come along and
+            # are dropped at once
+            lib.llama_memory_seq_rm(self._memory, slot, -1, -1)
+            lib.llama_memory_seq_cp(self._memory, source, slot, -1, -1)
+            lib.llama_memory_seq_rm(self._memory, slot, len(prompt), -1)
+            self._logits[slot] = self._logits[source]
+            self.stats["prompt_tokens_copied"] += len(prompt)
+        else:
+            lib.llama_memory_seq_rm(self._memory, slot, -1, -1)  # cells from 0 again
+            self._held[slot] = None
+            logits = self._prefill(slot, prompt)
+            if logits is None:
+                return self._finish(sequence, "", error="llama.cpp: llama_decode failed")
+            self._logits[slot] = logits
+        self._held[slot] = prompt
+        sequence.slot, sequence.n_past = slot, len(prompt)
+        sequence.sampler = self._new_sampler(sequence.request)
+        sequence.started = time.perf_counter()
+        self._active[slot] = sequence
+        logits = self._logits[slot]
+        if self.trace is not None:
+            self.trace.setdefault(sequence.future, []).append(hashlib.sha1(logits).hexdigest())
+        self._advance(sequence, self._sample_row(sequence.sampler, logits))
+
+    def _spare_slot(self, free: list[int]) -> int:
+        """A free slot whose held prompt no running sequence shares, if there is one."""
+        running = {self._held[s] for s in self._active}
+        return next((s for s in free if self._held[s] not in running), free[0])
+
+    def _prefill(self, slot: int, tokens: tuple[int, ...]) -> np.ndarray | None:
+        """Evaluate `tokens` into `slot` alone, in chunks of n_batch from position 0 (as
+        `Llama.eval` does); the last token's logits row, or None when llama_decode fails."""
+        lib, batch = self._lib, self._batch
+        began = time.perf_counter()
+        for start in range(0, len(tokens), self._n_batch):
+            chunk = tokens[start : start + self._n_batch]
+            for i, token in enumerate(chunk):
+                self._put(i, token, start + i, slot, logits=start + i == len(tokens) - 1)
+            batch.n_tokens = len(chunk)
+            if lib.llama_decode(self._ctx, batch) != 0:
+                return None
+        self.stats["prompt_tokens_evaluated"] += len(tokens)
+        self.stats["prefill_s"] += time.perf_counter() - began
+        row = lib.llama_get_logits_ith(self._ctx, batch.n_tokens - 1)
+        return np.ctypeslib.as_array(row, shape=(self._n_vocab,)).copy()
+
+    def _sample_row(self, sampler: Any, logits: np.ndarray) -> int:
+        """`llama_sampler_sample` on a kept logits row instead of the context's latest."""
+        lib = self._lib
+        candidates = np.zeros(self._n_vocab, dtype=_TOKEN_DATA)
+        candidates["id"] = np.arange(self._n_vocab)
+        candidates["logit"] = logits
+        array = lib.llama_token_data_array(
+            data=candidates.ctypes.data_as(lib.llama_token_data_p),
+            size=self._n_vocab, selected=-1, sorted=False,
+        )  # fmt: skip
+        lib.llama_sampler_apply(sampler, ctypes.byref(array))
+        token = int(candidates["id"][array.selected])
+        lib.llama_sampler_accept(sampler, token)
+        return token
+
+    def _put(self, i: int, token: int, pos: int, seq: int, *, logits: bool) -> None:
+        batch = self._batch
+        batch.token[i] = token
+        batch.pos[i] = pos
+        batch.n_seq_id[i] = 1
+        batch.seq_id[i][0] = seq
+        batch.logits[i] = logits
+
+    def _step(self) -> None:
+        """One token for every sequence in flight, then sample and check each one's stops."""
+        lib = self._lib
+        order = list(self._active.values())
+        for i, sequence in enumerate(order):
+            self._put(i, sequence.next_token, sequence.n_past, sequence.slot, logits=True)
+        self._batch.n_tokens = len(order)
+        start = time.perf_counter()
+        status = lib.llama_decode(self._ctx, self._batch)
+        self.stats["decode_s"] += time.perf_counter() - start
+        self.stats["steps"] += 1
+        self.stats["tokens_decoded"] += len(order)
+        if status != 0:
+            self._fail_all(f"llama.cpp: llama_decode returned {status}")
+            return
+        for i, sequence in enumerate(order):
+            sequence.n_past += 1
+            if self.trace is not None:
+                row = ctypes.string_at(lib.llama_get_logits_ith(self._ctx, i), 4 * self._n_vocab)
+                self.trace.setdefault(sequence.future, []).append(hashlib.sha1(row).hexdigest())
+            token = lib.llama_sampler_sample(sequence.sampler, self._ctx, i)
+            self._advance(sequence, token)
+
+    def _advance(self, sequence: _Sequence, token: int) -> None:
+        """`Llama._create_completion`'s stop rules, token by token."""
+        if self._lib.llama_vocab_is_eog(self._vocab, token):
+            return self._finish(sequence, "stop")
+        sequence.tokens.append(token)
+        sequence.text += self._piece(token, first=len(sequence.tokens) == 1)
+        # hold back a multi-byte UTF-8 character until its last byte has come
+        for k, char in enumerate(sequence.text[-3:]):
+            k = 3 - k
+            for num, pattern in ((2, 192), (3, 224), (4, 240)):
+                if num > k and pattern & char == pattern:
+                    sequence.multibyte_fix = num - k
+        if sequence.multibyte_fix > 0 and sequence.n_past < self.n_ctx:
+            sequence.multibyte_fix -= 1
+            sequence.next_token = token
+            return
+        hits = [s for s in sequence.stops if s in sequence.text]
+        if hits:
+            sequence.text = sequence.text[: sequence.text.index(hits[0])]
+            return self._finish(sequence, "stop")
+        if len(sequence.tokens) >= sequence.max_tokens or sequence.n_past >= self.n_ctx:
+            return self._finish(sequence, "length")
+        sequence.next_token = token
+
+    def _piece(self, token: int, *, first: bool) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            piece = self._llm._model.detokenize([token])
+            self._pieces[token] = piece
+        # LlamaModel.detokenize drops the space a leading BOS token decodes to
+        return piece[1:] if first and token == self._bos and piece[:1] == b" " else piece
+
+    def _finish(self, sequence: _Sequence, reason: str, error: str | None = None) -> None:
+        if sequence.sampler is not None:
+            self._lib.llama_sampler_free(sequence.sampler)
+            sequence.sampler = None
+        self._active.pop(sequence.slot, None)
+        completion = Completion(
+            text=sequence.text.decode("utf-8", errors="ignore"),
+            finish_reason=reason if error is None else None,
+            prompt_tokens=len(sequence.prompt),
+            completion_tokens=len(sequence.tokens),
+            latency_s=time.perf_counter() - sequence.started if sequence.started else 0.0,
+            error=error,
+        )
+        sequence.future.set_result(completion)
+
+    def _fail_all(self, error: str) -> None:
+        for sequence in list(self._active.values()):
+            self._finish(sequence, "", error=error)
+        self._lib.llama_memory_clear(self._memory, True)
+        self._held = [None] * self.slots
+        while True:
+            try:
+                sequence = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if sequence is None:  # close() is waiting for the worker to see it
+                if not self._closing:
+                    self._queue.put(None)
+                return
+            sequence.future.set_result(Completion(error=error))

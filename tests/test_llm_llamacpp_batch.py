@@ -1,0 +1,105 @@
+"""Continuous batching in one llama.cpp context: a sequence's numbers never depend on the batch."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+
+import pytest
+
+from sciinstruct.llm import GenerationRequest, SamplingParams, make_backend
+from sciinstruct.llm.llamacpp import default_slots
+
+needs_llama = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None, reason="no llama-cpp-python"
+)
+
+QUESTIONS = [
+    "What is 2 + 3?",
+    "Name a noble gas.",
+    "What is the unit of force?",
+    "Why is ice cold?",
+]
+
+
+def _ask(question: str, seed: int, *, temperature: float = 0.9, max_tokens: int = 24):
+    return GenerationRequest(
+        [{"role": "user", "content": question}],
+        SamplingParams(temperature=temperature, max_tokens=max_tokens, seed=seed),
+    )
+
+
+def _context(slots: int):
+    import llama_cpp
+
+    from sciinstruct.embedded_model import gguf_path
+    from sciinstruct.llm.llamacpp_batch import BatchedContext
+
+    llm = llama_cpp.Llama(model_path=str(gguf_path()), n_ctx=256, n_threads=1, verbose=False)
+    return BatchedContext(llm, slots=slots, n_ctx=1024, n_threads=1, trace=True)
+
+
+def _run(slots: int, requests: list[GenerationRequest], order: list[int]):
+    """Texts and per-step logits digests of `requests`, submitted in `order`, by index."""
+    context = _context(slots)
+    try:
+        futures = {i: context.submit(requests[i]) for i in order}
+        texts = {i: f.result().text for i, f in futures.items()}
+        digests = {i: context.trace[f] for i, f in futures.items()}
+        return texts, digests, dict(context.stats)
+    finally:
+        context.close()
+
+
+def test_default_slots_shrink_to_fit_memory():
+    assert default_slots(4096, 2, bytes_per_token=1) == 8
+    assert default_slots(4096, 2, bytes_per_token=10**12) == 1
+
+
+@pytest.mark.slow
+@needs_llama
+def test_logits_are_bit_identical_at_1_4_and_16_slots_and_in_any_order():
+    # 4 questions x 4 seeds: 16 sequences, sampled, so any difference shows in the digests
+    requests = [_ask(q, seed) for q in QUESTIONS for seed in range(4)]
+    interleaved = [q * 4 + s for s in range(4) for q in range(4)]  # no prompt twice in a row
+    shuffled = list(range(16))
+    random.Random(7).shuffle(shuffled)
+
+    texts_1, digests_1, stats_1 = _run(1, requests, interleaved)
+    assert stats_1["prompt_tokens_copied"] == 0  # every prompt evaluated: the reference
+    for slots, order in ((4, list(range(16))), (4, shuffled), (16, list(range(16)))):
+        texts, digests, stats = _run(slots, requests, order)
+        assert digests == digests_1, f"slots={slots}, order={order}"
+        assert texts == texts_1
+    # grouped by question at 16 slots: each prompt evaluated once and copied 3 times
+    assert stats["prompt_tokens_copied"] == 3 * stats["prompt_tokens_evaluated"] > 0
+    assert all(texts_1.values()) and len(set(texts_1.values())) > 4  # seeds differ
+
+
+@pytest.mark.slow
+@needs_llama
+def test_backend_reports_each_completion_and_errors_without_raising():
+    backend = make_backend("llamacpp", n_threads=1, parallel=1, slots=4, n_ctx=128)
+    try:
+        assert repr(backend) == (
+            "LlamaCppBackend(model='SmolLM2-135M-Instruct.Q4_1', parallel=1, slots=4)"
+        )
+        long = GenerationRequest([{"role": "user", "content": "word " * 150}])
+        requests = [_ask(q, 0, temperature=0.0, max_tokens=6) for q in QUESTIONS] + [long]
+        seen: dict[int, str] = {}
+        out = backend.generate(requests, on_done=lambda i, c: seen.setdefault(i, c.text))
+        assert out[4].error.startswith("llama.cpp: Requested tokens (")
+        assert "exceed context window of 128" in out[4].error
+        assert all(c.ok and c.text.strip() for c in out[:4]), [c.error for c in out]
+        assert [c.completion_tokens for c in out[:4]] == [6, 6, 6, 6]
+        assert [c.finish_reason for c in out[:4]] == ["length"] * 4
+        assert seen == {i: c.text for i, c in enumerate(out)}
+        stop = _ask(QUESTIONS[0], 0, temperature=0.0, max_tokens=6)
+        first_word = out[0].text.split()[0]
+        cut = GenerationRequest(stop.messages, SamplingParams(**{
+            **stop.params.to_dict(), "stop": (first_word,)}))  # fmt: skip
+        (stopped,) = backend.generate([cut])
+        assert stopped.finish_reason == "stop" and first_word not in stopped.text
+    finally:
+        backend.close()
+    assert backend.generate is not None and backend._contexts == []
