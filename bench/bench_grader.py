@@ -135,26 +135,12 @@ def dump_dev_verdicts(path: Path) -> int:
     """Write every development row's full verdict (the regression table and the retired
     external tables), one JSON object a line, in a fixed order: the gate a refactor of the
     grader is held to is that this file does not change (`diff` two dumps)."""
-    from sciinstruct.grading import grade
-
     rows = load_rows()
     for version, paths in external_versions().items():
         if version in RETIRED:
             rows += load_external(paths)
     with path.open("w", encoding="utf-8") as out:
-        for i, r in enumerate(rows):
-            verdict = grade(
-                r["pred"],
-                r["gold"],
-                r.get("answer_type", "auto"),
-                r.get("unit"),
-                r.get("rtol"),
-                r.get("choices"),
-                timeout=HARD_LIMIT_S,
-                metadata=r.get("metadata"),
-                question=r.get("question"),
-                finish_reason=r.get("finish_reason"),
-            )
+        for i, (r, verdict) in enumerate(zip(rows, ours(rows), strict=True)):
             record = {"row": f"{r['file']}#{r.get('id', i)}", **verdict.to_dict()}
             out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
     return len(rows)
