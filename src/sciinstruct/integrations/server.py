@@ -16,10 +16,10 @@ Every item is graded in a worker process (`sciinstruct.grading.sandbox.WorkerPoo
 and replaced and the item is answered `timed_out`, so no completion, however hostile, holds a
 worker or the server.
 
-Admission sheds load by the estimated wait (`Admission`): the server keeps an average of an
-item's service time and admits a request only if the work already admitted ahead of it would
-drain within `wait_slack_s` (1 s), so that each of its items, started then, ends within its
-hard limit + 1 s. Otherwise (or past `max_queue` items, the hard cap) it answers 429 at once
+Admission sheds load by the estimated wait (`Admission`): from an average of an item's service
+time and what the running requests have left, the server admits a request only if the work
+already admitted ahead of it would drain within `wait_slack_s` (1 s), so that each of its
+items, started then, ends within its hard limit + 1 s. Otherwise (or past `max_queue` items, the hard cap) it answers 429 at once
 with a `Retry-After` from the estimated drain time, and a burst from a large cluster waits at
 the clients, not in this process. An item whose request has nonetheless waited past its limit
 + the slack before its turn (the estimate was wrong: hostile items that ran to their limit) is
@@ -125,11 +125,31 @@ class Admission:
         self.service_s: float | None = None
         self._averages = [0.0, 0.0]
         self.measured = 0
+        self._running: dict[int, tuple[float, int, float]] = {}  # started, items, limit
+        self._ids = 0
 
     def wait_s(self, limit: float) -> float:
-        """Estimated seconds until the work admitted so far has drained."""
+        """Estimated seconds until the work admitted so far has drained: the items waiting
+        at the average time each, and what the running dispatches have left: their items'
+        average time, or, for one that has run past twice that (a slow item, which may run
+        to its limit), the rest of its limit."""
         per_item = limit if self.service_s is None else self.service_s
-        return self.admitted * per_item / self.workers
+        now = time.monotonic()
+        work = (self.admitted - sum(n for _, n, _ in self._running.values())) * per_item
+        for started, n, item_limit in self._running.values():
+            elapsed, expected = now - started, n * per_item
+            left = expected - elapsed if elapsed <= 2 * expected else item_limit - elapsed
+            work += max(0.0, left)
+        return work / self.workers
+
+    def start(self, n: int, limit: float) -> int:
+        """A dispatch of `n` admitted items under `limit` begins; its key for `finish`."""
+        self._ids += 1
+        self._running[self._ids] = (time.monotonic(), n, limit)
+        return self._ids
+
+    def finish(self, key: int) -> None:
+        del self._running[key]
 
     def admit(self, n: int, limit: float) -> None:
         """Count `n` items (the largest hard limit among them `limit`) in, or raise 413/429."""
@@ -222,7 +242,13 @@ class GradingService:
                         return
                     tasks = [_task(items[i], selection) for i in indexes]
                     parallel = min(self.config.workers, -(-len(tasks) // ITEMS_PER_WORKER))
-                    outcomes = await anyio.to_thread.run_sync(self.pool.run, tasks, limit, parallel)
+                    key = self.admission.start(len(tasks), limit)
+                    try:
+                        outcomes = await anyio.to_thread.run_sync(
+                            self.pool.run, tasks, limit, parallel
+                        )
+                    finally:
+                        self.admission.finish(key)
                 for i, outcome in zip(indexes, outcomes, strict=True):
                     rows[i] = (
                         {**outcome.value, "timed_out": False}
