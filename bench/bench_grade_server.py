@@ -12,11 +12,13 @@ with its own reference, and 1% hostile ones: 20,000 nested braces, a tower of ex
 2. The server (a subprocess, `--workers` grading processes) with 1, 64 and 256 concurrent
    clients, each posting batches of `--batch` items to `/grade` and waiting for the reply
    before the next; a 429 is retried after its Retry-After (counted, not an error). Reported:
-   grades/s, request latency p50/p99, errors, 429s, the hostile items' worst time in a worker
-   and worst request latency against their limit (item timeout + kill margin).
+   grades/s, the latency of admitted requests (the try that was answered 200: p50, p99, max
+   against the limit + 1 s) and of whole requests (429 waits included: p50), errors, 429s,
+   items answered overloaded, the hostile items' worst time in a worker and worst request
+   latency against their limit (item timeout + kill margin).
 
-Goals (issue 23): at 64 clients ≥ 80% of in-process grades/s; no hostile item past its limit
-+ 1 s; 0 errors.
+Goals (issue 23): at 64 clients ≥ 80% of in-process grades/s; no admitted request past its
+limit + 1 s; 0 errors.
 """
 
 from __future__ import annotations
@@ -162,18 +164,20 @@ async def load(url: str, items: list[dict], clients: int, batch: int) -> dict:
     queue: asyncio.Queue = asyncio.Queue()
     for b in batches:
         queue.put_nowait(b)
-    latencies: list[float] = []
+    latencies: list[float] = []  # the admitted try
+    totals: list[float] = []  # from the first try, 429 waits included
     hostile_latency: list[float] = []
     hostile_worker: list[float] = []
-    stats = {"errors": 0, "retries_429": 0, "timed_out": 0}
+    stats = {"errors": 0, "retries_429": 0, "timed_out": 0, "overloaded": 0}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
     async def client(http: httpx.AsyncClient) -> None:
         while not queue.empty():
             b = queue.get_nowait()
             body = {"items": [{k: v for k, v in it.items() if k != "hostile"} for it in b]}
-            start = time.perf_counter()
+            first = time.perf_counter()
             while True:
+                start = time.perf_counter()
                 try:
                     reply = await http.post(url + "/grade", json=body)
                 except httpx.HTTPError:
@@ -188,10 +192,12 @@ async def load(url: str, items: list[dict], clients: int, batch: int) -> dict:
                 break
             elapsed = time.perf_counter() - start
             latencies.append(elapsed)
+            totals.append(time.perf_counter() - first)
             if reply.status_code != 200:
                 continue
             for it, v in zip(b, reply.json()["verdicts"], strict=True):
                 stats["timed_out"] += v["timed_out"]
+                stats["overloaded"] += v["reason"].startswith("not started within its limit")
                 if it.get("hostile"):
                     hostile_latency.append(elapsed)
                     hostile_worker.append(v["elapsed_s"] or 0.0)
@@ -206,6 +212,8 @@ async def load(url: str, items: list[dict], clients: int, batch: int) -> dict:
         "grades_s": len(items) / wall,
         "p50": statistics.median(latencies),
         "p99": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "max": latencies[-1],
+        "p50_total": statistics.median(totals),
         "hostile_worker_max": max(hostile_worker, default=0.0),
         "hostile_request_max": max(hostile_latency, default=0.0),
         **stats,
@@ -246,14 +254,15 @@ def main() -> None:
           f"{platform.python_version()}; load {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"in-process `grade`: {base:.1f} grades/s; server: {args.workers} workers, batches "
           f"of {args.batch}, item limit {limit:g} s\n")  # fmt: skip
-    print("| clients | grades/s | vs in-process | p50 s | p99 s | errors | 429 retries | "
-          "timed out | hostile worst in worker s | hostile worst request s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"| clients | grades/s | vs in-process | admitted p50 s | p99 s | max s (limit + 1 = "
+          f"{limit + 1:g}) | whole request p50 s | errors | 429 retries | timed out | "
+          "overloaded | hostile worst in worker s | hostile worst request s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['clients']} | {r['grades_s']:.1f} | {r['grades_s'] / base:.2f} | "
-              f"{r['p50']:.3f} | {r['p99']:.3f} | {r['errors']} | {r['retries_429']} | "
-              f"{r['timed_out']} | {r['hostile_worker_max']:.3f} | "
-              f"{r['hostile_request_max']:.3f} |")  # fmt: skip
+              f"{r['p50']:.3f} | {r['p99']:.3f} | {r['max']:.3f} | {r['p50_total']:.3f} | "
+              f"{r['errors']} | {r['retries_429']} | {r['timed_out']} | {r['overloaded']} | "
+              f"{r['hostile_worker_max']:.3f} | {r['hostile_request_max']:.3f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

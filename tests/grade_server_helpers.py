@@ -2,7 +2,8 @@
 
 `stall_ops` is the real worker ops (`sciinstruct.integrations.grade_ops`) except that a response
 of exactly `STALL` sleeps forever: a stand-in for a completion that escapes the grader's own
-time limit, which no real input should do on demand.
+time limit, which no real input should do on demand; and `SLEEP <s>` takes s seconds, a slow
+item on demand.
 """
 
 from __future__ import annotations

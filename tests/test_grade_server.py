@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -11,7 +12,13 @@ import pytest
 from grade_server_helpers import HERE, post, running_server
 from sciinstruct.cli.serve_grader import _is_loopback
 from sciinstruct.integrations.scoring import RewardSelection
-from sciinstruct.integrations.server import KILL_MARGIN_S, ServerConfig
+from sciinstruct.integrations.server import (
+    KILL_MARGIN_S,
+    OVERLOADED,
+    Admission,
+    HTTPError,
+    ServerConfig,
+)
 
 
 @pytest.fixture
@@ -120,6 +127,131 @@ def test_a_full_queue_answers_429_and_recovers(stall_ops) -> None:
         assert httpx.get(base + "/health").json()["queued"] == 0
         ok = post(base, "/grade", {"items": [{"response": "\\boxed{1}", "reference": "1"}]})
         assert ok.status_code == 200 and ok.json()["verdicts"][0]["acc"] == 1.0
+
+
+def test_admission_sheds_by_the_estimated_wait() -> None:
+    admission = Admission(workers=2, max_queue=100, slack=1.0)
+    # unmeasured, an item is assumed to take its whole limit (5.5 s): the idle server takes the
+    # first request, the next would wait 8 x 5.5 / 2 = 22 s
+    admission.admit(8, 5.5)
+    with pytest.raises(HTTPError) as busy:
+        admission.admit(8, 5.5)
+    assert busy.value.status == 429 and busy.value.headers == {"Retry-After": "1"}
+    admission.release(8)
+    admission.record(0.25)  # the first items are averaged plainly
+    admission.record(0.45)
+    assert admission.service_s == pytest.approx(0.35)
+    # 0.35 s an item on 2 workers: 4 items ahead are 0.7 s of wait, 8 are 1.4 s, over 1 s
+    admission.admit(4, 5.5)
+    admission.admit(4, 5.5)  # 4 ahead: 0.7 s
+    with pytest.raises(HTTPError) as busy:
+        admission.admit(8, 5.5)  # 8 ahead: 1.4 s
+    assert busy.value.status == 429 and "about 1.4 s" in busy.value.message
+    assert busy.value.headers == {"Retry-After": "1"}
+    admission.release(4)
+    admission.admit(8, 5.5)  # 4 ahead again: 0.7 s
+    # past 20 items the fast average moves by 1/20 of a difference, the slow one past 500 by
+    # 1/500; the larger counts, so a rare slow item is forgotten only slowly
+    steady = Admission(workers=1, max_queue=10)
+    for _ in range(500):
+        steady.record(1.0)
+    steady.record(3.0)
+    assert steady.service_s == pytest.approx(1.1)
+    for _ in range(100):
+        steady.record(1.0)
+    assert steady.service_s == pytest.approx(1.0 + 2.0 / 500 * (1 - 1 / 500) ** 100)
+    # a long drain is said in Retry-After: 30 ahead at 1 s on 2 workers is 15 s, 14 s too long
+    slow = Admission(workers=2, max_queue=40, slack=1.0)
+    slow.record(1.0)
+    slow.admit(30, 5.5)
+    with pytest.raises(HTTPError) as busy:
+        slow.admit(1, 5.5)
+    assert busy.value.headers == {"Retry-After": "14"}
+    with pytest.raises(HTTPError) as full:  # the hard cap still holds: 30 + 20 > 40
+        slow.admit(20, 5.5)
+    assert "queue full" in full.value.message and full.value.headers == {"Retry-After": "5"}
+    with pytest.raises(HTTPError) as never:
+        slow.admit(41, 5.5)
+    assert never.value.status == 413
+
+
+def test_a_burst_past_the_wait_budget_gets_429_and_the_rest_are_graded(stall_ops) -> None:
+    # one worker, items that take 0.8 s (a first cold one longer), a 2 s wait budget: 0, 0.8 and
+    # 1.6 s of work ahead are admitted, 2.4 s is not; so of 8 requests at once 3 are graded
+    # and 5 told to come back (2 and 6 if the machine is so loaded an item takes over 1 s)
+    config = ServerConfig(workers=1, wait_slack_s=2.0, ops_module=stall_ops)
+    item = {"response": "SLEEP 0.8", "reference": "1", "timeout": 2.0}
+    with running_server(config) as base:
+        for _ in range(4):  # measures 0.8 s
+            assert post(base, "/grade", {"items": [item]}).status_code == 200
+        service_s = httpx.get(base + "/health").json()["service_s"]
+        assert 0.8 <= service_s < 2.0
+        admitted = 3 if service_s <= 1.0 else 2
+        barrier = threading.Barrier(8)
+        first: list[httpx.Response] = []
+        final: list[httpx.Response] = []
+        retries = []
+
+        def client() -> None:
+            barrier.wait()
+            reply = post(base, "/grade", {"items": [item]})
+            first.append(reply)
+            for _ in range(30):  # a client that honours Retry-After
+                if reply.status_code != 429:
+                    break
+                retries.append(reply.headers["retry-after"])
+                time.sleep(float(reply.headers["retry-after"]))
+                reply = post(base, "/grade", {"items": [item]})
+            final.append(reply)
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        statuses = sorted(r.status_code for r in first)
+        assert statuses == [200] * admitted + [429] * (8 - admitted)
+        refused = [r for r in first if r.status_code == 429]
+        retry_after = str(max(1, math.ceil(admitted * service_s - 2.0)))  # the drain past 2 s
+        assert all(r.headers["retry-after"] == retry_after for r in refused)
+        assert all("server busy" in r.json()["error"] for r in refused)
+        assert len(retries) >= 5
+        # every request got graded in the end, none answered as overloaded
+        assert [r.status_code for r in final] == [200] * 8
+        verdicts = [r.json()["verdicts"][0] for r in final]
+        assert not any(v["timed_out"] or v["reason"] == OVERLOADED for v in verdicts)
+        assert httpx.get(base + "/health").json()["queued"] == 0
+
+
+def test_an_item_that_waited_past_its_budget_is_answered_overloaded(stall_ops) -> None:
+    # the estimate counts one slow item per running request: two items that hang hold the one
+    # worker for 2 x 1.5 s and a worker restart, while at most 1.5 s is estimated, within the
+    # 2 s wait budget; an item behind them with a 0.2 s timeout (budget 0.2 + 0.5 + 2 = 2.7 s)
+    # is answered at its turn instead of graded late
+    config = ServerConfig(workers=1, wait_slack_s=2.0, ops_module=stall_ops)
+    with running_server(config) as base:
+        ok = {"response": "\\boxed{1}", "reference": "1"}
+        assert post(base, "/grade", {"items": [ok]}).json()["verdicts"][0]["acc"] == 1.0
+        held = {}
+        stall = {"items": [{"response": "STALL", "reference": "1", "timeout": 1.0}] * 2}
+        thread = threading.Thread(target=lambda: held.update(r=post(base, "/grade", stall)))
+        thread.start()
+        deadline = time.monotonic() + 30
+        while httpx.get(base + "/health").json()["queued"] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        late = post(base, "/grade", {"items": [{**ok, "timeout": 0.2}]})
+        thread.join(60)
+        assert late.status_code == 200
+        row = late.json()["verdicts"][0]
+        assert (
+            row["reason"] == OVERLOADED == "not started within its limit: the server is overloaded"
+        )
+        assert row["timed_out"] and row["score"] == 0.0 and row["elapsed_s"] is None
+        assert [v["timed_out"] for v in held["r"].json()["verdicts"]] == [True, True]
+        assert httpx.get(base + "/health").json()["queued"] == 0
+        again = post(base, "/grade", {"items": [ok]}).json()["verdicts"][0]
+        assert again["acc"] == 1.0 and not again["timed_out"]
 
 
 def test_limits_auth_and_bad_items_are_refused_with_a_reason(monkeypatch) -> None:
