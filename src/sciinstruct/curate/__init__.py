@@ -14,6 +14,7 @@ from sciinstruct.curate.overrides import (
     find_attempt,
     latest_overrides,
     overruled_wrong,
+    source_attempt,
 )
 from sciinstruct.curate.pipeline import CurateConfig, curate
 from sciinstruct.curate.quality_filter import FilterConfig, clear_filter, run_filter
@@ -53,4 +54,5 @@ __all__ = [
     "read_dropped",
     "run_filter",
     "solution_text",
+    "source_attempt",
 ]
