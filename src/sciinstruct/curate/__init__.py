@@ -22,6 +22,7 @@ from sciinstruct.curate.samples import (
     build_samples,
     iter_attempts,
     iter_records,
+    iter_samples,
     load_attempts,
     load_critique_scores,
     load_records,
@@ -29,6 +30,7 @@ from sciinstruct.curate.samples import (
     question_prompt,
     solution_text,
 )
+from sciinstruct.curate.scratch import scratch_db
 
 __all__ = [
     "CurateConfig",
@@ -46,6 +48,7 @@ __all__ = [
     "load_critique_scores",
     "iter_attempts",
     "iter_records",
+    "iter_samples",
     "load_attempts",
     "load_records",
     "normalize",
@@ -53,6 +56,7 @@ __all__ = [
     "question_prompt",
     "read_dropped",
     "run_filter",
+    "scratch_db",
     "solution_text",
     "source_attempt",
 ]

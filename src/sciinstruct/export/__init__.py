@@ -7,11 +7,8 @@ writes RUN/export/{format}.jsonl and .parquet, RUN/export/README.md and stats.js
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from itertools import chain
-from pathlib import Path
 from typing import Any
 
 from sciinstruct.curate import (
@@ -21,6 +18,7 @@ from sciinstruct.curate import (
     iter_records,
     latest_overrides,
     load_critique_scores,
+    scratch_db,
     source_attempt,
 )
 from sciinstruct.errors import InputError
@@ -55,18 +53,6 @@ def _without_overruled(
         override = overrides.get(source_attempt(sample) or "")
         if override is None or override.correct:
             yield sample
-
-
-@contextmanager
-def _scratch(run: RunDir) -> Iterator[sqlite3.Connection]:
-    """A throwaway SQLite file under the export folder, for rows a format groups or ranks."""
-    with tempfile.TemporaryDirectory(dir=run.export_dir, prefix=".scratch-") as folder:
-        db = sqlite3.connect(Path(folder) / "rows.sqlite")
-        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
-        try:
-            yield db
-        finally:
-            db.close()
 
 
 def _build(
@@ -120,7 +106,7 @@ def export_run(
     stats: dict[str, dict[str, Any]] = {}
     run.export_dir.mkdir(parents=True, exist_ok=True)
     for fmt in dict.fromkeys(formats):
-        with _scratch(run) as db:
+        with scratch_db(run.export_dir) as db:
             rows = _build(run, fmt, options, db)
             files[fmt], stats[fmt] = write_format(run.export_dir, fmt, rows, parquet)
     # The card describes every format in the folder, including those exported earlier.
