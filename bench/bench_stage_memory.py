@@ -73,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--before", type=Path, required=True, help="src/ of the old code")
+    parser.add_argument("--after", type=Path, default=ROOT / "src", help="src/ of the new code")
     parser.add_argument("--stages", default="filter,curate,export")
     args = parser.parse_args()
     stages = args.stages.split(",")
@@ -83,7 +84,7 @@ def main() -> None:
         for run in args.runs:
             copies = {}
             figures = {}
-            for label, src in (("before", args.before), ("after", ROOT / "src")):
+            for label, src in (("before", args.before), ("after", args.after)):
                 copy = work / label / run.name  # the same name: the card shows it
                 shutil.copytree(run, copy)
                 copies[label] = copy
