@@ -174,11 +174,11 @@ class BandIndex:
             "CREATE INDEX bucket_key ON bucket (band, key);"
             "CREATE TABLE signature (item INTEGER PRIMARY KEY, hashes BLOB);"
         )
-        values = ", ".join("(?, ?)" for _ in self.ranges)
-        self._query = (
-            "SELECT item, hashes FROM signature WHERE item IN (SELECT item FROM bucket "
-            f"WHERE (band, key) IN (VALUES {values}))"
+        # One indexed lookup per band (a row-value IN list would scan the table).
+        bands_sql = " UNION ".join(
+            "SELECT item FROM bucket WHERE band = ? AND key = ?" for _ in self.ranges
         )
+        self._query = f"SELECT item, hashes FROM signature WHERE item IN ({bands_sql})"
 
     def _keys(self, hashvalues: np.ndarray) -> list[tuple[int, bytes]]:
         return [(b, bytes(hashvalues[s:e].byteswap().data)) for b, (s, e) in enumerate(self.ranges)]
