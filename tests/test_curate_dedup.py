@@ -8,10 +8,12 @@ import pytest
 
 from sciinstruct.curate.decontam import Benchmark, NgramIndex, benchmark_texts
 from sciinstruct.curate.dedup import (
+    BandIndex,
     NearDupConfig,
     exact_clusters,
     find_duplicates,
     keep_best,
+    near_clusters,
     normalize,
 )
 from sciinstruct.errors import InputError
@@ -84,3 +86,65 @@ def test_benchmark_texts_reads_text_fields_and_reports_bad_rows(tmp_path: Path) 
     path.write_text('{"problem": "p"}\n{"problem": "cut\n{"problem": "r"}\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"mmlu\.jsonl:2: invalid JSON"):
         benchmark_texts(path)
+
+
+def _variants() -> list[str]:
+    """Near copies of TEXT (a word changed here and there) between unrelated texts."""
+    words = TEXT.split()
+    out = []
+    for i in range(12):
+        copy = list(words)
+        copy[i % len(words)] = f"word{i}"
+        out.append(" ".join(copy))
+        out.append(f"unrelated text number {i} about " + " ".join(f"w{i}x{j}" for j in range(20)))
+    return out
+
+
+def test_band_index_is_in_sqlite_one_row_per_band_and_item() -> None:
+    from datasketch import MinHash
+
+    index = BandIndex(0.8, 128)
+    assert len(index.ranges) == 9  # datasketch's optimum for 0.8 and 128: 9 bands of 13
+    signatures = []
+    for i, text in enumerate(["a b c d e", "a b c d f", "x y z w v"]):
+        minhash = MinHash(num_perm=128)
+        minhash.update_batch([t.encode() for t in text.split()])
+        index.insert(i, minhash.hashvalues)
+        signatures.append(minhash.hashvalues)
+    assert index.count("bucket") == 27
+    assert index.count("signature") == 3
+    found = index.query(signatures[0])
+    assert 0 in {item for item, _ in found}
+    assert 2 not in {item for item, _ in found}
+    assert all((sig == signatures[item]).all() for item, sig in found)
+
+
+def test_near_clusters_match_datasketchs_own_lsh() -> None:
+    """The SQLite index finds what MinHashLSH finds: the same labels and similarities."""
+    import zlib
+
+    from datasketch import MinHash, MinHashLSH
+
+    from sciinstruct.curate.dedup import _shingles
+
+    texts = _variants()
+    config = NearDupConfig(0.5, 64)
+    labels, similarity = near_clusters(texts, config)
+    lsh = MinHashLSH(threshold=0.5, num_perm=64)
+    parent = list(range(len(texts)))
+    best: dict[int, float] = {}
+    signatures = {}
+    for i, text in enumerate(texts):
+        m = MinHash(num_perm=64, hashfunc=zlib.crc32)
+        m.update_batch(_shingles(text, config.shingle))
+        for j in lsh.query(m):
+            sim = m.jaccard(signatures[j])
+            if sim >= 0.5:
+                parent[i] = min(parent[i], parent[j])
+                best[i], best[j] = max(sim, best.get(i, 0)), max(sim, best.get(j, 0))
+        lsh.insert(i, m)
+        signatures[i] = m
+    assert labels[0] == 0 and labels[2] == 0  # the near copies cluster
+    assert labels[1] == 1  # an unrelated text stays alone
+    assert similarity == best
+    assert [labels[i] for i in range(0, len(texts), 2)] == [0] * 12

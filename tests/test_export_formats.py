@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
-from sciinstruct.curate import CurateConfig, curate
+from sciinstruct.curate import (
+    CurateConfig,
+    curate,
+    iter_attempts,
+    iter_records,
+    load_critique_scores,
+)
 from sciinstruct.errors import InputError
 from sciinstruct.export import ExportOptions, export_run
+from sciinstruct.export.card import FormatStats
+from sciinstruct.export.chat_formats import dpo_rows, rft_rows
+from sciinstruct.export.writer import write_parquet
 from sciinstruct.jsonl import read_jsonl, write_jsonl
-from sciinstruct.records import Attempt, Question
+from sciinstruct.records import Attempt, Question, Sample
 from sciinstruct.rundir import RunDir
 
 
@@ -232,3 +243,84 @@ def test_trl_trainers_prepare_the_exported_files(run: RunDir, tmp_path: Path) ->
         assert len(dpo.train_dataset[0]["rejected_ids"]) > 3
     finally:
         torch.set_num_threads(threads)
+
+
+def test_dpo_and_rft_rows_wait_in_sqlite_not_in_memory(run: RunDir, tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "scratch.sqlite")
+    questions = iter_records(run.questions, Question)
+    samples = iter_records(run.samples, Sample)
+    dpo = list(
+        dpo_rows(
+            questions,
+            samples,
+            iter_attempts(run.attempts),
+            load_critique_scores(run.critiques),
+            ExportOptions(),
+            db,
+        )
+    )
+    assert [r["question_id"] for r in dpo] == ["q1", "q2"]
+    # Every question's prompt, the three curated solutions, the two wrong attempts of their
+    # questions: on disk, one row each.
+    assert db.execute("SELECT question FROM prompt").fetchall() == [
+        ("q1",),
+        ("q2",),
+        ("q3",),
+        ("q4",),
+    ]
+    assert db.execute("SELECT question FROM chosen ORDER BY seq").fetchall() == [
+        ("q1",),
+        ("q2",),
+        ("q3",),
+    ]
+    assert db.execute("SELECT question, critique, text FROM rejected").fetchall() == [
+        ("q1", 11.0, "2 + 3 = 6, so \\boxed{6}."),
+        ("q2", 11.0, "v = g t^2 = 39.2 m/s."),
+    ]
+    rft = list(rft_rows(iter_records(run.samples, Sample), ExportOptions(), db))
+    assert len(rft) == 3
+    assert db.execute("SELECT question FROM rft ORDER BY seq").fetchall() == [
+        ("q1",),
+        ("q2",),
+        ("q3",),
+    ]
+
+
+def test_export_leaves_no_scratch_file(run: RunDir) -> None:
+    export_run(run, ["rft", "dpo"])
+    assert sorted(p.name for p in run.export_dir.iterdir()) == [
+        "README.md",
+        "dpo.jsonl",
+        "dpo.parquet",
+        "rft.jsonl",
+        "rft.parquet",
+    ]
+
+
+def test_parquet_is_built_from_the_jsonl_in_chunks(tmp_path: Path) -> None:
+    rows = [{"question_id": f"q{i}", "unit": "m/s" if i == 4 else None} for i in range(5)]
+    write_jsonl(tmp_path / "rows.jsonl", rows)
+    groups = write_parquet(tmp_path / "rows.parquet", tmp_path / "rows.jsonl", chunk_rows=2)
+    written = pq.ParquetFile(tmp_path / "rows.parquet")
+    assert groups == 3
+    assert [written.metadata.row_group(i).num_rows for i in range(3)] == [2, 2, 1]
+    # The null-only first chunk does not fix `unit` as null: the schema is unified first.
+    assert str(written.schema_arrow.field("unit").type) == "string"
+    assert written.read().to_pylist() == rows
+
+
+def test_format_stats_keep_counts_not_rows() -> None:
+    stats = FormatStats()
+    rows = [
+        {"question_id": "q1", "subject": "math", "messages": [{"content": "a b c"}]},
+        {"question_id": "q1", "subject": "math", "messages": [{"content": "a"}]},
+        {"question_id": "q2", "messages": [{"content": "a b"}]},
+    ]
+    assert list(stats.counted(iter(rows))) == rows
+    assert stats.answers.tolist() == [3, 1, 2]  # one int a row
+    assert stats.result() == {
+        "rows": 3,
+        "questions": 2,
+        "by_subject": {"math": 2},
+        "answer_words": {"mean": 2.0, "median": 2},
+    }

@@ -14,6 +14,7 @@ from sciinstruct.curate.overrides import (
     find_attempt,
     latest_overrides,
     overruled_wrong,
+    source_attempt,
 )
 from sciinstruct.curate.pipeline import CurateConfig, curate
 from sciinstruct.curate.quality_filter import FilterConfig, clear_filter, run_filter
@@ -21,6 +22,7 @@ from sciinstruct.curate.samples import (
     build_samples,
     iter_attempts,
     iter_records,
+    iter_samples,
     load_attempts,
     load_critique_scores,
     load_records,
@@ -28,6 +30,7 @@ from sciinstruct.curate.samples import (
     question_prompt,
     solution_text,
 )
+from sciinstruct.curate.scratch import scratch_db
 
 __all__ = [
     "CurateConfig",
@@ -45,6 +48,7 @@ __all__ = [
     "load_critique_scores",
     "iter_attempts",
     "iter_records",
+    "iter_samples",
     "load_attempts",
     "load_records",
     "normalize",
@@ -52,5 +56,7 @@ __all__ = [
     "question_prompt",
     "read_dropped",
     "run_filter",
+    "scratch_db",
     "solution_text",
+    "source_attempt",
 ]

@@ -86,6 +86,11 @@ def _share(group: str) -> float:
     return int(stable_id("train-sample", group, length=8), 16) / 16**8
 
 
+def in_share(question_id: str, fraction: float) -> bool:
+    """Whether `examples_from_attempts(..., fraction)` reads this question's attempts."""
+    return _share(question_id) < fraction
+
+
 def _parse_label(value: Any) -> int | None:
     if isinstance(value, bool):
         return int(value)
@@ -170,8 +175,8 @@ class TfidfClassifier:
         # a chunk at a time: the TF-IDF matrix of a whole large run would not fit in memory
         good = np.concatenate(
             [
-                self.pipeline.predict_proba(list(texts[i : i + _SCORE_CHUNK]))[:, 1]
-                for i in range(0, len(texts), _SCORE_CHUNK)
+                self.pipeline.predict_proba(list(texts[i : i + SCORE_CHUNK]))[:, 1]
+                for i in range(0, len(texts), SCORE_CHUNK)
             ]
         )
         return 2.0 * good - 1.0  # P(good) - P(bad)
@@ -237,7 +242,7 @@ class TfidfClassifier:
         return classifier
 
 
-_SCORE_CHUNK = 10_000  # texts vectorised at once when scoring
+SCORE_CHUNK = 10_000  # texts vectorised at once when scoring
 TFIDF_STATE = "tfidf.json"
 TFIDF_FORMAT = 1
 # Files that deserialize by running code (pickle and its wrappers); a classifier holding one is

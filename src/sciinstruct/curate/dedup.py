@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
 import unicodedata
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _SPACE = re.compile(r"\s+")
@@ -120,15 +123,14 @@ def near_clusters(
     LSH candidates are confirmed with the estimated Jaccard similarity so that band collisions
     below the threshold never merge clusters. Items with `active[i]` false are left alone.
     """
-    from datasketch import MinHash, MinHashLSH
+    from datasketch import MinHash
 
     found = _Clusters(len(texts))
-    lsh = MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
+    lsh = BandIndex(config.threshold, config.num_perm)
     indices = [i for i in range(len(texts)) if active is None or active[i]]
     shingles = (_shingles(texts[i], config.shingle) for i in indices)
     # crc32 is a C builtin: hashing shingles costs a fraction of sha1's time, and datasketch's
     # affine32 scheme mixes the 32-bit values (fmix) before permuting them.
-    signatures: dict[int, Any] = {}
     for i, minhash in zip(
         indices,
         MinHash.generator(shingles, num_perm=config.num_perm, hashfunc=zlib.crc32),
@@ -136,15 +138,72 @@ def near_clusters(
     ):
         if minhash.is_empty():
             continue
-        for j in lsh.query(minhash):
+        for j, signature in lsh.query(minhash.hashvalues):
             if scope is not None and scope[i] != scope[j]:
                 continue
-            similarity = minhash.jaccard(signatures[j])
+            # MinHash.jaccard: the share of equal hash values
+            similarity = float(np.count_nonzero(minhash.hashvalues == signature)) / len(signature)
             if similarity >= config.threshold:
                 found.join(i, j, similarity)
-        lsh.insert(i, minhash, check_duplication=False)
-        signatures[i] = minhash
+        lsh.insert(i, minhash.hashvalues)
+    lsh.close()
     return found.labels(), found.similarity
+
+
+class BandIndex:
+    """datasketch's `MinHashLSH` band index, kept in SQLite instead of Python dicts.
+
+    The same bands (`_optimal_param` for the threshold and permutations, equal weights) and the
+    same bucket keys (a band's hash values, byte-swapped, as bytes), so a query finds the same
+    items. Rows: one per (band, item) in `bucket`, indexed by (band, key), and one signature
+    per item. `sqlite3.connect("")` is a private on-disk database, removed on close.
+    """
+
+    def __init__(self, threshold: float, num_perm: int) -> None:
+        from datasketch.lsh import _optimal_param
+
+        if num_perm < 2:
+            raise ValueError("Too few permutation functions")  # as MinHashLSH says
+        bands, rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
+        if bands < 2:
+            raise ValueError("The number of bands are too small (b < 2)")
+        self.ranges = [(b * rows, (b + 1) * rows) for b in range(bands)]
+        self.db = sqlite3.connect("")
+        self.db.executescript(
+            "CREATE TABLE bucket (band INTEGER, key BLOB, item INTEGER);"
+            "CREATE INDEX bucket_key ON bucket (band, key);"
+            "CREATE TABLE signature (item INTEGER PRIMARY KEY, hashes BLOB);"
+        )
+        # One indexed lookup per band (a row-value IN list would scan the table).
+        bands_sql = " UNION ".join(
+            "SELECT item FROM bucket WHERE band = ? AND key = ?" for _ in self.ranges
+        )
+        self._query = f"SELECT item, hashes FROM signature WHERE item IN ({bands_sql})"
+
+    def _keys(self, hashvalues: np.ndarray) -> list[tuple[int, bytes]]:
+        return [(b, bytes(hashvalues[s:e].byteswap().data)) for b, (s, e) in enumerate(self.ranges)]
+
+    def query(self, hashvalues: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """(item, signature) of every item sharing a bucket with `hashvalues` in some band."""
+        keys = [value for pair in self._keys(hashvalues) for value in pair]
+        return [
+            (item, np.frombuffer(hashes, dtype=hashvalues.dtype))
+            for item, hashes in self.db.execute(self._query, keys)
+        ]
+
+    def insert(self, item: int, hashvalues: np.ndarray) -> None:
+        self.db.executemany(
+            "INSERT INTO bucket VALUES (?, ?, ?)",
+            [(band, key, item) for band, key in self._keys(hashvalues)],
+        )
+        self.db.execute("INSERT INTO signature VALUES (?, ?)", (item, hashvalues.tobytes()))
+
+    def count(self, table: str) -> int:
+        (n,) = self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+        return int(n)
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def keep_best(labels: Sequence[int], rank: Callable[[int], Any]) -> dict[int, int]:

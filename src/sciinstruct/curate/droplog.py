@@ -2,13 +2,17 @@
 
 A filter is a plain callable `filter(sample) -> bool | (False, reason)` (datatrove's shape). A
 `DropLog` runs filters, counts `dropped_<reason>` and keeps every rejected record with its reason,
-so that `RUN/dropped.jsonl` and the counts in `stats.json` are one and the same list.
+so that `RUN/dropped.jsonl` and the counts in `stats.json` are one and the same list. The records
+wait in a temporary file, not in memory: a stage may drop most of a large run.
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +28,26 @@ class DropLog:
 
     def __init__(self, stage: str) -> None:
         self.stage = stage
-        self.rows: list[dict[str, Any]] = []
+        # One row a line, in order; open as long as the log (removed when closed or collected).
+        self.spill = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self.rows = 0
         self.samples: Counter[str] = Counter()
         self.questions: Counter[str] = Counter()
+
+    def _add(self, row: dict[str, Any]) -> None:
+        self.spill.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.rows += 1
+
+    def _rows(self) -> Iterator[dict[str, Any]]:
+        self.spill.flush()
+        self.spill.seek(0)
+        for line in self.spill:
+            yield json.loads(line)
 
     def drop(self, sample: Sample, reason: str, **detail: Any) -> None:
         """Record one dropped sample; `detail` says what made the decision (score, cluster...)."""
         self.samples[reason] += 1
-        self.rows.append(
+        self._add(
             {
                 "kind": "sample",
                 "stage": self.stage,
@@ -46,7 +62,7 @@ class DropLog:
     def drop_question(self, question: Question, reason: str, **detail: Any) -> None:
         """Record one dropped question (its samples are dropped separately, with the same reason)."""
         self.questions[reason] += 1
-        self.rows.append(
+        self._add(
             {
                 "kind": "question",
                 "stage": self.stage,
@@ -86,8 +102,8 @@ class DropLog:
 
         Re-running a stage therefore never double-counts its drops.
         """
-        others = [row for row in read_jsonl(path) if row.get("stage") != self.stage]
-        return write_jsonl(path, [*others, *self.rows])
+        others = (row for row in read_jsonl(path) if row.get("stage") != self.stage)
+        return write_jsonl(path, chain(others, self._rows()))
 
 
 def read_dropped(path: str | Path, stage: str | None = None) -> list[dict[str, Any]]:

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import math
 import shutil
+import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sciinstruct.curate.classifier import (
+    SCORE_CHUNK,
     Example,
     QualityClassifier,
     evaluate,
     examples_from_attempts,
     format_example,
+    in_share,
     load_classifier,
     load_labelled,
     make_classifier,
@@ -30,13 +35,14 @@ from sciinstruct.curate.classifier import (
 from sciinstruct.curate.droplog import DropLog
 from sciinstruct.curate.labels import check_trainable
 from sciinstruct.curate.samples import (
-    build_samples,
     iter_attempts,
+    iter_records,
+    iter_samples,
     load_critique_scores,
-    load_records,
     question_text,
     solution_text,
 )
+from sciinstruct.curate.scratch import scratch_db
 from sciinstruct.errors import InputError
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger
@@ -127,7 +133,7 @@ def _two_classes(examples: list[Example]) -> bool:
 
 
 def _train(
-    config: FilterConfig, questions: list[Question], attempts: Path
+    config: FilterConfig, questions: Path, attempts: Path
 ) -> tuple[Any, dict[str, Any], list[Example]]:
     """The classifier, its metrics and the examples it learnt from (none when loaded).
 
@@ -143,7 +149,13 @@ def _train(
     else:
         lines = _count_lines(attempts)
         fraction = min(1.0, config.max_train / lines) if lines else 1.0
-        examples = examples_from_attempts(questions, iter_attempts(attempts), fraction)
+        # Only the questions of the training share are held (all of them below `max_train`).
+        shared = (
+            q
+            for q in iter_records(questions, Question)
+            if fraction == 1.0 or in_share(q.id, fraction)
+        )
+        examples = examples_from_attempts(shared, iter_attempts(attempts), fraction)
         source = "attempts" if fraction == 1.0 else f"attempts of {fraction:.1%} of the questions"
     check_trainable([e.label for e in examples], f"{config.model} classifier")
     train, heldout = split_heldout(examples, config.heldout, config.seed)
@@ -178,10 +190,44 @@ def fold_of(group: str, folds: int, seed: int = 0) -> int:
     return int(stable_id("fold", str(seed), group, length=8), 16) % folds
 
 
+class Candidates:
+    """The run's candidates (correct attempts as samples) in a scratch SQLite file, in attempt
+    order, each with its cross-fitting fold: scored a fold and a chunk at a time, then written
+    out, never all in memory."""
+
+    def __init__(self, db: sqlite3.Connection, samples: Iterable[Sample], folds: int, seed: int):
+        self.db = db
+        db.execute("CREATE TABLE candidate (seq INTEGER PRIMARY KEY, fold INTEGER, record TEXT)")
+        for sample in samples:  # `samples` may read the same database: one row at a time
+            db.execute(
+                "INSERT INTO candidate (fold, record) VALUES (?, ?)",
+                (
+                    fold_of(sample.question_id, folds, seed) if folds else 0,
+                    sample.model_dump_json(),
+                ),
+            )
+        db.execute("CREATE INDEX candidate_fold ON candidate (fold, seq)")
+        (self.count,) = db.execute("SELECT COUNT(*) FROM candidate").fetchone()
+
+    def __len__(self) -> int:
+        return self.count
+
+    def chunks(self, fold: int | None = None) -> Iterator[tuple[list[int], list[Sample]]]:
+        """(row positions, samples) of one fold (or all), `SCORE_CHUNK` at a time."""
+        where = "" if fold is None else f"WHERE fold = {int(fold)}"
+        cursor = self.db.execute(f"SELECT seq, record FROM candidate {where} ORDER BY seq")
+        while rows := cursor.fetchmany(SCORE_CHUNK):
+            yield [seq - 1 for seq, _ in rows], [Sample.model_validate_json(r) for _, r in rows]
+
+    def __iter__(self) -> Iterator[Sample]:
+        for _, samples in self.chunks():
+            yield from samples
+
+
 def out_of_fold_scores(
     config: FilterConfig,
     examples: list[Example],
-    candidates: list[Sample],
+    candidates: Candidates,
     full: QualityClassifier,
 ) -> tuple[np.ndarray, list[int]]:
     """Score each candidate with a classifier trained on the other folds (folds by question).
@@ -194,10 +240,9 @@ def out_of_fold_scores(
     scores = np.zeros(len(candidates))
     fell_back: list[int] = []
     for k in range(folds):
-        targets = [
-            i for i, s in enumerate(candidates) if fold_of(s.question_id, folds, config.seed) == k
-        ]
-        if not targets:
+        chunks = candidates.chunks(k)
+        first = next(chunks, None)
+        if first is None:
             continue
         train = [e for e in examples if fold_of(e.group, folds, config.seed) != k]
         if _two_classes(train):
@@ -206,45 +251,44 @@ def out_of_fold_scores(
         else:
             model = full
             fell_back.append(k)
-        scores[targets] = _score(model, [candidates[i] for i in targets])
+        for targets, samples in chain([first], chunks):
+            scores[targets] = _score(model, samples)
     return scores, fell_back
 
 
 def _score(classifier: QualityClassifier, samples: list[Sample]) -> np.ndarray:
-    """Scores of `samples`, their texts made a chunk at a time (a whole run's would double
-    the candidates' memory)."""
+    """Scores of a chunk of samples."""
     if not samples:
         return np.empty(0)
-    return np.concatenate(
-        [
-            classifier.score(
-                [
-                    format_example(question_text(s), solution_text(s))
-                    for s in samples[i : i + 10_000]
-                ]
-            )
-            for i in range(0, len(samples), 10_000)
-        ]
-    )
+    return classifier.score([format_example(question_text(s), solution_text(s)) for s in samples])
 
 
 @writes_run("filter")
 def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
     """Score every candidate; write filtered.jsonl, the side file and stats.json's section."""
-    questions = load_records(run.questions, Question)
     if not run.attempts.exists():
         raise InputError(
             "missing attempts.jsonl: run the stage that writes it first", file=str(run.attempts)
         )
-    candidates = build_samples(
-        questions, iter_attempts(run.attempts), load_critique_scores(run.critiques)
+    with scratch_db(run.root) as db:
+        return _filter(run, config, db)
+
+
+def _filter(run: RunDir, config: FilterConfig, db: sqlite3.Connection) -> dict[str, Any]:
+    folds = int(config.cross_fit or 0)
+    samples = iter_samples(
+        iter_records(run.questions, Question),
+        iter_attempts(run.attempts),
+        load_critique_scores(run.critiques),
+        db,
     )
-    classifier, metrics, examples = _train(config, questions, run.attempts)
+    candidates = Candidates(db, samples, folds, config.seed)
+    classifier, metrics, examples = _train(config, run.questions, run.attempts)
     save_dir = config.save or run.classifier_dir
     if config.load is None:
         save_classifier(classifier, save_dir, metrics)
 
-    if config.cross_fit and config.load is None and config.labels is None and candidates:
+    if config.cross_fit and config.load is None and config.labels is None and len(candidates):
         scores, fell_back = out_of_fold_scores(config, examples, candidates, classifier)
         metrics["scoring"] = f"out-of-fold, {config.cross_fit} folds by question"
         if fell_back:
@@ -255,18 +299,23 @@ def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
                 fell_back,
             )
     else:
-        scores = _score(classifier, candidates)
+        scores = np.zeros(len(candidates))
+        for targets, chunk in candidates.chunks():
+            scores[targets] = _score(classifier, chunk)
         metrics["scoring"] = "one classifier"
+    del examples
     mask, cut = select(scores, config.threshold, config.keep_fraction)
     log = DropLog("filter")
-    kept: list[Sample] = []
-    for sample, score, keep in zip(candidates, scores, mask, strict=True):
-        sample.scores["classifier"] = round(float(score), 6)
-        if keep:
-            kept.append(sample)
-        else:
-            log.drop(sample, REASON, score=round(float(score), 6), threshold=cut)
-    write_jsonl(run.filtered, kept)
+
+    def kept() -> Iterator[Sample]:
+        for sample, score, keep in zip(candidates, scores, mask, strict=True):
+            sample.scores["classifier"] = round(float(score), 6)
+            if keep:
+                yield sample
+            else:
+                log.drop(sample, REASON, score=round(float(score), 6), threshold=cut)
+
+    n_kept = write_jsonl(run.filtered, kept())
     log.save(run.dropped)
 
     heldout = metrics.get("heldout", {})
@@ -278,7 +327,7 @@ def run_filter(run: RunDir, config: FilterConfig) -> dict[str, Any]:
         "classifier_dir": str(config.load or save_dir),
         "metrics": metrics,
         "candidates": len(candidates),
-        "kept": len(kept),
+        "kept": n_kept,
         "threshold": None if math.isinf(cut) else cut,
         "keep_fraction": config.keep_fraction,
         **log.stats(),

@@ -8,7 +8,9 @@ answer) stays in attempts.jsonl; the sample points back to it through `provenanc
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -100,7 +102,7 @@ def question_prompt(question: Question) -> str:
     return question.question.rstrip() + "\n\n" + "\n".join(lines)
 
 
-def _lineage(attempt_id: str, parent_of: dict[str, str | None]) -> list[str]:
+def _lineage(attempt_id: str, parent_of: dict[str, str | None] | _ParentsOnDisk) -> list[str]:
     """Ids of the attempt and the attempts it revised, oldest first (cycles are cut)."""
     chain, seen = [attempt_id], {attempt_id}
     parent = parent_of.get(attempt_id)
@@ -111,6 +113,29 @@ def _lineage(attempt_id: str, parent_of: dict[str, str | None]) -> list[str]:
     return chain[::-1]
 
 
+def _sample(question: Question, attempt: Attempt, critiques: dict[str, float]) -> Sample | None:
+    """The sample of one attempt, lineage not yet filled; None when the attempt makes none."""
+    if attempt.correct is not True or attempt.error:
+        return None
+    if not attempt.response.strip() or attempt.stage == "eval":
+        return None
+    return Sample(
+        question_id=question.id,
+        messages=[
+            {"role": "user", "content": question_prompt(question)},
+            {"role": "assistant", "content": attempt.response.strip()},
+        ],
+        provenance=Provenance(
+            stage=attempt.stage,
+            model=attempt.model,
+            hinted=attempt.stage == "hinted",
+            fallback=attempt.metadata.get("fallback") is True,
+        ),
+        scores={"critique": critiques.get(attempt.id)},
+        subject=question.subject,
+    )
+
+
 def build_samples(
     questions: Iterable[Question],
     attempts: Iterable[Attempt],
@@ -119,7 +144,7 @@ def build_samples(
     """One Sample per correct, non-empty attempt whose question is known, in attempt order.
 
     `attempts` is read once and not kept (pass a stream, `iter_attempts`): what stays is the
-    samples and each attempt's parent, for the lineage."""
+    samples and each attempt's parent, for the lineage. `iter_samples` keeps neither."""
     by_question = {q.id: q for q in questions}
     critiques = critiques or {}
     parent_of: dict[str, str | None] = {}
@@ -127,29 +152,78 @@ def build_samples(
     for attempt in attempts:
         parent_of[attempt.id] = attempt.parent_id
         question = by_question.get(attempt.question_id)
-        if question is None or attempt.correct is not True or attempt.error:
-            continue
-        if not attempt.response.strip() or attempt.stage == "eval":
-            continue
-        sample = Sample(
-            question_id=question.id,
-            messages=[
-                {"role": "user", "content": question_prompt(question)},
-                {"role": "assistant", "content": attempt.response.strip()},
-            ],
-            provenance=Provenance(
-                stage=attempt.stage,
-                model=attempt.model,
-                hinted=attempt.stage == "hinted",
-                fallback=attempt.metadata.get("fallback") is True,
-            ),
-            scores={"critique": critiques.get(attempt.id)},
-            subject=question.subject,
-        )
-        samples.append((attempt.id, sample))
+        sample = None if question is None else _sample(question, attempt, critiques)
+        if sample is not None:
+            samples.append((attempt.id, sample))
     for attempt_id, sample in samples:  # every parent is known now, wherever it was in the file
         sample.provenance.attempt_ids = _lineage(attempt_id, parent_of)
     return _unique_ids([sample for _, sample in samples])
+
+
+def iter_samples(
+    questions: Iterable[Question],
+    attempts: Iterable[Attempt],
+    critiques: dict[str, float],
+    db: sqlite3.Connection,
+) -> Iterator[Sample]:
+    """`build_samples` one sample at a time, with the questions, every attempt's parent, the
+    samples waiting for their lineage and the ids seen in `db` (a scratch SQLite file)."""
+    db.executescript(
+        "CREATE TABLE question (id TEXT PRIMARY KEY, record TEXT);"
+        "CREATE TABLE parent (id TEXT PRIMARY KEY, parent TEXT);"
+        "CREATE TABLE pending (seq INTEGER PRIMARY KEY, attempt TEXT, record TEXT);"
+        "CREATE TABLE seen (id TEXT PRIMARY KEY, n INTEGER);"
+    )
+    # A question listed twice is its last row, as in `build_samples`'s dict.
+    db.executemany(
+        "INSERT OR REPLACE INTO question VALUES (?, ?)",
+        ((q.id, q.model_dump_json()) for q in questions),
+    )
+
+    @lru_cache(maxsize=1024)  # a question's attempts come close together
+    def question(question_id: str) -> Question | None:
+        row = db.execute("SELECT record FROM question WHERE id = ?", (question_id,)).fetchone()
+        return None if row is None else Question.model_validate_json(row[0])
+
+    for attempt in attempts:
+        db.execute("INSERT OR REPLACE INTO parent VALUES (?, ?)", (attempt.id, attempt.parent_id))
+        known = question(attempt.question_id)
+        sample = None if known is None else _sample(known, attempt, critiques)
+        if sample is not None:
+            db.execute(
+                "INSERT INTO pending (attempt, record) VALUES (?, ?)",
+                (attempt.id, sample.model_dump_json()),
+            )
+    parent_of = _ParentsOnDisk(db)
+    for attempt_id, record in db.execute("SELECT attempt, record FROM pending ORDER BY seq"):
+        sample = Sample.model_validate_json(record)
+        sample.provenance.attempt_ids = _lineage(attempt_id, parent_of)
+        row = db.execute("SELECT n FROM seen WHERE id = ?", (sample.id,)).fetchone()
+        count = row[0] if row else 0
+        db.execute("INSERT OR REPLACE INTO seen VALUES (?, ?)", (sample.id, count + 1))
+        if count:
+            sample.id = f"{sample.id}-{count}"
+        yield sample
+
+
+class _ParentsOnDisk:
+    """attempt id -> parent id, read from `iter_samples`'s table (the `_lineage` mapping)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def _row(self, attempt_id: str) -> tuple[str | None] | None:
+        return self.db.execute("SELECT parent FROM parent WHERE id = ?", (attempt_id,)).fetchone()
+
+    def get(self, attempt_id: str) -> str | None:
+        row = self._row(attempt_id)
+        return None if row is None else row[0]
+
+    def __contains__(self, attempt_id: object) -> bool:
+        return isinstance(attempt_id, str) and self._row(attempt_id) is not None
+
+    def __getitem__(self, attempt_id: str) -> str | None:
+        return self.get(attempt_id)
 
 
 def _unique_ids(samples: list[Sample]) -> list[Sample]:

@@ -6,18 +6,20 @@ writes RUN/export/{format}.jsonl and .parquet, RUN/export/README.md and stats.js
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 from sciinstruct.curate import (
     Override,
     apply_overrides,
     iter_attempts,
+    iter_records,
     latest_overrides,
     load_critique_scores,
-    load_records,
-    overruled_wrong,
-    read_dropped,
+    scratch_db,
+    source_attempt,
 )
 from sciinstruct.errors import InputError
 from sciinstruct.export.card import card_text, format_stats
@@ -37,37 +39,47 @@ from sciinstruct.rundir import RunDir, writes_run
 __all__ = ["FORMATS", "ExportOptions", "export_run"]
 
 
-def _capped_samples(run: RunDir) -> list[Sample]:
+def _capped_samples(run: RunDir) -> Iterator[Sample]:
     """Samples curate dropped only for its per-question cap: still good solutions, for rft."""
-    rows = read_dropped(run.dropped, stage="curate")
-    return [Sample.model_validate(r["record"]) for r in rows if r["reason"] == "over_question_cap"]
+    for row in read_jsonl(run.dropped):
+        if row.get("stage") == "curate" and row["reason"] == "over_question_cap":
+            yield Sample.model_validate(row["record"])
 
 
-def _without_overruled(samples: list[Sample], overrides: dict[str, Override]) -> list[Sample]:
-    wrong = {id(s) for s in overruled_wrong(samples, overrides)}
-    return [s for s in samples if id(s) not in wrong]
+def _without_overruled(
+    samples: Iterable[Sample], overrides: dict[str, Override]
+) -> Iterator[Sample]:
+    for sample in samples:
+        override = overrides.get(source_attempt(sample) or "")
+        if override is None or override.correct:
+            yield sample
 
 
-def _build(run: RunDir, fmt: str, options: ExportOptions) -> list[dict[str, Any]]:
+def _build(
+    run: RunDir, fmt: str, options: ExportOptions, db: sqlite3.Connection
+) -> Iterator[dict[str, Any]]:
+    """One format's rows, read from the run's files as they are written out."""
     if fmt == "grpo":
-        questions = load_records(run.questions, Question)
-        gone = {r["id"] for r in read_dropped(run.dropped) if r.get("kind") == "question"}
+        gone = {r["id"] for r in read_jsonl(run.dropped) if r.get("kind") == "question"}
+        questions = iter_records(run.questions, Question)
         return grpo_rows((q for q in questions if q.id not in gone), options)
     if not run.samples.exists():
         raise InputError("no samples.jsonl: run `sciinstruct curate` first", file=str(run.samples))
     # Overrides made since `curate` ran count too: a solution a reviewer marked wrong is never
     # exported (one marked correct needs `curate` to become a sample: dedup and caps apply).
     overrides = latest_overrides(run)
-    samples = _without_overruled(load_records(run.samples, Sample), overrides)
+    samples = _without_overruled(iter_records(run.samples, Sample), overrides)
     if fmt == "sft":
         return sft_rows(samples, options)
     if fmt == "rft":
-        return rft_rows([*samples, *_without_overruled(_capped_samples(run), overrides)], options)
-    questions = {q.id: q for q in load_records(run.questions, Question)}
+        capped = _without_overruled(_capped_samples(run), overrides)
+        return rft_rows(chain(samples, capped), options, db)
     attempts: Iterable[Attempt] = iter_attempts(run.attempts)  # read once, not held
     if overrides:
         attempts = apply_overrides(attempts, overrides)
-    return dpo_rows(questions, samples, attempts, load_critique_scores(run.critiques), options)
+    questions = iter_records(run.questions, Question)
+    critiques = load_critique_scores(run.critiques)
+    return dpo_rows(questions, samples, attempts, critiques, options, db)
 
 
 def _order(formats: Sequence[str]) -> Callable[[str], tuple[int, int]]:
@@ -89,14 +101,14 @@ def export_run(
         raise InputError(
             f"unknown export format {unknown[0]!r}: expected one of {', '.join(FORMATS)}"
         )
-    # One format at a time: built, written, described, let go.
+    # One format at a time, streamed: built, written and counted one row at a time.
     files: dict[str, list[str]] = {}
     stats: dict[str, dict[str, Any]] = {}
+    run.export_dir.mkdir(parents=True, exist_ok=True)
     for fmt in dict.fromkeys(formats):
-        rows = _build(run, fmt, options)
-        files[fmt] = write_format(run.export_dir, fmt, rows, parquet)
-        stats[fmt] = format_stats(rows)
-        del rows
+        with scratch_db(run.export_dir) as db:
+            rows = _build(run, fmt, options, db)
+            files[fmt], stats[fmt] = write_format(run.export_dir, fmt, rows, parquet)
     # The card describes every format in the folder, including those exported earlier.
     for fmt in FORMATS:
         if fmt not in stats and run.export_file(fmt).exists():

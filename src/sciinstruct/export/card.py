@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from statistics import mean, median
 from typing import Any
 
@@ -28,27 +29,50 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+class FormatStats:
+    """Running statistics of one format's rows: counts, the question ids seen and one answer
+    length (an int) per row, so the rows themselves are not kept."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.questions: set[str] = set()
+        self.subjects: Counter[str] = Counter()
+        self.answers = array("l")
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.count += 1
+        self.questions.add(row["question_id"])
+        if row.get("subject"):
+            self.subjects[row["subject"]] += 1
+        if "messages" in row:
+            self.answers.append(_words(row["messages"][-1]["content"]))
+        elif "chosen" in row:
+            self.answers.append(_words(row["chosen"][-1]["content"]))
+
+    def counted(self, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """`rows` passed through, each one counted on the way."""
+        for row in rows:
+            self.add(row)
+            yield row
+
+    def result(self) -> dict[str, Any]:
+        stats: dict[str, Any] = {"rows": self.count, "questions": len(self.questions)}
+        if self.subjects:
+            stats["by_subject"] = dict(self.subjects.most_common())
+        if self.answers:
+            stats["answer_words"] = {
+                "mean": round(mean(self.answers), 1),
+                "median": median(self.answers),
+            }
+        return stats
+
+
 def format_stats(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Row count, subjects and answer lengths (in words) of one format's rows, in one pass."""
-    answers = []
-    questions: set[str] = set()
-    subjects: Counter[str] = Counter()
-    count = 0
+    stats = FormatStats()
     for row in rows:
-        count += 1
-        questions.add(row["question_id"])
-        if row.get("subject"):
-            subjects[row["subject"]] += 1
-        if "messages" in row:
-            answers.append(_words(row["messages"][-1]["content"]))
-        elif "chosen" in row:
-            answers.append(_words(row["chosen"][-1]["content"]))
-    stats: dict[str, Any] = {"rows": count, "questions": len(questions)}
-    if subjects:
-        stats["by_subject"] = dict(subjects.most_common())
-    if answers:
-        stats["answer_words"] = {"mean": round(mean(answers), 1), "median": median(answers)}
-    return stats
+        stats.add(row)
+    return stats.result()
 
 
 def dataset_card(

@@ -14,9 +14,11 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sciinstruct.curate import normalize, quality_key, question_prompt, solution_text
@@ -58,33 +60,43 @@ def _chat_row(sample: Sample, options: ExportOptions) -> dict[str, Any]:
     }
 
 
-def sft_rows(samples: Iterable[Sample], options: ExportOptions) -> list[dict[str, Any]]:
+def sft_rows(samples: Iterable[Sample], options: ExportOptions) -> Iterator[dict[str, Any]]:
     """Every curated sample (general data included) as a chat conversation."""
-    return [_chat_row(s, options) for s in samples]
+    return (_chat_row(s, options) for s in samples)
 
 
-def rft_rows(samples: Iterable[Sample], options: ExportOptions) -> list[dict[str, Any]]:
+def rft_rows(
+    samples: Iterable[Sample], options: ExportOptions, db: sqlite3.Connection
+) -> Iterator[dict[str, Any]]:
     """Up to k distinct correct solutions per question, the best-scored first.
 
     `samples` may include those curate dropped only for its per-question cap: RFT wants more
     solutions per question than SFT does. General data is left out: it is not the model's own.
+    The samples wait in `db` (a scratch SQLite file), grouped there by question; questions come
+    out in the order they first appear, a group's samples in theirs before the stable sort.
     """
-    by_question: dict[str, list[Sample]] = defaultdict(list)
-    for sample in samples:
-        if sample.provenance.stage != "general":
-            by_question[sample.question_id].append(sample)
-    rows = []
-    for group in by_question.values():
+    db.execute("CREATE TABLE rft (seq INTEGER PRIMARY KEY, question TEXT, sample TEXT)")
+    db.executemany(
+        "INSERT INTO rft (question, sample) VALUES (?, ?)",
+        ((s.question_id, s.model_dump_json()) for s in samples if s.provenance.stage != "general"),
+    )
+    db.execute("CREATE INDEX rft_question ON rft (question, seq)")
+    ordered = db.execute(
+        "SELECT r.question, r.sample FROM rft r JOIN "
+        "(SELECT question, MIN(seq) AS first FROM rft GROUP BY question) f USING (question) "
+        "ORDER BY f.first, r.seq"
+    )
+    for _, rows in groupby(ordered, key=itemgetter(0)):
+        group = [Sample.model_validate_json(line) for _, line in rows]
         seen: set[str] = set()
         for sample in sorted(group, key=quality_key, reverse=True):
             key = normalize(solution_text(sample))
             if key in seen:
                 continue
             seen.add(key)
-            rows.append(_chat_row(sample, options))
+            yield _chat_row(sample, options)
             if len(seen) == options.rft_k:
                 break
-    return rows
 
 
 def _is_rejected(attempt: Attempt, critique: float | None, options: ExportOptions) -> bool:
@@ -96,51 +108,85 @@ def _is_rejected(attempt: Attempt, critique: float | None, options: ExportOption
 
 
 def dpo_rows(
-    questions: dict[str, Question],
+    questions: Iterable[Question],
     samples: Iterable[Sample],
     attempts: Iterable[Attempt],
     critiques: dict[str, float],
     options: ExportOptions,
-) -> list[dict[str, Any]]:
-    """Pairs from one question: a curated solution (chosen) against a wrong or low-judged one."""
-    chosen: dict[str, list[Sample]] = defaultdict(list)
-    for sample in sorted(samples, key=quality_key, reverse=True):
-        critique = sample.scores.get("critique")
-        if sample.question_id in questions and (critique is None or critique >= options.chosen_min):
-            chosen[sample.question_id].append(sample)
-    rejected: dict[str, list[Attempt]] = defaultdict(list)
-    for attempt in attempts:
-        if attempt.question_id in chosen and _is_rejected(
-            attempt, critiques.get(attempt.id), options
-        ):
-            rejected[attempt.question_id].append(attempt)
-    rows = []
-    for question_id, good in chosen.items():
-        # The worst-judged wrong solutions make the clearest contrast; unjudged ones come last.
-        bad = sorted(rejected.get(question_id, []), key=lambda a: critiques.get(a.id, 11.0))
-        for sample, attempt in list(zip(good, bad, strict=False))[: options.dpo_pairs]:
-            rows.append(
-                {
-                    "prompt": _with_system(
-                        [{"role": "user", "content": question_prompt(questions[question_id])}],
-                        options,
-                    ),
-                    "chosen": [{"role": "assistant", "content": solution_text(sample)}],
-                    "rejected": [{"role": "assistant", "content": attempt.response.strip()}],
-                    "question_id": question_id,
-                }
-            )
-    return rows
+    db: sqlite3.Connection,
+) -> Iterator[dict[str, Any]]:
+    """Pairs from one question: a curated solution (chosen) against a wrong or low-judged one.
+
+    Prompts, chosen solutions and rejected responses wait in `db` (a scratch SQLite file), each
+    read once. Chosen solutions rank by `quality_key` (ties in file order), questions come in
+    the order of their best-ranked solution, rejected ones by critique (ties in file order).
+    """
+    db.executescript(
+        "CREATE TABLE prompt (question TEXT PRIMARY KEY, text TEXT);"
+        "CREATE TABLE chosen (seq INTEGER PRIMARY KEY, question TEXT, k0 REAL, k1 REAL,"
+        " k2 REAL, k3 REAL, text TEXT);"
+        "CREATE TABLE rejected (seq INTEGER PRIMARY KEY, question TEXT, critique REAL, text TEXT);"
+    )
+    # A question listed twice is its last row (as a dict built from the file would be).
+    db.executemany(
+        "INSERT OR REPLACE INTO prompt VALUES (?, ?)",
+        ((q.id, question_prompt(q)) for q in questions),
+    )
+    db.executemany(
+        "INSERT INTO chosen (question, k0, k1, k2, k3, text) "
+        "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM prompt WHERE question = ?)",
+        (
+            (s.question_id, *quality_key(s), solution_text(s), s.question_id)
+            for s in samples
+            if (c := s.scores.get("critique")) is None or c >= options.chosen_min
+        ),
+    )
+    db.execute("CREATE INDEX chosen_question ON chosen (question)")
+    db.executemany(
+        "INSERT INTO rejected (question, critique, text) "
+        "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM chosen WHERE question = ?)",
+        (
+            (a.question_id, critiques.get(a.id, 11.0), a.response.strip(), a.question_id)
+            for a in attempts
+            if _is_rejected(a, critiques.get(a.id), options)
+        ),
+    )
+    db.executescript(
+        "CREATE INDEX rejected_question ON rejected (question, critique, seq);"
+        "CREATE TABLE ranked AS SELECT question, text, ROW_NUMBER() OVER "
+        "(ORDER BY k0 DESC, k1 DESC, k2 DESC, k3 DESC, seq) AS rank FROM chosen;"
+        "CREATE INDEX ranked_question ON ranked (question, rank);"
+    )
+    order = db.execute("SELECT question FROM ranked GROUP BY question ORDER BY MIN(rank)")
+    for (question_id,) in order:
+        (prompt,) = db.execute(
+            "SELECT text FROM prompt WHERE question = ?", (question_id,)
+        ).fetchone()
+        good = db.execute(
+            "SELECT text FROM ranked WHERE question = ? ORDER BY rank LIMIT ?",
+            (question_id, options.dpo_pairs),
+        ).fetchall()
+        bad = db.execute(
+            "SELECT text FROM rejected WHERE question = ? ORDER BY critique, seq LIMIT ?",
+            (question_id, options.dpo_pairs),
+        ).fetchall()
+        for (solution,), (response,) in zip(good, bad, strict=False):
+            yield {
+                "prompt": _with_system([{"role": "user", "content": prompt}], options),
+                "chosen": [{"role": "assistant", "content": solution}],
+                "rejected": [{"role": "assistant", "content": response}],
+                "question_id": question_id,
+            }
 
 
-def grpo_rows(questions: Iterable[Question], options: ExportOptions) -> list[dict[str, Any]]:
+def grpo_rows(questions: Iterable[Question], options: ExportOptions) -> Iterator[dict[str, Any]]:
     """Prompts with the reference answer for verifiable rewards (the grader scores completions).
 
     `metadata` is written as JSON text, not a nested object: questions carry different keys, and
     one string column keeps the Parquet schema the same for every row. The grader and the
     scientific-format rewards parse it back.
     """
-    return [
+    return (
         {
             "prompt": _with_system([{"role": "user", "content": question_prompt(q)}], options),
             "answer": q.answer,
@@ -152,4 +198,4 @@ def grpo_rows(questions: Iterable[Question], options: ExportOptions) -> list[dic
             "subject": q.subject,
         }
         for q in questions
-    ]
+    )

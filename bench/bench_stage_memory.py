@@ -1,0 +1,105 @@
+"""Peak RSS of filter, curate and export on kept run directories, old code against new, and
+whether the two wrote the same bytes.
+
+Each run directory (from `bench_scale.py --keep`, annotated already) is copied once per code
+version; the stages run on the copy as the CLI would, one process each, measured by `wait4`.
+The old code is a source tree of an earlier commit (`git archive REV | tar -x -C DIR`).
+
+    git archive 745c0ae | tar -x -C /tmp/before
+    PYTHONPATH=src python bench/bench_stage_memory.py RUN_10K RUN_50K --before /tmp/before/src
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGES = {
+    "filter": ["filter"],
+    "curate": ["curate"],
+    "export": ["export", "--format", "sft,rft,dpo,grpo"],
+}
+# What the stages write; stats.json is left out (it holds timings).
+OUTPUTS = ("filtered.jsonl", "samples.jsonl", "dropped.jsonl", "export")
+
+
+def run_stage(src: Path, run: Path, stage: str) -> tuple[float, float]:
+    """Peak RSS (MiB) and CPU s of one stage on `run`, with the package from `src`."""
+    command, *options = STAGES[stage]
+    argv = [sys.executable, "-m", "sciinstruct.cli.main", "--quiet", command, str(run), *options]
+    env = {**os.environ, "PYTHONPATH": str(src), "NO_COLOR": "1"}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status):
+        raise RuntimeError(f"{stage} failed on {run} with {src}")
+    return usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def differing(a: Path, b: Path) -> list[str]:
+    """Output files that differ (or exist on one side only) between two run directories."""
+    out = []
+    for name in OUTPUTS:
+        left, right = a / name, b / name
+        if left.is_dir() or right.is_dir():
+            names = {p.name for p in (*left.glob("*"), *right.glob("*")) if p.is_file()}
+            out += [f"{name}/{n}" for n in sorted(names) if not _same(left / n, right / n)]
+        elif not _same(left, right):
+            out.append(name)
+    return out
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Same bytes; Parquet files of several row groups may be split differently but must
+    hold the same table."""
+    if not a.exists() or not b.exists():
+        return a.exists() == b.exists()
+    if filecmp.cmp(a, b, shallow=False):
+        return True
+    if a.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(a).equals(pq.read_table(b))
+    return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--before", type=Path, required=True, help="src/ of the old code")
+    parser.add_argument("--after", type=Path, default=ROOT / "src", help="src/ of the new code")
+    parser.add_argument("--stages", default="filter,curate,export")
+    args = parser.parse_args()
+    stages = args.stages.split(",")
+    work = Path(tempfile.mkdtemp(prefix="stage-memory-"))
+    print("| run | stage | before MiB | after MiB | before CPU s | after CPU s |")
+    print("|---|---|---:|---:|---:|---:|")
+    try:
+        for run in args.runs:
+            copies = {}
+            figures = {}
+            for label, src in (("before", args.before), ("after", args.after)):
+                copy = work / label / run.name  # the same name: the card shows it
+                shutil.copytree(run, copy)
+                copies[label] = copy
+                for stage in stages:
+                    figures[label, stage] = run_stage(src, copy, stage)
+            for stage in stages:
+                (rb, cb), (ra, ca) = figures["before", stage], figures["after", stage]
+                print(f"| {run.name} | {stage} | {rb:,.0f} | {ra:,.0f} | {cb:.1f} | {ca:.1f} |")
+            diff = differing(copies["before"], copies["after"])
+            print(f"{run.name}: outputs {'differ: ' + ', '.join(diff) if diff else 'identical'}")
+            for copy in copies.values():
+                shutil.rmtree(copy)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
