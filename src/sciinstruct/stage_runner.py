@@ -113,18 +113,24 @@ class StageRunner:
         }
         self.run.update_config("engines", engines)
 
+    def _fitted(self, stage: str, config: Any, engine: EngineSpec) -> Any:
+        """A model-driving stage's config with its package paths resolved and its batch size
+        and concurrency fitted to `engine`, recorded in config.yaml."""
+        fitted = self.throughput(engine)
+        self._record(stage, engine, fitted)
+        return dataclasses.replace(
+            resolve_package_paths(config),
+            batch_size=fitted.batch_size,
+            concurrency=fitted.concurrency,
+        )
+
     # -- the stages ---------------------------------------------------------------------------
     def annotate(
         self, config: AnnotateConfig, engine: EngineSpec, *, limit: int | None = None
     ) -> Funnel:
         """Annotate the run's questions (`annotate.run_annotate`) with `engine`."""
-        config = resolve_package_paths(config)
+        config = self._fitted("annotate", config, engine)
         prompts = config.prompts()  # checked before a model is loaded
-        fitted = self.throughput(engine)
-        config = dataclasses.replace(
-            config, batch_size=fitted.batch_size, concurrency=fitted.concurrency
-        )
-        self._record("annotate", engine, fitted)
         backend = self.engine(engine, self.run.cache)
         with _hold_run(self.run, "annotate"):
             return run_annotate(
@@ -133,13 +139,8 @@ class StageRunner:
 
     def critique(self, config: CritiqueConfig, engine: EngineSpec) -> CritiqueReport:
         """Judge the run's attempts (`critique.run_critique`) with `engine`."""
-        config = resolve_package_paths(config)
+        config = self._fitted("critique", config, engine)
         prompts = config.prompts()
-        fitted = self.throughput(engine)
-        config = dataclasses.replace(
-            config, batch_size=fitted.batch_size, concurrency=fitted.concurrency
-        )
-        self._record("critique", engine, fitted)
         backend = self.engine(engine, self.run.cache)
         with _hold_run(self.run, "critique"):
             return run_critique(self.run, backend, config, prompts)
