@@ -61,6 +61,10 @@ COMPARATORS: dict[str, Comparator] = {
 # Calls a test wraps an argument in before comparing (the peer's own parse or normalisation):
 # the case keeps the string inside, and our grader does its own reading of it.
 UNWRAP = {"parse", "normalize", "normalize_final_answer"}
+# inspect_ai's score values, as scorer tests compare them
+SCORE_VALUES = {"CORRECT": True, "INCORRECT": False}
+# helpers that put a completion into the task state a scorer reads (its last argument)
+STATE_BUILDERS = {"_create_task_state", "from_content"}
 # verify's keyword for what compare_strings calls precision
 KEYWORD_ALIASES = {"float_rounding": "precision"}
 
@@ -92,6 +96,9 @@ class Unread:
     why: str
 
 
+TestFunction = ast.FunctionDef | ast.AsyncFunctionDef
+
+
 class _NotLiteral(ValueError):
     pass
 
@@ -102,10 +109,19 @@ def read_module(source: str, suite: str, file: str) -> tuple[list[PeerCase], lis
     unread: list[Unread] = []
     tree = ast.parse(source, filename=file)
     for func in tree.body:
-        if not isinstance(func, ast.FunctionDef) or not func.name.startswith("test"):
+        if not isinstance(func, TestFunction) or not func.name.startswith("test"):
+            continue
+        if patched := _patches(func):
+            why = f"its verdict comes from patched code ({patched}), not from the pair alone"
+            unread.append(Unread(suite, file, func.name, func.lineno, why))
             continue
         asserts = [node for node in ast.walk(func) if isinstance(node, ast.Assert)]
         compared = [(a, call) for a in asserts if (call := _comparison(a.test)) is not None]
+        if not compared and _scorer_call(func) is not None:
+            got, missed = _scorer_cases(func, suite, file)
+            cases += got
+            unread += missed
+            continue
         if not compared:
             what = "no assert" if not asserts else "its asserts call no known comparison"
             why = f"not a (pred, gold) comparison: {what} ({_called_names(asserts)})"
@@ -137,6 +153,101 @@ def read_module(source: str, suite: str, file: str) -> tuple[list[PeerCase], lis
                 )
             )  # fmt: skip
     return cases, unread
+
+
+def _patches(func: TestFunction) -> str:
+    """The mocking calls in the test (`patch`, `patch.object`, `monkeypatch.setattr`), if any."""
+    found = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.Call):
+            called = ast.unparse(node.func)
+            if called in {"patch", "patch.object", "mock.patch"} or called.endswith(".setattr"):
+                found.add(called)
+    return ", ".join(sorted(found))
+
+
+def _scorer_call(func: TestFunction) -> ast.Call | None:
+    """The `Target(gold)` call of a scorer test (inspect_ai's shape: a scorer is called with
+    the task state holding the completion and a `Target`), or None."""
+    for node in ast.walk(func):
+        if isinstance(node, ast.Call) and _name(node.func) == "Target" and len(node.args) == 1:
+            return node
+    return None
+
+
+def _scorer_cases(func: TestFunction, suite: str, file: str) -> tuple[list[PeerCase], list[Unread]]:
+    """Cases of a scorer test: the completion is the prediction, `Target(...)` holds the gold
+    and the assert `score.value == E` the expected CORRECT or INCORRECT; the config names the
+    scorer factory the test builds (`scorer = aime_scorer()`)."""
+    target = _scorer_call(func)
+    assert target is not None
+    factory = next(
+        (
+            _name(node.value.func)
+            for node in ast.walk(func)
+            if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and any(isinstance(t, ast.Name) and t.id == "scorer" for t in node.targets)
+        ),
+        None,
+    )
+    completion = _completion_node(func)
+    expected = next(
+        (
+            node.comparators[0]
+            for node in ast.walk(func)
+            if isinstance(node, ast.Compare)
+            and isinstance(node.left, ast.Attribute)
+            and node.left.attr == "value"
+            and isinstance(node.ops[0], ast.Eq)
+        ),
+        None,
+    )
+    rows, bad_rows = _parametrize_rows(func)
+    unread = [Unread(suite, file, f"{func.name}[{i}]", func.lineno, why) for i, why in bad_rows]
+    if completion is None or expected is None:
+        raises = any(isinstance(n, ast.Call) and _name(n.func) == "raises" for n in ast.walk(func))
+        missing = "a completion" if completion is None else "an expected value"
+        why = (
+            "expects an exception (pytest.raises), not a verdict"
+            if raises
+            else f"a scorer test without {missing}"
+        )
+        return [], [*unread, Unread(suite, file, func.name, func.lineno, why)]
+    cases = []
+    for row_id, binding in rows:
+        test_id = func.name if row_id is None else f"{func.name}[{row_id}]"
+        try:
+            pred = _literal(completion, binding, "completion")
+            gold = _literal(target.args[0], binding, "target")
+            verdict = _verdict(expected, binding)
+        except _NotLiteral as exc:
+            unread.append(Unread(suite, file, test_id, func.lineno, str(exc)))
+            continue
+        config = {"scorer": factory or "?"}
+        cases.append(
+            PeerCase(suite, file, test_id, target.lineno, pred, gold, verdict, config, "scorer")
+        )
+    return cases, unread
+
+
+def _completion_node(func: TestFunction) -> ast.expr | None:
+    """What the test hands the scorer as the model's output: the `completion` parameter, or
+    the literal given to the helper that builds the task state."""
+    if "completion" in {a.arg for a in func.args.args}:
+        return ast.Name(id="completion")
+    for node in ast.walk(func):
+        if isinstance(node, ast.Call) and node.args and _name(node.func) in STATE_BUILDERS:
+            return node.args[-1]
+    return None
+
+
+def _verdict(node: ast.expr, binding: dict[str, ast.expr]) -> bool:
+    if isinstance(node, ast.Name) and node.id in binding:
+        node = binding[node.id]
+    if isinstance(node, ast.Name) and node.id in SCORE_VALUES:
+        return SCORE_VALUES[node.id]
+    raise _NotLiteral(f"expected is not CORRECT or INCORRECT: {_snippet(node)}")
 
 
 def _comparison(test: ast.expr) -> tuple[ast.Call, ast.expr | None, bool] | None:
@@ -184,7 +295,7 @@ def _called_names(asserts: list[ast.Assert]) -> str:
 
 
 def _parametrize_rows(
-    func: ast.FunctionDef,
+    func: TestFunction,
 ) -> tuple[list[tuple[str | None, dict[str, ast.expr]]], list[tuple[int, str]]]:
     """The rows of the function's parametrize tables as (id, {argname: value node}), stacked
     tables combined as pytest does; a function without a table has one row that binds

@@ -170,3 +170,64 @@ def test_offline_fails_with_one_line_naming_the_pip_command(tmp_path, monkeypatc
     message = str(stop.value)
     assert message.startswith("could not download peer==1.0 (offline?); run: pip download ")
     assert "peer==1.0 --no-deps --no-binary :all:" in message and "\n" not in message
+
+
+SCORER_MODULE = r"""
+import pytest
+from unittest.mock import patch
+from inspect_ai.scorer import CORRECT, INCORRECT, Target
+
+
+@pytest.mark.parametrize(
+    ("completion", "target", "expected"),
+    [("ANSWER: $\\boxed{996}$", "996", CORRECT), ("ANSWER: 43", "42", INCORRECT)],
+)
+async def test_edge_cases(completion, target, expected):
+    scorer = aime_scorer()
+    state = make_state(output=ModelOutput.from_content("test/mock", completion))
+    result = await scorer(state, Target(target))
+    assert result.value == expected
+
+
+async def test_no_answer():
+    scorer = expression_exact_match()
+    state = _create_task_state("The answer is unclear.")
+    score = await scorer(state, Target("5"))
+    assert score.value == INCORRECT
+
+
+@pytest.mark.parametrize("target", ["\\frac{1}{"])
+async def test_bad_target(target):
+    scorer = expression_exact_match()
+    with pytest.raises(ValueError):
+        await scorer(_create_task_state("ANSWER: 42"), Target(target))
+
+
+@patch("peer.get_model")
+async def test_mocked_judge(mock_get_model):
+    scorer = expression_equivalance(model=None)
+    score = await scorer(_create_task_state("ANSWER: 42"), Target("42"))
+    assert score.value == CORRECT
+"""
+
+
+def test_scorer_tests_give_completion_target_and_verdict():
+    cases, unread = read_module(SCORER_MODULE, "peer", "tests/test_scorer.py")
+    assert [(c.test_id, c.pred, c.gold, c.expected, c.config["scorer"]) for c in cases] == [
+        ("test_edge_cases[0]", "ANSWER: $\\boxed{996}$", "996", True, "aime_scorer"),
+        ("test_edge_cases[1]", "ANSWER: 43", "42", False, "aime_scorer"),
+        ("test_no_answer", "The answer is unclear.", "5", False, "expression_exact_match"),
+    ]
+    assert bench.config_label(cases[0]) == "aime_scorer"
+    assert {u.test_id: u.why for u in unread} == {
+        "test_bad_target": "expects an exception (pytest.raises), not a verdict",
+        "test_mocked_judge": "its verdict comes from patched code (patch), not from the pair alone",
+    }
+
+
+def test_a_pair_a_suite_tests_twice_counts_once():
+    module = MODULE + "\n\ndef test_again():\n    assert compare_strings('-5', '-5')\n"
+    cases, _ = read_module(module, "peer", "tests/test_x.py")
+    kept = bench.once_each(cases)
+    assert len(cases) - len(kept) == 1
+    assert [c.test_id for c in kept if c.pred == "-5"] == ["test_numbers[0]"]
