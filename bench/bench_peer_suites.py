@@ -88,6 +88,12 @@ NOTES = {
     ("tests/test_yujianll.py", "test_string_extraction[9]"): (
         "the peer's label looks wrong (1 + 1/e is not 1 - 1/e); do not tune towards it"
     ),
+    **{
+        ("tests/test_all.py", f"test_latex_notation[{i}]"): (
+            "False is math-verify's extraction (no newline inside $...$), not the answer, 9"
+        )
+        for i in (5, 6)
+    },
 }
 
 
