@@ -138,9 +138,7 @@ def numeric_check(found: Candidate, ref: Reference, readings: Readings) -> Step:
     ):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
-    if types.has_prose(found.text) and (
-        _ENDS_IN_INTERVAL.search(found.text) or _ENDS_IN_BOUND.search(found.text)
-    ):
+    if types.has_prose(found.text) and (_ENDS_IN_RANGE.search(found.text)):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
     span = _ENDS_IN_SPAN.search(found.text) if types.has_prose(found.text) else None
@@ -213,12 +211,12 @@ _LABELLED_VALUE = re.compile(r"[A-Za-z][A-Za-z_]{0,5}\s+(-?\d[\d.]*(?:\s*[A-Za-z
 _NOT_ONE_NUMBER = re.compile(
     r"^\s*(?:\\left)?\s*[\[(]|^\s*\\\{|^\s*\\left\\\{|[<>≤≥]|\\(?:le|ge|leq|geq|neq|lt|gt)\b"
 )
-# "x in (0, 3).": a sentence that ends in an interval or a tuple.
-_ENDS_IN_INTERVAL = re.compile(r"[\[(][^()\[\]]*\d[^()\[\]]*,[^()\[\]]*\d[^()\[\]]*[\])][\s.$]*$")
-# "It is at least 5.": a bound, not the number.
-_ENDS_IN_BOUND = re.compile(
-    r"(?i)\b(?:at\s+(?:least|most)|(?:more|less|fewer|greater|smaller|larger)\s+than|up\s+to)"
-    r"\s+\$?[-−]?\d[^\s$]*\$?(?:\s+[^\W\d]+)?\s*\.?\s*$"
+# A sentence that ends in an interval or a tuple ("x in (0, 3).") or a bound ("It is at least
+# 5."): not the number.
+_ENDS_IN_RANGE = re.compile(
+    r"[\[(][^()\[\]]*\d[^()\[\]]*,[^()\[\]]*\d[^()\[\]]*[\])][\s.$]*$"
+    r"|(?i:\b(?:at\s+(?:least|most)|(?:more|less|fewer|greater|smaller|larger)\s+than|up\s+to)"
+    r"\s+\$?[-−]?\d[^\s$]*\$?(?:\s+[^\W\d]+)?\s*\.?\s*$)"
 )
 # A sentence that ends in a math span and at most a unit word: "... is $\frac{\pi}{3}$ rad."
 _ENDS_IN_SPAN = re.compile(r"\$([^$]*\\[^$]*)\$\s*([A-Za-z°]+)?\s*\.?\s*$")
@@ -265,9 +263,11 @@ def expression_check(
     if found.how == "whole" and not readings.has_math and types.has_prose(answer):
         # A sentence without math markup: the math after its last "is"/":" (an equation kept
         # whole) or else its last "=", if that part is math; else its last number.
-        tail = _PROSE_WORDS.split(answer)[-1].strip()
-        if types.has_prose(tail):
-            tail = _PROSE_SPLIT.split(answer)[-1].strip()
+        cuts = list(_PROSE_CUT.finditer(answer))
+        said = [c for c in cuts if c.group("said")]
+        tail = answer[said[-1].end() :].strip() if said else answer.strip()
+        if types.has_prose(tail) and cuts:
+            tail = answer[cuts[-1].end() :].strip()
         if tail and not types.has_prose(tail):
             answer = tail
         elif (angle := _angle_in(answer)) is not None and "\\pi" in gold:
@@ -345,9 +345,8 @@ def expression_check(
     return Pending(task, finish, gold, "expression", answer, fallback)
 
 
-_PROSE_VERBS = "is|are|equals"
-_PROSE_SPLIT = re.compile(rf"\s(?:{_PROSE_VERBS}|=|:)\s")
-_PROSE_WORDS = re.compile(rf"\s(?:{_PROSE_VERBS}|:)\s")
+# Where a sentence hands over to its value: "is", "are", "equals", ":" (`said`), or "=".
+_PROSE_CUT = re.compile(r"\s(?:(?P<said>is|are|equals|:)|=)\s")
 _CANON_DROP = re.compile(r"\s+|\\[,;:! ]|\\left|\\right|\\displaystyle")
 
 

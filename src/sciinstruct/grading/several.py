@@ -27,7 +27,6 @@ from sciinstruct.grading.extract import (
     Candidate,
     box_lines,
     find_boxed,
-    last_match,
 )
 from sciinstruct.grading.lexicon import AND, MATH_DELIMITERS, OR, PART, ZH_AND_OR, alternation
 from sciinstruct.grading.rules import stated_line
@@ -42,21 +41,20 @@ _JOINERS = alternation(AND, OR)
 # "or" in en, de, fr, es, zh, `\quad`, a sentence break, and the gap before a part label
 # ("12 (b) 18").
 _PART_WORD = rf"(?:(?:{alternation(PART)})\s*)?"
-_PART = rf"{_PART_WORD}\(?(?:[a-hA-H]|i{{1,3}}|iv|vi?)\)\s*[:.：]?"
+_PART = rf"{_PART_WORD}\(?(?P<label>[a-hA-H]|i{{1,3}}|iv|vi?)\)\s*[:.：]?"
 _SEPARATOR = re.compile(
     rf"\s*(?:[,;，；、]|。|\.(?=\s|$)|\\q?quad\b|\s(?:{_JOINERS}|i\.e\.)\s"
     rf"|[{ZH_AND_OR}])\s*(?:(?:and|or|und|et)\s+)?"
     rf"|(?<!\b[Pp]art)(?<!\b[Tt]eil)\s+(?={_PART}\s)",
     re.IGNORECASE,
 )
-_FIRST_PART = re.compile(rf"^{_PART_WORD}\(?[aAi]\)", re.IGNORECASE)
 _PART_LABEL = re.compile(rf"^\s*{_PART}\s*", re.IGNORECASE)
 # `x =`, `x_1 =`, `E_{2} \approx`, `W(x) =`, `\delta =`: the name a value is given.
 _NAME = re.compile(
     r"(?:^|(?<=[\s(]))(\\?[A-Za-z]+(?:_\{?\w+\}?)?(?:\s*\(\s*[a-z]\s*\))?)\s*(?:=|≈|\\approx)\s*$"
 )
-_EQUALS = re.compile(r"=|≈|\\approx|:|：|解得|得")
-_COPULA = re.compile(r"\s(?:is|are)\s")
+# What gives a list item its value: `=`, `:`, "解得", else a verb ("... are -1").
+_VALUE_CUT = re.compile(r"(?P<equals>=|≈|\\approx|:|：|解得|得)|\s(?:is|are)\s")
 _MATH_START = re.compile(
     r"[-+−]?\.?\d|[(\[]|[-+−]?\\(?!text|mathrm|quad)|(?<![A-Za-z\\'’])[-+−]?[a-z](?=[\s^_=+\-*/(]|$)"
 )
@@ -81,9 +79,19 @@ _REMARK_AFTER = re.compile(r"(?i)\)\s+(?:so|which|whose|where|with|giving|hence|
 _NAME_TUPLE = re.compile(
     r"\(\s*((?:(?:[A-Za-z]|\\[a-z]+)(?:_\{?\w+\}?)?\s*,\s*)+(?:[A-Za-z]|\\[a-z]+)(?:_\{?\w+\}?)?)\s*\)"
 )
-# "The optimal point is (x, y) = ...": the names end what comes before the values.
-_NAME_TUPLE_END = re.compile(_NAME_TUPLE.pattern + r"\s*$")
 _SET_PREFIX = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
+
+
+def _opens_first_part(line: str) -> bool:
+    """A line that opens part (a) or (i): "(a) Using v = d/t:"."""
+    label = _PART_LABEL.match(line)
+    return label is not None and label.group("label").lower() in ("a", "i")
+
+
+def _ends_in_name_tuple(text: str) -> bool:
+    """ "The optimal point is (x, y) =": the names end what comes before the values."""
+    end = len(text.rstrip())
+    return any(m.end() == end for m in _NAME_TUPLE.finditer(text))
 
 
 def _math_tail(text: str) -> str:
@@ -326,7 +334,7 @@ def _parts_reading(pred_text: str, k: int) -> tuple[list[Item], bool] | None:
     """The k parts of a response that answers them with their work, from its last line that
     opens part (a) on ("(a) Using v = d/t:\nv = 12 m/s\n(b) ..."): each part's last value."""
     lines = [_tidy(ln) for ln in pred_text.splitlines() if ln.strip()]  # debris cut already
-    starts = [i for i, line in enumerate(lines) if _FIRST_PART.match(line)]
+    starts = [i for i, line in enumerate(lines) if _opens_first_part(line)]
     pieces = _split(" ; ".join(lines[starts[-1] :])) if starts else None
     items = _by_parts(pieces, k) if pieces else None
     return (items, True) if items else None
@@ -419,7 +427,7 @@ def _one_group(piece: str, k: int) -> tuple[list[Item], bool] | None:
     if any(i is None or i[2] for i in items):
         return None
     # `(R, \delta) = (a, b)` names its values in order; a bare `(a, b)` may be an interval
-    ordered = bool(_outer(head.strip(), "(", ")") or _NAME_TUPLE_END.search(head))
+    ordered = bool(_outer(head.strip(), "(", ")") or _ends_in_name_tuple(head))
     if value.strip().startswith("(") and not ordered and k == 2:
         return None
     return [Item(i[0], i[1]) for i in items], ordered  # type: ignore[index]
@@ -487,13 +495,11 @@ def _item(piece: str) -> tuple[str, str, bool] | None:
     """(value, name, opened by words) of one piece of a list, or None when it holds none."""
     s = _PART_LABEL.sub("", piece, count=1).strip()
     lead = ""
-    cut = last_match(_EQUALS, s)  # the last `=` or `:` holds the value
+    cuts = list(_VALUE_CUT.finditer(s))
+    cut = next((c for c in reversed(cuts) if c.group("equals")), None)  # the last `=` or `:`
     name = ""
-    if cut is None:  # "The generators of (ℤ, +) are -1": the value follows the verb
-        cut = last_match(_COPULA, s)
-        if cut is not None:
-            lead, s = s[: cut.start()], s[cut.end() :].strip()
-            cut = None
+    if cut is None and cuts:  # "The generators of (ℤ, +) are -1": the value follows the verb
+        lead, s = s[: cuts[-1].start()], s[cuts[-1].end() :].strip()
     if cut is not None:
         head = s[: cut.start()]
         named = _NAME.search(head + "=")
