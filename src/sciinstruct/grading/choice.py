@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from sciinstruct.grading.answer_types import has_prose
-from sciinstruct.grading.extract import ANSWER_IS
+from sciinstruct.grading.extract import ANSWER_IS, clean
 from sciinstruct.grading.lexicon import (
     AND,
     LATIN,
@@ -290,3 +290,32 @@ def answer_statement(text: str) -> str | None:
         (ln.strip() for ln in rest.split("\n") if ln.strip()), ""
     )
     return line or None
+
+
+def stated_letters(text: str, choices: list[str] | None) -> frozenset[str] | None:
+    """The letters of the last answer statement in `text` ("Answer: B", "the answer is C")."""
+    statement = answer_statement(text)
+    if not statement:
+        return None
+    statement = clean(statement)
+    # "The answer is 3, i.e. option (D).": the letter it names wins over an option's text
+    said = letters(statement, choices, by_text=False)
+    letter = said or find_in_text(statement)
+    if letter:
+        return frozenset(letter)
+    return letters(statement, choices) or stated(statement)
+
+
+def in_prose(text: str) -> tuple[frozenset[str] | None, bool]:
+    """The letters running text settles on, and whether they were found only there: its last
+    sentence first ("... Therefore, D."), then the letters that sentence names on their own
+    ("B and C ignore friction; A ... So D."), then the whole text."""
+    last = last_sentence(text)
+    letter = find_in_text(last)
+    if letter:
+        return frozenset(letter), True
+    named = stated(last)
+    if named is not None:
+        return named, False
+    letter = find_in_text(text)
+    return (frozenset(letter), True) if letter else (None, False)

@@ -18,9 +18,7 @@ from sciinstruct.grading.extract import (
     EXPLICIT,
     MAX_ANSWER_CHARS,
     Candidate,
-    after_boxed,
     clean,
-    is_short,
     last_number,
     offers_alternatives,
     states_no_value,
@@ -354,92 +352,61 @@ def _canonical(s: str) -> str:
     return _CANON_DROP.sub("", s)
 
 
-def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Step:
+def choice_check(
+    found: Candidate | None, readings: Readings, gold: str, choices: list[str] | None
+) -> Step:
     """Option letters (or option texts or values) as sets. The letter is read, in order, from
     the model's box, its last answer statement ("Answer: B" after "I think A"), an analysis
     that marks one option correct, its last sentence ("Therefore, D."), running text, the
     option's text, an ordinal ("the third option") and, for an answer with a value, the option
     of equal value (`\\sqrt{20}` for `2\\sqrt{5}`); the letters a text rules out ("not C",
-    "B and C fail", "不是 A") never count."""
+    "B and C fail", "不是 A") never count. `found` is the response's first candidate, read
+    without the question (whose words name the options)."""
     gold_letters = choice.letters(gold, choices)
     if gold_letters is None:
         return data_error(f"'{gold[:60]}' names no option letter", "choice")
-    text = pred_text  # chat debris already cut by the grader
-    found = extract(pred_text)
-    if found is not None and found.how == "statement" and is_short(pred_text):
-        found = Candidate(clean(pred_text), "whole", found.rule)  # its letters, not its value
-    pred_letters, rule = _chosen(text, found, choices)
-    fallback = False
-    if pred_letters is None:
-        (pred_letters, fallback), rule = _letters_in_prose(text), "choice_in_prose"
-    if pred_letters is None and found is not None and not found.fallback:
-        pred_letters, rule = choice.letters(found.text, choices), found.rule
-    if pred_letters is None:
-        pred_letters, rule = choice.by_ordinal(text, choices), "choice_ordinal"
-    if pred_letters is None:
+    whole = readings.whole()
+    if found is not None and found.how == "statement" and whole is not None:
+        found = replace(whole, rule=found.rule)  # a short statement: its letters, not its value
+    chosen = _chosen(found, readings, choices)
+    if chosen is None:
+        chosen = readings.letters_in_prose()
+    if chosen is None and found is not None and not found.fallback:
+        said = choice.letters(found.text, choices)
+        chosen = None if said is None else replace(found, value=said)
+    if chosen is None:
+        chosen = readings.letters_by_ordinal(choices)
+    if chosen is None:
         shown = found.text[:200] if found else None
         if choices and found is not None:
             return _choice_by_value(found, shown or "", gold_letters, choices)
         why = "no option letter found in the prediction"
         return Verdict(False, why, shown, "choice", certain=False)
-    ok, why = choice.compare(pred_letters, gold_letters)
-    shown = ", ".join(sorted(pred_letters))
-    return Verdict(ok, why, shown, "choice", fallback, rule=rule)
-
-
-def _letters_in_prose(text: str) -> tuple[frozenset[str] | None, bool]:
-    """The letters running text settles on, and whether they were found only there: its last
-    sentence first ("... Therefore, D."), then the letters that sentence names on their own
-    ("B and C ignore friction; A ... So D."), then the whole text."""
-    last = choice.last_sentence(text)
-    letter = choice.find_in_text(last)
-    if letter:
-        return frozenset(letter), True
-    stated = choice.stated(last)
-    if stated is not None:
-        return stated, False
-    letter = choice.find_in_text(text)
-    return (frozenset(letter), True) if letter else (None, False)
+    ok, why = choice.compare(chosen.value, gold_letters)
+    shown = ", ".join(sorted(chosen.value))
+    return Verdict(ok, why, shown, "choice", chosen.fallback, rule=chosen.rule)
 
 
 def _chosen(
-    text: str, found: Candidate | None, choices: list[str] | None
-) -> tuple[frozenset[str] | None, str | None]:
-    """The letters the response commits to in so many words, or None, and the rule that read
-    them; a box that holds a formula rather than a letter yields to a letter stated in words
-    ("**Answer: D**")."""
+    found: Candidate | None, readings: Readings, choices: list[str] | None
+) -> Candidate | None:
+    """The letters the response commits to in so many words (as the candidate's `value`), or
+    None; a box that holds a formula rather than a letter yields to a letter stated in words
+    after it ("$\\boxed{E = mc^2}$, option C", "**Answer: D**")."""
     if found is not None and found.how == "boxed":
         boxed = choice.letters(found.text, choices) or choice.stated(found.text)
-        if boxed and not choice.is_letter_only(found.text):  # "$\boxed{E = mc^2}$, option C"
-            after = after_boxed(text)
-            letter = choice.find_in_text(after)
-            stated = _stated_letters(after, choices) or (frozenset(letter) if letter else None)
-            return (stated, "choice_after_box") if stated else (boxed, found.rule)
+        if boxed and not choice.is_letter_only(found.text):
+            return readings.letters_after_box(choices) or replace(found, value=boxed)
         if boxed:
-            return boxed, found.rule
-    said = _stated_letters(text, choices)
-    if said:
-        return said, "choice_statement"
+            return replace(found, value=boxed)
+    said = readings.letters_stated(choices)
+    if said is not None:
+        return said
     if found is not None and not found.fallback:  # "(A)(C)", "B.", "C，不是 A"
-        said = choice.letters(found.text, choices, spaced=False, by_text=False)
-        if said:
-            return said, found.rule
-    marked = choice.marked_correct(text)
-    return marked, "choice_marked" if marked else None
-
-
-def _stated_letters(text: str, choices: list[str] | None) -> frozenset[str] | None:
-    """The letters of the last answer statement in `text` ("Answer: B", "the answer is C")."""
-    statement = choice.answer_statement(text)
-    if not statement:
-        return None
-    statement = clean(statement)
-    # "The answer is 3, i.e. option (D).": the letter it names wins over an option's text
-    said = choice.letters(statement, choices, by_text=False)
-    letter = said or choice.find_in_text(statement)
-    if letter:
-        return frozenset(letter)
-    return choice.letters(statement, choices) or choice.stated(statement)
+        letters = choice.letters(found.text, choices, spaced=False, by_text=False)
+        if letters:
+            return replace(found, value=letters)
+    return readings.letters_marked()
 
 
 # The value of an answer written as math: the last side of its last math span.

@@ -107,14 +107,16 @@ _ONE_NUMBER = re.compile(rf"\s*(?:[A-Za-z](?:_\{{?\w+\}}?)?\s*=\s*)?{NUMBER_PATT
 @dataclass(frozen=True)
 class Candidate:
     """An answer read from a response: its `text` (tidied), `how` it was found (the kind of
-    its rule, one of `KINDS`), the `rule` that read it (a name in `rules.RULES`), the `span` of
-    the response the rule matched, and the `value` it read there before tidying."""
+    its rule, one of `KINDS`), the `rule` that read it (a name in `rules.RULES`, or a reading's
+    in `readings.Readings`), the `span` of the response the rule matched, and the `value` it read
+    there: the text before tidying, or what a reading made of it (a `numeric.Quantity`, a set
+    of option letters)."""
 
     text: str
     how: str
     rule: str = ""
     span: tuple[int, int] | None = None
-    value: str | None = None
+    value: Any = None
 
     def __post_init__(self) -> None:
         if not self.rule:
@@ -125,8 +127,6 @@ class Candidate:
         return self.how == "last_number"
 
 
-# The older name: an extraction is a candidate.
-Extraction = Candidate
 # How an answer was found, from most to least explicit.
 KINDS = ("boxed", "answer_is", "answer_label", "whole", "statement", "last_number")
 

@@ -381,7 +381,9 @@ def _prepare_step(pred: Any, ref: Reference, finish_reason: str | None) -> Step 
     pred_text = strip_chat_debris(pred_text)
     if kind in ("numeric", "expression"):  # a name such as 2,5-dimethylhexane is left alone
         pred_text = numeric.canonical_numbers(pred_text, _multiplies_out(gold_answer, unit))
-    found = extract(pred_text, ref.question)  # the question tells which stated quantity is asked
+    # the question tells which stated quantity is asked; a choice question's words name its
+    # options instead
+    found = extract(pred_text, ref.question if kind != "choice" else None)
     step = _check(pred_text, ref, found, finish_reason)
     return _stamped(step, found.rule if found is not None else None)
 
@@ -419,7 +421,7 @@ def _check(
             Verdict(False, why, shown, kind, found is not None and found.fallback), gold_answer
         )
     if kind == "choice":
-        return choice_check(pred_text, gold_answer, ref.choices)
+        return choice_check(found, readings, gold_answer, ref.choices)
     if found is None:
         verdict = Verdict(False, "no answer found in the prediction", None, kind, certain=False)
         second = _second_look(pred_text, gold_answer, kind, unit, rtol, None, written)
@@ -441,7 +443,7 @@ def _check(
     if kind == "smiles":
         return smiles_check(found, gold_answer)
     # a reference that lists several values: the response's final statement read as a list
-    listed = several.plan(found, pred_text, gold_answer, rtol, ref.question)
+    listed = several.plan(found, readings, gold_answer, rtol, ref.question)
     if listed is not None and listed.verdict is not None:
         verdict = Verdict(*listed.verdict, listed.read or found.text, kind, found.fallback)
         return replace(verdict, rule=listed.rule)
