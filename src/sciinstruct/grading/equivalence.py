@@ -25,7 +25,6 @@ from sciinstruct.grading.extract import (
 )
 from sciinstruct.grading.readings import Readings, same_dimension
 from sciinstruct.grading.reference import Reference
-from sciinstruct.grading.rules import extract
 from sciinstruct.grading.verdict import Verdict, data_error, unsure
 
 
@@ -450,8 +449,11 @@ def smiles_check(found: Candidate, gold: str) -> Verdict:
     return Verdict(correct, why, answer, "smiles", found.fallback)
 
 
-def external_check(kind: str, pred_text: str, gold: str, options: dict[str, Any]) -> Verdict:
-    """Scientific formats live in `sciinstruct.sciformats.answer_checkers.CHECKERS` (imported lazily)."""
+def external_check(
+    kind: str, found: Candidate | None, gold: str, options: dict[str, Any]
+) -> Verdict:
+    """Scientific formats live in `sciinstruct.sciformats.answer_checkers.CHECKERS` (imported
+    lazily); `found` is the response's first candidate."""
     try:
         from sciinstruct.sciformats.answer_checkers import CHECKERS
     except ImportError as exc:
@@ -465,7 +467,6 @@ def external_check(kind: str, pred_text: str, gold: str, options: dict[str, Any]
     checker = CHECKERS.get(kind)
     if checker is None:
         return Verdict(None, f"sciinstruct.sciformats has no checker for '{kind}'", None, kind)
-    found = extract(pred_text)
     if found is None:
         return Verdict(False, "no answer found in the prediction", None, kind)
     try:

@@ -16,6 +16,8 @@ a unit written after the box), the check asks a `Readings` for a named reading, 
   it), `answer_line` (the whole line after the last answer statement), `boxes` (every box, its
   line up to it as its `value`), `before_box` (the few characters before the last box) and
   `lines` (the response's lines, read part by part);
+- `math_verify_response`: the end of the response as math-verify's own extraction reads it,
+  for the second look at an answer the rules found only in unanchored text;
 - the option letters a choice check asks for, each a candidate whose `value` is the set of
   letters: `choice_statement` (the last answer statement), `choice_after_box` (a letter stated
   after a box that holds a formula), `choice_marked` (the one option a per-option analysis marks
@@ -34,6 +36,7 @@ from sciinstruct.grading.extract import (
     after_boxed,
     box_lines,
     clean,
+    committed,
     is_short,
     last_match,
 )
@@ -43,6 +46,8 @@ from sciinstruct.grading.rules import stated_line
 # How far back from the end a solution's result in the asked dimension is looked for.
 _DIMENSION_WINDOW_CHARS = 600
 _DISPLAY_WINDOW_CHARS = 2000
+# math-verify reads the response's end: a final answer sits there, and the scan stays cheap.
+_MATH_VERIFY_CHARS = 4000
 # The end of a response holds its final statement; a list answer never needs more.
 _FINAL_LINES_CHARS = 400
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]", re.DOTALL)
@@ -114,6 +119,12 @@ class Readings:
         if not is_short(self.text):
             return None
         return Candidate(clean(self.text), "whole", "short_response", (0, len(self.text)))
+
+    def math_verify_view(self) -> Candidate:
+        """The end of the response it commits to (hypotheticals and rejected values left out),
+        for math-verify to read with its own extraction."""
+        view = committed(self.text.strip())[-_MATH_VERIFY_CHARS:]
+        return Candidate(view, "last_number", "math_verify_response")
 
     def final_lines(self) -> Candidate | None:
         """The final line, with the part-labelled lines just before it ("(a) 12 ; (b) 18")."""
