@@ -34,6 +34,7 @@ from sciinstruct.grading.lexicon import (
     BRACKETED_ANSWER,
     BRACKETS,
     CHAT_MARKERS,
+    DEFINED,
     END_OF_ANSWER,
     NOT,
     OPTION_LABEL,
@@ -484,7 +485,7 @@ def _conditions_only(text: str) -> str | None:
 # What links a quantity to its value: "=", "is", "equals", "ist", "est", "равна", "等于".
 _COPULA = re.compile(
     r"=|≈|\\(?:approx|cong|in)(?![A-Za-z])"
-    r"|\b(?:(?:is|are|was|were)(?:\s+equal\s+to)?|equals?(?:\s+to)?|becomes?"
+    r"|\b(?:(?P<verb>(?:is|are|was|were)(?:\s+equal\s+to)?|equals?(?:\s+to)?)|becomes?"
     r"|gives|yields|leaving|ist|sind|beträgt|est|vaut|sont|es|son|равн[аоыяе]?|составляет)\b"
     r"|等于|(?<![但于还可])是"
 )
@@ -550,8 +551,6 @@ def _valued(line: str) -> str:
 _LEFT_SIDE = re.compile(r"[^\s,;:]+(?:\s*[-+*/]\s*[^\s,;:]+)*\s*$")
 # A name: x, c_1, T_f, P(A), f(2), \theta, E^\circ.
 _NAME = re.compile(r"\\?[A-Za-z]+'?(?:_\{?[\w\\]+\}?)?(?:\^\{?[\w\\]+\}?)?(?:\([^()]*\))?")
-# A line or a function being defined: y = 3x - 1, g(x) = x^2 (the equation is the answer).
-_DEFINED = re.compile(r"y|[A-Za-z]\(\s*[a-z](?:\s*,\s*[a-z])*\s*\)")
 
 
 def _last_side(text: str) -> str:
@@ -566,7 +565,7 @@ def _last_side(text: str) -> str:
         lhs = left.group(0).strip() if left else ""
         if (
             re.search(r"[A-Za-z]", lhs)
-            and (not _NAME.fullmatch(lhs) or _DEFINED.fullmatch(lhs))
+            and (not _NAME.fullmatch(lhs) or DEFINED.fullmatch(lhs))
             and re.search(r"[A-Za-z]|^\s*0\s*$", text[last.end() :])
         ):
             return text[left.start() :]  # type: ignore[union-attr]
@@ -637,11 +636,9 @@ def _asked_statement(line: str, question: str | None) -> str | None:
 def _subject(clause: str) -> str:
     """What a statement is about: the words before its first copula, or all of it; a verb
     ("is", "equals") before a sign ("at x = 2 the slope is 12": the slope, not x)."""
-    copula = _VERB_COPULA.search(clause) or _COPULA.search(clause)
+    copulas = list(_COPULA.finditer(clause))
+    copula = next((c for c in copulas if c.group("verb")), copulas[0] if copulas else None)
     return clause[: copula.start()] if copula else clause
-
-
-_VERB_COPULA = re.compile(r"\b(?:is|are|was|were|equals?)\b")
 
 
 def _head_word(question: str) -> str | None:
@@ -867,7 +864,6 @@ _REWRITES: tuple[Rewrite, ...] = (
         (r"\\(?:displaystyle|textstyle|!|quad|qquad)\b|\\!", ""),
         (r"\\(?:text|textnormal|textrm|mbox)\s*\{\s*(?:and|or)\s*\}", ", "),
     ),
-    (re.compile(r"\s+"), " "),
 )
 
 
@@ -877,9 +873,7 @@ def clean(answer: str) -> str:
     `\\text{...}` and `\\mathrm{...}` are kept: units and text answers need them, and each answer
     type strips them its own way.
     """
-    s = answer.strip()
-    s = rewrite(s, _REWRITES)
-    s = s.strip()
+    s = " ".join(rewrite(answer.strip(), _REWRITES).split())  # and single spaces
     changed = True
     while changed and s:
         changed = False

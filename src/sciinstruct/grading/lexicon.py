@@ -96,6 +96,11 @@ APPROX_SIGN = r"\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|[≈≃≅]"
 # The gap after a sentence's final `.`, `!` or `?` (where a split leaves the mark on the left).
 SENTENCE_BREAK = r"(?<=[.!?])\s+"
 PART_LABEL = re.compile(rf"^\s*{PART_LABEL_PATTERN}\s*", re.IGNORECASE)
+# A line or a function being defined, before its `=`: `y`, `g(x)`, `f(x, y)` (`y = 3x - 1`:
+# the equation is the answer).
+DEFINED = re.compile(r"\s*(?:[A-Za-z]\s*\(\s*[a-z](?:\s*,\s*[a-z])*\s*\)|y)\s*")
+# A LaTeX command and its arguments: `\\frac{1}{2}`, `\\sqrt{2}`, `\\approx`.
+LATEX_COMMAND = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})*")
 # A word of three letters or more (no digit, no underscore): prose, not a variable.
 WORD = re.compile(r"[^\W\d_]{3,}")
 # The end of a math span: `$`, `\]`, `\)`.

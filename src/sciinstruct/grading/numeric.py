@@ -19,6 +19,7 @@ from typing import Any
 from sciinstruct.grading.lexicon import (
     APPROX_SIGN,
     DEGREE_SIGN,
+    LATEX_COMMAND,
     SPACING,
     Rewrite,
     rewrite,
@@ -141,14 +142,13 @@ def last_side(text: str, evaluated: bool = False) -> str:
             approx = approx or bool(match.group("approx"))
     if cut < 0 or (sides == 2 and (summed or evaluated) and not approx):
         return text
-    first = _RELATION_START.split(_COMMAND_ARGUMENT.sub(" ", text), 1)[0]
+    bare = LATEX_COMMAND.sub(" ", text)  # `\\approx` and every other command gone
+    first = bare[: min((i for i in map(bare.find, "=≈≃≅") if i >= 0), default=len(bare))]
     if _PROSE_WORD.search(first) or sum(len(w) >= 3 for w in _WORD.findall(first)) > 1:
         return text  # "8g is 8 * 100 = 800mg", "She spent 3 x 4 = 12": a sentence, not a chain
     return text[cut:].strip()
 
 
-_RELATION_START = re.compile(rf"{APPROX_SIGN}|=")
-_COMMAND_ARGUMENT = re.compile(r"\\[A-Za-z]+\s*(?:\{[^{}]*\})?")
 _PROSE_WORD = re.compile(
     r"(?i)(?<![\\\w])(?:is|are|was|so|we|get|gets|gives|the|then|thus|hence|therefore|which"
     r"|equals|of|to|ist|est|es|это)(?!\w)"
@@ -585,14 +585,16 @@ _GROUPED = re.compile(
 # four and more digits groups no thousands: `_decimal_comma`); not a list (1,2,3) or a pair in
 # brackets ((1,5)).
 _COMMA_DECIMAL = re.compile(r"(\d(?<![\d.,(\[{]\d)\d*),(\d+)(?![\d'’]|,\d|\s*[)\]}])")
-# LaTeX's {,}: 0{,}95 is a decimal comma; 588{,}313 groups thousands outside a comma language.
-_BRACED_COMMA = re.compile(r"(?<=\d)\{,\}(?=(\d+))")
-# 6.022\mathrm{e}23, 1.6\text{E-}19
-_LATEX_E = re.compile(
-    r"(?<=\d)\s*\\(?:mathrm|text|rm|mathit)\s*\{\s*([eE])\s*([-+−]?)\s*\}\s*\{?\s*([-+−]?\d+)\}?"
+# Numbers as LaTeX and plain text spell them, respelt in one pass (`_respelt`): LaTeX's {,}
+# (0{,}95 is a decimal comma; 588{,}313 groups thousands outside a comma language), an exponent
+# in a font (6.022\mathrm{e}23, 1.6\text{E-}19), a bare decimal (.59 is 0.59, but not after a
+# word, a digit or a closing bracket: "eq.5", "3.5").
+_SPELLINGS = re.compile(
+    r"(?<=\d)\{,\}(?=(?P<decimals>\d+))"
+    r"|(?<=\d)\s*\\(?:mathrm|text|rm|mathit)\s*\{\s*[eE]\s*(?P<sign>[-+−]?)\s*\}\s*\{?\s*"
+    r"(?P<exponent>[-+−]?\d+)\}?"
+    r"|(?P<bare>\.(?<![\w.,)\]}\\]\.)(?=\d))"
 )
-# .59 is 0.59 (not after a word, a digit or a closing bracket: "eq.5", "3.5")
-_BARE_DECIMAL = re.compile(r"\.(?<![\w.,)\]}\\]\.)(?=\d)")
 # 7\frac{1}{2} (hours): a mixed number, when nothing multiplies on after it.
 _MIXED_FRAC = re.compile(
     r"(?<![\d.^_{])(\d+)\s*\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}"
@@ -633,11 +635,7 @@ def canonical_numbers(text: str, scales: bool = True) -> str:
     s = _GROUPED.sub(lambda m: _ungrouped(m, comma), s)
     if comma or "," in s:
         s = _COMMA_DECIMAL.sub(lambda m: _decimal_comma(m, comma), s)
-    if "{,}" in s:
-        s = _BRACED_COMMA.sub(lambda m: "" if not comma and len(m.group(1)) == 3 else ".", s)
-    if "{e" in s or "{E" in s:
-        s = _LATEX_E.sub(lambda m: f"e{m.group(2) or ''}{m.group(3)}".replace("−", "-"), s)
-    s = _BARE_DECIMAL.sub("0.", s)
+    s = _SPELLINGS.sub(lambda m: _respelt(m, comma), s)
     s = _SUPERSCRIPTS.sub(_superscript, s)
     if not _VULGAR_OR_SLASH.isdisjoint(s):
         s = _UNICODE_FRACTION.sub(_unicode_fraction, _VULGAR.sub(_vulgar, s))
@@ -716,6 +714,14 @@ def siunitx_unit(unit: str) -> str:
             out.append(f"{prefix}{name}{power_next}")
             prefix, power_next = "", ""
     return " ".join(out)
+
+
+def _respelt(match: re.Match[str], comma: bool) -> str:
+    if match.group("bare"):
+        return "0."
+    if match.group("exponent") is not None:
+        return f"e{match.group('sign')}{match.group('exponent')}".replace("−", "-")
+    return "" if not comma and len(match.group("decimals")) == 3 else "."
 
 
 def _ungrouped(match: re.Match[str], comma: bool) -> str:
