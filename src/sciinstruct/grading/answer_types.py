@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sciinstruct.grading.lexicon import WORD
+from sciinstruct.grading.lexicon import WORD, word_list
 from sciinstruct.grading.numeric import parse_quantity, parse_unit
 from sciinstruct.grading.text import unwrap_text
 from sciinstruct.records import ANSWER_TYPES
@@ -47,41 +47,10 @@ _SMILES_CHARS = frozenset(
 )
 _SMILES_SYNTAX = re.compile(r"[=#\[\]()@]|[a-z]\d|[A-Z]\d|^[cnos]")
 _MATH_WORDS = frozenset(
-    [
-        "sin",
-        "cos",
-        "tan",
-        "cot",
-        "sec",
-        "csc",
-        "log",
-        "ln",
-        "exp",
-        "sqrt",
-        "frac",
-        "pi",
-        "infty",
-        "lim",
-        "sum",
-        "int",
-        "max",
-        "min",
-        "det",
-        "arcsin",
-        "arccos",
-        "arctan",
-        "sinh",
-        "cosh",
-        "tanh",
-        "mod",
-        "gcd",
-        "lcm",
-        "dfrac",
-        "text",
-        "mathrm",
-        "cdot",
-        "times",
-    ]
+    word_list(
+        "sin cos tan cot sec csc log ln exp sqrt frac pi infty lim sum int max min det arcsin "
+        "arccos arctan sinh cosh tanh mod gcd lcm dfrac text mathrm cdot times"
+    )
 )
 
 
