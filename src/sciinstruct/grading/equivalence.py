@@ -408,16 +408,14 @@ def _chosen(
     return readings.letters_marked()
 
 
-# The value of an answer written as math: the last side of its last math span.
-_LAST_SPAN = re.compile(r"\$([^$]+)\$[^$]*$")
-
-
 def _choice_by_value(
     found: Candidate, shown: str, gold: frozenset[str], choices: list[str]
 ) -> Step:
-    """The option whose value equals the answer's, by math-verify in the sandbox."""
-    span = _LAST_SPAN.search(found.text)
-    answer = (span.group(1) if span else found.text).rsplit("=", 1)[-1].strip()
+    """The option whose value equals the answer's (the last side of its last `$...$` span, if
+    it ends in one), by math-verify in the sandbox."""
+    spans = found.text.split("$")
+    last = spans[-2] if len(spans) >= 3 and spans[-2] else found.text
+    answer = last.rsplit("=", 1)[-1].strip()
     options = tuple(clean(option) for option in choices[: len(choice.LETTERS)])
 
     def finish(index: int | None) -> Verdict:
