@@ -242,8 +242,14 @@ def last_statement(text: str, rules: Sequence[Any]) -> tuple[Any, str, re.Match[
     """`(rule, line, match)` of the last explicit statement of the answer in `text`, each of
     `rules` finding its statements by its `pattern` ("the answer is", "Answer:", "#### 42"):
     a response that changes its mind ("The answer is 0.274. Oops ... Final answer: 0.064") is
-    judged on its last one."""
-    stated = [(m.end(), i, m) for i, rule in enumerate(rules) for m in rule.pattern.finditer(text)]
+    judged on its last one. A rule whose `keywords` the text lacks is not scanned for."""
+    lowered = text.lower()
+    scanned = [
+        (i, rule)
+        for i, rule in enumerate(rules)
+        if not rule.keywords or any(word in lowered for word in rule.keywords)
+    ]
+    stated = [(m.end(), i, m) for i, rule in scanned for m in rule.pattern.finditer(text)]
     stated.sort(key=lambda s: (s[0], s[1]), reverse=True)
     for end, i, match in stated[:_MAX_STATEMENTS]:
         found = _after(text, end)
