@@ -816,7 +816,12 @@ _NUMBER_WORD = re.compile(
 def number_word(text: str) -> str | None:
     """`3` for a final sentence that ends "... is three.", `-3` for "... equals negative three.",
     `3/4` for "... is three quarters." (0 to 99 in English words, over 2 to 10)."""
-    match = _NUMBER_WORD.search(text[-200:])
+    tail = text[-200:]
+    end = tail.rstrip()
+    end = end[:-1].rstrip() if end[-1:] in (".", "!") else end
+    if not end or end[-1].isdecimal() or end[-1] in "$})]":
+        return None  # the sentence ends in math, not in a word: no scan needed
+    match = _NUMBER_WORD.search(tail)
     if match is None:
         return None
     _, negative, said, part = match.groups()

@@ -554,16 +554,19 @@ def writes_decimal_comma(text: str) -> bool:
     often German, Spanish, French, Italian, Portuguese function words than English ones, or
     it is in Cyrillic)."""
     sample = text[-_LANGUAGE_SAMPLE_CHARS:]
-    if any("\u0400" <= c <= "\u04ff" for c in sample):  # Cyrillic
+    # Cyrillic (`max` first: most text has no character that far up)
+    if sample and max(sample) >= "\u0400" and any("\u0400" <= c <= "\u04ff" for c in sample):
         return True
     # "Jeder Gast zahlt 1.250 €.": a short sentence has few function words, so a currency
     # written after its amount and accented words count too
+    lowered = sample.lower()
+    words = _WORD.findall(lowered)
+    point = sum(map(_DECIMAL_POINT_WORDS.__contains__, words))
     comma = len(_AMOUNT_THEN_CURRENCY.findall(sample))
-    point = 0
-    for word in _WORD.findall(sample.lower()):
-        comma += word in _DECIMAL_COMMA_WORDS or not _ACCENTED.isdisjoint(word)
-        point += word in _DECIMAL_POINT_WORDS
-    return comma > point
+    if _ACCENTED.isdisjoint(lowered):  # no accented word: only the function words count
+        return comma + sum(map(_DECIMAL_COMMA_WORDS.__contains__, words)) > point
+    accented = _ACCENTED.isdisjoint
+    return comma + sum(w in _DECIMAL_COMMA_WORDS or not accented(w) for w in words) > point
 
 
 # "1.250 €", "1.250 euros", "3,50 EUR": English writes the currency first (€1,250).
