@@ -115,18 +115,18 @@ def numeric_check(found: Candidate, ref: Reference, readings: Readings) -> Step:
             # result of the last display equation, not a condition in the remark after it
             shown = readings.display_result(gold_q.unit)
             if shown is not None:
-                return verdict(shown.value, shown.text, True, shown.rule)  # type: ignore[arg-type]
+                return verdict(shown.value, shown.text, True, shown.rule)
         asked = readings.last_in_dimension(gold_q.unit)
         if asked is None:
             return result
-        return verdict(asked.value, asked.text, True, asked.rule)  # type: ignore[arg-type]
+        return verdict(asked.value, asked.text, True, asked.rule)
 
     if found.how == "statement" and not _has_value(found.text) and not states_no_value(found.text):
         found = replace(found, how="last_number")  # "The $E^\circ$ values cannot be combined"
     if found.fallback:  # an unanchored solution: its last quantity, unit included
         tail = readings.last_quantity()
         if tail is not None:
-            return in_dimension(verdict(tail.value, tail.text, True, tail.rule))  # type: ignore[arg-type]
+            return in_dimension(verdict(tail.value, tail.text, True, tail.rule))
     if offers_alternatives(found.text):
         why = "two different answers offered as alternatives (a hedge) are not one answer"
         return Verdict(False, why, found.text, "numeric", found.fallback)

@@ -97,7 +97,7 @@ class Readings:
         quantity = numeric.parse_quantity(side)
         if quantity is None or not same_dimension(quantity.unit, unit):
             return None
-        return Candidate(side, "last_number", "display_result", None, quantity)  # type: ignore[arg-type]
+        return Candidate(side, "last_number", "display_result", None, quantity)
 
     def unit_after(self, found: Candidate) -> str | None:
         """The unit written right after the box or math span `found` was read from, if any."""
@@ -197,4 +197,4 @@ def same_dimension(unit: str, other: str) -> bool:
 def _quantity(found: quantities.Found | None, rule: str) -> Candidate | None:
     if found is None:
         return None
-    return Candidate(found.text, "last_number", rule, None, found.quantity)  # type: ignore[arg-type]
+    return Candidate(found.text, "last_number", rule, None, found.quantity)
