@@ -259,10 +259,12 @@ def last_statement(text: str, rules: Sequence[Any]) -> tuple[Any, str, re.Match[
     return None
 
 
-# An option label opening a statement's value: "(b) 42", "(c) \\sqrt{2}".
-_OPTION_LEAD = re.compile(rf"^\s*{OPTION_LABEL}\s+(?=[-+−$\\\d.])")
-# A lone number in parentheses, not a function's argument: "(3)", "（-2）".
-_PARENTHESISED_NUMBER = re.compile(rf"(?<![\w\\^_])[(（]\s*({NUMBER_PATTERN})\s*[)）]")
+# What wraps a statement's value: an option label opening it ("(b) 42", "(c) \\sqrt{2}": the label
+# is no value), a lone number's own parentheses, not a function's argument ("est (3).", "是（-2）").
+_WRAPPED = re.compile(
+    rf"^\s*{OPTION_LABEL}\s+(?=[-+−$\\\d.])"
+    rf"|(?<![\w\\^_])[(（]\s*(?P<wrapped>{NUMBER_PATTERN})\s*[)）]"
+)
 
 
 def statement_value(found: str) -> str:
@@ -270,8 +272,7 @@ def statement_value(found: str) -> str:
     assignments or conditions, its first math span (with a unit after it), or its words read
     by `_stated_value`; values it rejects left out."""
     found = without_rejected(found) or found
-    found = _OPTION_LEAD.sub("", found, count=1) or found  # "(b) 42": the label is no value
-    found = _PARENTHESISED_NUMBER.sub(r"\1", found)  # "est (3).", "是（3）": the number
+    found = _WRAPPED.sub(lambda m: m.group("wrapped") or "", found)  # "(b) 42", "est (3)."
     inner = find_boxed(found)
     if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
         inner = assignments(_MATH_SPAN.sub(_group, found)) or _conditions_only(found)
