@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sciinstruct.grading.lexicon import WORD
+from sciinstruct.grading.lexicon import WORD, word_list
 from sciinstruct.grading.numeric import parse_quantity, parse_unit
 from sciinstruct.grading.text import unwrap_text
 from sciinstruct.records import ANSWER_TYPES
@@ -37,9 +37,12 @@ ALIASES = {
     "free_text": "text",
 }
 
-_CHOICE = re.compile(r"^\(?[A-J]\)?\.?$|^\(?[A-J]\)?(?:\s*(?:,|;|and|&)\s*\(?[A-J]\)?)+$")
-# "(B) Marcus", "B. Marcus", "B) 42 N", "B Marcus": an option letter followed by the option's text.
-_LETTERED_OPTION = re.compile(r"^(?:\([A-J]\)|[A-J][.:)])\s+\S|^[A-J]\s+[A-Z0-9\\$(]")
+# A reference that names options: "B", "(B).", "A, C", "A and D"; or an option letter followed
+# by the option's text: "(B) Marcus", "B. Marcus", "B) 42 N", "B Marcus".
+_CHOICE = re.compile(
+    r"^\(?[A-J]\)?\.?$|^\(?[A-J]\)?(?:\s*(?:,|;|and|&)\s*\(?[A-J]\)?)+$"
+    r"|^(?:\([A-J]\)|[A-J][.:)])\s+\S|^[A-J]\s+[A-Z0-9\\$(]"
+)
 # Characters of SMILES strings; a reference must also show SMILES syntax (bonds, rings,
 # brackets, branches or aromatic atoms) before `auto` calls it a molecule.
 _SMILES_CHARS = frozenset(
@@ -47,41 +50,10 @@ _SMILES_CHARS = frozenset(
 )
 _SMILES_SYNTAX = re.compile(r"[=#\[\]()@]|[a-z]\d|[A-Z]\d|^[cnos]")
 _MATH_WORDS = frozenset(
-    [
-        "sin",
-        "cos",
-        "tan",
-        "cot",
-        "sec",
-        "csc",
-        "log",
-        "ln",
-        "exp",
-        "sqrt",
-        "frac",
-        "pi",
-        "infty",
-        "lim",
-        "sum",
-        "int",
-        "max",
-        "min",
-        "det",
-        "arcsin",
-        "arccos",
-        "arctan",
-        "sinh",
-        "cosh",
-        "tanh",
-        "mod",
-        "gcd",
-        "lcm",
-        "dfrac",
-        "text",
-        "mathrm",
-        "cdot",
-        "times",
-    ]
+    word_list(
+        "sin cos tan cot sec csc log ln exp sqrt frac pi infty lim sum int max min det arcsin "
+        "arccos arctan sinh cosh tanh mod gcd lcm dfrac text mathrm cdot times"
+    )
 )
 
 
@@ -96,7 +68,7 @@ def resolve(answer_type: str | None) -> str:
 
 def infer(gold: str, choices: list[str] | None = None, unit: str | None = None) -> str:
     """Guess the answer type of a (cleaned) reference answer."""
-    if choices or _CHOICE.match(gold) or _LETTERED_OPTION.match(gold):
+    if choices or _CHOICE.match(gold):
         return "choice"
     quantity = parse_quantity(gold)
     if quantity is not None and (not quantity.unit or parse_unit(quantity.unit) is not None):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from sciinstruct.grading.answer_types import has_prose
-from sciinstruct.grading.extract import ANSWER_IS
+from sciinstruct.grading.extract import ANSWER_IS, clean
 from sciinstruct.grading.lexicon import (
     AND,
+    LATEX_COMMAND,
     LATIN,
     NOT,
     OR,
@@ -20,8 +21,6 @@ from sciinstruct.grading.lexicon import (
 from sciinstruct.grading.text import normalize, unwrap_text
 
 LETTERS = "ABCDEFGHIJ"
-# A formula command and its arguments: `\frac{1}{2}`, `\sqrt{2}`.
-_FORMULA = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})*")
 # A letter set in a font or a box: `$\mathbf{C}$`, `\textbf{(B)}`.
 _FONT_LETTER = re.compile(
     r"\\(?:math(?:bf|rm|it|sf|tt)|text(?:bf|rm|it)?|boxed)\s*\{\s*(\(?[A-Ja-j]\)?)\s*\}"
@@ -141,14 +140,14 @@ def _by_option_text(answer: str, choices: list[str]) -> frozenset[str] | None:
     # an option inside a sentence ("I pick London", "the angle is 45"), but not a number inside
     # a formula (the `1` of `\frac{1}{2}`, also in "The result is $\frac{1}{2}$")
     sentence = has_prose(answer)
-    padded = f" {normalize(_FORMULA.sub(' ', answer)) if sentence else wanted} "
+    padded = f" {normalize(LATEX_COMMAND.sub(' ', answer)) if sentence else wanted} "
     inside = [
         i
         for i, option in enumerate(options)
         if option and (sentence or has_prose(choices[i])) and f" {option} " in padded
     ]
     if len(inside) > 1 and sentence:  # "... decreases... but U = U(T), so it stays the same"
-        final = normalize(_CLAUSE.split(_FORMULA.sub(" ", answer))[-1])
+        final = normalize(_CLAUSE.split(LATEX_COMMAND.sub(" ", answer))[-1])
         inside = [i for i in inside if f" {options[i]} " in f" {final} "]
         inside = [] if _NEGATED.search(final) else inside
     if len(inside) == 1:
@@ -207,9 +206,8 @@ def compare(pred: frozenset[str], gold: frozenset[str]) -> tuple[bool, str]:
 # A letter in arithmetic (`A = 2 + 3`, `4 \\times B`) is a variable, not an option.
 _LONE = re.compile(
     r"(?<![A-Za-z'’_^])(?<![=+*/×·]\s)(?<![=+*/×·])\(?([A-J])\)?(?![A-Za-z'’])"
-    r"(?!\s*(?:[=+*/^<>×·]|\\(?:times|cdot)\b))"
+    r"(?!\s*(?:[=+*/^<>×·]|\\(?:times|cdot)\b))(?:\s+(?P<after>[a-z]+))?"  # and the word after
 )
-_WORD_AFTER = re.compile(r"\s+([a-z]+)")
 # Words after a letter that keep it an option: conjunctions, negations, and the verbs that say
 # what an option does ("C could work", "D holds"); any other word makes the letter a word itself
 # ("Vitamin C deficiency", "A violates", "I am").
@@ -239,8 +237,8 @@ def stated(segment: str) -> frozenset[str] | None:
     kept = set()
     for found in _LONE.finditer(text):
         letter = found.group(1)
-        after = _WORD_AFTER.match(text, found.end())
-        if after and after.group(1) not in _JOINING_WORDS:
+        after = found.group("after")
+        if after and after not in _JOINING_WORDS:
             continue  # "Vitamin C deficiency", "I am": a word, not an option
         if not _ruled_out(text, found.start(1)):
             kept.add(letter)
@@ -290,3 +288,32 @@ def answer_statement(text: str) -> str | None:
         (ln.strip() for ln in rest.split("\n") if ln.strip()), ""
     )
     return line or None
+
+
+def stated_letters(text: str, choices: list[str] | None) -> frozenset[str] | None:
+    """The letters of the last answer statement in `text` ("Answer: B", "the answer is C")."""
+    statement = answer_statement(text)
+    if not statement:
+        return None
+    statement = clean(statement)
+    # "The answer is 3, i.e. option (D).": the letter it names wins over an option's text
+    said = letters(statement, choices, by_text=False)
+    letter = said or find_in_text(statement)
+    if letter:
+        return frozenset(letter)
+    return letters(statement, choices) or stated(statement)
+
+
+def in_prose(text: str) -> tuple[frozenset[str] | None, bool]:
+    """The letters running text settles on, and whether they were found only there: its last
+    sentence first ("... Therefore, D."), then the letters that sentence names on their own
+    ("B and C ignore friction; A ... So D."), then the whole text."""
+    last = last_sentence(text)
+    letter = find_in_text(last)
+    if letter:
+        return frozenset(letter), True
+    named = stated(last)
+    if named is not None:
+        return named, False
+    letter = find_in_text(text)
+    return (frozenset(letter), True) if letter else (None, False)

@@ -18,16 +18,13 @@ from sciinstruct.grading.extract import (
     EXPLICIT,
     MAX_ANSWER_CHARS,
     Candidate,
-    after_boxed,
     clean,
-    is_short,
     last_number,
     offers_alternatives,
     states_no_value,
 )
 from sciinstruct.grading.readings import Readings, same_dimension
 from sciinstruct.grading.reference import Reference
-from sciinstruct.grading.rules import extract
 from sciinstruct.grading.verdict import Verdict, data_error, unsure
 
 
@@ -118,18 +115,18 @@ def numeric_check(found: Candidate, ref: Reference, readings: Readings) -> Step:
             # result of the last display equation, not a condition in the remark after it
             shown = readings.display_result(gold_q.unit)
             if shown is not None:
-                return verdict(shown.value, shown.text, True, shown.rule)  # type: ignore[arg-type]
+                return verdict(shown.value, shown.text, True, shown.rule)
         asked = readings.last_in_dimension(gold_q.unit)
         if asked is None:
             return result
-        return verdict(asked.value, asked.text, True, asked.rule)  # type: ignore[arg-type]
+        return verdict(asked.value, asked.text, True, asked.rule)
 
     if found.how == "statement" and not _has_value(found.text) and not states_no_value(found.text):
         found = replace(found, how="last_number")  # "The $E^\circ$ values cannot be combined"
     if found.fallback:  # an unanchored solution: its last quantity, unit included
         tail = readings.last_quantity()
         if tail is not None:
-            return in_dimension(verdict(tail.value, tail.text, True, tail.rule))  # type: ignore[arg-type]
+            return in_dimension(verdict(tail.value, tail.text, True, tail.rule))
     if offers_alternatives(found.text):
         why = "two different answers offered as alternatives (a hedge) are not one answer"
         return Verdict(False, why, found.text, "numeric", found.fallback)
@@ -138,9 +135,7 @@ def numeric_check(found: Candidate, ref: Reference, readings: Readings) -> Step:
     ):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
-    if types.has_prose(found.text) and (
-        _ENDS_IN_INTERVAL.search(found.text) or _ENDS_IN_BOUND.search(found.text)
-    ):
+    if types.has_prose(found.text) and (_ENDS_IN_RANGE.search(found.text)):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
     span = _ENDS_IN_SPAN.search(found.text) if types.has_prose(found.text) else None
@@ -213,12 +208,12 @@ _LABELLED_VALUE = re.compile(r"[A-Za-z][A-Za-z_]{0,5}\s+(-?\d[\d.]*(?:\s*[A-Za-z
 _NOT_ONE_NUMBER = re.compile(
     r"^\s*(?:\\left)?\s*[\[(]|^\s*\\\{|^\s*\\left\\\{|[<>≤≥]|\\(?:le|ge|leq|geq|neq|lt|gt)\b"
 )
-# "x in (0, 3).": a sentence that ends in an interval or a tuple.
-_ENDS_IN_INTERVAL = re.compile(r"[\[(][^()\[\]]*\d[^()\[\]]*,[^()\[\]]*\d[^()\[\]]*[\])][\s.$]*$")
-# "It is at least 5.": a bound, not the number.
-_ENDS_IN_BOUND = re.compile(
-    r"(?i)\b(?:at\s+(?:least|most)|(?:more|less|fewer|greater|smaller|larger)\s+than|up\s+to)"
-    r"\s+\$?[-−]?\d[^\s$]*\$?(?:\s+[^\W\d]+)?\s*\.?\s*$"
+# A sentence that ends in an interval or a tuple ("x in (0, 3).") or a bound ("It is at least
+# 5."): not the number.
+_ENDS_IN_RANGE = re.compile(
+    r"[\[(][^()\[\]]*\d[^()\[\]]*,[^()\[\]]*\d[^()\[\]]*[\])][\s.$]*$"
+    r"|(?i:\b(?:at\s+(?:least|most)|(?:more|less|fewer|greater|smaller|larger)\s+than|up\s+to)"
+    r"\s+\$?[-−]?\d[^\s$]*\$?(?:\s+[^\W\d]+)?\s*\.?\s*$)"
 )
 # A sentence that ends in a math span and at most a unit word: "... is $\frac{\pi}{3}$ rad."
 _ENDS_IN_SPAN = re.compile(r"\$([^$]*\\[^$]*)\$\s*([A-Za-z°]+)?\s*\.?\s*$")
@@ -265,9 +260,11 @@ def expression_check(
     if found.how == "whole" and not readings.has_math and types.has_prose(answer):
         # A sentence without math markup: the math after its last "is"/":" (an equation kept
         # whole) or else its last "=", if that part is math; else its last number.
-        tail = _PROSE_WORDS.split(answer)[-1].strip()
-        if types.has_prose(tail):
-            tail = _PROSE_SPLIT.split(answer)[-1].strip()
+        cuts = list(_PROSE_CUT.finditer(answer))
+        said = [c for c in cuts if c.group("said")]
+        tail = answer[said[-1].end() :].strip() if said else answer.strip()
+        if types.has_prose(tail) and cuts:
+            tail = answer[cuts[-1].end() :].strip()
         if tail and not types.has_prose(tail):
             answer = tail
         elif (angle := _angle_in(answer)) is not None and "\\pi" in gold:
@@ -345,9 +342,8 @@ def expression_check(
     return Pending(task, finish, gold, "expression", answer, fallback)
 
 
-_PROSE_VERBS = "is|are|equals"
-_PROSE_SPLIT = re.compile(rf"\s(?:{_PROSE_VERBS}|=|:)\s")
-_PROSE_WORDS = re.compile(rf"\s(?:{_PROSE_VERBS}|:)\s")
+# Where a sentence hands over to its value: "is", "are", "equals", ":" (`said`), or "=".
+_PROSE_CUT = re.compile(r"\s(?:(?P<said>is|are|equals|:)|=)\s")
 _CANON_DROP = re.compile(r"\s+|\\[,;:! ]|\\left|\\right|\\displaystyle")
 
 
@@ -355,104 +351,71 @@ def _canonical(s: str) -> str:
     return _CANON_DROP.sub("", s)
 
 
-def choice_check(pred_text: str, gold: str, choices: list[str] | None) -> Step:
+def choice_check(
+    found: Candidate | None, readings: Readings, gold: str, choices: list[str] | None
+) -> Step:
     """Option letters (or option texts or values) as sets. The letter is read, in order, from
     the model's box, its last answer statement ("Answer: B" after "I think A"), an analysis
     that marks one option correct, its last sentence ("Therefore, D."), running text, the
     option's text, an ordinal ("the third option") and, for an answer with a value, the option
     of equal value (`\\sqrt{20}` for `2\\sqrt{5}`); the letters a text rules out ("not C",
-    "B and C fail", "不是 A") never count."""
+    "B and C fail", "不是 A") never count. `found` is the response's first candidate, read
+    without the question (whose words name the options)."""
     gold_letters = choice.letters(gold, choices)
     if gold_letters is None:
         return data_error(f"'{gold[:60]}' names no option letter", "choice")
-    text = pred_text  # chat debris already cut by the grader
-    found = extract(pred_text)
-    if found is not None and found.how == "statement" and is_short(pred_text):
-        found = Candidate(clean(pred_text), "whole", found.rule)  # its letters, not its value
-    pred_letters, rule = _chosen(text, found, choices)
-    fallback = False
-    if pred_letters is None:
-        (pred_letters, fallback), rule = _letters_in_prose(text), "choice_in_prose"
-    if pred_letters is None and found is not None and not found.fallback:
-        pred_letters, rule = choice.letters(found.text, choices), found.rule
-    if pred_letters is None:
-        pred_letters, rule = choice.by_ordinal(text, choices), "choice_ordinal"
-    if pred_letters is None:
+    whole = readings.whole()
+    if found is not None and found.how == "statement" and whole is not None:
+        found = replace(whole, rule=found.rule)  # a short statement: its letters, not its value
+    chosen = _chosen(found, readings, choices)
+    if chosen is None:
+        chosen = readings.letters_in_prose()
+    if chosen is None and found is not None and not found.fallback:
+        said = choice.letters(found.text, choices)
+        chosen = None if said is None else replace(found, value=said)
+    if chosen is None:
+        chosen = readings.letters_by_ordinal(choices)
+    if chosen is None:
         shown = found.text[:200] if found else None
         if choices and found is not None:
             return _choice_by_value(found, shown or "", gold_letters, choices)
         why = "no option letter found in the prediction"
         return Verdict(False, why, shown, "choice", certain=False)
-    ok, why = choice.compare(pred_letters, gold_letters)
-    shown = ", ".join(sorted(pred_letters))
-    return Verdict(ok, why, shown, "choice", fallback, rule=rule)
-
-
-def _letters_in_prose(text: str) -> tuple[frozenset[str] | None, bool]:
-    """The letters running text settles on, and whether they were found only there: its last
-    sentence first ("... Therefore, D."), then the letters that sentence names on their own
-    ("B and C ignore friction; A ... So D."), then the whole text."""
-    last = choice.last_sentence(text)
-    letter = choice.find_in_text(last)
-    if letter:
-        return frozenset(letter), True
-    stated = choice.stated(last)
-    if stated is not None:
-        return stated, False
-    letter = choice.find_in_text(text)
-    return (frozenset(letter), True) if letter else (None, False)
+    ok, why = choice.compare(chosen.value, gold_letters)
+    shown = ", ".join(sorted(chosen.value))
+    return Verdict(ok, why, shown, "choice", chosen.fallback, rule=chosen.rule)
 
 
 def _chosen(
-    text: str, found: Candidate | None, choices: list[str] | None
-) -> tuple[frozenset[str] | None, str | None]:
-    """The letters the response commits to in so many words, or None, and the rule that read
-    them; a box that holds a formula rather than a letter yields to a letter stated in words
-    ("**Answer: D**")."""
+    found: Candidate | None, readings: Readings, choices: list[str] | None
+) -> Candidate | None:
+    """The letters the response commits to in so many words (as the candidate's `value`), or
+    None; a box that holds a formula rather than a letter yields to a letter stated in words
+    after it ("$\\boxed{E = mc^2}$, option C", "**Answer: D**")."""
     if found is not None and found.how == "boxed":
         boxed = choice.letters(found.text, choices) or choice.stated(found.text)
-        if boxed and not choice.is_letter_only(found.text):  # "$\boxed{E = mc^2}$, option C"
-            after = after_boxed(text)
-            letter = choice.find_in_text(after)
-            stated = _stated_letters(after, choices) or (frozenset(letter) if letter else None)
-            return (stated, "choice_after_box") if stated else (boxed, found.rule)
+        if boxed and not choice.is_letter_only(found.text):
+            return readings.letters_after_box(choices) or replace(found, value=boxed)
         if boxed:
-            return boxed, found.rule
-    said = _stated_letters(text, choices)
-    if said:
-        return said, "choice_statement"
+            return replace(found, value=boxed)
+    said = readings.letters_stated(choices)
+    if said is not None:
+        return said
     if found is not None and not found.fallback:  # "(A)(C)", "B.", "C，不是 A"
-        said = choice.letters(found.text, choices, spaced=False, by_text=False)
-        if said:
-            return said, found.rule
-    marked = choice.marked_correct(text)
-    return marked, "choice_marked" if marked else None
-
-
-def _stated_letters(text: str, choices: list[str] | None) -> frozenset[str] | None:
-    """The letters of the last answer statement in `text` ("Answer: B", "the answer is C")."""
-    statement = choice.answer_statement(text)
-    if not statement:
-        return None
-    statement = clean(statement)
-    # "The answer is 3, i.e. option (D).": the letter it names wins over an option's text
-    said = choice.letters(statement, choices, by_text=False)
-    letter = said or choice.find_in_text(statement)
-    if letter:
-        return frozenset(letter)
-    return choice.letters(statement, choices) or choice.stated(statement)
-
-
-# The value of an answer written as math: the last side of its last math span.
-_LAST_SPAN = re.compile(r"\$([^$]+)\$[^$]*$")
+        letters = choice.letters(found.text, choices, spaced=False, by_text=False)
+        if letters:
+            return replace(found, value=letters)
+    return readings.letters_marked()
 
 
 def _choice_by_value(
     found: Candidate, shown: str, gold: frozenset[str], choices: list[str]
 ) -> Step:
-    """The option whose value equals the answer's, by math-verify in the sandbox."""
-    span = _LAST_SPAN.search(found.text)
-    answer = (span.group(1) if span else found.text).rsplit("=", 1)[-1].strip()
+    """The option whose value equals the answer's (the last side of its last `$...$` span, if
+    it ends in one), by math-verify in the sandbox."""
+    spans = found.text.split("$")
+    last = spans[-2] if len(spans) >= 3 and spans[-2] else found.text
+    answer = last.rsplit("=", 1)[-1].strip()
     options = tuple(clean(option) for option in choices[: len(choice.LETTERS)])
 
     def finish(index: int | None) -> Verdict:
@@ -484,8 +447,11 @@ def smiles_check(found: Candidate, gold: str) -> Verdict:
     return Verdict(correct, why, answer, "smiles", found.fallback)
 
 
-def external_check(kind: str, pred_text: str, gold: str, options: dict[str, Any]) -> Verdict:
-    """Scientific formats live in `sciinstruct.sciformats.answer_checkers.CHECKERS` (imported lazily)."""
+def external_check(
+    kind: str, found: Candidate | None, gold: str, options: dict[str, Any]
+) -> Verdict:
+    """Scientific formats live in `sciinstruct.sciformats.answer_checkers.CHECKERS` (imported
+    lazily); `found` is the response's first candidate."""
     try:
         from sciinstruct.sciformats.answer_checkers import CHECKERS
     except ImportError as exc:
@@ -499,7 +465,6 @@ def external_check(kind: str, pred_text: str, gold: str, options: dict[str, Any]
     checker = CHECKERS.get(kind)
     if checker is None:
         return Verdict(None, f"sciinstruct.sciformats has no checker for '{kind}'", None, kind)
-    found = extract(pred_text)
     if found is None:
         return Verdict(False, "no answer found in the prediction", None, kind)
     try:

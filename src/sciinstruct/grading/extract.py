@@ -34,6 +34,7 @@ from sciinstruct.grading.lexicon import (
     BRACKETED_ANSWER,
     BRACKETS,
     CHAT_MARKERS,
+    DEFINED,
     END_OF_ANSWER,
     NOT,
     OPTION_LABEL,
@@ -107,14 +108,16 @@ _ONE_NUMBER = re.compile(rf"\s*(?:[A-Za-z](?:_\{{?\w+\}}?)?\s*=\s*)?{NUMBER_PATT
 @dataclass(frozen=True)
 class Candidate:
     """An answer read from a response: its `text` (tidied), `how` it was found (the kind of
-    its rule, one of `KINDS`), the `rule` that read it (a name in `rules.RULES`), the `span` of
-    the response the rule matched, and the `value` it read there before tidying."""
+    its rule, one of `KINDS`), the `rule` that read it (a name in `rules.RULES`, or a reading's
+    in `readings.Readings`), the `span` of the response the rule matched, and the `value` it read
+    there: the text before tidying, or what a reading made of it (a `numeric.Quantity`, a set
+    of option letters)."""
 
     text: str
     how: str
     rule: str = ""
     span: tuple[int, int] | None = None
-    value: str | None = None
+    value: Any = None
 
     def __post_init__(self) -> None:
         if not self.rule:
@@ -125,8 +128,6 @@ class Candidate:
         return self.how == "last_number"
 
 
-# The older name: an extraction is a candidate.
-Extraction = Candidate
 # How an answer was found, from most to least explicit.
 KINDS = ("boxed", "answer_is", "answer_label", "whole", "statement", "last_number")
 
@@ -241,8 +242,14 @@ def last_statement(text: str, rules: Sequence[Any]) -> tuple[Any, str, re.Match[
     """`(rule, line, match)` of the last explicit statement of the answer in `text`, each of
     `rules` finding its statements by its `pattern` ("the answer is", "Answer:", "#### 42"):
     a response that changes its mind ("The answer is 0.274. Oops ... Final answer: 0.064") is
-    judged on its last one."""
-    stated = [(m.end(), i, m) for i, rule in enumerate(rules) for m in rule.pattern.finditer(text)]
+    judged on its last one. A rule whose `keywords` the text lacks is not scanned for."""
+    lowered = text.lower()
+    scanned = [
+        (i, rule)
+        for i, rule in enumerate(rules)
+        if not rule.keywords or any(word in lowered for word in rule.keywords)
+    ]
+    stated = [(m.end(), i, m) for i, rule in scanned for m in rule.pattern.finditer(text)]
     stated.sort(key=lambda s: (s[0], s[1]), reverse=True)
     for end, i, match in stated[:_MAX_STATEMENTS]:
         found = _after(text, end)
@@ -252,10 +259,12 @@ def last_statement(text: str, rules: Sequence[Any]) -> tuple[Any, str, re.Match[
     return None
 
 
-# An option label opening a statement's value: "(b) 42", "(c) \\sqrt{2}".
-_OPTION_LEAD = re.compile(rf"^\s*{OPTION_LABEL}\s+(?=[-+−$\\\d.])")
-# A lone number in parentheses, not a function's argument: "(3)", "（-2）".
-_PARENTHESISED_NUMBER = re.compile(rf"(?<![\w\\^_])[(（]\s*({NUMBER_PATTERN})\s*[)）]")
+# What wraps a statement's value: an option label opening it ("(b) 42", "(c) \\sqrt{2}": the label
+# is no value), a lone number's own parentheses, not a function's argument ("est (3).", "是（-2）").
+_WRAPPED = re.compile(
+    rf"^\s*{OPTION_LABEL}\s+(?=[-+−$\\\d.])"
+    rf"|(?<![\w\\^_])[(（]\s*(?P<wrapped>{NUMBER_PATTERN})\s*[)）]"
+)
 
 
 def statement_value(found: str) -> str:
@@ -263,8 +272,7 @@ def statement_value(found: str) -> str:
     assignments or conditions, its first math span (with a unit after it), or its words read
     by `_stated_value`; values it rejects left out."""
     found = without_rejected(found) or found
-    found = _OPTION_LEAD.sub("", found, count=1) or found  # "(b) 42": the label is no value
-    found = _PARENTHESISED_NUMBER.sub(r"\1", found)  # "est (3).", "是（3）": the number
+    found = _WRAPPED.sub(lambda m: m.group("wrapped") or "", found)  # "(b) 42", "est (3)."
     inner = find_boxed(found)
     if inner is None:  # "**Final Answer:** $x = 2$ or $x = 3$": two values
         inner = assignments(_MATH_SPAN.sub(_group, found)) or _conditions_only(found)
@@ -484,7 +492,7 @@ def _conditions_only(text: str) -> str | None:
 # What links a quantity to its value: "=", "is", "equals", "ist", "est", "равна", "等于".
 _COPULA = re.compile(
     r"=|≈|\\(?:approx|cong|in)(?![A-Za-z])"
-    r"|\b(?:(?:is|are|was|were)(?:\s+equal\s+to)?|equals?(?:\s+to)?|becomes?"
+    r"|\b(?:(?P<verb>(?:is|are|was|were)(?:\s+equal\s+to)?|equals?(?:\s+to)?)|becomes?"
     r"|gives|yields|leaving|ist|sind|beträgt|est|vaut|sont|es|son|равн[аоыяе]?|составляет)\b"
     r"|等于|(?<![但于还可])是"
 )
@@ -550,8 +558,6 @@ def _valued(line: str) -> str:
 _LEFT_SIDE = re.compile(r"[^\s,;:]+(?:\s*[-+*/]\s*[^\s,;:]+)*\s*$")
 # A name: x, c_1, T_f, P(A), f(2), \theta, E^\circ.
 _NAME = re.compile(r"\\?[A-Za-z]+'?(?:_\{?[\w\\]+\}?)?(?:\^\{?[\w\\]+\}?)?(?:\([^()]*\))?")
-# A line or a function being defined: y = 3x - 1, g(x) = x^2 (the equation is the answer).
-_DEFINED = re.compile(r"y|[A-Za-z]\(\s*[a-z](?:\s*,\s*[a-z])*\s*\)")
 
 
 def _last_side(text: str) -> str:
@@ -566,7 +572,7 @@ def _last_side(text: str) -> str:
         lhs = left.group(0).strip() if left else ""
         if (
             re.search(r"[A-Za-z]", lhs)
-            and (not _NAME.fullmatch(lhs) or _DEFINED.fullmatch(lhs))
+            and (not _NAME.fullmatch(lhs) or DEFINED.fullmatch(lhs))
             and re.search(r"[A-Za-z]|^\s*0\s*$", text[last.end() :])
         ):
             return text[left.start() :]  # type: ignore[union-attr]
@@ -637,11 +643,9 @@ def _asked_statement(line: str, question: str | None) -> str | None:
 def _subject(clause: str) -> str:
     """What a statement is about: the words before its first copula, or all of it; a verb
     ("is", "equals") before a sign ("at x = 2 the slope is 12": the slope, not x)."""
-    copula = _VERB_COPULA.search(clause) or _COPULA.search(clause)
+    copulas = list(_COPULA.finditer(clause))
+    copula = next((c for c in copulas if c.group("verb")), copulas[0] if copulas else None)
     return clause[: copula.start()] if copula else clause
-
-
-_VERB_COPULA = re.compile(r"\b(?:is|are|was|were|equals?)\b")
 
 
 def _head_word(question: str) -> str | None:
@@ -813,7 +817,12 @@ _NUMBER_WORD = re.compile(
 def number_word(text: str) -> str | None:
     """`3` for a final sentence that ends "... is three.", `-3` for "... equals negative three.",
     `3/4` for "... is three quarters." (0 to 99 in English words, over 2 to 10)."""
-    match = _NUMBER_WORD.search(text[-200:])
+    tail = text[-200:]
+    end = tail.rstrip()
+    end = end[:-1].rstrip() if end[-1:] in (".", "!") else end
+    if not end or end[-1].isdecimal() or end[-1] in "$})]":
+        return None  # the sentence ends in math, not in a word: no scan needed
+    match = _NUMBER_WORD.search(tail)
     if match is None:
         return None
     _, negative, said, part = match.groups()
@@ -867,7 +876,6 @@ _REWRITES: tuple[Rewrite, ...] = (
         (r"\\(?:displaystyle|textstyle|!|quad|qquad)\b|\\!", ""),
         (r"\\(?:text|textnormal|textrm|mbox)\s*\{\s*(?:and|or)\s*\}", ", "),
     ),
-    (re.compile(r"\s+"), " "),
 )
 
 
@@ -877,9 +885,7 @@ def clean(answer: str) -> str:
     `\\text{...}` and `\\mathrm{...}` are kept: units and text answers need them, and each answer
     type strips them its own way.
     """
-    s = answer.strip()
-    s = rewrite(s, _REWRITES)
-    s = s.strip()
+    s = " ".join(rewrite(answer.strip(), _REWRITES).split())  # and single spaces
     changed = True
     while changed and s:
         changed = False

@@ -33,7 +33,6 @@ from sciinstruct.grading.extract import (
     Candidate,
     brace_depth,
     clean,
-    committed,
     last_match,
     number_word,
     sanitize,
@@ -315,7 +314,7 @@ def _prepare(item: GradeItem) -> _Prepared:
 
 
 def _second_look(
-    pred_text: str,
+    readings: Readings,
     gold: str,
     kind: str,
     unit: str | None,
@@ -343,7 +342,7 @@ def _second_look(
             return None
         power = numeric.split_unit_scale(unit)[0] if unit else 0
         golds = [f"{gold_q.value * 10.0**power!r}"] + ([f"{gold_q.value!r}"] if power else [])
-    response = committed(pred_text.strip())[-_SECOND_LOOK_CHARS:]  # debris cut by the caller
+    response = readings.math_verify_view().text
     if number_word(response) is not None:
         return None  # "... $x^2 = 9$ is three.": the rules read the words, math-verify cannot
     gold_unit = numeric.split_unit_scale(unit)[1] if unit else gold_q.unit if gold_q else ""
@@ -361,10 +360,6 @@ def _unit_differs(response: str, unit: str) -> bool:
     return bool(after) and parse_unit(normalize_unit(after)) != parse_unit(normalize_unit(unit))
 
 
-# math-verify reads the response's end: a final answer sits there, and the scan stays cheap.
-_SECOND_LOOK_CHARS = 4000
-
-
 def _prepare_step(pred: Any, ref: Reference, finish_reason: str | None) -> Step | _Prepared:
     pred_text = sanitize(pred)
     kind, gold_answer, unit, rtol = ref.answer_type, ref.answer, ref.unit, ref.rtol
@@ -376,13 +371,15 @@ def _prepare_step(pred: Any, ref: Reference, finish_reason: str | None) -> Step 
             "choices": ref.choices,
             "metadata": ref.metadata,
         }
-        return external_check(kind, pred_text, gold_answer, options)
+        return external_check(kind, extract(pred_text), gold_answer, options)
     # what every check below reads (they do not cut it again): the response's own turn
     pred_text = strip_chat_debris(pred_text)
     if kind in ("numeric", "expression"):  # a name such as 2,5-dimethylhexane is left alone
         pred_text = numeric.canonical_numbers(pred_text, _multiplies_out(gold_answer, unit))
-    found = extract(pred_text, ref.question)  # the question tells which stated quantity is asked
-    step = _check(pred_text, ref, found, finish_reason)
+    # the question tells which stated quantity is asked; a choice question's words name its
+    # options instead
+    found = extract(pred_text, ref.question if kind != "choice" else None)
+    step = _check(Readings(pred_text), ref, found, finish_reason)
     return _stamped(step, found.rule if found is not None else None)
 
 
@@ -402,13 +399,12 @@ def _stamped(prepared: Step | _Prepared, rule: str | None) -> Step | _Prepared:
 
 
 def _check(
-    pred_text: str, ref: Reference, found: Candidate | None, finish_reason: str | None
+    readings: Readings, ref: Reference, found: Candidate | None, finish_reason: str | None
 ) -> Step | _Prepared:
-    """The check of `found`, the answer the rules read from the prepared response
-    `pred_text`, against `ref`."""
+    """The check of `found`, the answer the rules ranked first, against `ref`; whatever else
+    a check needs of the response, it asks `readings` for."""
     kind, gold_answer, unit, rtol = ref.answer_type, ref.answer, ref.unit, ref.rtol
     written = ref.tolerance.by_figures
-    readings = Readings(pred_text)  # what the checks may ask of the response
     if finish_reason == "length" and (found is None or found.how not in EXPLICIT):
         why = (
             "cut off by the token limit (finish_reason=length) before stating an answer: "
@@ -419,10 +415,10 @@ def _check(
             Verdict(False, why, shown, kind, found is not None and found.fallback), gold_answer
         )
     if kind == "choice":
-        return choice_check(pred_text, gold_answer, ref.choices)
+        return choice_check(found, readings, gold_answer, ref.choices)
     if found is None:
         verdict = Verdict(False, "no answer found in the prediction", None, kind, certain=False)
-        second = _second_look(pred_text, gold_answer, kind, unit, rtol, None, written)
+        second = _second_look(readings, gold_answer, kind, unit, rtol, None, written)
         return _Prepared(wrong(verdict, gold_answer), _looks(_reread(second)))
     problem = size_problem(found.text)
     if problem:
@@ -433,7 +429,7 @@ def _check(
     if kind == "numeric" and not unit and numeric.clock_seconds(gold_answer) is not None:
         # 14:05 reads as a number with a unit; a time of day is compared as one
         return expression_check(found, readings, gold_answer, rtol, written)
-    second = _second_look(pred_text, gold_answer, kind, unit, rtol, found, written)
+    second = _second_look(readings, gold_answer, kind, unit, rtol, found, written)
     if kind == "numeric":
         return _Prepared(numeric_check(found, ref, readings), _looks(_reread(second)))
     if kind == "text":
@@ -441,7 +437,7 @@ def _check(
     if kind == "smiles":
         return smiles_check(found, gold_answer)
     # a reference that lists several values: the response's final statement read as a list
-    listed = several.plan(found, pred_text, gold_answer, rtol, ref.question)
+    listed = several.plan(found, readings, gold_answer, rtol, ref.question)
     if listed is not None and listed.verdict is not None:
         verdict = Verdict(*listed.verdict, listed.read or found.text, kind, found.fallback)
         return replace(verdict, rule=listed.rule)

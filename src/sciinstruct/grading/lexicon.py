@@ -20,6 +20,10 @@ ZH_AND_OR = "和与及或"
 NOT = {"en": "not", "de": "nicht", "fr": "non", "ru": "не", "zh": "不是"}
 # "part", as it labels the parts of a question ("Part (a)", "Teil b)").
 PART = {"en": "part", "de": "teil", "fr": "partie", "es": "parte"}
+# A part's label: "(a)", "b)", "Part (c):", "Teil ii)" (`label` is its letter or numeral).
+PART_LABEL_PATTERN = (
+    rf"(?:(?:{'|'.join(PART.values())})\s*)?\(?(?P<label>[a-hA-H]|i{{1,3}}|iv|vi?)\)\s*[:.：]?"
+)
 # "answer", as a label ("Answer:", "答案：") opens it.
 ANSWER = {
     "en": "answer",
@@ -91,6 +95,12 @@ DEGREE_SIGN = r"\^\s*\{?\s*\\circ\s*\}?"
 APPROX_SIGN = r"\\(?:approx|cong|simeq|sim|doteq)(?![A-Za-z])|[≈≃≅]"
 # The gap after a sentence's final `.`, `!` or `?` (where a split leaves the mark on the left).
 SENTENCE_BREAK = r"(?<=[.!?])\s+"
+PART_LABEL = re.compile(rf"^\s*{PART_LABEL_PATTERN}\s*", re.IGNORECASE)
+# A line or a function being defined, before its `=`: `y`, `g(x)`, `f(x, y)` (`y = 3x - 1`:
+# the equation is the answer).
+DEFINED = re.compile(r"\s*(?:[A-Za-z]\s*\(\s*[a-z](?:\s*,\s*[a-z])*\s*\)|y)\s*")
+# A LaTeX command and its arguments: `\\frac{1}{2}`, `\\sqrt{2}`, `\\approx`.
+LATEX_COMMAND = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})*")
 # A word of three letters or more (no digit, no underscore): prose, not a variable.
 WORD = re.compile(r"[^\W\d_]{3,}")
 # The end of a math span: `$`, `\]`, `\)`.

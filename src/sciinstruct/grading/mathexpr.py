@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sciinstruct.grading.lexicon import DEGREE_SIGN, MATH_CLOSE
+from sciinstruct.grading.lexicon import DEFINED, DEGREE_SIGN, MATH_CLOSE
 from sciinstruct.grading.numeric import last_side, written_precision_match
 
 # 1.6e-19 in LaTeX reads as 1.6·e − 19; spell it the way LaTeX means it.
@@ -34,7 +34,6 @@ _DEGREES = re.compile(rf"(\d+(?:\.\d+)?)\s*(?:{DEGREE_SIGN}|°)")
 _SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*(.+?)\s*\\\}$")
 # e^{i\pi/4}: Euler's number, the only letter besides the imaginary unit in a polar form
 _EULER = re.compile(r"(?<![A-Za-z\\])e(?=\s*\^)")
-_DEFINED = re.compile(r"^\s*(?:y|[A-Za-z]\s*\(\s*[a-z](?:\s*,\s*[a-z])*\s*\))\s*=(?=[^=]*$)")
 
 
 def to_latex(answer: str) -> str:
@@ -49,7 +48,13 @@ def to_latex(answer: str) -> str:
         s = _IMAGINARY.sub("I", s)
     if _TRIG.search(s):
         s = _DEGREES.sub(lambda m: f"\\frac{{{m.group(1)}\\pi}}{{180}}", s)
-    s = _DEFINED.sub("", s)
+    defined = DEFINED.match(s)  # `y = 3x - 1`, `f(x) = x^2`: the right side, if the only `=`
+    if (
+        defined
+        and s[defined.end() : defined.end() + 1] == "="
+        and "=" not in s[defined.end() + 1 :]
+    ):
+        s = s[defined.end() + 1 :]
     if "$" in s or "\\boxed" in s or s.startswith(("\\(", "\\[")):
         return s
     return f"${s}$"

@@ -19,6 +19,7 @@ from typing import Any
 from sciinstruct.grading.lexicon import (
     APPROX_SIGN,
     DEGREE_SIGN,
+    LATEX_COMMAND,
     SPACING,
     Rewrite,
     rewrite,
@@ -141,15 +142,13 @@ def last_side(text: str, evaluated: bool = False) -> str:
             approx = approx or bool(match.group("approx"))
     if cut < 0 or (sides == 2 and (summed or evaluated) and not approx):
         return text
-    first = _RELATION_START.split(_COMMAND_ARGUMENT.sub(" ", text), 1)[0]
-    if _PROSE_WORD.search(first) or len(_LONG_WORD.findall(first)) > 1:
+    bare = LATEX_COMMAND.sub(" ", text)  # `\\approx` and every other command gone
+    first = bare[: min((i for i in map(bare.find, "=≈≃≅") if i >= 0), default=len(bare))]
+    if _PROSE_WORD.search(first) or sum(len(w) >= 3 for w in _WORD.findall(first)) > 1:
         return text  # "8g is 8 * 100 = 800mg", "She spent 3 x 4 = 12": a sentence, not a chain
     return text[cut:].strip()
 
 
-_RELATION_START = re.compile(rf"{APPROX_SIGN}|=")
-_COMMAND_ARGUMENT = re.compile(r"\\[A-Za-z]+\s*(?:\{[^{}]*\})?")
-_LONG_WORD = re.compile(r"(?<![\\\w])[^\W\d_]{3,}")
 _PROSE_WORD = re.compile(
     r"(?i)(?<![\\\w])(?:is|are|was|so|we|get|gets|gives|the|then|thus|hence|therefore|which"
     r"|equals|of|to|ist|est|es|это)(?!\w)"
@@ -226,11 +225,15 @@ _UNIT_REWRITES: tuple[Rewrite, ...] = (
         (r"\bAU\b", "au"),  # pint's AU is the absorbance unit; answers mean the distance
     ),
     str.maketrans({"¢": " cent"}),  # after `µ\s*`, which would eat its space
-    (re.compile(r"[^\W\d_]+"), lambda m: _UNIT_WORDS.get(m.group(0), m.group(0))),
-    (re.compile(r"\\(?:cdot|times)|·|⋅|×"), "*"),
+    substitutions(
+        (r"[^\W\d_]+", lambda m: _UNIT_WORDS.get(m.group(0), m.group(0))),
+        (r"\\(?:cdot|times)|·|⋅|×", "*"),
+    ),
     (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"(\1)/(\2)"),  # \frac{m}{s}
-    (SPACING, " "),
-    (re.compile(r"\^\s*\{\s*([-+−]?\s*[\d.]+)\s*\}"), r"^\1"),
+    substitutions(
+        (SPACING.pattern, " "),
+        (r"\^\s*\{\s*[-+−]?\s*[\d.]+\s*\}", lambda m: "^" + m.group(0)[1:].strip()[1:-1].strip()),
+    ),
     str.maketrans({"{": " ", "}": " ", "−": "-"}),
     substitutions((r"\s*\^\s*", "^"), (r"\s+", " ")),
 )
@@ -417,28 +420,24 @@ def split_unit_scale(unit: str) -> tuple[int, str]:
     return int(match.group("e").replace("−", "-")), match.group("rest").strip()
 
 
+# A time of day: 14:05, 14:05:00, 2:05 PM, 2:05 p.m. (the whole text, or in running text).
 _CLOCK = re.compile(
-    r"^(?P<h>\d{1,2})\s*:\s*(?P<m>\d{2})(?:\s*:\s*(?P<s>\d{2}))?"
-    r"\s*(?:(?P<ampm>[AaPp])\.?\s*[Mm]\.?)?$"
-)
-
-
-_CLOCK_IN_TEXT = re.compile(
-    r"(?<![\d:])\d{1,2}\s*:\s*\d{2}(?:\s*:\s*\d{2})?(?:\s*[AaPp]\.?\s*[Mm]\b\.?)?"
+    r"(?<![\d:])(?P<h>\d{1,2})\s*:\s*(?P<m>\d{2})(?:\s*:\s*(?P<s>\d{2}))?"
+    r"(?:\s*(?P<ampm>[AaPp])\.?\s*[Mm]\b\.?)?"
 )
 
 
 def last_clock(text: str) -> str | None:
     """The last time of day written in running text ("The meeting ends at 2:05 PM.")."""
     found = None
-    for found in _CLOCK_IN_TEXT.finditer(text):  # noqa: B007 - the last one
+    for found in _CLOCK.finditer(text):  # noqa: B007 - the last one
         pass
     return found.group(0) if found else None
 
 
 def clock_seconds(text: str) -> int | None:
     """Seconds after midnight for a time of day: `14:05`, `14:05:00`, `2:05 PM`, else None."""
-    match = _CLOCK.match(unwrap_text(text, " ").replace("\\", " ").strip())
+    match = _CLOCK.fullmatch(unwrap_text(text, " ").replace("\\", " ").strip())
     if match is None:
         return None
     hours, minutes = int(match.group("h")), int(match.group("m"))
@@ -555,16 +554,19 @@ def writes_decimal_comma(text: str) -> bool:
     often German, Spanish, French, Italian, Portuguese function words than English ones, or
     it is in Cyrillic)."""
     sample = text[-_LANGUAGE_SAMPLE_CHARS:]
-    if any("\u0400" <= c <= "\u04ff" for c in sample):  # Cyrillic
+    # Cyrillic (`max` first: most text has no character that far up)
+    if sample and max(sample) >= "\u0400" and any("\u0400" <= c <= "\u04ff" for c in sample):
         return True
     # "Jeder Gast zahlt 1.250 €.": a short sentence has few function words, so a currency
     # written after its amount and accented words count too
+    lowered = sample.lower()
+    words = _WORD.findall(lowered)
+    point = sum(map(_DECIMAL_POINT_WORDS.__contains__, words))
     comma = len(_AMOUNT_THEN_CURRENCY.findall(sample))
-    point = 0
-    for word in _WORD.findall(sample.lower()):
-        comma += word in _DECIMAL_COMMA_WORDS or not _ACCENTED.isdisjoint(word)
-        point += word in _DECIMAL_POINT_WORDS
-    return comma > point
+    if _ACCENTED.isdisjoint(lowered):  # no accented word: only the function words count
+        return comma + sum(map(_DECIMAL_COMMA_WORDS.__contains__, words)) > point
+    accented = _ACCENTED.isdisjoint
+    return comma + sum(w in _DECIMAL_COMMA_WORDS or not accented(w) for w in words) > point
 
 
 # "1.250 €", "1.250 euros", "3,50 EUR": English writes the currency first (€1,250).
@@ -576,28 +578,26 @@ _ACCENTED = frozenset("äöüßñáéíóúàèìòùâêîôûçãõ")
 # (written after the first digit, so that the regex engine can skip ahead to a digit)
 _FIRST_DIGIT = r"[1-9](?<![\d.,'’][1-9])"
 _AFTER = r"(?![\d'’]|[.,]\d)"
-# 1.234.567 and 4.000,00 in any language; 1.250 and 2 500,75 only in a decimal-comma one.
-_POINT_GROUPS = re.compile(
-    rf"{_FIRST_DIGIT}\d{{0,2}}(?:(?:\.\d{{3}}){{2,}}(?:,\d+)?|(?:\.\d{{3}})+,\d+){_AFTER}"
+# Thousands grouped by points (1.234.567, 4.000,00), spaces (2 500,75) or, as the Swiss write
+# them, apostrophes (1'234'567); `_ungrouped` decides by the language which ones it reads.
+_GROUPED = re.compile(
+    rf"{_FIRST_DIGIT}\d{{0,2}}(?:(?P<point>(?:\.\d{{3}})+(?:,\d+)?)"
+    rf"|(?P<space>(?:[ \u00a0\u202f]\d{{3}})+(?:,\d+)?)|(?P<apostrophe>(?:['’]\d{{3}})+)){_AFTER}"
 )
-_POINT_GROUP = re.compile(rf"{_FIRST_DIGIT}\d{{0,2}}(?:\.\d{{3}})+(?:,\d+)?{_AFTER}")
-_SPACE_GROUPS = re.compile(rf"{_FIRST_DIGIT}\d{{0,2}}(?:[ \u00a0\u202f]\d{{3}})+(?:,\d+)?{_AFTER}")
-# 1'234'567: Swiss grouping.
-_APOSTROPHE_GROUPS = re.compile(rf"{_FIRST_DIGIT}\d{{0,2}}(?:['’]\d{{3}})+{_AFTER}")
 # 0,125 and 2,5 in a decimal-comma language, 3,15 and 2,5 in any (a comma before one, two or
-# four and more digits groups no thousands); not a list (1,2,3) or a pair in brackets ((1,5)).
+# four and more digits groups no thousands: `_decimal_comma`); not a list (1,2,3) or a pair in
+# brackets ((1,5)).
 _COMMA_DECIMAL = re.compile(r"(\d(?<![\d.,(\[{]\d)\d*),(\d+)(?![\d'’]|,\d|\s*[)\]}])")
-_COMMA_DECIMAL_ANY = re.compile(
-    r"(\d(?<![\d.,(\[{]\d)\d*),(\d{1,2}|\d{4,})(?![\d'’]|,\s*\d|\s*[)\]}])"
+# Numbers as LaTeX and plain text spell them, respelt in one pass (`_respelt`): LaTeX's {,}
+# (0{,}95 is a decimal comma; 588{,}313 groups thousands outside a comma language), an exponent
+# in a font (6.022\mathrm{e}23, 1.6\text{E-}19), a bare decimal (.59 is 0.59, but not after a
+# word, a digit or a closing bracket: "eq.5", "3.5").
+_SPELLINGS = re.compile(
+    r"(?<=\d)\{,\}(?=(?P<decimals>\d+))"
+    r"|(?<=\d)\s*\\(?:mathrm|text|rm|mathit)\s*\{\s*[eE]\s*(?P<sign>[-+−]?)\s*\}\s*\{?\s*"
+    r"(?P<exponent>[-+−]?\d+)\}?"
+    r"|(?P<bare>\.(?<![\w.,)\]}\\]\.)(?=\d))"
 )
-# LaTeX's {,}: 0{,}95 is a decimal comma; 588{,}313 groups thousands outside a comma language.
-_BRACED_COMMA = re.compile(r"(?<=\d)\{,\}(?=(\d+))")
-# 6.022\mathrm{e}23, 1.6\text{E-}19
-_LATEX_E = re.compile(
-    r"(?<=\d)\s*\\(?:mathrm|text|rm|mathit)\s*\{\s*([eE])\s*([-+−]?)\s*\}\s*\{?\s*([-+−]?\d+)\}?"
-)
-# .59 is 0.59 (not after a word, a digit or a closing bracket: "eq.5", "3.5")
-_BARE_DECIMAL = re.compile(r"\.(?<![\w.,)\]}\\]\.)(?=\d)")
 # 7\frac{1}{2} (hours): a mixed number, when nothing multiplies on after it.
 _MIXED_FRAC = re.compile(
     r"(?<![\d.^_{])(\d+)\s*\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}"
@@ -635,20 +635,10 @@ def canonical_numbers(text: str, scales: bool = True) -> str:
     with `scales`, `3.5 million` as `3500000`."""
     comma = writes_decimal_comma(text)
     s = text
-    if "'" in s or "’" in s:
-        s = _APOSTROPHE_GROUPS.sub(lambda m: re.sub(r"['’]", "", m.group(0)), s)
-    s = _POINT_GROUPS.sub(_european, s)
-    if comma:
-        s = _POINT_GROUP.sub(_european, s)
-        s = _SPACE_GROUPS.sub(lambda m: re.sub(r"\s", "", m.group(0)).replace(",", "."), s)
-        s = _COMMA_DECIMAL.sub(r"\1.\2", s)
-    elif "," in s:
-        s = _COMMA_DECIMAL_ANY.sub(r"\1.\2", s)
-    if "{,}" in s:
-        s = _BRACED_COMMA.sub(lambda m: "" if not comma and len(m.group(1)) == 3 else ".", s)
-    if "{e" in s or "{E" in s:
-        s = _LATEX_E.sub(lambda m: f"e{m.group(2) or ''}{m.group(3)}".replace("−", "-"), s)
-    s = _BARE_DECIMAL.sub("0.", s)
+    s = _GROUPED.sub(lambda m: _ungrouped(m, comma), s)
+    if comma or "," in s:
+        s = _COMMA_DECIMAL.sub(lambda m: _decimal_comma(m, comma), s)
+    s = _SPELLINGS.sub(lambda m: _respelt(m, comma), s)
     s = _SUPERSCRIPTS.sub(_superscript, s)
     if not _VULGAR_OR_SLASH.isdisjoint(s):
         s = _UNICODE_FRACTION.sub(_unicode_fraction, _VULGAR.sub(_vulgar, s))
@@ -729,8 +719,36 @@ def siunitx_unit(unit: str) -> str:
     return " ".join(out)
 
 
-def _european(match: re.Match[str]) -> str:
-    return match.group(0).replace(".", "").replace(",", ".")
+def _respelt(match: re.Match[str], comma: bool) -> str:
+    if match.group("bare"):
+        return "0."
+    if match.group("exponent") is not None:
+        return f"e{match.group('sign')}{match.group('exponent')}".replace("−", "-")
+    return "" if not comma and len(match.group("decimals")) == 3 else "."
+
+
+def _ungrouped(match: re.Match[str], comma: bool) -> str:
+    """A number grouped in thousands, written without them: 1'234'567 in any language, and
+    1.234.567 or 4.000,00 (two groups, or a decimal comma after them); 1.250 and 2 500,75 only
+    in a decimal-comma language (in English 1.250 is a decimal)."""
+    number, point = match.group(0), match.group("point")
+    if match.group("apostrophe"):
+        return number.replace("'", "").replace("’", "")
+    if point and (comma or point.count(".") >= 2 or "," in point):
+        return number.replace(".", "").replace(",", ".")
+    if match.group("space") and comma:
+        return "".join(number.split()).replace(",", ".")
+    return number
+
+
+def _decimal_comma(match: re.Match[str], comma: bool) -> str:
+    """`2,5` as `2.5`; outside a decimal-comma language not before three digits (1,250 groups
+    thousands) nor in a list (`1,5, 2`)."""
+    if not comma:
+        rest = match.string[match.end() :]
+        if len(match.group(2)) == 3 or (rest[:1] == "," and rest[1:].lstrip()[:1].isdecimal()):
+            return match.group(0)
+    return f"{match.group(1)}.{match.group(2)}"
 
 
 def _mixed(match: re.Match[str]) -> str:

@@ -20,7 +20,7 @@ from functools import cached_property
 
 from sciinstruct.grading import extract as ex
 from sciinstruct.grading.extract import Candidate
-from sciinstruct.grading.lexicon import ANSWER, ANSWER_IS_PHRASES
+from sciinstruct.grading.lexicon import ANSWER, ANSWER_IS_PHRASES, BRACKETS
 
 __all__ = [
     "RULES",
@@ -70,6 +70,9 @@ class Rule:
     pattern: re.Pattern[str] | None = field(default=None, repr=False)
     examples: tuple[Example, ...] = ()
     why: str = ""
+    # Words (lower case) its pattern cannot match without: a text with none is not scanned, a
+    # substring test being far cheaper than a multilingual pattern tried at every position.
+    keywords: tuple[str, ...] = ()
 
 
 def _boxed(response: Response, rules: tuple[Rule, ...]) -> Candidate | None:
@@ -120,6 +123,9 @@ def _last_number(response: Response, rules: tuple[Rule, ...]) -> Candidate | Non
 
 
 _LANGUAGES = tuple(ANSWER_IS_PHRASES)
+# Every language's "the answer is" holds its word for "answer" (Chinese may name the option
+# instead, "正确选项是"; Japanese the right one, "正解は").
+_ANSWER_WORDS = (*ANSWER.values(), "选项", "正解")
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -165,6 +171,7 @@ RULES: tuple[Rule, ...] = (
         _stated,
         languages=_LANGUAGES,
         pattern=ex.ANSWER_IS,
+        keywords=_ANSWER_WORDS,
         why="'the answer is' in any language of the lexicon; the last statement wins",
         examples=(
             Example("The answer is 6. Wait, no. So the answer is 12.", "12"),
@@ -187,6 +194,7 @@ RULES: tuple[Rule, ...] = (
         _stated,
         languages=tuple(ANSWER),
         pattern=ex.ANSWER_LABEL,
+        keywords=(*ANSWER.values(), "conclusion", "结论"),
         why="'Answer:', 'Final Answer:', '答案：', '结论：' opening a line or a sentence",
         examples=(
             Example("We add them.\nFinal Answer: 15", "15"),
@@ -200,6 +208,7 @@ RULES: tuple[Rule, ...] = (
         "answer_label",
         _stated,
         pattern=ex.GSM8K_MARKER,
+        keywords=("####",),
         why="GSM8K's '#### 42' closing line",
         examples=(
             Example("She has 3 + 4 = 7 apples.\n#### 7", "7"),
@@ -213,6 +222,7 @@ RULES: tuple[Rule, ...] = (
         _stated,
         languages=("zh", "en"),
         pattern=ex.BRACKETED_LABEL,
+        keywords=(BRACKETS[0],),
         why="a bracketed label as Chinese exam keys write it, '【答案】', before '<eoa>'",
         examples=(
             Example("【解析】由题意得 x=3，所以 y=6。\n【答案】6 <eoa>", "6"),
@@ -226,6 +236,7 @@ RULES: tuple[Rule, ...] = (
         _stated,
         languages=tuple(ANSWER),
         pattern=ex.ANSWER_HEADING,
+        keywords=tuple(ANSWER.values()),
         why="a '# Answer' heading, the answer on the lines under it",
         examples=(Example("Work: 2*3.\n\n# Answer\n\n6", "6"),),
     ),

@@ -18,45 +18,47 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sciinstruct.grading import numeric
 from sciinstruct.grading.answer_types import has_prose
 from sciinstruct.grading.extract import (
     EXPLICIT,
     Candidate,
-    box_lines,
     find_boxed,
-    last_match,
 )
-from sciinstruct.grading.lexicon import AND, MATH_DELIMITERS, OR, PART, ZH_AND_OR, alternation
-from sciinstruct.grading.rules import stated_line
+from sciinstruct.grading.lexicon import (
+    AND,
+    MATH_DELIMITERS,
+    OR,
+    PART_LABEL,
+    PART_LABEL_PATTERN,
+    ZH_AND_OR,
+    alternation,
+)
 from sciinstruct.grading.text import unwrap_text
 
-# The end of a response holds its final statement; a list answer never needs more.
-_STATEMENT_CHARS = 400
+if TYPE_CHECKING:
+    from sciinstruct.grading.readings import Readings
+
 _MAX_ITEMS = 12
 # "and" / "or" in every language of the lexicon ("Ответ: 2 и 7").
 _JOINERS = alternation(AND, OR)
 # Separators between the values of a list, at bracket depth 0: punctuation (also CJK), "and" /
 # "or" in en, de, fr, es, zh, `\quad`, a sentence break, and the gap before a part label
 # ("12 (b) 18").
-_PART_WORD = rf"(?:(?:{alternation(PART)})\s*)?"
-_PART = rf"{_PART_WORD}\(?(?:[a-hA-H]|i{{1,3}}|iv|vi?)\)\s*[:.：]?"
 _SEPARATOR = re.compile(
     rf"\s*(?:[,;，；、]|。|\.(?=\s|$)|\\q?quad\b|\s(?:{_JOINERS}|i\.e\.)\s"
     rf"|[{ZH_AND_OR}])\s*(?:(?:and|or|und|et)\s+)?"
-    rf"|(?<!\b[Pp]art)(?<!\b[Tt]eil)\s+(?={_PART}\s)",
+    rf"|(?<!\b[Pp]art)(?<!\b[Tt]eil)\s+(?={PART_LABEL_PATTERN}\s)",
     re.IGNORECASE,
 )
-_FIRST_PART = re.compile(rf"^{_PART_WORD}\(?[aAi]\)", re.IGNORECASE)
-_PART_LABEL = re.compile(rf"^\s*{_PART}\s*", re.IGNORECASE)
 # `x =`, `x_1 =`, `E_{2} \approx`, `W(x) =`, `\delta =`: the name a value is given.
 _NAME = re.compile(
     r"(?:^|(?<=[\s(]))(\\?[A-Za-z]+(?:_\{?\w+\}?)?(?:\s*\(\s*[a-z]\s*\))?)\s*(?:=|≈|\\approx)\s*$"
 )
-_EQUALS = re.compile(r"=|≈|\\approx|:|：|解得|得")
-_COPULA = re.compile(r"\s(?:is|are)\s")
+# What gives a list item its value: `=`, `:`, "解得", else a verb ("... are -1").
+_VALUE_CUT = re.compile(r"(?P<equals>=|≈|\\approx|:|：|解得|得)|\s(?:is|are)\s")
 _MATH_START = re.compile(
     r"[-+−]?\.?\d|[(\[]|[-+−]?\\(?!text|mathrm|quad)|(?<![A-Za-z\\'’])[-+−]?[a-z](?=[\s^_=+\-*/(]|$)"
 )
@@ -81,9 +83,19 @@ _REMARK_AFTER = re.compile(r"(?i)\)\s+(?:so|which|whose|where|with|giving|hence|
 _NAME_TUPLE = re.compile(
     r"\(\s*((?:(?:[A-Za-z]|\\[a-z]+)(?:_\{?\w+\}?)?\s*,\s*)+(?:[A-Za-z]|\\[a-z]+)(?:_\{?\w+\}?)?)\s*\)"
 )
-# "The optimal point is (x, y) = ...": the names end what comes before the values.
-_NAME_TUPLE_END = re.compile(_NAME_TUPLE.pattern + r"\s*$")
 _SET_PREFIX = re.compile(r"^\s*[A-Za-z]\s*\\in\s*")
+
+
+def _opens_first_part(line: str) -> bool:
+    """A line that opens part (a) or (i): "(a) Using v = d/t:"."""
+    label = PART_LABEL.match(line)
+    return label is not None and label.group("label").lower() in ("a", "i")
+
+
+def _ends_in_name_tuple(text: str) -> bool:
+    """ "The optimal point is (x, y) =": the names end what comes before the values."""
+    end = len(text.rstrip())
+    return any(m.end() == end for m in _NAME_TUPLE.finditer(text))
 
 
 def _math_tail(text: str) -> str:
@@ -148,19 +160,22 @@ def _listed(body: str) -> str:
 
 def plan(
     found: Candidate,
-    pred_text: str,
+    readings: Readings,
     gold: str,
     rtol: float,
     question: str | None,
 ) -> Plan | None:
     """The list check of `found` against a reference that lists several values, or None when
-    the reference is one value or the response's statement does not hold as many."""
+    the reference is one value or the response's statement does not hold as many; what else
+    it reads of the response, it asks `readings` for (the final lines, the whole answer line,
+    the boxes, the part-labelled lines)."""
     golds = reference_items(gold) or _named_by_question(gold, question)
     if golds is None:
-        return _endpoints(found, pred_text, gold)
-    before = _before_box(pred_text) if found.how == "boxed" else ""
+        return _endpoints(found, readings, gold)
+    box_context = readings.before_last_box() if found.how == "boxed" else None
+    before = box_context.text if box_context is not None else ""
     read = None
-    for statement in _statements(found, pred_text):
+    for statement in _statements(found, readings):
         read = _response_items(statement, len(golds))
         if read is not None:
             break
@@ -168,10 +183,10 @@ def plan(
         read = _one_group(f"(_) = {statement}", len(golds))
     rule = "list_reading"
     if read is None and found.how == "boxed":  # "(a) \\boxed{2}\n(b) \\boxed{5}": a box a part
-        read = _boxed_parts(pred_text, len(golds))
+        read = _boxed_parts(readings.boxes(), len(golds))
         rule = "boxed_parts" if read is not None else rule
     if read is None and found.how not in EXPLICIT:
-        read = _parts_reading(pred_text, len(golds))
+        read = _parts_reading(readings.lines().value, len(golds))
         rule = "parts_reading" if read is not None else rule
     shaped = _INTERVAL.search(statement) or _ends_in_membership(before)
     if read is None and shaped and not _INTERVAL.search(gold):
@@ -196,14 +211,14 @@ def plan(
     return Plan(task=task, read=read_text, rule=rule)
 
 
-def _endpoints(found: Candidate, pred_text: str, gold: str) -> Plan | None:
+def _endpoints(found: Candidate, readings: Readings, gold: str) -> Plan | None:
     """Against an interval-looking reference `(-2, 5)` (two ascending numbers), a response
     that lists the two values without brackets ("-2, 5") states endpoints: wrong (rule 9)."""
     inner = _outer(gold.strip(), "(", ")")
     ends = _numbers(_split(inner) or []) if inner is not None else None
     if not ends or len(ends) != 2 or ends[0].value >= ends[1].value:
         return None
-    statement = _statement(found, pred_text)
+    statement = _statement(found, readings)
     if _INTERVAL.search(statement):  # `x > -2, x < 6` is the interval
         return None
     read = _response_items(statement, 2)
@@ -279,12 +294,6 @@ def _bare(name: str) -> str:
     return re.sub(r"[\s{}]", "", name)
 
 
-def _before_box(pred_text: str) -> str:
-    """The few characters a response writes just before its last box."""
-    start = pred_text.rfind("\\boxed")
-    return pred_text[max(0, start - 40) : start] if start >= 0 else ""
-
-
 def _named_by_question(gold: str, question: str | None) -> list[Item] | None:
     """The items of a tuple reference (`(2, -3)`) named by the one tuple of names the question
     asks for ("Find the ordered pair (a, b)."), so that `b = -3, a = 2` reads in its order."""
@@ -305,45 +314,42 @@ def _named_by_question(gold: str, question: str | None) -> list[Item] | None:
     return [Item(i[0], n) for i, n in zip(items, names, strict=True)]  # type: ignore[index]
 
 
-def _statements(found: Candidate, pred_text: str) -> list[str]:
+def _statements(found: Candidate, readings: Readings) -> list[str]:
     """Where a list answer is read from, first to try first: an answer line's whole rest when
     its value was cut at a separator ("Ответ: 2; 7." states two values), then `_statement`."""
-    statement = _statement(found, pred_text)
-    line = stated_line(pred_text) if found.how in ("answer_is", "answer_label") else None
+    statement = _statement(found, readings)
+    stated = readings.answer_line() if found.how in ("answer_is", "answer_label") else None
+    line = stated.text if stated is not None else None
     at = line.find(found.text) if line and find_boxed(line) is None else -1
     return [line[at:], statement] if line and at >= 0 and line[at:] != statement else [statement]
 
 
-def _boxed_parts(pred_text: str, k: int) -> tuple[list[Item], bool] | None:
-    """The k last boxes of a response when each opens a part-labelled line, in order."""
-    boxes = box_lines(pred_text)[-k:]
-    if len(boxes) < k or not all(_PART_LABEL.match(line) for line, _ in boxes):
+def _boxed_parts(boxes: tuple[Candidate, ...], k: int) -> tuple[list[Item], bool] | None:
+    """The k last boxes of a response (each with its line up to the box as its `value`) when
+    each opens a part-labelled line, in order."""
+    boxes = boxes[-k:]
+    if len(boxes) < k or not all(PART_LABEL.match(box.value) for box in boxes):
         return None
-    return _response_items(" ; ".join(contents for _, contents in boxes), k)
+    return _response_items(" ; ".join(box.text for box in boxes), k)
 
 
-def _parts_reading(pred_text: str, k: int) -> tuple[list[Item], bool] | None:
+def _parts_reading(lines: tuple[str, ...], k: int) -> tuple[list[Item], bool] | None:
     """The k parts of a response that answers them with their work, from its last line that
     opens part (a) on ("(a) Using v = d/t:\nv = 12 m/s\n(b) ..."): each part's last value."""
-    lines = [_tidy(ln) for ln in pred_text.splitlines() if ln.strip()]  # debris cut already
-    starts = [i for i, line in enumerate(lines) if _FIRST_PART.match(line)]
+    lines = [_tidy(ln) for ln in lines]
+    starts = [i for i, line in enumerate(lines) if _opens_first_part(line)]
     pieces = _split(" ; ".join(lines[starts[-1] :])) if starts else None
     items = _by_parts(pieces, k) if pieces else None
     return (items, True) if items else None
 
 
-def _statement(found: Candidate, pred_text: str) -> str:
+def _statement(found: Candidate, readings: Readings) -> str:
     """The text a list answer is read from: the model's own box or answer line, else the
     final line of the response (with the part-labelled lines just before it)."""
     if found.how in EXPLICIT:
         return found.text
-    lines = [ln.strip() for ln in pred_text.strip().splitlines() if ln.strip()]
-    if not lines:
-        return found.text
-    tail = [lines.pop()]
-    while lines and _PART_LABEL.match(tail[0]) and _PART_LABEL.match(lines[-1]):
-        tail.insert(0, lines.pop())
-    return " ; ".join(tail)[-_STATEMENT_CHARS:]
+    final = readings.final_lines()
+    return final.text if final is not None else found.text
 
 
 def _response_items(statement: str, k: int) -> tuple[list[Item], bool] | None:
@@ -360,7 +366,7 @@ def _trailing_run(text: str, k: int) -> tuple[list[Item], bool] | None:
     pieces = _split(text)
     if pieces is None:
         return None
-    ordered = any(_PART_LABEL.match(p) for p in pieces)
+    ordered = any(PART_LABEL.match(p) for p in pieces)
     parts = _by_parts(pieces, k) if ordered else None
     if parts is not None:
         return parts, True
@@ -386,7 +392,7 @@ def _trailing_run(text: str, k: int) -> tuple[list[Item], bool] | None:
 def _by_parts(pieces: list[str], k: int) -> list[Item] | None:
     """One value per part when the statement has k part labels: each part's last value, read
     as that part's own final statement ("(a) The speed is 12 m/s. (b) ..."), remarks aside."""
-    starts = [i for i, piece in enumerate(pieces) if _PART_LABEL.match(piece)]
+    starts = [i for i, piece in enumerate(pieces) if PART_LABEL.match(piece)]
     if len(starts) != k:
         return None
     items = []
@@ -419,7 +425,7 @@ def _one_group(piece: str, k: int) -> tuple[list[Item], bool] | None:
     if any(i is None or i[2] for i in items):
         return None
     # `(R, \delta) = (a, b)` names its values in order; a bare `(a, b)` may be an interval
-    ordered = bool(_outer(head.strip(), "(", ")") or _NAME_TUPLE_END.search(head))
+    ordered = bool(_outer(head.strip(), "(", ")") or _ends_in_name_tuple(head))
     if value.strip().startswith("(") and not ordered and k == 2:
         return None
     return [Item(i[0], i[1]) for i in items], ordered  # type: ignore[index]
@@ -469,7 +475,7 @@ def _split(text: str) -> list[str] | None:
             depth += 1
         elif ch in ")]}":
             depth -= 1
-            if depth < 0 and not _PART_LABEL.match(text[max(start, i - 6) : i + 1]):
+            if depth < 0 and not PART_LABEL.match(text[max(start, i - 6) : i + 1]):
                 return None
             depth = max(depth, 0)
         elif depth == 0:
@@ -485,15 +491,13 @@ def _split(text: str) -> list[str] | None:
 
 def _item(piece: str) -> tuple[str, str, bool] | None:
     """(value, name, opened by words) of one piece of a list, or None when it holds none."""
-    s = _PART_LABEL.sub("", piece, count=1).strip()
+    s = PART_LABEL.sub("", piece, count=1).strip()
     lead = ""
-    cut = last_match(_EQUALS, s)  # the last `=` or `:` holds the value
+    cuts = list(_VALUE_CUT.finditer(s))
+    cut = next((c for c in reversed(cuts) if c.group("equals")), None)  # the last `=` or `:`
     name = ""
-    if cut is None:  # "The generators of (ℤ, +) are -1": the value follows the verb
-        cut = last_match(_COPULA, s)
-        if cut is not None:
-            lead, s = s[: cut.start()], s[cut.end() :].strip()
-            cut = None
+    if cut is None and cuts:  # "The generators of (ℤ, +) are -1": the value follows the verb
+        lead, s = s[: cuts[-1].start()], s[cuts[-1].end() :].strip()
     if cut is not None:
         head = s[: cut.start()]
         named = _NAME.search(head + "=")
