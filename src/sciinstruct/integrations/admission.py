@@ -11,10 +11,11 @@ cheap items; an expensive one its whole hard limit (the rare items that run to t
 cannot be averaged: they would be predicted short, and late). A request is admitted only if,
 with the work already admitted ahead of it, its last unit would end within `slack` seconds of
 when it ends on an idle server; otherwise 429 with a `Retry-After` of the excess. Its
-**budget** is that idle-server time plus `slack`: its hard limit + 1 s for a batch with at most
-`lanes` expensive items, a limit per round of lanes beyond that. At its turn a unit that could
-no longer end within its request's budget (the estimate was wrong: an item the scan called
-cheap ran long) is answered overloaded instead of graded late. Touched on the event loop only.
+**budget** is its hard limit, or that idle-server time if longer, plus `slack`: the limit + 1 s
+for a batch with at most `lanes` expensive items, a limit per round of lanes beyond that. At
+its turn a unit that could no longer end within its request's budget (the estimate was wrong:
+an item the scan called cheap ran long) is answered overloaded instead of graded late.
+Touched on the event loop only.
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ class Admission:
                 f"more than the {self.slack:g} s a request may wait; retry later",
                 {"Retry-After": self._retry_after(delay - self.slack)},
             )
-        budget = alone + self.slack
+        # never less than its limit + slack: a unit late against the estimate, not the limit,
+        # is still answered in time (the estimate sheds load; the budget is the promise)
+        budget = max(alone, max(c.limit for c in costs)) + self.slack
         for unit in units:
             unit.deadline = now + budget
         self.admitted += n

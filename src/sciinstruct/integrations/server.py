@@ -35,6 +35,7 @@ import hmac
 import json
 import math
 import os
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -133,15 +134,19 @@ class GradingService:
                     return
                 tasks = [_task(items[i], selection) for i in unit.indexes]
                 outcomes = await anyio.to_thread.run_sync(self.pool.run, tasks, unit.limit, 1)
+                wall = time.monotonic() - (unit.started or 0.0)
             for i, outcome in zip(unit.indexes, outcomes, strict=True):
-                row = (
+                rows[i] = (
                     {**outcome.value, "timed_out": False}
                     if outcome.error is None
                     else _failed(outcome.error, unit.limit, selection)
                 )
-                rows[i] = row
-                if row["elapsed_s"] is not None:
-                    self.admission.record(row["elapsed_s"], unit.expensive)
+            # each item is charged its time in the worker and a share of the unit's overhead
+            # (the pipe, the thread hops): what its worker was held for, which admission plans
+            seconds = [rows[i]["elapsed_s"] or 0.0 for i in unit.indexes]  # type: ignore[index]
+            overhead = max(0.0, wall - sum(seconds)) / len(seconds)
+            for spent in seconds:
+                self.admission.record(spent + overhead, unit.expensive)
 
         try:
             async with anyio.create_task_group() as group:
