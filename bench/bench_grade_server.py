@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import math
 import os
 import platform
@@ -199,6 +200,7 @@ async def load(url: str, items: list[dict], clients: int, batch: int, lanes: int
     hostile_worker: list[float] = []
     stats = {"errors": 0, "retries_429": 0, "timed_out": 0, "overloaded": 0, "late": 0}
     worst_over = -math.inf  # the largest latency less its budget
+    error_kinds: collections.Counter[str] = collections.Counter()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
     async def client(http: httpx.AsyncClient) -> None:
@@ -210,8 +212,9 @@ async def load(url: str, items: list[dict], clients: int, batch: int, lanes: int
                 start = time.perf_counter()
                 try:
                     reply = await http.post(url + "/grade", json=body)
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
                     stats["errors"] += 1
+                    error_kinds[type(exc).__name__] += 1
                     break
                 if reply.status_code == 429:
                     stats["retries_429"] += 1
@@ -219,6 +222,7 @@ async def load(url: str, items: list[dict], clients: int, batch: int, lanes: int
                     continue
                 if reply.status_code != 200 or len(reply.json()["verdicts"]) != len(b):
                     stats["errors"] += 1
+                    error_kinds[f"HTTP {reply.status_code}"] += 1
                 break
             elapsed = time.perf_counter() - start
             latencies.append(elapsed)
@@ -251,6 +255,7 @@ async def load(url: str, items: list[dict], clients: int, batch: int, lanes: int
         "hostile_worker_max": max(hostile_worker, default=0.0),
         "hostile_request_max": max(hostile_latency, default=0.0),
         "worst_over_budget": worst_over,
+        "error_kinds": dict(error_kinds),
         "expensive": sum(item_rule(it["response"], it["reference"]) is not None for it in items),
         **stats,
     }
@@ -283,9 +288,14 @@ def main() -> None:
         for clients in (int(c) for c in args.clients.split(",")):
             # fresh items per phase (another seed) so no worker cache answers a repeat
             phase = make_items(args.items, seed=clients)
-            missed = httpx.get(url + "/health").json()["slow_cheap"]
+            before = httpx.get(url + "/health").json()
             rows.append(asyncio.run(load(url, phase, clients, args.batch, lanes)))
-            rows[-1]["scan_missed"] = httpx.get(url + "/health").json()["slow_cheap"] - missed
+            after = httpx.get(url + "/health").json()
+            # (.get: the same figures from a server before the cost classes, which has none)
+            rows[-1]["scan_missed"] = after.get("slow_cheap", 0) - before.get("slow_cheap", 0)
+            # as the server saw them: from admission to the last unit's end
+            rows[-1]["server_late"] = after.get("late", 0) - before.get("late", 0)
+            rows[-1]["server_worst_over"] = after.get("worst_over_budget_s") or math.nan
             print(rows[-1], flush=True)
     finally:
         proc.terminate()
@@ -296,17 +306,22 @@ def main() -> None:
     print(f"in-process `grade`: {base:.1f} grades/s; server: {args.workers} workers, batches "
           f"of {args.batch}, item limit {limit:g} s\n")  # fmt: skip
     print(f"| clients | grades/s | vs in-process | admitted p50 s | p99 s | max s (limit + 1 = "
-          f"{limit + 1:g}) | past budget (worst by s) | whole request p50 s | errors | "
+          f"{limit + 1:g}) | past budget (worst by s) | server-side past budget (worst so far) "
+          "| whole request p50 s | errors | "
           "429 retries | timed out | overloaded | expensive items (scan) | scan misses | "
           "hostile worst in worker s | hostile worst request s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['clients']} | {r['grades_s']:.1f} | {r['grades_s'] / base:.2f} | "
               f"{r['p50']:.3f} | {r['p99']:.3f} | {r['max']:.3f} | "
-              f"{r['late']} ({r['worst_over_budget']:+.2f}) | {r['p50_total']:.3f} | "
+              f"{r['late']} ({r['worst_over_budget']:+.2f}) | "
+              f"{r['server_late']} ({r['server_worst_over']:+.2f}) | {r['p50_total']:.3f} | "
               f"{r['errors']} | {r['retries_429']} | {r['timed_out']} | {r['overloaded']} | "
               f"{r['expensive']} | {r['scan_missed']} | "
               f"{r['hostile_worker_max']:.3f} | {r['hostile_request_max']:.3f} |")  # fmt: skip
+    for r in rows:
+        if r["error_kinds"]:
+            print(f"errors at {r['clients']} clients: {r['error_kinds']}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from grade_server_helpers import HERE, post, running_server
+from grade_server_helpers import HERE, held_request, post, running_server
 from sciinstruct.cli.serve_grader import _is_loopback
 from sciinstruct.integrations.admission import Admission, Cost
 from sciinstruct.integrations.http_errors import HTTPError
@@ -104,20 +104,13 @@ def test_an_item_that_hangs_its_worker_is_cut_off_and_the_worker_replaced(stall_
 def test_a_full_queue_answers_429_and_recovers(stall_ops) -> None:
     config = ServerConfig(workers=1, max_queue=2, ops_module=stall_ops)
     with running_server(config) as base:
-        held = {}
         stall = {"items": [{"response": "STALL", "reference": "1", "timeout": 2.0}] * 2}
-        thread = threading.Thread(target=lambda: held.update(r=post(base, "/grade", stall)))
-        thread.start()
-        deadline = time.monotonic() + 30
-        while httpx.get(base + "/health").json()["queued"] < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        refused = post(base, "/grade", {"items": [{"response": "1", "reference": "1"}]})
-        assert refused.status_code == 429
-        assert refused.headers["retry-after"] == "1"
-        assert "queue full" in refused.json()["error"]
-        thread.join(60)
-        assert [v["timed_out"] for v in held["r"].json()["verdicts"]] == [True, True]
+        with held_request(base, stall, queued=2) as held:
+            refused = post(base, "/grade", {"items": [{"response": "1", "reference": "1"}]})
+            assert refused.status_code == 429
+            assert refused.headers["retry-after"] == "1"
+            assert "queue full" in refused.json()["error"]
+        assert [v["timed_out"] for v in held["reply"].json()["verdicts"]] == [True, True]
         never = post(base, "/grade", {"items": [{"response": "1", "reference": "1"}] * 3})
         assert never.status_code == 413 and "more than the server queues (2)" in never.text
         assert httpx.get(base + "/health").json()["queued"] == 0
@@ -283,30 +276,16 @@ def test_cheap_requests_do_not_queue_behind_a_batch_of_towers(stall_ops) -> None
     with running_server(config) as base:
         for _ in range(3):  # measure cheap items
             assert post(base, "/grade", {"items": [cheap]}).status_code == 200
-        done: list[str] = []
-        held = {}
-
-        def towers() -> None:
-            held["r"] = post(base, "/grade", {"items": [tower] * 9})
-            done.append("towers")
-
-        thread = threading.Thread(target=towers)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while httpx.get(base + "/health").json()["queued"] < 9:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        # another tower would wait for all nine at their limit: refused, not admitted and late
-        refused = post(base, "/grade", {"items": [tower]})
-        assert refused.status_code == 429 and "server busy" in refused.json()["error"]
-        assert int(refused.headers["retry-after"]) >= 20  # 9 x 3.5 s ahead, less the slack
-        reply = post(base, "/grade", {"items": [cheap] * 8})
-        done.append("cheap")
+        with held_request(base, {"items": [tower] * 9}, queued=9) as held:
+            # another tower would wait for all nine at their limit: refused, not admitted late
+            refused = post(base, "/grade", {"items": [tower]})
+            assert refused.status_code == 429 and "server busy" in refused.json()["error"]
+            assert int(refused.headers["retry-after"]) >= 20  # 9 x 3.5 s ahead, less the slack
+            reply = post(base, "/grade", {"items": [cheap] * 8})
+            assert "reply" not in held  # answered while the towers still run
         assert reply.status_code == 200
         assert [v["acc"] for v in reply.json()["verdicts"]] == [1.0] * 8
-        thread.join(60)
-        assert done == ["cheap", "towers"]  # answered while the towers still ran
-        verdicts = held["r"].json()["verdicts"]
+        verdicts = held["reply"].json()["verdicts"]
         assert [v["timed_out"] for v in verdicts] == [False] * 9
         assert all(0.6 <= v["elapsed_s"] < 3.5 for v in verdicts)
         health = httpx.get(base + "/health").json()
@@ -315,31 +294,24 @@ def test_cheap_requests_do_not_queue_behind_a_batch_of_towers(stall_ops) -> None
 
 
 def test_an_item_that_waited_past_its_budget_is_answered_overloaded(stall_ops) -> None:
-    # the estimate counts one slow item per running request: two items that hang hold the one
-    # worker for 2 x 1.5 s and a worker restart, while at most 1.5 s is estimated, within the
-    # 2 s wait budget; an item behind them with a 0.2 s timeout (budget 0.2 + 0.5 + 2 = 2.7 s)
-    # is answered at its turn instead of graded late
+    # a running unit counts as slow only once past twice its estimate: two items that hang
+    # (the scan calls them cheap) hold the one worker for 2 x 1.5 s and a worker restart, while
+    # the item admitted just behind them was estimated to wait for almost nothing; its budget
+    # (0.2 + 0.5 + 2 = 2.7 s) is spent at its turn, so it is answered instead of graded late
     config = ServerConfig(workers=1, wait_slack_s=2.0, ops_module=stall_ops)
     with running_server(config) as base:
         ok = {"response": "\\boxed{1}", "reference": "1"}
         assert post(base, "/grade", {"items": [ok]}).json()["verdicts"][0]["acc"] == 1.0
-        held = {}
         stall = {"items": [{"response": "STALL", "reference": "1", "timeout": 1.0}] * 2}
-        thread = threading.Thread(target=lambda: held.update(r=post(base, "/grade", stall)))
-        thread.start()
-        deadline = time.monotonic() + 30
-        while httpx.get(base + "/health").json()["queued"] < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        late = post(base, "/grade", {"items": [{**ok, "timeout": 0.2}]})
-        thread.join(60)
+        with held_request(base, stall, queued=2) as held:
+            late = post(base, "/grade", {"items": [{**ok, "timeout": 0.2}]})
         assert late.status_code == 200
         row = late.json()["verdicts"][0]
         assert (
             row["reason"] == OVERLOADED == "not started within its limit: the server is overloaded"
         )
         assert row["timed_out"] and row["score"] == 0.0 and row["elapsed_s"] is None
-        assert [v["timed_out"] for v in held["r"].json()["verdicts"]] == [True, True]
+        assert [v["timed_out"] for v in held["reply"].json()["verdicts"]] == [True, True]
         assert httpx.get(base + "/health").json()["queued"] == 0
         again = post(base, "/grade", {"items": [ok]}).json()["verdicts"][0]
         assert again["acc"] == 1.0 and not again["timed_out"]

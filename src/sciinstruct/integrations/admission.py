@@ -71,6 +71,7 @@ class Plan:
     units: tuple[Unit, ...]
     items: int
     budget_s: float
+    deadline: float  # monotonic instant the budget ends
 
 
 class Admission:
@@ -86,6 +87,8 @@ class Admission:
         self.expensive_s: float | None = None  # the same of expensive ones (for the backstop)
         self.graded = {"cheap": 0, "expensive": 0}
         self.slow_cheap = 0
+        self.late = 0  # requests answered past their budget, as this process saw them
+        self.worst_over_s: float | None = None  # the most a request ended past (- : before)
 
     # -- admission --------------------------------------------------------------------------
 
@@ -124,10 +127,13 @@ class Admission:
         self.admitted += n
         self.waiting.extend(units)
         self._grant()
-        return Plan(tuple(units), n, budget)
+        return Plan(tuple(units), n, budget, now + budget)
 
     def release(self, plan: Plan) -> None:
         """The request is answered (or abandoned): its items leave the queue."""
+        over = time.monotonic() - plan.deadline
+        self.late += over > 0
+        self.worst_over_s = over if self.worst_over_s is None else max(self.worst_over_s, over)
         self.admitted -= plan.items
         for unit in plan.units:
             self._drop(unit)

@@ -357,6 +357,8 @@ def create_app(config: ServerConfig) -> Any:
                 "estimated_wait_expensive_s": round(admission.wait_s(Cost(limit, True)), 3),
                 "graded": dict(admission.graded),
                 "slow_cheap": admission.slow_cheap,
+                "late": admission.late,
+                "worst_over_budget_s": admission.worst_over_s,
                 "rewards": list(config.selection.names),
             }
         )
