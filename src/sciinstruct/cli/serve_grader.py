@@ -41,7 +41,7 @@ def serve_grader(
         1024,
         min=1,
         help="Items waiting or being graded before requests are answered 429 (the hard cap; "
-        "a request is also answered 429 while the work ahead would take over 1 s).",
+        "a request is also answered 429 while the work ahead would delay it over 1 s).",
     ),
     max_body_mb: float = typer.Option(16.0, min=0.001, help="Largest request body (MiB): 413."),
     rewards: str = typer.Option(
