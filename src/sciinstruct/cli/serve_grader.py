@@ -17,6 +17,7 @@ from sciinstruct.log import err_console
 
 EXECUTORS = ("local", "ray")
 TOKEN_ENV = "SCIINSTRUCT_GRADER_TOKEN"
+KEEP_ALIVE_S = 65  # idle seconds before a connection is closed: past the longest Retry-After
 
 
 def register(app: typer.Typer) -> None:
@@ -98,7 +99,15 @@ def serve_grader(
 
     from sciinstruct.integrations.server import create_app
 
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+    # a client told to retry after up to 60 s (Retry-After's cap) finds its connection still
+    # open: with uvicorn's default of 5 s, a retry racing the idle close ends in a reset
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
 
 
 def _is_loopback(host: str) -> bool:
