@@ -208,6 +208,20 @@ def test_admission_measures_each_class_and_checks_the_hard_cap() -> None:
     assert never.value.status == 413
 
 
+def test_dispatch_overhead_comes_out_of_the_slack_and_fades() -> None:
+    admission = Admission(workers=1, max_queue=100, slack=1.0)
+    admission.record(0.1, expensive=False)
+    admission.admit([CHEAP] * 8)  # 0.8 s running
+    admission.record_overhead(0.5)  # units recently took 0.5 s more than their items
+    with pytest.raises(HTTPError) as busy:  # 0.8 s ahead is more than 1 - 0.5 s
+        admission.admit([CHEAP])
+    assert "more than the 0.5 s a request may wait" in busy.value.message
+    for _ in range(10):  # 0.5 x 0.9^10 = 0.17 s: 0.8 s ahead is within 1 - 0.17 s again
+        admission.record_overhead(0.0)
+    assert admission.overhead_s == pytest.approx(0.5 * 0.9**10)
+    admission.admit([CHEAP])
+
+
 def test_a_unit_that_can_no_longer_end_within_its_budget_is_too_late() -> None:
     admission = Admission(workers=1, max_queue=10)
     admission.record(0.01, expensive=False)

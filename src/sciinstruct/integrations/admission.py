@@ -9,8 +9,8 @@ queue behind exponent towers, and a tower waits only for the towers ahead of it.
 Admission replays that schedule on estimated costs. A cheap item costs the running average of
 cheap items; an expensive one its whole hard limit (the rare items that run to their limit
 cannot be averaged: they would be predicted short, and late). A request is admitted only if,
-with the work already admitted ahead of it, its last unit would end within `slack` seconds of
-when it ends on an idle server; otherwise 429 with a `Retry-After` of the excess. Its
+with the work already admitted ahead of it, its last unit would end within `slack` seconds
+(less the recent peak of dispatch overhead) of when it ends on an idle server; otherwise 429 with a `Retry-After` of the excess. Its
 **budget** is its hard limit, or that idle-server time if longer, plus `slack`: the limit + 1 s
 for a batch with at most `lanes` expensive items, a limit per round of lanes beyond that. At
 its turn a unit that could no longer end within its request's budget (the estimate was wrong:
@@ -43,6 +43,9 @@ CHEAP_EWMA_ALPHA = 0.05
 CLIP = 4.0
 # A cheap item slower than this is one the static scan missed (reported by /health).
 SLOW_CHEAP_S = 1.0
+# How fast the remembered peak of a unit's dispatch overhead fades: by this factor per unit
+# (a spike is forgotten over about 20 units, a few seconds under load).
+OVERHEAD_DECAY = 0.9
 
 
 class Cost(NamedTuple):
@@ -85,6 +88,9 @@ class Admission:
         self.running: list[Unit] = []
         self.cheap_s: float | None = None  # running average of a cheap item's time
         self.expensive_s: float | None = None  # the same of expensive ones (for the backstop)
+        # recent peak of what dispatching a unit costs beyond its items' time in the worker
+        # (thread hops, the pipe, a starved process): taken out of the slack a request may wait
+        self.overhead_s = 0.0
         self.graded = {"cheap": 0, "expensive": 0}
         self.slow_cheap = 0
         self.late = 0  # requests answered past their budget, as this process saw them
@@ -112,12 +118,13 @@ class Admission:
         now = time.monotonic()
         alone = max(self._replay(units, busy=False).values())
         delay = max(self._replay(units, busy=True, now=now).values()) - alone
-        if delay > self.slack:
+        allowed = self.slack - self.overhead_s  # an idle server (no delay) takes any request
+        if delay > 0 and delay > allowed:
             raise HTTPError(
                 429,
                 f"server busy: the work ahead would delay this request about {delay:.1f} s, "
-                f"more than the {self.slack:g} s a request may wait; retry later",
-                {"Retry-After": self._retry_after(delay - self.slack)},
+                f"more than the {allowed:.2g} s a request may wait; retry later",
+                {"Retry-After": self._retry_after(delay - allowed)},
             )
         # never less than its limit + slack: a unit late against the estimate, not the limit,
         # is still answered in time (the estimate sheds load; the budget is the promise)
@@ -236,6 +243,10 @@ class Admission:
             self.waiting.remove(unit)
 
     # -- measurement ------------------------------------------------------------------------
+
+    def record_overhead(self, seconds: float) -> None:
+        """A unit's wall time beyond its items' own: the peak is kept, fading."""
+        self.overhead_s = max(seconds, self.overhead_s * OVERHEAD_DECAY)
 
     def record(self, seconds: float, expensive: bool) -> None:
         """One item's time in a worker: a plain mean over a class's first items (so a cold

@@ -144,7 +144,9 @@ class GradingService:
             # each item is charged its time in the worker and a share of the unit's overhead
             # (the pipe, the thread hops): what its worker was held for, which admission plans
             seconds = [rows[i]["elapsed_s"] or 0.0 for i in unit.indexes]  # type: ignore[index]
-            overhead = max(0.0, wall - sum(seconds)) / len(seconds)
+            overhead = max(0.0, wall - sum(seconds))
+            self.admission.record_overhead(overhead)
+            overhead /= len(seconds)
             for spent in seconds:
                 self.admission.record(spent + overhead, unit.expensive)
 
@@ -353,6 +355,7 @@ def create_app(config: ServerConfig) -> Any:
                 "lanes": admission.lanes,
                 "service_s": admission.cheap_s,
                 "expensive_s": admission.expensive_s,
+                "overhead_s": round(admission.overhead_s, 4),
                 "estimated_wait_s": round(admission.wait_s(Cost(limit, False)), 3),
                 "estimated_wait_expensive_s": round(admission.wait_s(Cost(limit, True)), 3),
                 "graded": dict(admission.graded),
