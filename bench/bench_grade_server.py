@@ -12,10 +12,14 @@ with its own reference, and 1% hostile ones: 20,000 nested braces, a tower of ex
 2. The server (a subprocess, `--workers` grading processes) with 1, 64 and 256 concurrent
    clients, each posting batches of `--batch` items to `/grade` and waiting for the reply
    before the next; a 429 is retried after its Retry-After (counted, not an error). Reported:
-   grades/s, the latency of admitted requests (the try that was answered 200: p50, p99, max
-   against the limit + 1 s) and of whole requests (429 waits included: p50), errors, 429s,
-   items answered overloaded, the hostile items' worst time in a worker and worst request
-   latency against their limit (item timeout + kill margin).
+   grades/s, the latency of admitted requests (the try that was answered 200: p50, p99, max,
+   and how many ended past their budget: the limit + 1 s, a limit per round of the expensive
+   lanes for a batch with more expensive items than lanes) and of whole requests (429 waits
+   included: p50), errors, 429s, items answered overloaded, the hostile items' worst time in a
+   worker and worst request latency, and the items the static cost scan called cheap that took
+   over 1 s in a worker (its misses, from /health).
+3. The cost scan's own time per item (`sciinstruct.integrations.cost.item_rule`), against the
+   in-process time of a grade.
 
 Goals (issue 23): at 64 clients ≥ 80% of in-process grades/s; no admitted request past its
 limit + 1 s; 0 errors.
@@ -25,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import math
 import os
 import platform
 import random
@@ -38,6 +44,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+from sciinstruct.integrations.cost import item_rule  # noqa: E402
+
 ITEM_TIMEOUT_S = 5.0
 KILL_MARGIN_S = 0.5  # sciinstruct.integrations.server.KILL_MARGIN_S
 
@@ -158,7 +167,28 @@ def start_server(port: int, workers: int, max_queue: int) -> subprocess.Popen:
     raise RuntimeError("serve-grader did not come up in 180 s")
 
 
-async def load(url: str, items: list[dict], clients: int, batch: int) -> dict:
+def scan_cost(items: list[dict]) -> tuple[float, float]:
+    """Mean and worst seconds of the static cost scan per item (best of 3 passes, so other
+    processes' load weighs little)."""
+    per_item = []
+    for it in items:
+        best = math.inf
+        for _ in range(3):
+            start = time.perf_counter()
+            item_rule(it["response"], it["reference"])
+            best = min(best, time.perf_counter() - start)
+        per_item.append(best)
+    return statistics.mean(per_item), max(per_item)
+
+
+def budget(b: list[dict], lanes: int) -> float:
+    """The server's promise for a batch: its limit + 1 s, a limit per round of the expensive
+    lanes if it has more expensive items than lanes (`sciinstruct.integrations.admission`)."""
+    expensive = sum(item_rule(it["response"], it["reference"]) is not None for it in b)
+    return (ITEM_TIMEOUT_S + KILL_MARGIN_S) * max(1, math.ceil(expensive / lanes)) + 1.0
+
+
+async def load(url: str, items: list[dict], clients: int, batch: int, lanes: int) -> dict:
     """`clients` concurrent clients sharing the items in batches; one request at a time each."""
     batches = [items[i : i + batch] for i in range(0, len(items), batch)]
     queue: asyncio.Queue = asyncio.Queue()
@@ -168,7 +198,9 @@ async def load(url: str, items: list[dict], clients: int, batch: int) -> dict:
     totals: list[float] = []  # from the first try, 429 waits included
     hostile_latency: list[float] = []
     hostile_worker: list[float] = []
-    stats = {"errors": 0, "retries_429": 0, "timed_out": 0, "overloaded": 0}
+    stats = {"errors": 0, "retries_429": 0, "timed_out": 0, "overloaded": 0, "late": 0}
+    worst_over = -math.inf  # the largest latency less its budget
+    error_kinds: collections.Counter[str] = collections.Counter()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
     async def client(http: httpx.AsyncClient) -> None:
@@ -180,8 +212,9 @@ async def load(url: str, items: list[dict], clients: int, batch: int) -> dict:
                 start = time.perf_counter()
                 try:
                     reply = await http.post(url + "/grade", json=body)
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
                     stats["errors"] += 1
+                    error_kinds[type(exc).__name__] += 1
                     break
                 if reply.status_code == 429:
                     stats["retries_429"] += 1
@@ -189,12 +222,17 @@ async def load(url: str, items: list[dict], clients: int, batch: int) -> dict:
                     continue
                 if reply.status_code != 200 or len(reply.json()["verdicts"]) != len(b):
                     stats["errors"] += 1
+                    error_kinds[f"HTTP {reply.status_code}"] += 1
                 break
             elapsed = time.perf_counter() - start
             latencies.append(elapsed)
             totals.append(time.perf_counter() - first)
             if reply.status_code != 200:
                 continue
+            nonlocal worst_over
+            over = elapsed - budget(b, lanes)
+            worst_over = max(worst_over, over)
+            stats["late"] += over > 0
             for it, v in zip(b, reply.json()["verdicts"], strict=True):
                 stats["timed_out"] += v["timed_out"]
                 stats["overloaded"] += v["reason"].startswith("not started within its limit")
@@ -216,6 +254,9 @@ async def load(url: str, items: list[dict], clients: int, batch: int) -> dict:
         "p50_total": statistics.median(totals),
         "hostile_worker_max": max(hostile_worker, default=0.0),
         "hostile_request_max": max(hostile_latency, default=0.0),
+        "worst_over_budget": worst_over,
+        "error_kinds": dict(error_kinds),
+        "expensive": sum(item_rule(it["response"], it["reference"]) is not None for it in items),
         **stats,
     }
 
@@ -228,23 +269,33 @@ def main() -> None:
     parser.add_argument("--max-queue", type=int, default=1024, help="server queue (items)")
     parser.add_argument("--clients", default="1,64,256", help="concurrency levels")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT / "src"))
+    lanes = max(1, args.workers - 1)  # sciinstruct.integrations.admission.Admission.lanes
     items = make_items(args.items)
     n_hostile = sum(bool(it.get("hostile")) for it in items)
     chars = statistics.mean(len(it["response"]) for it in items if not it.get("hostile"))
     print(f"{len(items)} items ({n_hostile} hostile), mean completion {chars:.0f} chars")
     base = in_process(items)
     print(f"in-process grade: {base:.1f} grades/s")
+    scan_mean, scan_max = scan_cost(items)
+    print(f"cost scan: mean {scan_mean * 1e6:.1f} µs, worst {scan_max * 1e6:.0f} µs an item "
+          f"({scan_mean * base:.2%} of an in-process grade on average)")  # fmt: skip
     port = free_port()
     proc = start_server(port, args.workers, args.max_queue)
     rows = []
     try:
         url = f"http://127.0.0.1:{port}"
-        asyncio.run(load(url, items[:64], 8, args.batch))  # warm the workers' imports
+        asyncio.run(load(url, items[:64], 8, args.batch, lanes))  # warm the workers' imports
         for clients in (int(c) for c in args.clients.split(",")):
             # fresh items per phase (another seed) so no worker cache answers a repeat
             phase = make_items(args.items, seed=clients)
-            rows.append(asyncio.run(load(url, phase, clients, args.batch)))
+            before = httpx.get(url + "/health").json()
+            rows.append(asyncio.run(load(url, phase, clients, args.batch, lanes)))
+            after = httpx.get(url + "/health").json()
+            # (.get: the same figures from a server before the cost classes, which has none)
+            rows[-1]["scan_missed"] = after.get("slow_cheap", 0) - before.get("slow_cheap", 0)
+            # as the server saw them: from admission to the last unit's end
+            rows[-1]["server_late"] = after.get("late", 0) - before.get("late", 0)
+            rows[-1]["server_worst_over"] = after.get("worst_over_budget_s") or math.nan
             print(rows[-1], flush=True)
     finally:
         proc.terminate()
@@ -255,14 +306,22 @@ def main() -> None:
     print(f"in-process `grade`: {base:.1f} grades/s; server: {args.workers} workers, batches "
           f"of {args.batch}, item limit {limit:g} s\n")  # fmt: skip
     print(f"| clients | grades/s | vs in-process | admitted p50 s | p99 s | max s (limit + 1 = "
-          f"{limit + 1:g}) | whole request p50 s | errors | 429 retries | timed out | "
-          "overloaded | hostile worst in worker s | hostile worst request s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          f"{limit + 1:g}) | past budget (worst by s) | server-side past budget (worst so far) "
+          "| whole request p50 s | errors | "
+          "429 retries | timed out | overloaded | expensive items (scan) | scan misses | "
+          "hostile worst in worker s | hostile worst request s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['clients']} | {r['grades_s']:.1f} | {r['grades_s'] / base:.2f} | "
-              f"{r['p50']:.3f} | {r['p99']:.3f} | {r['max']:.3f} | {r['p50_total']:.3f} | "
+              f"{r['p50']:.3f} | {r['p99']:.3f} | {r['max']:.3f} | "
+              f"{r['late']} ({r['worst_over_budget']:+.2f}) | "
+              f"{r['server_late']} ({r['server_worst_over']:+.2f}) | {r['p50_total']:.3f} | "
               f"{r['errors']} | {r['retries_429']} | {r['timed_out']} | {r['overloaded']} | "
+              f"{r['expensive']} | {r['scan_missed']} | "
               f"{r['hostile_worker_max']:.3f} | {r['hostile_request_max']:.3f} |")  # fmt: skip
+    for r in rows:
+        if r["error_kinds"]:
+            print(f"errors at {r['clients']} clients: {r['error_kinds']}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""A grading server on loopback for tests, and a worker ops module that can be made to hang.
+"""A grading server on loopback for tests, a request held in flight, and a worker ops module
+that can be made to hang.
 
 `stall_ops` is the real worker ops (`sciinstruct.integrations.grade_ops`) except that a response
 of exactly `STALL` sleeps forever: a stand-in for a completion that escapes the grader's own
@@ -48,3 +49,21 @@ def running_server(config: ServerConfig) -> Iterator[str]:
 
 def post(url: str, path: str, body: object, **kw: object) -> httpx.Response:
     return httpx.post(url + path, json=body, timeout=60, **kw)
+
+
+@contextmanager
+def held_request(url: str, body: object, queued: int) -> Iterator[dict[str, httpx.Response]]:
+    """Post `body` to `/grade` from a thread and come back once the server counts `queued`
+    items waiting or running; yields the dict its reply lands in (under "reply") when it is
+    answered, and waits for that on leaving."""
+    held: dict[str, httpx.Response] = {}
+    thread = threading.Thread(target=lambda: held.update(reply=post(url, "/grade", body)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while httpx.get(url + "/health").json()["queued"] < queued:
+            assert time.monotonic() < deadline, f"the server never held {queued} items"
+            time.sleep(0.02)
+        yield held
+    finally:
+        thread.join(60)

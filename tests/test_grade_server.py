@@ -9,16 +9,12 @@ import time
 import httpx
 import pytest
 
-from grade_server_helpers import HERE, post, running_server
+from grade_server_helpers import HERE, held_request, post, running_server
 from sciinstruct.cli.serve_grader import _is_loopback
+from sciinstruct.integrations.admission import Admission, Cost
+from sciinstruct.integrations.http_errors import HTTPError
 from sciinstruct.integrations.scoring import RewardSelection
-from sciinstruct.integrations.server import (
-    KILL_MARGIN_S,
-    OVERLOADED,
-    Admission,
-    HTTPError,
-    ServerConfig,
-)
+from sciinstruct.integrations.server import KILL_MARGIN_S, OVERLOADED, ServerConfig
 
 
 @pytest.fixture
@@ -108,20 +104,13 @@ def test_an_item_that_hangs_its_worker_is_cut_off_and_the_worker_replaced(stall_
 def test_a_full_queue_answers_429_and_recovers(stall_ops) -> None:
     config = ServerConfig(workers=1, max_queue=2, ops_module=stall_ops)
     with running_server(config) as base:
-        held = {}
         stall = {"items": [{"response": "STALL", "reference": "1", "timeout": 2.0}] * 2}
-        thread = threading.Thread(target=lambda: held.update(r=post(base, "/grade", stall)))
-        thread.start()
-        deadline = time.monotonic() + 30
-        while httpx.get(base + "/health").json()["queued"] < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        refused = post(base, "/grade", {"items": [{"response": "1", "reference": "1"}]})
-        assert refused.status_code == 429
-        assert refused.headers["retry-after"] == "1"
-        assert "queue full" in refused.json()["error"]
-        thread.join(60)
-        assert [v["timed_out"] for v in held["r"].json()["verdicts"]] == [True, True]
+        with held_request(base, stall, queued=2) as held:
+            refused = post(base, "/grade", {"items": [{"response": "1", "reference": "1"}]})
+            assert refused.status_code == 429
+            assert refused.headers["retry-after"] == "1"
+            assert "queue full" in refused.json()["error"]
+        assert [v["timed_out"] for v in held["reply"].json()["verdicts"]] == [True, True]
         never = post(base, "/grade", {"items": [{"response": "1", "reference": "1"}] * 3})
         assert never.status_code == 413 and "more than the server queues (2)" in never.text
         assert httpx.get(base + "/health").json()["queued"] == 0
@@ -129,64 +118,134 @@ def test_a_full_queue_answers_429_and_recovers(stall_ops) -> None:
         assert ok.status_code == 200 and ok.json()["verdicts"][0]["acc"] == 1.0
 
 
-def test_admission_sheds_by_the_estimated_wait() -> None:
+TOWER, CHEAP = Cost(5.5, True), Cost(5.5, False)
+
+
+def test_admission_counts_expensive_items_at_their_limit_on_a_lane_of_their_own() -> None:
     admission = Admission(workers=2, max_queue=100, slack=1.0)
-    # unmeasured, an item is assumed to take its whole limit (5.5 s): the idle server takes the
-    # first request, the next would wait 8 x 5.5 / 2 = 22 s
-    admission.admit(8, 5.5)
+    assert admission.lanes == 1  # expensive items may hold one of the two workers
+    admission.record(0.01, expensive=False)
+    # two towers on an idle server: one lane, so two rounds of their 5.5 s limit, + 1 s
+    towers = admission.admit([TOWER, TOWER])
+    assert towers.budget_s == pytest.approx(2 * 5.5 + 1.0)
+    assert [u.started is not None for u in towers.units] == [True, False]
+    # a third would start after both, 11 s late: refused with the excess over the 1 s slack
     with pytest.raises(HTTPError) as busy:
-        admission.admit(8, 5.5)
-    assert busy.value.status == 429 and busy.value.headers == {"Retry-After": "1"}
-    admission.release(8)
-    admission.record(0.25)  # the first items are averaged plainly
-    admission.record(0.45)
-    assert admission.service_s == pytest.approx(0.35)
-    # 0.35 s an item on 2 workers: 4 items ahead are 0.7 s of wait, 8 are 1.4 s, over 1 s
-    admission.admit(4, 5.5)
-    admission.admit(4, 5.5)  # 4 ahead: 0.7 s
+        admission.admit([TOWER])
+    assert busy.value.status == 429 and busy.value.headers == {"Retry-After": "10"}
+    assert "delay this request about 11.0 s" in busy.value.message
+    # cheap items never queue behind them: the other worker is theirs; their budget is their
+    # limit + 1 s (8 x 0.01 s is only the estimate)
+    cheap = admission.admit([CHEAP] * 8)
+    assert cheap.budget_s == pytest.approx(5.5 + 1.0)
+    assert cheap.units[0].started is not None
+    # a mixed batch: its tower would wait 11 s for the lane, so the batch is refused whole
+    with pytest.raises(HTTPError):
+        admission.admit([CHEAP, TOWER])
+    admission.release(towers)  # answered: the lane is free and the cheap unit still runs
+    mixed = admission.admit([CHEAP, TOWER])
+    assert mixed.budget_s == pytest.approx(5.5 + 1.0)
+    assert [u.expensive for u in mixed.units] == [True, False]  # the long pole first
+    # cheap work queued past the slack is refused as before: units of 8 x 0.1 s on 2 workers
+    admission.record(0.19, expensive=False)  # the mean of two: 0.1 s
+    admission.release(cheap)
+    admission.release(mixed)
+    for _ in range(4):  # two run, two wait 0.8 s
+        admission.admit([CHEAP] * 8)
+    with pytest.raises(HTTPError) as busy:  # this one would wait 1.6 s
+        admission.admit([CHEAP] * 8)
+    assert "about 1.6 s" in busy.value.message and busy.value.headers == {"Retry-After": "1"}
+
+
+def test_waiting_expensive_units_let_cheap_ones_pass_but_not_the_reverse() -> None:
+    admission = Admission(workers=3, max_queue=100)
+    assert admission.lanes == 2
+    admission.record(0.01, expensive=False)
+    towers = admission.admit([TOWER] * 3)  # two lanes run, the third tower waits
+    assert [u.started is not None for u in towers.units] == [True, True, False]
+    cheap = admission.admit([CHEAP] * 20)  # 8 + 8 + 4: the first takes the third worker
+    assert [u.started is not None for u in cheap.units] == [True, False, False]
+    assert list(admission.waiting) == [towers.units[2], *cheap.units[1:]]
+    running = admission.running[0]
+    admission._drop(running)  # a tower ends: its lane and worker go to the waiting tower,
+    admission._grant()  # which is older than the cheap units behind it
+    assert towers.units[2].started is not None and cheap.units[1].started is None
+    # one worker, no lane to spare: a cheap item waits for a running tower at its limit
+    single = Admission(workers=1, max_queue=10)
+    single.record(0.01, expensive=False)
+    single.admit([TOWER])
     with pytest.raises(HTTPError) as busy:
-        admission.admit(8, 5.5)  # 8 ahead: 1.4 s
-    assert busy.value.status == 429 and "about 1.4 s" in busy.value.message
+        single.admit([CHEAP])
+    assert busy.value.headers == {"Retry-After": "5"}  # 5.5 s ahead, 1 s of slack
+
+
+def test_admission_measures_each_class_and_checks_the_hard_cap() -> None:
+    admission = Admission(workers=2, max_queue=40, slack=1.0)
+    # unmeasured, a cheap item is assumed to take its whole limit and Retry-After is only 1
+    admission.admit([CHEAP] * 8)
+    admission.admit([CHEAP] * 8)  # the second worker
+    with pytest.raises(HTTPError) as busy:
+        admission.admit([CHEAP])
     assert busy.value.headers == {"Retry-After": "1"}
-    admission.release(4)
-    admission.admit(8, 5.5)  # 4 ahead again: 0.7 s
-    # past 20 items the fast average moves by 1/20 of a difference, the slow one past 500 by
-    # 1/500; the larger counts, so a rare slow item is forgotten only slowly
+    for seconds in (0.2, 0.4):  # a plain mean over the first items
+        admission.record(seconds, expensive=False)
+    assert admission.cheap_s == pytest.approx(0.3) and admission.expensive_s is None
+    admission.record(4.8, expensive=True)  # towers are averaged apart, for the backstop only
+    assert admission.expensive_s == 4.8 and admission.cheap_s == pytest.approx(0.3)
+    # past 20 items a cheap sample moves the average by 1/20, and counts at most 4 x it: an
+    # item the scan missed does not make the server shed load for long
     steady = Admission(workers=1, max_queue=10)
-    for _ in range(500):
-        steady.record(1.0)
-    steady.record(3.0)
-    assert steady.service_s == pytest.approx(1.1)
-    for _ in range(100):
-        steady.record(1.0)
-    assert steady.service_s == pytest.approx(1.0 + 2.0 / 500 * (1 - 1 / 500) ** 100)
-    # a long drain is said in Retry-After: 30 ahead at 1 s on 2 workers is 15 s, 14 s too long
-    slow = Admission(workers=2, max_queue=40, slack=1.0)
-    slow.record(1.0)
-    slow.admit(30, 5.5)
-    with pytest.raises(HTTPError) as busy:
-        slow.admit(1, 5.5)
-    assert busy.value.headers == {"Retry-After": "14"}
-    with pytest.raises(HTTPError) as full:  # the hard cap still holds: 30 + 20 > 40
-        slow.admit(20, 5.5)
-    assert "queue full" in full.value.message and full.value.headers == {"Retry-After": "5"}
+    for _ in range(20):
+        steady.record(0.01, expensive=False)
+    steady.record(2.6, expensive=False)
+    assert steady.cheap_s == pytest.approx(0.01 + 0.05 * 0.03)
+    assert steady.slow_cheap == 1 and steady.graded == {"cheap": 21, "expensive": 0}
+    with pytest.raises(HTTPError) as full:  # the hard cap: 16 + 36 > 40, 12 x 0.3 s on 2
+        admission.admit([CHEAP] * 36)
+    assert "queue full" in full.value.message and full.value.headers == {"Retry-After": "2"}
     with pytest.raises(HTTPError) as never:
-        slow.admit(41, 5.5)
+        admission.admit([CHEAP] * 41)
     assert never.value.status == 413
 
 
+def test_dispatch_overhead_comes_out_of_the_slack_and_fades() -> None:
+    admission = Admission(workers=1, max_queue=100, slack=1.0)
+    admission.record(0.1, expensive=False)
+    admission.admit([CHEAP] * 8)  # 0.8 s running
+    admission.record_overhead(0.5)  # units recently took 0.5 s more than their items
+    with pytest.raises(HTTPError) as busy:  # 0.8 s ahead is more than 1 - 0.5 s
+        admission.admit([CHEAP])
+    assert "more than the 0.5 s a request may wait" in busy.value.message
+    for _ in range(10):  # 0.5 x 0.9^10 = 0.17 s: 0.8 s ahead is within 1 - 0.17 s again
+        admission.record_overhead(0.0)
+    assert admission.overhead_s == pytest.approx(0.5 * 0.9**10)
+    admission.admit([CHEAP])
+
+
+def test_a_unit_that_can_no_longer_end_within_its_budget_is_too_late() -> None:
+    admission = Admission(workers=1, max_queue=10)
+    admission.record(0.01, expensive=False)
+    plan = admission.admit([CHEAP])
+    unit = plan.units[0]
+    assert not admission.too_late(unit)
+    unit.deadline = time.monotonic() + 0.001  # 0.01 s of work, 1 ms left
+    assert admission.too_late(unit)
+
+
 def test_a_burst_past_the_wait_budget_gets_429_and_the_rest_are_graded(stall_ops) -> None:
-    # one worker, items that take 0.8 s (a first cold one longer), a 2 s wait budget: 0, 0.8 and
-    # 1.6 s of work ahead are admitted, 2.4 s is not; so of 8 requests at once 3 are graded
-    # and 5 told to come back (2 and 6 if the machine is so loaded an item takes over 1 s)
+    # one worker, items that take 0.8 s (a first cold one longer), a 2 s wait budget less the
+    # measured dispatch overhead (tens of ms): 0, 0.8 and 1.6 s of work ahead are admitted,
+    # 2.4 s is not; so of 8 requests at once 3 are graded and 5 told to come back (fewer
+    # graded if the machine is so loaded an item or its dispatch takes longer)
     config = ServerConfig(workers=1, wait_slack_s=2.0, ops_module=stall_ops)
     item = {"response": "SLEEP 0.8", "reference": "1", "timeout": 2.0}
     with running_server(config) as base:
         for _ in range(4):  # measures 0.8 s
             assert post(base, "/grade", {"items": [item]}).status_code == 200
-        service_s = httpx.get(base + "/health").json()["service_s"]
+        health = httpx.get(base + "/health").json()
+        service_s, allowed = health["service_s"], 2.0 - health["overhead_s"]
         assert 0.8 <= service_s < 2.0
-        admitted = 3 if service_s <= 1.0 else 2
+        admitted = min(8, 1 + math.floor(allowed / service_s))  # delays 0, s, 2s, ... allowed
         barrier = threading.Barrier(8)
         first: list[httpx.Response] = []
         final: list[httpx.Response] = []
@@ -212,7 +271,7 @@ def test_a_burst_past_the_wait_budget_gets_429_and_the_rest_are_graded(stall_ops
         statuses = sorted(r.status_code for r in first)
         assert statuses == [200] * admitted + [429] * (8 - admitted)
         refused = [r for r in first if r.status_code == 429]
-        retry_after = str(max(1, math.ceil(admitted * service_s - 2.0)))  # the drain past 2 s
+        retry_after = str(max(1, math.ceil(admitted * service_s - allowed)))  # the excess
         assert all(r.headers["retry-after"] == retry_after for r in refused)
         assert all("server busy" in r.json()["error"] for r in refused)
         assert len(retries) >= 5
@@ -223,32 +282,52 @@ def test_a_burst_past_the_wait_budget_gets_429_and_the_rest_are_graded(stall_ops
         assert httpx.get(base + "/health").json()["queued"] == 0
 
 
+def test_cheap_requests_do_not_queue_behind_a_batch_of_towers(stall_ops) -> None:
+    # nine stand-in towers (the scan marks the exponent tower; the worker sleeps 0.6 s, then
+    # grades it): one lane holds them in turn for 9 x 0.6 s, while the other worker stays free.
+    # Under the old admission they took both workers and a cheap request waited for them.
+    config = ServerConfig(workers=2, ops_module=stall_ops)
+    tower = {"response": "SLEEP 0.6 \\boxed{10^{10^{10}}}", "reference": "1", "timeout": 3.0}
+    cheap = {"response": "so \\boxed{4}", "reference": "4"}
+    with running_server(config) as base:
+        for _ in range(3):  # measure cheap items
+            assert post(base, "/grade", {"items": [cheap]}).status_code == 200
+        with held_request(base, {"items": [tower] * 9}, queued=9) as held:
+            # another tower would wait for all nine at their limit: refused, not admitted late
+            refused = post(base, "/grade", {"items": [tower]})
+            assert refused.status_code == 429 and "server busy" in refused.json()["error"]
+            assert int(refused.headers["retry-after"]) >= 20  # 9 x 3.5 s ahead, less the slack
+            reply = post(base, "/grade", {"items": [cheap] * 8})
+            assert "reply" not in held  # answered while the towers still run
+        assert reply.status_code == 200
+        assert [v["acc"] for v in reply.json()["verdicts"]] == [1.0] * 8
+        verdicts = held["reply"].json()["verdicts"]
+        assert [v["timed_out"] for v in verdicts] == [False] * 9
+        assert all(0.6 <= v["elapsed_s"] < 3.5 for v in verdicts)
+        health = httpx.get(base + "/health").json()
+        assert health["lanes"] == 1 and health["graded"]["expensive"] == 9
+        assert health["queued"] == 0
+
+
 def test_an_item_that_waited_past_its_budget_is_answered_overloaded(stall_ops) -> None:
-    # the estimate counts one slow item per running request: two items that hang hold the one
-    # worker for 2 x 1.5 s and a worker restart, while at most 1.5 s is estimated, within the
-    # 2 s wait budget; an item behind them with a 0.2 s timeout (budget 0.2 + 0.5 + 2 = 2.7 s)
-    # is answered at its turn instead of graded late
+    # a running unit counts as slow only once past twice its estimate: two items that hang
+    # (the scan calls them cheap) hold the one worker for 2 x 1.5 s and a worker restart, while
+    # the item admitted just behind them was estimated to wait for almost nothing; its budget
+    # (0.2 + 0.5 + 2 = 2.7 s) is spent at its turn, so it is answered instead of graded late
     config = ServerConfig(workers=1, wait_slack_s=2.0, ops_module=stall_ops)
     with running_server(config) as base:
         ok = {"response": "\\boxed{1}", "reference": "1"}
         assert post(base, "/grade", {"items": [ok]}).json()["verdicts"][0]["acc"] == 1.0
-        held = {}
         stall = {"items": [{"response": "STALL", "reference": "1", "timeout": 1.0}] * 2}
-        thread = threading.Thread(target=lambda: held.update(r=post(base, "/grade", stall)))
-        thread.start()
-        deadline = time.monotonic() + 30
-        while httpx.get(base + "/health").json()["queued"] < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        late = post(base, "/grade", {"items": [{**ok, "timeout": 0.2}]})
-        thread.join(60)
+        with held_request(base, stall, queued=2) as held:
+            late = post(base, "/grade", {"items": [{**ok, "timeout": 0.2}]})
         assert late.status_code == 200
         row = late.json()["verdicts"][0]
         assert (
             row["reason"] == OVERLOADED == "not started within its limit: the server is overloaded"
         )
         assert row["timed_out"] and row["score"] == 0.0 and row["elapsed_s"] is None
-        assert [v["timed_out"] for v in held["r"].json()["verdicts"]] == [True, True]
+        assert [v["timed_out"] for v in held["reply"].json()["verdicts"]] == [True, True]
         assert httpx.get(base + "/health").json()["queued"] == 0
         again = post(base, "/grade", {"items": [ok]}).json()["verdicts"][0]
         assert again["acc"] == 1.0 and not again["timed_out"]

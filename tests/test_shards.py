@@ -252,21 +252,6 @@ def test_the_shards_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["shards", "merge", "--run", str(tmp_path / "none")]) == 2
 
 
-def _files(run: RunDir) -> dict[str, bytes]:
-    """The run's files but the cache's (a merge reading it touches its WAL index)."""
-    paths = [p for p in run.root.iterdir() if p.is_file() and not p.name.startswith("cache.")]
-    return {p.name: p.read_bytes() for p in paths}
-
-
-def _lines(path: Path) -> int:
-    return path.read_bytes().count(b"\n") if path.exists() else 0
-
-
-if __name__ == "__main__":
-    # The shard's driver the test kills: slow enough that the kill lands in the middle.
-    annotate_shard(ShardJob(sys.argv[1], lambda: backend(delay=0.03), CONFIG))
-
-
 @pytest.fixture(scope="module")
 def stub_server() -> Any:
     """An OpenAI-compatible server on loopback answering as `answer` does."""

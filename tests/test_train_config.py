@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from sciinstruct.errors import InputError
+from sciinstruct.settings import OldKey, build, deprecated, retired
 from sciinstruct.train.config import (
     CONFIG_CLASSES,
     GRPOTrainConfig,
@@ -120,3 +124,27 @@ def test_every_shipped_recipe_loads_with_trl_names() -> None:
     for kind, cls in CONFIG_CLASSES.items():
         cfg = load_config(cls, shipped_recipe(kind))
         assert cfg.num_train_epochs > 0 and cfg.gradient_accumulation_steps >= 1
+
+
+@dataclass
+class _Section:
+    OLD_KEYS: ClassVar[dict[str, OldKey]] = {
+        "size": deprecated("batch_size"),
+        "epochs": retired("num_train_epochs"),
+    }
+    batch_size: int = 1
+    num_train_epochs: float = 1.0
+
+
+def test_one_table_of_old_keys_reads_the_deprecated_and_refuses_the_retired(caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="sciinstruct"):
+        assert build(_Section, {"size": "8"}, "train", "r.yaml").batch_size == 8
+    assert "r.yaml: train.size is deprecated: write `batch_size`" in caplog.text
+    with pytest.raises(InputError, match="give `batch_size` only") as both:
+        build(_Section, {"size": 8, "batch_size": 8}, "train", "r.yaml")
+    assert both.value.field == "train.size"
+    with pytest.raises(InputError, match="`epochs` was renamed: use `num_train_epochs`") as old:
+        build(_Section, {"epochs": 2}, "train", "r.yaml")
+    assert old.value.field == "train.epochs"
+    with pytest.raises(InputError, match="did you mean 'batch_size'"):
+        build(_Section, {"batch_sise": 2}, "train", "r.yaml")

@@ -223,16 +223,41 @@ def _resolved(value: Any) -> Any:
     return value
 
 
-def _renamed(cls: type, data: dict[str, Any], file: str | None, where: str) -> dict[str, Any]:
-    """`data` with the old names a class still accepts (`RENAMED = {"old": "new"}`) renamed,
-    each with a warning that names the new key; both given is an error."""
-    renamed: dict[str, str] = getattr(cls, "RENAMED", {})
-    old_keys = [key for key in data if key in renamed]
+@dataclasses.dataclass(frozen=True)
+class OldKey:
+    """A key a config class no longer declares, listed in its `OLD_KEYS` table: `new` is its
+    name now. A `read` key is still read, as `new`, with a deprecation warning; any other is
+    refused with the new name in the error (a key whose meaning moved, such as TRL's renamed
+    fields, must not be half-read)."""
+
+    new: str
+    read: bool
+
+
+def deprecated(new: str) -> OldKey:
+    """An old key still read as `new`, with a warning."""
+    return OldKey(new, read=True)
+
+
+def retired(new: str) -> OldKey:
+    """An old key refused, naming `new`."""
+    return OldKey(new, read=False)
+
+
+def _old_keys(cls: type) -> dict[str, OldKey]:
+    return getattr(cls, "OLD_KEYS", {})
+
+
+def _read_old_keys(cls: type, data: dict[str, Any], file: str | None, where: str) -> dict[str, Any]:
+    """`data` with the deprecated keys of `cls` renamed, each with a warning that names the
+    new key; both given is an error. Retired keys are left for `check_keys` to refuse."""
+    table = _old_keys(cls)
+    old_keys = [key for key in data if key in table and table[key].read]
     if not old_keys:
         return data
     data = dict(data)
     for old in old_keys:
-        new = renamed[old]
+        new = table[old].new
         path = f"{where}.{old}".lstrip(".")
         if new in data:
             raise InputError(f"give `{new}` only (`{old}` is its old name)", file=file, field=path)
@@ -245,33 +270,35 @@ def _renamed(cls: type, data: dict[str, Any], file: str | None, where: str) -> d
 
 
 def check_keys(cls: type, data: Any, file: str | None = None, where: str = "") -> None:
-    """Refuse a key `cls` does not declare, with the nearest field name as a hint."""
+    """Refuse a key `cls` does not declare, with the nearest field name as a hint, and a
+    retired key (`OLD_KEYS`) with its new name; a deprecated one passes (`build` reads it)."""
     names = [f.name for f in dataclasses.fields(cls)]
-    # old key -> new name: refused, naming the new key (`RENAMED` above reads an old key instead)
-    renamed = getattr(cls, "RETIRED_KEYS", {})
+    table = _old_keys(cls)
     for key in data:
-        if key in renamed:
-            raise InputError(
-                f"`{key}` was renamed: use `{renamed[key]}`",
-                file=file,
-                field=f"{where}.{key}".lstrip("."),
-            )
+        path = f"{where}.{key}".lstrip(".")
+        if key in table:
+            if not table[key].read:
+                raise InputError(
+                    f"`{key}` was renamed: use `{table[key].new}`", file=file, field=path
+                )
+            continue
         if key not in names:
             hint = did_you_mean(str(key), names) or f"expected one of {sorted(names)}"
-            raise InputError(f"unknown key ({hint})", file=file, field=f"{where}.{key}".lstrip("."))
+            raise InputError(f"unknown key ({hint})", file=file, field=path)
 
 
 def build(cls: type[T], data: Any, where: str = "", file: str | None = None) -> T:
     """The dataclass `cls` from a mapping (a YAML file's section): unknown keys refused with a
-    "did you mean" (old names a class declares in `RENAMED` read with a warning), values
+    "did you mean" (a class's `OLD_KEYS`: deprecated ones read with a warning, retired ones
+    refused with the new name), values
     converted by declared type, nested dataclasses built recursively, and the class's own
     checks reported as InputErrors located at the file and dotted field."""
     if not isinstance(data, dict):
         raise InputError(
             f"expected a mapping, got {type(data).__name__}", file=file, field=where or None
         )
-    data = _renamed(cls, data, file, where)
     check_keys(cls, data, file, where)
+    data = _read_old_keys(cls, data, file, where)
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for key, value in data.items():

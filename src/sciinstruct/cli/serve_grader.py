@@ -17,6 +17,7 @@ from sciinstruct.log import err_console
 
 EXECUTORS = ("local", "ray")
 TOKEN_ENV = "SCIINSTRUCT_GRADER_TOKEN"
+KEEP_ALIVE_S = 65  # idle seconds before a connection is closed: past the longest Retry-After
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +42,7 @@ def serve_grader(
         1024,
         min=1,
         help="Items waiting or being graded before requests are answered 429 (the hard cap; "
-        "a request is also answered 429 while the work ahead would take over 1 s).",
+        "a request is also answered 429 while the work ahead would delay it over 1 s).",
     ),
     max_body_mb: float = typer.Option(16.0, min=0.001, help="Largest request body (MiB): 413."),
     rewards: str = typer.Option(
@@ -98,7 +99,15 @@ def serve_grader(
 
     from sciinstruct.integrations.server import create_app
 
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+    # a client told to retry after up to 60 s (Retry-After's cap) finds its connection still
+    # open: with uvicorn's default of 5 s, a retry racing the idle close ends in a reset
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
 
 
 def _is_loopback(host: str) -> bool:

@@ -29,7 +29,7 @@ from sciinstruct.grading.verifier_formats import (
     verifier_format,
 )
 from sciinstruct.llm.spec import EngineSpec
-from sciinstruct.settings import option
+from sciinstruct.settings import OldKey, deprecated, option
 
 if TYPE_CHECKING:
     from sciinstruct.llm.base import Backend
@@ -167,7 +167,7 @@ class JudgeSpec(EngineSpec):
     `--judge-format`, ... on the command line). No backend, model or URL: no judge."""
 
     # `judge: {backend: openai}` as written before the judge was an engine spec
-    RENAMED: ClassVar[dict[str, str]] = {"backend": "name"}
+    OLD_KEYS: ClassVar[dict[str, OldKey]] = {"backend": deprecated("name")}
     FLAG_PREFIX: ClassVar[str] = "--judge-"
 
     name: str | None = option(

@@ -16,16 +16,17 @@ Every item is graded in a worker process (`sciinstruct.grading.sandbox.WorkerPoo
 and replaced and the item is answered `timed_out`, so no completion, however hostile, holds a
 worker or the server.
 
-Admission sheds load by the estimated wait (`Admission`): from an average of an item's service
-time and what the running requests have left, the server admits a request only if the work
-already admitted ahead of it would drain within `wait_slack_s` (1 s), so that each of its
-items, started then, ends within its hard limit + 1 s. Otherwise (or past `max_queue` items, the hard cap) it answers 429 at once
-with a `Retry-After` from the estimated drain time, and a burst from a large cluster waits at
-the clients, not in this process. An item whose request has nonetheless waited past its limit
-+ the slack before its turn (the estimate was wrong: hostile items that ran to their limit) is
-answered `timed_out` with the reason `OVERLOADED` instead of being graded late. Bodies over
-`max_body_bytes` get 413. With a `token`, every route but `/health` wants `Authorization:
-Bearer <token>`.
+Before it is queued, each item gets a static cost class (`sciinstruct.integrations.cost`: a
+scan for exponent towers, deep nesting, huge factorials), and `Admission` schedules and sheds
+by it: expensive items never hold every worker, so cheap requests do not queue behind them, and
+they count at their whole limit, so a request is admitted only if the work ahead would delay it
+by at most `wait_slack_s` (1 s) past what it needs on an idle server: its budget, its limit +
+1 s for an ordinary batch. Otherwise (or past `max_queue` items, the hard cap) it answers 429 at
+once with a `Retry-After` of the excess, and a burst from a large cluster waits at the clients,
+not in this process. A unit of work that at its turn can no longer end within its request's
+budget (an item the scan called cheap ran long) is answered `timed_out` with the reason
+`OVERLOADED` instead of being graded late. Bodies over `max_body_bytes` get 413. With a
+`token`, every route but `/health` wants `Authorization: Bearer <token>`.
 """
 
 from __future__ import annotations
@@ -42,23 +43,15 @@ from typing import Any
 
 from sciinstruct.errors import SciInstructError
 from sciinstruct.grading.sandbox import WorkerPool, default_workers
+from sciinstruct.integrations.admission import WAIT_SLACK_S, Admission, Cost, Unit
+from sciinstruct.integrations.cost import item_rule
+from sciinstruct.integrations.http_errors import HTTPError
 from sciinstruct.integrations.openrlhf import response_of, to_protocol
 from sciinstruct.integrations.scoring import DEFAULT_TIMEOUT_S, RewardSelection
 
 # Added to an item's timeout before its worker is killed: the grader bounds its own work by the
 # timeout, so only an item that escaped it (a hang in C code, a runaway regex) meets the kill.
 KILL_MARGIN_S = 0.5
-# What an admitted request may wait for the work admitted before it: each of its items, started
-# then, ends within its hard limit plus this (the issue: "no request past its limit + 1 s").
-WAIT_SLACK_S = 1.0
-# Weights of each newly graded item in the two averages of service time, the larger of which is
-# the estimate: a fast one (about the last 20 items) that sees a slowdown at once, and a slow
-# one (about the last 500) that remembers the rare items that run to their limit, which are
-# few but most of the work (1 in 300 items of 5 s are 2/3 of it when the rest take 2.5 ms).
-SERVICE_EWMA_ALPHA = (0.05, 0.002)
-# Tasks the pool sends a worker at once (sciinstruct.grading.sandbox's batch): a request of
-# this many items or fewer takes one worker, not all of them, so requests grade side by side.
-ITEMS_PER_WORKER = 8
 OVERLOADED = "not started within its limit: the server is overloaded"
 
 
@@ -89,14 +82,6 @@ class ServerConfig:
             raise ValueError(f"wait_slack_s must be positive, got {self.wait_slack_s:g}")
 
 
-class HTTPError(Exception):
-    """A request refused with a status code and a message for the client."""
-
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, dict(headers or {})
-
-
 @dataclass(frozen=True)
 class Item:
     """One item of a `/grade` batch, checked."""
@@ -108,103 +93,13 @@ class Item:
     timeout: float
 
 
-class Admission:
-    """Which requests the server takes: load shedding by the estimated wait.
-
-    `service_s` is a running average of one item's time in a worker (None until an item
-    has been graded; till then an item is assumed to take its whole hard limit). The work ahead
-    of a new request is `admitted x service_s / workers` seconds; the request is admitted if
-    that is within `slack` s (its items then start in time to end within their limit + slack;
-    those past its first `workers` wait only for its own), or if nothing is admitted at all (an idle server takes any request it can queue, which is
-    also how the first measurement is made). Touched on the event loop only.
-    """
-
-    def __init__(self, workers: int, max_queue: int, slack: float = WAIT_SLACK_S) -> None:
-        self.workers, self.max_queue, self.slack = workers, max_queue, slack
-        self.admitted = 0  # items waiting or being graded
-        self.service_s: float | None = None
-        self._averages = [0.0, 0.0]
-        self.measured = 0
-        self._running: dict[int, tuple[float, int, float]] = {}  # started, items, limit
-        self._ids = 0
-
-    def wait_s(self, limit: float) -> float:
-        """Estimated seconds until the work admitted so far has drained: the items waiting
-        at the average time each, and what the running dispatches have left: their items'
-        average time, or, for one that has run past twice that (a slow item, which may run
-        to its limit), the rest of its limit."""
-        per_item = limit if self.service_s is None else self.service_s
-        now = time.monotonic()
-        work = (self.admitted - sum(n for _, n, _ in self._running.values())) * per_item
-        for started, n, item_limit in self._running.values():
-            elapsed, expected = now - started, n * per_item
-            left = expected - elapsed if elapsed <= 2 * expected else item_limit - elapsed
-            work += max(0.0, left)
-        return work / self.workers
-
-    def start(self, n: int, limit: float) -> int:
-        """A dispatch of `n` admitted items under `limit` begins; its key for `finish`."""
-        self._ids += 1
-        self._running[self._ids] = (time.monotonic(), n, limit)
-        return self._ids
-
-    def finish(self, key: int) -> None:
-        del self._running[key]
-
-    def admit(self, n: int, limit: float) -> None:
-        """Count `n` items (the largest hard limit among them `limit`) in, or raise 413/429."""
-        if n > self.max_queue:  # could never be admitted: say so instead of 429 forever
-            raise HTTPError(
-                413, f"{n} items is more than the server queues ({self.max_queue}); split it"
-            )
-        if self.admitted + n > self.max_queue:
-            per_item = limit if self.service_s is None else self.service_s
-            drain = (self.admitted + n - self.max_queue) * per_item / self.workers
-            raise HTTPError(
-                429,
-                f"grading queue full: {self.admitted} items waiting or running, room for "
-                f"{self.max_queue}; retry later or send fewer items at once",
-                {"Retry-After": self._retry_after(drain)},
-            )
-        wait = self.wait_s(limit)
-        if self.admitted and wait > self.slack:
-            raise HTTPError(
-                429,
-                f"server busy: the {self.admitted} items ahead would take about {wait:.1f} s, "
-                f"more than the {self.slack:g} s a request may wait; retry later",
-                {"Retry-After": self._retry_after(wait - self.slack)},
-            )
-        self.admitted += n
-
-    def release(self, n: int) -> None:
-        self.admitted -= n
-
-    def record(self, seconds: float) -> None:
-        """One item's time in a worker: a plain mean over the first items (so a cold first one
-        weighs little), exponential averages after, the larger of which counts."""
-        self.measured += 1
-        for k, alpha in enumerate(SERVICE_EWMA_ALPHA):
-            alpha = max(alpha, 1 / self.measured)
-            self._averages[k] += alpha * (seconds - self._averages[k])
-        self.service_s = max(self._averages)
-
-    def _retry_after(self, seconds: float) -> str:
-        # whole seconds (HTTP's delay-seconds); unmeasured, the estimate is only a bound: 1
-        if self.service_s is None:
-            return "1"
-        return str(min(60, max(1, math.ceil(seconds))))
-
-
 class GradingService:
     """The worker pool and the admission behind the routes."""
 
     def __init__(self, config: ServerConfig) -> None:
-        import anyio
-
         self.config = config
         self.pool = WorkerPool(config.workers, ops_module=config.ops_module)
-        # one blocking dispatch per worker at a time; the rest wait here, not in threads
-        self.limiter = anyio.CapacityLimiter(config.workers)
+        # one unit per worker at a time (Admission's turn); the rest wait there, not in threads
         self.admission = Admission(config.workers, config.max_queue, config.wait_slack_s)
 
     @property
@@ -222,49 +117,46 @@ class GradingService:
         """One score row per item, each graded under its own hard limit."""
         import anyio
 
-        n = len(items)
-        if not n:
+        if not items:
             return []
-        arrived = time.monotonic()
-        self.admission.admit(n, max(item.timeout for item in items) + KILL_MARGIN_S)
+        costs = [
+            Cost(item.timeout + KILL_MARGIN_S, item_rule(item.response, item.reference) is not None)
+            for item in items
+        ]
+        plan = self.admission.admit(costs)
+        rows: list[dict[str, Any] | None] = [None] * len(items)
+
+        async def run(unit: Unit) -> None:
+            async with self.admission.turn(unit):
+                if self.admission.too_late(unit):  # grading it now only delays the rest
+                    for i in unit.indexes:
+                        rows[i] = _failed("overloaded", unit.limit, selection)
+                    return
+                tasks = [_task(items[i], selection) for i in unit.indexes]
+                outcomes = await anyio.to_thread.run_sync(self.pool.run, tasks, unit.limit, 1)
+                wall = time.monotonic() - (unit.started or 0.0)
+            for i, outcome in zip(unit.indexes, outcomes, strict=True):
+                rows[i] = (
+                    {**outcome.value, "timed_out": False}
+                    if outcome.error is None
+                    else _failed(outcome.error, unit.limit, selection)
+                )
+            # each item is charged its time in the worker and a share of the unit's overhead
+            # (the pipe, the thread hops): what its worker was held for, which admission plans
+            seconds = [rows[i]["elapsed_s"] or 0.0 for i in unit.indexes]  # type: ignore[index]
+            overhead = max(0.0, wall - sum(seconds))
+            self.admission.record_overhead(overhead)
+            overhead /= len(seconds)
+            for spent in seconds:
+                self.admission.record(spent + overhead, unit.expensive)
+
         try:
-            rows: list[dict[str, Any] | None] = [None] * n
-
-            async def dispatch(timeout: float) -> None:
-                # the pool gives one dispatch's tasks one limit: one dispatch per distinct limit
-                indexes = [i for i, item in enumerate(items) if item.timeout == timeout]
-                limit = timeout + KILL_MARGIN_S
-                async with self.limiter:  # its turn: the dispatch's items are about to start
-                    if time.monotonic() - arrived > limit + self.config.wait_slack_s:
-                        # waited past its budget already: grading it now only delays the rest
-                        for i in indexes:
-                            rows[i] = _failed("overloaded", limit, selection)
-                        return
-                    tasks = [_task(items[i], selection) for i in indexes]
-                    parallel = min(self.config.workers, -(-len(tasks) // ITEMS_PER_WORKER))
-                    key = self.admission.start(len(tasks), limit)
-                    try:
-                        outcomes = await anyio.to_thread.run_sync(
-                            self.pool.run, tasks, limit, parallel
-                        )
-                    finally:
-                        self.admission.finish(key)
-                for i, outcome in zip(indexes, outcomes, strict=True):
-                    rows[i] = (
-                        {**outcome.value, "timed_out": False}
-                        if outcome.error is None
-                        else _failed(outcome.error, limit, selection)
-                    )
-                    seconds = rows[i]["elapsed_s"]  # type: ignore[index]
-                    if seconds is not None:
-                        self.admission.record(seconds)
-
             async with anyio.create_task_group() as group:
-                for timeout in {item.timeout for item in items}:
-                    group.start_soon(dispatch, timeout)
-            return rows  # type: ignore[return-value]
+                for unit in plan.units:
+                    group.start_soon(run, unit)
         finally:
-            self.admission.release(n)
+            self.admission.release(plan)
+        return rows  # type: ignore[return-value]
 
     def close(self) -> None:
         self.pool.close()
@@ -452,6 +344,7 @@ def create_app(config: ServerConfig) -> Any:
         return JSONResponse(reply)
 
     async def health(request: Request) -> JSONResponse:
+        admission, limit = service.admission, config.item_timeout + KILL_MARGIN_S
         return JSONResponse(
             {
                 "status": "ok",
@@ -459,10 +352,16 @@ def create_app(config: ServerConfig) -> Any:
                 "workers": config.workers,
                 "queued": service.admitted,
                 "max_queue": config.max_queue,
-                "service_s": service.admission.service_s,
-                "estimated_wait_s": round(
-                    service.admission.wait_s(config.item_timeout + KILL_MARGIN_S), 3
-                ),
+                "lanes": admission.lanes,
+                "service_s": admission.cheap_s,
+                "expensive_s": admission.expensive_s,
+                "overhead_s": round(admission.overhead_s, 4),
+                "estimated_wait_s": round(admission.wait_s(Cost(limit, False)), 3),
+                "estimated_wait_expensive_s": round(admission.wait_s(Cost(limit, True)), 3),
+                "graded": dict(admission.graded),
+                "slow_cheap": admission.slow_cheap,
+                "late": admission.late,
+                "worst_over_budget_s": admission.worst_over_s,
                 "rewards": list(config.selection.names),
             }
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from sciinstruct.settings import (
+    OldKey,
     build,
     check_declared,
     check_keys,
@@ -22,6 +23,7 @@ from sciinstruct.settings import (
     option,
     package_path,
     parse_assignments,
+    retired,
 )
 
 FINETUNE_MODES = ("auto", "lora", "full")
@@ -48,12 +50,12 @@ def _redefault(base: type, name: str, default: Any, text: str | None = None) -> 
 
 
 # Keys renamed to TRL's field names (so a TRL user's YAML means what they expect): an old key
-# is refused with its new name (`settings.check_keys` reads RETIRED_KEYS).
-RETIRED_KEYS = {
-    "epochs": "num_train_epochs",
-    "grad_accum": "gradient_accumulation_steps",
-    "warmup": "warmup_ratio",
-    "lr_scheduler": "lr_scheduler_type",
+# is refused with its new name (`settings.check_keys` reads a class's OLD_KEYS).
+RETIRED_KEYS: dict[str, OldKey] = {
+    "epochs": retired("num_train_epochs"),
+    "grad_accum": retired("gradient_accumulation_steps"),
+    "warmup": retired("warmup_ratio"),
+    "lr_scheduler": retired("lr_scheduler_type"),
 }
 
 
@@ -61,7 +63,7 @@ RETIRED_KEYS = {
 class TrainConfig:
     """Settings every trainer shares: data, model, schedule, LoRA, checkpoints."""
 
-    RETIRED_KEYS: ClassVar[dict[str, str]] = RETIRED_KEYS
+    OLD_KEYS: ClassVar[dict[str, OldKey]] = RETIRED_KEYS
 
     data: str | None = _help("Training file in the export format (.jsonl or .parquet).", None)
     model: str | None = _help(
