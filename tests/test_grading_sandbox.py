@@ -65,6 +65,25 @@ def test_pool_recovers_from_a_killed_worker_and_a_timeout() -> None:
         pool.close()
 
 
+def test_a_spare_worker_succeeds_one_killed_at_its_limit() -> None:
+    """The task after an overrun runs on the spare (started before the overrun, imports done),
+    and a new spare is started for the next one: nobody waits for a cold start."""
+    pool = WorkerPool(size=1, spare=True)
+    try:
+        spare = pool._spare
+        assert spare is not None and spare not in pool._all
+        outcomes = pool.run(
+            [("number", ("10^{10^{10^{10}}}",)), ("number", ("\\frac{1}{4}",))], timeout=1.0
+        )
+        assert outcomes[0].error == "timeout" and outcomes[1].value == 0.25
+        assert pool._all == {spare}  # the second task ran on the former spare
+        assert pool._spare is not None and pool._spare is not spare
+        assert pool._spare.proc.poll() is None
+    finally:
+        pool.close()
+    assert spare.proc.poll() is not None  # close() stops the spare as well
+
+
 def test_many_threads_share_the_pool() -> None:
     pairs = [(f"\\frac{{{n}}}{{{2 * n}}}", "\\frac{1}{2}") for n in range(1, 13)]
     with ThreadPoolExecutor(max_workers=6) as pool:

@@ -93,14 +93,31 @@ class _Worker:
 
 
 class WorkerPool:
-    """Up to `size` persistent workers; `run` is safe to call from many threads at once."""
+    """Up to `size` persistent workers; `run` is safe to call from many threads at once.
 
-    def __init__(self, size: int, ops_module: str = "sciinstruct.grading.mathexpr") -> None:
+    With `spare`, one more worker is kept started and idle, outside `size`: a worker killed for
+    overrunning is succeeded by the spare, whose imports are done, and the next spare starts in
+    the background. Without it the task after a kill waits for a cold start (~2 s of sympy
+    imports), which a server's admission cannot foresee.
+    """
+
+    def __init__(
+        self, size: int, ops_module: str = "sciinstruct.grading.mathexpr", spare: bool = False
+    ) -> None:
         self.size = max(1, size)
         self.ops_module = ops_module
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._all: set[_Worker] = set()
+        self._spare: _Worker | None = None
+        if spare:
+            self.keep_spare()
+
+    def keep_spare(self) -> None:
+        """Start the spare worker now (if there is none), and keep one from now on."""
+        with self._lock:
+            if self._spare is None:
+                self._spare = _Worker(self.ops_module)
 
     def resize(self, size: int) -> None:
         """Allow up to `size` workers (never shrinks: idle workers cost no CPU)."""
@@ -147,19 +164,27 @@ class WorkerPool:
         self._idle.put(worker)
 
     def replace(self, worker: _Worker) -> _Worker:
-        """Kill a worker (it overran or died) and start its successor."""
+        """Kill a worker (it overran or died) and return its successor: the spare when one is
+        kept and alive (then the next spare starts), else a fresh worker."""
         worker.kill()
-        fresh = _Worker(self.ops_module)
         with self._lock:
+            fresh = self._spare
+            if fresh is not None:
+                self._spare = _Worker(self.ops_module)
+                if fresh.proc.poll() is not None:  # the spare itself died: start cold
+                    fresh.kill()
+                    fresh = None
+            fresh = fresh or _Worker(self.ops_module)
             self._all.discard(worker)
             self._all.add(fresh)
         return fresh
 
     def close(self) -> None:
         with self._lock:
-            for worker in self._all:
+            for worker in self._all | ({self._spare} if self._spare else set()):
                 worker.kill()
             self._all.clear()
+            self._spare = None
             self._idle = queue.SimpleQueue()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from sciinstruct.grading.sandbox import shared_pool
 from sciinstruct.integrations.scoring import RewardSelection, score_one
 
 
@@ -34,8 +35,11 @@ def score(
 
 
 def warmup() -> None:
-    """Import the grader and start its symbolic-check worker before the first item's clock."""
+    """Import the grader and start its symbolic-check worker before the first item's clock,
+    with a spare beside it: an item that overruns gets that worker killed, and the item after
+    it must not pay the successor's cold start."""
     score("so \\boxed{x^2+2x+1}", "(x+1)^2", None, None, ["correctness", "format"], [1, 1], 60.0)
+    shared_pool().keep_spare()
 
 
 OPS = {"score": score}

@@ -98,7 +98,8 @@ class GradingService:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.pool = WorkerPool(config.workers, ops_module=config.ops_module)
+        # a spare, so a worker killed at its limit is succeeded at once (see WorkerPool)
+        self.pool = WorkerPool(config.workers, ops_module=config.ops_module, spare=True)
         # one unit per worker at a time (Admission's turn); the rest wait there, not in threads
         self.admission = Admission(config.workers, config.max_queue, config.wait_slack_s)
 
