@@ -210,6 +210,18 @@ def find_boxed(text: str) -> str | None:
     return ", ".join(reversed(parts)) if parts else None
 
 
+def open_box(text: str) -> str | None:
+    """The contents of a last `\\boxed{` that is never closed, to the end of `text` (as
+    math-verify reads it: a reference typed without its closing brace), or None."""
+    last = last_match(BOX, text)
+    if last is None or text[last.end() :].lstrip(" ")[:1] != "{":
+        return None
+    start = text.index("{", last.end())
+    if _braced(text, start) is not None:
+        return None
+    return text[start + 1 :].rstrip().removesuffix("$").strip() or None
+
+
 # "Final Answer: The final answer is $10,455$.": a final answer stated after the last box
 _FINAL_ANSWER = re.compile(r"(?i)\bfinal\s+answer\s+(?:is|:)\s*\S")
 
