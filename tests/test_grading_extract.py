@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sciinstruct.grading import extract_answer
-from sciinstruct.grading.extract import clean, find_boxed, sanitize
+from sciinstruct.grading.extract import clean, find_boxed, open_box, sanitize
 from sciinstruct.grading.rules import extract
 
 
@@ -70,3 +70,17 @@ def test_clean() -> None:
     assert clean("\\(x\\)") == "x"
     assert clean("1 \\text{ or } 2") == "1 , 2"
     assert clean("12π") == "12\\pi"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\\boxed{W(n) = 1 \\text{ and } W(n) = -1", "W(n) = 1 \\text{ and } W(n) = -1"),
+        ("so $\\boxed{\\frac{1}{2}$", "\\frac{1}{2}"),
+        ("\\boxed{3}", None),  # closed: find_boxed reads it
+        ("\\boxed{", None),  # nothing in it
+        ("no box at all", None),
+    ],
+)
+def test_open_box_runs_to_the_end(text: str, expected: str | None) -> None:
+    assert open_box(text) == expected
