@@ -26,7 +26,6 @@ from sciinstruct.grading.numeric import last_side, written_precision_match
 _SPELLING = re.compile(
     r"(?<![\w.])(?P<mantissa>\d+(?:\.\d*)?|\.\d+)[eE](?P<exponent>[-+]?\d+)(?![\w.])"
     r"|\\(?:mathrm|text|textrm|rm|operatorname|mathit)\s*\{\s*(?P<constant>[ei])\s*\}"
-    r"(?!\s*[-+−]?\d)"
     r"|(?P<root>\\sqrt\s*\[[^\[\]{}]*\])\s*(?P<radicand>\\[A-Za-z]+|[A-Za-z0-9])"
 )
 
@@ -35,6 +34,10 @@ def _respell(match: re.Match[str]) -> str:
     if match.group("mantissa"):
         return f"{match.group('mantissa')}\\times10^{{{int(match.group('exponent'))}}}"
     if match.group("constant"):
+        before, after = match.string[: match.start()].rstrip(), match.string[match.end() :]
+        after = after.lstrip().lstrip("-+−").lstrip()
+        if before[-1:].isdigit() and after[:1].isdigit():
+            return match.group(0)  # 6.022\mathrm{e}23: a mantissa's exponent, not Euler's e
         return match.group("constant")
     return f"{match.group('root')}{{{match.group('radicand')}}}"
 
