@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sciinstruct.grading import extract_answer
-from sciinstruct.grading.extract import clean, find_boxed, open_box, sanitize
+from sciinstruct.grading.extract import clean, find_boxed, joined_boxes, open_box, sanitize
 from sciinstruct.grading.rules import extract
 
 
@@ -84,3 +84,17 @@ def test_clean() -> None:
 )
 def test_open_box_runs_to_the_end(text: str, expected: str | None) -> None:
     assert open_box(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\\boxed{1} papers and \\boxed{2} bins", "1, 2"),
+        ("$x=\\boxed{2}$ or $x=\\boxed{3}$", "2, 3"),
+        ("\\boxed{1} no no no no no \\boxed{2}", None),  # no joining word
+        ("\\boxed{4}. Checking again, the sum is 2,552,004, so \\boxed{4}", None),  # too long
+        ("\\boxed{7}", None),  # one box: find_boxed reads it
+    ],
+)
+def test_joined_boxes_of_a_reference(text: str, expected: str | None) -> None:
+    assert joined_boxes(text) == expected

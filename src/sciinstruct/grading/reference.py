@@ -12,10 +12,10 @@ from sciinstruct.grading import answer_types as types
 from sciinstruct.grading import numeric
 from sciinstruct.grading.extract import (
     MAX_ANSWER_CHARS,
-    box_lines,
     brace_depth,
     clean,
     find_boxed,
+    joined_boxes,
     open_box,
     sanitize,
 )
@@ -92,10 +92,7 @@ class Reference:
         }
         if kind in types.EXTERNAL_TYPES:  # their references may be JSON specs, even empty
             return cls(gold_text.strip(), kind, **common)
-        # Every box of a reference is part of the answer (`\\boxed{1} papers and \\boxed{2}
-        # bins`): unlike a response's, no later box corrects an earlier one.
-        boxes = [contents for _, contents in box_lines(gold_text)]
-        boxed = ", ".join(boxes) if len(boxes) > 1 else find_boxed(gold_text) or open_box(gold_text)
+        boxed = joined_boxes(gold_text) or find_boxed(gold_text) or open_box(gold_text)
         answer = clean(boxed if boxed is not None else gold_text)
         problem = size_problem(answer)
         if problem:
