@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sciinstruct.grading import extract_answer
-from sciinstruct.grading.extract import clean, find_boxed, sanitize
+from sciinstruct.grading.extract import clean, find_boxed, joined_boxes, open_box, sanitize
 from sciinstruct.grading.rules import extract
 
 
@@ -70,3 +70,31 @@ def test_clean() -> None:
     assert clean("\\(x\\)") == "x"
     assert clean("1 \\text{ or } 2") == "1 , 2"
     assert clean("12π") == "12\\pi"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\\boxed{W(n) = 1 \\text{ and } W(n) = -1", "W(n) = 1 \\text{ and } W(n) = -1"),
+        ("so $\\boxed{\\frac{1}{2}$", "\\frac{1}{2}"),
+        ("\\boxed{3}", None),  # closed: find_boxed reads it
+        ("\\boxed{", None),  # nothing in it
+        ("no box at all", None),
+    ],
+)
+def test_open_box_runs_to_the_end(text: str, expected: str | None) -> None:
+    assert open_box(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\\boxed{1} papers and \\boxed{2} bins", "1, 2"),
+        ("$x=\\boxed{2}$ or $x=\\boxed{3}$", "2, 3"),
+        ("\\boxed{1} no no no no no \\boxed{2}", None),  # no joining word
+        ("\\boxed{4}. Checking again, the sum is 2,552,004, so \\boxed{4}", None),  # too long
+        ("\\boxed{7}", None),  # one box: find_boxed reads it
+    ],
+)
+def test_joined_boxes_of_a_reference(text: str, expected: str | None) -> None:
+    assert joined_boxes(text) == expected

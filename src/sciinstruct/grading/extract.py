@@ -210,6 +210,40 @@ def find_boxed(text: str) -> str | None:
     return ", ".join(reversed(parts)) if parts else None
 
 
+# A reference's boxes are one answer when each gap between two is a few words that join them:
+# "\\boxed{1} papers and \\boxed{2} bins" is `1, 2`; "\\boxed{1} no no no no no \\boxed{2}",
+# or a restated box after a paragraph of checking, is not.
+_JOINING_WORDS = frozenset([*AND.values(), *OR.values(), ",", ";"])
+_MAX_GAP_WORDS = 4
+
+
+def joined_boxes(text: str) -> str | None:
+    """The contents of every box of a reference, joined (`1, 2`), when there are several and
+    each gap between two holds a joining word ("and", "or" in any language of the lexicon, a
+    comma) among at most a few words; None otherwise."""
+    boxes = list(_boxes(text))[::-1]
+    if len(boxes) < 2:
+        return None
+    for (_, end, _), (start, _, _) in zip(boxes, boxes[1:], strict=False):
+        words = text[end:start].replace(",", " , ").replace(";", " ; ").lower().split()
+        words = [w.strip("$") for w in words if w.strip("$")]
+        if len(words) > _MAX_GAP_WORDS or not _JOINING_WORDS.intersection(words):
+            return None
+    return ", ".join(contents for _, _, contents in boxes)
+
+
+def open_box(text: str) -> str | None:
+    """The contents of a last `\\boxed{` that is never closed, to the end of `text` (as
+    math-verify reads it: a reference typed without its closing brace), or None."""
+    last = last_match(BOX, text)
+    if last is None or text[last.end() :].lstrip(" ")[:1] != "{":
+        return None
+    start = text.index("{", last.end())
+    if _braced(text, start) is not None:
+        return None
+    return text[start + 1 :].rstrip().removesuffix("$").strip() or None
+
+
 # "Final Answer: The final answer is $10,455$.": a final answer stated after the last box
 _FINAL_ANSWER = re.compile(r"(?i)\bfinal\s+answer\s+(?:is|:)\s*\S")
 

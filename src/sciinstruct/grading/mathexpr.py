@@ -19,8 +19,27 @@ from typing import Any
 from sciinstruct.grading.lexicon import DEFINED, DEGREE_SIGN, MATH_CLOSE
 from sciinstruct.grading.numeric import last_side, written_precision_match
 
-# 1.6e-19 in LaTeX reads as 1.6·e − 19; spell it the way LaTeX means it.
-_E_NOTATION = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?|\.\d+)[eE]([-+]?\d+)(?![\w.])")
+# Spellings math-verify misreads, rewritten the way LaTeX means them: 1.6e-19 (which LaTeX
+# reads as 1.6·e − 19); Euler's number and the imaginary unit set upright, `\mathrm{e}`,
+# `\mathrm{i}` (it drops the font and the letter with it; not `6.022\mathrm{e}23`, a mantissa's
+# exponent); a root whose argument is one token without braces, `\sqrt[3]2` (TeX's own reading).
+_SPELLING = re.compile(
+    r"(?<![\w.])(?P<mantissa>\d+(?:\.\d*)?|\.\d+)[eE](?P<exponent>[-+]?\d+)(?![\w.])"
+    r"|\\(?:mathrm|text|textrm|rm|operatorname|mathit)\s*\{\s*(?P<constant>[ei])\s*\}"
+    r"|(?P<root>\\sqrt\s*\[[^\[\]{}]*\])\s*(?P<radicand>\\[A-Za-z]+|[A-Za-z0-9])"
+)
+
+
+def _respell(match: re.Match[str]) -> str:
+    if match.group("mantissa"):
+        return f"{match.group('mantissa')}\\times10^{{{int(match.group('exponent'))}}}"
+    if match.group("constant"):
+        before, after = match.string[: match.start()].rstrip(), match.string[match.end() :]
+        after = after.lstrip().lstrip("-+−").lstrip()
+        if before[-1:].isdigit() and after[:1].isdigit():
+            return match.group(0)  # 6.022\mathrm{e}23: a mantissa's exponent, not Euler's e
+        return match.group("constant")
+    return f"{match.group('root')}{{{match.group('radicand')}}}"
 
 
 # 3i, i(3+i): the imaginary unit, which latex2sympy reads as a symbol `i` unless written `I`.
@@ -37,10 +56,11 @@ _EULER = re.compile(r"(?<![A-Za-z\\])e(?=\s*\^)")
 
 
 def to_latex(answer: str) -> str:
-    """An extracted answer as math-verify input: e-notation rewritten, an imaginary unit made
-    visible, degrees inside trigonometric functions made radians, a definition's left side
-    (`y =`, `g(x) =`) dropped, wrapped in `$...$`."""
-    s = _E_NOTATION.sub(lambda m: f"{m.group(1)}\\times10^{{{int(m.group(2))}}}", answer.strip())
+    """An extracted answer as math-verify input: e-notation, upright constants and unbraced
+    roots respelled (`_SPELLING`), an imaginary unit made visible, degrees inside trigonometric
+    functions made radians, a definition's left side (`y =`, `g(x) =`) dropped, wrapped in
+    `$...$`."""
+    s = _SPELLING.sub(_respell, answer.strip())
     s = _SET_BUILDER.sub(r"\1", s).replace("\\varnothing", "\\emptyset")
     if set(re.findall(r"[A-Za-z]", _COMMAND.sub("", _EULER.sub("", s)))) == {
         "i"
@@ -307,14 +327,16 @@ def _same_in_another_form(pred: Any, gold: Any, pred_text: str, gold_text: str) 
 
 
 def _as_set(item: Any) -> Any:
-    """The set of reals an interval, union, inequality (`x \\geq 5`) or list of inequalities
-    stands for; None for anything else. A list's "and" or "or" is lost by the time it is
+    """The set of reals an interval, union, inequality (`x \\geq 5`, `-2 \\le x \\le 7`),
+    membership (`x \\in [-2, 7]`) or list of inequalities stands for; None for anything else. A list's "and" or "or" is lost by the time it is
     parsed: disjoint conditions (`x < -1`, `x > 2`) can only mean "or", overlapping ones
     (`x > 1`, `x < 3`) a system, "and"."""
     import sympy
 
     if isinstance(item, sympy.Set) and not isinstance(item, sympy.FiniteSet):
         return item
+    if isinstance(item, sympy.Eq) and isinstance(item.rhs, sympy.Set) and item.lhs.is_Symbol:
+        return _as_set(item.rhs)  # `x \in [-2, 7]`, which math-verify reads as Eq(x, [-2, 7])
     if isinstance(item, sympy.FiniteSet) and item.args and all(_is_condition(a) for a in item.args):
         conditions = item.args
     elif _is_condition(item):
@@ -378,6 +400,8 @@ def _equation(item: Any, text: str) -> Any:
     import sympy
 
     if isinstance(item, sympy.Eq):
+        if not all(isinstance(side, sympy.Expr) for side in item.args):
+            return None  # `x \in [-2, 7]`: a membership, not an equation
         return item.lhs - item.rhs
     if text.count("=") != 1 or re.search(r"[<>!]=|\\[lg]eq?", text):
         return None

@@ -10,7 +10,15 @@ from typing import Any
 
 from sciinstruct.grading import answer_types as types
 from sciinstruct.grading import numeric
-from sciinstruct.grading.extract import MAX_ANSWER_CHARS, brace_depth, clean, find_boxed, sanitize
+from sciinstruct.grading.extract import (
+    MAX_ANSWER_CHARS,
+    brace_depth,
+    clean,
+    find_boxed,
+    joined_boxes,
+    open_box,
+    sanitize,
+)
 from sciinstruct.grading.metadata import load_metadata
 from sciinstruct.grading.tolerance import Tolerance
 from sciinstruct.grading.verdict import Verdict, data_error
@@ -84,7 +92,7 @@ class Reference:
         }
         if kind in types.EXTERNAL_TYPES:  # their references may be JSON specs, even empty
             return cls(gold_text.strip(), kind, **common)
-        boxed = find_boxed(gold_text)
+        boxed = joined_boxes(gold_text) or find_boxed(gold_text) or open_box(gold_text)
         answer = clean(boxed if boxed is not None else gold_text)
         problem = size_problem(answer)
         if problem:

@@ -15,6 +15,7 @@ such a reference it is wrong, whatever math-verify's lenient set comparison says
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -31,6 +32,7 @@ from sciinstruct.grading.lexicon import (
     AND,
     MATH_DELIMITERS,
     OR,
+    PART,
     PART_LABEL,
     PART_LABEL_PATTERN,
     ZH_AND_OR,
@@ -326,11 +328,26 @@ def _statements(found: Candidate, readings: Readings) -> list[str]:
 
 def _boxed_parts(boxes: tuple[Candidate, ...], k: int) -> tuple[list[Item], bool] | None:
     """The k last boxes of a response (each with its line up to the box as its `value`) when
-    each opens a part-labelled line, in order."""
+    each opens a part-labelled line, or when they share one line and what stands between each
+    two names a part (`\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}`), in order."""
     boxes = boxes[-k:]
-    if len(boxes) < k or not all(PART_LABEL.match(box.value) for box in boxes):
+    if len(boxes) < k:
+        return None
+    labelled = all(PART_LABEL.match(box.value) for box in boxes)
+    inline = all(
+        after.value.startswith(before.value)
+        and _names_part(after.value[len(before.value) :].split(before.text, 1)[-1])
+        for before, after in itertools.pairwise(boxes)
+    )
+    if not (labelled or inline):
         return None
     return _response_items(" ; ".join(box.text for box in boxes), k)
+
+
+def _names_part(text: str) -> bool:
+    """True when `text` names a part of the question: " for part (a) and ", " (b) "."""
+    words = unwrap_text(text, pad=" ").lower().split()
+    return any(word in PART.values() or PART_LABEL.match(word) for word in words)
 
 
 def _parts_reading(lines: tuple[str, ...], k: int) -> tuple[list[Item], bool] | None:
