@@ -186,7 +186,7 @@ def prefix_rows(max_tokens: int, threads: int, bandwidth: float, flops: float, q
         backend.generate(reqs[:1])
     totals = interleaved(engines, reqs, 2)
     for reuse, backend in engines.items():
-        stats = backend._contexts[0].context.stats
+        stats = backend._batched[0].stats
         saved = stats["prompt_tokens_copied"] / (
             stats["prompt_tokens_copied"] + stats["prompt_tokens_evaluated"]
         )
