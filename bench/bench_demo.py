@@ -24,8 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-# What the demo ran before issue 24's engine reached it: llama.cpp one request at a time, and
-# the base model's eval on transformers (the recipe's eval backend for both models)
+# What the demo ran before issue 24's engine reached it: llama.cpp one request at a time, the
+# base model's eval on transformers (the recipe's eval backend for both models), and torch at
+# its own default threads (the child sets OMP_NUM_THREADS to it)
 OLD = ["backend.options.slots=1", "eval.base_backend.name=null"]
 
 
@@ -35,6 +36,10 @@ def child(out: Path, overrides: list[str]) -> None:
     from sciinstruct.flow import Flow
     from sciinstruct.recipe import load_recipe
 
+    if OLD[0] in overrides:  # torch at its own default threads, as before llm/threads.py
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = str(torch.get_num_threads())
     settings = _parse_overrides(overrides)
     settings["run_dir"] = str(out)
     flow = Flow(load_recipe(DEMO_RECIPE, settings))

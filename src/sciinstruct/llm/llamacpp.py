@@ -38,19 +38,12 @@ from sciinstruct.llm.base import (
     Throughput,
 )
 from sciinstruct.llm.identity import model_identity
+from sciinstruct.llm.threads import default_threads
 
 if TYPE_CHECKING:
     from sciinstruct.llm.llamacpp_batch import BatchedContext
 
 INSTALL = 'pip install "sciinstruct[llamacpp]"'
-
-
-def default_threads(processes: int = 1) -> int:
-    """Threads per llama.cpp process: half the logical cores (llama.cpp's own rule: physical
-    cores on SMT machines), shared among `processes`. More threads than free cores is far worse
-    than fewer: each decoding step waits for its slowest thread. bench/bench_engines.py measured
-    1 thread at 7x the tokens/s of 2 threads on a busy 2-core machine."""
-    return max(1, (os.cpu_count() or 2) // 2 // processes)
 
 
 def default_parallel(n_threads: int) -> int:
