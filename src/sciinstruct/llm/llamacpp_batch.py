@@ -57,12 +57,12 @@ from sciinstruct.llm.base import Completion, GenerationRequest
 # engine samples with the same chain, so a request means the same thing on either engine.
 TOP_K = 40
 MIN_P = 0.05
-# llama_token_data as numpy sees it: a candidates array llama.cpp's samplers work on in place
 # A prefix shorter than this is evaluated: copying a slot's KV stream moves all of its cells
 # (n_ctx x 23 KB for SmolLM2), about what evaluating a few prompt tokens costs
 MIN_SHARED = 16
 # Tokens of a prompt evaluated after a shared prefix: see the module docstring (2 rows or more)
 MIN_REST = 2
+# llama_token_data as numpy sees it: a candidates array llama.cpp's samplers work on in place
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 
 
