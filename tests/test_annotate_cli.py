@@ -25,7 +25,12 @@ def test_throughput_is_the_backends_own_unless_set():
     from sciinstruct.llm import EngineSpec, Throughput
 
     assert EngineSpec(name="openai").throughput() == Throughput(batch_size=1, concurrency=16)
-    assert EngineSpec(name="llamacpp").throughput() == Throughput(batch_size=16, concurrency=1)
+    # llama.cpp one request at a time takes whole batches; batched, it is driven like a server
+    # with every slot busy and one request queued behind each: 2 contexts x 4 slots x 2
+    one_at_a_time = EngineSpec(name="llamacpp", options={"slots": 1})
+    assert one_at_a_time.throughput() == Throughput(batch_size=16, concurrency=1)
+    batched = EngineSpec(name="llamacpp", options={"slots": 4, "parallel": 2})
+    assert batched.throughput() == Throughput(batch_size=1, concurrency=16)
     assert EngineSpec(name="openai", batch_size=4, concurrency=2).throughput() == Throughput(4, 2)
     # the server's client keeps as many requests in flight as the stage keeps calls
     assert EngineSpec(name="openai", concurrency=64).backend_options()["concurrency"] == 64

@@ -53,4 +53,4 @@ def test_parallel_contexts_return_the_same_texts_in_order():
     finally:
         one.close()
         two.close()
-    assert two._contexts == [] and two._pool._shutdown
+    assert two._batched == [] and two._pool._shutdown

@@ -121,3 +121,13 @@ def test_run_prints_one_line_per_benchmark_with_the_paired_test() -> None:
         "35 gained, 5 lost, McNemar p = 1.1e-06"
     ]
     assert before_after_lines({}) == []
+
+
+def test_the_base_model_has_its_own_engine_only_where_one_is_named(tmp_path: Path) -> None:
+    plain = load_recipe(write(tmp_path, "eval:\n  backend: transformers\n"))
+    assert not plain.eval.base_backend.configured  # both models on eval.backend
+    demo = load_recipe("sciinstruct:recipes/demo.yaml")
+    assert demo.eval.backend.name == "transformers"
+    assert (demo.eval.base_backend.name, demo.eval.base_backend.model) == ("embedded", None)
+    one_engine = load_recipe("sciinstruct:recipes/demo.yaml", {"eval.base_backend.name": None})
+    assert not one_engine.eval.base_backend.configured

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sciinstruct.errors import InputError
+from sciinstruct.llm import EngineSpec
 from sciinstruct.log import console, logger
 from sciinstruct.recipe import FLOW_STAGES, Recipe
 from sciinstruct.rendering import md_table
@@ -232,14 +233,16 @@ class Flow:
             fresh = marker.exists() and marker.read_text(encoding="utf-8") == spec_key
             if fresh and (out / "results.json").exists() and not self.force:
                 continue
-            self._evaluate(model, questions, out)
+            engine = dataclasses.replace(spec.backend, model=str(model))
+            if label == "base" and spec.base_backend.configured:
+                engine = spec.base_backend
+            self._evaluate(engine, questions, out)
             marker.write_text(spec_key, encoding="utf-8")
             ran = True
         self._before_after(models)
         return ran
 
-    def _evaluate(self, model: Path, questions: list[str], out: Path) -> None:
-        engine = dataclasses.replace(self.recipe.eval.backend, model=str(model))
+    def _evaluate(self, engine: EngineSpec, questions: list[str], out: Path) -> None:
         try:
             self.runner.evaluate(
                 questions, engine, out, self.recipe.eval.config, stage=f"eval/{out.name}"

@@ -66,10 +66,16 @@ class EvalSpec:
     # the backend's name (`backend: transformers`)
     backend: EngineSpec = field(default_factory=lambda: EngineSpec(name="transformers"))
     config: EvalConfig = field(default_factory=lambda: EvalConfig(max_tokens=256))
+    # The base model's engine where it is not `backend` (left empty: `backend`), e.g.
+    # `{name: embedded}`: the GGUF file the default train.model is dequantised from, on the
+    # batched llama.cpp engine. Its `model` is used as given (none: the engine's own).
+    base_backend: EngineSpec = field(default_factory=lambda: EngineSpec(name=None))
 
     def __post_init__(self) -> None:
         if isinstance(self.backend, str):
             self.backend = EngineSpec(name=self.backend)
+        if isinstance(self.base_backend, str):
+            self.base_backend = EngineSpec(name=self.base_backend)
 
 
 def _default_annotate() -> AnnotateConfig:

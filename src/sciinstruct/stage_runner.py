@@ -90,7 +90,12 @@ class StageRunner:
         if config.is_ray and spec.concurrency is None:
             actors = self.executor.actor_count()  # type: ignore[attr-defined]
             in_flight = config.calls_in_flight(actors, spec.name or "embedded")
-            fitted = dataclasses.replace(fitted, concurrency=in_flight)
+            # an actor serves the calls its backend class declares (`ExecutorConfig.calls`),
+            # so a call is the class's batch: a whole one for an in-process engine, whose
+            # own drive (`throughput_for`: one request per call, many calls) an actor's
+            # one call at a time would starve
+            batch = spec.batch_size or spec.backend_class().throughput.batch_size
+            fitted = Throughput(batch_size=batch, concurrency=in_flight)
         return fitted
 
     def engine(self, spec: EngineSpec, cache: Path | None) -> Backend:

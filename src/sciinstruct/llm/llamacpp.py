@@ -1,42 +1,49 @@
 """`llamacpp` engine: a GGUF model in-process with llama-cpp-python (the embedded default).
 
 The chat template is the one stored in the GGUF file. `parallel` contexts of `n_threads`
-threads each decode side by side (ctypes releases the GIL during llama.cpp calls); a batch is
-split across them, each prompt's samples kept together. Each context decodes `slots` sequences
-at once (continuous batching, `llamacpp_batch.BatchedContext`: one read of the weights per step
-serves every sequence in flight). `slots=1` is the one-request-at-a-time engine: a `Llama`
-behind a lock, each request evaluated from an empty context. Either way a request's text
-depends only on the request and its seed, never on the batch it came in.
+threads each decode side by side (ctypes releases the GIL during llama.cpp calls). Each context
+decodes `slots` sequences at once (continuous batching, `llamacpp_batch.BatchedContext`: one
+read of the weights per step serves every sequence in flight, and a finished sequence's slot
+takes the next queued request at once). Requests go to the context that already holds (or is
+evaluating) their prompt, else to the least busy one, so the k samples of a question share one
+prompt evaluation. Such an engine is driven like a server (`throughput_for`): many one-request
+calls in flight, so its queues never run dry and no call waits on a batch's slowest member.
+
+`slots=1` is the one-request-at-a-time engine: a `Llama` behind a lock, each request evaluated
+from an empty context, a batch split across the contexts. Either way a request's text depends
+only on the request and its seed, never on the batch it came in.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sciinstruct.embedded_model import EMBEDDED_MODEL_NAME, gguf_path
 from sciinstruct.errors import InputError, MissingDependencyError, require
-from sciinstruct.llm.base import Completion, GenerationRequest, OnDone, SyncBackend
+from sciinstruct.llm.base import (
+    IN_PROCESS,
+    Completion,
+    GenerationRequest,
+    OnDone,
+    SyncBackend,
+    Throughput,
+)
 from sciinstruct.llm.identity import model_identity
+from sciinstruct.llm.threads import default_threads
 
 if TYPE_CHECKING:
     from sciinstruct.llm.llamacpp_batch import BatchedContext
 
 INSTALL = 'pip install "sciinstruct[llamacpp]"'
-
-
-def default_threads(processes: int = 1) -> int:
-    """Threads per llama.cpp process: half the logical cores (llama.cpp's own rule: physical
-    cores on SMT machines), shared among `processes`. More threads than free cores is far worse
-    than fewer: each decoding step waits for its slowest thread. bench/bench_engines.py measured
-    1 thread at 7x the tokens/s of 2 threads on a busy 2-core machine."""
-    return max(1, (os.cpu_count() or 2) // 2 // processes)
 
 
 def default_parallel(n_threads: int) -> int:
@@ -77,12 +84,23 @@ def available_memory() -> int | None:
         return None
 
 
+# Requests queued per slot beyond the one decoding: a slot that finishes takes the next at once
+QUEUED_PER_SLOT = 1
+# Prompts remembered with the context they went to (their KV cells may still be held there)
+ROUTES_KEPT = 1024
+
+
+def prompt_key(request: GenerationRequest) -> str:
+    """What decides a request's prompt tokens: its messages."""
+    return json.dumps(request.messages_list(), sort_keys=True)
+
+
 def split_by_prompt(requests: Sequence[GenerationRequest], parts: int) -> list[list[int]]:
     """Request indices in `parts` lists of near-equal length, each prompt's requests kept
     together and in order (largest group first onto the least-loaded part)."""
     groups: dict[str, list[int]] = {}
     for i, r in enumerate(requests):
-        groups.setdefault(json.dumps(r.messages_list(), sort_keys=True), []).append(i)
+        groups.setdefault(prompt_key(r), []).append(i)
     shares: list[list[int]] = [[] for _ in range(parts)]
     for group in sorted(groups.values(), key=len, reverse=True):
         min(shares, key=len).extend(group)
@@ -117,35 +135,11 @@ class _Context:
         return out
 
 
-class _Batched:
-    """A `BatchedContext` with the `_Context.run` interface."""
-
-    def __init__(self, context: BatchedContext) -> None:
-        self.context = context
-
-    def run(
-        self,
-        requests: Sequence[GenerationRequest],
-        indices: Sequence[int],
-        on_done: OnDone | None = None,
-    ) -> list[Completion]:
-        futures: dict[Future[Completion], int] = {
-            self.context.submit(request): k for k, request in enumerate(requests)
-        }
-        out: list[Completion] = [Completion()] * len(requests)
-        for future in as_completed(futures):  # on_done in this thread, as each finishes
-            k = futures[future]
-            out[k] = future.result()
-            if on_done is not None:
-                on_done(indices[k], out[k])
-        return out
-
-
 class LlamaCppBackend(SyncBackend):
     """llama.cpp in-process. `model` is a GGUF path; None means the embedded SmolLM2 file.
 
-    `parallel` contexts (None: as many as the cores hold at `n_threads` each) decode a batch
-    side by side; they share the memory-mapped weights. Each decodes `slots` sequences at once
+    `parallel` contexts (None: as many as the cores hold at `n_threads` each) decode side by
+    side; they share the memory-mapped weights. Each decodes `slots` sequences at once
     (None: `default_slots`; 1: one request at a time, llama-cpp-python's own loop), each with a
     KV cache of `n_ctx` tokens. `prefix_reuse=False` evaluates every prompt, even one whose KV
     cells a slot already holds (for measuring what the reuse saves).
@@ -178,7 +172,8 @@ class LlamaCppBackend(SyncBackend):
         self.parallel = parallel or default_parallel(threads)
         self.slots = slots or default_slots(n_ctx, self.parallel)
         self.model = llamacpp_identity(path)
-        self._contexts: list[_Context | _Batched] = []
+        self._contexts: list[_Context] = []  # slots == 1
+        self._batched: list[BatchedContext] = []  # slots > 1
         for _ in range(self.parallel):
             # n_threads_batch too: llama-cpp-python evaluates prompts on every core by default,
             # so N contexts (or N Ray actors) would each run a core's worth of threads per core.
@@ -199,52 +194,113 @@ class LlamaCppBackend(SyncBackend):
             except ValueError as exc:
                 llm.close()
                 raise InputError(str(exc), file=str(path), field="slots") from exc
-            self._contexts.append(_Batched(batched))
+            self._batched.append(batched)
         self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="llamacpp")
         self._next = 0  # round robin of `submit` over one-at-a-time contexts
+        # prompt -> the batched context its requests went to, most recent last
+        self._routes: OrderedDict[str, BatchedContext] = OrderedDict()
+        self._routes_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
             f"LlamaCppBackend(model={self.model!r}, parallel={self.parallel}, slots={self.slots})"
         )
 
+    @classmethod
+    def throughput_for(cls, options: Mapping[str, Any]) -> Throughput:
+        """How a stage drives the engine `options` build. Batched contexts are driven like a
+        server: one request per call, enough calls in flight to fill every slot and queue one
+        more behind each (`QUEUED_PER_SLOT`), so a finished sequence's slot is refilled at once
+        and no call waits for the slowest member of a batch. The one-at-a-time engine takes
+        whole batches (`IN_PROCESS`), split across its contexts."""
+        if options.get("slots") == 1:
+            return IN_PROCESS
+        threads = options.get("n_threads") or default_threads()
+        parallel = options.get("parallel") or default_parallel(threads)
+        slots = options.get("slots") or default_slots(options.get("n_ctx", 4096), parallel)
+        return Throughput(batch_size=1, concurrency=parallel * slots * (1 + QUEUED_PER_SLOT))
+
+    # -- generation ---------------------------------------------------------------------------
     def generate(
         self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
     ) -> list[Completion]:
+        if self._batched:
+            futures = {self.submit(request): i for i, request in enumerate(requests)}
+            out: list[Completion] = [Completion()] * len(requests)
+            for future in as_completed(futures):  # on_done in this thread, as each finishes
+                i = futures[future]
+                out[i] = future.result()
+                if on_done is not None:
+                    on_done(i, out[i])
+            return out
         shares = split_by_prompt(requests, len(self._contexts))
         if len(shares) <= 1:
             return self._contexts[0].run(requests, range(len(requests)), on_done)
-        futures = [
+        futures_of = [
             self._pool.submit(context.run, [requests[i] for i in share], share, on_done)
             for context, share in zip(self._contexts, shares, strict=False)
         ]
         results: list[Completion] = [Completion() for _ in requests]
-        for share, future in zip(shares, futures, strict=True):
+        for share, future in zip(shares, futures_of, strict=True):
             for i, completion in zip(share, future.result(), strict=True):
                 results[i] = completion
         return results
 
+    async def agenerate(
+        self, requests: Sequence[GenerationRequest], on_done: OnDone | None = None
+    ) -> list[Completion]:
+        """Batched contexts: the requests go straight to their queues and are awaited here,
+        no worker thread held per call (asyncio's default pool has cpu_count + 4 threads, which
+        would cap the calls in flight below the slots to fill)."""
+        if not self._batched:
+            return await super().agenerate(requests, on_done)
+        waiting = {asyncio.wrap_future(self.submit(r)): i for i, r in enumerate(requests)}
+        out: list[Completion] = [Completion()] * len(requests)
+        pending = set(waiting)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                i = waiting[future]
+                out[i] = future.result()
+                if on_done is not None:
+                    on_done(i, out[i])
+        return out
+
     def submit(self, request: GenerationRequest) -> Future[Completion]:
-        """One request on its own, to the least busy context (what a server needs: each
-        HTTP request arrives alone, and batched contexts decode them together)."""
-        batched = [c.context for c in self._contexts if isinstance(c, _Batched)]
-        if batched:
-            return min(batched, key=lambda c: c.load).submit(request)
+        """One request on its own (what a server needs: each HTTP request arrives alone, and
+        batched contexts decode them together): to the batched context its prompt went to
+        last (whose slots may hold its KV cells: the k samples of a question copy them), else
+        to the least busy context."""
+        if self._batched:
+            return self._route(request).submit(request)
         context = self._contexts[self._next % len(self._contexts)]
         self._next += 1
         return self._pool.submit(lambda: context.run([request], [0])[0])
+
+    def _route(self, request: GenerationRequest) -> BatchedContext:
+        if len(self._batched) == 1:
+            return self._batched[0]
+        key = prompt_key(request)
+        with self._routes_lock:
+            context = self._routes.get(key)
+            if context is None:
+                context = min(self._batched, key=lambda c: c.load)
+            self._routes[key] = context
+            self._routes.move_to_end(key)
+            if len(self._routes) > ROUTES_KEPT:
+                self._routes.popitem(last=False)
+        return context
 
     def close(self) -> None:
         pool = getattr(self, "_pool", None)
         if pool is not None:
             pool.shutdown(wait=True)
+        for batched in getattr(self, "_batched", []):
+            batched.close()
         for context in getattr(self, "_contexts", []):
-            if isinstance(context, _Batched):
-                context.context.close()
-                continue
             with context.lock:
                 context.llm.close()
-        self._contexts = []
+        self._contexts, self._batched = [], []
 
 
 def llamacpp_identity(path: Path) -> str:

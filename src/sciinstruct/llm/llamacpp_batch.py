@@ -22,10 +22,18 @@ against the one-at-a-time engine):
   layer's batched kernel accumulates each row as the single-row one does), the attention span
   is padded to 256 cells and masked cells add exact zeros.
 
-Prompt-prefix reuse: the k samples of one question share a prompt. A slot remembers which
-prompt its KV cells hold; a request whose prompt some slot already holds copies those cells
-(`llama_memory_seq_cp`) instead of evaluating them: the copy is bit-identical to what
-evaluating the prompt in its own slot would give, because it is the same computation.
+Prompt-prefix reuse: a slot remembers which prompt its KV cells hold. A request whose prompt
+some slot holds (the k samples of one question) copies those cells (`llama_memory_seq_cp`) and
+the prompt's last logits row instead of evaluating anything: the same computation, so the same
+bits. A request whose prompt only begins like a held one (the chat template's system prompt
+and the stage's instructions: half the prompt tokens of the demo's annotate) copies the cells
+of that common prefix and evaluates the rest. That is bit-identical too, because a prompt's
+rows do not depend on how its tokens are split into `llama_decode` calls, as long as every
+call has at least 2 rows of the sequence: one query row takes another attention kernel
+(`ggml_vec_dot_f16` rather than llamafile's sgemm, whose sums per element do not depend on
+the number of rows). So the evaluated rest is at least `MIN_REST` tokens, and prefixes are
+shared only between prompts of one `n_batch` chunk (longer ones are evaluated in the chunks
+`Llama.eval` uses, whose last one may have a single row).
 """
 
 from __future__ import annotations
@@ -49,6 +57,11 @@ from sciinstruct.llm.base import Completion, GenerationRequest
 # engine samples with the same chain, so a request means the same thing on either engine.
 TOP_K = 40
 MIN_P = 0.05
+# A prefix shorter than this is evaluated: copying a slot's KV stream moves all of its cells
+# (n_ctx x 23 KB for SmolLM2), about what evaluating a few prompt tokens costs
+MIN_SHARED = 16
+# Tokens of a prompt evaluated after a shared prefix: see the module docstring (2 rows or more)
+MIN_REST = 2
 # llama_token_data as numpy sees it: a candidates array llama.cpp's samplers work on in place
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 
@@ -275,25 +288,19 @@ class BatchedContext:
         free = [s for s in range(self.slots) if s not in self._active]
         if not self._prefix_reuse:
             self._held = [None] * self.slots
-        same = [s for s in free if self._held[s] == prompt]
-        source = next((s for s in range(self.slots) if self._held[s] == prompt), None)
-        # a free slot that holds this prompt already; else one whose prompt no one runs
-        slot = same[0] if same else self._spare_slot(free)
-        if self._held[slot] == prompt:
-            lib.llama_memory_seq_rm(self._memory, slot, len(prompt), -1)
-            self.stats["prompt_tokens_copied"] += len(prompt)
-        elif source is not None:
-            # llama.cpp copies whole KV streams; the source's generated cells come along and
-            # are dropped at once
+        slot, source, shared = self._placement(prompt, free)
+        if source is not None and source != slot:
+            # llama.cpp copies whole KV streams; the source's cells past the prefix come along
+            # and are dropped below
             lib.llama_memory_seq_rm(self._memory, slot, -1, -1)
             lib.llama_memory_seq_cp(self._memory, source, slot, -1, -1)
-            lib.llama_memory_seq_rm(self._memory, slot, len(prompt), -1)
-            self._logits[slot] = self._logits[source]
-            self.stats["prompt_tokens_copied"] += len(prompt)
+        lib.llama_memory_seq_rm(self._memory, slot, shared, -1)  # shared = 0: cells from 0 again
+        self.stats["prompt_tokens_copied"] += shared
+        if shared == len(prompt):  # the whole prompt was held, with its last logits row
+            self._logits[slot] = self._logits[source]  # type: ignore[index]
         else:
-            lib.llama_memory_seq_rm(self._memory, slot, -1, -1)  # cells from 0 again
             self._held[slot] = None
-            logits = self._prefill(slot, prompt)
+            logits = self._prefill(slot, prompt, shared)
             if logits is None:
                 return self._finish(sequence, "", error="llama.cpp: llama_decode failed")
             self._logits[slot] = logits
@@ -307,24 +314,51 @@ class BatchedContext:
             self.trace.setdefault(sequence.future, []).append(hashlib.sha1(logits).hexdigest())
         self._advance(sequence, self._sample_row(sequence.sampler, logits))
 
+    def _placement(self, prompt: tuple[int, ...], free: list[int]) -> tuple[int, int | None, int]:
+        """The free slot for `prompt`, the slot whose cells it starts from (None: none), and
+        how many of its tokens those cells hold: all of them where a slot holds the prompt,
+        else the longest prefix shared with a held prompt that may be shared (module
+        docstring), else 0."""
+        holders = [s for s in range(self.slots) if self._held[s] == prompt]
+        if holders:
+            here = [s for s in free if s in holders]
+            slot = here[0] if here else self._spare_slot(free)
+            return slot, (slot if here else holders[0]), len(prompt)
+        slot = self._spare_slot(free)
+        if len(prompt) > self._n_batch:
+            return slot, None, 0
+        best, shared = None, MIN_SHARED - 1
+        for s in [slot, *range(self.slots)]:  # the slot itself first: no copy
+            held = self._held[s]
+            if held is None or len(held) > self._n_batch:
+                continue
+            n = min(_common_prefix(held, prompt), len(prompt) - MIN_REST)
+            if n > shared:
+                best, shared = s, n
+        return (slot, best, shared) if best is not None else (slot, None, 0)
+
     def _spare_slot(self, free: list[int]) -> int:
         """A free slot whose held prompt no running sequence shares, if there is one."""
         running = {self._held[s] for s in self._active}
         return next((s for s in free if self._held[s] not in running), free[0])
 
-    def _prefill(self, slot: int, tokens: tuple[int, ...]) -> np.ndarray | None:
-        """Evaluate `tokens` into `slot` alone, in chunks of n_batch from position 0 (as
-        `Llama.eval` does); the last token's logits row, or None when llama_decode fails."""
+    def _prefill(self, slot: int, tokens: tuple[int, ...], start: int = 0) -> np.ndarray | None:
+        """Evaluate `tokens[start:]` into `slot` alone (the cells before `start` hold the
+        rest), in chunks of n_batch from position 0 (as `Llama.eval` does); the last token's
+        logits row, or None when llama_decode fails."""
         lib, batch = self._lib, self._batch
         began = time.perf_counter()
-        for start in range(0, len(tokens), self._n_batch):
-            chunk = tokens[start : start + self._n_batch]
+        first = start - start % self._n_batch
+        for chunk_start in range(first, len(tokens), self._n_batch):
+            begin = max(start, chunk_start)
+            chunk = tokens[begin : chunk_start + self._n_batch]
             for i, token in enumerate(chunk):
-                self._put(i, token, start + i, slot, logits=start + i == len(tokens) - 1)
+                pos = begin + i
+                self._put(i, token, pos, slot, logits=pos == len(tokens) - 1)
             batch.n_tokens = len(chunk)
             if lib.llama_decode(self._ctx, batch) != 0:
                 return None
-        self.stats["prompt_tokens_evaluated"] += len(tokens)
+        self.stats["prompt_tokens_evaluated"] += len(tokens) - start
         self.stats["prefill_s"] += time.perf_counter() - began
         row = lib.llama_get_logits_ith(self._ctx, batch.n_tokens - 1)
         return np.ctypeslib.as_array(row, shape=(self._n_vocab,)).copy()
@@ -437,3 +471,13 @@ class BatchedContext:
                     self._queue.put(None)
                 return
             sequence.future.set_result(Completion(error=error))
+
+
+def _common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    """How many leading tokens `a` and `b` share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -132,7 +132,10 @@ class EngineSpec:
 
     def throughput(self) -> Throughput:
         """How hard a stage drives this engine: what the user set, else the backend's own."""
-        own: Throughput = self.backend_class().throughput
+        cls = self.backend_class()
+        # a backend whose drive depends on its options (llama.cpp: batched or one at a time)
+        fitted_to = getattr(cls, "throughput_for", None)
+        own: Throughput = fitted_to(self.options) if fitted_to else cls.throughput
         return Throughput(
             batch_size=self.batch_size or own.batch_size,
             concurrency=self.concurrency or own.concurrency,

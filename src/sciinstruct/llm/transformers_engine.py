@@ -16,6 +16,7 @@ from sciinstruct.embedded_model import EMBEDDED_MODEL_NAME, hf_model_dir, hf_mod
 from sciinstruct.errors import require
 from sciinstruct.llm.base import Completion, GenerationRequest, OnDone, SyncBackend
 from sciinstruct.llm.identity import model_identity
+from sciinstruct.llm.threads import fit_torch_threads
 
 INSTALL = 'pip install "sciinstruct[train]"'
 
@@ -76,7 +77,8 @@ def transformers_identity(source: Path, gguf_file: str | None = None) -> str:
 
 class TransformersBackend(SyncBackend):
     """`model` is a model directory (or the directory holding `gguf_file`); None means the
-    embedded SmolLM2, dequantised once into a plain transformers directory."""
+    embedded SmolLM2, dequantised once into a plain transformers directory. On the CPU torch
+    runs `n_threads` threads (None: `threads.fit_torch_threads`'s default)."""
 
     name = "transformers"
 
@@ -88,9 +90,12 @@ class TransformersBackend(SyncBackend):
         batch_size: int = 16,
         device: str = "cpu",
         dtype: str = "float32",
+        n_threads: int | None = None,
     ) -> None:
         torch: Any = require("torch", "torch", INSTALL)
         transformers: Any = require("transformers", "transformers", INSTALL)
+        if device == "cpu":
+            self.n_threads = fit_torch_threads(torch, n_threads)  # see llm/threads.py
         source = Path(model) if model else hf_model_dir()
         self.model = transformers_identity(source, gguf_file)
         self.batch_size = batch_size

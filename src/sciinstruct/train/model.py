@@ -61,8 +61,14 @@ def load_tokenizer(model: str) -> Any:
 
 
 def load_model(model: str, precision: str = "auto") -> Any:
-    """The base causal LM in the requested precision."""
+    """The base causal LM in the requested precision (torch's CPU threads fitted to the
+    machine: `llm.threads`)."""
+    import torch
     from transformers import AutoModelForCausalLM
+
+    from sciinstruct.llm.threads import fit_torch_threads
+
+    fit_torch_threads(torch)
 
     try:
         return AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype(precision))
