@@ -68,7 +68,9 @@ class EvalSpec:
     config: EvalConfig = field(default_factory=lambda: EvalConfig(max_tokens=256))
     # The base model's engine where it is not `backend` (left empty: `backend`), e.g.
     # `{name: embedded}`: the GGUF file the default train.model is dequantised from, on the
-    # batched llama.cpp engine. Its `model` is used as given (none: the engine's own).
+    # batched llama.cpp engine. Its `model` is used as given (none: the engine's own). Faster,
+    # but the two models then differ in engine too (Q4_1 arithmetic against dequantised
+    # weights in torch), and the paired test cannot tell that apart from training.
     base_backend: EngineSpec = field(default_factory=lambda: EngineSpec(name=None))
 
     def __post_init__(self) -> None:
