@@ -13,11 +13,11 @@ from typing import Any, Literal
 
 from sciinstruct.curate.droplog import DropLog, SampleFilter
 from sciinstruct.curate.samples import BEST_FIRST
-from sciinstruct.curate.scratch import DiskDict, RecordTable
 from sciinstruct.errors import InputError
 from sciinstruct.log import logger
 from sciinstruct.records import Provenance, Sample, stable_id
 from sciinstruct.rows import read_rows
+from sciinstruct.scratch import DiskDict, RecordTable
 
 HintedPolicy = Literal["keep", "downweight", "drop"]
 HINTED_POLICIES: tuple[str, ...] = ("keep", "downweight", "drop")

@@ -48,11 +48,11 @@ from sciinstruct.curate.samples import (
     sample_table,
     solution_text,
 )
-from sciinstruct.curate.scratch import DiskDict, RecordTable, scratch_db
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger
 from sciinstruct.records import Question, Sample
 from sciinstruct.rundir import RunDir, writes_run
+from sciinstruct.scratch import DiskDict, RecordTable, scratch_db
 from sciinstruct.settings import check_declared, option
 
 SOLUTION_SCOPES = ("question", "global")

@@ -42,12 +42,12 @@ from sciinstruct.curate.samples import (
     question_text,
     solution_text,
 )
-from sciinstruct.curate.scratch import scratch_db
 from sciinstruct.errors import InputError
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger
 from sciinstruct.records import Question, Sample, stable_id
 from sciinstruct.rundir import RunDir, writes_run
+from sciinstruct.scratch import scratch_db
 from sciinstruct.settings import check_declared, option
 
 REASON = "classifier_below_threshold"

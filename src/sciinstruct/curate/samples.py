@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from sciinstruct.curate.scratch import DiskDict, RecordTable
 from sciinstruct.errors import InputError
 from sciinstruct.jsonl import BadLine, read_jsonl
 from sciinstruct.log import logger
 from sciinstruct.records import Attempt, Provenance, Question, Sample
+from sciinstruct.scratch import DiskDict, RecordTable
 
 R = TypeVar("R", bound=BaseModel)
 

@@ -6,6 +6,7 @@ the JSONL in chunks of `PARQUET_ROWS`, so no format's rows are ever held whole.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -52,12 +53,17 @@ def write_parquet(path: Path, jsonl: Path, chunk_rows: int = PARQUET_ROWS) -> in
 
 
 def write_format(
-    directory: Path, name: str, rows: Iterable[dict[str, Any]], parquet: bool
+    directory: Path,
+    name: str,
+    rows: Iterable[dict[str, Any]],
+    parquet: bool,
+    db: sqlite3.Connection | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     """`name.jsonl` (and `name.parquet`) under `directory`, the rows read once as they come;
-    returns the file names written and the rows' `format_stats`."""
+    returns the file names written and the rows' `format_stats` (counted in `db`, a scratch
+    SQLite file, when given)."""
     directory.mkdir(parents=True, exist_ok=True)
-    stats = FormatStats()
+    stats = FormatStats(db)
     count = write_jsonl(directory / f"{name}.jsonl", stats.counted(rows))
     files = [f"{name}.jsonl"]
     parquet_path = directory / f"{name}.parquet"
