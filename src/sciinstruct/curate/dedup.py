@@ -244,7 +244,7 @@ def _exact_duplicates(db: sqlite3.Connection, rank: Callable[[int], Any]) -> Non
         "SELECT i.scope, i.exact, i.item FROM item i JOIN (SELECT scope, exact FROM item"
         " GROUP BY scope, exact HAVING COUNT(*) > 1) USING (scope, exact)"
         " ORDER BY i.scope, i.exact, i.item"
-    ).fetchall()  # only the items that have an exact duplicate
+    )  # only the items that have an exact duplicate, a cluster at a time
     for _, members in groupby(groups, key=itemgetter(0, 1)):
         _keep_best(db, [(item, 1.0) for _, _, item in members], "exact", rank)
     db.execute("UPDATE item SET active = 0 WHERE item IN (SELECT item FROM duplicate)")
