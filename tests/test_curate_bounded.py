@@ -152,7 +152,7 @@ def _kept_db(monkeypatch, module, path):
     opened = []
 
     @contextmanager
-    def kept(directory):
+    def kept(directory=None):
         db = sqlite3.connect(path.with_suffix(f".{len(opened)}") if opened else path)
         opened.append(db)
         try:

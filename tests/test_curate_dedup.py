@@ -36,6 +36,9 @@ def test_exact_duplicates_respect_scope() -> None:
     ]
     scoped = find_duplicates(texts, rank=lambda i: -i, near=None, scope=["x", "x", "x", "y"])
     assert [(d.index, d.kept) for d in scoped] == [(1, 0)]
+    # Exact duplicates alone come a cluster at a time (dropped.jsonl's order since the start).
+    crossed = find_duplicates(["a", "b", "b", "a"], rank=lambda i: -i, near=None)
+    assert [(d.index, d.kept) for d in crossed] == [(3, 0), (2, 1)]
 
 
 def test_the_highest_rank_is_kept() -> None:

@@ -215,7 +215,9 @@ def ingest(path: str | Path, run: RunDir, options: IngestOptions | None = None) 
         defaults["answer_type"] = options.answer_type
 
     run.ensure()
-    with scratch_db(run.root) as db:
+    # Not a file in the run: on a full disk the first write to fail must be questions.jsonl's,
+    # whose error says what to do (its scratch is a few dozen bytes a question).
+    with scratch_db() as db:
         result, questions = _ingest_rows(path, run, options, defaults, db)
     if result.read == 0:
         raise InputError("no rows found: expected one question per row", file=str(path))

@@ -24,11 +24,20 @@ CHUNK_ROWS = 1000
 
 
 @contextmanager
-def scratch_db(directory: Path) -> Iterator[sqlite3.Connection]:
+def scratch_db(directory: Path | None = None) -> Iterator[sqlite3.Connection]:
     """A throwaway SQLite file in a fresh folder under `directory`, removed on exit.
 
-    Nothing in it needs to survive a crash, so there is no journal and no fsync.
+    Nothing in it needs to survive a crash, so there is no journal and no fsync. Without a
+    `directory` it is SQLite's own temporary database (`connect("")`): pages in memory up to
+    its cache size (2 MB), the rest in a file in the system's temporary folder.
     """
+    if directory is None:
+        db = sqlite3.connect("")
+        try:
+            yield db
+        finally:
+            db.close()
+        return
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory, prefix=".scratch-") as folder:
         db = sqlite3.connect(Path(folder) / "scratch.sqlite")

@@ -202,7 +202,7 @@ def duplicates(
     only items of one scope are compared (None: all with all). `rank(id)` orders a cluster's
     members, the highest kept; it is asked only about items that have a duplicate. Texts,
     clusters and the band index wait in a private SQLite file (`connect("")`), one cluster in
-    memory at a time. Duplicates come out in id order.
+    memory at a time. Duplicates come out in id order (exact ones alone: a cluster at a time).
     """
     db = sqlite3.connect("")
     try:
@@ -210,7 +210,7 @@ def duplicates(
             "CREATE TABLE item (item INTEGER PRIMARY KEY, scope TEXT, exact TEXT, text TEXT,"
             " active INTEGER DEFAULT 1);"
             "CREATE TABLE duplicate (item INTEGER PRIMARY KEY, kept INTEGER, kind TEXT,"
-            " similarity REAL);"
+            " similarity REAL, cluster INTEGER);"
         )
         db.executemany(
             "INSERT INTO item (item, scope, exact, text) VALUES (?, ?, ?, ?)",
@@ -221,7 +221,11 @@ def duplicates(
         if near is not None:
             for members in _near_clusters(db, near).clusters():
                 _keep_best(db, [(i, round(s, 4)) for i, s in members], "near", rank)
-        for item, kept, kind, similarity in db.execute("SELECT * FROM duplicate ORDER BY item"):
+        # Exact duplicates alone come a cluster at a time, as they always have (the order of
+        # dropped.jsonl); with near duplicates, all of them in id order.
+        order = "item" if near is not None else "cluster, item"
+        rows = db.execute(f"SELECT item, kept, kind, similarity FROM duplicate ORDER BY {order}")
+        for item, kept, kind, similarity in rows:
             yield Duplicate(item, kept, kind, similarity)
     finally:
         db.close()
@@ -232,9 +236,10 @@ def _keep_best(
 ) -> None:
     """One cluster: every member but the best-ranked is a duplicate of it."""
     best = max((item for item, _ in members), key=rank)
+    first = min(item for item, _ in members)
     db.executemany(
-        "INSERT INTO duplicate VALUES (?, ?, ?, ?)",
-        ((item, best, kind, similarity) for item, similarity in members if item != best),
+        "INSERT INTO duplicate VALUES (?, ?, ?, ?, ?)",
+        ((item, best, kind, similarity, first) for item, similarity in members if item != best),
     )
 
 
