@@ -142,8 +142,8 @@ def load_candidates(
 def _survivors(
     run: RunDir, samples: RecordTable[Sample], overrides: dict[str, Override], log: DropLog | None
 ) -> set[str]:
-    """The classifier's survivors less those overruled wrong; returns the overruled attempts
-    among the survivors."""
+    """The classifier's survivors less those overruled wrong, into `samples`; returns the
+    survivors' attempts that have an override (to tell which overruled correct are missing)."""
     present = set()
     for sample in iter_records(run.filtered, Sample):
         if is_overruled_wrong(sample, overrides):
