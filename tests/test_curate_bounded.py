@@ -144,7 +144,7 @@ def test_record_table_passes_in_order_and_drops_and_rewrites_in_place(tmp_path, 
 
 def _live(kind: type) -> int:
     gc.collect()
-    return sum(isinstance(o, kind) for o in gc.get_objects())
+    return sum(type(o) is kind for o in gc.get_objects())
 
 
 def _kept_db(monkeypatch, module, path):
