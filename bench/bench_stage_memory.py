@@ -1,12 +1,14 @@
-"""Peak RSS of filter, curate and export on kept run directories, old code against new, and
-whether the two wrote the same bytes.
+"""Peak RSS of ingest, filter, curate and export on kept run directories, old code against
+new, and whether the two wrote the same bytes.
 
 Each run directory (from `bench_scale.py --keep`, annotated already) is copied once per code
 version; the stages run on the copy as the CLI would, one process each, measured by `wait4`.
-The old code is a source tree of an earlier commit (`git archive REV | tar -x -C DIR`).
+ingest reads the run's own questions.jsonl into a fresh run (`COPY/ingested`); filter, curate
+and export work on the copy itself. The old code is a source tree of an earlier commit
+(`git archive REV | tar -x -C DIR`).
 
-    git archive 745c0ae | tar -x -C /tmp/before
-    PYTHONPATH=src python bench/bench_stage_memory.py RUN_10K RUN_50K --before /tmp/before/src
+    git archive main | tar -x -C /tmp/before
+    PYTHONPATH=src python bench/bench_stage_memory.py RUN_10K RUN_100K --before /tmp/before/src
 """
 
 from __future__ import annotations
@@ -21,19 +23,33 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGES = {
-    "filter": ["filter"],
-    "curate": ["curate"],
-    "export": ["export", "--format", "sft,rft,dpo,grpo"],
-}
+STAGES = ("ingest", "filter", "curate", "export")
 # What the stages write; stats.json is left out (it holds timings).
-OUTPUTS = ("filtered.jsonl", "samples.jsonl", "dropped.jsonl", "export")
+OUTPUTS = (
+    "ingested/questions.jsonl",
+    "ingested/rejected.jsonl",
+    "filtered.jsonl",
+    "samples.jsonl",
+    "dropped.jsonl",
+    "export",
+)
 
 
-def run_stage(src: Path, run: Path, stage: str) -> tuple[float, float]:
+def stage_argv(stage: str, run: Path, filter_options: list[str]) -> list[str]:
+    """The command line of one stage on the run directory `run`."""
+    if stage == "ingest":
+        return ["ingest", str(run / "questions.jsonl"), "--run", str(run / "ingested")]
+    if stage == "filter":
+        return ["filter", str(run), *filter_options]
+    if stage == "export":
+        return ["export", str(run), "--format", "sft,rft,dpo,grpo"]
+    return [stage, str(run)]
+
+
+def run_stage(src: Path, run: Path, stage: str, filter_options: list[str]) -> tuple[float, float]:
     """Peak RSS (MiB) and CPU s of one stage on `run`, with the package from `src`."""
-    command, *options = STAGES[stage]
-    argv = [sys.executable, "-m", "sciinstruct.cli.main", "--quiet", command, str(run), *options]
+    argv = [sys.executable, "-m", "sciinstruct.cli.main", "--quiet"]
+    argv += stage_argv(stage, run, filter_options)
     env = {**os.environ, "PYTHONPATH": str(src), "NO_COLOR": "1"}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -74,9 +90,13 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--before", type=Path, required=True, help="src/ of the old code")
     parser.add_argument("--after", type=Path, default=ROOT / "src", help="src/ of the new code")
-    parser.add_argument("--stages", default="filter,curate,export")
+    parser.add_argument("--stages", default=",".join(STAGES))
+    parser.add_argument(
+        "--max-train", type=int, default=None, help="filter's --max-train (default: its own)"
+    )
     args = parser.parse_args()
     stages = args.stages.split(",")
+    filter_options = [] if args.max_train is None else ["--max-train", str(args.max_train)]
     work = Path(tempfile.mkdtemp(prefix="stage-memory-"))
     print("| run | stage | before MiB | after MiB | before CPU s | after CPU s |")
     print("|---|---|---:|---:|---:|---:|")
@@ -89,7 +109,7 @@ def main() -> None:
                 shutil.copytree(run, copy)
                 copies[label] = copy
                 for stage in stages:
-                    figures[label, stage] = run_stage(src, copy, stage)
+                    figures[label, stage] = run_stage(src, copy, stage, filter_options)
             for stage in stages:
                 (rb, cb), (ra, ca) = figures["before", stage], figures["after", stage]
                 print(f"| {run.name} | {stage} | {rb:,.0f} | {ra:,.0f} | {cb:.1f} | {ca:.1f} |")

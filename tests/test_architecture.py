@@ -21,7 +21,7 @@ PACKAGE = SRC / "sciinstruct"
 LAYERS: list[tuple[str, ...]] = [
     ("sciinstruct", "errors"),  # the package root holds only __version__
     ("log", "redact", "rendering", "settings", "embedded_model"),
-    ("jsonl", "records", "runlock"),
+    ("jsonl", "records", "runlock", "scratch"),
     ("rows", "rundir", "prompt_templates"),
     ("llm", "sciformats"),
     ("generators",),

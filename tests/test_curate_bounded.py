@@ -3,16 +3,22 @@ what waits on disk (SQLite, a spill file) instead of in memory."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
+from contextlib import contextmanager
 
-from sciinstruct.curate import quality_filter
+from sciinstruct import scratch
+from sciinstruct.curate import CurateConfig, quality_filter
 from sciinstruct.curate.classifier import examples_from_attempts
 from sciinstruct.curate.droplog import DropLog
 from sciinstruct.curate.samples import build_samples, iter_samples
-from sciinstruct.jsonl import read_jsonl
-from sciinstruct.records import Attempt, Question
+from sciinstruct.jsonl import read_jsonl, write_jsonl
+from sciinstruct.records import Attempt, Question, Sample
+from sciinstruct.rundir import RunDir
+from sciinstruct.scratch import DiskDict, RecordTable
 
 TABLES = ("question", "parent", "pending", "seen")
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"]
 
 QUESTIONS = [
     Question(id=f"q{i}", question=f"What is {i} + 1?", answer=str(i + 1)) for i in range(100)
@@ -98,3 +104,124 @@ def test_droplog_spills_its_rows_to_a_file(tmp_path):
     rows = list(read_jsonl(tmp_path / "dropped.jsonl"))
     assert [r["reason"] for r in rows] == ["classifier_below_threshold", "contaminated"]
     assert rows[0]["detail"] == {"score": -0.5}
+
+
+# --- the scratch tables every stage keeps its run-sized state in ----------------------------
+
+
+def test_disk_dict_is_a_dict_in_sqlite(tmp_path):
+    db = sqlite3.connect(tmp_path / "scratch.sqlite")
+    table = DiskDict(db, "ids")
+    assert table.add("a") and not table.add("a")  # set-like: new once
+    table["b"] = 2.5
+    table["b"] = 3.0  # the last value wins, as in a dict
+    del table["missing"]  # deleting what is not there is a no-op (critiques' "no score")
+    assert (len(table), table.get("a"), table["b"], "c" in table) == (2, None, 3.0, False)
+    assert db.execute("SELECT key, value FROM ids ORDER BY key").fetchall() == [
+        ("a", None),
+        ("b", 3.0),
+    ]
+
+
+def test_record_table_passes_in_order_and_drops_and_rewrites_in_place(tmp_path, monkeypatch):
+    monkeypatch.setattr(scratch, "CHUNK_ROWS", 3)  # several chunks, dropped rows between them
+    db = sqlite3.connect(tmp_path / "scratch.sqlite")
+    table = RecordTable(db, "question", Question, {"id": lambda q: q.id})
+    table.extend(iter(QUESTIONS[:10]))
+    for seq, question in table:
+        if seq % 2:
+            table.drop(seq)
+        elif seq == 4:
+            table.replace(seq, question.model_copy(update={"id": "renamed"}))
+    assert [q.id for q in table.records()] == ["q1", "renamed", "q5", "q7", "q9"]
+    assert [s for s, _ in table.where("id LIKE 'q%'")] == [2, 6, 8, 10]
+    assert [s for s, _ in table.selected("SELECT seq FROM question WHERE seq > 7")] == [8, 10]
+    assert (len(table), db.execute("SELECT COUNT(*) FROM question").fetchone()) == (5, (10,))
+
+
+# --- stages that must not hold the run ------------------------------------------------------
+
+
+def _live(kind: type) -> int:
+    gc.collect()
+    return sum(type(o) is kind for o in gc.get_objects())
+
+
+def _kept_db(monkeypatch, module, path):
+    """`module`'s scratch files outlive the stage: the first at `path`, any other beside it."""
+    opened = []
+
+    @contextmanager
+    def kept(directory=None):
+        db = sqlite3.connect(path.with_suffix(f".{len(opened)}") if opened else path)
+        opened.append(db)
+        try:
+            yield db
+        finally:
+            db.commit()
+            db.close()
+
+    monkeypatch.setattr(module, "scratch_db", kept)
+
+
+def test_curate_keeps_questions_and_samples_on_disk_not_in_lists(tmp_path, monkeypatch, make_run):
+    """400 questions, 2 distinct solutions each and a repeat: while samples.jsonl is written,
+    about a chunk of samples is alive (not 1,200), and the scratch file holds every record."""
+    from sciinstruct.curate import pipeline
+
+    monkeypatch.setattr(scratch, "CHUNK_ROWS", 50)
+    questions = [
+        Question(id=f"q{i}", question=f"What is {i} * {i + 7} in {WORDS[i % 9]} units?", answer="1")
+        for i in range(400)
+    ]
+    attempts = [
+        _attempt(q.id, n, True).model_copy(update={"response": f"{q.id}: {text}"})
+        for q in questions
+        for n, text in enumerate(["by parts", "by parts", "by a table of values"])
+    ]
+    run = make_run(questions, attempts)
+    alive: list[int] = []
+    real_write = pipeline.write_jsonl
+
+    def write_and_count(path, records):
+        def counting():
+            for n, record in enumerate(records):
+                if n == 600:
+                    alive.append(_live(Sample))
+                yield record
+
+        return real_write(path, counting())
+
+    monkeypatch.setattr(pipeline, "write_jsonl", write_and_count)
+    _kept_db(monkeypatch, pipeline, tmp_path / "curate.sqlite")
+    stats = pipeline.curate(run, CurateConfig(near_dup=False))
+    assert (stats["kept_samples"], stats["dropped_exact_dup_solution"]) == (800, 400)
+    assert alive[0] <= 50  # at most a chunk (parsed one at a time), not the run's 1,200
+    db = sqlite3.connect(tmp_path / "curate.sqlite")
+    count = "SELECT COUNT(*), SUM(kept) FROM {}"
+    assert db.execute(count.format("question")).fetchone() == (400, 400)
+    assert db.execute(count.format("sample")).fetchone() == (1200, 800)
+
+
+def test_ingest_keeps_ids_and_first_lines_on_disk(tmp_path, monkeypatch):
+    from sciinstruct import ingest as ingest_module
+
+    source = tmp_path / "questions.jsonl"
+    rows = [
+        {"id": f"i{n}", "question": f"What is {n} + 1?", "answer": str(n + 1)} for n in range(300)
+    ]
+    rows += [{"id": "i3", "question": "What is 3 + 1?", "answer": "4"}]  # a repeated id
+    rows += [{"question": f"no answer {n}"} for n in range(8)]
+    write_jsonl(source, rows)
+    run = RunDir(tmp_path / "run")
+    _kept_db(monkeypatch, ingest_module, tmp_path / "ingest.sqlite")
+    result = ingest_module.ingest(source, run)
+    assert (result.accepted, result.rejected_count, len(result.rejected)) == (300, 9, 5)
+    assert [r["line"] for r in result.rejected] == [301, 302, 303, 304, 305]  # the first five
+    assert len(list(read_jsonl(run.rejected))) == 9  # every one is in the file
+    db = sqlite3.connect(tmp_path / "ingest.sqlite")
+    tables = ("known", "first_line", "seen_rejection")
+    assert [db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables] == [300, 300, 0]
+    again = ingest_module.ingest(source, run)  # the run's questions now come from the file
+    assert (again.accepted, again.already_present, again.rejected_count) == (0, 300, 9)
+    assert len(list(read_jsonl(run.rejected))) == 9  # rejections already written are not repeated

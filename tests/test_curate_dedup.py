@@ -10,9 +10,7 @@ from sciinstruct.curate.decontam import Benchmark, NgramIndex, benchmark_texts
 from sciinstruct.curate.dedup import (
     BandIndex,
     NearDupConfig,
-    exact_clusters,
     find_duplicates,
-    keep_best,
     near_clusters,
     normalize,
 )
@@ -29,14 +27,23 @@ def test_normalize_folds_case_width_and_space() -> None:
     assert normalize("  Ｆｏｏ\tBAR \n baz ") == "foo bar baz"
 
 
-def test_exact_clusters_respect_scope() -> None:
+def test_exact_duplicates_respect_scope() -> None:
     texts = ["a b", "A  B", "c", "a b"]
-    assert exact_clusters(texts) == [0, 0, 2, 0]
-    assert exact_clusters(texts, scope=["x", "x", "x", "y"]) == [0, 0, 2, 3]
+    found = find_duplicates(texts, rank=lambda i: -i, near=None)
+    assert [(d.index, d.kept, d.kind, d.similarity) for d in found] == [
+        (1, 0, "exact", 1.0),
+        (3, 0, "exact", 1.0),
+    ]
+    scoped = find_duplicates(texts, rank=lambda i: -i, near=None, scope=["x", "x", "x", "y"])
+    assert [(d.index, d.kept) for d in scoped] == [(1, 0)]
+    # Exact duplicates alone come a cluster at a time (dropped.jsonl's order since the start).
+    crossed = find_duplicates(["a", "b", "b", "a"], rank=lambda i: -i, near=None)
+    assert [(d.index, d.kept) for d in crossed] == [(3, 0), (2, 1)]
 
 
-def test_keep_best_keeps_the_highest_rank() -> None:
-    assert keep_best([0, 0, 2, 0], rank=lambda i: [1, 5, 0, 3][i]) == {0: 1, 3: 1}
+def test_the_highest_rank_is_kept() -> None:
+    found = find_duplicates(["a b", "a b", "c", "a b"], rank=lambda i: [1, 5, 0, 3][i], near=None)
+    assert {d.index: d.kept for d in found} == {0: 1, 3: 1}
 
 
 def test_near_duplicates_found_and_distinct_texts_kept() -> None:

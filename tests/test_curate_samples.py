@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
-from sciinstruct.curate.samples import load_critique_scores
+from sciinstruct.curate.samples import critique_scores, load_critique_scores
 from sciinstruct.jsonl import write_jsonl
 
 
@@ -30,3 +31,7 @@ def test_latest_critique_of_an_attempt_wins(tmp_path: Path) -> None:
     )
     assert load_critique_scores(path) == {"a": 3.0, "b": 8.0, "e": 6.0}
     assert load_critique_scores(tmp_path / "missing.jsonl") == {}
+    # The same scores in a table of a scratch SQLite file, as filter, curate and export read them.
+    on_disk = critique_scores(path, sqlite3.connect(tmp_path / "scratch.sqlite"))
+    assert dict(on_disk.items()) == {"a": 3.0, "b": 8.0, "e": 6.0}
+    assert (on_disk.get("c"), on_disk.get("c", 11.0), len(on_disk)) == (None, 11.0, 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import statistics
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -309,6 +310,20 @@ def test_parquet_is_built_from_the_jsonl_in_chunks(tmp_path: Path) -> None:
     assert written.read().to_pylist() == rows
 
 
+@pytest.mark.parametrize(
+    "lengths", [[2, 2], [1, 2], [5], [3, 1, 2], [1, 3], [4, 4, 9, 1, 7, 7], list(range(1, 102))]
+)
+def test_answer_length_mean_and_median_from_counts_are_statistics_own(lengths) -> None:
+    """The same values (an int where statistics gives an int) from a count per length."""
+    stats = FormatStats()
+    for n in lengths:
+        stats.add({"question_id": "q", "messages": [{"content": " ".join("w" * n)}]})
+    expected = {"mean": round(statistics.mean(lengths), 1), "median": statistics.median(lengths)}
+    got = stats.result()["answer_words"]
+    assert got == expected
+    assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+
+
 def test_format_stats_keep_counts_not_rows() -> None:
     stats = FormatStats()
     rows = [
@@ -317,7 +332,8 @@ def test_format_stats_keep_counts_not_rows() -> None:
         {"question_id": "q2", "messages": [{"content": "a b"}]},
     ]
     assert list(stats.counted(iter(rows))) == rows
-    assert stats.answers.tolist() == [3, 1, 2]  # one int a row
+    assert stats.answers == {3: 1, 1: 1, 2: 1}  # rows by answer length, not a value a row
+    assert (len(stats.questions), "q2" in stats.questions) == (2, True)  # ids in SQLite
     assert stats.result() == {
         "rows": 3,
         "questions": 2,

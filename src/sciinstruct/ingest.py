@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from sciinstruct.jsonl import JsonlWriter, read_jsonl
 from sciinstruct.records import Question
 from sciinstruct.rows import FORMATS, detect_format, scan_rows
 from sciinstruct.rundir import RunDir, writes_run
+from sciinstruct.scratch import DiskDict, scratch_db
 from sciinstruct.settings import check_declared, option
 
 QUESTION_FIELDS = tuple(Question.model_fields)
@@ -60,20 +62,32 @@ class IngestOptions:
         return parse_mapping(self.map)
 
 
+# Rejected rows an `IngestResult` holds, to show; all of them are in rejected.jsonl.
+REJECTED_SHOWN = 5
+
+
 @dataclass
 class IngestResult:
+    """What one ingest did: counts, and the first `REJECTED_SHOWN` rejected rows."""
+
     read: int = 0
     accepted: int = 0
     already_present: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    rejected_count: int = 0
+
+    def reject(self, record: dict[str, Any]) -> None:
+        self.rejected_count += 1
+        if len(self.rejected) < REJECTED_SHOWN:
+            self.rejected.append(record)
 
     def summary(self, source: str, run: RunDir) -> str:
         text = f"ingested {self.accepted} question(s) from {source}"
         extras = []
         if self.already_present:
             extras.append(f"{self.already_present} already in the run")
-        if self.rejected:
-            extras.append(f"{len(self.rejected)} rejected -> {run.rejected}")
+        if self.rejected_count:
+            extras.append(f"{self.rejected_count} rejected -> {run.rejected}")
         return text + (f" ({', '.join(extras)})" if extras else "")
 
 
@@ -193,8 +207,6 @@ def ingest(path: str | Path, run: RunDir, options: IngestOptions | None = None) 
         raise InputError("no such file or directory", file=str(path))
     if path.is_file() and path.stat().st_size == 0:
         raise InputError("the file is empty: expected one question per row", file=str(path))
-    mapping = options.mapping()
-    fmt, split = options.format, options.split
     source = options.source if options.source is not None else path.stem
     defaults: dict[str, Any] = {"source": source}
     if options.subject:
@@ -203,13 +215,48 @@ def ingest(path: str | Path, run: RunDir, options: IngestOptions | None = None) 
         defaults["answer_type"] = options.answer_type
 
     run.ensure()
-    known = {q["id"]: q for q in read_jsonl(run.questions)}
-    seen_rejections = {(r.get("file"), r.get("line")) for r in read_jsonl(run.rejected)}
-    first_line: dict[str, int] = {}
+    # Not a file in the run: on a full disk the first write to fail must be questions.jsonl's,
+    # whose error says what to do (its scratch is a few dozen bytes a question).
+    with scratch_db() as db:
+        result, questions = _ingest_rows(path, run, options, defaults, db)
+    if result.read == 0:
+        raise InputError("no rows found: expected one question per row", file=str(path))
+    run.update_stats(
+        "ingest",
+        {
+            "questions": questions,
+            "last_file": str(path),
+            "last_read": result.read,
+            "last_accepted": result.accepted,
+            "last_rejected": result.rejected_count,
+            "last_already_present": result.already_present,
+        },
+    )
+    return result
+
+
+def _ingest_rows(
+    path: Path,
+    run: RunDir,
+    options: IngestOptions,
+    defaults: dict[str, Any],
+    db: sqlite3.Connection,
+) -> tuple[IngestResult, int]:
+    """Every row of `path` accepted or rejected, and the questions the run has now. The ids already in the run (with their record),
+    the first line of each id in this file and the rejections already written wait in `db`, a
+    scratch SQLite file: a run of millions of questions is not held in memory."""
+    mapping = options.mapping()
+    known = DiskDict(db, "known")  # id -> the record in the run (None: accepted just now)
+    for question in read_jsonl(run.questions):
+        known[question["id"]] = json.dumps(question)
+    first_line = DiskDict(db, "first_line")
+    seen_rejections = DiskDict(db, "seen_rejection")  # [file, line] as JSON
+    for row in read_jsonl(run.rejected):
+        seen_rejections.add(json.dumps([row.get("file"), row.get("line")]))
     result = IngestResult()
-    is_csv = (detect_format(path) if fmt == "auto" else fmt) == "csv"
+    is_csv = (detect_format(path) if options.format == "auto" else options.format) == "csv"
     with JsonlWriter(run.questions) as accepted, JsonlWriter(run.rejected) as rejected:
-        for row in scan_rows(path, fmt, split):
+        for row in scan_rows(path, options.format, options.split):
             result.read += 1
             try:
                 if row.data is None:
@@ -224,16 +271,16 @@ def ingest(path: str | Path, run: RunDir, options: IngestOptions | None = None) 
                         f"duplicate id '{question.id}' (first on line {first_line[question.id]})",
                     )
                 first_line[question.id] = row.line
-                previous = known.get(question.id)
-                if previous is not None:
-                    if previous != question.to_json_dict():
+                if question.id in known:
+                    previous = known[question.id]
+                    if previous is not None and json.loads(previous) != question.to_json_dict():
                         raise RowError(
                             "id", f"id '{question.id}' is already in the run with other content"
                         )
                     result.already_present += 1
                     continue
                 accepted.write(question)
-                known[question.id] = question.to_json_dict()
+                known.add(question.id)
                 result.accepted += 1
             except RowError as exc:
                 record = {
@@ -243,23 +290,10 @@ def ingest(path: str | Path, run: RunDir, options: IngestOptions | None = None) 
                     "reason": exc.reason,
                     "raw": row.raw[:MAX_RAW_CHARS],
                 }
-                result.rejected.append(record)
-                if (record["file"], record["line"]) not in seen_rejections:
+                result.reject(record)
+                if json.dumps([record["file"], record["line"]]) not in seen_rejections:
                     rejected.write(record)
-    if result.read == 0:
-        raise InputError("no rows found: expected one question per row", file=str(path))
-    run.update_stats(
-        "ingest",
-        {
-            "questions": len(known),
-            "last_file": str(path),
-            "last_read": result.read,
-            "last_accepted": result.accepted,
-            "last_rejected": len(result.rejected),
-            "last_already_present": result.already_present,
-        },
-    )
-    return result
+    return result, len(known)
 
 
 def load_questions(run: RunDir) -> list[Question]:

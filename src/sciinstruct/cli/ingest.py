@@ -37,10 +37,10 @@ def register(app: typer.Typer) -> None:
                 f"rejected {record['file']}:{record['line']}{field}: {record['reason']}",
                 highlight=False,
             )
-        if len(result.rejected) > 5:
+        if result.rejected_count > 5:
             err_console.print(
-                f"... and {len(result.rejected) - 5} more in {rundir.rejected}", highlight=False
+                f"... and {result.rejected_count - 5} more in {rundir.rejected}", highlight=False
             )
         console.print(result.summary(str(file), rundir), highlight=False)
-        if options.strict and result.rejected:
+        if options.strict and result.rejected_count:
             raise typer.Exit(EXIT_BAD_INPUT)

@@ -20,6 +20,7 @@ from sciinstruct.curate.pipeline import CurateConfig, curate
 from sciinstruct.curate.quality_filter import FilterConfig, clear_filter, run_filter
 from sciinstruct.curate.samples import (
     build_samples,
+    critique_scores,
     iter_attempts,
     iter_records,
     iter_samples,
@@ -30,7 +31,6 @@ from sciinstruct.curate.samples import (
     question_prompt,
     solution_text,
 )
-from sciinstruct.curate.scratch import scratch_db
 
 __all__ = [
     "CurateConfig",
@@ -43,6 +43,7 @@ __all__ = [
     "latest_overrides",
     "overruled_wrong",
     "build_samples",
+    "critique_scores",
     "clear_filter",
     "curate",
     "load_critique_scores",
@@ -56,7 +57,6 @@ __all__ = [
     "question_prompt",
     "read_dropped",
     "run_filter",
-    "scratch_db",
     "solution_text",
     "source_attempt",
 ]

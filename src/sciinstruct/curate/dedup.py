@@ -13,8 +13,10 @@ import re
 import sqlite3
 import unicodedata
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import groupby, tee
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -80,74 +82,58 @@ def _shingles(text: str, size: int) -> list[bytes]:
 
 
 class _Clusters:
-    """Union-find over item indices that remembers the best similarity linking each item."""
+    """Union-find over item ids in SQLite that remembers the best similarity linking each item.
 
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-        self.similarity: dict[int, float] = {}
+    Only items joined to another have a row (most items never are): the rest are clusters of
+    their own.
+    """
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        db.execute(
+            "CREATE TABLE joined (item INTEGER PRIMARY KEY, parent INTEGER, similarity REAL)"
+        )
+
+    def _parent(self, i: int) -> int:
+        row = self.db.execute("SELECT parent FROM joined WHERE item = ?", (i,)).fetchone()
+        return i if row is None else int(row[0])
 
     def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]  # path halving
-            i = self.parent[i]
+        path = []
+        while (parent := self._parent(i)) != i:
+            path.append(i)
+            i = parent
+        # path compression: every item walked through now points at the root
+        self.db.executemany("UPDATE joined SET parent = ? WHERE item = ?", ((i, k) for k in path))
         return i
 
     def join(self, i: int, j: int, similarity: float) -> None:
         ri, rj = self.find(i), self.find(j)
+        self.db.executemany(
+            "INSERT INTO joined VALUES (?, ?, ?) ON CONFLICT (item) DO UPDATE"
+            " SET similarity = MAX(similarity, excluded.similarity)",
+            ((k, k, similarity) for k in (i, j)),
+        )
         if ri != rj:
-            self.parent[max(ri, rj)] = min(ri, rj)
-        for k in (i, j):
-            self.similarity[k] = max(similarity, self.similarity.get(k, 0.0))
+            self.db.execute(
+                "UPDATE joined SET parent = ? WHERE item = ?", (min(ri, rj), max(ri, rj))
+            )
 
-    def labels(self) -> list[int]:
-        return [self.find(i) for i in range(len(self.parent))]
-
-
-def exact_clusters(texts: Sequence[str], scope: Sequence[Any] | None = None) -> list[int]:
-    """A cluster label per item: the first index with the same normalised text (and scope)."""
-    first: dict[tuple[Any, str], int] = {}
-    return [
-        first.setdefault((scope[i] if scope else None, _exact_key(text)), i)
-        for i, text in enumerate(texts)
-    ]
-
-
-def near_clusters(
-    texts: Sequence[str],
-    config: NearDupConfig = NearDupConfig(),
-    scope: Sequence[Any] | None = None,
-    active: Sequence[bool] | None = None,
-) -> tuple[list[int], dict[int, float]]:
-    """Cluster labels from MinHash LSH, and the best similarity that joined each item.
-
-    LSH candidates are confirmed with the estimated Jaccard similarity so that band collisions
-    below the threshold never merge clusters. Items with `active[i]` false are left alone.
-    """
-    from datasketch import MinHash
-
-    found = _Clusters(len(texts))
-    lsh = BandIndex(config.threshold, config.num_perm)
-    indices = [i for i in range(len(texts)) if active is None or active[i]]
-    shingles = (_shingles(texts[i], config.shingle) for i in indices)
-    # crc32 is a C builtin: hashing shingles costs a fraction of sha1's time, and datasketch's
-    # affine32 scheme mixes the 32-bit values (fmix) before permuting them.
-    for i, minhash in zip(
-        indices,
-        MinHash.generator(shingles, num_perm=config.num_perm, hashfunc=zlib.crc32),
-        strict=True,
-    ):
-        if minhash.is_empty():
-            continue
-        for j, signature in lsh.query(minhash.hashvalues):
-            if scope is not None and scope[i] != scope[j]:
-                continue
-            # MinHash.jaccard: the share of equal hash values
-            similarity = float(np.count_nonzero(minhash.hashvalues == signature)) / len(signature)
-            if similarity >= config.threshold:
-                found.join(i, j, similarity)
-        lsh.insert(i, minhash.hashvalues)
-    lsh.close()
-    return found.labels(), found.similarity
+    def clusters(self) -> Iterator[list[tuple[int, float]]]:
+        """Each cluster of more than one item, its (item, similarity) in item order; the first
+        item is the root."""
+        last = -1
+        while rows := self.db.execute(
+            "SELECT item FROM joined WHERE item > ? ORDER BY item LIMIT 1000", (last,)
+        ).fetchall():
+            for (item,) in rows:
+                self.find(item)  # every item now points at its root
+            last = rows[-1][0]
+        ordered = self.db.execute(
+            "SELECT parent, item, similarity FROM joined ORDER BY parent, item"
+        )
+        for _, members in groupby(ordered, key=itemgetter(0)):
+            yield [(item, similarity) for _, item, similarity in members]
 
 
 class BandIndex:
@@ -156,10 +142,12 @@ class BandIndex:
     The same bands (`_optimal_param` for the threshold and permutations, equal weights) and the
     same bucket keys (a band's hash values, byte-swapped, as bytes), so a query finds the same
     items. Rows: one per (band, item) in `bucket`, indexed by (band, key), and one signature
-    per item. `sqlite3.connect("")` is a private on-disk database, removed on close.
+    per item, in `db` (by default a private on-disk database, `connect("")`, removed on close).
     """
 
-    def __init__(self, threshold: float, num_perm: int) -> None:
+    def __init__(
+        self, threshold: float, num_perm: int, db: sqlite3.Connection | None = None
+    ) -> None:
         from datasketch.lsh import _optimal_param
 
         if num_perm < 2:
@@ -168,7 +156,7 @@ class BandIndex:
         if bands < 2:
             raise ValueError("The number of bands are too small (b < 2)")
         self.ranges = [(b * rows, (b + 1) * rows) for b in range(bands)]
-        self.db = sqlite3.connect("")
+        self.db = sqlite3.connect("") if db is None else db
         self.db.executescript(
             "CREATE TABLE bucket (band INTEGER, key BLOB, item INTEGER);"
             "CREATE INDEX bucket_key ON bucket (band, key);"
@@ -202,22 +190,122 @@ class BandIndex:
         (n,) = self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
         return int(n)
 
-    def close(self) -> None:
-        self.db.close()
+
+def duplicates(
+    items: Iterable[tuple[int, str, str | None]],
+    rank: Callable[[int], Any],
+    near: NearDupConfig | None = NearDupConfig(),
+) -> Iterator[Duplicate]:
+    """Exact duplicates first, then near duplicates among the survivors; best-ranked kept.
+
+    `items` are (id, text, scope) with increasing ids (a record's position or seq), read once;
+    only items of one scope are compared (None: all with all). `rank(id)` orders a cluster's
+    members, the highest kept; it is asked only about items that have a duplicate. Texts,
+    clusters and the band index wait in a private SQLite file (`connect("")`), one cluster in
+    memory at a time. Duplicates come out in id order (exact ones alone: a cluster at a time).
+    """
+    db = sqlite3.connect("")
+    try:
+        db.executescript(
+            "CREATE TABLE item (item INTEGER PRIMARY KEY, scope TEXT, exact TEXT, text TEXT,"
+            " active INTEGER DEFAULT 1);"
+            "CREATE TABLE duplicate (item INTEGER PRIMARY KEY, kept INTEGER, kind TEXT,"
+            " similarity REAL, cluster INTEGER);"
+        )
+        db.executemany(
+            "INSERT INTO item (item, scope, exact, text) VALUES (?, ?, ?, ?)",
+            ((i, scope or "", _exact_key(text), text) for i, text, scope in items),
+        )
+        db.execute("CREATE INDEX item_exact ON item (scope, exact, item)")
+        _exact_duplicates(db, rank)
+        if near is not None:
+            for members in _near_clusters(db, near).clusters():
+                _keep_best(db, [(i, round(s, 4)) for i, s in members], "near", rank)
+        # Exact duplicates alone come a cluster at a time, as they always have (the order of
+        # dropped.jsonl); with near duplicates, all of them in id order.
+        order = "item" if near is not None else "cluster, item"
+        rows = db.execute(f"SELECT item, kept, kind, similarity FROM duplicate ORDER BY {order}")
+        for item, kept, kind, similarity in rows:
+            yield Duplicate(item, kept, kind, similarity)
+    finally:
+        db.close()
 
 
-def keep_best(labels: Sequence[int], rank: Callable[[int], Any]) -> dict[int, int]:
-    """For clusters of more than one item: each dropped index -> the index kept (highest rank)."""
-    clusters: dict[int, list[int]] = {}
-    for i, label in enumerate(labels):
-        clusters.setdefault(label, []).append(i)
-    dropped: dict[int, int] = {}
-    for members in clusters.values():
-        if len(members) < 2:
+def _keep_best(
+    db: sqlite3.Connection, members: list[tuple[int, float]], kind: str, rank: Callable[[int], Any]
+) -> None:
+    """One cluster: every member but the best-ranked is a duplicate of it."""
+    best = max((item for item, _ in members), key=rank)
+    first = min(item for item, _ in members)
+    db.executemany(
+        "INSERT INTO duplicate VALUES (?, ?, ?, ?, ?)",
+        ((item, best, kind, similarity, first) for item, similarity in members if item != best),
+    )
+
+
+def _exact_duplicates(db: sqlite3.Connection, rank: Callable[[int], Any]) -> None:
+    """Items of one scope with the same normalised text; the duplicates leave the near pass."""
+    groups = db.execute(
+        "SELECT i.scope, i.exact, i.item FROM item i JOIN (SELECT scope, exact FROM item"
+        " GROUP BY scope, exact HAVING COUNT(*) > 1) USING (scope, exact)"
+        " ORDER BY i.scope, i.exact, i.item"
+    )  # only the items that have an exact duplicate, a cluster at a time
+    for _, members in groupby(groups, key=itemgetter(0, 1)):
+        _keep_best(db, [(item, 1.0) for _, _, item in members], "exact", rank)
+    db.execute("UPDATE item SET active = 0 WHERE item IN (SELECT item FROM duplicate)")
+
+
+def _near_clusters(db: sqlite3.Connection, config: NearDupConfig) -> _Clusters:
+    """MinHash LSH over the active items of `db`'s `item` table. LSH candidates are confirmed
+    with the estimated Jaccard similarity, so band collisions below the threshold never merge
+    clusters."""
+    from datasketch import MinHash
+
+    found = _Clusters(db)
+    lsh = BandIndex(config.threshold, config.num_perm, db)
+    rows, texts = tee(db.execute("SELECT item, scope, text FROM item WHERE active ORDER BY item"))
+    shingles = (_shingles(text, config.shingle) for _, _, text in texts)
+    # crc32 is a C builtin: hashing shingles costs a fraction of sha1's time, and datasketch's
+    # affine32 scheme mixes the 32-bit values (fmix) before permuting them.
+    for (i, scope, _), minhash in zip(
+        rows,
+        MinHash.generator(shingles, num_perm=config.num_perm, hashfunc=zlib.crc32),
+        strict=True,
+    ):
+        if minhash.is_empty():
             continue
-        best = max(members, key=rank)
-        dropped.update({i: best for i in members if i != best})
-    return dropped
+        for j, signature in lsh.query(minhash.hashvalues):
+            if scope and _scope(db, j) != scope:
+                continue
+            # MinHash.jaccard: the share of equal hash values
+            similarity = float(np.count_nonzero(minhash.hashvalues == signature)) / len(signature)
+            if similarity >= config.threshold:
+                found.join(i, j, similarity)
+        lsh.insert(i, minhash.hashvalues)
+    return found
+
+
+def _scope(db: sqlite3.Connection, item: int) -> str:
+    (scope,) = db.execute("SELECT scope FROM item WHERE item = ?", (item,)).fetchone()
+    return str(scope)
+
+
+def near_clusters(
+    texts: Sequence[str], config: NearDupConfig = NearDupConfig()
+) -> tuple[list[int], dict[int, float]]:
+    """The near pass of `duplicates` on a list: a cluster label per item (the smallest index
+    in its cluster) and the best similarity that joined each joined item."""
+    db = sqlite3.connect("")
+    try:
+        db.execute("CREATE TABLE item (item INTEGER PRIMARY KEY, scope TEXT, text TEXT, active)")
+        db.executemany("INSERT INTO item VALUES (?, '', ?, 1)", enumerate(texts))
+        labels, similarity = list(range(len(texts))), {}
+        for members in _near_clusters(db, config).clusters():
+            for item, best in members:
+                labels[item], similarity[item] = members[0][0], best
+        return labels, similarity
+    finally:
+        db.close()
 
 
 def find_duplicates(
@@ -226,18 +314,6 @@ def find_duplicates(
     near: NearDupConfig | None = NearDupConfig(),
     scope: Sequence[Any] | None = None,
 ) -> list[Duplicate]:
-    """Exact duplicates first, then near duplicates among the survivors; best-ranked kept."""
-    duplicates = [
-        Duplicate(i, kept, "exact", 1.0)
-        for i, kept in keep_best(exact_clusters(texts, scope), rank).items()
-    ]
-    if near is None:
-        return duplicates
-    gone = {d.index for d in duplicates}
-    active = [i not in gone for i in range(len(texts))]
-    labels, similarity = near_clusters(texts, near, scope, active)
-    for i, kept in keep_best(
-        [label if active[i] else -1 - i for i, label in enumerate(labels)], rank
-    ).items():
-        duplicates.append(Duplicate(i, kept, "near", round(similarity.get(i, 0.0), 4)))
-    return sorted(duplicates, key=lambda d: d.index)
+    """`duplicates` of a list of texts, items by index, with a `scope` per item or none."""
+    items = ((i, text, scope[i] if scope else None) for i, text in enumerate(texts))
+    return list(duplicates(items, rank, near))

@@ -76,16 +76,18 @@ class DropLog:
 
     def apply(self, samples: Iterable[Sample], sample_filter: SampleFilter) -> Iterator[Sample]:
         """Yield the samples a filter keeps; log the others with the filter's reason."""
+        return (sample for sample in samples if self.keeps(sample, sample_filter))
+
+    def keeps(self, sample: Sample, sample_filter: SampleFilter) -> bool:
+        """Whether the filter keeps `sample`; if not, it is logged with the filter's reason."""
+        verdict = sample_filter(sample)
         default_reason = getattr(
             sample_filter, "name", getattr(sample_filter, "__name__", "filter")
         )
-        for sample in samples:
-            verdict = sample_filter(sample)
-            keep, reason = verdict if isinstance(verdict, tuple) else (verdict, default_reason)
-            if keep:
-                yield sample
-            else:
-                self.drop(sample, reason)
+        keep, reason = verdict if isinstance(verdict, tuple) else (verdict, default_reason)
+        if not keep:
+            self.drop(sample, reason)
+        return bool(keep)
 
     def stats(self) -> dict[str, Any]:
         """Counts for stats.json: per reason, and flat `dropped_<reason>` keys (datatrove's style)."""

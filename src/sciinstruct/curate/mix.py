@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import math
 import random
-from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from sciinstruct.curate.droplog import DropLog
-from sciinstruct.curate.samples import quality_key
+from sciinstruct.curate.droplog import DropLog, SampleFilter
+from sciinstruct.curate.samples import BEST_FIRST
 from sciinstruct.errors import InputError
 from sciinstruct.log import logger
 from sciinstruct.records import Provenance, Sample, stable_id
 from sciinstruct.rows import read_rows
+from sciinstruct.scratch import DiskDict, RecordTable
 
 HintedPolicy = Literal["keep", "downweight", "drop"]
 HINTED_POLICIES: tuple[str, ...] = ("keep", "downweight", "drop")
@@ -34,38 +34,45 @@ def anchored(sample: Sample) -> bool | tuple[bool, str]:
 
 
 def apply_hinted(
-    samples: list[Sample], policy: HintedPolicy, weight: float, log: DropLog
-) -> list[Sample]:
+    samples: RecordTable[Sample], policy: HintedPolicy, weight: float, log: DropLog
+) -> None:
     """Hinted solutions: keep them, give them `weight`, or drop them."""
     if policy not in HINTED_POLICIES:
         raise InputError(
             f"hinted policy must be one of {', '.join(HINTED_POLICIES)}, got {policy!r}"
         )
     if policy == "drop":
-        return list(log.apply(samples, not_hinted))
-    if policy == "downweight":
-        for sample in samples:
-            if sample.provenance.hinted:
-                sample.weight = weight
-    return samples
+        drop_unless(samples, not_hinted, log)
+    elif policy == "downweight":
+        for seq, sample in samples.where("hinted"):
+            sample.weight = weight
+            samples.replace(seq, sample)
 
 
-def cap_per_question(samples: list[Sample], cap: int | None, log: DropLog) -> list[Sample]:
+def drop_unless(samples: RecordTable[Sample], sample_filter: SampleFilter, log: DropLog) -> None:
+    """Drop (and log) the samples a filter refuses."""
+    for seq, sample in samples:
+        if not log.keeps(sample, sample_filter):
+            samples.drop(seq)
+
+
+def _beyond(samples: RecordTable[Sample], group: str, limit: str) -> str:
+    """SQL for the seqs past `limit` in their `group`, the best-scored first (`BEST_FIRST`)."""
+    return (
+        f"SELECT seq FROM (SELECT seq, {group}, ROW_NUMBER() OVER (PARTITION BY {group} "
+        f"ORDER BY {BEST_FIRST}) AS place FROM {samples.table} WHERE kept) WHERE place > {limit}"
+    )
+
+
+def cap_per_question(samples: RecordTable[Sample], cap: int | None, log: DropLog) -> None:
     """Keep at most `cap` solutions per question, the best-scored ones (order is preserved)."""
     if cap is None:
-        return samples
+        return
     if cap < 1:
         raise InputError(f"max solutions per question must be at least 1, got {cap}")
-    by_question: dict[str, list[Sample]] = defaultdict(list)
-    for sample in samples:
-        by_question[sample.question_id].append(sample)
-    keep: set[str] = set()
-    for group in by_question.values():
-        keep.update(s.id for s in sorted(group, key=quality_key, reverse=True)[:cap])
-    for sample in samples:
-        if sample.id not in keep:
-            log.drop(sample, "over_question_cap", cap=cap)
-    return [s for s in samples if s.id in keep]
+    for seq, sample in samples.selected(_beyond(samples, "question", "?"), (cap,)):
+        log.drop(sample, "over_question_cap", cap=cap)
+        samples.drop(seq)
 
 
 def subject_quotas(counts: Mapping[str, int], ratios: Mapping[str, float]) -> dict[str, int]:
@@ -95,26 +102,21 @@ def subject_quotas(counts: Mapping[str, int], ratios: Mapping[str, float]) -> di
 
 
 def apply_subject_ratios(
-    samples: list[Sample], ratios: Mapping[str, float], log: DropLog
-) -> list[Sample]:
+    samples: RecordTable[Sample], ratios: Mapping[str, float], log: DropLog
+) -> None:
     """Down-sample named subjects to their ratios, keeping the best; other subjects pass."""
     if not ratios:
-        return samples
-    counts: dict[str, int] = defaultdict(int)
-    for sample in samples:
-        counts[sample.subject] += 1
+        return
+    counts = dict(
+        samples.db.execute(f"SELECT subject, COUNT(*) FROM {samples.table} WHERE kept GROUP BY 1")
+    )
     quotas = subject_quotas(counts, ratios)
-    keep: set[str] = set()
-    for subject, quota in quotas.items():
-        group = sorted((s for s in samples if s.subject == subject), key=quality_key, reverse=True)
-        keep.update(s.id for s in group[:quota])
-    kept = []
-    for sample in samples:
-        if sample.subject not in quotas or sample.id in keep:
-            kept.append(sample)
-        else:
-            log.drop(sample, "subject_ratio", quota=quotas[sample.subject])
-    return kept
+    limits = DiskDict(samples.db, "subject_quota")
+    limits.update(quotas)
+    beyond = _beyond(samples, "subject", f"(SELECT value FROM {limits.table} WHERE key = subject)")
+    for seq, sample in samples.selected(beyond):
+        log.drop(sample, "subject_ratio", quota=quotas[sample.subject])
+        samples.drop(seq)
 
 
 def _general_messages(row: dict[str, Any]) -> list[dict[str, str]] | None:
@@ -163,14 +165,15 @@ def load_general(path: str | Path) -> list[Sample]:
 
 
 def mix_general(
-    samples: list[Sample], general: list[Sample], ratio: float, seed: int = 0
+    count: int, general: list[Sample], ratio: float, seed: int = 0
 ) -> tuple[list[Sample], dict[str, Any]]:
-    """Add general samples so they make up `ratio` of the result (as far as the file allows)."""
+    """General samples to add to `count` curated ones so they make up `ratio` of the result (as
+    far as the file allows), and what was asked and found."""
     if not 0.0 <= ratio < 1.0:
         raise InputError(f"general data ratio must be in [0, 1), got {ratio}")
-    wanted = round(ratio / (1.0 - ratio) * len(samples))
+    wanted = round(ratio / (1.0 - ratio) * count)
     chosen = random.Random(seed).sample(general, min(wanted, len(general)))
     if wanted > len(general):
         logger.warning("general data: wanted %d rows, the file has %d", wanted, len(general))
     info = {"ratio": ratio, "wanted": wanted, "available": len(general), "added": len(chosen)}
-    return samples + chosen, info
+    return chosen, info

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -121,32 +121,31 @@ def find_attempt(run: RunDir, attempt_id: str) -> Attempt:
     raise InputError(f"no attempt with id {attempt_id!r}", file=str(run.attempts))
 
 
-def apply_overrides(attempts: Iterable[Attempt], overrides: dict[str, Override]) -> list[Attempt]:
-    """Attempts with the reviewer's verdict in place of the grader's (copies; inputs untouched).
+def apply_overrides(
+    attempts: Iterable[Attempt], overrides: dict[str, Override]
+) -> Iterator[Attempt]:
+    """Attempts with the reviewer's verdict in place of the grader's (copies; inputs untouched),
+    one at a time as `attempts` are read.
 
     The grader's verdict and the override stay readable in `metadata["override"]`.
     """
-    out = []
     for attempt in attempts:
         override = overrides.get(attempt.id)
         if override is None:
-            out.append(attempt)
+            yield attempt
             continue
         metadata = {
             **attempt.metadata,
             "override": {**override.to_dict(), "grader": attempt.correct},
         }
-        out.append(
-            attempt.model_copy(
-                update={
-                    "correct": override.correct,
-                    "grade_reason": f"overruled {override.verdict} by {override.who}: "
-                    f"{override.reason}",
-                    "metadata": metadata,
-                }
-            )
+        yield attempt.model_copy(
+            update={
+                "correct": override.correct,
+                "grade_reason": f"overruled {override.verdict} by {override.who}: "
+                f"{override.reason}",
+                "metadata": metadata,
+            }
         )
-    return out
 
 
 def source_attempt(sample: Sample) -> str | None:
@@ -155,13 +154,15 @@ def source_attempt(sample: Sample) -> str | None:
     return ids[-1] if ids else None
 
 
+def is_overruled_wrong(sample: Sample, overrides: dict[str, Override]) -> bool:
+    """Whether a reviewer marked the sample's own attempt wrong."""
+    override = overrides.get(source_attempt(sample) or "")
+    return override is not None and not override.correct
+
+
 def overruled_wrong(samples: Iterable[Sample], overrides: dict[str, Override]) -> list[Sample]:
     """The samples whose own attempt a reviewer marked wrong."""
-    return [
-        s
-        for s in samples
-        if (o := overrides.get(source_attempt(s) or "")) is not None and not o.correct
-    ]
+    return [s for s in samples if is_overruled_wrong(s, overrides)]
 
 
 def counts(overrides: dict[str, Override]) -> dict[str, int]:

@@ -7,13 +7,17 @@ solutions, the per-question cap, subject shares) and last the general data mixed
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from sciinstruct.curate.decontam import NgramIndex, benchmark_texts
-from sciinstruct.curate.dedup import NearDupConfig, find_duplicates
+from sciinstruct.curate.dedup import NearDupConfig, duplicates
 from sciinstruct.curate.droplog import DropLog
 from sciinstruct.curate.mix import (
     HINTED_POLICIES,
@@ -22,30 +26,33 @@ from sciinstruct.curate.mix import (
     apply_hinted,
     apply_subject_ratios,
     cap_per_question,
+    drop_unless,
     load_general,
     mix_general,
 )
 from sciinstruct.curate.overrides import (
     Override,
     apply_overrides,
+    is_overruled_wrong,
     latest_overrides,
-    overruled_wrong,
     source_attempt,
 )
 from sciinstruct.curate.overrides import counts as override_counts
 from sciinstruct.curate.samples import (
-    build_samples,
-    load_attempts,
-    load_critique_scores,
-    load_records,
+    critique_scores,
+    iter_attempts,
+    iter_records,
+    iter_samples,
     quality_key,
     question_prompt,
+    sample_table,
     solution_text,
 )
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger
 from sciinstruct.records import Question, Sample
 from sciinstruct.rundir import RunDir, writes_run
+from sciinstruct.scratch import DiskDict, RecordTable, scratch_db
 from sciinstruct.settings import check_declared, option
 
 SOLUTION_SCOPES = ("question", "global")
@@ -105,125 +112,144 @@ class CurateConfig:
 
 
 def load_candidates(
-    run: RunDir, log: DropLog | None = None
-) -> tuple[list[Question], list[Sample], str]:
-    """Questions and the candidate samples: the classifier's survivors if `filter` ran.
+    run: RunDir,
+    questions: RecordTable[Question],
+    samples: RecordTable[Sample],
+    log: DropLog | None = None,
+) -> str:
+    """Fill the tables with the questions and the candidate samples: the classifier's survivors
+    if `filter` ran (returns "filter"), else the run's correct attempts ("attempts").
 
     Reviewers' overrides (overrides.jsonl) come first: an attempt overruled correct is a
     candidate, one overruled wrong is not (dropped as `overruled_wrong` when `filter` had kept it).
     """
-    questions = load_records(run.questions, Question)
+    questions.extend(iter_records(run.questions, Question))
     overrides = latest_overrides(run)
-    filtered = run.filtered
-    if filtered.exists():
-        samples = load_records(filtered, Sample)
-        if overrides:
-            samples = _honour_overrides(run, questions, samples, overrides, log)
-        return questions, samples, "filter"
-    attempts = apply_overrides(load_attempts(run.attempts), overrides)
-    samples = build_samples(questions, attempts, load_critique_scores(run.critiques))
-    return questions, samples, "attempts"
-
-
-def _honour_overrides(
-    run: RunDir,
-    questions: list[Question],
-    samples: list[Sample],
-    overrides: dict[str, Override],
-    log: DropLog | None,
-) -> list[Sample]:
-    """The classifier's survivors less those overruled wrong, plus those overruled correct (the
-    classifier never saw them: they were not candidates when it ran, so they have no score)."""
-    wrong = {id(s) for s in overruled_wrong(samples, overrides)}
-    for sample in samples:
-        if id(sample) in wrong and log is not None:
-            log.drop(
-                sample, "overruled_wrong", override=overrides[source_attempt(sample)].to_dict()
+    if run.filtered.exists():
+        present = _survivors(run, samples, overrides, log)
+        # Those overruled correct since: the classifier never saw them (they were not
+        # candidates when it ran), so they come without a score.
+        wanted = {a for a, o in overrides.items() if o.correct and a not in present}
+        if wanted:
+            samples.extend(
+                s for s in _attempt_samples(run, overrides) if source_attempt(s) in wanted
             )
-    kept = [s for s in samples if id(s) not in wrong]
-    present = {source_attempt(s) for s in kept}
-    wanted = {a for a, o in overrides.items() if o.correct and a not in present}
-    if wanted:
-        attempts = load_attempts(run.attempts)
-        added = build_samples(
-            questions,
-            apply_overrides(attempts, overrides),
-            load_critique_scores(run.critiques),
+        return "filter"
+    samples.extend(_attempt_samples(run, overrides))
+    return "attempts"
+
+
+def _survivors(
+    run: RunDir, samples: RecordTable[Sample], overrides: dict[str, Override], log: DropLog | None
+) -> set[str]:
+    """The classifier's survivors less those overruled wrong, into `samples`; returns the
+    survivors' attempts that have an override (to tell which overruled correct are missing)."""
+    present = set()
+    for sample in iter_records(run.filtered, Sample):
+        if is_overruled_wrong(sample, overrides):
+            if log is not None:
+                override = overrides[source_attempt(sample) or ""]
+                log.drop(sample, "overruled_wrong", override=override.to_dict())
+            continue
+        if source_attempt(sample) in overrides:
+            present.add(source_attempt(sample) or "")
+        samples.extend([sample])
+    return present
+
+
+def _attempt_samples(run: RunDir, overrides: dict[str, Override]) -> Iterator[Sample]:
+    """The samples of the run's attempts with the reviewers' verdicts, built in a scratch file of
+    their own (the questions, each attempt's parent)."""
+    with scratch_db(run.root) as db:
+        yield from iter_samples(
+            iter_records(run.questions, Question),
+            apply_overrides(iter_attempts(run.attempts), overrides),
+            critique_scores(run.critiques, db),
+            db,
         )
-        kept += [s for s in added if source_attempt(s) in wanted]
-    return kept
 
 
 @writes_run("curate")
 def curate(run: RunDir, config: CurateConfig) -> dict[str, Any]:
-    """Run every curation step; write samples.jsonl, the side file and stats.json's section."""
+    """Run every curation step; write samples.jsonl, the side file and stats.json's section.
+
+    Questions and samples wait in a scratch SQLite file; each step passes over them, dropping
+    (and logging) some, so memory does not grow with the run."""
+    with scratch_db(run.root) as db:
+        return _curate(run, config, db)
+
+
+def _curate(run: RunDir, config: CurateConfig, db: sqlite3.Connection) -> dict[str, Any]:
     log = DropLog("curate")
-    questions, samples, origin = load_candidates(run, log)
+    questions = RecordTable(db, "question", Question, {"id": lambda q: q.id})
+    samples = sample_table(db)
+    origin = load_candidates(run, questions, samples, log)
+    questions.index("id")
+    samples.index("question")
     stats: dict[str, Any] = {"candidates": len(samples), "candidates_from": origin}
     stats["overrides"] = override_counts(latest_overrides(run))
     stats["questions"] = len(questions)
 
-    questions, samples, stats["contamination"] = _decontaminate(questions, samples, config, log)
+    stats["contamination"] = _decontaminate(questions, samples, config, log)
     if config.dedup:
         near = NearDupConfig(config.near_threshold, config.num_perm) if config.near_dup else None
-        questions, samples = _dedup_questions(questions, samples, near, log)
-        samples = _dedup_solutions(samples, near, config.solution_scope, log)
+        _dedup_questions(questions, samples, near, log)
+        _dedup_solutions(samples, near, config.solution_scope, log)
     if config.drop_fallback:
-        samples = list(log.apply(samples, anchored))
-    samples = apply_hinted(samples, config.hinted, config.hinted_weight, log)
-    samples = cap_per_question(samples, config.max_per_question, log)
-    samples = apply_subject_ratios(samples, config.subject_ratios, log)
+        drop_unless(samples, anchored, log)
+    apply_hinted(samples, config.hinted, config.hinted_weight, log)
+    cap_per_question(samples, config.max_per_question, log)
+    apply_subject_ratios(samples, config.subject_ratios, log)
+    general: list[Sample] = []
     if config.general is not None:
-        samples, stats["general"] = mix_general(
-            samples, load_general(config.general), config.general_ratio, config.seed
+        general, stats["general"] = mix_general(
+            len(samples), load_general(config.general), config.general_ratio, config.seed
         )
 
-    write_jsonl(run.samples, samples)
+    subjects: Counter[str] = Counter()
+    stages: Counter[str] = Counter()
+
+    def counted(records: Iterable[Sample]) -> Iterator[Sample]:
+        for sample in records:
+            subjects[sample.subject] += 1
+            stages[sample.provenance.stage] += 1
+            yield sample
+
+    kept = write_jsonl(run.samples, counted(chain(samples.records(), general)))
     log.save(run.dropped)
     stats.update(log.stats())
     stats["kept_questions"] = len(questions)
-    stats["kept_samples"] = len(samples)
-    stats["kept_by_subject"] = _count(s.subject for s in samples)
-    stats["kept_by_stage"] = _count(s.provenance.stage for s in samples)
+    stats["kept_samples"] = kept
+    stats["kept_by_subject"] = dict(sorted(subjects.items()))
+    stats["kept_by_stage"] = dict(sorted(stages.items()))
     run.update_stats("curate", stats)
     run.update_config("curate", config.to_dict())
     return stats
 
 
-def _count(values: Any) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for value in values:
-        counts[value] += 1
-    return dict(sorted(counts.items()))
-
-
 def _drop_questions(
-    questions: list[Question],
-    samples: list[Sample],
-    gone: dict[str, tuple[str, dict[str, Any]]],
-    log: DropLog,
-) -> tuple[list[Question], list[Sample]]:
-    """Drop the questions in `gone` (id -> reason, detail) and every sample of them."""
-    for question in questions:
-        if question.id in gone:
-            reason, detail = gone[question.id]
-            log.drop_question(question, reason, **detail)
-    kept = []
-    for sample in samples:
-        if sample.question_id in gone:
-            reason, detail = gone[sample.question_id]
-            log.drop(sample, reason, **detail)
-        else:
-            kept.append(sample)
-    return [q for q in questions if q.id not in gone], kept
+    questions: RecordTable[Question], samples: RecordTable[Sample], gone: DiskDict, log: DropLog
+) -> None:
+    """Drop the questions in `gone` (id -> JSON [reason, detail]) and every sample of them."""
+    for seq, question in questions.where(f"id IN (SELECT key FROM {gone.table})"):
+        reason, detail = json.loads(gone[question.id])
+        log.drop_question(question, reason, **detail)
+        questions.drop(seq)
+    for seq, sample in samples.where(f"question IN (SELECT key FROM {gone.table})"):
+        reason, detail = json.loads(gone[sample.question_id])
+        log.drop(sample, reason, **detail)
+        samples.drop(seq)
 
 
 def _decontaminate(
-    questions: list[Question], samples: list[Sample], config: CurateConfig, log: DropLog
-) -> tuple[list[Question], list[Sample], dict[str, Any]]:
+    questions: RecordTable[Question],
+    samples: RecordTable[Sample],
+    config: CurateConfig,
+    log: DropLog,
+) -> dict[str, Any]:
     """Questions and solutions sharing an n-gram with a benchmark item are dropped."""
     if not config.benchmarks:
-        return questions, samples, {}
+        return {}
     index = NgramIndex([benchmark_texts(p) for p in config.benchmarks], n=config.ngram)
     report: dict[str, Any] = {
         b.name: {
@@ -240,65 +266,57 @@ def _decontaminate(
             report[name][kind] += 1
             report[name]["items"] = sorted(set(report[name]["items"]) | set(ids))
 
-    gone: dict[str, tuple[str, dict[str, Any]]] = {}
-    for question in questions:
+    gone = DiskDict(questions.db, "contaminated")
+    for _, question in questions:
         hit = index.check([question_prompt(question)])
         if hit:
             note(hit.items, "questions")
-            gone[question.id] = ("contaminated", {"benchmarks": hit.items, "ngrams": hit.ngrams})
-    questions, samples = _drop_questions(questions, samples, gone, log)
-    kept = []
-    for sample in samples:
+            detail = {"benchmarks": hit.items, "ngrams": hit.ngrams}
+            gone[question.id] = json.dumps(["contaminated", detail])
+    _drop_questions(questions, samples, gone, log)
+    for seq, sample in samples:
         hit = index.check([solution_text(sample)])
         if hit:
             note(hit.items, "samples")
             log.drop(sample, "contaminated", benchmarks=hit.items, ngrams=hit.ngrams)
-        else:
-            kept.append(sample)
+            samples.drop(seq)
     logger.info("decontamination: %d n-grams indexed, n=%d", len(index), config.ngram)
-    return questions, kept, report
+    return report
 
 
 def _dedup_questions(
-    questions: list[Question], samples: list[Sample], near: NearDupConfig | None, log: DropLog
-) -> tuple[list[Question], list[Sample]]:
+    questions: RecordTable[Question],
+    samples: RecordTable[Sample],
+    near: NearDupConfig | None,
+    log: DropLog,
+) -> None:
     """Duplicate questions: the one with the best sample stays, the others go with their samples."""
-    best: dict[str, tuple[Any, ...]] = {}
-    for sample in samples:
-        key = quality_key(sample)
-        if sample.question_id not in best or key > best[sample.question_id]:
-            best[sample.question_id] = key
 
-    def rank(i: int) -> tuple[Any, ...]:
-        key = best.get(questions[i].id)
+    def rank(seq: int) -> tuple[Any, ...]:
+        question = questions.get(seq)
+        keys = [quality_key(s) for _, s in samples.where("question = ?", (question.id,))]
         # Questions with samples beat those without; among equals the earlier question wins.
-        return (1, key, -i) if key is not None else (0, (), -i)
+        return (1, max(keys), -seq) if keys else (0, (), -seq)
 
-    duplicates = find_duplicates([question_prompt(q) for q in questions], rank, near)
-    gone = {
-        questions[d.index].id: (
-            f"{d.kind}_dup_question",
-            {"kept": questions[d.kept].id, "similarity": d.similarity},
-        )
-        for d in duplicates
-    }
-    return _drop_questions(questions, samples, gone, log)
+    texts = ((seq, question_prompt(q), None) for seq, q in questions)
+    gone = DiskDict(questions.db, "duplicate_question")
+    for d in duplicates(texts, rank, near):
+        detail = {"kept": questions.get(d.kept).id, "similarity": d.similarity}
+        gone[questions.get(d.index).id] = json.dumps([f"{d.kind}_dup_question", detail])
+    _drop_questions(questions, samples, gone, log)
 
 
 def _dedup_solutions(
-    samples: list[Sample], near: NearDupConfig | None, scope: str, log: DropLog
-) -> list[Sample]:
+    samples: RecordTable[Sample], near: NearDupConfig | None, scope: str, log: DropLog
+) -> None:
     """Duplicate solutions (within a question, or anywhere): the best-scored one stays."""
-    scopes = [s.question_id for s in samples] if scope == "question" else None
-    duplicates = find_duplicates(
-        [solution_text(s) for s in samples], lambda i: (quality_key(samples[i]), -i), near, scopes
+    texts = (
+        (seq, solution_text(s), s.question_id if scope == "question" else None)
+        for seq, s in samples
     )
-    for d in duplicates:
-        log.drop(
-            samples[d.index],
-            f"{d.kind}_dup_solution",
-            kept=samples[d.kept].id,
-            similarity=d.similarity,
-        )
-    gone = {d.index for d in duplicates}
-    return [s for i, s in enumerate(samples) if i not in gone]
+    found = duplicates(texts, lambda seq: (quality_key(samples.get(seq)), -seq), near)
+    for d in found:
+        sample = samples.get(d.index)
+        kept = samples.get(d.kept).id
+        log.drop(sample, f"{d.kind}_dup_solution", kept=kept, similarity=d.similarity)
+        samples.drop(d.index)

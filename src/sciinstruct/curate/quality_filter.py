@@ -35,19 +35,19 @@ from sciinstruct.curate.classifier import (
 from sciinstruct.curate.droplog import DropLog
 from sciinstruct.curate.labels import check_trainable
 from sciinstruct.curate.samples import (
+    critique_scores,
     iter_attempts,
     iter_records,
     iter_samples,
-    load_critique_scores,
     question_text,
     solution_text,
 )
-from sciinstruct.curate.scratch import scratch_db
 from sciinstruct.errors import InputError
 from sciinstruct.jsonl import write_jsonl
 from sciinstruct.log import logger
 from sciinstruct.records import Question, Sample, stable_id
 from sciinstruct.rundir import RunDir, writes_run
+from sciinstruct.scratch import scratch_db
 from sciinstruct.settings import check_declared, option
 
 REASON = "classifier_below_threshold"
@@ -279,7 +279,7 @@ def _filter(run: RunDir, config: FilterConfig, db: sqlite3.Connection) -> dict[s
     samples = iter_samples(
         iter_records(run.questions, Question),
         iter_attempts(run.attempts),
-        load_critique_scores(run.critiques),
+        critique_scores(run.critiques, db),
         db,
     )
     candidates = Candidates(db, samples, folds, config.seed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +20,7 @@ from sciinstruct.errors import InputError
 from sciinstruct.jsonl import BadLine, read_jsonl
 from sciinstruct.log import logger
 from sciinstruct.records import Attempt, Provenance, Question, Sample
+from sciinstruct.scratch import DiskDict, RecordTable
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -82,15 +83,29 @@ def load_critique_scores(path: str | Path) -> dict[str, float]:
     verdict has no score (unparseable), the attempt has none: an older judge's score is not
     brought back in its place.
     """
-    latest: dict[str, Any] = {}
+    latest = dict(_critique_rows(path))
+    return {attempt_id: score for attempt_id, score in latest.items() if score is not None}
+
+
+def critique_scores(path: str | Path, db: sqlite3.Connection) -> DiskDict:
+    """`load_critique_scores` in a table of `db` (a scratch SQLite file): a score per judged
+    attempt, which would grow with the run as a dict."""
+    scores = DiskDict(db, "critique_score")
+    for attempt_id, score in _critique_rows(path):
+        if score is None:
+            del scores[attempt_id]
+        else:
+            scores[attempt_id] = score
+    return scores
+
+
+def _critique_rows(path: str | Path) -> Iterator[tuple[str, float | None]]:
+    """(attempt id, score) of every critique in file order; None where it has no score."""
     for row in read_jsonl(path):
         if row.get("attempt_id"):
-            latest[row["attempt_id"]] = row.get("score")
-    return {
-        attempt_id: float(score)
-        for attempt_id, score in latest.items()
-        if isinstance(score, int | float) and not isinstance(score, bool)
-    }
+            score = row.get("score")
+            numeric = isinstance(score, int | float) and not isinstance(score, bool)
+            yield row["attempt_id"], float(score) if numeric else None
 
 
 def question_prompt(question: Question) -> str:
@@ -113,7 +128,7 @@ def _lineage(attempt_id: str, parent_of: dict[str, str | None] | _ParentsOnDisk)
     return chain[::-1]
 
 
-def _sample(question: Question, attempt: Attempt, critiques: dict[str, float]) -> Sample | None:
+def _sample(question: Question, attempt: Attempt, critiques: Mapping[str, float]) -> Sample | None:
     """The sample of one attempt, lineage not yet filled; None when the attempt makes none."""
     if attempt.correct is not True or attempt.error:
         return None
@@ -139,7 +154,7 @@ def _sample(question: Question, attempt: Attempt, critiques: dict[str, float]) -
 def build_samples(
     questions: Iterable[Question],
     attempts: Iterable[Attempt],
-    critiques: dict[str, float] | None = None,
+    critiques: Mapping[str, float] | None = None,
 ) -> list[Sample]:
     """One Sample per correct, non-empty attempt whose question is known, in attempt order.
 
@@ -163,7 +178,7 @@ def build_samples(
 def iter_samples(
     questions: Iterable[Question],
     attempts: Iterable[Attempt],
-    critiques: dict[str, float],
+    critiques: Mapping[str, float],
     db: sqlite3.Connection,
 ) -> Iterator[Sample]:
     """`build_samples` one sample at a time, with the questions, every attempt's parent, the
@@ -262,3 +277,24 @@ def quality_key(sample: Sample) -> tuple[Any, ...]:
         STAGE_RANK.get(sample.provenance.stage, 0),
         sample.weight,
     )
+
+
+# SQL's spelling of `sorted(key=quality_key, reverse=True)` over a `sample_table`: best first,
+# ties in table order (Python's sort is stable).
+BEST_FIRST = "k0 DESC, k1 DESC, k2 DESC, k3 DESC, seq"
+
+
+def sample_table(db: sqlite3.Connection, table: str = "sample") -> RecordTable[Sample]:
+    """Samples in a table of `db`, with what curation groups and sorts them by: the question,
+    the subject, whether hinted, and `quality_key` as columns k0-k3."""
+
+    def part(i: int) -> Any:
+        return lambda sample: quality_key(sample)[i]
+
+    columns = {
+        "question": lambda sample: sample.question_id,
+        "subject": lambda sample: sample.subject,
+        "hinted": lambda sample: sample.provenance.hinted,
+        **{f"k{i}": part(i) for i in range(4)},
+    }
+    return RecordTable(db, table, Sample, columns)

@@ -14,11 +14,10 @@ from typing import Any
 from sciinstruct.curate import (
     Override,
     apply_overrides,
+    critique_scores,
     iter_attempts,
     iter_records,
     latest_overrides,
-    load_critique_scores,
-    scratch_db,
     source_attempt,
 )
 from sciinstruct.errors import InputError
@@ -35,6 +34,7 @@ from sciinstruct.export.writer import write_format
 from sciinstruct.jsonl import read_jsonl
 from sciinstruct.records import Attempt, Question, Sample
 from sciinstruct.rundir import RunDir, writes_run
+from sciinstruct.scratch import DiskDict, scratch_db
 
 __all__ = ["FORMATS", "ExportOptions", "export_run"]
 
@@ -60,7 +60,10 @@ def _build(
 ) -> Iterator[dict[str, Any]]:
     """One format's rows, read from the run's files as they are written out."""
     if fmt == "grpo":
-        gone = {r["id"] for r in read_jsonl(run.dropped) if r.get("kind") == "question"}
+        gone = DiskDict(db, "dropped_question")
+        for row in read_jsonl(run.dropped):
+            if row.get("kind") == "question":
+                gone.add(row["id"])
         questions = iter_records(run.questions, Question)
         return grpo_rows((q for q in questions if q.id not in gone), options)
     if not run.samples.exists():
@@ -78,7 +81,7 @@ def _build(
     if overrides:
         attempts = apply_overrides(attempts, overrides)
     questions = iter_records(run.questions, Question)
-    critiques = load_critique_scores(run.critiques)
+    critiques = critique_scores(run.critiques, db)
     return dpo_rows(questions, samples, attempts, critiques, options, db)
 
 
@@ -108,7 +111,7 @@ def export_run(
     for fmt in dict.fromkeys(formats):
         with scratch_db(run.export_dir) as db:
             rows = _build(run, fmt, options, db)
-            files[fmt], stats[fmt] = write_format(run.export_dir, fmt, rows, parquet)
+            files[fmt], stats[fmt] = write_format(run.export_dir, fmt, rows, parquet, db)
     # The card describes every format in the folder, including those exported earlier.
     for fmt in FORMATS:
         if fmt not in stats and run.export_file(fmt).exists():

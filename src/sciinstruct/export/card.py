@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from array import array
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from statistics import mean, median
 from typing import Any
 
 from sciinstruct.rendering import md_cell, md_table
+from sciinstruct.scratch import DiskDict
 
 _FORMAT_HELP = {
     "sft": "chat `messages` for supervised fine-tuning (`trl.SFTTrainer`)",
@@ -30,14 +30,15 @@ def _words(text: str) -> int:
 
 
 class FormatStats:
-    """Running statistics of one format's rows: counts, the question ids seen and one answer
-    length (an int) per row, so the rows themselves are not kept."""
+    """Running statistics of one format's rows, so the rows themselves are not kept: counts,
+    the question ids seen (in a table of `db`, a private SQLite file by default) and how many
+    rows have each answer length."""
 
-    def __init__(self) -> None:
+    def __init__(self, db: sqlite3.Connection | None = None) -> None:
         self.count = 0
-        self.questions: set[str] = set()
+        self.questions = DiskDict(sqlite3.connect("") if db is None else db, "format_question")
         self.subjects: Counter[str] = Counter()
-        self.answers = array("l")
+        self.answers: Counter[int] = Counter()  # answer length in words -> rows
 
     def add(self, row: dict[str, Any]) -> None:
         self.count += 1
@@ -45,9 +46,9 @@ class FormatStats:
         if row.get("subject"):
             self.subjects[row["subject"]] += 1
         if "messages" in row:
-            self.answers.append(_words(row["messages"][-1]["content"]))
+            self.answers[_words(row["messages"][-1]["content"])] += 1
         elif "chosen" in row:
-            self.answers.append(_words(row["chosen"][-1]["content"]))
+            self.answers[_words(row["chosen"][-1]["content"])] += 1
 
     def counted(self, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """`rows` passed through, each one counted on the way."""
@@ -61,10 +62,30 @@ class FormatStats:
             stats["by_subject"] = dict(self.subjects.most_common())
         if self.answers:
             stats["answer_words"] = {
-                "mean": round(mean(self.answers), 1),
-                "median": median(self.answers),
+                "mean": round(_mean(self.answers), 1),
+                "median": _median(self.answers),
             }
         return stats
+
+
+def _mean(counts: Counter[int]) -> float:
+    """`statistics.mean` of the lengths `counts` holds: an int when it is a whole number."""
+    total, n = sum(length * k for length, k in counts.items()), counts.total()
+    return total // n if total % n == 0 else total / n
+
+
+def _median(counts: Counter[int]) -> float:
+    """`statistics.median` of the lengths `counts` holds: the middle one, or the mean of the
+    two middle ones."""
+    n = counts.total()
+    wanted = [(n - 1) // 2, n // 2]  # positions of the middle value(s) in sorted order
+    middle, seen = [], 0
+    for length in sorted(counts):
+        seen += counts[length]
+        while wanted and wanted[0] < seen:
+            middle.append(length)
+            wanted.pop(0)
+    return middle[0] if n % 2 else (middle[0] + middle[1]) / 2
 
 
 def format_stats(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:

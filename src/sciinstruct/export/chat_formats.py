@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -111,7 +111,7 @@ def dpo_rows(
     questions: Iterable[Question],
     samples: Iterable[Sample],
     attempts: Iterable[Attempt],
-    critiques: dict[str, float],
+    critiques: Mapping[str, float],
     options: ExportOptions,
     db: sqlite3.Connection,
 ) -> Iterator[dict[str, Any]]:

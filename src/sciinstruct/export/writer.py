@@ -6,23 +6,35 @@ the JSONL in chunks of `PARQUET_ROWS`, so no format's rows are ever held whole.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sciinstruct.export.card import FormatStats
 from sciinstruct.jsonl import read_jsonl, write_jsonl
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Rows per Parquet row group (and per chunk held while writing): a few tens of MB of rows.
 # A file of at most this many rows is one table, written exactly as `pq.write_table` writes it.
 PARQUET_ROWS = 10_000
 
 
-def _chunks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
+def _tables(path: Path, size: int, schema: pa.Schema | None = None) -> Iterator[pa.Table]:
+    """The rows of `path` as Arrow tables of `size` rows (with `schema`, else their own).
+
+    A chunk's rows as Python objects are gone before the next chunk is read: only Arrow's
+    compact copy lives on while the caller holds it."""
+    import pyarrow as pa
+
     rows = read_jsonl(path)
     while chunk := list(islice(rows, size)):
-        yield chunk
+        table = pa.Table.from_pylist(chunk, schema=schema)
+        del chunk
+        yield table
 
 
 def write_parquet(path: Path, jsonl: Path, chunk_rows: int = PARQUET_ROWS) -> int:
@@ -35,29 +47,37 @@ def write_parquet(path: Path, jsonl: Path, chunk_rows: int = PARQUET_ROWS) -> in
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    first = next(_chunks(jsonl, chunk_rows))
-    schema = pa.Table.from_pylist(first).schema
-    del first
-    groups = 0
-    for index, chunk in enumerate(_chunks(jsonl, chunk_rows)):
-        if index:
-            schema = pa.unify_schemas([schema, pa.Table.from_pylist(chunk).schema])
+    # Arrow's allocator (mimalloc) keeps the pages of freed chunks unless told to give them
+    # back: without `release_unused`, peak memory grows with the number of chunks.
+    pool = pa.default_memory_pool()
+    schema, groups = None, 0
+    for table in _tables(jsonl, chunk_rows):
+        schema = table.schema if schema is None else pa.unify_schemas([schema, table.schema])
         groups += 1
+        del table
+        pool.release_unused()
     tmp = path.with_name(path.name + ".tmp")
     with pq.ParquetWriter(tmp, schema) as writer:
-        for chunk in _chunks(jsonl, chunk_rows):
-            writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+        for table in _tables(jsonl, chunk_rows, schema):
+            writer.write_table(table)
+            del table
+            pool.release_unused()
     tmp.replace(path)
     return groups
 
 
 def write_format(
-    directory: Path, name: str, rows: Iterable[dict[str, Any]], parquet: bool
+    directory: Path,
+    name: str,
+    rows: Iterable[dict[str, Any]],
+    parquet: bool,
+    db: sqlite3.Connection | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     """`name.jsonl` (and `name.parquet`) under `directory`, the rows read once as they come;
-    returns the file names written and the rows' `format_stats`."""
+    returns the file names written and the rows' `format_stats` (counted in `db`, a scratch
+    SQLite file, when given)."""
     directory.mkdir(parents=True, exist_ok=True)
-    stats = FormatStats()
+    stats = FormatStats(db)
     count = write_jsonl(directory / f"{name}.jsonl", stats.counted(rows))
     files = [f"{name}.jsonl"]
     parquet_path = directory / f"{name}.parquet"
