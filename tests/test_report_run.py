@@ -123,3 +123,32 @@ def test_cli_export_and_bad_ratio(tmp_path: Path, make_run) -> None:
     ]
     assert json.loads(run.stats.read_text())["export"]["grpo"]["rows"] == 22
     assert main(["curate", str(run.root), "--subject-ratio", "math"]) == 2
+
+
+def test_score_histogram_bins_as_matplotlib_does() -> None:
+    """The report keeps classifier scores as 20 counters; they must be the very bars `hist`
+    would draw from the raw values (numpy's binning: half-open bins, the last one closed)."""
+    import random
+
+    import numpy as np
+
+    from sciinstruct.report.data import Histogram
+
+    rng = random.Random(7)
+    values = [rng.uniform(-1.2, 1.2) for _ in range(2000)] + [-1.0, -0.5, 0.0, 0.3, 1.0, 1.0]
+    histogram = Histogram()
+    for v in values:
+        histogram.add(v)
+    expected, _ = np.histogram(values, bins=list(histogram.edges))
+    assert histogram.counts == expected.tolist()
+    assert sum(histogram.counts) == sum(-1.0 <= v <= 1.0 for v in values)
+    assert not Histogram()
+
+
+def test_length_median_from_counts_is_the_upper_median() -> None:
+    from collections import Counter
+
+    from sciinstruct.report.plots import _median
+
+    for values in ([5], [3, 1], [4, 4, 9, 1], [2, 7, 7, 7, 1, 30, 12]):
+        assert _median(Counter(values)) == sorted(values)[len(values) // 2]

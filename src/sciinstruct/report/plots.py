@@ -117,6 +117,16 @@ def stages(summary: RunSummary, path: Path) -> Path:
     return _save(fig, path)
 
 
+def _median(counts: Counter[int]) -> int:
+    """The upper median of the values a Counter counts, as `sorted(values)[n // 2]` gives it."""
+    middle, seen = sum(counts.values()) // 2, 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen > middle:
+            return value
+    raise ValueError("no values")
+
+
 def lengths(summary: RunSummary, path: Path) -> Path:
     """Histograms of question and kept-solution lengths (words), medians marked."""
     fig, axes = plt.subplots(1, 2, figsize=SIZE)
@@ -125,8 +135,10 @@ def lengths(summary: RunSummary, path: Path) -> Path:
         (axes[1], summary.solution_words, "Solution", ORANGE),
     ):
         if values:
-            ax.hist(values, bins=min(30, max(5, len(set(values)))), color=color, edgecolor="white")
-            median = sorted(values)[len(values) // 2]
+            lengths, counts = zip(*sorted(values.items()), strict=True)
+            bins = min(30, max(5, len(lengths)))
+            ax.hist(lengths, bins=bins, weights=counts, color=color, edgecolor="white")
+            median = _median(values)
             ax.axvline(median, color="black", linestyle="--", linewidth=1)
             ax.text(median, ax.get_ylim()[1] * 0.92, f" median {median}", fontsize=9)
         ax.set(title=f"{name} length", xlabel="words", ylabel="count")
@@ -149,11 +161,12 @@ def scores(summary: RunSummary, path: Path) -> Path:
     """Classifier scores (kept vs dropped, threshold marked) and judge scores (1-10)."""
     fig, axes = plt.subplots(1, 2, figsize=SIZE)
     ax = axes[0]
-    bins = [i / 10 for i in range(-10, 11)]  # scores live in [-1, 1]
-    if summary.classifier_kept or summary.classifier_dropped:
-        ax.hist(
-            [summary.classifier_kept, summary.classifier_dropped],
-            bins=bins,
+    kept, dropped = summary.classifier_kept, summary.classifier_dropped
+    if kept or dropped:
+        ax.hist(  # the counts drawn as weights at their bins' centres: the same bars
+            [kept.centres(), dropped.centres()],
+            bins=list(kept.edges),
+            weights=[kept.counts, dropped.counts],
             stacked=True,
             color=[GREEN, RED],
             label=["kept", "dropped"],
@@ -170,8 +183,10 @@ def scores(summary: RunSummary, path: Path) -> Path:
     ax.set(title="Classifier score", xlabel="P(good) - P(bad)", ylabel="samples")
     ax = axes[1]
     if summary.critique_scores:
+        judged, counts = zip(*sorted(summary.critique_scores.items()), strict=True)
         ax.hist(
-            summary.critique_scores,
+            judged,
+            weights=counts,
             bins=[x + 0.5 for x in range(0, 11)],
             color=BLUE,
             edgecolor="white",
