@@ -301,6 +301,16 @@ _WRAPPED = re.compile(
 )
 
 
+def without_option_label(value: str) -> str:
+    """`value` without an option label opening it (`\\boxed{(b) \\, 33 \\, \\text{m}}`: 33 m),
+    unless another parenthesis follows, which may be a second part's label (`(a) 2, (b) 3`)."""
+    label = _WRAPPED.match(value)
+    if label is None or label.group("wrapped") is not None:
+        return value
+    rest = value[label.end() :]
+    return value if ")" in rest or "）" in rest else rest
+
+
 def statement_value(found: str) -> str:
     """The value an explicit statement's line states: a box in it, the values of its
     assignments or conditions, its first math span (with a unit after it), or its words read

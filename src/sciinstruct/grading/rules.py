@@ -80,7 +80,7 @@ def _boxed(response: Response, rules: tuple[Rule, ...]) -> Candidate | None:
     if found is None:
         return None
     boxed, span = found
-    return Candidate(ex.clean(boxed), "boxed", rules[0].name, span, boxed)
+    return Candidate(ex.clean(ex.without_option_label(boxed)), "boxed", rules[0].name, span, boxed)
 
 
 def _tagged(response: Response, rules: tuple[Rule, ...]) -> Candidate | None:
@@ -139,6 +139,7 @@ RULES: tuple[Rule, ...] = (
             Example("First 12, then \\boxed{14}.", "14"),
             Example("$x=\\boxed{2}$ or $x=\\boxed{3}$", "2, 3"),
             Example("so \\boxed 5 apples", "5"),
+            Example("so the choice is \\boxed{(c) 12 \\text{ m}}", "12 \\text{ m}"),
         ),
     ),
     Rule(
