@@ -100,8 +100,14 @@ _NEW_PROBLEM = re.compile(
 # What commits a response to an answer before a new problem: a box, "#### 42", "Answer:", "the
 # answer is".
 _COMMITMENTS = (BOX, ANSWER_IS, ANSWER_LABEL, GSM8K_MARKER, ANSWER_HEADING, BRACKETED_LABEL)
-# A line that comments on the result rather than stating it: "where we used 1 J = 1 N m".
-_REMARK = re.compile(r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\()")
+# A line that comments on the result rather than stating it: "where we used 1 J = 1 N m", "(in
+# joules)" (not an interval or a point: "(-1, 1) U (2, 3)"); or,
+# holding no number, names what the line above it is ("这就是圆柱体的表面积公式。", "This is the
+# largest area."): the answer is on the line before.
+_REMARK = re.compile(
+    r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\((?![-+−]?\d)"
+    r"|(?:这就?是|这便是|这个(?:结果|表达式|公式|值)|this\s+is\s+the\b)(?=[^\d$]*$))"
+)
 _ONE_NUMBER = re.compile(rf"\s*(?:[A-Za-z](?:_\{{?\w+\}}?)?\s*=\s*)?{NUMBER_PATTERN}\s*")
 
 
@@ -496,7 +502,16 @@ def final_statement(text: str, question: str | None = None) -> str | None:
         value = assignments(inner) or _last_side(inner)  # "= e^{4.8} \approx 120": 120
         return value + unit_after(last[spans[-1].end() :], value)
     tidy = _MATH_SPAN.sub(_group, last)
-    return assignments(tidy) or _complement(_SENTENCE.split(tidy)[-1])
+    return assignments(tidy) or _complement(_SENTENCE.split(tidy)[-1]) or _introduced(lines)
+
+
+def _introduced(lines: list[str]) -> str | None:
+    """A final line of bare math that the line before introduces with a colon ("所以最终的解集是："
+    then "(-1, 1) U (2, 3)"; "The number of subsets is:" then "2^n - 1"): its last side."""
+    if len(lines) < 2 or not lines[-2].rstrip().endswith((":", "：")):
+        return None
+    last = lines[-1].strip()
+    return _last_side(last).strip() if _has_value(last) and not WORD.search(last) else None
 
 
 _CONDITION = re.compile(r"[<>≤≥]|\\(?:le|ge|leq|geq|lt|gt|neq|ne)(?![A-Za-z])")
@@ -538,7 +553,7 @@ _COPULA = re.compile(
     r"=|≈|\\(?:approx|cong|in)(?![A-Za-z])"
     r"|\b(?:(?P<verb>(?:is|are|was|were)(?:\s+equal\s+to)?|equals?(?:\s+to)?)|becomes?"
     r"|gives|yields|leaving|ist|sind|beträgt|est|vaut|sont|es|son|равн[аоыяе]?|составляет)\b"
-    r"|等于|(?<![但于还可])是"
+    r"|等于|(?<![但于还可])是|(?<![因作认以成称行])为(?![了何什])"
 )
 # A sentence that closes a solution without stating anything: "I hope it is correct."
 _SIGN_OFF = re.compile(r"(?i)^\s*(?:I\s+hope|hope\s+(?:this|it|that)|let\s+me\s+know|feel\s+free)")
@@ -897,6 +912,10 @@ def last_number(text: str) -> str | None:
     return re.sub(r"\s+", "", last.group(0)).replace("−", "-") if last else None
 
 
+def _radical(match: re.Match[str]) -> str:
+    return f"\\sqrt{{{match.group('grouped') or match.group('radicand')}}}"
+
+
 _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _REWRITES: tuple[Rewrite, ...] = (
     (re.compile(r"\*\*(.+?)\*\*|__(.+?)__"), lambda m: m.group(1) or m.group(2)),  # **17**
@@ -906,6 +925,10 @@ _REWRITES: tuple[Rewrite, ...] = (
         (r"\\\$", ""),  # an escaped dollar sign: "\$12.50" is 12.50
         (r"\\langle\b", "("),  # a vector <1, 2, 3> is the tuple (1, 2, 3)
         (r"\\rangle\b", ")"),
+        # the radical sign: 3√3, √(x+1), √x are `3\sqrt{3}`, `\sqrt{x+1}`, `\sqrt{x}`
+        (r"√\s*(?:\((?P<grouped>[^()]*)\)|(?P<radicand>\d+(?:\.\d+)?|[A-Za-z]))", _radical),
+        # a capital U between two intervals is their union: `(-1, 1) U (2, 3)`
+        (r"(?<=[)\]])\s*U\s*(?=[(\[])", " \\cup "),
     ),
     # Symbols in their LaTeX spelling, and the Unicode minus; after the rules above, whose `\b`
     # reads `π` as a word character (`\dfracπ` stays as written).

@@ -278,6 +278,8 @@ RULES: tuple[Rule, ...] = (
                 "5",
                 "What is the hypotenuse of the triangle?",
             ),
+            Example("子集的个数是：\n2^n - 1\n这个结果包括空集。", "2^n - 1"),
+            Example("所以面积为：\nS = 3√3\n这就是所求的面积。", "3\\sqrt{3}"),
         ),
     ),
     Rule(
