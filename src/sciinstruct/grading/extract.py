@@ -33,6 +33,7 @@ from sciinstruct.grading.lexicon import (
     ANSWER_IS_PHRASES,
     BRACKETED_ANSWER,
     BRACKETS,
+    CANNOT_DETERMINE,
     CHAT_MARKERS,
     DEFINED,
     END_OF_ANSWER,
@@ -598,6 +599,13 @@ def unit_after(rest: str, value: str = "1") -> str:
     if match is None or parse_unit(normalize_unit(match.group(1))) is None:
         return ""
     return f" {match.group(1)}"
+
+
+def declines(text: str) -> bool:
+    """Whether the end of `text` says the asked value cannot be determined (`CANNOT_DETERMINE`):
+    an unanchored solution that closes so commits to none of the numbers it computed."""
+    tail = text[-_STATEMENT_CHARS:].lower()
+    return any(phrase in tail for phrases in CANNOT_DETERMINE.values() for phrase in phrases)
 
 
 def states_no_value(statement: str) -> bool:
