@@ -19,6 +19,7 @@ from sciinstruct.grading.extract import (
     MAX_ANSWER_CHARS,
     Candidate,
     clean,
+    declines,
     last_number,
     offers_alternatives,
     states_no_value,
@@ -123,6 +124,9 @@ def numeric_check(found: Candidate, ref: Reference, readings: Readings) -> Step:
 
     if found.how == "statement" and not _has_value(found.text) and not states_no_value(found.text):
         found = replace(found, how="last_number")  # "The $E^\circ$ values cannot be combined"
+    if found.fallback and declines(readings.text):  # "... so the jogging steps cannot be found"
+        why = "the solution says the asked value cannot be determined"
+        return unsure(Verdict(False, why, found.text, "numeric", True, rule=found.rule))
     if found.fallback:  # an unanchored solution: its last quantity, unit included
         tail = readings.last_quantity()
         if tail is not None:

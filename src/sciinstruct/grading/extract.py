@@ -33,6 +33,7 @@ from sciinstruct.grading.lexicon import (
     ANSWER_IS_PHRASES,
     BRACKETED_ANSWER,
     BRACKETS,
+    CANNOT_DETERMINE,
     CHAT_MARKERS,
     DEFINED,
     END_OF_ANSWER,
@@ -100,8 +101,14 @@ _NEW_PROBLEM = re.compile(
 # What commits a response to an answer before a new problem: a box, "#### 42", "Answer:", "the
 # answer is".
 _COMMITMENTS = (BOX, ANSWER_IS, ANSWER_LABEL, GSM8K_MARKER, ANSWER_HEADING, BRACKETED_LABEL)
-# A line that comments on the result rather than stating it: "where we used 1 J = 1 N m".
-_REMARK = re.compile(r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\()")
+# A line that comments on the result rather than stating it: "where we used 1 J = 1 N m", "(in
+# joules)" (not an interval or a point: "(-1, 1) U (2, 3)"); or,
+# holding no number, names what the line above it is ("这就是圆柱体的表面积公式。", "This is the
+# largest area."): the answer is on the line before.
+_REMARK = re.compile(
+    r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\((?![-+−]?\d)"
+    r"|(?:这就?是|这便是|这个(?:结果|表达式|公式|值)|this\s+is\s+the\b)(?=[^\d$]*$))"
+)
 _ONE_NUMBER = re.compile(rf"\s*(?:[A-Za-z](?:_\{{?\w+\}}?)?\s*=\s*)?{NUMBER_PATTERN}\s*")
 
 
@@ -301,6 +308,16 @@ _WRAPPED = re.compile(
 )
 
 
+def without_option_label(value: str) -> str:
+    """`value` without an option label opening it (`\\boxed{(b) \\, 33 \\, \\text{m}}`: 33 m),
+    unless another parenthesis follows, which may be a second part's label (`(a) 2, (b) 3`)."""
+    label = _WRAPPED.match(value)
+    if label is None or label.group("wrapped") is not None:
+        return value
+    rest = value[label.end() :]
+    return value if ")" in rest or "）" in rest else rest
+
+
 def statement_value(found: str) -> str:
     """The value an explicit statement's line states: a box in it, the values of its
     assignments or conditions, its first math span (with a unit after it), or its words read
@@ -486,7 +503,16 @@ def final_statement(text: str, question: str | None = None) -> str | None:
         value = assignments(inner) or _last_side(inner)  # "= e^{4.8} \approx 120": 120
         return value + unit_after(last[spans[-1].end() :], value)
     tidy = _MATH_SPAN.sub(_group, last)
-    return assignments(tidy) or _complement(_SENTENCE.split(tidy)[-1])
+    return assignments(tidy) or _complement(_SENTENCE.split(tidy)[-1]) or _introduced(lines)
+
+
+def _introduced(lines: list[str]) -> str | None:
+    """A final line of bare math that the line before introduces with a colon ("所以最终的解集是："
+    then "(-1, 1) U (2, 3)"; "The number of subsets is:" then "2^n - 1"): its last side."""
+    if len(lines) < 2 or not lines[-2].rstrip().endswith((":", "：")):
+        return None
+    last = lines[-1].strip()
+    return _last_side(last).strip() if _has_value(last) and not WORD.search(last) else None
 
 
 _CONDITION = re.compile(r"[<>≤≥]|\\(?:le|ge|leq|geq|lt|gt|neq|ne)(?![A-Za-z])")
@@ -528,7 +554,7 @@ _COPULA = re.compile(
     r"=|≈|\\(?:approx|cong|in)(?![A-Za-z])"
     r"|\b(?:(?P<verb>(?:is|are|was|were)(?:\s+equal\s+to)?|equals?(?:\s+to)?)|becomes?"
     r"|gives|yields|leaving|ist|sind|beträgt|est|vaut|sont|es|son|равн[аоыяе]?|составляет)\b"
-    r"|等于|(?<![但于还可])是"
+    r"|等于|(?<![但于还可])是|(?<![因作认以成称行])为(?![了何什])"
 )
 # A sentence that closes a solution without stating anything: "I hope it is correct."
 _SIGN_OFF = re.compile(r"(?i)^\s*(?:I\s+hope|hope\s+(?:this|it|that)|let\s+me\s+know|feel\s+free)")
@@ -573,6 +599,13 @@ def unit_after(rest: str, value: str = "1") -> str:
     if match is None or parse_unit(normalize_unit(match.group(1))) is None:
         return ""
     return f" {match.group(1)}"
+
+
+def declines(text: str) -> bool:
+    """Whether the end of `text` says the asked value cannot be determined (`CANNOT_DETERMINE`):
+    an unanchored solution that closes so commits to none of the numbers it computed."""
+    tail = text[-_STATEMENT_CHARS:].lower()
+    return any(phrase in tail for phrases in CANNOT_DETERMINE.values() for phrase in phrases)
 
 
 def states_no_value(statement: str) -> bool:
@@ -887,6 +920,10 @@ def last_number(text: str) -> str | None:
     return re.sub(r"\s+", "", last.group(0)).replace("−", "-") if last else None
 
 
+def _radical(match: re.Match[str]) -> str:
+    return f"\\sqrt{{{match.group('grouped') or match.group('radicand')}}}"
+
+
 _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _REWRITES: tuple[Rewrite, ...] = (
     (re.compile(r"\*\*(.+?)\*\*|__(.+?)__"), lambda m: m.group(1) or m.group(2)),  # **17**
@@ -896,6 +933,10 @@ _REWRITES: tuple[Rewrite, ...] = (
         (r"\\\$", ""),  # an escaped dollar sign: "\$12.50" is 12.50
         (r"\\langle\b", "("),  # a vector <1, 2, 3> is the tuple (1, 2, 3)
         (r"\\rangle\b", ")"),
+        # the radical sign: 3√3, √(x+1), √x are `3\sqrt{3}`, `\sqrt{x+1}`, `\sqrt{x}`
+        (r"√\s*(?:\((?P<grouped>[^()]*)\)|(?P<radicand>\d+(?:\.\d+)?|[A-Za-z]))", _radical),
+        # a capital U between two intervals is their union: `(-1, 1) U (2, 3)`
+        (r"(?<=[)\]])\s*U\s*(?=[(\[])", " \\cup "),
     ),
     # Symbols in their LaTeX spelling, and the Unicode minus; after the rules above, whose `\b`
     # reads `π` as a word character (`\dfracπ` stays as written).

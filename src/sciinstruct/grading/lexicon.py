@@ -55,6 +55,18 @@ CHAT_MARKERS = (
     "<end_of_turn>",
     "<start_of_turn>",
 )
+# What a solution says when it finds that the asked value cannot be worked out from what it was
+# given ("题目没有提供……，所以我们无法直接计算出慢跑的确切步数"): lower-case phrases, found as
+# substrings of its last lines. A number it computed on the way is then no answer.
+CANNOT_DETERMINE = {
+    "en": (
+        "cannot be determined",
+        "cannot determine",
+        "cannot be calculated",
+        "not enough information",
+    ),
+    "zh": ("无法计算", "无法直接计算", "无法确定", "无法求出", "无法得出"),
+}
 # An option label in front of a value in a free-form answer ("the answer is (b) 42"): the
 # label is not part of the value.
 OPTION_LABEL = r"[(（]\s*[a-hA-H]\s*[)）]"

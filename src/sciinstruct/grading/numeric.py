@@ -400,8 +400,9 @@ _FACTOR_CHARS = 200
 
 
 def is_whole_number(text: str) -> bool:
-    """A reference such as `42` or `1,000`: compared exactly, since counts are not measured."""
-    return re.fullmatch(r"[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)", text.strip()) is not None
+    """A reference such as `42`, `1,000` or LaTeX's `10{,}000`: compared exactly, since counts
+    are not measured."""
+    return re.fullmatch(r"[-+−]?(?:\d{1,3}(?:(?:,|\{,\})\d{3})+|\d+)", text.strip()) is not None
 
 
 # 10^{-19} J, \times 10^{3}\,\mathrm{kg}: a unit that starts with a power of ten (SciBench).

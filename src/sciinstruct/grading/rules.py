@@ -80,7 +80,7 @@ def _boxed(response: Response, rules: tuple[Rule, ...]) -> Candidate | None:
     if found is None:
         return None
     boxed, span = found
-    return Candidate(ex.clean(boxed), "boxed", rules[0].name, span, boxed)
+    return Candidate(ex.clean(ex.without_option_label(boxed)), "boxed", rules[0].name, span, boxed)
 
 
 def _tagged(response: Response, rules: tuple[Rule, ...]) -> Candidate | None:
@@ -139,6 +139,7 @@ RULES: tuple[Rule, ...] = (
             Example("First 12, then \\boxed{14}.", "14"),
             Example("$x=\\boxed{2}$ or $x=\\boxed{3}$", "2, 3"),
             Example("so \\boxed 5 apples", "5"),
+            Example("so the choice is \\boxed{(c) 12 \\text{ m}}", "12 \\text{ m}"),
         ),
     ),
     Rule(
@@ -277,6 +278,8 @@ RULES: tuple[Rule, ...] = (
                 "5",
                 "What is the hypotenuse of the triangle?",
             ),
+            Example("子集的个数是：\n2^n - 1\n这个结果包括空集。", "2^n - 1"),
+            Example("所以面积为：\nS = 3√3\n这就是所求的面积。", "3\\sqrt{3}"),
         ),
     ),
     Rule(
