@@ -13,39 +13,12 @@ from __future__ import annotations
 import json
 import random
 import re
-import subprocess
 import sys
 from pathlib import Path
 
-MIRROR = Path("/work/.mirror")
+from harvest import candidate, git_show, stratified, write_candidates
+
 SEED = 6
-
-
-def git_show(repo: str, path: str) -> str:
-    d = MIRROR / repo.replace("/", "+") / "repo"
-    return subprocess.run(
-        ["git", "-C", str(d), "show", f"HEAD:{path}"], capture_output=True, text=True, check=True
-    ).stdout
-
-
-def commit(repo: str) -> str:
-    d = MIRROR / repo.replace("/", "+") / "repo"
-    return subprocess.run(
-        ["git", "-C", str(d), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def stratified(items: list, flag, n: int, rng: random.Random, true_share: float = 0.5) -> list:
-    """n items, about true_share of them with flag(item) true, drawn in file order after a shuffle."""
-    pos = [x for x in items if flag(x)]
-    neg = [x for x in items if not flag(x)]
-    rng.shuffle(pos)
-    rng.shuffle(neg)
-    k = min(len(pos), round(n * true_share))
-    take = pos[:k] + neg[: n - k]
-    if len(take) < n:
-        take += pos[k : k + n - len(take)]
-    return take
 
 
 def aqua_choices(question: str) -> list[str] | None:
@@ -62,16 +35,7 @@ rows: list[dict] = []
 
 
 def add(**kw) -> None:
-    base = {
-        "answer_type": "auto",
-        "unit": None,
-        "rtol": None,
-        "choices": None,
-        "question": None,
-        "finish_reason": "stop",
-    }
-    base.update(kw)
-    rows.append(base)
+    rows.append(candidate(**kw))
 
 
 # --- A. kojima-takeshi188/zero_shot_cot logs (Instruct-GPT3 text-davinci-002) ---------------
@@ -389,9 +353,4 @@ for path, model, n in ZH_PLAN:
             source_flag=bool(it["true_false"]),
         )
 
-commits = {r: commit(r) for r in {x["source_repo"] for x in rows}}
-for r in rows:
-    r["source_commit"] = commits[r["source_repo"]]
-out = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/v6work/candidates.jsonl")
-out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-print(len(rows), "candidates ->", out)
+write_candidates(rows, Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/v6work/candidates.jsonl"))

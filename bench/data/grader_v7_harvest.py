@@ -18,51 +18,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-MIRROR = Path("/work/.mirror")
+from harvest import MIRROR, candidate, git_show, stratified, write_candidates
+
 SEED = 7
-
-
-def git_show(repo: str, path: str) -> str:
-    d = MIRROR / repo.replace("/", "+") / "repo"
-    return subprocess.run(
-        ["git", "-C", str(d), "show", f"HEAD:{path}"], capture_output=True, text=True, check=True
-    ).stdout
-
-
-def commit(repo: str) -> str:
-    d = MIRROR / repo.replace("/", "+") / "repo"
-    return subprocess.run(
-        ["git", "-C", str(d), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def stratified(items: list, flag, n: int, rng: random.Random, true_share: float = 0.5) -> list:
-    """n items, about true_share of them with flag(item) true, drawn after a shuffle."""
-    pos = [x for x in items if flag(x)]
-    neg = [x for x in items if not flag(x)]
-    rng.shuffle(pos)
-    rng.shuffle(neg)
-    k = min(len(pos), round(n * true_share))
-    take = pos[:k] + neg[: n - k]
-    if len(take) < n:
-        take += pos[k : k + n - len(take)]
-    return take
 
 
 rows: list[dict] = []
 
 
 def add(**kw) -> None:
-    base = {
-        "answer_type": "auto",
-        "unit": None,
-        "rtol": None,
-        "choices": None,
-        "question": None,
-        "finish_reason": "stop",
-    }
-    base.update(kw)
-    rows.append(base)
+    rows.append(candidate(**kw))
 
 
 # --- A. hkust-nlp/simpleRL-reason: 100 MATH problems x 8 sampled \boxed{} responses -------------
@@ -454,11 +419,4 @@ for r in rows:
     unique.append(r)
 rows[:] = unique
 
-commits = {r: commit(r) for r in {x["source_repo"] for x in rows}}
-for r in rows:
-    r["source_commit"] = commits[r["source_repo"]]
-out_path = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/v7work/candidates.jsonl")
-out_path.write_text(
-    "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
-)
-print(len(rows), "candidates ->", out_path)
+write_candidates(rows, Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/v7work/candidates.jsonl"))
