@@ -27,6 +27,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -80,18 +81,23 @@ def measure_bandwidth(mb: int = 512, repeats: int = 5) -> float:
     return 2 * src.nbytes / best
 
 
-def measure_flops(n: int = 1024, repeats: int = 10) -> float:
-    """float32 matmul FLOP/s with torch (all threads), best of `repeats`."""
+def _matmul_flops(n: int, repeats: int, clock: Callable[[], float]) -> float:
+    """float32 n x n matmul FLOP per second of `clock`, best of `repeats` (after a warm-up)."""
     import torch
 
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b  # warm-up
     best = float("inf")
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = clock()
         a @ b
-        best = min(best, time.perf_counter() - t)
+        best = min(best, clock() - t)
     return 2 * n**3 / best
+
+
+def measure_flops(n: int = 1024, repeats: int = 10) -> float:
+    """float32 matmul FLOP/s with torch (all threads), best of `repeats`."""
+    return _matmul_flops(n, repeats, time.perf_counter)
 
 
 def measure_flops_per_cpu_second(n: int = 1024, repeats: int = 10) -> float:
@@ -104,16 +110,9 @@ def measure_flops_per_cpu_second(n: int = 1024, repeats: int = 10) -> float:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # torch computes in the calling thread: its CPU clock counts it
     try:
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        a @ b  # warm-up
-        best = float("inf")
-        for _ in range(repeats):
-            t = time.thread_time()
-            a @ b
-            best = min(best, time.thread_time() - t)
+        return _matmul_flops(n, repeats, time.thread_time)
     finally:
         torch.set_num_threads(threads)
-    return 2 * n**3 / best
 
 
 def limit(bandwidth: float, flops: float, weight_bytes: float, in_flight: int) -> tuple[float, str]:
