@@ -116,8 +116,7 @@ class Admission:
                 {"Retry-After": self._retry_after(drain)},
             )
         now = time.monotonic()
-        alone = max(self._replay(units, busy=False).values())
-        delay = max(self._replay(units, busy=True, now=now).values()) - alone
+        alone, delay = self._delay(units, now)
         allowed = self.slack - self.overhead_s  # an idle server (no delay) takes any request
         if delay > 0 and delay > allowed:
             raise HTTPError(
@@ -148,9 +147,13 @@ class Admission:
 
     def wait_s(self, cost: Cost) -> float:
         """The delay a one-item request of this cost would be estimated now."""
-        probe = _units([cost])
-        alone = max(self._replay(probe, busy=False).values())
-        return max(self._replay(probe, busy=True, now=time.monotonic()).values()) - alone
+        return self._delay(_units([cost]), time.monotonic())[1]
+
+    def _delay(self, units: list[Unit], now: float) -> tuple[float, float]:
+        """When `units` would end on an idle server, and how much later behind the work
+        admitted now."""
+        alone = max(self._replay(units, busy=False).values())
+        return alone, max(self._replay(units, busy=True, now=now).values()) - alone
 
     def _replay(self, units: list[Unit], busy: bool, now: float = 0.0) -> dict[int, float]:
         """When each of `units` would end (seconds from now) if queued behind the admitted
@@ -165,8 +168,7 @@ class Admission:
         while queue:
             slot = min(workers, key=lambda s: s[0])
             t = slot[0]
-            held = sum(1 for s in workers if s[1] and s[0] > t)
-            unit = next((u for u in queue if not u.expensive or held < self.lanes), None)
+            unit = self._next(queue, held=sum(1 for s in workers if s[1] and s[0] > t))
             if unit is None:  # only expensive units wait and the lanes are full: idle till one
                 slot[0] = min(s[0] for s in workers if s[1] and s[0] > t)
                 continue
@@ -226,8 +228,7 @@ class Admission:
     def _grant(self) -> None:
         """Free workers go to the oldest waiting units; expensive ones up to `lanes`."""
         while len(self.running) < self.workers and self.waiting:
-            held = sum(u.expensive for u in self.running)
-            unit = next((u for u in self.waiting if not u.expensive or held < self.lanes), None)
+            unit = self._next(self.waiting, held=sum(u.expensive for u in self.running))
             if unit is None:
                 return
             self.waiting.remove(unit)
@@ -235,6 +236,12 @@ class Admission:
             unit.started = time.monotonic()
             if unit._granted is not None:
                 unit._granted.set()
+
+    def _next(self, queue: Sequence[Unit], held: int) -> Unit | None:
+        """The oldest unit that may take a worker while `held` expensive units run: a cheap
+        one always, an expensive one only while a lane is free. `_grant` and `_replay` both
+        choose by it, so the estimate replays the very policy."""
+        return next((u for u in queue if not u.expensive or held < self.lanes), None)
 
     def _drop(self, unit: Unit) -> None:
         if unit in self.running:
