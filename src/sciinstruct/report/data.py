@@ -24,10 +24,10 @@ class Histogram:
     the memory of 20 counters, however many samples it has."""
 
     edges: tuple[float, ...] = SCORE_EDGES
-    counts: list[int] = field(default_factory=list)
+    counts: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.counts = self.counts or [0] * (len(self.edges) - 1)
+        self.counts = [0] * (len(self.edges) - 1)
 
     def add(self, value: float) -> None:
         if value == self.edges[-1]:
