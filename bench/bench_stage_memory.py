@@ -88,7 +88,9 @@ def _same(a: Path, b: Path) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
-    parser.add_argument("--before", type=Path, required=True, help="src/ of the old code")
+    parser.add_argument(
+        "--before", type=Path, default=None, help="src/ of the old code (none: --after alone)"
+    )
     parser.add_argument("--after", type=Path, default=ROOT / "src", help="src/ of the new code")
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument(
@@ -98,23 +100,33 @@ def main() -> None:
     stages = args.stages.split(",")
     filter_options = [] if args.max_train is None else ["--max-train", str(args.max_train)]
     work = Path(tempfile.mkdtemp(prefix="stage-memory-"))
-    print("| run | stage | before MiB | after MiB | before CPU s | after CPU s |")
-    print("|---|---|---:|---:|---:|---:|")
+    codes = (
+        {"after": args.after}
+        if args.before is None
+        else {"before": args.before, "after": args.after}
+    )
+    print("| run | stage | " + " | ".join(f"{c} MiB" for c in codes) + " | "
+          + " | ".join(f"{c} CPU s" for c in codes) + " |")  # fmt: skip
+    print("|---|---|" + "---:|" * 2 * len(codes))
     try:
         for run in args.runs:
             copies = {}
             figures = {}
-            for label, src in (("before", args.before), ("after", args.after)):
+            for label, src in codes.items():
                 copy = work / label / run.name  # the same name: the card shows it
                 shutil.copytree(run, copy)
                 copies[label] = copy
                 for stage in stages:
                     figures[label, stage] = run_stage(src, copy, stage, filter_options)
             for stage in stages:
-                (rb, cb), (ra, ca) = figures["before", stage], figures["after", stage]
-                print(f"| {run.name} | {stage} | {rb:,.0f} | {ra:,.0f} | {cb:.1f} | {ca:.1f} |")
-            diff = differing(copies["before"], copies["after"])
-            print(f"{run.name}: outputs {'differ: ' + ', '.join(diff) if diff else 'identical'}")
+                rss = " | ".join(f"{figures[c, stage][0]:,.0f}" for c in codes)
+                cpu = " | ".join(f"{figures[c, stage][1]:.1f}" for c in codes)
+                print(f"| {run.name} | {stage} | {rss} | {cpu} |")
+            if args.before is not None:
+                diff = differing(copies["before"], copies["after"])
+                print(
+                    f"{run.name}: outputs {'differ: ' + ', '.join(diff) if diff else 'identical'}"
+                )
             for copy in copies.values():
                 shutil.rmtree(copy)
     finally:
