@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from sciinstruct.cli.main import main
@@ -152,3 +155,23 @@ def test_length_median_from_counts_is_the_upper_median() -> None:
 
     for values in ([5], [3, 1], [4, 4, 9, 1], [2, 7, 7, 7, 1, 30, 12]):
         assert _median(Counter(values)) == sorted(values)[len(values) // 2]
+
+
+def test_the_subjects_plot_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    # Two subjects with equal counts: their order came from a set, so the PNG's bytes moved
+    # with PYTHONHASHSEED from one run of the same data to the next.
+    script = (
+        "import sys; from collections import Counter; from pathlib import Path\n"
+        "from sciinstruct.report import plots\n"
+        "from sciinstruct.report.data import RunSummary\n"
+        "s = RunSummary(by_subject=Counter(physics=3, chemistry=3, biology=3, math=5),\n"
+        "               kept_by_subject=Counter(physics=1, chemistry=2))\n"
+        "plots.subjects(s, Path(sys.argv[1]))\n"
+    )
+    images = []
+    for seed in ("1", "2", "3"):
+        out = tmp_path / f"subjects-{seed}.png"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", script, str(out)], env=env, check=True)
+        images.append(out.read_bytes())
+    assert images[0] == images[1] == images[2]

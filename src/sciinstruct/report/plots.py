@@ -60,7 +60,9 @@ def bar_counts(counts: Counter[str], title: str, xlabel: str, path: Path, top: i
 def subjects(summary: RunSummary, path: Path) -> Path:
     """Questions vs kept samples per subject, side by side."""
     names = sorted(
-        set(summary.by_subject) | set(summary.kept_by_subject), key=lambda s: -summary.by_subject[s]
+        set(summary.by_subject) | set(summary.kept_by_subject),
+        # ties by name: a set's order moves with PYTHONHASHSEED, and the plot must not
+        key=lambda s: (-summary.by_subject[s], s),
     )
     fig, ax = plt.subplots(figsize=SIZE)
     x = range(len(names))
