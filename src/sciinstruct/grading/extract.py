@@ -56,7 +56,6 @@ MAX_ANSWER_CHARS = 1000
 # A whole response up to this long, on one line, is taken to be the answer itself.
 _SHORT_RESPONSE_CHARS = 200
 
-_SURROGATES = re.compile("[\ud800-\udfff]")
 BOX = re.compile(r"\\(?:boxed|fbox)\b")
 # What may stand between two boxes that together are one answer, on one line: "$ or $x=",
 # ", ", " and ". Anything more ("but correcting the sign,") means the last box replaces the rest.
@@ -147,8 +146,11 @@ def sanitize(text: str | bytes | None) -> str:
         text = text.decode("utf-8", errors="replace")
     elif not isinstance(text, str):
         text = str(text)
-    # Lone surrogates (bytes decoded with surrogateescape) cannot be encoded: replace them.
-    return _SURROGATES.sub("\ufffd", text).replace("\x00", "")
+    try:  # the usual case, checked at C speed: nothing to replace
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (bytes decoded with surrogateescape)
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text.replace("\x00", "")
 
 
 # Boxes tried from the end: real answers join a handful; 1,000 unclosed ones are an attack that
@@ -397,7 +399,8 @@ def _supposed(text: str, end: int) -> bool:
     start = max(window.rfind(p, 0, end) for p in ("\n", ". ", "! ", "? "))
     stops = [i for i in (window.find(p, end) for p in ("\n", ". ", "! ", "? ")) if i >= 0]
     sentence = window[start + 1 : min(stops, default=len(window))]
-    return bool(_CONDITIONAL.search(sentence) and _HYPOTHETICAL.search(sentence))
+    found = _HYPOTHETICAL.search(sentence)  # a supposition only with a conditional in it
+    return found is not None and (found["opening"] is None or found["would"] is not None)
 
 
 # How an answer was found, from most to least explicit; only the first three are the model's own
@@ -801,10 +804,10 @@ def _before_clause(answer: str) -> str:
 
 # A sentence that supposes rather than states: "This would be 8 if we had multiplied".
 _SENTENCE = re.compile(rf"{SENTENCE_BREAK}(?=[A-Z])")
-_CONDITIONAL = re.compile(r"(?i)\b(?:would|could|might)\b")
+# (`would` is set when an `opening` supposition goes on to a conditional: "If ..., it could be")
 _HYPOTHETICAL = re.compile(
-    r"(?i)^(?:if|suppose|assuming|had)\b|\bwould\b.*\b(?:if|instead|otherwise|but)\b"
-    r"|\b(?:if|instead|otherwise)\b.*\bwould\b"
+    r"(?i)(?P<opening>^(?:if|suppose|assuming|had)\b)(?P<would>(?=.*\b(?:would|could|might)\b))?"
+    r"|\bwould\b.*\b(?:if|instead|otherwise|but)\b|\b(?:if|instead|otherwise)\b.*\bwould\b"
 )
 
 
