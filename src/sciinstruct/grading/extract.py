@@ -470,8 +470,6 @@ _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$((?:\\.|[^\\$])+?)\$|\\\((.+?)\\\)|\\\
 _ASSIGNMENT = re.compile(
     r"(?<![\w\\])([A-Za-z](?:_\{?\w+\}?)?)\s*=\s*([^=,;]+?)(?=\s*(?:,|;|\bor\b|\band\b|\.(?:\s|$)|$))"
 )
-# Where a statement's value ends: a new clause ("42, which is ...") or a sentence break.
-_CLAUSE_END = re.compile(r",\s+(?=[^\W\d_]{2,}|i\.e\.|e\.g\.)|\.(?:\s|$)(?!\d)")
 
 
 def final_statement(text: str, question: str | None = None) -> str | None:
@@ -657,7 +655,7 @@ def _complement(sentence: str) -> str | None:
     if _COPULA.search(sentence) is None:
         return None
     value = _last_side(sentence)
-    end = _CLAUSE_END.search(value)
+    end = next((m for m in _CLAUSE.finditer(value) if not m["semicolon"]), None)
     value = _HEDGE_WORD.sub("", (value[: end.start()] if end else value).strip())
     if re.search(r"\d|\\", value) or _NO_VALUE.match(value):
         return value  # "the expression is undefined": a statement that no value is the answer
@@ -746,10 +744,13 @@ _TRAILING_CONDITION = re.compile(
     r",\s*(?:(?:which\s+is\s+)?(?:attained|achieved|reached|obtained)|occurring|when|whenever"
     r"|at|where)\b[^,]*$"
 )
-# A new clause after an answer's value: "14, since 14 is ...", not "1, 2, and 3".
+# Where a clause after a value starts: a comma before a word ("14, since 14 is ...", `joined`:
+# "1, 2, and 3"; `abbr`: ", i.e."), a `semicolon` (not `(-\infty; -1)`: an interval's ";") or a
+# sentence break. A statement's value ends at any but a semicolon (`_complement`); an answer's
+# opening value at any but a joined or abbreviated comma (`_before_clause`).
 _CLAUSE = re.compile(
-    rf",\s+(?!(?:{alternation(AND, OR)})\b)(?=[^\W\d_]{{2,}})"
-    r"|;\s(?![^()\[\]]*[)\]])|\.(?:\s|$)(?!\d)"  # not `(-\infty; -1)`: an interval's ";"
+    rf",\s+(?=(?P<joined>(?=(?:{alternation(AND, OR)})\b))?(?:[^\W\d_]{{2,}}|(?P<abbr>i\.e\.|e\.g\.)))"
+    r"|(?P<semicolon>;\s(?![^()\[\]]*[)\]]))|\.(?:\s|$)(?!\d)"
 )
 
 
@@ -797,7 +798,8 @@ def offers_alternatives(answer: str) -> bool:
 def _before_clause(answer: str) -> str:
     """`14` for `14, since 14 is the only value ...`: a value that opens a sentence, without
     the reasons that follow it (the answer itself when it opens with words)."""
-    cut = _CLAUSE.search(answer)
+    clauses = _CLAUSE.finditer(answer)
+    cut = next((m for m in clauses if m["joined"] is None and not m["abbr"]), None)
     head = answer[: cut.start()].strip() if cut else answer
     return head if head and re.match(r"[-+−(\[\\\d.]", head) else answer
 
