@@ -28,20 +28,21 @@ _FONT_LETTER = re.compile(
 # Russian tests letter their options А, Б, В, Г, Д (В is the third: C).
 _CYRILLIC = str.maketrans("АБВГДабвгд", "ABCDEABCDE")
 _CYRILLIC_LONE = re.compile(r"^[\s(\[]*[АБВГДабвгд](?:[)\].:,;]|\s*$)")
-# "B", "(B)", "B.", "B)", "[B]", "b", "B) 42 N", "B，不是 A", "C et non A", "B Marcus": a lone
-# letter, then punctuation, nothing, or (a capital letter only) a space ("I pick London" starts
-# with a word, not option I).
-_LEADING = re.compile(r"^[\s(\[{]*(?:([A-Ja-j])(?:[)\]}.:,;，。；、]|$)|([A-J])(?=\s))")
-# "A, C", "A and C", "(A)(C)", "A C", "A、C", "A or C" (a hedge between two): letters and
-# separators only.
-_LETTER_SET = re.compile(
-    r"^[\s(\[]*[A-J][\s)\]]*"
-    rf"(?:(?:,|;|/|&|{alternation(AND, OR)}|\s|[、，；{ZH_AND_OR}])*[\s(\[]*[A-J][\s)\]]*)*[.。]?$"
+# How an answer opens with option letters, its shapes tried in this order:
+# - `set`: "A, C", "A and C", "(A)(C)", "A C", "A、C", "A or C" (a hedge between two): letters
+#   and separators only;
+# - `only`: one letter and nothing else but markup: "{B}", "B:", "(B)";
+# - `hedge`: two letters joined by "or" before more words: "A or D depending on the medium";
+# - `lone`: "B", "(B)", "B.", "B)", "[B]", "b", "B) 42 N", "B，不是 A", "C et non A": a lone letter,
+#   then punctuation or nothing; `spaced`: "B Marcus", a capital letter then a space ("I pick
+#   London" starts with a word, not option I).
+_OPENING_LETTERS = re.compile(
+    r"^(?:(?P<set>[\s(\[]*[A-J][\s)\]]*"
+    rf"(?:(?:,|;|/|&|{alternation(AND, OR)}|\s|[、，；{ZH_AND_OR}])*[\s(\[]*[A-J][\s)\]]*)*[.。]?$)"
+    r"|(?P<only>[\s(\[{]*(?P<only_letter>[A-J])[)\]}.:]?\s*$)"
+    rf"|(?P<hedge>[\s(\[]*[A-J][)\]]*\s+(?:{alternation(OR)})\s+[(\[]*[A-J](?![\w]))"
+    r"|[\s(\[{]*(?:(?P<lone>[A-Ja-j])(?:[)\]}.:,;，。；、]|$)|(?P<spaced>[A-J])(?=\s)))"
 )
-# Two letters joined by "or" before more words: "A or D depending on the medium".
-_HEDGE = re.compile(rf"^[\s(\[]*[A-J][)\]]*\s+(?:{alternation(OR)})\s+[(\[]*[A-J](?![\w])")
-# A letter and nothing else but markup: "(B)", "B.", "option B", "A, C".
-_ONLY_LETTER = re.compile(r"^[\s(\[{]*[A-J][)\]}.:]?\s*$")
 # "Option C", "la opción A", "选项 D", "答案 B": an option word before the letter.
 _OPTION_WORD = re.compile(
     r"(?i)^(?:the\s+|la\s+)?(?:option|choice|opción|opcion|選択肢|选项|选|答案)[\s_]*"
@@ -99,15 +100,15 @@ def letters(
         return None
     if _CYRILLIC_LONE.match(s):
         s = s.translate(_CYRILLIC)
-    if _LETTER_SET.match(s):
+    opening = _OPENING_LETTERS.match(s)
+    if opening and opening["set"]:
         return frozenset(re.findall(r"[A-J]", s))
-    hedge = _HEDGE.match(s)  # "A or D depending on the medium": both, a hedge
-    if hedge:
-        return frozenset(re.findall(r"[A-J]", hedge.group(0)))
-    lone = _LEADING.match(s)
-    if lone and lone.group(2) and not spaced:
-        lone = None
-    letter = (lone.group(1) or lone.group(2)).upper() if lone else None
+    if opening and opening["hedge"]:  # "A or D depending on the medium": both, a hedge
+        return frozenset(re.findall(r"[A-J]", opening["hedge"]))
+    if opening and opening["spaced"] and not spaced:
+        opening = None
+    letter = (opening["lone"] or opening["spaced"] or opening["only_letter"]) if opening else None
+    letter = letter and letter.upper()
     if letter and (not choices or LETTERS.index(letter) < len(choices)):
         return frozenset(letter)
     return _by_option_text(s, choices) if choices and by_text else None
@@ -122,7 +123,8 @@ def is_letter_only(answer: str) -> bool:
         if _CYRILLIC_LONE.match(s)
         else _OPTION_WORD.sub("", s)
     )
-    return bool(_ONLY_LETTER.match(s) or _LETTER_SET.match(s))
+    opening = _OPENING_LETTERS.match(s)
+    return bool(opening and (opening["set"] or opening["only"]))
 
 
 # The clauses of a sentence: the last one holds what it concludes.

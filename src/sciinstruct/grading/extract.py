@@ -56,7 +56,6 @@ MAX_ANSWER_CHARS = 1000
 # A whole response up to this long, on one line, is taken to be the answer itself.
 _SHORT_RESPONSE_CHARS = 200
 
-_SURROGATES = re.compile("[\ud800-\udfff]")
 BOX = re.compile(r"\\(?:boxed|fbox)\b")
 # What may stand between two boxes that together are one answer, on one line: "$ or $x=",
 # ", ", " and ". Anything more ("but correcting the sign,") means the last box replaces the rest.
@@ -147,8 +146,11 @@ def sanitize(text: str | bytes | None) -> str:
         text = text.decode("utf-8", errors="replace")
     elif not isinstance(text, str):
         text = str(text)
-    # Lone surrogates (bytes decoded with surrogateescape) cannot be encoded: replace them.
-    return _SURROGATES.sub("\ufffd", text).replace("\x00", "")
+    try:  # the usual case, checked at C speed: nothing to replace
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (bytes decoded with surrogateescape)
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text.replace("\x00", "")
 
 
 # Boxes tried from the end: real answers join a handful; 1,000 unclosed ones are an attack that
@@ -397,7 +399,8 @@ def _supposed(text: str, end: int) -> bool:
     start = max(window.rfind(p, 0, end) for p in ("\n", ". ", "! ", "? "))
     stops = [i for i in (window.find(p, end) for p in ("\n", ". ", "! ", "? ")) if i >= 0]
     sentence = window[start + 1 : min(stops, default=len(window))]
-    return bool(_CONDITIONAL.search(sentence) and _HYPOTHETICAL.search(sentence))
+    found = _HYPOTHETICAL.search(sentence)  # a supposition only with a conditional in it
+    return found is not None and (found["opening"] is None or found["would"] is not None)
 
 
 # How an answer was found, from most to least explicit; only the first three are the model's own
@@ -467,8 +470,6 @@ _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$((?:\\.|[^\\$])+?)\$|\\\((.+?)\\\)|\\\
 _ASSIGNMENT = re.compile(
     r"(?<![\w\\])([A-Za-z](?:_\{?\w+\}?)?)\s*=\s*([^=,;]+?)(?=\s*(?:,|;|\bor\b|\band\b|\.(?:\s|$)|$))"
 )
-# Where a statement's value ends: a new clause ("42, which is ...") or a sentence break.
-_CLAUSE_END = re.compile(r",\s+(?=[^\W\d_]{2,}|i\.e\.|e\.g\.)|\.(?:\s|$)(?!\d)")
 
 
 def final_statement(text: str, question: str | None = None) -> str | None:
@@ -654,7 +655,7 @@ def _complement(sentence: str) -> str | None:
     if _COPULA.search(sentence) is None:
         return None
     value = _last_side(sentence)
-    end = _CLAUSE_END.search(value)
+    end = next((m for m in _CLAUSE.finditer(value) if not m["semicolon"]), None)
     value = _HEDGE_WORD.sub("", (value[: end.start()] if end else value).strip())
     if re.search(r"\d|\\", value) or _NO_VALUE.match(value):
         return value  # "the expression is undefined": a statement that no value is the answer
@@ -743,10 +744,13 @@ _TRAILING_CONDITION = re.compile(
     r",\s*(?:(?:which\s+is\s+)?(?:attained|achieved|reached|obtained)|occurring|when|whenever"
     r"|at|where)\b[^,]*$"
 )
-# A new clause after an answer's value: "14, since 14 is ...", not "1, 2, and 3".
+# Where a clause after a value starts: a comma before a word ("14, since 14 is ...", `joined`:
+# "1, 2, and 3"; `abbr`: ", i.e."), a `semicolon` (not `(-\infty; -1)`: an interval's ";") or a
+# sentence break. A statement's value ends at any but a semicolon (`_complement`); an answer's
+# opening value at any but a joined or abbreviated comma (`_before_clause`).
 _CLAUSE = re.compile(
-    rf",\s+(?!(?:{alternation(AND, OR)})\b)(?=[^\W\d_]{{2,}})"
-    r"|;\s(?![^()\[\]]*[)\]])|\.(?:\s|$)(?!\d)"  # not `(-\infty; -1)`: an interval's ";"
+    rf",\s+(?=(?P<joined>(?=(?:{alternation(AND, OR)})\b))?(?:[^\W\d_]{{2,}}|(?P<abbr>i\.e\.|e\.g\.)))"
+    r"|(?P<semicolon>;\s(?![^()\[\]]*[)\]]))|\.(?:\s|$)(?!\d)"
 )
 
 
@@ -794,17 +798,18 @@ def offers_alternatives(answer: str) -> bool:
 def _before_clause(answer: str) -> str:
     """`14` for `14, since 14 is the only value ...`: a value that opens a sentence, without
     the reasons that follow it (the answer itself when it opens with words)."""
-    cut = _CLAUSE.search(answer)
+    clauses = _CLAUSE.finditer(answer)
+    cut = next((m for m in clauses if m["joined"] is None and not m["abbr"]), None)
     head = answer[: cut.start()].strip() if cut else answer
     return head if head and re.match(r"[-+−(\[\\\d.]", head) else answer
 
 
 # A sentence that supposes rather than states: "This would be 8 if we had multiplied".
 _SENTENCE = re.compile(rf"{SENTENCE_BREAK}(?=[A-Z])")
-_CONDITIONAL = re.compile(r"(?i)\b(?:would|could|might)\b")
+# (`would` is set when an `opening` supposition goes on to a conditional: "If ..., it could be")
 _HYPOTHETICAL = re.compile(
-    r"(?i)^(?:if|suppose|assuming|had)\b|\bwould\b.*\b(?:if|instead|otherwise|but)\b"
-    r"|\b(?:if|instead|otherwise)\b.*\bwould\b"
+    r"(?i)(?P<opening>^(?:if|suppose|assuming|had)\b)(?P<would>(?=.*\b(?:would|could|might)\b))?"
+    r"|\bwould\b.*\b(?:if|instead|otherwise|but)\b|\b(?:if|instead|otherwise)\b.*\bwould\b"
 )
 
 

@@ -38,8 +38,6 @@ _EXPONENT = (
 NUMBER_PATTERN = rf"{_MANTISSA}(?:{_EXPONENT})?"
 # One compiled copy for every module that reads numbers (`.match` anchors it at the start).
 NUMBER = re.compile(NUMBER_PATTERN)
-# A bare power of ten: 10^{-3} mol
-_POWER_OF_TEN = re.compile(r"^(?P<sign>[-+−]?)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<e2>[-+−]?\d+)\s*\}?")
 # x = 5, \Delta G^\circ \approx, v = \sqrt{2gh} = 13 m/s, T \cong 130 min: a chain of relations
 # (and the brackets, operators and separators that hide or end one); its last side is the value.
 _RELATION = re.compile(
@@ -50,8 +48,13 @@ _RELATION = re.compile(
 _LOOKS_LIKE_MATH = re.compile(r"[\d+\-*/^=\\,()\[\]|!]|^[A-Za-z]$")  # 10!: a factorial
 # 1\,000, 1{,}000, 2 500: thin-space, braced-comma and space thousands separators.
 _THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\{,\}|\\ |~| |\u202f|\u00a0)(?=\d{3}(?![\d/]))")
-# 2 3/4, 5 1/2: a whole number and a proper fraction written apart.
-_MIXED_NUMBER = re.compile(r"^([-−])?(\d+)\s+(\d+)\s*/\s*(\d+)(?![\d.,/])")
+# How a quantity opens, its shapes tried in this order: a whole number and a proper fraction
+# written apart (`mixed`: 2 3/4, 5 1/2), a bare power of ten (`ten`: 10^{-3} mol), a number.
+_OPENING_NUMBER = re.compile(
+    r"(?P<mixed>(?P<minus>[-−])?(?P<whole>\d+)\s+(?P<num>\d+)\s*/\s*(?P<den>\d+)(?![\d.,/]))"
+    r"|(?P<ten_sign>[-+−]?)\s*10\s*(?:\^|\*\*)\s*\{?\s*(?P<ten>[-+−]?\d+)\s*\}?"
+    rf"|{NUMBER_PATTERN}"
+)
 _MATH_DOLLAR = re.compile(r"(?<!\\)\$")
 _APPROX_MARKS = ("\\approx", "≈", "~", "=")
 # Ways to write "per cent" after a number, once `\text{}` is unwrapped.
@@ -75,28 +78,26 @@ def parse_quantity(text: str) -> Quantity | None:
     """
     s = _MATH_DOLLAR.sub(" ", unwrap_text(text.strip(), " "))  # "$125$ miles"
     s = strip_assignment(_THOUSANDS.sub("", s.strip()))
-    mixed = _MIXED_NUMBER.match(s)
-    if mixed:  # 2 3/4 cups
-        sign, whole, num, den = mixed.groups()
-        if int(den) == 0:
+    match = _OPENING_NUMBER.match(s)
+    if match is None:
+        return None
+    if match["mixed"]:  # 2 3/4 cups
+        whole, num, den = int(match["whole"]), int(match["num"]), int(match["den"])
+        if den == 0:
             return None
-        value = (int(whole) + int(num) / int(den)) * (-1 if sign else 1)
-        rest = s[mixed.end() :].strip()
+        value = (whole + num / den) * (-1 if match["minus"] else 1)
+        rest = s[match.end() :].strip()
         unit = normalize_unit(rest)
         if unit and parse_unit(unit) is None and _LOOKS_LIKE_MATH.search(unit):
             return None
         return Quantity(value, unit)
-    match = _POWER_OF_TEN.match(s) or NUMBER.match(s)
-    if match is None:
-        return None
-    groups = match.groupdict()
-    mantissa = (groups.get("mant") or "1").replace(",", "")
-    exponent = groups.get("e1") or groups.get("e2") or "0"
+    mantissa = (match["mant"] or "1").replace(",", "")
+    exponent = match["e1"] or match["e2"] or match["ten"] or "0"
     try:
         value = float(f"{mantissa}e{exponent.replace('−', '-')}")
     except (ValueError, OverflowError):
         return None
-    if groups["sign"] in ("-", "−"):
+    if (match["sign"] or match["ten_sign"]) in ("-", "−"):
         value = -value
     rest = s[match.end() :].strip()
     percent = is_percent(rest)
