@@ -262,8 +262,7 @@ def _grade_items(
     return judge.review(verdicts, cases)
 
 
-# Items prepared at a time while the sandbox resolves earlier ones (see `_pipelined`).
-_CHUNK = 32
+_CHUNK = 32  # items prepared at a time while the sandbox resolves earlier ones (`_pipelined`)
 
 
 def _pipelined(
@@ -272,16 +271,14 @@ def _pipelined(
     """Every item's verdict before the restated-givens check and the judge. A large batch is
     cut into chunks: while this thread extracts and checks one chunk, up to `workers` threads
     each resolve an earlier chunk on one sandbox worker, so no worker idles through extraction."""
-    if len(items) <= _CHUNK or not workers or workers < 2:
+    if len(items) <= _CHUNK or (workers or 1) < 2:
         return _resolve([_prepare(item) for item in items], timeout, workers, deadline)
     shared_pool(workers)  # the pool grows to `workers`; each chunk then runs on one of them
     with ThreadPoolExecutor(workers) as chunks:
-        futures = [
-            chunks.submit(
-                _resolve, [_prepare(i) for i in items[k : k + _CHUNK]], timeout, 1, deadline
-            )
-            for k in range(0, len(items), _CHUNK)
-        ]
+        prepared = (  # lazily: a chunk is submitted before the next one is prepared
+            [_prepare(i) for i in items[k : k + _CHUNK]] for k in range(0, len(items), _CHUNK)
+        )
+        futures = [chunks.submit(_resolve, p, timeout, 1, deadline) for p in prepared]
         return [verdict for future in futures for verdict in future.result()]
 
 
