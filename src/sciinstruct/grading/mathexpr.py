@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from sciinstruct.grading.lexicon import DEFINED, DEGREE_SIGN, MATH_CLOSE
-from sciinstruct.grading.numeric import last_side, registry, written_precision_match
+from sciinstruct.grading.numeric import last_side, written_precision_match
 
 # Spellings math-verify misreads, rewritten the way LaTeX means them: 1.6e-19 (which LaTeX
 # reads as 1.6·e − 19); Euler's number and the imaginary unit set upright, `\mathrm{e}`,
@@ -500,7 +500,6 @@ def warmup() -> None:
     ):
         equal(pred, gold)
     number("\\pi")
-    registry()
 
 
 def items_equal(
