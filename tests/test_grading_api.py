@@ -51,6 +51,21 @@ def test_grade_many_checks_lengths_and_keeps_order() -> None:
     assert [v.answer_type for v in verdicts] == ["numeric", "expression", "choice", "expression"]
 
 
+def test_grade_many_pipelines_chunks_in_order() -> None:
+    # more items than one chunk: chunks are resolved on the sandbox while later ones are
+    # extracted, and the verdicts still come back in the items' order
+    from sciinstruct.grading import grader
+
+    n = 3 * grader._CHUNK + 5
+    preds = [f"\\sqrt{{{8 * k * k}}}" if k % 2 else f"The answer is {k + 1}." for k in range(1, n)]
+    golds = [f"{2 * k}\\sqrt{{2}}" if k % 3 else f"{k}" for k in range(1, n)]
+    verdicts = grade_many(preds, golds, workers=2)
+    expected = [grade(p, g).correct for p, g in zip(preds, golds, strict=True)]
+    assert [v.correct for v in verdicts] == expected
+    assert expected.count(True) == len([k for k in range(1, n) if k % 2 and k % 3])
+    assert expected.count(True) > 20
+
+
 def test_choice_with_option_texts() -> None:
     options = ["Paris", "London", "Rome"]
     assert grade("I pick London.", "B", choices=options).correct is True

@@ -12,6 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -231,33 +232,14 @@ def _columns(
     finish_reasons: Sequence[str | None] | None,
 ) -> list[GradeItem]:
     """The column form of `grade_many` as items."""
-    n = len(preds)
-    columns = {
-        "golds": golds,
-        "answer_types": answer_types,
-        "units": units,
-        "choices": choices,
-        "metadata": metadata,
-        "questions": questions,
-        "finish_reasons": finish_reasons,
-    }
+    columns = {"golds": golds, "answer_types": answer_types, "units": units, "choices": choices,
+               "metadata": metadata, "questions": questions, "finish_reasons": finish_reasons}  # fmt: skip
     for name, column in columns.items():
-        if column is not None and len(column) != n:
-            raise ValueError(f"{name} has {len(column)} items but preds has {n}")
-    return [
-        GradeItem(
-            preds[i],
-            golds[i],
-            answer_types[i] if answer_types is not None else "auto",
-            units[i] if units is not None else None,
-            rtol,
-            choices[i] if choices is not None else None,
-            metadata[i] if metadata is not None else None,
-            questions[i] if questions is not None else None,
-            finish_reasons[i] if finish_reasons is not None else None,
-        )
-        for i in range(n)
-    ]
+        if column is not None and len(column) != len(preds):
+            raise ValueError(f"{name} has {len(column)} items but preds has {len(preds)}")
+    fields = ("gold", "answer_type", "unit", "choices", "metadata", "question", "finish_reason")
+    given = [(field, c) for field, c in zip(fields, columns.values(), strict=True) if c is not None]
+    return [GradeItem(p, rtol=rtol, **{f: c[i] for f, c in given}) for i, p in enumerate(preds)]
 
 
 def _grade_items(
@@ -267,8 +249,7 @@ def _grade_items(
     judge: Verifier | None,
     deadline: float | None = None,
 ) -> list[Verdict]:
-    prepared = [_prepare(item) for item in items]
-    verdicts = _resolve(prepared, timeout, workers, deadline)
+    verdicts = _pipelined(items, timeout, workers, deadline)
     verdicts = [
         _without_restated_givens(v, item.question, item.unit, item.gold)
         for v, item in zip(verdicts, items, strict=True)
@@ -279,6 +260,26 @@ def _grade_items(
         judge.case(i.pred, i.gold, i.question, i.answer_type, i.unit, i.choices) for i in items
     ]
     return judge.review(verdicts, cases)
+
+
+_CHUNK = 32  # items prepared at a time while the sandbox resolves earlier ones (`_pipelined`)
+
+
+def _pipelined(
+    items: Sequence[GradeItem], timeout: float, workers: int | None, deadline: float | None
+) -> list[Verdict]:
+    """Every item's verdict before the restated-givens check and the judge. A large batch is
+    cut into chunks: while this thread extracts and checks one chunk, up to `workers` threads
+    each resolve an earlier chunk on one sandbox worker, so no worker idles through extraction."""
+    if len(items) <= _CHUNK or (workers or 1) < 2:
+        return _resolve([_prepare(item) for item in items], timeout, workers, deadline)
+    shared_pool(workers)  # the pool grows to `workers`; each chunk then runs on one of them
+    with ThreadPoolExecutor(workers) as chunks:
+        prepared = (  # lazily: a chunk is submitted before the next one is prepared
+            [_prepare(i) for i in items[k : k + _CHUNK]] for k in range(0, len(items), _CHUNK)
+        )
+        futures = [chunks.submit(_resolve, p, timeout, 1, deadline) for p in prepared]
+        return [verdict for future in futures for verdict in future.result()]
 
 
 @dataclass(frozen=True)

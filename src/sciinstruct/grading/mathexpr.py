@@ -390,11 +390,9 @@ def _as_tuple(item: Any, other: Any) -> tuple[Any, ...] | None:
     return None
 
 
-# `g(x) =`: a function's name on the left of a definition, which names the curve `y`
-
-
 def _names_a_function(lhs: str) -> bool:
-    """`f(x)`, `g ( t )`: one letter applied to one lower-case variable."""
+    """`f(x)`, `g ( t )`: one letter applied to one lower-case variable (a definition's left
+    side, `g(x) =`, which names the curve `y`)."""
     t = "".join(lhs.split())
     return (
         len(t) == 4
