@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import json
 import math
 import os
 import platform
@@ -40,6 +41,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -167,6 +170,15 @@ def start_server(port: int, workers: int, max_queue: int) -> subprocess.Popen:
     raise RuntimeError("serve-grader did not come up in 180 s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux `/proc`; nan elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def scan_cost(items: list[dict]) -> tuple[float, float]:
     """Mean and worst seconds of the static cost scan per item (best of 3 passes, so other
     processes' load weighs little)."""
@@ -188,8 +200,75 @@ def budget(b: list[dict], lanes: int) -> float:
     return (ITEM_TIMEOUT_S + KILL_MARGIN_S) * max(1, math.ceil(expensive / lanes)) + 1.0
 
 
-async def load(url: str, items: list[dict], clients: int, batch: int, lanes: int) -> dict:
-    """`clients` concurrent clients sharing the items in batches; one request at a time each."""
+class Reply(NamedTuple):
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection speaking the bare protocol (a POST with its
+    Content-Length, a reply framed by its Content-Length): a load generator whose own CPU stays
+    small beside the server's, as a trainer's clients on other machines would be; httpx's
+    pool costs this process far more per request (`--client httpx` measures with it)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: Any) -> Reply:
+        data = json.dumps(body).encode()
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        )
+        try:
+            self.writer.write(head.encode() + data)
+            await self.writer.drain()
+            assert self.reader is not None
+            raw = await self.reader.readuntil(b"\r\n\r\n")
+            status_line, *lines = raw.decode("latin-1").split("\r\n")
+            headers = {}
+            for line in lines:
+                if ":" in line:
+                    name, value = line.split(":", 1)
+                    headers[name.strip().lower()] = value.strip()
+            if "content-length" not in headers:
+                raise ConnectionError("reply without a Content-Length")
+            content = await self.reader.readexactly(int(headers["content-length"]))
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            self.close()
+            raise
+        return Reply(int(status_line.split()[1]), headers, content)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def server_timing(reply: Any) -> dict[str, float]:
+    """The server's own account of a request (its `Server-Timing` header), in seconds."""
+    parts = (p.strip().split(";dur=") for p in reply.headers["server-timing"].split(","))
+    return {name: float(ms) / 1000 for name, ms in parts}
+
+
+def pct(values: list[float], q: float) -> float:
+    """The `q` quantile of sorted `values` (nan for none)."""
+    return values[min(len(values) - 1, int(q * len(values)))] if values else math.nan
+
+
+async def load(
+    url: str, items: list[dict], clients: int, batch: int, lanes: int, kind: str = "raw"
+) -> dict:
+    """`clients` concurrent clients sharing the items in batches; one request at a time each,
+    on its own connection (`kind`: the bare `Connection`, or one httpx client's pool)."""
     batches = [items[i : i + batch] for i in range(0, len(items), batch)]
     queue: asyncio.Queue = asyncio.Queue()
     for b in batches:
@@ -199,11 +278,31 @@ async def load(url: str, items: list[dict], clients: int, batch: int, lanes: int
     hostile_latency: list[float] = []
     hostile_worker: list[float] = []
     stats = {"errors": 0, "retries_429": 0, "timed_out": 0, "overloaded": 0, "late": 0}
+    stats |= {"server_late": 0}
     worst_over = -math.inf  # the largest latency less its budget
+    server_worst = -math.inf  # the same by the server's own account (its Server-Timing)
+    reads: list[float] = []  # the server's arrival to admission (body read and parsed)
+    outside: list[float] = []  # the client's latency less the server's total: not in its clock
+    lags: list[float] = []  # this client process's own event-loop lag, sampled
     error_kinds: collections.Counter[str] = collections.Counter()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
+    host_port = urlsplit(url)
+    errors_caught = (httpx.HTTPError, OSError, asyncio.IncompleteReadError)
+
     async def client(http: httpx.AsyncClient) -> None:
+        raw = Connection(host_port.hostname or "127.0.0.1", host_port.port or 80)
+        post = (
+            (lambda body: http.post(url + "/grade", json=body))
+            if kind == "httpx"
+            else (lambda body: raw.post("/grade", body))
+        )
+        try:
+            await serve(post)
+        finally:
+            raw.close()
+
+    async def serve(post: Any) -> None:
         while not queue.empty():
             b = queue.get_nowait()
             body = {"items": [{k: v for k, v in it.items() if k != "hostile"} for it in b]}
@@ -211,8 +310,8 @@ async def load(url: str, items: list[dict], clients: int, batch: int, lanes: int
             while True:
                 start = time.perf_counter()
                 try:
-                    reply = await http.post(url + "/grade", json=body)
-                except httpx.HTTPError as exc:
+                    reply = await post(body)
+                except errors_caught as exc:
                     stats["errors"] += 1
                     error_kinds[type(exc).__name__] += 1
                     break
@@ -229,10 +328,16 @@ async def load(url: str, items: list[dict], clients: int, batch: int, lanes: int
             totals.append(time.perf_counter() - first)
             if reply.status_code != 200:
                 continue
-            nonlocal worst_over
+            nonlocal worst_over, server_worst
             over = elapsed - budget(b, lanes)
             worst_over = max(worst_over, over)
             stats["late"] += over > 0
+            timing = server_timing(reply)
+            server_over = timing["total"] - timing["budget"]
+            server_worst = max(server_worst, server_over)
+            stats["server_late"] += server_over > 0
+            reads.append(timing["read"])
+            outside.append(elapsed - timing["total"])
             for it, v in zip(b, reply.json()["verdicts"], strict=True):
                 stats["timed_out"] += v["timed_out"]
                 stats["overloaded"] += v["reason"].startswith("not started within its limit")
@@ -240,11 +345,21 @@ async def load(url: str, items: list[dict], clients: int, batch: int, lanes: int
                     hostile_latency.append(elapsed)
                     hostile_worker.append(v["elapsed_s"] or 0.0)
 
+    async def watch() -> None:  # how late this process's own timers fire
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(0.05)
+            lags.append(time.perf_counter() - start - 0.05)
+
     async with httpx.AsyncClient(timeout=600, limits=limits) as http:
+        watcher = asyncio.ensure_future(watch())
         start = time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(clients)))
         wall = time.perf_counter() - start
+        watcher.cancel()
     latencies.sort()
+    reads.sort()
+    outside.sort()
     return {
         "clients": clients,
         "grades_s": len(items) / wall,
@@ -255,6 +370,12 @@ async def load(url: str, items: list[dict], clients: int, batch: int, lanes: int
         "hostile_worker_max": max(hostile_worker, default=0.0),
         "hostile_request_max": max(hostile_latency, default=0.0),
         "worst_over_budget": worst_over,
+        "server_worst_over": server_worst,
+        "read_p99": pct(reads, 0.99),
+        "read_max": reads[-1] if reads else math.nan,
+        "outside_p99": pct(outside, 0.99),
+        "outside_max": outside[-1] if outside else math.nan,
+        "client_lag_max": max(lags, default=0.0),
         "error_kinds": dict(error_kinds),
         "expensive": sum(item_rule(it["response"], it["reference"]) is not None for it in items),
         **stats,
@@ -268,6 +389,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="items per request")
     parser.add_argument("--max-queue", type=int, default=1024, help="server queue (items)")
     parser.add_argument("--clients", default="1,64,256", help="concurrency levels")
+    parser.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="load generator: bare HTTP/1.1 connections (default) or httpx's pool",
+    )
     args = parser.parse_args()
     lanes = max(1, args.workers - 1)  # sciinstruct.integrations.admission.Admission.lanes
     items = make_items(args.items)
@@ -284,18 +411,23 @@ def main() -> None:
     rows = []
     try:
         url = f"http://127.0.0.1:{port}"
-        asyncio.run(load(url, items[:64], 8, args.batch, lanes))  # warm the workers' imports
+        asyncio.run(load(url, items[:64], 8, args.batch, lanes, args.client))  # warm imports
         for clients in (int(c) for c in args.clients.split(",")):
             # fresh items per phase (another seed) so no worker cache answers a repeat
             phase = make_items(args.items, seed=clients)
-            before = httpx.get(url + "/health").json()
-            rows.append(asyncio.run(load(url, phase, clients, args.batch, lanes)))
-            after = httpx.get(url + "/health").json()
-            # (.get: the same figures from a server before the cost classes, which has none)
-            rows[-1]["scan_missed"] = after.get("slow_cheap", 0) - before.get("slow_cheap", 0)
-            # as the server saw them: from admission to the last unit's end
-            rows[-1]["server_late"] = after.get("late", 0) - before.get("late", 0)
-            rows[-1]["server_worst_over"] = after.get("worst_over_budget_s") or math.nan
+            before = httpx.get(url + "/health?window=1").json()  # a fresh window
+            cpu = time.process_time(), cpu_seconds(proc.pid)
+            rows.append(asyncio.run(load(url, phase, clients, args.batch, lanes, args.client)))
+            # CPU seconds of the load generator (this process) and of the server's process
+            # over the phase: the clients must not be what starves the server
+            rows[-1]["client_cpu"] = time.process_time() - cpu[0]
+            rows[-1]["server_cpu"] = cpu_seconds(proc.pid) - cpu[1]
+            after = httpx.get(url + "/health?window=1").json()
+            rows[-1]["scan_missed"] = after["slow_cheap"] - before["slow_cheap"]
+            # the server's own count, from each request's arrival to its reply written (the
+            # Server-Timing figures stop at the reply encoded): this phase's requests only
+            rows[-1]["health_late"] = after["late"] - before["late"]
+            rows[-1]["health_worst_over"] = after["window_worst_over_s"]
             print(rows[-1], flush=True)
     finally:
         proc.terminate()
@@ -306,16 +438,25 @@ def main() -> None:
     print(f"in-process `grade`: {base:.1f} grades/s; server: {args.workers} workers, batches "
           f"of {args.batch}, item limit {limit:g} s\n")  # fmt: skip
     print(f"| clients | grades/s | vs in-process | admitted p50 s | p99 s | max s (limit + 1 = "
-          f"{limit + 1:g}) | past budget (worst by s) | server-side past budget (worst so far) "
-          "| whole request p50 s | errors | "
+          f"{limit + 1:g}) | past budget at the client (worst by s) | server's count: replies "
+          "(worst) | /health (worst) | server read p99 / max s | outside the server p99 / max s "
+          "| client loop lag max s | CPU s: clients / server | whole request p50 s | errors | "
           "429 retries | timed out | overloaded | expensive items (scan) | scan misses | "
           "hostile worst in worker s | hostile worst request s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    )
     for r in rows:
+        health_worst = r["health_worst_over"]
         print(f"| {r['clients']} | {r['grades_s']:.1f} | {r['grades_s'] / base:.2f} | "
               f"{r['p50']:.3f} | {r['p99']:.3f} | {r['max']:.3f} | "
               f"{r['late']} ({r['worst_over_budget']:+.2f}) | "
-              f"{r['server_late']} ({r['server_worst_over']:+.2f}) | {r['p50_total']:.3f} | "
+              f"{r['server_late']} ({r['server_worst_over']:+.2f}) | "
+              f"{r['health_late']} ({health_worst if health_worst is None else f'{health_worst:+.2f}'}) | "
+              f"{r['read_p99']:.3f} / {r['read_max']:.3f} | "
+              f"{r['outside_p99']:.3f} / {r['outside_max']:.3f} | {r['client_lag_max']:.3f} | "
+              f"{r['client_cpu']:.1f} / {r['server_cpu']:.1f} | "
+              f"{r['p50_total']:.3f} | "
               f"{r['errors']} | {r['retries_429']} | {r['timed_out']} | {r['overloaded']} | "
               f"{r['expensive']} | {r['scan_missed']} | "
               f"{r['hostile_worker_max']:.3f} | {r['hostile_request_max']:.3f} |")  # fmt: skip

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -24,14 +25,15 @@ HERE = Path(__file__).resolve().parent
 
 
 @contextmanager
-def running_server(config: ServerConfig) -> Iterator[str]:
-    """Serve `create_app(config)` on a free loopback port; yields its base URL."""
+def running_server(config: ServerConfig, app: Any = None) -> Iterator[str]:
+    """Serve `app` (default `create_app(config)`) on a free loopback port; yields its URL."""
     import uvicorn
 
+    app = create_app(config) if app is None else app
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120  # workers start (import sympy) before the server is up
@@ -67,3 +69,20 @@ def held_request(url: str, body: object, queued: int) -> Iterator[dict[str, http
         yield held
     finally:
         thread.join(60)
+
+
+class HeldClock:
+    """`time.monotonic`, except that while `held` it stands still: every request in a burst
+    then sees the server's admission in the same state, however the machine staggers them."""
+
+    def __init__(self) -> None:
+        self.held: float | None = None
+
+    def __call__(self) -> float:
+        return time.monotonic() if self.held is None else self.held
+
+    def hold(self) -> None:
+        self.held = time.monotonic()
+
+    def go(self) -> None:
+        self.held = None

@@ -15,6 +15,11 @@ with the work already admitted ahead of it, its last unit would end within `slac
 for a batch with at most `lanes` expensive items, a limit per round of lanes beyond that. At
 its turn a unit that could no longer end within its request's budget (the estimate was wrong:
 an item the scan called cheap ran long) is answered overloaded instead of graded late.
+
+A request's clock starts when it **arrived** (the server's handler saw its headers), not at
+admission: the seconds it already spent having its body read and parsed are out of its slack,
+and so is the recent peak of the event loop's lag (what a reply waits before its bytes are
+written). Its lateness is counted by `finish`, once its reply is written, not at `release`.
 Touched on the event loop only.
 """
 
@@ -23,7 +28,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -75,13 +80,22 @@ class Plan:
     items: int
     budget_s: float
     deadline: float  # monotonic instant the budget ends
+    arrived: float  # monotonic instant the request arrived (its budget counts from there)
+    admitted_at: float  # monotonic instant it was admitted
 
 
 class Admission:
     """Load shedding by the replayed schedule, and the scheduler it replays."""
 
-    def __init__(self, workers: int, max_queue: int, slack: float = WAIT_SLACK_S) -> None:
+    def __init__(
+        self,
+        workers: int,
+        max_queue: int,
+        slack: float = WAIT_SLACK_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.workers, self.max_queue, self.slack = workers, max_queue, slack
+        self.clock = clock  # monotonic seconds; a test may hold it still
         self.lanes = max(1, workers - 1)  # workers expensive units may hold at once
         self.admitted = 0  # items waiting or being graded
         self.waiting: deque[Unit] = deque()
@@ -91,15 +105,22 @@ class Admission:
         # recent peak of what dispatching a unit costs beyond its items' time in the worker
         # (thread hops, the pipe, a starved process): taken out of the slack a request may wait
         self.overhead_s = 0.0
+        # recent peak of the event loop's lag (how late a timer fires): a request's reply waits
+        # about that long for the loop before it is written, so it is out of the slack too
+        self.lag_s = 0.0
         self.graded = {"cheap": 0, "expensive": 0}
         self.slow_cheap = 0
-        self.late = 0  # requests answered past their budget, as this process saw them
-        self.worst_over_s: float | None = None  # the most a request ended past (- : before)
+        # requests whose reply was written past their budget (from arrival), as this process
+        # saw them; the worst since start and since the last `window()`
+        self.late = 0
+        self.worst_over_s: float | None = None  # the most a reply ended past (- : before)
+        self.window_worst_s: float | None = None
 
     # -- admission --------------------------------------------------------------------------
 
-    def admit(self, costs: Sequence[Cost]) -> Plan:
-        """Queue a request's items, or raise 413 (never fits) or 429 (not now)."""
+    def admit(self, costs: Sequence[Cost], arrived: float | None = None) -> Plan:
+        """Queue a request's items, or raise 413 (never fits) or 429 (not now). `arrived`: when
+        the request reached the server (default now); the time since is out of its slack."""
         n = len(costs)
         if n > self.max_queue:  # could never be admitted: say so instead of 429 forever
             raise HTTPError(
@@ -115,39 +136,57 @@ class Admission:
                 f"{self.max_queue}; retry later or send fewer items at once",
                 {"Retry-After": self._retry_after(drain)},
             )
-        now = time.monotonic()
+        now = self.clock()
+        arrived = now if arrived is None else min(arrived, now)
         alone, delay = self._delay(units, now)
-        allowed = self.slack - self.overhead_s  # an idle server (no delay) takes any request
+        # the slack less what dispatch costs, what the request already spent before admission
+        # and what its reply will wait for the loop; an idle server (no delay) takes any request
+        allowed = self.slack - self.overhead_s - self.lag_s - (now - arrived)
         if delay > 0 and delay > allowed:
             raise HTTPError(
                 429,
                 f"server busy: the work ahead would delay this request about {delay:.1f} s, "
-                f"more than the {allowed:.2g} s a request may wait; retry later",
+                f"more than the {max(0.0, allowed):.2g} s a request may wait; retry later",
                 {"Retry-After": self._retry_after(delay - allowed)},
             )
         # never less than its limit + slack: a unit late against the estimate, not the limit,
         # is still answered in time (the estimate sheds load; the budget is the promise)
         budget = max(alone, max(c.limit for c in costs)) + self.slack
         for unit in units:
-            unit.deadline = now + budget
+            unit.deadline = arrived + budget
         self.admitted += n
         self.waiting.extend(units)
         self._grant()
-        return Plan(tuple(units), n, budget, now + budget)
+        return Plan(tuple(units), n, budget, arrived + budget, arrived, now)
 
     def release(self, plan: Plan) -> None:
-        """The request is answered (or abandoned): its items leave the queue."""
-        over = time.monotonic() - plan.deadline
-        self.late += over > 0
-        self.worst_over_s = over if self.worst_over_s is None else max(self.worst_over_s, over)
+        """The request's items are graded (or abandoned): they leave the queue. Its lateness
+        is counted by `finish`, once its reply is written."""
         self.admitted -= plan.items
         for unit in plan.units:
             self._drop(unit)
         self._grant()
 
+    def finish(self, plan: Plan) -> float:
+        """The request's reply is written: count it late if that is past its budget. Returns
+        how far past (negative: before)."""
+        over = self.clock() - plan.deadline
+        self.late += over > 0
+        self.worst_over_s = over if self.worst_over_s is None else max(self.worst_over_s, over)
+        self.window_worst_s = (
+            over if self.window_worst_s is None else max(self.window_worst_s, over)
+        )
+        return over
+
+    def window(self) -> float | None:
+        """The worst lateness since the last call (None: no request finished), and a new
+        window: a benchmark's phase reads its own figure, not one left from before it."""
+        worst, self.window_worst_s = self.window_worst_s, None
+        return worst
+
     def wait_s(self, cost: Cost) -> float:
         """The delay a one-item request of this cost would be estimated now."""
-        return self._delay(_units([cost]), time.monotonic())[1]
+        return self._delay(_units([cost]), self.clock())[1]
 
     def _delay(self, units: list[Unit], now: float) -> tuple[float, float]:
         """When `units` would end on an idle server, and how much later behind the work
@@ -223,7 +262,7 @@ class Admission:
             expected = unit.limit if self.expensive_s is None else self.expensive_s
         else:
             expected = self._cost(unit)
-        return time.monotonic() + expected > unit.deadline
+        return self.clock() + expected > unit.deadline
 
     def _grant(self) -> None:
         """Free workers go to the oldest waiting units; expensive ones up to `lanes`."""
@@ -233,7 +272,7 @@ class Admission:
                 return
             self.waiting.remove(unit)
             self.running.append(unit)
-            unit.started = time.monotonic()
+            unit.started = self.clock()
             if unit._granted is not None:
                 unit._granted.set()
 
@@ -254,6 +293,10 @@ class Admission:
     def record_overhead(self, seconds: float) -> None:
         """A unit's wall time beyond its items' own: the peak is kept, fading."""
         self.overhead_s = max(seconds, self.overhead_s * OVERHEAD_DECAY)
+
+    def record_lag(self, seconds: float) -> None:
+        """How late one of the event loop's timers fired: the peak is kept, fading."""
+        self.lag_s = max(seconds, self.lag_s * OVERHEAD_DECAY)
 
     def record(self, seconds: float, expensive: bool) -> None:
         """One item's time in a worker: a plain mean over a class's first items (so a cold

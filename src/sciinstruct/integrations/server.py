@@ -27,6 +27,13 @@ not in this process. A unit of work that at its turn can no longer end within it
 budget (an item the scan called cheap ran long) is answered `timed_out` with the reason
 `OVERLOADED` instead of being graded late. Bodies over `max_body_bytes` get 413. With a
 `token`, every route but `/health` wants `Authorization: Bearer <token>`.
+
+A request's budget counts from when its handler started (its body read and parsed inside it),
+and its lateness from then to its reply written: each reply says so in a `Server-Timing`
+header (`read`: arrival to admission, `grade`: admission to the last unit's end, `total`:
+arrival to the reply encoded, `budget`; milliseconds), so a client can compare the server's
+account of one request with its own. `/health` has `late` and the worst since start
+(`worst_over_budget_s`) and since the previous `/health?window=1` (`window_worst_over_s`).
 """
 
 from __future__ import annotations
@@ -35,7 +42,6 @@ import hmac
 import json
 import math
 import os
-import time
 from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -43,7 +49,7 @@ from typing import Any
 
 from sciinstruct.errors import SciInstructError
 from sciinstruct.grading.sandbox import WorkerPool, default_workers
-from sciinstruct.integrations.admission import WAIT_SLACK_S, Admission, Cost, Unit
+from sciinstruct.integrations.admission import WAIT_SLACK_S, Admission, Cost, Plan, Unit
 from sciinstruct.integrations.cost import item_rule
 from sciinstruct.integrations.http_errors import HTTPError
 from sciinstruct.integrations.openrlhf import response_of, to_protocol
@@ -53,6 +59,8 @@ from sciinstruct.integrations.scoring import DEFAULT_TIMEOUT_S, RewardSelection
 # timeout, so only an item that escaped it (a hang in C code, a runaway regex) meets the kill.
 KILL_MARGIN_S = 0.5
 OVERLOADED = "not started within its limit: the server is overloaded"
+# How often the event loop's lag is sampled (a timer this long, and how late it fires).
+LAG_SAMPLE_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,9 @@ class GradingService:
         # one unit per worker at a time (Admission's turn); the rest wait there, not in threads
         self.admission = Admission(config.workers, config.max_queue, config.wait_slack_s)
 
+    def clock(self) -> float:
+        return self.admission.clock()
+
     @property
     def admitted(self) -> int:
         return self.admission.admitted
@@ -113,18 +124,20 @@ class GradingService:
         self.pool.run([task] * self.config.workers, timeout=120.0)
 
     async def score(
-        self, items: Sequence[Item], selection: RewardSelection
-    ) -> list[dict[str, Any]]:
-        """One score row per item, each graded under its own hard limit."""
+        self, items: Sequence[Item], selection: RewardSelection, arrived: float | None = None
+    ) -> tuple[list[dict[str, Any]], Plan | None]:
+        """One score row per item, each graded under its own hard limit, and the request's
+        admitted plan (None for no items): pass it to `admission.finish` once the reply is
+        written. `arrived`: when the request reached the server (its budget counts from it)."""
         import anyio
 
         if not items:
-            return []
+            return [], None
         costs = [
             Cost(item.timeout + KILL_MARGIN_S, item_rule(item.response, item.reference) is not None)
             for item in items
         ]
-        plan = self.admission.admit(costs)
+        plan = self.admission.admit(costs, arrived)
         rows: list[dict[str, Any] | None] = [None] * len(items)
 
         async def run(unit: Unit) -> None:
@@ -135,7 +148,7 @@ class GradingService:
                     return
                 tasks = [_task(items[i], selection) for i in unit.indexes]
                 outcomes = await anyio.to_thread.run_sync(self.pool.run, tasks, unit.limit, 1)
-                wall = time.monotonic() - (unit.started or 0.0)
+                wall = self.clock() - (unit.started or 0.0)
             for i, outcome in zip(unit.indexes, outcomes, strict=True):
                 rows[i] = (
                     {**outcome.value, "timed_out": False}
@@ -157,7 +170,7 @@ class GradingService:
                     group.start_soon(run, unit)
         finally:
             self.admission.release(plan)
-        return rows  # type: ignore[return-value]
+        return rows, plan  # type: ignore[return-value]
 
     def close(self) -> None:
         self.pool.close()
@@ -306,6 +319,7 @@ def create_app(config: ServerConfig) -> Any:
     """The Starlette app; it starts its workers on startup and stops them on shutdown."""
     import anyio
     from starlette.applications import Starlette
+    from starlette.background import BackgroundTask
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
@@ -323,26 +337,47 @@ def create_app(config: ServerConfig) -> Any:
     def refused(exc: HTTPError) -> JSONResponse:
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
+    def answered(content: Any, arrived: float, plan: Plan | None) -> JSONResponse:
+        """The reply, its `Server-Timing`, and its lateness counted once it is written."""
+        graded = service.clock()
+        response = JSONResponse(content)
+        if plan is None:
+            return response
+        ms = {
+            "read": plan.admitted_at - arrived,
+            "grade": graded - plan.admitted_at,
+            "total": service.clock() - arrived,  # the reply encoded, about to be written
+            "budget": plan.budget_s,
+        }
+        response.headers["server-timing"] = ", ".join(
+            f"{name};dur={seconds * 1000:.1f}" for name, seconds in ms.items()
+        )
+        response.background = BackgroundTask(service.admission.finish, plan)
+        return response
+
     async def grade(request: Request) -> JSONResponse:
+        arrived = service.clock()
         try:
             authorize(request)
             body = await read_json(request, config.max_body_bytes)
             items = parse_items(body, config)
-            rows = await service.score(items, _selection(body, config.selection))
+            rows, plan = await service.score(items, _selection(body, config.selection), arrived)
         except HTTPError as exc:
             return refused(exc)
-        return JSONResponse({"verdicts": rows})
+        return answered({"verdicts": rows}, arrived, plan)
 
     async def get_reward(request: Request) -> JSONResponse:
+        arrived = service.clock()
         try:
             authorize(request)
             body = await read_json(request, config.max_body_bytes)
-            rows = await service.score(openrlhf_items(body, config), config.selection)
+            items = openrlhf_items(body, config)
+            rows, plan = await service.score(items, config.selection, arrived)
         except HTTPError as exc:
             return refused(exc)
         reply = to_protocol(rows, tensors=False)
         reply["extra_logs"]["timed_out"] = [float(r["timed_out"]) for r in rows]
-        return JSONResponse(reply)
+        return answered(reply, arrived, plan)
 
     async def health(request: Request) -> JSONResponse:
         admission, limit = service.admission, config.item_timeout + KILL_MARGIN_S
@@ -363,15 +398,32 @@ def create_app(config: ServerConfig) -> Any:
                 "slow_cheap": admission.slow_cheap,
                 "late": admission.late,
                 "worst_over_budget_s": admission.worst_over_s,
+                # the worst since the previous ?window=1 read (which starts a new window)
+                "window_worst_over_s": (
+                    admission.window()
+                    if request.query_params.get("window")
+                    else admission.window_worst_s
+                ),
+                "loop_lag_s": round(admission.lag_s, 4),
                 "rewards": list(config.selection.names),
             }
         )
+
+    async def watch_loop() -> None:
+        """Sample the event loop's lag: how late a short timer fires."""
+        while True:
+            start = service.clock()
+            await anyio.sleep(LAG_SAMPLE_S)
+            service.admission.record_lag(max(0.0, service.clock() - start - LAG_SAMPLE_S))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
         await anyio.to_thread.run_sync(service.warm)
         try:
-            yield
+            async with anyio.create_task_group() as group:
+                group.start_soon(watch_loop)
+                yield
+                group.cancel_scope.cancel()
         finally:
             service.close()
 
