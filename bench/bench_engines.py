@@ -186,6 +186,46 @@ def batching_rows(
     return rows
 
 
+def weights_rows(
+    rounds: int, max_tokens: int, threads: int, bandwidth: float, flops: float, kinds: list[str]
+) -> list[Row]:
+    """One batched context (a slot per sequence, at least the default count) per weights type,
+    n sequences in flight, interleaved rounds, prompts evaluated in each call (no reuse across
+    calls: every call's prompts are new to the engine, as the demo's are). The config says
+    prompt tokens too, since `tokens` counts completion tokens only."""
+    from sciinstruct.llm.llamacpp_weights import weights_file
+
+    rows = []
+    for n in (1, 4, 16, 32):
+        reqs = requests(n, max_tokens)
+        slots = max(n, DEFAULT_SLOTS)
+        engines = {
+            kind: make_backend(
+                "llamacpp",
+                n_threads=threads,
+                parallel=1,
+                slots=slots,
+                weights=kind,
+                prefix_reuse=False,
+            )  # fmt: skip
+            for kind in kinds
+        }
+        for backend in engines.values():
+            backend.generate(reqs[:1])  # warm-up
+        totals = interleaved(engines, reqs, rounds)
+        for kind, backend in engines.items():
+            prompt = backend._batched[0].stats["prompt_tokens_evaluated"]  # warm-up's included
+            backend.close()
+            size = weights_file(gguf_path(), kind).stat().st_size
+            tokens, seconds, cpu = totals[kind]
+            rows.append(Row("llama.cpp in-process",
+                            f"weights={kind} ({size / 1e6:.0f} MB), slots={slots}, {n} requests "
+                            f"(+{prompt} prompt tokens), {threads} thread(s)",
+                            tokens, seconds, *limit(bandwidth, flops, size, n), cpu))  # fmt: skip
+            print(f"  {rows[-1].config}: {tokens / cpu:.1f} tokens/CPU-s", file=sys.stderr)
+    return rows
+
+
 def prefix_rows(max_tokens: int, threads: int, bandwidth: float, flops: float, q4_bytes: int):
     """k=4 samples of 4 questions at 16 slots, the prompt's KV cache copied or evaluated each
     time; and the share of prompt tokens the copy saved."""
@@ -246,7 +286,10 @@ def parallel_rows(reqs, rounds: int, bandwidth: float, flops_1: float, q4_bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 prompts, 16 tokens each")
-    parser.add_argument("--only", choices=["batching", "parallel"], help="just these rows")
+    parser.add_argument(
+        "--only", choices=["batching", "parallel", "weights"], help="just these rows"
+    )
+    parser.add_argument("--weights", default="q4_1,q8_0,f16", help="types of the weights rows")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--threads", type=int, help="threads of the batching rows' context")
     parser.add_argument("--max-tokens", type=int, help="tokens per request (64; --quick: 16)")
@@ -272,6 +315,11 @@ def main() -> None:
         batch_flops = flops_1 if threads == 1 else flops_all
         rows += batching_rows(args.rounds, max_tokens, threads, bandwidth, batch_flops, q4_bytes)
         rows += prefix_rows(max_tokens, threads, bandwidth, batch_flops, q4_bytes)
+    if args.only in (None, "weights"):
+        threads = args.threads or default_threads()
+        batch_flops = flops_1 if threads == 1 else flops_all
+        kinds = args.weights.split(",")
+        rows += weights_rows(args.rounds, max_tokens, threads, bandwidth, batch_flops, kinds)
     if args.only in (None, "parallel"):
         rows += parallel_rows(reqs, args.rounds, bandwidth, flops_1, q4_bytes)
     f32_bytes = 4 * PARAMS  # float32, before transformers is loaded (it may not be)

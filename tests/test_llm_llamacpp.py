@@ -41,7 +41,7 @@ def test_parallel_contexts_return_the_same_texts_in_order():
     two = make_backend("llamacpp", n_threads=1, parallel=2, slots=4)  # batched, split in two
     try:
         assert repr(two) == (
-            "LlamaCppBackend(model='SmolLM2-135M-Instruct.Q4_1', parallel=2, slots=4)"
+            "LlamaCppBackend(model='SmolLM2-135M-Instruct.Q8_0', parallel=2, slots=4)"
         )
         serial, split = one.generate(requests), two.generate(requests)
         assert all(c.ok and c.text.strip() for c in split), [c.error for c in split]

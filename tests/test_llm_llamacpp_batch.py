@@ -88,7 +88,7 @@ def test_backend_reports_each_completion_and_errors_without_raising():
     backend = make_backend("llamacpp", n_threads=1, parallel=1, slots=4, n_ctx=128)
     try:
         assert repr(backend) == (
-            "LlamaCppBackend(model='SmolLM2-135M-Instruct.Q4_1', parallel=1, slots=4)"
+            "LlamaCppBackend(model='SmolLM2-135M-Instruct.Q8_0', parallel=1, slots=4)"
         )
         long = GenerationRequest([{"role": "user", "content": "word " * 150}])
         requests = [_ask(q, 0, temperature=0.0, max_tokens=6) for q in QUESTIONS] + [long]

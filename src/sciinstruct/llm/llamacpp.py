@@ -38,6 +38,7 @@ from sciinstruct.llm.base import (
     Throughput,
 )
 from sciinstruct.llm.identity import model_identity
+from sciinstruct.llm.llamacpp_weights import WEIGHTS, check_weights, weights_file
 from sciinstruct.llm.threads import default_threads
 
 if TYPE_CHECKING:
@@ -88,6 +89,8 @@ def available_memory() -> int | None:
 QUEUED_PER_SLOT = 1
 # Prompts remembered with the context they went to (their KV cells may still be held there)
 ROUTES_KEPT = 1024
+# Weights type the engine computes with (`weights` option): chosen by bench/bench_engines.py
+DEFAULT_WEIGHTS = "q8_0"
 
 
 def prompt_key(request: GenerationRequest) -> str:
@@ -142,7 +145,9 @@ class LlamaCppBackend(SyncBackend):
     side; they share the memory-mapped weights. Each decodes `slots` sequences at once
     (None: `default_slots`; 1: one request at a time, llama-cpp-python's own loop), each with a
     KV cache of `n_ctx` tokens. `prefix_reuse=False` evaluates every prompt, even one whose KV
-    cells a slot already holds (for measuring what the reuse saves).
+    cells a slot already holds (for measuring what the reuse saves). `weights` picks the type
+    of the matrices llama.cpp computes with (`llamacpp_weights`): `source` loads the file as it
+    is; `q8_0`, `f16`, `q4_0`, `q4_1` load a copy converted once and cached.
     """
 
     name = "llamacpp"
@@ -157,13 +162,15 @@ class LlamaCppBackend(SyncBackend):
         parallel: int | None = None,
         slots: int | None = None,
         prefix_reuse: bool = True,
+        weights: str = DEFAULT_WEIGHTS,
     ) -> None:
-        llama_cpp = require("llama_cpp", "llama-cpp-python", INSTALL)
+        require("llama_cpp", "llama-cpp-python", INSTALL)
         from sciinstruct.llm.llamacpp_batch import BatchedContext  # needs llama_cpp (jinja2)
 
-        path = Path(model) if model else gguf_path()
-        if not path.is_file():
-            raise InputError("GGUF model file not found", file=str(path), field="model")
+        weights = check_weights(weights)
+        source = Path(model) if model else gguf_path()
+        if not source.is_file():
+            raise InputError("GGUF model file not found", file=str(source), field="model")
         if parallel is not None and parallel < 1:
             raise InputError(f"parallel must be >= 1, got {parallel}", field="parallel")
         if slots is not None and slots < 1:
@@ -171,18 +178,15 @@ class LlamaCppBackend(SyncBackend):
         threads = n_threads or default_threads()
         self.parallel = parallel or default_parallel(threads)
         self.slots = slots or default_slots(n_ctx, self.parallel)
-        self.model = llamacpp_identity(path)
+        path = weights_file(source, weights, n_threads=threads)
+        self.weights = weights
+        self.model = llamacpp_identity(source, weights if path != source else "source")
         self._contexts: list[_Context] = []  # slots == 1
         self._batched: list[BatchedContext] = []  # slots > 1
         for _ in range(self.parallel):
-            # n_threads_batch too: llama-cpp-python evaluates prompts on every core by default,
-            # so N contexts (or N Ray actors) would each run a core's worth of threads per core.
             # A batched context only borrows the model, tokenizer and template of its `Llama`.
-            llm = llama_cpp.Llama(
-                model_path=str(path), n_ctx=n_ctx if self.slots == 1 else 256,
-                n_batch=n_batch if self.slots == 1 else 256, n_threads=threads,
-                n_threads_batch=threads, verbose=False,
-            )  # fmt: skip
+            llm = load_llama(path, n_ctx=n_ctx if self.slots == 1 else 256,
+                             n_batch=n_batch if self.slots == 1 else 256, n_threads=threads)  # fmt: skip
             if self.slots == 1:
                 self._contexts.append(_Context(llm))
                 continue
@@ -303,15 +307,30 @@ class LlamaCppBackend(SyncBackend):
         self._contexts, self._batched = [], []
 
 
-def llamacpp_identity(path: Path) -> str:
+def load_llama(path: Path, *, n_ctx: int, n_batch: int, n_threads: int) -> Any:
+    """The one place a `Llama` (model + its own context) is created from a GGUF file.
+
+    n_threads_batch too: llama-cpp-python evaluates prompts on every core by default, so N
+    contexts (or N Ray actors) would each run a core's worth of threads per core."""
+    import llama_cpp
+
+    return llama_cpp.Llama(
+        model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_threads=n_threads,
+        n_threads_batch=n_threads, verbose=False,
+    )  # fmt: skip
+
+
+def llamacpp_identity(path: Path, weights: str = "source") -> str:
     """The model's name in the response cache: `SmolLM2-135M-Instruct.Q4_1` for the embedded
-    file, else `stem@fingerprint`, so a GGUF re-exported to the same path is another model."""
+    file (`.Q8_0` etc. for a converted copy), else `stem@fingerprint` (`+q8_0`), so a GGUF
+    re-exported to the same path, or loaded as other weights, is another model."""
+    suffix = "" if WEIGHTS[weights] is None else WEIGHTS[weights]
     try:
         if path.resolve() == gguf_path().resolve():
-            return f"{EMBEDDED_MODEL_NAME}.Q4_1"
+            return f"{EMBEDDED_MODEL_NAME}.{suffix or 'Q4_1'}"
     except MissingDependencyError:  # no embedded model installed: `path` cannot be it
         pass
-    return model_identity(path)
+    return model_identity(path) + (f"+{weights}" if suffix else "")
 
 
 def _complete(llm: Any, request: GenerationRequest) -> Completion:
