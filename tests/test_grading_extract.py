@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from sciinstruct.grading import extract_answer
-from sciinstruct.grading.extract import clean, find_boxed, joined_boxes, open_box, sanitize
+from sciinstruct.grading import extract_answer, grade
+from sciinstruct.grading.extract import (
+    clean,
+    find_boxed,
+    joined_boxes,
+    open_box,
+    sanitize,
+    without_hypotheticals,
+)
 from sciinstruct.grading.rules import extract
 
 
@@ -98,3 +105,28 @@ def test_open_box_runs_to_the_end(text: str, expected: str | None) -> None:
 )
 def test_joined_boxes_of_a_reference(text: str, expected: str | None) -> None:
     assert joined_boxes(text) == expected
+
+
+_CANDY = (
+    "Katie had 10 pieces of candy and her sister had 21. If they ate 8 pieces the first night, "
+    "how many pieces do they have left?"
+)
+
+
+def test_a_supposition_the_question_makes_is_the_answer() -> None:
+    # The closing sentence opens with the question's own "If ...": it is the problem's
+    # supposition, not the response hedging, so its result is the answer.
+    response = (
+        "Katie and her sister have 10 + 21 = 31 pieces. "
+        "If they eat 8 pieces the first night, they have 31 - 8 = 23 pieces left."
+    )
+    assert grade(response, "23", question=_CANDY).correct
+    assert not grade(response, "31", question=_CANDY).correct
+
+
+def test_a_hypothetical_of_the_response_own_is_still_dropped() -> None:
+    # Without the question, or with one that does not suppose it, the "If" sentence is the
+    # response's own conjecture and the committed answer comes before it.
+    hedge = "The sum is 12. If the series started at 2, the sum would be 10."
+    assert without_hypotheticals(hedge, "What is the sum of the series?") == "The sum is 12."
+    assert without_hypotheticals(hedge) == "The sum is 12."

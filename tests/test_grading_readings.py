@@ -15,14 +15,18 @@ def test_choice_readings_name_their_rule_and_letters() -> None:
     after = Readings("$\\boxed{F = ma}$, so option B").letters_after_box(CHOICES)
     assert (after.rule, after.value) == ("choice_after_box", frozenset("B"))
 
-    marked = Readings("A) wrong: too small\nB) correct: it balances\nC) wrong").letters_marked()
+    marked = Readings("A) wrong: too small\nB) correct: it balances\nC) wrong").letters_marked(
+        CHOICES
+    )
     assert (marked.rule, marked.value) == ("choice_marked", frozenset("B"))
 
     # settled on in running text ("the correct option is D"): only found there, a fallback
-    prose = Readings("B and C ignore friction. So the correct option is D.").letters_in_prose()
+    prose = Readings("B and C ignore friction. So the correct option is D.").letters_in_prose(
+        CHOICES
+    )
     assert (prose.rule, prose.value, prose.fallback) == ("choice_in_prose", frozenset("D"), True)
     # named on its own by the last sentence: a statement
-    named = Readings("B and C ignore friction. So the right one is D.").letters_in_prose()
+    named = Readings("B and C ignore friction. So the right one is D.").letters_in_prose(CHOICES)
     assert (named.value, named.fallback) == (frozenset("D"), False)
 
     ordinal = Readings("I would go with the third option.").letters_by_ordinal(CHOICES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from sciinstruct.grading.answer_types import has_prose
 from sciinstruct.grading.extract import ANSWER_IS, clean
@@ -20,72 +21,115 @@ from sciinstruct.grading.lexicon import (
 )
 from sciinstruct.grading.text import normalize, unwrap_text
 
-LETTERS = "ABCDEFGHIJ"
-# A letter set in a font or a box: `$\mathbf{C}$`, `\textbf{(B)}`.
-_FONT_LETTER = re.compile(
-    r"\\(?:math(?:bf|rm|it|sf|tt)|text(?:bf|rm|it)?|boxed)\s*\{\s*(\(?[A-Ja-j]\)?)\s*\}"
-)
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# The letters an answer may name when the question lists ten options or fewer (or none): A-J,
+# as MMLU-Pro's ten. A question with more options (BIG-Bench Hard's colour and shape tasks go
+# to R) widens the range to its own; a letter past the range is a word or a unit ("42 N").
+LETTERS = ALPHABET[:10]
+
+
+def options(choices: list[str] | None) -> str:
+    """The option letters a question allows: A-J, or as many as it lists past ten."""
+    return ALPHABET[: len(choices)] if choices and len(choices) > len(LETTERS) else LETTERS
+
+
 # Russian tests letter their options А, Б, В, Г, Д (В is the third: C).
 _CYRILLIC = str.maketrans("АБВГДабвгд", "ABCDEABCDE")
 _CYRILLIC_LONE = re.compile(r"^[\s(\[]*[АБВГДабвгд](?:[)\].:,;]|\s*$)")
-# How an answer opens with option letters, its shapes tried in this order:
-# - `set`: "A, C", "A and C", "(A)(C)", "A C", "A、C", "A or C" (a hedge between two): letters
-#   and separators only;
-# - `only`: one letter and nothing else but markup: "{B}", "B:", "(B)";
-# - `hedge`: two letters joined by "or" before more words: "A or D depending on the medium";
-# - `lone`: "B", "(B)", "B.", "B)", "[B]", "b", "B) 42 N", "B，不是 A", "C et non A": a lone letter,
-#   then punctuation or nothing; `spaced`: "B Marcus", a capital letter then a space ("I pick
-#   London" starts with a word, not option I).
-_OPENING_LETTERS = re.compile(
-    r"^(?:(?P<set>[\s(\[]*[A-J][\s)\]]*"
-    rf"(?:(?:,|;|/|&|{alternation(AND, OR)}|\s|[、，；{ZH_AND_OR}])*[\s(\[]*[A-J][\s)\]]*)*[.。]?$)"
-    r"|(?P<only>[\s(\[{]*(?P<only_letter>[A-J])[)\]}.:]?\s*$)"
-    rf"|(?P<hedge>[\s(\[]*[A-J][)\]]*\s+(?:{alternation(OR)})\s+[(\[]*[A-J](?![\w]))"
-    r"|[\s(\[{]*(?:(?P<lone>[A-Ja-j])(?:[)\]}.:,;，。；、]|$)|(?P<spaced>[A-J])(?=\s)))"
-)
 # "Option C", "la opción A", "选项 D", "答案 B": an option word before the letter.
 _OPTION_WORD = re.compile(
     r"(?i)^(?:the\s+|la\s+)?(?:option|choice|opción|opcion|選択肢|选项|选|答案)[\s_]*"
 )
-# In running text: "the correct option is (C)", "choice B", "answer: D".
-# "Choice_B", as some harnesses name their options, is "choice B".
-_IN_TEXT = re.compile(
-    r"(?:option|choice|answer(?:\s+is)?|correct\s+(?:one|option|choice)\s+is)[\s_]*[:\-]?\s*"
-    r"(?:(?:option|choice)[\s_]*)?\(?([A-J])\)?(?![\w])",
-    re.IGNORECASE,
-)
-_PARENTHESISED = re.compile(r"\(([A-J])\)")
-# "It must be D", "I would choose B", "C is correct": a letter the text settles on.
-_SETTLED = re.compile(
-    r"(?:\b(?:must|should|would|has\s+to|have\s+to)\s+be|\b(?:choose|pick|select|go\s+with)"
-    r"|\b[Ii]t(?:'s|\s+is))\s+(?:option\s+|choice\s+)?\(?([A-J])\)?(?![\w])"
-    r"|(?<![\w])\(?([A-J])\)?\s+is\s+(?:the\s+)?(?:correct|right|best|true)\b"
-)
-# Letters a text rules out: "not C", "non A", "nicht B", "不是 A", "B and C fail".
 _SPACED_NOT = alternation(NOT, languages=("en", "de", "fr", "ru"))
-_RULED_OUT_BEFORE = re.compile(
-    rf"(?:\b(?:{_SPACED_NOT}|no|except|excluding|rule\s+out|eliminate|can(?:not|'t|’t)\s+be"
-    rf"|isn[’']t)|{NOT['zh']}|并非|而非|ではなく)\s*(?:options?\s+|choices?\s+)?\(?"
-    rf"(?:[A-J]\)?\s*(?:,|{alternation(OR, languages=LATIN)}|and|nor|、)\s*\(?)*$",
-    re.IGNORECASE,
-)
-_RULED_OUT_AFTER = re.compile(
-    r"^\)?(?:\s*(?:,|and|or|、)\s*\(?[A-J]\)?)*\s*(?:(?:are\s+)?(?:both|all)\s+)?"
-    r"(?:fails?\b|(?:is|are)\s+(?:both\s+|all\s+)?(?:wrong|incorrect|ruled\s+out|impossible|false)"
-    r"|contradicts?\b|violates?\b|can(?:not|'t)?\s+be\s+ruled|均?(?:错|不对|不正确|不符合))",
-    re.IGNORECASE,
-)
 
 
-# A range of letters names the options, not one of them: zero-shot-CoT's answer trigger is
-# "Therefore, among A through E, the answer is".
-_LETTER_RANGE = re.compile(r"\(?\b[A-J]\)?\s+(?:through|thru)\s+\(?[A-J]\b\)?")
+class Grammar:
+    """The patterns that read option letters, for one range of letters (`L`: `[A-J]`).
+
+    Each pattern is written once, over the range; a question with eighteen options gets the
+    same shapes over A-R (`grammar("ABCDEFGHIJKLMNOPQR")`), never a second pattern."""
+
+    def __init__(self, letters: str) -> None:
+        self.letters = letters
+        L, lo = f"[A-{letters[-1]}]", f"[A-{letters[-1]}a-{letters[-1].lower()}]"
+        self.letter = re.compile(L)
+        # A letter set in a font or a box: `$\mathbf{C}$`, `\textbf{(B)}`.
+        self.font = re.compile(
+            rf"\\(?:math(?:bf|rm|it|sf|tt)|text(?:bf|rm|it)?|boxed)\s*\{{\s*(\(?{lo}\)?)\s*\}}"
+        )
+        # How an answer opens with option letters, its shapes tried in this order:
+        # - `set`: "A, C", "A and C", "(A)(C)", "A C", "A、C", "A or C" (a hedge between two):
+        #   letters and separators only;
+        # - `only`: one letter and nothing else but markup: "{B}", "B:", "(B)";
+        # - `hedge`: two letters joined by "or" before more words: "A or D depending on the
+        #   medium";
+        # - `lone`: "B", "(B)", "B.", "B)", "[B]", "b", "B) 42 N", "B，不是 A", "C et non A": a lone
+        #   letter, then punctuation or nothing; `spaced`: "B Marcus", a capital letter then a
+        #   space ("I pick London" starts with a word, not option I).
+        self.opening = re.compile(
+            rf"^(?:(?P<set>[\s(\[]*{L}[\s)\]]*"
+            rf"(?:(?:,|;|/|&|{alternation(AND, OR)}|\s|[、，；{ZH_AND_OR}])*[\s(\[]*{L}[\s)\]]*)*"
+            rf"[.。]?$)"
+            rf"|(?P<only>[\s(\[{{]*(?P<only_letter>{L})[)\]}}.:]?\s*$)"
+            rf"|(?P<hedge>[\s(\[]*{L}[)\]]*\s+(?:{alternation(OR)})\s+[(\[]*{L}(?![\w]))"
+            rf"|[\s(\[{{]*(?:(?P<lone>{lo})(?:[)\]}}.:,;，。；、]|$)|(?P<spaced>{L})(?=\s)))"
+        )
+        # In running text: "the correct option is (C)", "choice B", "answer: D".
+        # "Choice_B", as some harnesses name their options, is "choice B".
+        self.in_text = re.compile(
+            r"(?:option|choice|answer(?:\s+is)?|correct\s+(?:one|option|choice)\s+is)[\s_]*"
+            rf"[:\-]?\s*(?:(?:option|choice)[\s_]*)?\(?({lo})\)?(?![\w])",
+            re.IGNORECASE,
+        )
+        self.parenthesised = re.compile(rf"\(({L})\)")
+        # "It must be D", "I would choose B", "C is correct": a letter the text settles on.
+        self.settled = re.compile(
+            r"(?:\b(?:must|should|would|has\s+to|have\s+to)\s+be|\b(?:choose|pick|select|go\s+with)"
+            rf"|\b[Ii]t(?:'s|\s+is))\s+(?:option\s+|choice\s+)?\(?({L})\)?(?![\w])"
+            rf"|(?<![\w])\(?({L})\)?\s+is\s+(?:the\s+)?(?:correct|right|best|true)\b"
+        )
+        # Letters a text rules out: "not C", "non A", "nicht B", "不是 A", "B and C fail".
+        self.ruled_out_before = re.compile(
+            rf"(?:\b(?:{_SPACED_NOT}|no|except|excluding|rule\s+out|eliminate|can(?:not|'t|’t)\s+be"
+            rf"|isn[’']t)|{NOT['zh']}|并非|而非|ではなく)\s*(?:options?\s+|choices?\s+)?\(?"
+            rf"(?:{lo}\)?\s*(?:,|{alternation(OR, languages=LATIN)}|and|nor|、)\s*\(?)*$",
+            re.IGNORECASE,
+        )
+        self.ruled_out_after = re.compile(
+            rf"^\)?(?:\s*(?:,|and|or|、)\s*\(?{lo}\)?)*\s*(?:(?:are\s+)?(?:both|all)\s+)?"
+            r"(?:fails?\b|(?:is|are)\s+(?:both\s+|all\s+)?(?:wrong|incorrect|ruled\s+out|impossible"
+            r"|false)|contradicts?\b|violates?\b|can(?:not|'t)?\s+be\s+ruled"
+            r"|均?(?:错|不对|不正确|不符合))",
+            re.IGNORECASE,
+        )
+        # A range of letters names the options, not one of them: zero-shot-CoT's answer trigger
+        # is "Therefore, among A through E, the answer is".
+        self.letter_range = re.compile(rf"\(?\b{L}\)?\s+(?:through|thru)\s+\(?{L}\b\)?")
+        # A letter on its own in a statement ("réponse est C non A", "B不是 A", "Therefore, D.").
+        # A sub- or superscript (`\\theta_D`, `x^A`) is never an option.
+        # A letter in arithmetic (`A = 2 + 3`, `4 \\times B`) is a variable, not an option.
+        self.lone = re.compile(
+            rf"(?<![A-Za-z'’_^])(?<![=+*/×·]\s)(?<![=+*/×·])\(?({L})\)?(?![A-Za-z'’])"
+            r"(?!\s*(?:[=+*/^<>×·]|\\(?:times|cdot)\b))(?:\s+(?P<after>[a-z]+))?"  # the word after
+        )
+        # "B) correct: momentum is conserved": one line per option, each with its verdict (a
+        # line may also start after a literal `\n`, as responses stored with escaped newlines
+        # have it).
+        self.marked = re.compile(
+            rf"(?im)(?:^|\\n)[\s*>#-]*\(?({lo})\)?[.):：]?\s*[*_]*\s*(?:is\s+)?"
+            r"(correct|true|right|正确|对)\b"
+        )
 
 
-def _unmarked(text: str) -> str:
+@lru_cache(maxsize=8)
+def grammar(letters: str = LETTERS) -> Grammar:
+    return Grammar(letters)
+
+
+def _unmarked(text: str, g: Grammar) -> str:
     """`text` without Markdown bold (`**`, `__`), math delimiters (`$`) and letter ranges."""
     text = text.replace("**", "").replace("__", "").replace("$", "")
-    return _LETTER_RANGE.sub(" ", text) if "thr" in text else text
+    return g.letter_range.sub(" ", text) if "thr" in text else text
 
 
 def letters(
@@ -94,36 +138,38 @@ def letters(
     """The option letters an answer names, or None when it names none; without `spaced`, a
     capital and a space ("B Marcus", but also "A violates", "I am") name no option; without
     `by_text`, an option's text or value in the answer names none either."""
-    s = _unmarked(unwrap_text(_FONT_LETTER.sub(r"\1", answer))).strip()
+    g = grammar(options(choices))
+    s = _unmarked(unwrap_text(g.font.sub(r"\1", answer)), g).strip()
     s = _OPTION_WORD.sub("", s)
     if not s:
         return None
     if _CYRILLIC_LONE.match(s):
         s = s.translate(_CYRILLIC)
-    opening = _OPENING_LETTERS.match(s)
+    opening = g.opening.match(s)
     if opening and opening["set"]:
-        return frozenset(re.findall(r"[A-J]", s))
+        return frozenset(g.letter.findall(s))
     if opening and opening["hedge"]:  # "A or D depending on the medium": both, a hedge
-        return frozenset(re.findall(r"[A-J]", opening["hedge"]))
+        return frozenset(g.letter.findall(opening["hedge"]))
     if opening and opening["spaced"] and not spaced:
         opening = None
     letter = (opening["lone"] or opening["spaced"] or opening["only_letter"]) if opening else None
     letter = letter and letter.upper()
-    if letter and (not choices or LETTERS.index(letter) < len(choices)):
+    if letter and (not choices or ALPHABET.index(letter) < len(choices)):
         return frozenset(letter)
     return _by_option_text(s, choices) if choices and by_text else None
 
 
-def is_letter_only(answer: str) -> bool:
+def is_letter_only(answer: str, choices: list[str] | None = None) -> bool:
     """True when `answer` (a box's contents) is an option letter or a set of them, not a formula
     that holds a capital (`\\langle H\\rangle \\ll \\Delta E`)."""
-    s = _unmarked(unwrap_text(_FONT_LETTER.sub(r"\1", answer))).strip()
+    g = grammar(options(choices))
+    s = _unmarked(unwrap_text(g.font.sub(r"\1", answer)), g).strip()
     s = (
         _OPTION_WORD.sub("", s).translate(_CYRILLIC)
         if _CYRILLIC_LONE.match(s)
         else _OPTION_WORD.sub("", s)
     )
-    opening = _OPENING_LETTERS.match(s)
+    opening = g.opening.match(s)
     return bool(opening and (opening["set"] or opening["only"]))
 
 
@@ -135,26 +181,26 @@ _NEGATED = re.compile(rf"(?i)\b(?:{alternation(NOT, languages=LATIN)}|never|neit
 def _by_option_text(answer: str, choices: list[str]) -> frozenset[str] | None:
     """The option whose text the answer is, or the only option whose text it contains."""
     wanted = normalize(answer)
-    options = [normalize(option) for option in choices[: len(LETTERS)]]
-    for index, option in enumerate(options):
+    texts = [normalize(option) for option in choices[: len(ALPHABET)]]
+    for index, option in enumerate(texts):
         if wanted and option == wanted:
-            return frozenset(LETTERS[index])
+            return frozenset(ALPHABET[index])
     # an option inside a sentence ("I pick London", "the angle is 45"), but not a number inside
     # a formula (the `1` of `\frac{1}{2}`, also in "The result is $\frac{1}{2}$")
     sentence = has_prose(answer)
     padded = f" {normalize(LATEX_COMMAND.sub(' ', answer)) if sentence else wanted} "
     inside = [
         i
-        for i, option in enumerate(options)
+        for i, option in enumerate(texts)
         if option and (sentence or has_prose(choices[i])) and f" {option} " in padded
     ]
     if len(inside) > 1 and sentence:  # "... decreases... but U = U(T), so it stays the same"
         final = normalize(_CLAUSE.split(LATEX_COMMAND.sub(" ", answer))[-1])
-        inside = [i for i in inside if f" {options[i]} " in f" {final} "]
+        inside = [i for i in inside if f" {texts[i]} " in f" {final} "]
         inside = [] if _NEGATED.search(final) else inside
     if len(inside) == 1:
-        return frozenset(LETTERS[inside[0]])
-    return _by_option_value(answer, choices[: len(LETTERS)])
+        return frozenset(ALPHABET[inside[0]])
+    return _by_option_value(answer, choices[: len(ALPHABET)])
 
 
 def _by_option_value(answer: str, choices: list[str]) -> frozenset[str] | None:
@@ -169,30 +215,32 @@ def _by_option_value(answer: str, choices: list[str]) -> frozenset[str] | None:
         value = parse_quantity(option)
         if value is not None and compare(said, value, rtol=1e-9)[0]:
             same.append(index)
-    return frozenset(LETTERS[same[0]]) if len(same) == 1 else None
+    return frozenset(ALPHABET[same[0]]) if len(same) == 1 else None
 
 
-def find_in_text(text: str) -> str | None:
+def find_in_text(text: str, allowed: str = LETTERS) -> str | None:
     """The last option letter running text settles on ("... so the answer is (C)", "It must be
-    D; B and C fail"), leaving out the letters it rules out ("Not C, ...")."""
-    text = _unmarked(_FONT_LETTER.sub(r"\1", text))
-    for pattern in (_IN_TEXT, _SETTLED, _PARENTHESISED):
+    D; B and C fail"), leaving out the letters it rules out ("Not C, ..."); `letters` are the
+    ones the question allows."""
+    g = grammar(allowed)
+    text = _unmarked(g.font.sub(r"\1", text), g)
+    for pattern in (g.in_text, g.settled, g.parenthesised):
         kept = None
         for found in pattern.finditer(text):
             group = next(g for g in (found.group(i) for i in range(1, pattern.groups + 1)) if g)
             start = found.start() + found.group(0).rindex(group)
-            if not _ruled_out(text, start):
+            if not _ruled_out(text, start, g):
                 kept = group.upper()
         if kept:
             return kept
     return None
 
 
-def _ruled_out(text: str, start: int) -> bool:
+def _ruled_out(text: str, start: int, g: Grammar) -> bool:
     """True when the letter at `text[start]` is one the text rules out."""
     before = text[max(0, start - 20) : start]
     after = text[start + 1 : start + 60]
-    return bool(_RULED_OUT_BEFORE.search(before) or _RULED_OUT_AFTER.match(after))
+    return bool(g.ruled_out_before.search(before) or g.ruled_out_after.match(after))
 
 
 def compare(pred: frozenset[str], gold: frozenset[str]) -> tuple[bool, str]:
@@ -203,13 +251,6 @@ def compare(pred: frozenset[str], gold: frozenset[str]) -> tuple[bool, str]:
     return False, f"chose {shown}, expected {want}"
 
 
-# A letter on its own in a statement ("réponse est C non A", "B不是 A", "Therefore, D.").
-# A sub- or superscript (`\\theta_D`, `x^A`) is never an option.
-# A letter in arithmetic (`A = 2 + 3`, `4 \\times B`) is a variable, not an option.
-_LONE = re.compile(
-    r"(?<![A-Za-z'’_^])(?<![=+*/×·]\s)(?<![=+*/×·])\(?([A-J])\)?(?![A-Za-z'’])"
-    r"(?!\s*(?:[=+*/^<>×·]|\\(?:times|cdot)\b))(?:\s+(?P<after>[a-z]+))?"  # and the word after
-)
 # Words after a letter that keep it an option: conjunctions, negations, and the verbs that say
 # what an option does ("C could work", "D holds"); any other word makes the letter a word itself
 # ("Vitamin C deficiency", "A violates", "I am").
@@ -223,26 +264,22 @@ _JOINING_WORDS = frozenset(
     ]
 )
 _SENTENCE_END = re.compile(rf"{SENTENCE_BREAK}|(?<=[。！？])")
-# "B) correct: momentum is conserved": one line per option, each with its verdict (a line may
-# also start after a literal `\n`, as responses stored with escaped newlines have it).
-_MARKED = re.compile(
-    r"(?im)(?:^|\\n)[\s*>#-]*\(?([A-J])\)?[.):：]?\s*[*_]*\s*(?:is\s+)?(correct|true|right|正确|对)\b"
-)
 _ORDINALS = word_list("first second third fourth fifth sixth seventh eighth ninth tenth")
 _ORDINAL = re.compile(rf"(?i)\b({'|'.join(_ORDINALS)})\s+(?:option|choice|one|answer)\b")
 
 
-def stated(segment: str) -> frozenset[str] | None:
+def stated(segment: str, allowed: str = LETTERS) -> frozenset[str] | None:
     """The letters a short statement names on their own, those it rules out left aside
     ("for sure D, it can't be A or B": D; "A、C": both, a hedge); None when it names none."""
-    text = _unmarked(_FONT_LETTER.sub(r"\1", segment))
+    g = grammar(allowed)
+    text = _unmarked(g.font.sub(r"\1", segment), g)
     kept = set()
-    for found in _LONE.finditer(text):
+    for found in g.lone.finditer(text):
         letter = found.group(1)
         after = found.group("after")
         if after and after not in _JOINING_WORDS:
             continue  # "Vitamin C deficiency", "I am": a word, not an option
-        if not _ruled_out(text, found.start(1)):
+        if not _ruled_out(text, found.start(1), g):
             kept.add(letter)
     return frozenset(kept) if kept else None
 
@@ -256,9 +293,9 @@ def last_sentence(text: str) -> str:
     return sentences[-1] if sentences else lines[-1]
 
 
-def marked_correct(text: str) -> frozenset[str] | None:
+def marked_correct(text: str, allowed: str = LETTERS) -> frozenset[str] | None:
     """The option a per-option analysis marks correct ("B) correct: ..."), if exactly one."""
-    marked = {m.group(1) for m in _MARKED.finditer(text)}
+    marked = {m.group(1) for m in grammar(allowed).marked.finditer(text)}
     return frozenset(marked) if len(marked) == 1 else None
 
 
@@ -270,7 +307,7 @@ def by_ordinal(text: str, choices: list[str] | None) -> frozenset[str] | None:
     index = _ORDINALS.index(found[-1].group(1).lower())
     if choices is not None and index >= len(choices):
         return None
-    return frozenset(LETTERS[index])
+    return frozenset(ALPHABET[index])
 
 
 # "Answer: B" mid-line, "答案：C", "故选B", "选 C": an answer stated without "the answer is".
@@ -300,22 +337,22 @@ def stated_letters(text: str, choices: list[str] | None) -> frozenset[str] | Non
     statement = clean(statement)
     # "The answer is 3, i.e. option (D).": the letter it names wins over an option's text
     said = letters(statement, choices, by_text=False)
-    letter = said or find_in_text(statement)
+    letter = said or find_in_text(statement, options(choices))
     if letter:
         return frozenset(letter)
-    return letters(statement, choices) or stated(statement)
+    return letters(statement, choices) or stated(statement, options(choices))
 
 
-def in_prose(text: str) -> tuple[frozenset[str] | None, bool]:
+def in_prose(text: str, allowed: str = LETTERS) -> tuple[frozenset[str] | None, bool]:
     """The letters running text settles on, and whether they were found only there: its last
     sentence first ("... Therefore, D."), then the letters that sentence names on their own
     ("B and C ignore friction; A ... So D."), then the whole text."""
     last = last_sentence(text)
-    letter = find_in_text(last)
+    letter = find_in_text(last, allowed)
     if letter:
         return frozenset(letter), True
-    named = stated(last)
+    named = stated(last, allowed)
     if named is not None:
         return named, False
-    letter = find_in_text(text)
+    letter = find_in_text(text, allowed)
     return (frozenset(letter), True) if letter else (None, False)

@@ -373,7 +373,7 @@ def choice_check(
         found = replace(whole, rule=found.rule)  # a short statement: its letters, not its value
     chosen = _chosen(found, readings, choices)
     if chosen is None:
-        chosen = readings.letters_in_prose()
+        chosen = readings.letters_in_prose(choices)
     if chosen is None and found is not None and not found.fallback:
         said = choice.letters(found.text, choices)
         chosen = None if said is None else replace(found, value=said)
@@ -397,8 +397,10 @@ def _chosen(
     None; a box that holds a formula rather than a letter yields to a letter stated in words
     after it ("$\\boxed{E = mc^2}$, option C", "**Answer: D**")."""
     if found is not None and found.how == "boxed":
-        boxed = choice.letters(found.text, choices) or choice.stated(found.text)
-        if boxed and not choice.is_letter_only(found.text):
+        boxed = choice.letters(found.text, choices) or choice.stated(
+            found.text, choice.options(choices)
+        )
+        if boxed and not choice.is_letter_only(found.text, choices):
             return readings.letters_after_box(choices) or replace(found, value=boxed)
         if boxed:
             return replace(found, value=boxed)
@@ -409,7 +411,7 @@ def _chosen(
         letters = choice.letters(found.text, choices, spaced=False, by_text=False)
         if letters:
             return replace(found, value=letters)
-    return readings.letters_marked()
+    return readings.letters_marked(choices)
 
 
 def _choice_by_value(
@@ -420,13 +422,13 @@ def _choice_by_value(
     spans = found.text.split("$")
     last = spans[-2] if len(spans) >= 3 and spans[-2] else found.text
     answer = last.rsplit("=", 1)[-1].strip()
-    options = tuple(clean(option) for option in choices[: len(choice.LETTERS)])
+    options = tuple(clean(option) for option in choices[: len(choice.ALPHABET)])
 
     def finish(index: int | None) -> Verdict:
         if index is None:
             why = "no option letter found in the prediction, and no option has its value"
             return Verdict(False, why, shown, "choice", certain=False)
-        ok, why = choice.compare(frozenset(choice.LETTERS[index]), gold)
+        ok, why = choice.compare(frozenset(choice.ALPHABET[index]), gold)
         return Verdict(ok, f"{why} (by the option's value)", answer, "choice", rule="choice_value")
 
     return Pending(("option_index", (answer, options)), finish, "", "choice", answer, False)

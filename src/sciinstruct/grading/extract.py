@@ -846,21 +846,36 @@ def without_rejected(text: str) -> str:
     return text[:cut] + _REJECTED.sub("", text[cut:])
 
 
-def committed(text: str) -> str:
+def committed(text: str, question: str | None = None) -> str:
     """`text` without what its end does not commit to: hypothetical sentences, rejected values
     ("x = -5 is discarded"), a value ruled out after the answer ("27, not 81")."""
-    return _NEGATED.sub("", without_rejected(without_hypotheticals(text)))
+    return _NEGATED.sub("", without_rejected(without_hypotheticals(text, question)))
 
 
-def without_hypotheticals(text: str) -> str:
+def without_hypotheticals(text: str, question: str | None = None) -> str:
     """`text` without the hypothetical sentences of its last line: a stated answer never sits in
-    one ("If the series converged, its sum would be 1/2. But it diverges.")."""
+    one ("If the series converged, its sum would be 1/2. But it diverges."). A supposition the
+    `question` itself makes is the problem's, not the response's ("If they ate 8 pieces the
+    first night, ..." answering "If they ate 8 pieces the first night, how many are left?")."""
     head, _, last = text.rpartition("\n")
     sentences = _SENTENCE.split(last)
-    kept = [s for s in sentences if not _HYPOTHETICAL.search(s)]
+    asked = _tokens(question) if question else frozenset()
+    kept = [s for s in sentences if not _HYPOTHETICAL.search(s) or _restates(s, asked)]
     if len(kept) == len(sentences) or not kept:
         return text if kept else head.rstrip() or text
     return f"{head}\n{' '.join(kept)}" if head else " ".join(kept)
+
+
+def _tokens(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\w+", text.lower()))
+
+
+def _restates(sentence: str, asked: frozenset[str]) -> bool:
+    """True when the condition a sentence opens with ("If 3 customers left and he got another
+    39", to its first comma) is mostly the question's own words, numbers included."""
+    condition = _tokens(sentence.split(",", 1)[0]) if "," in sentence else frozenset()
+    shared = condition & asked
+    return len(shared) >= 3 and len(shared) >= 0.6 * len(condition)
 
 
 _UNITS = word_list(

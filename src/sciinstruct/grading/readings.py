@@ -167,15 +167,15 @@ class Readings:
 
     def letters_after_box(self, choices: list[str] | None) -> Candidate | None:
         after = after_boxed(self.text)
-        letter = choice.find_in_text(after)
+        letter = choice.find_in_text(after, choice.options(choices))
         stated = choice.stated_letters(after, choices) or (frozenset(letter) if letter else None)
         return _letters(stated, "choice_after_box")
 
-    def letters_marked(self) -> Candidate | None:
-        return _letters(choice.marked_correct(self.text), "choice_marked")
+    def letters_marked(self, choices: list[str] | None) -> Candidate | None:
+        return _letters(choice.marked_correct(self.text, choice.options(choices)), "choice_marked")
 
-    def letters_in_prose(self) -> Candidate | None:
-        letters, only_there = choice.in_prose(self.text)
+    def letters_in_prose(self, choices: list[str] | None) -> Candidate | None:
+        letters, only_there = choice.in_prose(self.text, choice.options(choices))
         return _letters(letters, "choice_in_prose", "last_number" if only_there else "statement")
 
     def letters_by_ordinal(self, choices: list[str] | None) -> Candidate | None:

@@ -54,7 +54,7 @@ class Response:
     @cached_property
     def committed(self) -> str:
         """Without hypotheticals, rejected values and values ruled out after the answer."""
-        return ex.committed(self.text)
+        return ex.committed(self.text, self.question)
 
 
 Reader = Callable[[Response, tuple["Rule", ...]], Candidate | None]
