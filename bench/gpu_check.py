@@ -13,8 +13,11 @@ under its own time limit and reports PASS or FAIL with one line of detail:
   model     the tiny model, saved as a plain transformers directory
   sft       3 SFT steps (full fine-tuning, bf16 on CUDA)
   dpo       3 DPO steps
-  grpo      2 GRPO steps rewarded by the TRL registry (correctness, format) and by verl's
-            `compute_score` (wrapped as a TRL reward below)
+  grpo      2 GRPO steps rewarded by the TRL registry (correctness, format), by verl's
+            `compute_score` (wrapped as a TRL reward below) and by completion length (the
+            only reward a random model varies on)
+
+sft, dpo and grpo also check that the saved weights differ from the tiny model's.
   generate  the `transformers` backend's batched generation, 32 prompts in batches of 16
   annotate  ingest + a short annotate through the transformers backend
   eval      a short eval of 8 questions
@@ -65,6 +68,15 @@ def verl_reward(completions: list[Any], answer: list[str], **kw: Any) -> list[fl
             completions, answer, kw.get("prompts") or [None] * len(answer), strict=True
         )
     ]
+
+
+def length_reward(completions: list[Any], **kw: Any) -> list[float]:
+    """A reward that differs between a group's completions. A random model is never right, so
+    the graders' rewards are all 0, every advantage is 0 and GRPO's step leaves the weights as
+    they were; this one gives the step a signal, so the check can see the weights move."""
+    from sciinstruct.grading.reward import completion_text
+
+    return [min(len(completion_text(c)), 200) / 200 for c in completions]
 
 
 def write_data(out: Path) -> None:
@@ -139,16 +151,39 @@ def _losses(result: Any) -> str:
     return f"losses {losses}"
 
 
+def _moved(out: Path, kind: str) -> str:
+    """How many weight tensors the steps changed, from the files on disk: a logged loss alone
+    does not show that an optimizer step reached the weights (a GRPO loss is 0 by design)."""
+    import torch
+    from safetensors.torch import load_file
+
+    before = load_file(out / "tiny" / "model.safetensors")
+    after = load_file(out / kind / "model" / "model.safetensors")
+    deltas = [
+        (after[name].float() - tensor.float()).abs().max().item()
+        for name, tensor in before.items()
+        if name in after
+    ]
+    changed = sum(d > 0 for d in deltas)
+    if not changed:
+        raise RuntimeError(f"no weight changed in {out / kind / 'model'}")
+    return (
+        f"{changed}/{len(deltas)} tensors moved (max |dw| {max(deltas):.1e}, {torch.__version__})"
+    )
+
+
 def step_sft(out: Path, device: str) -> str:
     from sciinstruct.train import SFTTrainConfig, train_sft
 
-    return _losses(train_sft(_train_cfg(SFTTrainConfig, "sft", out, device)))
+    result = train_sft(_train_cfg(SFTTrainConfig, "sft", out, device))
+    return f"{_losses(result)}; {_moved(out, 'sft')}"
 
 
 def step_dpo(out: Path, device: str) -> str:
     from sciinstruct.train import DPOTrainConfig, train_dpo
 
-    return _losses(train_dpo(_train_cfg(DPOTrainConfig, "dpo", out, device)))
+    result = train_dpo(_train_cfg(DPOTrainConfig, "dpo", out, device))
+    return f"{_losses(result)}; {_moved(out, 'dpo')}"
 
 
 def step_grpo(out: Path, device: str) -> str:
@@ -156,14 +191,14 @@ def step_grpo(out: Path, device: str) -> str:
 
     cfg = _train_cfg(
         GRPOTrainConfig, "grpo", out, device, max_steps=2, num_generations=4,
-        max_completion_length=32, rewards=["correctness", "format", "gpu_check:verl_reward"],
+        max_completion_length=32, rewards=["correctness", "format", "gpu_check:verl_reward", "gpu_check:length_reward"],
     )  # fmt: skip
     result = train_grpo(cfg)
     logged = [e for e in result.log_history if "reward" in e]
     if not logged:
         raise RuntimeError("no reward logged")
     names = sorted(k for k in logged[-1] if k.startswith("rewards/") and k.endswith("/mean"))
-    return f"{len(logged)} steps; {', '.join(names)}; " + _losses(result)
+    return f"{len(logged)} steps; {', '.join(names)}; {_losses(result)}; {_moved(out, 'grpo')}"
 
 
 def step_generate(out: Path, device: str) -> str:

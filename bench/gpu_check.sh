@@ -7,6 +7,7 @@
 #   bash bench/gpu_check_wheels.sh                    # here: fills .whl/ (about 52 MB)
 #   device run, carry [".whl"]:  bash bench/gpu_check.sh
 #   bash bench/gpu_check.sh --device cpu              # the same steps on CPU: a dry run
+#   bash bench/gpu_check_simulate.sh                  # the device's image and wheels, on CPU
 #
 # Exit status: the number of failed steps (bench/gpu_check.py has the steps).
 set -u

@@ -9,6 +9,9 @@ set -eu
 cd "$(dirname "$0")/.."
 # .whl/ is in .gitignore, so nothing here touches git
 PY=${PY:-python3}
+# The device's Python is 3.12; bench/gpu_check_simulate.sh asks for this machine's own instead.
+PYVER=${PYVER:-3.12}
+WHL=${WHL:-.whl}
 WHEELS=(
   trl==1.16.0 transformers==5.23.0 datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19
   math-verify==0.9.0 latex2sympy2_extended==1.11.0 antlr4-python3-runtime==4.13.2
@@ -16,19 +19,20 @@ WHEELS=(
   pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
   typing-extensions==4.16.0 rdkit==2026.9.1 datasketch==2.0.0 peft==0.21.2
 )
-mkdir -p .whl
-"$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+mkdir -p "$WHL"
+"$PY" -m pip download -q --no-deps --only-binary=:all: --python-version "$PYVER" --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
   --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64 \
-  -d .whl "${WHEELS[@]}"
+  -d "$WHL" "${WHEELS[@]}"
 # The embedded model's config and tokenizer (no weights): gpu_check builds its tiny model from them.
-PYTHONPATH=src "$PY" - <<'PYEOF'
+WHL="$WHL" PYTHONPATH=src "$PY" - <<'PYEOF'
+import os
 from pathlib import Path
 from transformers import AutoConfig, AutoTokenizer
 from sciinstruct.embedded_model import hf_model_dir
-source, out = hf_model_dir(), Path(".whl/model")
+source, out = hf_model_dir(), Path(os.environ["WHL"]) / "model"
 AutoConfig.from_pretrained(source).save_pretrained(out)
 AutoTokenizer.from_pretrained(source).save_pretrained(out)
 print("model config and tokenizer:", sorted(p.name for p in out.iterdir()))
 PYEOF
-du -sh .whl
+du -sh "$WHL"
