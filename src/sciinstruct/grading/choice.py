@@ -52,7 +52,6 @@ class Grammar:
     def __init__(self, letters: str) -> None:
         self.letters = letters
         L, lo = f"[A-{letters[-1]}]", f"[A-{letters[-1]}a-{letters[-1].lower()}]"
-        self.letter = re.compile(L)
         # A letter set in a font or a box: `$\mathbf{C}$`, `\textbf{(B)}`.
         self.font = re.compile(
             rf"\\(?:math(?:bf|rm|it|sf|tt)|text(?:bf|rm|it)?|boxed)\s*\{{\s*(\(?{lo}\)?)\s*\}}"
@@ -120,6 +119,10 @@ class Grammar:
             r"(correct|true|right|正确|对)\b"
         )
 
+    def named(self, text: str) -> frozenset[str]:
+        """The letters of the range that `text` holds (a set's letters: "A, C", "A or D")."""
+        return frozenset(c for c in text if "A" <= c <= self.letters[-1])
+
 
 @lru_cache(maxsize=8)
 def grammar(letters: str = LETTERS) -> Grammar:
@@ -147,9 +150,9 @@ def letters(
         s = s.translate(_CYRILLIC)
     opening = g.opening.match(s)
     if opening and opening["set"]:
-        return frozenset(g.letter.findall(s))
+        return g.named(s)
     if opening and opening["hedge"]:  # "A or D depending on the medium": both, a hedge
-        return frozenset(g.letter.findall(opening["hedge"]))
+        return g.named(opening["hedge"])
     if opening and opening["spaced"] and not spaced:
         opening = None
     letter = (opening["lone"] or opening["spaced"] or opening["only_letter"]) if opening else None
