@@ -115,12 +115,20 @@ DEFINED = re.compile(r"\s*(?:[A-Za-z]\s*\(\s*[a-z](?:\s*,\s*[a-z])*\s*\)|y)\s*")
 LATEX_COMMAND = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})*")
 # A word of three letters or more (no digit, no underscore): prose, not a variable.
 WORD = re.compile(r"[^\W\d_]{3,}")
-# The end of a math span: `$`, `\]`, `\)`.
-MATH_CLOSE = re.compile(r"\$|\\\]|\\\)")
 # Math delimiters (`$`, `\(`, `\)`, `\[`, `\]`) and LaTeX spacing commands (`\,`, `~`): noise
 # around a quantity or a list item once its math is read as text.
 MATH_DELIMITERS = re.compile(r"\$|\\[()\[\]]")
 SPACING = re.compile(r"\\[,;: !]|~")
+
+
+def last_math_close(text: str) -> re.Match[str] | None:
+    """The last delimiter of `text` that ends a math span: `$`, `\\]` or `\\)` (an opening
+    `\\(` or `\\[` is a token of its own, so no closer is hidden inside one)."""
+    last = None
+    for delimiter in MATH_DELIMITERS.finditer(text):
+        if delimiter[0] in ("$", "\\]", "\\)"):
+            last = delimiter
+    return last
 
 
 # One step of a rewrite table: a pattern and its replacement, or a `str.maketrans` table for
