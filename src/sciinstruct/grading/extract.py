@@ -103,9 +103,12 @@ _COMMITMENTS = (BOX, ANSWER_IS, ANSWER_LABEL, GSM8K_MARKER, ANSWER_HEADING, BRAC
 # A line that comments on the result rather than stating it: "where we used 1 J = 1 N m", "(in
 # joules)" (not an interval or a point: "(-1, 1) U (2, 3)"); or,
 # holding no number, names what the line above it is ("这就是圆柱体的表面积公式。", "This is the
-# largest area."): the answer is on the line before.
+# largest area."): the answer is on the line before. `sign_off`: a sentence that closes a
+# solution without stating anything ("I hope it is correct."). The two kinds open with
+# different words, so a text is of one kind or of neither (`_remark`).
 _REMARK = re.compile(
-    r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\((?![-+−]?\d)"
+    r"(?i)^\s*(?:(?P<sign_off>I\s+hope|hope\s+(?:this|it|that)|let\s+me\s+know|feel\s+free)"
+    r"|where|here|note|recall|since|because|as\s+we|using|\((?![-+−]?\d)"
     r"|(?:这就?是|这便是|这个(?:结果|表达式|公式|值)|this\s+is\s+the\b)(?=[^\d$]*$))"
 )
 _ONE_NUMBER = re.compile(rf"\s*(?:[A-Za-z](?:_\{{?\w+\}}?)?\s*=\s*)?{NUMBER_PATTERN}\s*")
@@ -480,7 +483,7 @@ def final_statement(text: str, question: str | None = None) -> str | None:
     languages `_COPULA` knows). Trailing remarks ("where we used 1 J = 1 N m") and sentences
     with no value ("I hope it is correct.") are set aside first."""
     lines = [line for line in text.splitlines() if line.strip()]
-    while len(lines) > 1 and _REMARK.match(lines[-1]):
+    while len(lines) > 1 and _remark(lines[-1]):
         lines.pop()
     if not lines:
         return None
@@ -557,8 +560,12 @@ _COPULA = re.compile(
     r"|gives|yields|leaving|ist|sind|beträgt|est|vaut|sont|es|son|равн[аоыяе]?|составляет)\b"
     r"|等于|(?<![但于还可])是|(?<![因作认以成称行])为(?![了何什])"
 )
-# A sentence that closes a solution without stating anything: "I hope it is correct."
-_SIGN_OFF = re.compile(r"(?i)^\s*(?:I\s+hope|hope\s+(?:this|it|that)|let\s+me\s+know|feel\s+free)")
+
+
+def _remark(text: str, sign_off: bool = False) -> bool:
+    """Whether `text` opens as a remark on the result (or, with `sign_off`, as a sign-off)."""
+    match = _REMARK.match(text)
+    return match is not None and (match["sign_off"] is not None) == sign_off
 
 
 def _has_value(sentence: str) -> bool:
@@ -617,7 +624,9 @@ def states_no_value(statement: str) -> bool:
 def _valued(line: str) -> str:
     """`line` without its closing sentences that state no value (sign-offs, comments)."""
     sentences = _SENTENCE.split(line)
-    while len(sentences) > 1 and (_SIGN_OFF.match(sentences[-1]) or not _has_value(sentences[-1])):
+    while len(sentences) > 1 and (
+        _remark(sentences[-1], sign_off=True) or not _has_value(sentences[-1])
+    ):
         sentences.pop()
     return " ".join(sentences)
 
