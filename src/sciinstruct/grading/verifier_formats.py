@@ -63,16 +63,21 @@ def _after_thinking(raw: str) -> str:
 
 # --- sciinstruct: "Verdict: CORRECT" ---------------------------------------------------------
 
-# The decision is the last CORRECT / INCORRECT the judge writes (its template asks for a final
-# "Verdict:" line; small models often add words around it).
-_DECISION = re.compile(r"\b(IN)?CORRECT\b", re.IGNORECASE)
+# A verdict word, CORRECT or INCORRECT in any case (`negative` set for the second), and
+# `bracketed` when it stands in square brackets, as xVerify writes it (`[Correct]`). The
+# sciinstruct decision is the last one the judge writes (its template asks for a final
+# "Verdict:" line; small models often add words around it). A bracket is taken only with its
+# closing one, so every verdict word is matched, bracketed or not.
+_DECISION = re.compile(
+    r"(?P<bracketed>\[\s*)?\b(?P<negative>IN)?CORRECT\b(?(bracketed)\s*\])", re.IGNORECASE
+)
 
 
 def parse_sciinstruct(raw: str) -> Decision:
-    decisions = _DECISION.findall(_after_thinking(raw))
+    decisions = list(_DECISION.finditer(_after_thinking(raw)))
     if not decisions:
         return Decision("unparseable")
-    return Decision("correct" if decisions[-1] == "" else "incorrect")
+    return Decision("incorrect" if decisions[-1]["negative"] else "correct")
 
 
 # --- CompassVerifier: A / B / C ----------------------------------------------------------------
@@ -132,7 +137,6 @@ def _grade(letter: str, kind: str) -> Decision:
 
 # --- xVerify: [Correct] / [Incorrect] --------------------------------------------------------
 
-_XVERIFY_BRACKETED = re.compile(r"\[\s*(correct|incorrect)\s*\]", re.IGNORECASE)
 _XVERIFY_LABELS: dict[str, Label] = {"correct": "correct", "incorrect": "incorrect"}
 
 
@@ -144,7 +148,8 @@ def parse_xverify(raw: str) -> Decision:
     whole = text.strip("[]().!? \t\n").lower()
     if whole in _XVERIFY_LABELS:
         return Decision(_XVERIFY_LABELS[whole])
-    bracketed = {b.lower() for b in _XVERIFY_BRACKETED.findall(text)}
+    found = [m for m in _DECISION.finditer(text) if m["bracketed"]]
+    bracketed = {"incorrect" if m["negative"] else "correct" for m in found}
     if bracketed:
         return Decision(_XVERIFY_LABELS[bracketed.pop()] if len(bracketed) == 1 else "unparseable")
     words = text.lower().split(maxsplit=2)
