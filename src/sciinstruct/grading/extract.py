@@ -519,11 +519,22 @@ def _introduced(lines: list[str]) -> str | None:
     return _last_side(last).strip() if _has_value(last) and not WORD.search(last) else None
 
 
-_CONDITION = re.compile(r"[<>≤≥]|\\(?:le|ge|leq|geq|lt|gt|neq|ne)(?![A-Za-z])")
-# What joins the spans of one condition: "$x < -1$ or $x > 3$", "$x \ge 0$, $x \ne 2$".
-_CONDITION_JOIN = re.compile(
-    rf"\s*(?:,\s*)?(?:\b(?:{alternation(AND, OR)})\b|或|且|,)\s*(?:(?:when|for|if)\s+)?"
+# A condition's parts: an inequality's `sign`, or what joins the spans of one condition ("$x <
+# -1$ or $x > 3$", "$x \ge 0$, $x \ne 2$"). A join holds no `<`, `>`, `≤`, `≥` or backslash, so
+# it never hides a sign.
+_CONDITION = re.compile(
+    r"(?P<sign>[<>≤≥]|\\(?:le|ge|leq|geq|lt|gt|neq|ne)(?![A-Za-z]))"
+    rf"|\s*(?:,\s*)?(?:\b(?:{alternation(AND, OR)})\b|或|且|,)\s*(?:(?:when|for|if)\s+)?"
 )
+
+
+def _is_condition(span: str) -> bool:
+    return any(part["sign"] for part in _CONDITION.finditer(span))
+
+
+def _joins_conditions(gap: str) -> bool:
+    join = _CONDITION.fullmatch(gap)
+    return join is not None and join["sign"] is None
 
 
 def _joined_conditions(line: str, spans: list[re.Match[str]]) -> tuple[int, str]:
@@ -534,9 +545,9 @@ def _joined_conditions(line: str, spans: list[re.Match[str]]) -> tuple[int, str]
     i = len(spans) - 1
     while (
         i > 0
-        and _CONDITION.search(_group(spans[i]))
-        and _CONDITION.search(_group(spans[i - 1]))
-        and _CONDITION_JOIN.fullmatch(line[spans[i - 1].end() : spans[i].start()])
+        and _is_condition(_group(spans[i]))
+        and _is_condition(_group(spans[i - 1]))
+        and _joins_conditions(line[spans[i - 1].end() : spans[i].start()])
     ):
         i -= 1
         inner = f"{_group(spans[i])}, {inner}"
@@ -577,17 +588,15 @@ def _has_value(sentence: str) -> bool:
 
 # ", which is of atomic dimensions": a comment on the value, holding none of its own.
 _RELATIVE_REMARK = re.compile(r",\s*(?:which|who)\b[^\d\\$=]*$")
-# "is about 2.236": words between the copula and the value.
-_HEDGE_WORD = re.compile(
-    r"(?i)^(?:(?:about|approximately|approx\.|roughly|around|nearly|almost|exactly|just|only"
-    r"|given\s+by|then|now|thus|therefore|de|of|in|at(?!\s+(?:least|most)))\s+)+"
-)
-
-
-# What a statement may say instead of a value: "At x = 0 ... the expression is undefined."
-_NO_VALUE = re.compile(
-    r"(?i)(?:not\s+)?(?:undefined|defined|indeterminate|undetermined|impossible|nonexistent"
-    r"|unbounded|infinite|divergent|empty|none)\b"
+# How the words after a copula open: with words before the value (`hedge`: "is about 2.236"),
+# then maybe with a statement that no value is the answer (`no_value`: "At x = 0 ... the
+# expression is undefined."). No hedge word and space opens a no-value word, so text that opens
+# with a hedge states no `no_value` of its own at its start.
+_COMPLEMENT_HEAD = re.compile(
+    r"(?i)(?P<hedge>(?:(?:about|approximately|approx\.|roughly|around|nearly|almost|exactly|just"
+    r"|only|given\s+by|then|now|thus|therefore|de|of|in|at(?!\s+(?:least|most)))\s+)+)?"
+    r"(?P<no_value>(?:not\s+)?(?:undefined|defined|indeterminate|undetermined|impossible"
+    r"|nonexistent|unbounded|infinite|divergent|empty|none)\b)?"
 )
 
 
@@ -618,7 +627,8 @@ def declines(text: str) -> bool:
 
 def states_no_value(statement: str) -> bool:
     """True for a statement that no value is the answer: "undefined", "does not exist"."""
-    return _NO_VALUE.match(statement.strip()) is not None
+    head = _COMPLEMENT_HEAD.match(statement.strip())
+    return head["hedge"] is None and head["no_value"] is not None  # type: ignore[index]
 
 
 def _valued(line: str) -> str:
@@ -665,8 +675,10 @@ def _complement(sentence: str) -> str | None:
         return None
     value = _last_side(sentence)
     end = next((m for m in _CLAUSE.finditer(value) if not m["semicolon"]), None)
-    value = _HEDGE_WORD.sub("", (value[: end.start()] if end else value).strip())
-    if re.search(r"\d|\\", value) or _NO_VALUE.match(value):
+    value = (value[: end.start()] if end else value).strip()
+    head = _COMPLEMENT_HEAD.match(value)
+    value = value[len(head["hedge"] or "") :]  # type: ignore[index]
+    if re.search(r"\d|\\", value) or head["no_value"]:  # type: ignore[index]
         return value  # "the expression is undefined": a statement that no value is the answer
     return None
 
@@ -784,24 +796,27 @@ def _stated_value(answer: str) -> str:
         return answer
     after = rest[first.end() :]
     later = re.search(r"\s\S*\d", after)  # "220 $ ... d'ici 12 mois": not 12
-    if later is None or _ALTERNATIVE.search(after[: later.start()]):
+    if later is None or _HEDGE.search(after[: later.start()]):  # an "or" between them
         return rest[first.start() :]  # "either 4 or 5": both, for the hedge to be seen
     return rest[first.start() : first.end() + later.start()]
 
 
-_ALTERNATIVE = re.compile(rf"(?i)\b(?:{alternation(OR)})\b|或")
-# "8, oder vielleicht 9", "either 4 or 5": a number, an "or", another number.
+# "8, oder vielleicht 9", "either 4 or 5": a number, an "or", another number; or an "or" on its
+# own (`alternative`). Every hedge holds an "or", so a text has a match exactly when it has an
+# "or"; an "or" (letters, 或) never holds the number a hedge opens with, so the hedges are found
+# as by a pattern of their own.
 _HEDGE = re.compile(
     rf"(?<![\w.])([-+−]?\d+(?:[.,]\d+)?)\s*,?\s*(?:\b(?:{alternation(OR)})\b|或者?)\s*"
     r"(?:(?:maybe|perhaps|possibly|vielleicht|peut-être|quizás|tal\s+vez|может\s+быть)\s+)?"
     r"\$?([-+−]?\d+(?:[.,]\d+)?)(?![\d.,]\d)"
+    rf"|(?P<alternative>(?i:\b(?:{alternation(OR)})\b)|或)"
 )
 
 
 def offers_alternatives(answer: str) -> bool:
     """True when an answer offers two different numbers as alternatives ("8, oder vielleicht
     9", "either 4 or 5"): hedging, which is not an answer."""
-    return any(m.group(1) != m.group(2) for m in _HEDGE.finditer(answer))
+    return any(m.group(1) != m.group(2) for m in _HEDGE.finditer(answer) if not m["alternative"])
 
 
 def _before_clause(answer: str) -> str:
