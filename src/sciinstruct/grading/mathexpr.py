@@ -42,18 +42,30 @@ def _respell(match: re.Match[str]) -> str:
     return f"{match.group('root')}{{{match.group('radicand')}}}"
 
 
-# 3i, i(3+i): the imaginary unit, which latex2sympy reads as a symbol `i` unless written `I`.
-_IMAGINARY = re.compile(r"(?<![A-Za-z\\_])i(?![A-Za-z])")
-# A LaTeX command, or Euler's number (`euler`: e^{i\pi/4}, the only letter besides the imaginary
-# unit in a polar form): letters that name no variable. An `e` after a letter or a backslash is
-# never matched, so no command holds one and the two kinds never overlap.
-_COMMAND = re.compile(r"\\[A-Za-z]+|(?P<euler>(?<![A-Za-z\\])e(?=\s*\^))")
-# 90^\circ inside a trigonometric function is pi/2: sympy's trig functions take radians.
-_TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)\b")
-_DEGREES = re.compile(rf"(\d+(?:\.\d+)?)\s*(?:{DEGREE_SIGN}|°)")
+# Letters that name no variable: a LaTeX command; Euler's number (`euler`: e^{i\pi/4}, the only
+# letter besides the imaginary unit in a polar form); the imaginary unit (`imaginary`: 3i,
+# i(3+i)), which latex2sympy reads as a symbol `i` unless written `I`. An `e` or `i` after a
+# letter or a backslash is never matched, so no command holds one and the kinds never overlap.
+_COMMAND = re.compile(
+    r"\\[A-Za-z]+|(?P<euler>(?<![A-Za-z\\])e(?=\s*\^))|(?P<imaginary>(?<![A-Za-z\\_])i(?![A-Za-z]))"
+)
+# 90^\circ inside a trigonometric function (`trig`) is pi/2: sympy's trig functions take
+# radians. A degree holds no trig function's name, nor a trig function a digit.
+_DEGREES = re.compile(
+    rf"(?P<trig>\\(?:sin|cos|tan|cot|sec|csc)\b)|(?P<degrees>\d+(?:\.\d+)?)\s*(?:{DEGREE_SIGN}|°)"
+)
 # y = 3x - 1 and g(x) = 3x - 1 define the same line: a definition's left side is a name only.
 # \{x \mid x > 2\}, \{x : x > 2\}: a set written by its condition, which is then the answer.
 _SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*(.+?)\s*\\\}$")
+
+
+def _bare(s: str, *kept: str) -> str:
+    """`s` without its LaTeX commands, nor Euler's e and the imaginary unit unless `kept`."""
+    return _COMMAND.sub(lambda m: m[0] if m.lastgroup in kept else "", s)
+
+
+def _radians(match: re.Match[str]) -> str:
+    return match[0] if match["trig"] else f"\\frac{{{match['degrees']}\\pi}}{{180}}"
 
 
 def to_latex(answer: str) -> str:
@@ -63,10 +75,10 @@ def to_latex(answer: str) -> str:
     `$...$`."""
     s = _SPELLING.sub(_respell, answer.strip())
     s = _SET_BUILDER.sub(r"\1", s).replace("\\varnothing", "\\emptyset")
-    if set(re.findall(r"[A-Za-z]", _COMMAND.sub("", s))) == {"i"}:  # no other variable
-        s = _IMAGINARY.sub("I", s)
-    if _TRIG.search(s):
-        s = _DEGREES.sub(lambda m: f"\\frac{{{m.group(1)}\\pi}}{{180}}", s)
+    if set(re.findall(r"[A-Za-z]", _bare(s, "imaginary"))) == {"i"}:  # no other variable
+        s = _COMMAND.sub(lambda m: "I" if m.lastgroup == "imaginary" else m[0], s)
+    if any(m["trig"] for m in _DEGREES.finditer(s)):
+        s = _DEGREES.sub(_radians, s)
     defined = DEFINED.match(s)  # `y = 3x - 1`, `f(x) = x^2`: the right side, if the only `=`
     if (
         defined
@@ -174,15 +186,11 @@ def _last_span(response: str, closer: re.Match[str]) -> str:
     return response[response.rfind(opener, 0, end) + len(opener) : end]
 
 
-def _euler_kept(match: re.Match[str]) -> str:
-    return match[0] if match["euler"] else ""
-
-
 def _has_unit(span: str) -> bool:
     """True when the value a math span ends with (after its last `=`) carries a unit or a
     variable: `E = 2.25 \\mathrm{~J}`, `5x`; not `\\frac{0.693}{10}` or `2.2 \\times 10^{-3}`."""
     value = span.rsplit("=", 1)[-1]
-    return bool(_FONT.search(value) or re.search(r"[A-Za-z]", _COMMAND.sub(_euler_kept, value)))
+    return bool(_FONT.search(value) or re.search(r"[A-Za-z]", _bare(value, "euler", "imaginary")))
 
 
 def gold_problem(gold: str) -> str | None:
