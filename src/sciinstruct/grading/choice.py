@@ -35,10 +35,12 @@ def options(choices: list[str] | None) -> str:
 
 # Russian tests letter their options А, Б, В, Г, Д (В is the third: C).
 _CYRILLIC = str.maketrans("АБВГДабвгд", "ABCDEABCDE")
-_CYRILLIC_LONE = re.compile(r"^[\s(\[]*[АБВГДабвгд](?:[)\].:,;]|\s*$)")
-# "Option C", "la opción A", "选项 D", "答案 B": an option word before the letter.
-_OPTION_WORD = re.compile(
-    r"(?i)^(?:the\s+|la\s+)?(?:option|choice|opción|opcion|選択肢|选项|选|答案)[\s_]*"
+# How a letter answer opens: an option word before the letter (`word`: "Option C", "la opción
+# A", "选项 D", "答案 B"), then maybe a lone Cyrillic letter (`cyrillic`). A word opens with a
+# Latin or CJK letter, so text that opens with one holds no `cyrillic` at its very start.
+_OPENING = re.compile(
+    r"(?i)(?P<word>(?:the\s+|la\s+)?(?:option|choice|opción|opcion|選択肢|选项|选|答案)[\s_]*)?"
+    r"(?P<cyrillic>(?=[\s(\[]*[АБВГДабвгд](?:[)\].:,;]|\s*$)))?"
 )
 _SPACED_NOT = alternation(NOT, languages=("en", "de", "fr", "ru"))
 
@@ -143,11 +145,11 @@ def letters(
     `by_text`, an option's text or value in the answer names none either."""
     g = grammar(options(choices))
     s = _unmarked(unwrap_text(g.font.sub(r"\1", answer)), g).strip()
-    s = _OPTION_WORD.sub("", s)
+    head = _OPENING.match(s)
+    s = s[len(head["word"] or "") :]  # type: ignore[index]
     if not s:
         return None
-    if _CYRILLIC_LONE.match(s):
-        s = s.translate(_CYRILLIC)
+    s = s.translate(_CYRILLIC) if head["cyrillic"] is not None else s  # type: ignore[index]
     opening = g.opening.match(s)
     if opening and opening["set"]:
         return g.named(s)
@@ -167,11 +169,11 @@ def is_letter_only(answer: str, choices: list[str] | None = None) -> bool:
     that holds a capital (`\\langle H\\rangle \\ll \\Delta E`)."""
     g = grammar(options(choices))
     s = _unmarked(unwrap_text(g.font.sub(r"\1", answer)), g).strip()
-    s = (
-        _OPTION_WORD.sub("", s).translate(_CYRILLIC)
-        if _CYRILLIC_LONE.match(s)
-        else _OPTION_WORD.sub("", s)
-    )
+    head = _OPENING.match(s)
+    if head["word"] is None and head["cyrillic"] is not None:  # type: ignore[index]
+        s = s.translate(_CYRILLIC)  # a lone Cyrillic letter, only at the very start
+    else:
+        s = s[len(head["word"] or "") :]  # type: ignore[index]
     opening = g.opening.match(s)
     return bool(opening and (opening["set"] or opening["only"]))
 
