@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 
 from sciinstruct.grading.answer_types import has_prose
-from sciinstruct.grading.extract import ANSWER_IS, clean
+from sciinstruct.grading.extract import ANSWER_IS, clean, line_after
 from sciinstruct.grading.lexicon import (
     AND,
     LATEX_COMMAND,
@@ -35,9 +35,8 @@ def options(choices: list[str] | None) -> str:
 
 # Russian tests letter their options А, Б, В, Г, Д (В is the third: C).
 _CYRILLIC = str.maketrans("АБВГДабвгд", "ABCDEABCDE")
-# How a letter answer opens: an option word before the letter (`word`: "Option C", "la opción
-# A", "选项 D", "答案 B"), then maybe a lone Cyrillic letter (`cyrillic`). A word opens with a
-# Latin or CJK letter, so text that opens with one holds no `cyrillic` at its very start.
+# An option word before the letter (`word`: "Option C", "la opción A", "选项 D", "答案 B"), then
+# maybe a lone Cyrillic letter (`cyrillic`; never at the very start of text a word opens).
 _OPENING = re.compile(
     r"(?i)(?P<word>(?:the\s+|la\s+)?(?:option|choice|opción|opcion|選択肢|选项|选|答案)[\s_]*)?"
     r"(?P<cyrillic>(?=[\s(\[]*[АБВГДабвгд](?:[)\].:,;]|\s*$)))?"
@@ -327,11 +326,7 @@ def answer_statement(text: str) -> str | None:
             end = max(end, found.end())
     if end < 0:
         return None
-    rest = text[end:].lstrip(" \t*_:：")
-    line = rest.split("\n", 1)[0].strip() or next(
-        (ln.strip() for ln in rest.split("\n") if ln.strip()), ""
-    )
-    return line or None
+    return line_after(text[end:].lstrip(" \t*_:："), 0)
 
 
 def stated_letters(text: str, choices: list[str] | None) -> frozenset[str] | None:

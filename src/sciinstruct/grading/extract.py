@@ -44,6 +44,7 @@ from sciinstruct.grading.lexicon import (
     WORD,
     Rewrite,
     alternation,
+    last_match,
     rewrite,
     substitutions,
     word_list,
@@ -103,9 +104,8 @@ _COMMITMENTS = (BOX, ANSWER_IS, ANSWER_LABEL, GSM8K_MARKER, ANSWER_HEADING, BRAC
 # A line that comments on the result rather than stating it: "where we used 1 J = 1 N m", "(in
 # joules)" (not an interval or a point: "(-1, 1) U (2, 3)"); or,
 # holding no number, names what the line above it is ("这就是圆柱体的表面积公式。", "This is the
-# largest area."): the answer is on the line before. `sign_off`: a sentence that closes a
-# solution without stating anything ("I hope it is correct."). The two kinds open with
-# different words, so a text is of one kind or of neither (`_remark`).
+# largest area."): the answer is on the line before. Or a `sign_off` ("I hope it is correct."),
+# which opens with other words: a text is of one kind or of neither (`_remark`).
 _REMARK = re.compile(
     r"(?i)^\s*(?:(?P<sign_off>I\s+hope|hope\s+(?:this|it|that)|let\s+me\s+know|feel\s+free)"
     r"|where|here|note|recall|since|because|as\s+we|using|\((?![-+−]?\d)"
@@ -267,15 +267,7 @@ def after_boxed(text: str) -> str:
     return ""
 
 
-def last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    """The last match of `pattern` in `text`, or None."""
-    last = None
-    for last in pattern.finditer(text):  # noqa: B007 - we want the final match
-        pass
-    return last
-
-
-def _after(text: str, end: int) -> str | None:
+def line_after(text: str, end: int) -> str | None:
     """What follows `text[end]`, up to the end of that line."""
     line = text[end:].split("\n", 1)[0].strip()
     if not line:  # "Answer:\n  42": the answer is on the next non-blank line
@@ -298,7 +290,7 @@ def last_statement(text: str, rules: Sequence[Any]) -> tuple[Any, str, re.Match[
     stated = [(m.end(), i, m) for i, rule in scanned for m in rule.pattern.finditer(text)]
     stated.sort(key=lambda s: (s[0], s[1]), reverse=True)
     for end, i, match in stated[:_MAX_STATEMENTS]:
-        found = _after(text, end)
+        found = line_after(text, end)
         found = found and _TAGS.sub(" ", found).strip()
         if found and not _supposed(text, end):
             return rules[i], found, match
@@ -519,9 +511,8 @@ def _introduced(lines: list[str]) -> str | None:
     return _last_side(last).strip() if _has_value(last) and not WORD.search(last) else None
 
 
-# A condition's parts: an inequality's `sign`, or what joins the spans of one condition ("$x <
-# -1$ or $x > 3$", "$x \ge 0$, $x \ne 2$"). A join holds no `<`, `>`, `≤`, `≥` or backslash, so
-# it never hides a sign.
+# An inequality's `sign`, or what joins the spans of one condition ("$x < -1$ or $x > 3$", "$x
+# \ge 0$, $x \ne 2$"), which holds no sign character.
 _CONDITION = re.compile(
     r"(?P<sign>[<>≤≥]|\\(?:le|ge|leq|geq|lt|gt|neq|ne)(?![A-Za-z]))"
     rf"|\s*(?:,\s*)?(?:\b(?:{alternation(AND, OR)})\b|或|且|,)\s*(?:(?:when|for|if)\s+)?"
@@ -588,10 +579,8 @@ def _has_value(sentence: str) -> bool:
 
 # ", which is of atomic dimensions": a comment on the value, holding none of its own.
 _RELATIVE_REMARK = re.compile(r",\s*(?:which|who)\b[^\d\\$=]*$")
-# How the words after a copula open: with words before the value (`hedge`: "is about 2.236"),
-# then maybe with a statement that no value is the answer (`no_value`: "At x = 0 ... the
-# expression is undefined."). No hedge word and space opens a no-value word, so text that opens
-# with a hedge states no `no_value` of its own at its start.
+# How the words after a copula open: words before the value (`hedge`: "is about 2.236"), then
+# maybe a statement that no value is the answer (`no_value`: "... the expression is undefined.").
 _COMPLEMENT_HEAD = re.compile(
     r"(?i)(?P<hedge>(?:(?:about|approximately|approx\.|roughly|around|nearly|almost|exactly|just"
     r"|only|given\s+by|then|now|thus|therefore|de|of|in|at(?!\s+(?:least|most)))\s+)+)?"
@@ -801,10 +790,8 @@ def _stated_value(answer: str) -> str:
     return rest[first.start() : first.end() + later.start()]
 
 
-# "8, oder vielleicht 9", "either 4 or 5": a number, an "or", another number; or an "or" on its
-# own (`alternative`). Every hedge holds an "or", so a text has a match exactly when it has an
-# "or"; an "or" (letters, 或) never holds the number a hedge opens with, so the hedges are found
-# as by a pattern of their own.
+# "8, oder vielleicht 9", "either 4 or 5": a number, an "or", another number; or an "or" of its
+# own (`alternative`): a text has a match exactly when it has an "or".
 _HEDGE = re.compile(
     rf"(?<![\w.])([-+−]?\d+(?:[.,]\d+)?)\s*,?\s*(?:\b(?:{alternation(OR)})\b|或者?)\s*"
     r"(?:(?:maybe|perhaps|possibly|vielleicht|peut-être|quizás|tal\s+vez|может\s+быть)\s+)?"
@@ -958,9 +945,7 @@ _STATEMENT_CHARS = 400
 
 def last_number(text: str) -> str | None:
     """The last number written in `text` (with its exponent, if any)."""
-    last = None
-    for last in NUMBER.finditer(text):  # noqa: B007
-        pass
+    last = last_match(NUMBER, text)
     return re.sub(r"\s+", "", last.group(0)).replace("−", "-") if last else None
 
 

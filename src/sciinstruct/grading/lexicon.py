@@ -116,18 +116,20 @@ LATEX_COMMAND = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})*")
 # A word of three letters or more (no digit, no underscore): prose, not a variable.
 WORD = re.compile(r"[^\W\d_]{3,}")
 # Math delimiters (`$`, `\(`, `\)`, `\[`, `\]`) and LaTeX spacing commands (`\,`, `~`): noise
-# around a quantity or a list item once its math is read as text.
+# around a quantity or a list item once its math is read as text; `MATH_CLOSERS` end a span.
 MATH_DELIMITERS = re.compile(r"\$|\\[()\[\]]")
+MATH_CLOSERS = ("$", "\\]", "\\)")
 SPACING = re.compile(r"\\[,;: !]|~")
 
 
-def last_math_close(text: str) -> re.Match[str] | None:
-    """The last delimiter of `text` that ends a math span: `$`, `\\]` or `\\)` (an opening
-    `\\(` or `\\[` is a token of its own, so no closer is hidden inside one)."""
+def last_match(
+    pattern: re.Pattern[str], text: str, kinds: tuple[str, ...] = ()
+) -> re.Match[str] | None:
+    """The last match of `pattern` in `text` (of one of the texts `kinds`, when given), or None."""
     last = None
-    for delimiter in MATH_DELIMITERS.finditer(text):
-        if delimiter[0] in ("$", "\\]", "\\)"):
-            last = delimiter
+    for match in pattern.finditer(text):
+        if not kinds or match[0] in kinds:
+            last = match
     return last
 
 

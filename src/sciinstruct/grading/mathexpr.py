@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sciinstruct.grading.lexicon import DEFINED, DEGREE_SIGN, last_math_close
+from sciinstruct.grading.lexicon import (
+    DEFINED,
+    DEGREE_SIGN,
+    MATH_CLOSERS,
+    MATH_DELIMITERS,
+    last_match,
+)
 from sciinstruct.grading.numeric import last_side, written_precision_match
 
 # Spellings math-verify misreads, rewritten the way LaTeX means them: 1.6e-19 (which LaTeX
@@ -42,15 +48,12 @@ def _respell(match: re.Match[str]) -> str:
     return f"{match.group('root')}{{{match.group('radicand')}}}"
 
 
-# Letters that name no variable: a LaTeX command; Euler's number (`euler`: e^{i\pi/4}, the only
-# letter besides the imaginary unit in a polar form); the imaginary unit (`imaginary`: 3i,
-# i(3+i)), which latex2sympy reads as a symbol `i` unless written `I`. An `e` or `i` after a
-# letter or a backslash is never matched, so no command holds one and the kinds never overlap.
+# Letters that name no variable: a command, Euler's number (`euler`: e^{i\pi/4}), the imaginary
+# unit (`imaginary`: 3i, which latex2sympy reads as a symbol `i` unless written `I`).
 _COMMAND = re.compile(
     r"\\[A-Za-z]+|(?P<euler>(?<![A-Za-z\\])e(?=\s*\^))|(?P<imaginary>(?<![A-Za-z\\_])i(?![A-Za-z]))"
 )
-# 90^\circ inside a trigonometric function (`trig`) is pi/2: sympy's trig functions take
-# radians. A degree holds no trig function's name, nor a trig function a digit.
+# 90^\circ inside a trigonometric function (`trig`) is pi/2: sympy's trig functions take radians.
 _DEGREES = re.compile(
     rf"(?P<trig>\\(?:sin|cos|tan|cot|sec|csc)\b)|(?P<degrees>\d+(?:\.\d+)?)\s*(?:{DEGREE_SIGN}|°)"
 )
@@ -143,7 +146,7 @@ def response_equal(
     if not pred_parsed:
         return [False, "math-verify found no answer in the response", None]
     extracted = str(pred_parsed[1])[:200]
-    closer = last_math_close(response)
+    closer = last_match(MATH_DELIMITERS, response, MATH_CLOSERS)
     if closer and re.search(r"\d", response[closer.end() :]):
         # "... at $x=3$ gives 6, so the slope is 6": the last math span is not the answer
         return [False, "the response states a number after its last math span", extracted]
@@ -198,10 +201,7 @@ def gold_problem(gold: str) -> str | None:
     return None if _parse(gold) else "math-verify cannot parse it"
 
 
-# A decimal point between digits; `literal` when it is a decimal written on its own (0.667, 1.4;
-# not the `2.3` of `1.2.3`). No match of the second alternative can hide a literal's start (its
-# `.` and the digit after it cannot open one), so the literals are those a pattern of their own
-# finds.
+# A decimal point between digits; `literal`: a decimal written on its own (0.667; not 1.2.3).
 _DECIMAL = re.compile(r"(?P<literal>(?<![\d.])\d+\.\d+(?![\d.]))|\d\.\d")
 
 

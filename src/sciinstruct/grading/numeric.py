@@ -22,6 +22,7 @@ from sciinstruct.grading.lexicon import (
     LATEX_COMMAND,
     SPACING,
     Rewrite,
+    last_match,
     rewrite,
     substitutions,
     word_list,
@@ -427,9 +428,7 @@ _CLOCK = re.compile(
 
 def last_clock(text: str) -> str | None:
     """The last time of day written in running text ("The meeting ends at 2:05 PM.")."""
-    found = None
-    for found in _CLOCK.finditer(text):  # noqa: B007 - the last one
-        pass
+    found = last_match(_CLOCK, text)
     return found.group(0) if found else None
 
 
@@ -520,9 +519,7 @@ def written_precision_match(
 # (and Cyrillic letters) tell it, no language model needed.
 
 # A word of two letters or more, not a LaTeX command (`\\text`) nor a variable (`y`); `prose`
-# when it is a function word that makes a text a sentence ("8g is 8 * 100 = 800mg"). A
-# function word is matched only whole (no word character after it), so each match is the
-# same run of letters either way.
+# when it is a whole function word, which makes a text a sentence ("8g is 8 * 100 = 800mg").
 _WORD = re.compile(
     r"(?<![\\\w])(?:(?P<prose>(?i:is|are|was|so|we|get|gets|gives|the|then|thus|hence|therefore"
     r"|which|equals|of|to|ist|est|es|это))(?!\w)|[^\W\d_]{2,})"
@@ -700,8 +697,7 @@ _SI_PREFIXES = {
     **{"kilo": "k", "milli": "m", "micro": "u", "nano": "n", "pico": "p", "femto": "f"},
     **{"centi": "c", "deci": "d", "mega": "M", "giga": "G", "tera": "T"},
 }
-# One token of siunitx unit text: a macro (every `\` before a letter opens one, its name all the
-# letters after it) or the literal text up to the next backslash.
+# One token of siunitx unit text: a macro (all the letters after a `\`) or the text up to one.
 _SI_MACRO = re.compile(r"\\([A-Za-z]+)|([^\\]+)")
 
 

@@ -77,8 +77,7 @@ _ORDERED_QUESTION = re.compile(
 )
 # What a box stands after: `x \in \boxed{(2, 3)}` (an interval), `(R, \delta) = \boxed{...}`.
 # A clause after a list that remarks on it: "so their product is -4", "whose sum is 30"; or
-# (`tuple`) the remark after a tuple's closing bracket, to the end: "(2, 0) with value 6". A
-# remark's word holds no `)`, so it never hides a tuple's.
+# (`tuple`) the remark after a tuple's closing bracket, to the end: "(2, 0) with value 6".
 _AFTERTHOUGHT = re.compile(
     r"(?i)(?P<tuple>\)\s+(?:so|which|whose|where|with|giving|hence|thus)\b.*$)"
     r"|(?:so|which|whose|since|because|giving|hence|thus|where|as|with|both|all)\b"
@@ -440,8 +439,7 @@ def _plus_minus(value: str) -> list[str]:
 
 def _one_group(piece: str, k: int) -> tuple[list[Item], bool] | None:
     head, _, value = piece.rpartition("=")
-    # "(2, 0) with value 6": the tuple, not the remark
-    value = _AFTERTHOUGHT.sub(lambda m: ")" if m["tuple"] else m[0], value)
+    value = _AFTERTHOUGHT.sub(lambda m: ")" if m["tuple"] else m[0], value)  # the tuple only
     inner = _outer(value.strip(), "(", ")") or _outer(_unbraced_set(value.strip()), "", "")
     if inner is None:
         return None

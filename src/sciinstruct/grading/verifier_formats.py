@@ -63,11 +63,9 @@ def _after_thinking(raw: str) -> str:
 
 # --- sciinstruct: "Verdict: CORRECT" ---------------------------------------------------------
 
-# A verdict word, CORRECT or INCORRECT in any case (`negative` set for the second), and
-# `bracketed` when it stands in square brackets, as xVerify writes it (`[Correct]`). The
-# sciinstruct decision is the last one the judge writes (its template asks for a final
-# "Verdict:" line; small models often add words around it). A bracket is taken only with its
-# closing one, so every verdict word is matched, bracketed or not.
+# CORRECT or INCORRECT (`negative`), in any case; `bracketed` as xVerify writes it (`[Correct]`).
+# The sciinstruct decision is the last one the judge writes (its template asks for a final
+# "Verdict:" line; small models often add words around it).
 _DECISION = re.compile(
     r"(?P<bracketed>\[\s*)?\b(?P<negative>IN)?CORRECT\b(?(bracketed)\s*\])", re.IGNORECASE
 )
