@@ -81,13 +81,14 @@ def parse_sciinstruct(raw: str) -> Decision:
 # --- CompassVerifier: A / B / C ----------------------------------------------------------------
 
 _GRADES: dict[str, Label] = {"A": "correct", "B": "incorrect", "C": "invalid"}
-# \boxed{C} - INCOMPLETE: the CoT form; the kind after the dash is optional
-_BOXED_GRADE = re.compile(r"\\boxed\{\s*([ABC])\s*\}(?:\s*[-:\u2013\u2014]?\s*([A-Za-z]+))?")
-# one token of a grade: a capital A, B or C standing alone ("A", "(B)", "C: INVALID"), not
-# inside a word, or a grade's word in any case ("not correct" is no CORRECT)
-_GRADE_TOKEN = re.compile(
-    r"(?<![A-Za-z])(?:([ABC])|(?<!not )"
-    r"(?i:(correct|incorrect|invalid|incomplete|repetitive|refusal)))(?![A-Za-z])"
+# A grade: boxed, `\boxed{C} - INCOMPLETE` (the CoT form; the kind after the dash is optional),
+# or one token of one: a capital A, B or C standing alone ("A", "(B)", "C: INVALID"), not inside
+# a word, or a grade's word in any case ("not correct" is no CORRECT). A token is letters only,
+# so it never hides a box.
+_GRADE = re.compile(
+    r"\\boxed\{\s*(?P<boxed>[ABC])\s*\}(?:\s*[-:\u2013\u2014]?\s*(?P<kind>[A-Za-z]+))?"
+    r"|(?<![A-Za-z])(?:(?P<letter>[ABC])|(?<!not )"
+    r"(?i:(?P<word>correct|incorrect|invalid|incomplete|repetitive|refusal)))(?![A-Za-z])"
 )
 _WORD_GRADE = {"correct": "A", "incorrect": "B"}  # the kinds of invalid all grade C
 _INVALID_KINDS = ("incomplete", "repetitive", "refusal")
@@ -102,7 +103,7 @@ def parse_compassverifier(raw: str) -> Decision:
     reply), the one grade its letters and words agree on; two different grades are
     unparseable."""
     text = _after_thinking(raw)
-    boxed = _BOXED_GRADE.findall(text)
+    boxed = [(box, kind) for box, kind, _, _ in _GRADE.findall(text) if box]
     if boxed:
         letter, kind = boxed[-1]
         return _grade(letter, kind)
@@ -111,7 +112,7 @@ def parse_compassverifier(raw: str) -> Decision:
         tail = text
     if tail is None:
         return Decision("unparseable")
-    tokens = _GRADE_TOKEN.findall(tail)
+    tokens = [(letter, word) for _, _, letter, word in _GRADE.findall(tail)]  # no box in tail
     words = [word.lower() for _, word in tokens if word]
     letters = {letter for letter, _ in tokens if letter} | {_WORD_GRADE.get(w, "C") for w in words}
     if len(letters) != 1:
