@@ -133,6 +133,11 @@ def last_match(
     return last
 
 
+def last_math_close(text: str) -> re.Match[str] | None:
+    """Where the last math span of `text` ends: its last `$`, `\\]` or `\\)`."""
+    return last_match(MATH_DELIMITERS, text, MATH_CLOSERS)
+
+
 # One step of a rewrite table: a pattern and its replacement, or a `str.maketrans` table for
 # single characters (no regex needed to swap `−` for `-`).
 Rewrite = tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]] | dict[int, str]

@@ -16,13 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sciinstruct.grading.lexicon import (
-    DEFINED,
-    DEGREE_SIGN,
-    MATH_CLOSERS,
-    MATH_DELIMITERS,
-    last_match,
-)
+from sciinstruct.grading.lexicon import DEFINED, DEGREE_SIGN, last_math_close
 from sciinstruct.grading.numeric import last_side, written_precision_match
 
 # Spellings math-verify misreads, rewritten the way LaTeX means them: 1.6e-19 (which LaTeX
@@ -146,7 +140,7 @@ def response_equal(
     if not pred_parsed:
         return [False, "math-verify found no answer in the response", None]
     extracted = str(pred_parsed[1])[:200]
-    closer = last_match(MATH_DELIMITERS, response, MATH_CLOSERS)
+    closer = last_math_close(response)
     if closer and re.search(r"\d", response[closer.end() :]):
         # "... at $x=3$ gives 6, so the slope is 6": the last math span is not the answer
         return [False, "the response states a number after its last math span", extracted]
