@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 
 from sciinstruct.grading.answer_types import has_prose
-from sciinstruct.grading.extract import ANSWER_IS, clean
+from sciinstruct.grading.extract import ANSWER_IS, clean, line_after
 from sciinstruct.grading.lexicon import (
     AND,
     LATEX_COMMAND,
@@ -35,10 +35,11 @@ def options(choices: list[str] | None) -> str:
 
 # Russian tests letter their options А, Б, В, Г, Д (В is the third: C).
 _CYRILLIC = str.maketrans("АБВГДабвгд", "ABCDEABCDE")
-_CYRILLIC_LONE = re.compile(r"^[\s(\[]*[АБВГДабвгд](?:[)\].:,;]|\s*$)")
-# "Option C", "la opción A", "选项 D", "答案 B": an option word before the letter.
-_OPTION_WORD = re.compile(
-    r"(?i)^(?:the\s+|la\s+)?(?:option|choice|opción|opcion|選択肢|选项|选|答案)[\s_]*"
+# An option word before the letter (`word`: "Option C", "la opción A", "选项 D", "答案 B"), then
+# maybe a lone Cyrillic letter (`cyrillic`; never at the very start of text a word opens).
+_OPENING = re.compile(
+    r"(?i)(?P<word>(?:the\s+|la\s+)?(?:option|choice|opción|opcion|選択肢|选项|选|答案)[\s_]*)?"
+    r"(?P<cyrillic>(?=[\s(\[]*[АБВГДабвгд](?:[)\].:,;]|\s*$)))?"
 )
 _SPACED_NOT = alternation(NOT, languages=("en", "de", "fr", "ru"))
 
@@ -52,7 +53,6 @@ class Grammar:
     def __init__(self, letters: str) -> None:
         self.letters = letters
         L, lo = f"[A-{letters[-1]}]", f"[A-{letters[-1]}a-{letters[-1].lower()}]"
-        self.letter = re.compile(L)
         # A letter set in a font or a box: `$\mathbf{C}$`, `\textbf{(B)}`.
         self.font = re.compile(
             rf"\\(?:math(?:bf|rm|it|sf|tt)|text(?:bf|rm|it)?|boxed)\s*\{{\s*(\(?{lo}\)?)\s*\}}"
@@ -120,6 +120,10 @@ class Grammar:
             r"(correct|true|right|正确|对)\b"
         )
 
+    def named(self, text: str) -> frozenset[str]:
+        """The letters of the range that `text` holds (a set's letters: "A, C", "A or D")."""
+        return frozenset(c for c in text if "A" <= c <= self.letters[-1])
+
 
 @lru_cache(maxsize=8)
 def grammar(letters: str = LETTERS) -> Grammar:
@@ -140,16 +144,16 @@ def letters(
     `by_text`, an option's text or value in the answer names none either."""
     g = grammar(options(choices))
     s = _unmarked(unwrap_text(g.font.sub(r"\1", answer)), g).strip()
-    s = _OPTION_WORD.sub("", s)
+    head = _OPENING.match(s)
+    s = s[len(head["word"] or "") :]  # type: ignore[index]
     if not s:
         return None
-    if _CYRILLIC_LONE.match(s):
-        s = s.translate(_CYRILLIC)
+    s = s.translate(_CYRILLIC) if head["cyrillic"] is not None else s  # type: ignore[index]
     opening = g.opening.match(s)
     if opening and opening["set"]:
-        return frozenset(g.letter.findall(s))
+        return g.named(s)
     if opening and opening["hedge"]:  # "A or D depending on the medium": both, a hedge
-        return frozenset(g.letter.findall(opening["hedge"]))
+        return g.named(opening["hedge"])
     if opening and opening["spaced"] and not spaced:
         opening = None
     letter = (opening["lone"] or opening["spaced"] or opening["only_letter"]) if opening else None
@@ -164,11 +168,11 @@ def is_letter_only(answer: str, choices: list[str] | None = None) -> bool:
     that holds a capital (`\\langle H\\rangle \\ll \\Delta E`)."""
     g = grammar(options(choices))
     s = _unmarked(unwrap_text(g.font.sub(r"\1", answer)), g).strip()
-    s = (
-        _OPTION_WORD.sub("", s).translate(_CYRILLIC)
-        if _CYRILLIC_LONE.match(s)
-        else _OPTION_WORD.sub("", s)
-    )
+    head = _OPENING.match(s)
+    if head["word"] is None and head["cyrillic"] is not None:  # type: ignore[index]
+        s = s.translate(_CYRILLIC)  # a lone Cyrillic letter, only at the very start
+    else:
+        s = s[len(head["word"] or "") :]  # type: ignore[index]
     opening = g.opening.match(s)
     return bool(opening and (opening["set"] or opening["only"]))
 
@@ -322,11 +326,7 @@ def answer_statement(text: str) -> str | None:
             end = max(end, found.end())
     if end < 0:
         return None
-    rest = text[end:].lstrip(" \t*_:：")
-    line = rest.split("\n", 1)[0].strip() or next(
-        (ln.strip() for ln in rest.split("\n") if ln.strip()), ""
-    )
-    return line or None
+    return line_after(text[end:].lstrip(" \t*_:："), 0)
 
 
 def stated_letters(text: str, choices: list[str] | None) -> frozenset[str] | None:

@@ -134,15 +134,14 @@ def numeric_check(found: Candidate, ref: Reference, readings: Readings) -> Step:
     if offers_alternatives(found.text):
         why = "two different answers offered as alternatives (a hedge) are not one answer"
         return Verdict(False, why, found.text, "numeric", found.fallback)
-    if (found.how != "whole" or not types.has_prose(found.text)) and _NOT_ONE_NUMBER.search(
-        numeric.last_side(found.text)
-    ):
+    prose = types.has_prose(found.text)
+    if (
+        (found.how != "whole" or not prose)
+        and _NOT_ONE_NUMBER.search(numeric.last_side(found.text))
+    ) or (prose and _ENDS_IN_RANGE.search(found.text)):
         why = "an interval, set, tuple or inequality is not the single number asked for"
         return Verdict(False, why, found.text, "numeric", found.fallback)
-    if types.has_prose(found.text) and (_ENDS_IN_RANGE.search(found.text)):
-        why = "an interval, set, tuple or inequality is not the single number asked for"
-        return Verdict(False, why, found.text, "numeric", found.fallback)
-    span = _ENDS_IN_SPAN.search(found.text) if types.has_prose(found.text) else None
+    span = _ENDS_IN_SPAN.search(found.text) if prose else None
     if span and not found.fallback:
         # "The angle is $\frac{\pi}{3}$ rad.", "... $\theta = \pi/3$ rad": a value and its unit
         value = f"{numeric.last_side(span.group(1))} {span.group(2) or ''}".strip()

@@ -44,6 +44,7 @@ from sciinstruct.grading.lexicon import (
     WORD,
     Rewrite,
     alternation,
+    last_match,
     rewrite,
     substitutions,
     word_list,
@@ -103,9 +104,11 @@ _COMMITMENTS = (BOX, ANSWER_IS, ANSWER_LABEL, GSM8K_MARKER, ANSWER_HEADING, BRAC
 # A line that comments on the result rather than stating it: "where we used 1 J = 1 N m", "(in
 # joules)" (not an interval or a point: "(-1, 1) U (2, 3)"); or,
 # holding no number, names what the line above it is ("这就是圆柱体的表面积公式。", "This is the
-# largest area."): the answer is on the line before.
+# largest area."): the answer is on the line before. Or a `sign_off` ("I hope it is correct."),
+# which opens with other words: a text is of one kind or of neither (`_remark`).
 _REMARK = re.compile(
-    r"(?i)^\s*(?:where|here|note|recall|since|because|as\s+we|using|\((?![-+−]?\d)"
+    r"(?i)^\s*(?:(?P<sign_off>I\s+hope|hope\s+(?:this|it|that)|let\s+me\s+know|feel\s+free)"
+    r"|where|here|note|recall|since|because|as\s+we|using|\((?![-+−]?\d)"
     r"|(?:这就?是|这便是|这个(?:结果|表达式|公式|值)|this\s+is\s+the\b)(?=[^\d$]*$))"
 )
 _ONE_NUMBER = re.compile(rf"\s*(?:[A-Za-z](?:_\{{?\w+\}}?)?\s*=\s*)?{NUMBER_PATTERN}\s*")
@@ -264,15 +267,7 @@ def after_boxed(text: str) -> str:
     return ""
 
 
-def last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    """The last match of `pattern` in `text`, or None."""
-    last = None
-    for last in pattern.finditer(text):  # noqa: B007 - we want the final match
-        pass
-    return last
-
-
-def _after(text: str, end: int) -> str | None:
+def line_after(text: str, end: int) -> str | None:
     """What follows `text[end]`, up to the end of that line."""
     line = text[end:].split("\n", 1)[0].strip()
     if not line:  # "Answer:\n  42": the answer is on the next non-blank line
@@ -295,7 +290,7 @@ def last_statement(text: str, rules: Sequence[Any]) -> tuple[Any, str, re.Match[
     stated = [(m.end(), i, m) for i, rule in scanned for m in rule.pattern.finditer(text)]
     stated.sort(key=lambda s: (s[0], s[1]), reverse=True)
     for end, i, match in stated[:_MAX_STATEMENTS]:
-        found = _after(text, end)
+        found = line_after(text, end)
         found = found and _TAGS.sub(" ", found).strip()
         if found and not _supposed(text, end):
             return rules[i], found, match
@@ -480,7 +475,7 @@ def final_statement(text: str, question: str | None = None) -> str | None:
     languages `_COPULA` knows). Trailing remarks ("where we used 1 J = 1 N m") and sentences
     with no value ("I hope it is correct.") are set aside first."""
     lines = [line for line in text.splitlines() if line.strip()]
-    while len(lines) > 1 and _REMARK.match(lines[-1]):
+    while len(lines) > 1 and _remark(lines[-1]):
         lines.pop()
     if not lines:
         return None
@@ -516,11 +511,21 @@ def _introduced(lines: list[str]) -> str | None:
     return _last_side(last).strip() if _has_value(last) and not WORD.search(last) else None
 
 
-_CONDITION = re.compile(r"[<>≤≥]|\\(?:le|ge|leq|geq|lt|gt|neq|ne)(?![A-Za-z])")
-# What joins the spans of one condition: "$x < -1$ or $x > 3$", "$x \ge 0$, $x \ne 2$".
-_CONDITION_JOIN = re.compile(
-    rf"\s*(?:,\s*)?(?:\b(?:{alternation(AND, OR)})\b|或|且|,)\s*(?:(?:when|for|if)\s+)?"
+# An inequality's `sign`, or what joins the spans of one condition ("$x < -1$ or $x > 3$", "$x
+# \ge 0$, $x \ne 2$"), which holds no sign character.
+_CONDITION = re.compile(
+    r"(?P<sign>[<>≤≥]|\\(?:le|ge|leq|geq|lt|gt|neq|ne)(?![A-Za-z]))"
+    rf"|\s*(?:,\s*)?(?:\b(?:{alternation(AND, OR)})\b|或|且|,)\s*(?:(?:when|for|if)\s+)?"
 )
+
+
+def _is_condition(span: str) -> bool:
+    return any(part["sign"] for part in _CONDITION.finditer(span))
+
+
+def _joins_conditions(gap: str) -> bool:
+    join = _CONDITION.fullmatch(gap)
+    return join is not None and join["sign"] is None
 
 
 def _joined_conditions(line: str, spans: list[re.Match[str]]) -> tuple[int, str]:
@@ -531,9 +536,9 @@ def _joined_conditions(line: str, spans: list[re.Match[str]]) -> tuple[int, str]
     i = len(spans) - 1
     while (
         i > 0
-        and _CONDITION.search(_group(spans[i]))
-        and _CONDITION.search(_group(spans[i - 1]))
-        and _CONDITION_JOIN.fullmatch(line[spans[i - 1].end() : spans[i].start()])
+        and _is_condition(_group(spans[i]))
+        and _is_condition(_group(spans[i - 1]))
+        and _joins_conditions(line[spans[i - 1].end() : spans[i].start()])
     ):
         i -= 1
         inner = f"{_group(spans[i])}, {inner}"
@@ -557,8 +562,12 @@ _COPULA = re.compile(
     r"|gives|yields|leaving|ist|sind|beträgt|est|vaut|sont|es|son|равн[аоыяе]?|составляет)\b"
     r"|等于|(?<![但于还可])是|(?<![因作认以成称行])为(?![了何什])"
 )
-# A sentence that closes a solution without stating anything: "I hope it is correct."
-_SIGN_OFF = re.compile(r"(?i)^\s*(?:I\s+hope|hope\s+(?:this|it|that)|let\s+me\s+know|feel\s+free)")
+
+
+def _remark(text: str, sign_off: bool = False) -> bool:
+    """Whether `text` opens as a remark on the result (or, with `sign_off`, as a sign-off)."""
+    match = _REMARK.match(text)
+    return match is not None and (match["sign_off"] is not None) == sign_off
 
 
 def _has_value(sentence: str) -> bool:
@@ -570,17 +579,13 @@ def _has_value(sentence: str) -> bool:
 
 # ", which is of atomic dimensions": a comment on the value, holding none of its own.
 _RELATIVE_REMARK = re.compile(r",\s*(?:which|who)\b[^\d\\$=]*$")
-# "is about 2.236": words between the copula and the value.
-_HEDGE_WORD = re.compile(
-    r"(?i)^(?:(?:about|approximately|approx\.|roughly|around|nearly|almost|exactly|just|only"
-    r"|given\s+by|then|now|thus|therefore|de|of|in|at(?!\s+(?:least|most)))\s+)+"
-)
-
-
-# What a statement may say instead of a value: "At x = 0 ... the expression is undefined."
-_NO_VALUE = re.compile(
-    r"(?i)(?:not\s+)?(?:undefined|defined|indeterminate|undetermined|impossible|nonexistent"
-    r"|unbounded|infinite|divergent|empty|none)\b"
+# How the words after a copula open: words before the value (`hedge`: "is about 2.236"), then
+# maybe a statement that no value is the answer (`no_value`: "... the expression is undefined.").
+_COMPLEMENT_HEAD = re.compile(
+    r"(?i)(?P<hedge>(?:(?:about|approximately|approx\.|roughly|around|nearly|almost|exactly|just"
+    r"|only|given\s+by|then|now|thus|therefore|de|of|in|at(?!\s+(?:least|most)))\s+)+)?"
+    r"(?P<no_value>(?:not\s+)?(?:undefined|defined|indeterminate|undetermined|impossible"
+    r"|nonexistent|unbounded|infinite|divergent|empty|none)\b)?"
 )
 
 
@@ -611,13 +616,16 @@ def declines(text: str) -> bool:
 
 def states_no_value(statement: str) -> bool:
     """True for a statement that no value is the answer: "undefined", "does not exist"."""
-    return _NO_VALUE.match(statement.strip()) is not None
+    head = _COMPLEMENT_HEAD.match(statement.strip())
+    return head["hedge"] is None and head["no_value"] is not None  # type: ignore[index]
 
 
 def _valued(line: str) -> str:
     """`line` without its closing sentences that state no value (sign-offs, comments)."""
     sentences = _SENTENCE.split(line)
-    while len(sentences) > 1 and (_SIGN_OFF.match(sentences[-1]) or not _has_value(sentences[-1])):
+    while len(sentences) > 1 and (
+        _remark(sentences[-1], sign_off=True) or not _has_value(sentences[-1])
+    ):
         sentences.pop()
     return " ".join(sentences)
 
@@ -656,8 +664,10 @@ def _complement(sentence: str) -> str | None:
         return None
     value = _last_side(sentence)
     end = next((m for m in _CLAUSE.finditer(value) if not m["semicolon"]), None)
-    value = _HEDGE_WORD.sub("", (value[: end.start()] if end else value).strip())
-    if re.search(r"\d|\\", value) or _NO_VALUE.match(value):
+    value = (value[: end.start()] if end else value).strip()
+    head = _COMPLEMENT_HEAD.match(value)
+    value = value[len(head["hedge"] or "") :]  # type: ignore[index]
+    if re.search(r"\d|\\", value) or head["no_value"]:  # type: ignore[index]
         return value  # "the expression is undefined": a statement that no value is the answer
     return None
 
@@ -775,24 +785,25 @@ def _stated_value(answer: str) -> str:
         return answer
     after = rest[first.end() :]
     later = re.search(r"\s\S*\d", after)  # "220 $ ... d'ici 12 mois": not 12
-    if later is None or _ALTERNATIVE.search(after[: later.start()]):
+    if later is None or _HEDGE.search(after[: later.start()]):  # an "or" between them
         return rest[first.start() :]  # "either 4 or 5": both, for the hedge to be seen
     return rest[first.start() : first.end() + later.start()]
 
 
-_ALTERNATIVE = re.compile(rf"(?i)\b(?:{alternation(OR)})\b|或")
-# "8, oder vielleicht 9", "either 4 or 5": a number, an "or", another number.
+# "8, oder vielleicht 9", "either 4 or 5": a number, an "or", another number; or an "or" of its
+# own (`alternative`): a text has a match exactly when it has an "or".
 _HEDGE = re.compile(
     rf"(?<![\w.])([-+−]?\d+(?:[.,]\d+)?)\s*,?\s*(?:\b(?:{alternation(OR)})\b|或者?)\s*"
     r"(?:(?:maybe|perhaps|possibly|vielleicht|peut-être|quizás|tal\s+vez|может\s+быть)\s+)?"
     r"\$?([-+−]?\d+(?:[.,]\d+)?)(?![\d.,]\d)"
+    rf"|(?P<alternative>(?i:\b(?:{alternation(OR)})\b)|或)"
 )
 
 
 def offers_alternatives(answer: str) -> bool:
     """True when an answer offers two different numbers as alternatives ("8, oder vielleicht
     9", "either 4 or 5"): hedging, which is not an answer."""
-    return any(m.group(1) != m.group(2) for m in _HEDGE.finditer(answer))
+    return any(m.group(1) != m.group(2) for m in _HEDGE.finditer(answer) if not m["alternative"])
 
 
 def _before_clause(answer: str) -> str:
@@ -934,9 +945,7 @@ _STATEMENT_CHARS = 400
 
 def last_number(text: str) -> str | None:
     """The last number written in `text` (with its exponent, if any)."""
-    last = None
-    for last in NUMBER.finditer(text):  # noqa: B007
-        pass
+    last = last_match(NUMBER, text)
     return re.sub(r"\s+", "", last.group(0)).replace("−", "-") if last else None
 
 

@@ -34,13 +34,12 @@ from sciinstruct.grading.extract import (
     Candidate,
     brace_depth,
     clean,
-    last_match,
     number_word,
     sanitize,
     strip_chat_debris,
     unit_after,
 )
-from sciinstruct.grading.lexicon import MATH_CLOSE
+from sciinstruct.grading.lexicon import last_math_close
 from sciinstruct.grading.numeric import close, normalize_unit, parse_quantity, parse_unit
 from sciinstruct.grading.quantities import all_quantities
 from sciinstruct.grading.readings import Readings
@@ -356,7 +355,7 @@ def _second_look(
 
 def _unit_differs(response: str, unit: str) -> bool:
     """True when the response's last math span is followed by a unit other than `unit`."""
-    closer = last_match(MATH_CLOSE, response)
+    closer = last_math_close(response)
     after = unit_after(response[closer.end() :]).strip() if closer else ""
     return bool(after) and parse_unit(normalize_unit(after)) != parse_unit(normalize_unit(unit))
 

@@ -115,12 +115,27 @@ DEFINED = re.compile(r"\s*(?:[A-Za-z]\s*\(\s*[a-z](?:\s*,\s*[a-z])*\s*\)|y)\s*")
 LATEX_COMMAND = re.compile(r"\\[A-Za-z]+(?:\s*\{[^{}]*\})*")
 # A word of three letters or more (no digit, no underscore): prose, not a variable.
 WORD = re.compile(r"[^\W\d_]{3,}")
-# The end of a math span: `$`, `\]`, `\)`.
-MATH_CLOSE = re.compile(r"\$|\\\]|\\\)")
 # Math delimiters (`$`, `\(`, `\)`, `\[`, `\]`) and LaTeX spacing commands (`\,`, `~`): noise
-# around a quantity or a list item once its math is read as text.
+# around a quantity or a list item once its math is read as text; `MATH_CLOSERS` end a span.
 MATH_DELIMITERS = re.compile(r"\$|\\[()\[\]]")
+MATH_CLOSERS = ("$", "\\]", "\\)")
 SPACING = re.compile(r"\\[,;: !]|~")
+
+
+def last_match(
+    pattern: re.Pattern[str], text: str, kinds: tuple[str, ...] = ()
+) -> re.Match[str] | None:
+    """The last match of `pattern` in `text` (of one of the texts `kinds`, when given), or None."""
+    last = None
+    for match in pattern.finditer(text):
+        if not kinds or match[0] in kinds:
+            last = match
+    return last
+
+
+def last_math_close(text: str) -> re.Match[str] | None:
+    """Where the last math span of `text` ends: its last `$`, `\\]` or `\\)`."""
+    return last_match(MATH_DELIMITERS, text, MATH_CLOSERS)
 
 
 # One step of a rewrite table: a pattern and its replacement, or a `str.maketrans` table for

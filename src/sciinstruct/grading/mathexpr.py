@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sciinstruct.grading.lexicon import DEFINED, DEGREE_SIGN, MATH_CLOSE
+from sciinstruct.grading.lexicon import DEFINED, DEGREE_SIGN, last_math_close
 from sciinstruct.grading.numeric import last_side, written_precision_match
 
 # Spellings math-verify misreads, rewritten the way LaTeX means them: 1.6e-19 (which LaTeX
@@ -42,17 +42,27 @@ def _respell(match: re.Match[str]) -> str:
     return f"{match.group('root')}{{{match.group('radicand')}}}"
 
 
-# 3i, i(3+i): the imaginary unit, which latex2sympy reads as a symbol `i` unless written `I`.
-_IMAGINARY = re.compile(r"(?<![A-Za-z\\_])i(?![A-Za-z])")
-_COMMAND = re.compile(r"\\[A-Za-z]+")
-# 90^\circ inside a trigonometric function is pi/2: sympy's trig functions take radians.
-_TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)\b")
-_DEGREES = re.compile(rf"(\d+(?:\.\d+)?)\s*(?:{DEGREE_SIGN}|°)")
+# Letters that name no variable: a command, Euler's number (`euler`: e^{i\pi/4}), the imaginary
+# unit (`imaginary`: 3i, which latex2sympy reads as a symbol `i` unless written `I`).
+_COMMAND = re.compile(
+    r"\\[A-Za-z]+|(?P<euler>(?<![A-Za-z\\])e(?=\s*\^))|(?P<imaginary>(?<![A-Za-z\\_])i(?![A-Za-z]))"
+)
+# 90^\circ inside a trigonometric function (`trig`) is pi/2: sympy's trig functions take radians.
+_DEGREES = re.compile(
+    rf"(?P<trig>\\(?:sin|cos|tan|cot|sec|csc)\b)|(?P<degrees>\d+(?:\.\d+)?)\s*(?:{DEGREE_SIGN}|°)"
+)
 # y = 3x - 1 and g(x) = 3x - 1 define the same line: a definition's left side is a name only.
 # \{x \mid x > 2\}, \{x : x > 2\}: a set written by its condition, which is then the answer.
 _SET_BUILDER = re.compile(r"^\\\{\s*[A-Za-z]\s*(?:\\mid|\||:)\s*(.+?)\s*\\\}$")
-# e^{i\pi/4}: Euler's number, the only letter besides the imaginary unit in a polar form
-_EULER = re.compile(r"(?<![A-Za-z\\])e(?=\s*\^)")
+
+
+def _bare(s: str, *kept: str) -> str:
+    """`s` without its LaTeX commands, nor Euler's e and the imaginary unit unless `kept`."""
+    return _COMMAND.sub(lambda m: m[0] if m.lastgroup in kept else "", s)
+
+
+def _radians(match: re.Match[str]) -> str:
+    return match[0] if match["trig"] else f"\\frac{{{match['degrees']}\\pi}}{{180}}"
 
 
 def to_latex(answer: str) -> str:
@@ -62,12 +72,10 @@ def to_latex(answer: str) -> str:
     `$...$`."""
     s = _SPELLING.sub(_respell, answer.strip())
     s = _SET_BUILDER.sub(r"\1", s).replace("\\varnothing", "\\emptyset")
-    if set(re.findall(r"[A-Za-z]", _COMMAND.sub("", _EULER.sub("", s)))) == {
-        "i"
-    }:  # no other variable
-        s = _IMAGINARY.sub("I", s)
-    if _TRIG.search(s):
-        s = _DEGREES.sub(lambda m: f"\\frac{{{m.group(1)}\\pi}}{{180}}", s)
+    if set(re.findall(r"[A-Za-z]", _bare(s, "imaginary"))) == {"i"}:  # no other variable
+        s = _COMMAND.sub(lambda m: "I" if m.lastgroup == "imaginary" else m[0], s)
+    if any(m["trig"] for m in _DEGREES.finditer(s)):
+        s = _DEGREES.sub(_radians, s)
     defined = DEFINED.match(s)  # `y = 3x - 1`, `f(x) = x^2`: the right side, if the only `=`
     if (
         defined
@@ -132,11 +140,11 @@ def response_equal(
     if not pred_parsed:
         return [False, "math-verify found no answer in the response", None]
     extracted = str(pred_parsed[1])[:200]
-    closers = list(MATH_CLOSE.finditer(response))
-    if closers and re.search(r"\d", response[closers[-1].end() :]):
+    closer = last_math_close(response)
+    if closer and re.search(r"\d", response[closer.end() :]):
         # "... at $x=3$ gives 6, so the slope is 6": the last math span is not the answer
         return [False, "the response states a number after its last math span", extracted]
-    if bare and closers and _has_unit(_last_span(response, closers[-1])):
+    if bare and closer and _has_unit(_last_span(response, closer)):
         return [False, "math-verify read a unit or a variable, which it cannot weigh", extracted]
     value = list(pred_parsed[:1])
     result = last_side(extracted, evaluated=True)
@@ -179,7 +187,7 @@ def _has_unit(span: str) -> bool:
     """True when the value a math span ends with (after its last `=`) carries a unit or a
     variable: `E = 2.25 \\mathrm{~J}`, `5x`; not `\\frac{0.693}{10}` or `2.2 \\times 10^{-3}`."""
     value = span.rsplit("=", 1)[-1]
-    return bool(_FONT.search(value) or re.search(r"[A-Za-z]", _COMMAND.sub("", value)))
+    return bool(_FONT.search(value) or re.search(r"[A-Za-z]", _bare(value, "euler", "imaginary")))
 
 
 def gold_problem(gold: str) -> str | None:
@@ -187,9 +195,13 @@ def gold_problem(gold: str) -> str | None:
     return None if _parse(gold) else "math-verify cannot parse it"
 
 
-_DECIMAL = re.compile(r"\d\.\d")
-# A decimal written in an answer: 0.667, 1.4.
-_DECIMAL_LITERAL = re.compile(r"(?<![\d.])\d+\.\d+(?![\d.])")
+# A decimal point between digits; `literal`: a decimal written on its own (0.667; not 1.2.3).
+_DECIMAL = re.compile(r"(?P<literal>(?<![\d.])\d+\.\d+(?![\d.]))|\d\.\d")
+
+
+def _decimal_literals(text: str) -> list[str]:
+    """The decimals `text` writes on their own: `0.33`, `0.67` in `(0.33, 0.67)`."""
+    return [m["literal"] for m in _DECIMAL.finditer(text) if m["literal"]]
 
 
 def equal(pred: str, gold: str, rtol: float | None = None, written: bool = False) -> list[Any]:
@@ -246,7 +258,7 @@ def _items_by_figures(pred_item: Any, gold: str, gold_item: Any) -> bool | None:
     it writes no decimal, two decimals being the tolerance's to judge) round to them at the
     reference's own precision, in order; None when the shapes or the writing do not fit."""
     preds, golds = _ordered_items(pred_item), _ordered_items(gold_item)
-    written = _DECIMAL_LITERAL.findall(gold)
+    written = _decimal_literals(gold)
     if preds is None or golds is None or not (len(preds) == len(golds) == len(written) >= 2):
         return None
     if type(pred_item) is not type(gold_item):
@@ -288,8 +300,8 @@ def _rounded_too_far(pred: str, gold: str, gold_item: Any) -> bool:
         items = [gold_item]
     values = [v for v in (_real(item) for item in items) if v is not None]
     return any(
-        not any(written_precision_match(m.group(0), float(m.group(0)), gold, v) for v in values)
-        for m in _DECIMAL_LITERAL.finditer(pred)
+        not any(written_precision_match(d, float(d), gold, v) for v in values)
+        for d in _decimal_literals(pred)
     )
 
 

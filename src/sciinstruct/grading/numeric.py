@@ -22,8 +22,10 @@ from sciinstruct.grading.lexicon import (
     LATEX_COMMAND,
     SPACING,
     Rewrite,
+    last_match,
     rewrite,
     substitutions,
+    word_list,
 )
 from sciinstruct.grading.text import unwrap_text
 
@@ -145,15 +147,10 @@ def last_side(text: str, evaluated: bool = False) -> str:
         return text
     bare = LATEX_COMMAND.sub(" ", text)  # `\\approx` and every other command gone
     first = bare[: min((i for i in map(bare.find, "=≈≃≅") if i >= 0), default=len(bare))]
-    if _PROSE_WORD.search(first) or sum(len(w) >= 3 for w in _WORD.findall(first)) > 1:
+    words = list(_WORD.finditer(first))
+    if any(w["prose"] for w in words) or sum(len(w[0]) >= 3 for w in words) > 1:
         return text  # "8g is 8 * 100 = 800mg", "She spent 3 x 4 = 12": a sentence, not a chain
     return text[cut:].strip()
-
-
-_PROSE_WORD = re.compile(
-    r"(?i)(?<![\\\w])(?:is|are|was|so|we|get|gets|gives|the|then|thus|hence|therefore|which"
-    r"|equals|of|to|ist|est|es|это)(?!\w)"
-)
 
 
 def is_percent(unit: str | None) -> bool:
@@ -243,7 +240,7 @@ _UNIT_REWRITES: tuple[Rewrite, ...] = (
 def normalize_unit(text: str) -> str:
     """LaTeX unit text in pint's spelling: `\\mathrm{m\\,s^{-2}}` -> `m s^-2`."""
     s = _SUPERSCRIPTS.sub(_superscript, text.strip().rstrip(".").strip())  # m², s⁻¹
-    if _SI_UNIT_MACRO.search(s):  # \si{\kilo\joule\per\mole}, unwrapped or not
+    if _names_si_unit(s):  # \si{\kilo\joule\per\mole}, unwrapped or not
         s = siunitx_unit(unwrap_text(s))
     return rewrite(s, _UNIT_REWRITES).strip()
 
@@ -431,9 +428,7 @@ _CLOCK = re.compile(
 
 def last_clock(text: str) -> str | None:
     """The last time of day written in running text ("The meeting ends at 2:05 PM.")."""
-    found = None
-    for found in _CLOCK.finditer(text):  # noqa: B007 - the last one
-        pass
+    found = last_match(_CLOCK, text)
     return found.group(0) if found else None
 
 
@@ -523,8 +518,12 @@ def written_precision_match(
 # The response's language decides how its separators are read; a few frequent function words
 # (and Cyrillic letters) tell it, no language model needed.
 
-# a word of two letters or more, not a LaTeX command (`\\text`) nor a variable (`y`)
-_WORD = re.compile(r"(?<![\\\w])[^\W\d_]{2,}")
+# A word of two letters or more, not a LaTeX command (`\\text`) nor a variable (`y`); `prose`
+# when it is a whole function word, which makes a text a sentence ("8g is 8 * 100 = 800mg").
+_WORD = re.compile(
+    r"(?<![\\\w])(?:(?P<prose>(?i:is|are|was|so|we|get|gets|gives|the|then|thus|hence|therefore"
+    r"|which|equals|of|to|ist|est|es|это))(?!\w)|[^\W\d_]{2,})"
+)
 _DECIMAL_COMMA_WORDS = frozenset(
     word
     for language in (
@@ -562,7 +561,7 @@ def writes_decimal_comma(text: str) -> bool:
     # "Jeder Gast zahlt 1.250 €.": a short sentence has few function words, so a currency
     # written after its amount and accented words count too
     lowered = sample.lower()
-    words = _WORD.findall(lowered)
+    words = [word[0] for word in _WORD.finditer(lowered)]
     point = sum(map(_DECIMAL_POINT_WORDS.__contains__, words))
     comma = len(_AMOUNT_THEN_CURRENCY.findall(sample))
     if _ACCENTED.isdisjoint(lowered):  # no accented word: only the function words count
@@ -686,16 +685,25 @@ def _superscript(match: re.Match[str]) -> str:
 
 # siunitx: \SI{9.8}{\meter\per\second\squared}, \qty{5}{kg}
 _SIUNITX = re.compile(r"\\(?:SI|qty)\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
-_SI_UNIT_MACRO = re.compile(
-    r"\\(?:per|squared|cubed|kilo|milli|micro|nano|mega|giga|centi|meter|metre|second|gram"
-    r"|joule|newton|watt|pascal|kelvin|mole|ampere|volt|hertz|litre|liter|electronvolt"
-    r"|coulomb|tesla|celsius|degreeCelsius)(?![A-Za-z])"
+# The siunitx macros that make unit text siunitx's (`\kilo\joule\per\mole`).
+_SI_UNIT_MACROS = frozenset(
+    word_list(
+        "per squared cubed kilo milli micro nano mega giga centi meter metre second gram joule "
+        "newton watt pascal kelvin mole ampere volt hertz litre liter electronvolt coulomb tesla "
+        "celsius degreeCelsius"
+    )
 )
 _SI_PREFIXES = {
     **{"kilo": "k", "milli": "m", "micro": "u", "nano": "n", "pico": "p", "femto": "f"},
     **{"centi": "c", "deci": "d", "mega": "M", "giga": "G", "tera": "T"},
 }
+# One token of siunitx unit text: a macro (all the letters after a `\`) or the text up to one.
 _SI_MACRO = re.compile(r"\\([A-Za-z]+)|([^\\]+)")
+
+
+def _names_si_unit(text: str) -> bool:
+    """Whether `text` holds one of siunitx's unit macros (`\\si{\\kilo\\joule\\per\\mole}`)."""
+    return "\\" in text and any(m in _SI_UNIT_MACROS for m, _ in _SI_MACRO.findall(text))
 
 
 def siunitx_unit(unit: str) -> str:

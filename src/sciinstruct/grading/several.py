@@ -76,11 +76,19 @@ _ORDERED_QUESTION = re.compile(
     r"|依次|分别|按顺序|\(a\)[\s\S]*\(b\)|\b(?:path|route)\b"
 )
 # What a box stands after: `x \in \boxed{(2, 3)}` (an interval), `(R, \delta) = \boxed{...}`.
-# A clause after a list that remarks on it: "so their product is -4", "whose sum is 30".
+# A clause after a list that remarks on it: "so their product is -4", "whose sum is 30"; or
+# (`tuple`) the remark after a tuple's closing bracket, to the end: "(2, 0) with value 6".
 _AFTERTHOUGHT = re.compile(
-    r"(?i)(?:so|which|whose|since|because|giving|hence|thus|where|as|with|both|all)\b"
+    r"(?i)(?P<tuple>\)\s+(?:so|which|whose|where|with|giving|hence|thus)\b.*$)"
+    r"|(?:so|which|whose|since|because|giving|hence|thus|where|as|with|both|all)\b"
 )
-_REMARK_AFTER = re.compile(r"(?i)\)\s+(?:so|which|whose|where|with|giving|hence|thus)\b.*$")
+
+
+def _afterthought(piece: str) -> bool:
+    remark = _AFTERTHOUGHT.match(piece)
+    return remark is not None and remark["tuple"] is None
+
+
 # A tuple of names in a question: "the ordered pair $(a, b)$", "(x, y, z)".
 _NAME_TUPLE = re.compile(
     r"\(\s*((?:(?:[A-Za-z]|\\[a-z]+)(?:_\{?\w+\}?)?\s*,\s*)+(?:[A-Za-z]|\\[a-z]+)(?:_\{?\w+\}?)?)\s*\)"
@@ -391,7 +399,7 @@ def _trailing_run(text: str, k: int) -> tuple[list[Item], bool] | None:
         "\\pm" in pieces[0] or "±" in pieces[0]
     ):  # `(R, \delta) = (a, b)`, a set
         return _one_group(pieces[0], k)
-    while len(pieces) > k and _AFTERTHOUGHT.match(pieces[-1]):
+    while len(pieces) > k and _afterthought(pieces[-1]):
         pieces.pop()  # "..., so their product is -4": a remark after the list
     run: list[Item] = []
     for piece in reversed(pieces):
@@ -414,7 +422,7 @@ def _by_parts(pieces: list[str], k: int) -> list[Item] | None:
         return None
     items = []
     for start, end in zip(starts, [*starts[1:], len(pieces)], strict=True):
-        part = [pieces[start]] + [p for p in pieces[start + 1 : end] if not _AFTERTHOUGHT.match(p)]
+        part = [pieces[start]] + [p for p in pieces[start + 1 : end] if not _afterthought(p)]
         values = [item for item in map(_item, part) if item is not None]
         if not values:
             return None
@@ -431,7 +439,7 @@ def _plus_minus(value: str) -> list[str]:
 
 def _one_group(piece: str, k: int) -> tuple[list[Item], bool] | None:
     head, _, value = piece.rpartition("=")
-    value = _REMARK_AFTER.sub(")", value)  # "(2, 0) with value 6": the tuple, not the remark
+    value = _AFTERTHOUGHT.sub(lambda m: ")" if m["tuple"] else m[0], value)  # the tuple only
     inner = _outer(value.strip(), "(", ")") or _outer(_unbraced_set(value.strip()), "", "")
     if inner is None:
         return None

@@ -63,28 +63,32 @@ def _after_thinking(raw: str) -> str:
 
 # --- sciinstruct: "Verdict: CORRECT" ---------------------------------------------------------
 
-# The decision is the last CORRECT / INCORRECT the judge writes (its template asks for a final
+# CORRECT or INCORRECT (`negative`), in any case; `bracketed` as xVerify writes it (`[Correct]`).
+# The sciinstruct decision is the last one the judge writes (its template asks for a final
 # "Verdict:" line; small models often add words around it).
-_DECISION = re.compile(r"\b(IN)?CORRECT\b", re.IGNORECASE)
+_DECISION = re.compile(
+    r"(?P<bracketed>\[\s*)?\b(?P<negative>IN)?CORRECT\b(?(bracketed)\s*\])", re.IGNORECASE
+)
 
 
 def parse_sciinstruct(raw: str) -> Decision:
-    decisions = _DECISION.findall(_after_thinking(raw))
+    decisions = list(_DECISION.finditer(_after_thinking(raw)))
     if not decisions:
         return Decision("unparseable")
-    return Decision("correct" if decisions[-1] == "" else "incorrect")
+    return Decision("incorrect" if decisions[-1]["negative"] else "correct")
 
 
 # --- CompassVerifier: A / B / C ----------------------------------------------------------------
 
 _GRADES: dict[str, Label] = {"A": "correct", "B": "incorrect", "C": "invalid"}
-# \boxed{C} - INCOMPLETE: the CoT form; the kind after the dash is optional
-_BOXED_GRADE = re.compile(r"\\boxed\{\s*([ABC])\s*\}(?:\s*[-:\u2013\u2014]?\s*([A-Za-z]+))?")
-# one token of a grade: a capital A, B or C standing alone ("A", "(B)", "C: INVALID"), not
-# inside a word, or a grade's word in any case ("not correct" is no CORRECT)
-_GRADE_TOKEN = re.compile(
-    r"(?<![A-Za-z])(?:([ABC])|(?<!not )"
-    r"(?i:(correct|incorrect|invalid|incomplete|repetitive|refusal)))(?![A-Za-z])"
+# A grade: boxed, `\boxed{C} - INCOMPLETE` (the CoT form; the kind after the dash is optional),
+# or one token of one: a capital A, B or C standing alone ("A", "(B)", "C: INVALID"), not inside
+# a word, or a grade's word in any case ("not correct" is no CORRECT). A token is letters only,
+# so it never hides a box.
+_GRADE = re.compile(
+    r"\\boxed\{\s*(?P<boxed>[ABC])\s*\}(?:\s*[-:\u2013\u2014]?\s*(?P<kind>[A-Za-z]+))?"
+    r"|(?<![A-Za-z])(?:(?P<letter>[ABC])|(?<!not )"
+    r"(?i:(?P<word>correct|incorrect|invalid|incomplete|repetitive|refusal)))(?![A-Za-z])"
 )
 _WORD_GRADE = {"correct": "A", "incorrect": "B"}  # the kinds of invalid all grade C
 _INVALID_KINDS = ("incomplete", "repetitive", "refusal")
@@ -99,7 +103,7 @@ def parse_compassverifier(raw: str) -> Decision:
     reply), the one grade its letters and words agree on; two different grades are
     unparseable."""
     text = _after_thinking(raw)
-    boxed = _BOXED_GRADE.findall(text)
+    boxed = [(box, kind) for box, kind, _, _ in _GRADE.findall(text) if box]
     if boxed:
         letter, kind = boxed[-1]
         return _grade(letter, kind)
@@ -108,7 +112,7 @@ def parse_compassverifier(raw: str) -> Decision:
         tail = text
     if tail is None:
         return Decision("unparseable")
-    tokens = _GRADE_TOKEN.findall(tail)
+    tokens = [(letter, word) for _, _, letter, word in _GRADE.findall(tail)]  # no box in tail
     words = [word.lower() for _, word in tokens if word]
     letters = {letter for letter, _ in tokens if letter} | {_WORD_GRADE.get(w, "C") for w in words}
     if len(letters) != 1:
@@ -132,7 +136,6 @@ def _grade(letter: str, kind: str) -> Decision:
 
 # --- xVerify: [Correct] / [Incorrect] --------------------------------------------------------
 
-_XVERIFY_BRACKETED = re.compile(r"\[\s*(correct|incorrect)\s*\]", re.IGNORECASE)
 _XVERIFY_LABELS: dict[str, Label] = {"correct": "correct", "incorrect": "incorrect"}
 
 
@@ -144,7 +147,8 @@ def parse_xverify(raw: str) -> Decision:
     whole = text.strip("[]().!? \t\n").lower()
     if whole in _XVERIFY_LABELS:
         return Decision(_XVERIFY_LABELS[whole])
-    bracketed = {b.lower() for b in _XVERIFY_BRACKETED.findall(text)}
+    found = [m for m in _DECISION.finditer(text) if m["bracketed"]]
+    bracketed = {"incorrect" if m["negative"] else "correct" for m in found}
     if bracketed:
         return Decision(_XVERIFY_LABELS[bracketed.pop()] if len(bracketed) == 1 else "unparseable")
     words = text.lower().split(maxsplit=2)
