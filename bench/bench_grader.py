@@ -53,6 +53,7 @@ RETIRED = {
     "v6": "2026-12-06",
     "v7": "2026-12-07",
     "v8": "2026-12-07",
+    "v9": "2026-12-07",
 }
 
 
@@ -239,6 +240,41 @@ def rule_table(rows: list[dict], verdicts: list[Verdict]) -> str:
     return "\n".join(lines)
 
 
+def kind_table(rows: list[dict], mine: list, mv: list) -> str:
+    """The same verdicts split by answer kind: free-form (`answer_type` auto, no choices) is
+    math-verify's home ground, and the issue's goal there is never to fall below it."""
+
+    def kind(row: dict) -> str:
+        answer_type = row.get("answer_type") or "auto"
+        if row.get("choices") or answer_type == "choice":
+            return "multiple choice"
+        return "free-form" if answer_type == "auto" else f"answer_type {answer_type}"
+
+    stats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row, a, b in zip(rows, mine, mv, strict=True):
+        label = row["equivalent"]
+        if label is None:
+            continue
+        for name in (kind(row), "**all**"):
+            s = stats[name]
+            s["n"] += 1
+            s["ours_ok"] += a is label
+            s["mv_ok"] += b is label
+            s["ours_fp"] += a is True and not label
+            s["mv_fp"] += b is True and not label
+    lines = [
+        "| kind | pairs | ours | ours FP | math-verify | MV FP |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in sorted(stats, key=lambda n: (n == "**all**", n)):
+        s, n = stats[name], max(stats[name]["n"], 1)
+        lines.append(
+            f"| {name} | {s['n']} | {s['ours_ok'] / n:.1%} | {s['ours_fp']} | "
+            f"{s['mv_ok'] / n:.1%} | {s['mv_fp']} |"
+        )
+    return "\n".join(lines)
+
+
 def report_table(title: str, rows: list[dict], show_cases: bool = True) -> None:
     """Print one table, and its hits and errors per rule; `show_cases=False` prints only counts
     (the external table is held out: whoever tunes the grader must not read its cases)."""
@@ -247,6 +283,7 @@ def report_table(title: str, rows: list[dict], show_cases: bool = True) -> None:
     table, regressions = accuracy_table(rows, mine, mv)
     print(f"## {title}: {len(rows)} labelled pairs\n\n{table}\n")
     print(f"By the rule that read the answer:\n\n{rule_table(rows, verdicts)}\n")
+    print(f"By answer kind (the same verdicts):\n\n{kind_table(rows, mine, mv)}\n")
     share = worked_share(rows, mine, mv)
     if share:
         print(f"{share}\n")
