@@ -24,10 +24,15 @@ import sys
 import time
 from pathlib import Path
 
-# What the demo ran before issue 24's engine reached it: llama.cpp one request at a time, the
-# base model's eval on transformers (the recipe's eval backend for both models), and torch at
-# its own default threads (the child sets OMP_NUM_THREADS to it)
-OLD = ["backend.options.slots=1", "eval.base_backend.name=null"]
+# What the demo ran before issue 24's engine reached it: llama.cpp one request at a time, both
+# models' eval on transformers at 24 questions a call (the recipe's eval backend then), and
+# torch at its own default threads (the child sets OMP_NUM_THREADS to it)
+OLD = [
+    "backend.options.slots=1",
+    "eval.base_backend.name=null",
+    "eval.backend.name=transformers",
+    "eval.backend.batch_size=24",
+]
 
 
 def child(out: Path, overrides: list[str]) -> None:

@@ -20,25 +20,10 @@ PROMPT = "The boiling point of water at sea level is"
 @pytest.fixture(scope="module")
 def adapter(tmp_path_factory):
     """A rank-4 LoRA on every projection with random, non-zero A and B (PEFT zeroes B)."""
-    from transformers import AutoModelForCausalLM
-
+    from lora_helpers import random_lora
     from sciinstruct.embedded_model import hf_model_dir
 
-    base_dir = hf_model_dir()
-    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-    config = peft.LoraConfig(
-        r=4, lora_alpha=8, lora_dropout=0.0,
-        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-    )  # fmt: skip
-    tuned = peft.get_peft_model(model, config)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, param in tuned.named_parameters():
-            if "lora_" in name:
-                param.copy_(torch.randn(param.shape, generator=gen) * 0.05)
-    out = tmp_path_factory.mktemp("lora") / "adapter"
-    tuned.save_pretrained(out)
-    return out, base_dir
+    return random_lora(tmp_path_factory.mktemp("lora") / "adapter"), hf_model_dir()
 
 
 def _hf_logits(base_dir, adapter_dir, tokens):
@@ -86,9 +71,11 @@ def test_gguf_lora_matches_peft(adapter) -> None:
     scale = np.abs(hf_delta).mean()
     assert scale > 0.5  # the adapter really moves the logits
     rel_err = np.abs(lc_delta - hf_delta).mean() / scale
-    # Measured: 0.106 with the q/k permutation, 0.195 without it (and ~1 for a wrong alpha/r);
-    # the floor is the Q4_1 base itself (base-vs-base logits differ by 0.24 on average).
-    assert rel_err < 0.14, rel_err
+    # Measured: 0.129 with the q/k permutation, 0.207 without it (and ~1 for a wrong alpha/r);
+    # the floor is the Q4_1 base itself (base-vs-base logits differ by 0.24 on average) and the
+    # adapter's Q8_0 factors (0.106 with F32 ones, which the batched engine cannot use: see
+    # lora_gguf.convert; Q8_0 against F32 tuned logits differ by 0.083 of the change).
+    assert rel_err < 0.16, rel_err
     # and the tuned greedy next tokens agree (all 9 with the permutation, 8 of 9 without)
     assert (lc_tuned.argmax(-1) == hf_tuned.argmax(-1)).all()
 

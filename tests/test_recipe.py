@@ -127,7 +127,7 @@ def test_the_base_model_has_its_own_engine_only_where_one_is_named(tmp_path: Pat
     plain = load_recipe(write(tmp_path, "eval:\n  backend: transformers\n"))
     assert not plain.eval.base_backend.configured  # both models on eval.backend
     demo = load_recipe("sciinstruct:recipes/demo.yaml")
-    assert demo.eval.backend.name == "transformers"
+    assert demo.eval.backend.name == "embedded"  # llama.cpp: base GGUF, and + LoRA for tuned
     assert not demo.eval.base_backend.configured  # the demo compares models on one engine
     fast = load_recipe("sciinstruct:recipes/demo.yaml", {"eval.base_backend.name": "embedded"})
     assert (fast.eval.base_backend.name, fast.eval.base_backend.model) == ("embedded", None)

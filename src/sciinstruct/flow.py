@@ -217,29 +217,32 @@ class Flow:
         return path if (path / "config.json").exists() else None
 
     def stage_eval(self) -> bool:
+        from sciinstruct.evaluate.engines import model_engines
         from sciinstruct.train.model import resolve_model
 
         spec = self.recipe.eval
         questions = [str(t) for t in self.eval_targets()]
-        models: dict[str, Path] = {"base": Path(resolve_model(self.recipe.train.model))}
-        tuned = self._trained_model()
-        if tuned is not None:
-            models["tuned"] = tuned
+        # both models on eval.backend: on llama.cpp the tuned one is the base GGUF + its LoRA
+        engines = model_engines(
+            spec.backend,
+            resolve_model(self.recipe.train.model),
+            self._trained_model(),
+            self._tuned_dir() / "model",
+        )
         ran = False
         spec_key = _fingerprint(dataclasses.asdict(spec))
-        for label, model in models.items():
+        for label, engine in engines.items():
             out = self.run.eval_dir / label
             marker = out / "spec.sha"
             fresh = marker.exists() and marker.read_text(encoding="utf-8") == spec_key
             if fresh and (out / "results.json").exists() and not self.force:
                 continue
-            engine = dataclasses.replace(spec.backend, model=str(model))
             if label == "base" and spec.base_backend.configured:
                 engine = spec.base_backend
             self._evaluate(engine, questions, out)
             marker.write_text(spec_key, encoding="utf-8")
             ran = True
-        self._before_after(models)
+        self._before_after(engines)
         return ran
 
     def _evaluate(self, engine: EngineSpec, questions: list[str], out: Path) -> None:
@@ -250,7 +253,7 @@ class Flow:
         finally:
             self.runner.close_engines()  # one model at a time in memory
 
-    def _before_after(self, models: dict[str, Path]) -> None:
+    def _before_after(self, models: dict[str, Any]) -> None:
         results = {}
         for label in models:
             path = self.run.eval_dir / label / "results.json"

@@ -62,15 +62,18 @@ class EvalSpec:
     questions: list[str] = field(
         default_factory=lambda: ["sciinstruct:data/questions/demo_heldout.jsonl"]
     )
-    # the engine the base and the tuned model run on (its `model` is theirs): a spec, or just
-    # the backend's name (`backend: transformers`)
+    # the engine the base and the tuned model run on: a spec, or just the backend's name
+    # (`backend: transformers`). transformers loads each model's directory; llama.cpp
+    # (`embedded`, `llamacpp`) runs its GGUF for the base and the GGUF plus the trained LoRA
+    # adapter for the tuned model (`evaluate.engines`)
     backend: EngineSpec = field(default_factory=lambda: EngineSpec(name="transformers"))
     config: EvalConfig = field(default_factory=lambda: EvalConfig(max_tokens=256))
     # The base model's engine where it is not `backend` (left empty: `backend`), e.g.
     # `{name: embedded}`: the GGUF file the default train.model is dequantised from, on the
-    # batched llama.cpp engine. Its `model` is used as given (none: the engine's own). Faster,
-    # but the two models then differ in engine too (Q4_1 arithmetic against dequantised
-    # weights in torch), and the paired test cannot tell that apart from training.
+    # batched llama.cpp engine. Its `model` is used as given (none: the engine's own). The two
+    # models then differ in engine too (quantised arithmetic against dequantised weights in
+    # torch), and the paired test cannot tell that apart from training: to run both on
+    # llama.cpp, set `backend` to it instead.
     base_backend: EngineSpec = field(default_factory=lambda: EngineSpec(name=None))
 
     def __post_init__(self) -> None:

@@ -39,6 +39,8 @@ from sciinstruct.llm.base import (
 )
 from sciinstruct.llm.identity import model_identity
 from sciinstruct.llm.llamacpp_weights import WEIGHTS, check_weights, weights_file
+from sciinstruct.llm.lora_gguf import attach as attach_lora
+from sciinstruct.llm.lora_gguf import lora_digest, lora_file
 from sciinstruct.llm.threads import default_threads
 
 if TYPE_CHECKING:
@@ -147,7 +149,10 @@ class LlamaCppBackend(SyncBackend):
     KV cache of `n_ctx` tokens. `prefix_reuse=False` evaluates every prompt, even one whose KV
     cells a slot already holds (for measuring what the reuse saves). `weights` picks the type
     of the matrices llama.cpp computes with (`llamacpp_weights`): `source` loads the file as it
-    is; `q8_0`, `f16`, `q4_0`, `q4_1` load a copy converted once and cached.
+    is; `q8_0`, `f16`, `q4_0`, `q4_1` load a copy converted once and cached. `lora` applies a
+    LoRA adapter to every context (a PEFT adapter directory, converted once by `lora_gguf`,
+    or a GGUF LoRA): the tuned model on the very engine and weights of its base; the
+    adapter's content hash is part of `model`, the response cache's name for the engine.
     """
 
     name = "llamacpp"
@@ -163,6 +168,7 @@ class LlamaCppBackend(SyncBackend):
         slots: int | None = None,
         prefix_reuse: bool = True,
         weights: str = DEFAULT_WEIGHTS,
+        lora: str | Path | None = None,
     ) -> None:
         require("llama_cpp", "llama-cpp-python", INSTALL)
         from sciinstruct.llm.llamacpp_batch import BatchedContext  # needs llama_cpp (jinja2)
@@ -181,6 +187,9 @@ class LlamaCppBackend(SyncBackend):
         path = weights_file(source, weights, n_threads=threads)
         self.weights = weights
         self.model = llamacpp_identity(source, weights if path != source else "source")
+        self.lora = lora_file(lora, source) if lora else None
+        if self.lora is not None:
+            self.model += f"+lora@{lora_digest(self.lora)}"
         self._contexts: list[_Context] = []  # slots == 1
         self._batched: list[BatchedContext] = []  # slots > 1
         for _ in range(self.parallel):
@@ -189,15 +198,20 @@ class LlamaCppBackend(SyncBackend):
                              n_batch=n_batch if self.slots == 1 else 256, n_threads=threads)  # fmt: skip
             if self.slots == 1:
                 self._contexts.append(_Context(llm))
+                if self.lora is not None:  # on the context `Llama` decodes with
+                    attach_lora(llm, llm._ctx.ctx, self.lora)
                 continue
             try:
                 batched = BatchedContext(
                     llm, slots=self.slots, n_ctx=n_ctx, n_threads=threads, n_batch=n_batch,
-                    prefix_reuse=prefix_reuse,
+                    prefix_reuse=prefix_reuse, lora=self.lora,
                 )  # fmt: skip
             except ValueError as exc:
                 llm.close()
                 raise InputError(str(exc), file=str(path), field="slots") from exc
+            except InputError:  # the adapter does not fit the model
+                llm.close()
+                raise
             self._batched.append(batched)
         self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="llamacpp")
         self._next = 0  # round robin of `submit` over one-at-a-time contexts

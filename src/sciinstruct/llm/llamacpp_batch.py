@@ -46,6 +46,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,7 +90,8 @@ class BatchedContext:
     """One llama.cpp context decoding up to `slots` sequences together.
 
     `llm` is a `llama_cpp.Llama` that lends its model, tokenizer and chat template (its own
-    context is not used; `close` closes it). `n_ctx` is the context of each sequence.
+    context is not used; `close` closes it). `n_ctx` is the context of each sequence. `lora`:
+    a GGUF LoRA adapter applied to every sequence.
     """
 
     def __init__(
@@ -102,6 +104,7 @@ class BatchedContext:
         n_batch: int = 512,
         prefix_reuse: bool = True,
         trace: bool = False,
+        lora: Path | None = None,
     ) -> None:
         import llama_cpp
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -138,6 +141,14 @@ class BatchedContext:
         self._ctx = llama_cpp.llama_init_from_model(model.model, params)
         if not self._ctx:
             raise RuntimeError(f"llama.cpp could not create a context of {slots} x {n_ctx}")
+        if lora is not None:  # a GGUF LoRA (`lora_gguf.lora_file`) on this context's decoding
+            from sciinstruct.llm.lora_gguf import attach
+
+            try:
+                attach(llm, self._ctx, lora)
+            except Exception:
+                llama_cpp.llama_free(self._ctx)
+                raise
         self.n_ctx = min(n_ctx, llama_cpp.llama_n_ctx_seq(self._ctx))
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._n_batch = n_batch

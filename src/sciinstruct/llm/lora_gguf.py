@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,9 @@ _TENSOR_NAMES = {
     "mlp.down_proj": "ffn_down",
 }
 _ARCHITECTURES = {"llama"}
+QK8_0 = 32  # values per Q8_0 block
+# Bumped when the file written for one adapter changes, so older conversions are not reused
+FORMAT = b"q8_0-padded"
 
 
 def _permute_rows(weights: np.ndarray, n_head: int) -> np.ndarray:
@@ -45,13 +49,15 @@ def _permute_rows(weights: np.ndarray, n_head: int) -> np.ndarray:
     )
 
 
-def _read_config(adapter_dir: Path, base_config: Path | None) -> tuple[dict, dict]:
+def _read_config(adapter_dir: Path, base_config: Path | dict | None) -> tuple[dict, dict]:
     adapter_cfg_path = adapter_dir / "adapter_config.json"
     if not adapter_cfg_path.is_file():
         raise InputError(
             "not a PEFT adapter directory (no adapter_config.json)", file=str(adapter_dir)
         )
     adapter_cfg = json.loads(adapter_cfg_path.read_text())
+    if isinstance(base_config, dict):
+        return adapter_cfg, base_config
     if base_config is None:
         base = adapter_cfg.get("base_model_name_or_path") or ""
         base_config = Path(base) / "config.json"
@@ -136,19 +142,40 @@ def _gguf_tensors(tensors: dict[str, np.ndarray], base_cfg: dict) -> dict[str, n
             data = _permute_rows(data, n_head)
         elif parts[-2] == "lora_B" and module == "self_attn.k_proj":
             data = _permute_rows(data, n_kv)
+        if parts[-2] == "lora_A":  # (r, in): zero rows up to the padded rank
+            data = np.pad(data, ((0, _padded(data.shape[0]) - data.shape[0]), (0, 0)))
+        else:  # (out, r): zero columns
+            data = np.pad(data, ((0, 0), (0, _padded(data.shape[1]) - data.shape[1])))
         suffix = "lora_a" if parts[-2] == "lora_A" else "lora_b"
         out[f"blk.{i}.{_TENSOR_NAMES[module]}.weight.{suffix}"] = np.ascontiguousarray(data)
     return out
 
 
+def _padded(rank: int) -> int:
+    """The rank rounded up to a Q8_0 block (32): see `convert`."""
+    return -(-rank // QK8_0) * QK8_0
+
+
 def convert(
-    adapter_dir: str | Path, out: str | Path, *, base_config: str | Path | None = None
+    adapter_dir: str | Path, out: str | Path, *, base_config: str | Path | dict | None = None
 ) -> Path:
-    """Write the GGUF LoRA of the PEFT adapter in `adapter_dir` to `out` (atomic rename)."""
+    """Write the GGUF LoRA of the PEFT adapter in `adapter_dir` to `out` (atomic rename).
+
+    The factors are stored as Q8_0, the rank padded with zeros to a multiple of 32 (a Q8_0
+    block; alpha scaled to match, as llama.cpp divides by the stored rank): llama.cpp's F32
+    (and F16) products take another kernel for one row than for several (llamafile's sgemm),
+    so an F32 adapter made a sequence's text depend on how many others shared its decoding
+    step (1 of 4 greedy texts differed); Q8_0 rows are summed alike at any row count, as the
+    batched engine's determinism needs (see `llamacpp_batch`). Q8_0 rounds A and B by ~0.4%.
+
+    `base_config` is the base model's config.json, or its fields as a dict (`gguf_config`);
+    None: the config.json in the adapter's `base_model_name_or_path`."""
     import gguf
 
     adapter_dir = Path(adapter_dir)
-    adapter_cfg, base_cfg = _read_config(adapter_dir, Path(base_config) if base_config else None)
+    if isinstance(base_config, str):
+        base_config = Path(base_config)
+    adapter_cfg, base_cfg = _read_config(adapter_dir, base_config)
     _check(adapter_cfg, base_cfg, adapter_dir)
     tensors = _gguf_tensors(_load_tensors(adapter_dir), base_cfg)
     out = Path(out)
@@ -156,9 +183,12 @@ def convert(
     writer = gguf.GGUFWriter(str(tmp), base_cfg["model_type"])
     writer.add_string("general.type", "adapter")
     writer.add_string("adapter.type", "lora")
-    writer.add_float32("adapter.lora.alpha", float(adapter_cfg["lora_alpha"]))
+    rank = int(adapter_cfg["r"])
+    alpha = float(adapter_cfg["lora_alpha"]) * _padded(rank) / rank
+    writer.add_float32("adapter.lora.alpha", alpha)
+    q8 = gguf.GGMLQuantizationType.Q8_0
     for name in sorted(tensors):
-        writer.add_tensor(name, tensors[name])
+        writer.add_tensor(name, gguf.quants.quantize(tensors[name], q8), raw_dtype=q8)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -167,7 +197,7 @@ def convert(
     return out
 
 
-def gguf_adapter(path: str | Path, *, base_config: str | Path | None = None) -> Path:
+def gguf_adapter(path: str | Path, *, base_config: str | Path | dict | None = None) -> Path:
     """A GGUF LoRA for `path`: a .gguf file as is, or a PEFT dir converted once and cached.
 
     The cache sits next to the adapter, keyed by a hash of its weights and config, so a
@@ -180,11 +210,105 @@ def gguf_adapter(path: str | Path, *, base_config: str | Path | None = None) -> 
         raise InputError(
             "lora must be a PEFT adapter directory or a .gguf file", file=str(path), field="lora"
         )
-    digest = hashlib.sha256()
-    for name in ("adapter_config.json", "adapter_model.safetensors"):
-        if (path / name).is_file():
-            digest.update((path / name).read_bytes())
-    cached = path / f"adapter.{digest.hexdigest()[:16]}.gguf"
+    cached = _cached(path)
     if not cached.is_file():
         convert(path, cached, base_config=base_config)
     return cached
+
+
+def _cached(adapter_dir: Path) -> Path:
+    """Where the conversion of the PEFT adapter in `adapter_dir` is kept: named by a hash of
+    its weights and config."""
+    digest = hashlib.sha256(FORMAT)
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        if (adapter_dir / name).is_file():
+            digest.update((adapter_dir / name).read_bytes())
+    return adapter_dir / f"adapter.{digest.hexdigest()[:16]}.gguf"
+
+
+def _gguf_fields(path: Path) -> dict[str, Any]:
+    """A GGUF file's metadata fields, name -> value (the header only; tensors stay mapped)."""
+    import gguf
+
+    try:
+        reader = gguf.GGUFReader(str(path))
+    except (ValueError, OSError) as exc:
+        raise InputError(f"not a readable GGUF file ({exc})", file=str(path), field="lora") from exc
+    return {
+        name: f.contents() for name, f in reader.fields.items() if not name.startswith("tokenizer.")
+    }
+
+
+def gguf_config(model: str | Path) -> dict[str, Any]:
+    """What `convert` needs of the base model, read from its GGUF file: the very model the
+    adapter is applied to, so no HF config.json (nor `base_model_name_or_path`) is needed."""
+    fields = _gguf_fields(Path(model))
+    arch = fields.get("general.architecture")
+    n_head = fields.get(f"{arch}.attention.head_count")
+    return {
+        "model_type": arch,
+        "num_attention_heads": n_head,
+        "num_key_value_heads": fields.get(f"{arch}.attention.head_count_kv") or n_head,
+    }
+
+
+def lora_file(lora: str | Path, model: str | Path) -> Path:
+    """The GGUF LoRA to apply to the GGUF `model`: `lora` as given (a .gguf LoRA) or converted
+    from a PEFT adapter directory with `model`'s own head counts; a GGUF that is not a LoRA
+    adapter (e.g. a base model) is refused here, in one line."""
+    path = Path(lora)
+    if path.is_dir():
+        cached = _cached(path)  # reading the model's header takes seconds (its vocabulary)
+        return cached if cached.is_file() else gguf_adapter(path, base_config=gguf_config(model))
+    if not path.is_file() or path.suffix != ".gguf":
+        raise InputError(
+            "lora must be a PEFT adapter directory or a .gguf LoRA file", file=str(path),
+            field="lora",
+        )  # fmt: skip
+    kinds = _gguf_fields(path)
+    if kinds.get("general.type") != "adapter" or kinds.get("adapter.type") != "lora":
+        raise InputError(
+            f"not a LoRA adapter (general.type={kinds.get('general.type')!r}, adapter.type="
+            f"{kinds.get('adapter.type')!r}); give the PEFT adapter directory or its GGUF LoRA",
+            file=str(path), field="lora",
+        )  # fmt: skip
+    return path
+
+
+def lora_digest(path: Path) -> str:
+    """16 hex digits of the GGUF LoRA's bytes: the adapter's part of the engine's identity,
+    so a tuned model's completions are never served from the base model's cache (nor from
+    another adapter's)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def attach(llm: Any, ctx: Any, path: Path, scale: float = 1.0) -> None:
+    """Apply the GGUF LoRA at `path` to the llama.cpp context `ctx` of `llm`'s model.
+
+    The adapter is loaded once per model (kept on `llm`; llama.cpp frees it with the model)
+    and shared by every context of it. Loading it ourselves rather than through
+    `Llama(lora_path=...)` keeps the base weights memory-mapped (llama-cpp-python turns mmap
+    off for a lora_path), so parallel contexts still share one copy."""
+    import ctypes
+
+    import llama_cpp
+
+    adapters = llm.__dict__.setdefault("_sciinstruct_lora", {})
+    adapter = adapters.get(str(path))
+    if adapter is None:
+        adapter = llama_cpp.llama_adapter_lora_init(llm._model.model, str(path).encode("utf-8"))
+        if not adapter:
+            raise InputError(
+                "llama.cpp could not load the LoRA adapter: its architecture or tensor shapes "
+                "do not match the model (was it trained on another base model?)",
+                file=str(path), field="lora",
+            )  # fmt: skip
+        adapters[str(path)] = adapter
+    one = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
+    scales = (ctypes.c_float * 1)(scale)
+    if llama_cpp.llama_set_adapters_lora(ctx, one, 1, scales) != 0:
+        raise InputError("llama.cpp could not apply the LoRA adapter", file=str(path), field="lora")
