@@ -147,7 +147,11 @@ class LlamaCppBackend(SyncBackend):
     KV cache of `n_ctx` tokens. `prefix_reuse=False` evaluates every prompt, even one whose KV
     cells a slot already holds (for measuring what the reuse saves). `weights` picks the type
     of the matrices llama.cpp computes with (`llamacpp_weights`): `source` loads the file as it
-    is; `q8_0`, `f16`, `q4_0`, `q4_1` load a copy converted once and cached.
+    is; `q8_0`, `f16`, `q4_0`, `q4_1` load a copy converted once and cached. `flash_attn=True`
+    computes the batched contexts' attention with llama.cpp's flash-attention kernel: ~1.4x
+    the decoding tokens per CPU-second at 16 sequences (bench/results/engines.md), the same
+    text for a seed at any slot count and order, but other texts than with it off (and than
+    `slots=1`), so the model's name, the response cache's key, says `+flash_attn`.
     """
 
     name = "llamacpp"
@@ -163,6 +167,7 @@ class LlamaCppBackend(SyncBackend):
         slots: int | None = None,
         prefix_reuse: bool = True,
         weights: str = DEFAULT_WEIGHTS,
+        flash_attn: bool = False,
     ) -> None:
         require("llama_cpp", "llama-cpp-python", INSTALL)
         from sciinstruct.llm.llamacpp_batch import BatchedContext  # needs llama_cpp (jinja2)
@@ -181,6 +186,8 @@ class LlamaCppBackend(SyncBackend):
         path = weights_file(source, weights, n_threads=threads)
         self.weights = weights
         self.model = llamacpp_identity(source, weights if path != source else "source")
+        if flash_attn and self.slots > 1:  # other numbers, other texts: not the same cache key
+            self.model += "+flash_attn"
         self._contexts: list[_Context] = []  # slots == 1
         self._batched: list[BatchedContext] = []  # slots > 1
         for _ in range(self.parallel):
@@ -193,7 +200,7 @@ class LlamaCppBackend(SyncBackend):
             try:
                 batched = BatchedContext(
                     llm, slots=self.slots, n_ctx=n_ctx, n_threads=threads, n_batch=n_batch,
-                    prefix_reuse=prefix_reuse,
+                    prefix_reuse=prefix_reuse, flash_attn=flash_attn,
                 )  # fmt: skip
             except ValueError as exc:
                 llm.close()
