@@ -17,10 +17,18 @@ against the one-at-a-time engine):
 - A prompt is evaluated alone, never in a `llama_decode` with other sequences' tokens, in
   chunks of n_batch from position 0 as `Llama.eval` does, and the first token is sampled from
   its last row (kept with the slot, so a copied prompt samples from the very same row).
-- A decoding step gives each sequence one row. This model's per-row kernels give the same
+- A decoding step gives each sequence one row, in slot order, the slots in flight kept
+  consecutive (`_compact`: otherwise llama.cpp splits the step into one forward pass per run
+  of consecutive slots, the same numbers at a multiple of the cost). This model's per-row kernels give the same
   numbers at any row count (the Q4_1 layers take one dot product per row; the Q8_0 output
   layer's batched kernel accumulates each row as the single-row one does), the attention span
   is padded to 256 cells and masked cells add exact zeros.
+
+`flash_attn=True` takes llama.cpp's flash-attention kernel instead, which computes each query
+row on its own (an online softmax over the row's unmasked cells in order): the same bits at
+any slot count and order too (the same tests), other bits than the default kernel's, so other
+texts for a seed than with it off or at `slots=1`. It decodes ~1.2-1.4x the tokens per CPU-second at 16 sequences
+(bench/results/engines.md).
 
 Prompt-prefix reuse: a slot remembers which prompt its KV cells hold. A request whose prompt
 some slot holds (the k samples of one question) copies those cells (`llama_memory_seq_cp`) and
