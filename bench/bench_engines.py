@@ -16,7 +16,11 @@ sequence in the batch, so
 and an engine's limit is the lower of the two. (The KV cache read is left out: at these prompt
 lengths it is a few percent of the weights.)
 
-    .venv/bin/python bench/bench_engines.py [--quick] [--only batching|parallel]
+    .venv/bin/python bench/bench_engines.py [--quick] [--only batching|parallel|weights|decode]
+
+`--only decode` reports the batched context's tokens per CPU-second at 1 thread both ways:
+with prompt evaluation in the CPU time, and decode-only (prompts evaluated first, only the
+decoding steps timed), main's engine against this one (`decode_rows`).
 """
 
 from __future__ import annotations
@@ -226,6 +230,63 @@ def weights_rows(
     return rows
 
 
+# --only decode: main's engine against this one, with and without flash attention
+DECODE_ENGINES = {
+    "old": {"compact": False, "flash_attn": False},  # admission order, gaps split a step
+    "new": {"compact": True, "flash_attn": False},  # the default engine
+    "new+flash_attn": {"compact": True, "flash_attn": True},  # the `flash_attn: true` option
+}
+
+
+def decode_rows(rounds: int, max_tokens: int, cpu_roof: float) -> list[str]:
+    """Tokens per CPU-second of one batched context at 1 thread, n sequences in flight, in
+    interleaved rounds, counted three ways: completion tokens per CPU-second of the process
+    with prompt evaluation in it (what the bench's other rows count); decode-only, every
+    decoding step's tokens per CPU-second of the worker thread in those steps (prompts
+    evaluated before and not counted; sampling, batch building and stop checks counted); and
+    decode-only over the steps with all n sequences in flight (a batch's tail, where finished
+    sequences leave fewer, left out). Also the split of a step's CPU time: llama_decode,
+    llama.cpp's sampler chain, the Python around them. Prefix reuse is off (every prompt is
+    new to the engine, as the demo's are)."""
+    lines = [
+        "| sequences | engine | with prompts: tokens per CPU-s | fraction of roof "
+        "| decode-only | fraction | decode-only, n in flight | fraction "
+        "| step: llama_decode / sampler / Python | moves |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for n in (1, 4, 16, 32):
+        reqs = requests(n, max_tokens)
+        engines = {}
+        for name, options in DECODE_ENGINES.items():
+            backend = make_backend("llamacpp", n_threads=1, parallel=1,
+                                   slots=max(n, DEFAULT_SLOTS), prefix_reuse=False,
+                                   flash_attn=options["flash_attn"])  # fmt: skip
+            backend._batched[0].compact = options["compact"]
+            backend.generate(reqs[:1])  # warm-up
+            context = backend._batched[0]
+            context.stats.update({k: 0 * v for k, v in context.stats.items()})
+            context.step_widths.clear()
+            engines[name] = backend
+        totals = interleaved(engines, reqs, rounds)
+        for name, backend in engines.items():
+            context = backend._batched[0]
+            stats, width = context.stats, context.step_widths.get(n, [0, 0.0])
+            backend.close()
+            tokens, _, cpu = totals[name]
+            step = stats["step_cpu_s"]
+            decode = stats["tokens_decoded"] / step
+            full = n * width[0] / width[1] if width[0] else float("nan")
+            split = (stats["decode_cpu_s"], stats["sample_cpu_s"],
+                     step - stats["decode_cpu_s"] - stats["sample_cpu_s"])  # fmt: skip
+            lines.append(
+                f"| {n} | {name} | {tokens / cpu:.1f} | {tokens / cpu / cpu_roof:.1%} "
+                f"| {decode:.1f} | {decode / cpu_roof:.1%} | {full:.1f} | {full / cpu_roof:.1%} "
+                f"| {' / '.join(f'{x / step:.1%}' for x in split)} | {stats['moves']} |"
+            )
+            print(f"  {lines[-1]}", file=sys.stderr)
+    return lines
+
+
 def prefix_rows(max_tokens: int, threads: int, bandwidth: float, flops: float, q4_bytes: int):
     """k=4 samples of 4 questions at 16 slots, the prompt's KV cache copied or evaluated each
     time; and the share of prompt tokens the copy saved."""
@@ -287,7 +348,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 prompts, 16 tokens each")
     parser.add_argument(
-        "--only", choices=["batching", "parallel", "weights"], help="just these rows"
+        "--only", choices=["batching", "parallel", "weights", "decode"], help="just these rows"
     )
     parser.add_argument("--weights", default="q4_1,q8_0,f16", help="types of the weights rows")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
@@ -310,6 +371,7 @@ def main() -> None:
     cpu_roof = measure_flops_per_cpu_second() / FLOP_PER_TOKEN  # tokens per CPU-second
     q4_bytes = gguf_path().stat().st_size  # Q4_1 weights, what llama.cpp reads per step
     rows = []
+    decode_table = decode_rows(args.rounds, max_tokens, cpu_roof) if args.only == "decode" else []
     if args.only in (None, "batching"):
         threads = args.threads or default_threads()
         batch_flops = flops_1 if threads == 1 else flops_all
@@ -365,6 +427,11 @@ def main() -> None:
           f"float32 {f32_bytes / 1e6:.0f} MB; {n} prompts x up to {max_tokens} tokens; "
           f"compute roof per CPU-second of one thread {cpu_roof * FLOP_PER_TOKEN / 1e9:.1f} "
           f"GFLOP, {cpu_roof:.0f} tokens\n")  # fmt: skip
+    if decode_table:
+        print(f"1 thread, {args.rounds} interleaved rounds; roof {cpu_roof:.0f} tokens per "
+              "CPU-second\n")  # fmt: skip
+        print("\n".join(decode_table))
+        return
     print("| engine | config | tokens | s | tokens/s | limit tokens/s | bound | fraction of limit "
           "| CPU s | tokens per CPU-s | fraction of the CPU-second roof |")  # fmt: skip
     print("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|")

@@ -153,6 +153,10 @@ class LlamaCppBackend(SyncBackend):
     LoRA adapter to every context (a PEFT adapter directory, converted once by `lora_gguf`,
     or a GGUF LoRA): the tuned model on the very engine and weights of its base; the
     adapter's content hash is part of `model`, the response cache's name for the engine.
+    `flash_attn=True` computes the batched contexts' attention with llama.cpp's
+    flash-attention kernel: ~1.2-1.4x the decoding tokens per CPU-second at 16 sequences
+    (bench/results/engines.md), the same text for a seed at any slot count and order, but
+    other texts than with it off (and than `slots=1`), so `model` says `+flash_attn`.
     """
 
     name = "llamacpp"
@@ -169,6 +173,7 @@ class LlamaCppBackend(SyncBackend):
         prefix_reuse: bool = True,
         weights: str = DEFAULT_WEIGHTS,
         lora: str | Path | None = None,
+        flash_attn: bool = False,
     ) -> None:
         require("llama_cpp", "llama-cpp-python", INSTALL)
         from sciinstruct.llm.llamacpp_batch import BatchedContext  # needs llama_cpp (jinja2)
@@ -190,6 +195,8 @@ class LlamaCppBackend(SyncBackend):
         self.lora = lora_file(lora, source) if lora else None
         if self.lora is not None:
             self.model += f"+lora@{lora_digest(self.lora)}"
+        if flash_attn and self.slots > 1:  # other numbers, other texts: not the same cache key
+            self.model += "+flash_attn"
         self._contexts: list[_Context] = []  # slots == 1
         self._batched: list[BatchedContext] = []  # slots > 1
         for _ in range(self.parallel):
@@ -204,7 +211,7 @@ class LlamaCppBackend(SyncBackend):
             try:
                 batched = BatchedContext(
                     llm, slots=self.slots, n_ctx=n_ctx, n_threads=threads, n_batch=n_batch,
-                    prefix_reuse=prefix_reuse, lora=self.lora,
+                    prefix_reuse=prefix_reuse, lora=self.lora, flash_attn=flash_attn,
                 )  # fmt: skip
             except ValueError as exc:
                 llm.close()

@@ -17,10 +17,18 @@ against the one-at-a-time engine):
 - A prompt is evaluated alone, never in a `llama_decode` with other sequences' tokens, in
   chunks of n_batch from position 0 as `Llama.eval` does, and the first token is sampled from
   its last row (kept with the slot, so a copied prompt samples from the very same row).
-- A decoding step gives each sequence one row. This model's per-row kernels give the same
+- A decoding step gives each sequence one row, in slot order, the slots in flight kept
+  consecutive (`_compact`: otherwise llama.cpp splits the step into one forward pass per run
+  of consecutive slots, the same numbers at a multiple of the cost). This model's per-row kernels give the same
   numbers at any row count (the Q4_1 layers take one dot product per row; the Q8_0 output
   layer's batched kernel accumulates each row as the single-row one does), the attention span
   is padded to 256 cells and masked cells add exact zeros.
+
+`flash_attn=True` takes llama.cpp's flash-attention kernel instead, which computes each query
+row on its own (an online softmax over the row's unmasked cells in order): the same bits at
+any slot count and order too (the same tests), other bits than the default kernel's, so other
+texts for a seed than with it off or at `slots=1`. It decodes ~1.2-1.4x the tokens per CPU-second at 16 sequences
+(bench/results/engines.md).
 
 Prompt-prefix reuse: a slot remembers which prompt its KV cells hold. A request whose prompt
 some slot holds (the k samples of one question) copies those cells (`llama_memory_seq_cp`) and
@@ -103,6 +111,7 @@ class BatchedContext:
         n_threads: int,
         n_batch: int = 512,
         prefix_reuse: bool = True,
+        flash_attn: bool = False,
         trace: bool = False,
         lora: Path | None = None,
     ) -> None:
@@ -136,7 +145,13 @@ class BatchedContext:
         params.n_seq_max = slots
         params.n_threads = params.n_threads_batch = n_threads
         params.kv_unified = False  # one KV stream per sequence: see the module docstring
-        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as `Llama` does
+        # off: as `Llama` does, so the texts equal the one-at-a-time engine's; on: ~1.4x the
+        # decoding steps per CPU-second at 16 sequences, other texts (module docstring)
+        params.flash_attn_type = (
+            llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+            if flash_attn
+            else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        )
         params.no_perf = True
         self._ctx = llama_cpp.llama_init_from_model(model.model, params)
         if not self._ctx:
@@ -153,6 +168,9 @@ class BatchedContext:
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._n_batch = n_batch
         self._prefix_reuse = prefix_reuse
+        # False: a step feeds the sequences in admission order and never moves one (the engine
+        # before `_compact`; bench/bench_engines.py --only decode measures it against it)
+        self.compact = True
         self._batch = llama_cpp.llama_batch_init(max(n_batch, slots), 0, 1)
         self._n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         self._pieces: dict[int, bytes] = {}
@@ -165,7 +183,12 @@ class BatchedContext:
         self._broken: str | None = None
         self._load, self._load_lock = 0, threading.Lock()
         self.stats = {"prompt_tokens_evaluated": 0, "prompt_tokens_copied": 0, "steps": 0,
-                      "tokens_decoded": 0, "decode_s": 0.0, "prefill_s": 0.0}  # fmt: skip
+                      "tokens_decoded": 0, "decode_s": 0.0, "prefill_s": 0.0,
+                      "prefill_cpu_s": 0.0, "step_cpu_s": 0.0, "decode_cpu_s": 0.0,
+                      "sample_cpu_s": 0.0, "moves": 0}  # fmt: skip
+        # the worker thread's CPU seconds of decoding steps by sequences in the step: what a
+        # decode-only figure at n sequences counts (bench/bench_engines.py --only decode)
+        self.step_widths: dict[int, list[float]] = {}
         # trace=True: a sha1 of every logits row each sequence was sampled from, by future
         self.trace: dict[Future[Completion], list[str]] | None = {} if trace else None
         self._thread = threading.Thread(target=self._loop, name="llamacpp-batch", daemon=True)
@@ -358,7 +381,7 @@ class BatchedContext:
         rest), in chunks of n_batch from position 0 (as `Llama.eval` does); the last token's
         logits row, or None when llama_decode fails."""
         lib, batch = self._lib, self._batch
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.thread_time()
         first = start - start % self._n_batch
         for chunk_start in range(first, len(tokens), self._n_batch):
             begin = max(start, chunk_start)
@@ -371,6 +394,7 @@ class BatchedContext:
                 return None
         self.stats["prompt_tokens_evaluated"] += len(tokens) - start
         self.stats["prefill_s"] += time.perf_counter() - began
+        self.stats["prefill_cpu_s"] += time.thread_time() - cpu
         row = lib.llama_get_logits_ith(self._ctx, batch.n_tokens - 1)
         return np.ctypeslib.as_array(row, shape=(self._n_vocab,)).copy()
 
@@ -399,26 +423,74 @@ class BatchedContext:
 
     def _step(self) -> None:
         """One token for every sequence in flight, then sample and check each one's stops."""
-        lib = self._lib
-        order = list(self._active.values())
+        lib, stats, clock = self._lib, self.stats, time.thread_time
+        cpu0 = clock()
+        if self.compact:
+            self._compact()
+            order = [self._active[s] for s in sorted(self._active)]
+        else:
+            order = list(self._active.values())
         for i, sequence in enumerate(order):
             self._put(i, sequence.next_token, sequence.n_past, sequence.slot, logits=True)
         self._batch.n_tokens = len(order)
-        start = time.perf_counter()
+        start, cpu1 = time.perf_counter(), clock()
         status = lib.llama_decode(self._ctx, self._batch)
-        self.stats["decode_s"] += time.perf_counter() - start
-        self.stats["steps"] += 1
-        self.stats["tokens_decoded"] += len(order)
+        cpu2 = clock()
+        stats["decode_s"] += time.perf_counter() - start
+        stats["decode_cpu_s"] += cpu2 - cpu1
+        stats["steps"] += 1
+        stats["tokens_decoded"] += len(order)
         if status != 0:
             self._fail_all(f"llama.cpp: llama_decode returned {status}")
             return
+        sampling = 0.0
         for i, sequence in enumerate(order):
             sequence.n_past += 1
             if self.trace is not None:
                 row = ctypes.string_at(lib.llama_get_logits_ith(self._ctx, i), 4 * self._n_vocab)
                 self.trace.setdefault(sequence.future, []).append(hashlib.sha1(row).hexdigest())
+            before = clock()
             token = lib.llama_sampler_sample(sequence.sampler, self._ctx, i)
+            sampling += clock() - before
             self._advance(sequence, token)
+        spent = clock() - cpu0
+        stats["sample_cpu_s"] += sampling
+        stats["step_cpu_s"] += spent
+        width = self.step_widths.setdefault(len(order), [0, 0.0])
+        width[0] += 1
+        width[1] += spent
+
+    def _compact(self) -> None:
+        """Move sequences so that the slots in flight are consecutive.
+
+        With one KV stream per sequence, llama_decode splits a batch into ubatches of
+        consecutive sequence ids in increasing order (`llama_batch_allocr::split_equal`,
+        sequential), and every ubatch is a forward pass of its own, reading all the weights:
+        a step over slots {0, 1, 3} costs two passes. So when a sequence finishes and leaves
+        a gap, the sequences outside the best-placed window of consecutive slots move into
+        its free slots: `llama_memory_seq_cp` copies the whole KV stream (cells and
+        positions as they were), the same numbers on the next step. The source slot keeps
+        its cells and its held prompt, for prefix reuse.
+        """
+        width = len(self._active)
+        if width == 0 or max(self._active) - min(self._active) == width - 1:
+            return
+        start = max(
+            range(self.slots - width + 1),
+            key=lambda s: sum(1 for slot in range(s, s + width) if slot in self._active),
+        )
+        window = range(start, start + width)
+        holes = [s for s in window if s not in self._active]
+        movers = [s for s in sorted(self._active) if s not in window]
+        lib = self._lib
+        for source, slot in zip(movers, holes, strict=True):
+            sequence = self._active.pop(source)
+            lib.llama_memory_seq_rm(self._memory, slot, -1, -1)
+            lib.llama_memory_seq_cp(self._memory, source, slot, -1, -1)
+            self._held[slot], self._logits[slot] = self._held[source], self._logits[source]
+            sequence.slot = slot
+            self._active[slot] = sequence
+            self.stats["moves"] += 1
 
     def _advance(self, sequence: _Sequence, token: int) -> None:
         """`Llama._create_completion`'s stop rules, token by token."""
