@@ -33,6 +33,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -160,38 +161,46 @@ def theirs(rows: list[dict], workers: int) -> list[bool]:
     return [bool(o.value) if o.error is None else False for o in outcomes]
 
 
-def accuracy_table(rows: list[dict], mine: list, mv: list) -> tuple[str, list[str]]:
+def _tally(
+    rows: list[dict], mine: list, mv: list, group: Callable[[dict], str]
+) -> dict[str, dict[str, int]]:
+    """Counts per `group(row)` and for `**all**`: pairs, right, FP and FN for both graders, and
+    the bad references (label None) with how many of them we flagged (verdict None)."""
     stats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    regressions = []
     for row, a, b in zip(rows, mine, mv, strict=True):
-        label, s = row["equivalent"], stats[row["file"]]
-        if label is None:  # a bad reference: we must say so; math-verify has no way to
-            s["bad_refs"] += 1
-            s["flagged"] += a is None
-            continue
-        s["n"] += 1
-        s["ours_ok"] += a is label
-        s["mv_ok"] += b is label
-        s["ours_fp"] += a is True and not label
-        s["ours_fn"] += a is not True and label
-        s["mv_fp"] += b is True and not label
-        s["mv_fn"] += b is not True and label
-        if b is label and a is not label:
-            regressions.append(
-                f"{row['file']}: pred={row['pred'][:50]!r} gold={row['gold'][:40]!r}"
-            )
+        label = row["equivalent"]
+        for s in (stats[group(row)], stats["**all**"]):
+            if label is None:  # a bad reference: we must say so; math-verify has no way to
+                s["bad_refs"] += 1
+                s["flagged"] += a is None
+                continue
+            s["n"] += 1
+            s["ours_ok"] += a is label
+            s["mv_ok"] += b is label
+            s["ours_fp"] += a is True and not label
+            s["ours_fn"] += a is not True and label
+            s["mv_fp"] += b is True and not label
+            s["mv_fn"] += b is not True and label
+    return stats
+
+
+def _ordered(stats: dict[str, dict[str, int]]) -> list[str]:
+    return sorted(stats, key=lambda name: (name == "**all**", name))
+
+
+def accuracy_table(rows: list[dict], mine: list, mv: list) -> tuple[str, list[str]]:
+    stats = _tally(rows, mine, mv, lambda row: row["file"])
+    regressions = [
+        f"{row['file']}: pred={row['pred'][:50]!r} gold={row['gold'][:40]!r}"
+        for row, a, b in zip(rows, mine, mv, strict=True)
+        if row["equivalent"] is not None and b is row["equivalent"] and a is not row["equivalent"]
+    ]
     lines = [
         "| family | pairs | ours acc | ours FP | ours FN | math-verify acc | MV FP | MV FN "
         "| bad refs flagged |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    total: dict[str, int] = defaultdict(int)
-    for name in sorted(stats):
-        s = stats[name]
-        for key, value in s.items():
-            total[key] += value
-        lines.append(_row(name, s))
-    lines.append(_row("**all**", total))
+    lines += [_row(name, stats[name]) for name in _ordered(stats)]
     return "\n".join(lines), regressions
 
 
@@ -250,24 +259,13 @@ def kind_table(rows: list[dict], mine: list, mv: list) -> str:
             return "multiple choice"
         return "free-form" if answer_type == "auto" else f"answer_type {answer_type}"
 
-    stats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row, a, b in zip(rows, mine, mv, strict=True):
-        label = row["equivalent"]
-        if label is None:
-            continue
-        for name in (kind(row), "**all**"):
-            s = stats[name]
-            s["n"] += 1
-            s["ours_ok"] += a is label
-            s["mv_ok"] += b is label
-            s["ours_fp"] += a is True and not label
-            s["mv_fp"] += b is True and not label
+    stats = _tally(rows, mine, mv, kind)
     lines = [
         "| kind | pairs | ours | ours FP | math-verify | MV FP |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for name in sorted(stats, key=lambda n: (n == "**all**", n)):
-        s, n = stats[name], max(stats[name]["n"], 1)
+    for name in (name for name in _ordered(stats) if stats[name]["n"]):  # not only bad refs
+        s, n = stats[name], stats[name]["n"]
         lines.append(
             f"| {name} | {s['n']} | {s['ours_ok'] / n:.1%} | {s['ours_fp']} | "
             f"{s['mv_ok'] / n:.1%} | {s['mv_fp']} |"

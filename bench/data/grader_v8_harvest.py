@@ -17,10 +17,9 @@ import re
 import sys
 from pathlib import Path
 
-from harvest import candidate, git_show, stratified, write_candidates
+from harvest import candidate, git_show, new_rows, stratified, write_candidates, write_table
 
 SEED = 8
-HERE = Path(__file__).parent
 rows: list[dict] = []
 
 
@@ -225,48 +224,12 @@ for key in sorted(ge_items):
             source_flag=None,
         )
 
-# --- Exact duplicates: a response string that an earlier table holds, or the same (response,
-# reference) pair twice in this draw, is left out (first occurrence kept). ------------------------
-earlier = set()
-for table in sorted(HERE.glob("grader_*.jsonl")):
-    if "_v8" not in table.stem:
-        earlier |= {json.loads(x)["pred"] for x in table.read_text(encoding="utf-8").splitlines()}
-pairs: set[tuple[str, str]] = set()
-rows[:] = [
-    r
-    for r in rows
-    if r["pred"] not in earlier
-    and (r["pred"], r["gold"]) not in pairs
-    and not pairs.add((r["pred"], r["gold"]))
-]
-for n, r in enumerate(rows, start=1):
-    r["cand"] = f"c{n:04d}"
-
-KEYS = ("id", "family", "pred", "gold", "answer_type", "unit", "rtol", "choices", "question")
-KEYS += ("finish_reason", "label", "source", "model", "source_flag", "note")
-
-
-def table(out: Path) -> None:
-    """Join the hand labels and write the frozen table: kept rows get ids ext8-0001..."""
-    labels = json.loads((HERE / "grader_v8_labels.json").read_text(encoding="utf-8"))
-    lines, k = [], 0
-    for r in rows:
-        lab = labels[r["cand"]]
-        if lab["label"] is None:
-            continue
-        k += 1
-        r = {**r, **lab, "id": f"ext8-{k:04d}"}
-        r["source"] = (
-            f"{r['source_repo']}@{r['source_commit']}:{r['source_path']} ({r['source_item']})"
-        )
-        lines.append(json.dumps({key: r[key] for key in KEYS}, ensure_ascii=False) + "\n")
-    out.write_text("".join(lines), encoding="utf-8")
-    print(k, "rows ->", out)
+rows[:] = new_rows(rows, "v8")  # exact duplicates of earlier tables or of this draw left out
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--table"]:
         write_candidates(rows, Path("/dev/null"))  # stamps the commits
-        table(Path(sys.argv[2]))
+        write_table(rows, "v8", Path(sys.argv[2]))
     else:
         write_candidates(rows, Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/v8work/cand.jsonl"))

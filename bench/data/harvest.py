@@ -70,3 +70,49 @@ def write_candidates(rows: list[dict], out: Path) -> None:
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
     )
     print(len(rows), "candidates ->", out)
+
+
+# The keys of a frozen table's row, in order (v8 on; `bench/data/README.md`).
+KEYS = ("id", "family", "pred", "gold", "answer_type", "unit", "rtol", "choices", "question")
+KEYS += ("finish_reason", "label", "source", "model", "source_flag", "note")
+
+
+def new_rows(rows: list[dict], version: str) -> list[dict]:
+    """`rows` without exact duplicates, each given its candidate id (`c0001`...): a response
+    string that an earlier table (any `grader_*` file not of `version`) holds, or the same
+    (response, reference) pair twice in this draw, is left out, the first occurrence kept."""
+    earlier = set()
+    for table in sorted(Path(__file__).parent.glob("grader_*.jsonl")):
+        if f"_{version}" not in table.stem:
+            text = table.read_text(encoding="utf-8")
+            earlier |= {json.loads(line)["pred"] for line in text.splitlines()}
+    pairs: set[tuple[str, str]] = set()
+    kept = []
+    for r in rows:
+        if r["pred"] not in earlier and (r["pred"], r["gold"]) not in pairs:
+            pairs.add((r["pred"], r["gold"]))
+            kept.append(r)
+    for n, r in enumerate(kept, start=1):
+        r["cand"] = f"c{n:04d}"
+    return kept
+
+
+def write_table(rows: list[dict], version: str, out: Path) -> None:
+    """Join the hand labels (`grader_<version>_labels.json`, candidate id -> label fields) and
+    write the frozen table: rows labelled None are dropped, the kept ones get ids
+    `ext<N>-0001`..."""
+    here = Path(__file__).parent
+    labels = json.loads((here / f"grader_{version}_labels.json").read_text(encoding="utf-8"))
+    lines, k = [], 0
+    for r in rows:
+        lab = labels[r["cand"]]
+        if lab["label"] is None:
+            continue
+        k += 1
+        r = {**r, **lab, "id": f"ext{version.lstrip('v')}-{k:04d}"}
+        r["source"] = (
+            f"{r['source_repo']}@{r['source_commit']}:{r['source_path']} ({r['source_item']})"
+        )
+        lines.append(json.dumps({key: r[key] for key in KEYS}, ensure_ascii=False) + "\n")
+    out.write_text("".join(lines), encoding="utf-8")
+    print(k, "rows ->", out)

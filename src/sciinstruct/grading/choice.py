@@ -120,6 +120,15 @@ class Grammar:
             r"(correct|true|right|正确|对)\b"
         )
 
+    def plain(self, text: str, unwrap: bool = False) -> str:
+        """`text` with its letters out of fonts and boxes (and, with `unwrap`, out of
+        `\\text{}`), without Markdown bold (`**`, `__`), math delimiters (`$`) and letter
+        ranges."""
+        text = self.font.sub(r"\1", text)
+        text = unwrap_text(text) if unwrap else text
+        text = text.replace("**", "").replace("__", "").replace("$", "")
+        return self.letter_range.sub(" ", text) if "thr" in text else text
+
     def named(self, text: str) -> frozenset[str]:
         """The letters of the range that `text` holds (a set's letters: "A, C", "A or D")."""
         return frozenset(c for c in text if "A" <= c <= self.letters[-1])
@@ -130,10 +139,6 @@ def grammar(letters: str = LETTERS) -> Grammar:
     return Grammar(letters)
 
 
-def _unmarked(text: str, g: Grammar) -> str:
-    """`text` without Markdown bold (`**`, `__`), math delimiters (`$`) and letter ranges."""
-    text = text.replace("**", "").replace("__", "").replace("$", "")
-    return g.letter_range.sub(" ", text) if "thr" in text else text
 
 
 def letters(
@@ -143,7 +148,7 @@ def letters(
     capital and a space ("B Marcus", but also "A violates", "I am") name no option; without
     `by_text`, an option's text or value in the answer names none either."""
     g = grammar(options(choices))
-    s = _unmarked(unwrap_text(g.font.sub(r"\1", answer)), g).strip()
+    s = g.plain(answer, unwrap=True).strip()
     head = _OPENING.match(s)
     s = s[len(head["word"] or "") :]  # type: ignore[index]
     if not s:
@@ -167,7 +172,7 @@ def is_letter_only(answer: str, choices: list[str] | None = None) -> bool:
     """True when `answer` (a box's contents) is an option letter or a set of them, not a formula
     that holds a capital (`\\langle H\\rangle \\ll \\Delta E`)."""
     g = grammar(options(choices))
-    s = _unmarked(unwrap_text(g.font.sub(r"\1", answer)), g).strip()
+    s = g.plain(answer, unwrap=True).strip()
     head = _OPENING.match(s)
     if head["word"] is None and head["cyrillic"] is not None:  # type: ignore[index]
         s = s.translate(_CYRILLIC)  # a lone Cyrillic letter, only at the very start
@@ -224,14 +229,14 @@ def _by_option_value(answer: str, choices: list[str]) -> frozenset[str] | None:
 
 def find_in_text(text: str, allowed: str = LETTERS) -> str | None:
     """The last option letter running text settles on ("... so the answer is (C)", "It must be
-    D; B and C fail"), leaving out the letters it rules out ("Not C, ..."); `letters` are the
-    ones the question allows."""
+    D; B and C fail"), leaving out the letters it rules out ("Not C, ..."); `allowed` are the
+    letters the question allows (`options`)."""
     g = grammar(allowed)
-    text = _unmarked(g.font.sub(r"\1", text), g)
+    text = g.plain(text)
     for pattern in (g.in_text, g.settled, g.parenthesised):
         kept = None
         for found in pattern.finditer(text):
-            group = next(g for g in (found.group(i) for i in range(1, pattern.groups + 1)) if g)
+            group = next(filter(None, found.groups()))
             start = found.start() + found.group(0).rindex(group)
             if not _ruled_out(text, start, g):
                 kept = group.upper()
@@ -276,7 +281,7 @@ def stated(segment: str, allowed: str = LETTERS) -> frozenset[str] | None:
     """The letters a short statement names on their own, those it rules out left aside
     ("for sure D, it can't be A or B": D; "A、C": both, a hedge); None when it names none."""
     g = grammar(allowed)
-    text = _unmarked(g.font.sub(r"\1", segment), g)
+    text = g.plain(segment)
     kept = set()
     for found in g.lone.finditer(text):
         letter = found.group(1)
