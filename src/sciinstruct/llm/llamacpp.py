@@ -93,6 +93,10 @@ QUEUED_PER_SLOT = 1
 ROUTES_KEPT = 1024
 # Weights type the engine computes with (`weights` option): chosen by bench/bench_engines.py
 DEFAULT_WEIGHTS = "q8_0"
+# Attention kernel (`flash_attn` option), at every slot count: bench/bench_engines.py --only
+# flash measured llama.cpp's flash-attention kernel faster at 1, 4, 16 and 32 sequences, decode
+# and prompt evaluation alike (bench/results/engines.md); `model` says `+flash_attn`
+DEFAULT_FLASH_ATTN = True
 
 
 def prompt_key(request: GenerationRequest) -> str:
@@ -173,7 +177,7 @@ class LlamaCppBackend(SyncBackend):
         prefix_reuse: bool = True,
         weights: str = DEFAULT_WEIGHTS,
         lora: str | Path | None = None,
-        flash_attn: bool = False,
+        flash_attn: bool = DEFAULT_FLASH_ATTN,
     ) -> None:
         require("llama_cpp", "llama-cpp-python", INSTALL)
         from sciinstruct.llm.llamacpp_batch import BatchedContext  # needs llama_cpp (jinja2)
@@ -192,17 +196,19 @@ class LlamaCppBackend(SyncBackend):
         path = weights_file(source, weights, n_threads=threads)
         self.weights = weights
         self.model = llamacpp_identity(source, weights if path != source else "source")
-        self.lora = lora_file(lora, source) if lora else None
-        if self.lora is not None:
-            self.model += f"+lora@{lora_digest(self.lora)}"
-        if flash_attn and self.slots > 1:  # other numbers, other texts: not the same cache key
+        self.flash_attn = flash_attn
+        if flash_attn:  # other numbers, other texts: not the same cache key (class docstring)
             self.model += "+flash_attn"
+        self.lora = lora_file(lora, source) if lora else None
+        if self.lora is not None:  # last: the tuned model's name is its base engine's + adapter
+            self.model += f"+lora@{lora_digest(self.lora)}"
         self._contexts: list[_Context] = []  # slots == 1
         self._batched: list[BatchedContext] = []  # slots > 1
         for _ in range(self.parallel):
             # A batched context only borrows the model, tokenizer and template of its `Llama`.
             llm = load_llama(path, n_ctx=n_ctx if self.slots == 1 else 256,
-                             n_batch=n_batch if self.slots == 1 else 256, n_threads=threads)  # fmt: skip
+                             n_batch=n_batch if self.slots == 1 else 256, n_threads=threads,
+                             flash_attn=flash_attn and self.slots == 1)  # fmt: skip
             if self.slots == 1:
                 self._contexts.append(_Context(llm))
                 if self.lora is not None:  # on the context `Llama` decodes with
@@ -328,7 +334,9 @@ class LlamaCppBackend(SyncBackend):
         self._contexts, self._batched = [], []
 
 
-def load_llama(path: Path, *, n_ctx: int, n_batch: int, n_threads: int) -> Any:
+def load_llama(
+    path: Path, *, n_ctx: int, n_batch: int, n_threads: int, flash_attn: bool = False
+) -> Any:
     """The one place a `Llama` (model + its own context) is created from a GGUF file.
 
     n_threads_batch too: llama-cpp-python evaluates prompts on every core by default, so N
@@ -337,7 +345,7 @@ def load_llama(path: Path, *, n_ctx: int, n_batch: int, n_threads: int) -> Any:
 
     return llama_cpp.Llama(
         model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_threads=n_threads,
-        n_threads_batch=n_threads, verbose=False,
+        n_threads_batch=n_threads, flash_attn=flash_attn, verbose=False,
     )  # fmt: skip
 
 

@@ -111,7 +111,7 @@ class BatchedContext:
         n_threads: int,
         n_batch: int = 512,
         prefix_reuse: bool = True,
-        flash_attn: bool = False,
+        flash_attn: bool = True,
         trace: bool = False,
         lora: Path | None = None,
     ) -> None:
