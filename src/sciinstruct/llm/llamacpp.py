@@ -12,6 +12,14 @@ calls in flight, so its queues never run dry and no call waits on a batch's slow
 `slots=1` is the one-request-at-a-time engine: a `Llama` behind a lock, each request evaluated
 from an empty context, a batch split across the contexts. Either way a request's text depends
 only on the request and its seed, never on the batch it came in.
+
+Attention is computed with llama.cpp's flash-attention kernel by default (`flash_attn=True`,
+both engines, so a seed gives the same text at every slot count): measured side by side
+(`bench/bench_engines.py --only flash`, docs/engines.md) it is 1.10x the tokens per CPU-second
+at 1 sequence, 1.21x decode-only at 16 (51% of the compute roof, against 42% without), prompt
+evaluation 1.08-1.15x, and 1.08-1.10x for `slots=1`. It gives other texts than the kernel
+before it, so the engine's name (`model`, the response cache's key) says `+flash_attn`;
+`flash_attn=False` is the engine before, under its old name, whose cached texts it reuses.
 """
 
 from __future__ import annotations
@@ -94,8 +102,9 @@ ROUTES_KEPT = 1024
 # Weights type the engine computes with (`weights` option): chosen by bench/bench_engines.py
 DEFAULT_WEIGHTS = "q8_0"
 # Attention kernel (`flash_attn` option), at every slot count: bench/bench_engines.py --only
-# flash measured llama.cpp's flash-attention kernel faster at 1, 4, 16 and 32 sequences, decode
-# and prompt evaluation alike (bench/results/engines.md); `model` says `+flash_attn`
+# flash measured llama.cpp's flash-attention kernel 1.08-1.21x faster at 1, 4, 16 and 32
+# sequences and at slots=1, decode and prompt evaluation alike (docs/engines.md); texts differ,
+# so `model` says `+flash_attn`
 DEFAULT_FLASH_ATTN = True
 
 
@@ -157,10 +166,13 @@ class LlamaCppBackend(SyncBackend):
     LoRA adapter to every context (a PEFT adapter directory, converted once by `lora_gguf`,
     or a GGUF LoRA): the tuned model on the very engine and weights of its base; the
     adapter's content hash is part of `model`, the response cache's name for the engine.
-    `flash_attn=True` computes the batched contexts' attention with llama.cpp's
-    flash-attention kernel: ~1.2-1.4x the decoding tokens per CPU-second at 16 sequences
-    (bench/results/engines.md), the same text for a seed at any slot count and order, but
-    other texts than with it off (and than `slots=1`), so `model` says `+flash_attn`.
+    `flash_attn` (default True, `DEFAULT_FLASH_ATTN`) computes attention with llama.cpp's
+    flash-attention kernel, batched and at `slots=1` alike: faster at every slot count
+    (module docstring), the same text for a seed at any slot count and order, other texts
+    than with it off. So `model` is `<weights>+flash_attn[+lora@hash]` with it and
+    `<weights>[+lora@hash]` without: a response cache (or a run resumed) written by one kernel
+    is never read as the other's, and `flash_attn=False` reuses what the engine wrote before
+    flash attention was the default.
     """
 
     name = "llamacpp"
