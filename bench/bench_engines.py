@@ -16,11 +16,13 @@ sequence in the batch, so
 and an engine's limit is the lower of the two. (The KV cache read is left out: at these prompt
 lengths it is a few percent of the weights.)
 
-    .venv/bin/python bench/bench_engines.py [--quick] [--only batching|parallel|weights|decode]
+    .venv/bin/python bench/bench_engines.py [--quick] [--only batching|parallel|weights|decode|flash]
 
 `--only decode` reports the batched context's tokens per CPU-second at 1 thread both ways:
 with prompt evaluation in the CPU time, and decode-only (prompts evaluated first, only the
-decoding steps timed), main's engine against this one (`decode_rows`).
+decoding steps timed), main's engine against this one (`decode_rows`). `--only flash` reports
+the same for the default kernel against flash attention (`flash_attn`), then the
+one-at-a-time engine (`slots=1`) both ways, with whether its texts equal the batched engine's.
 """
 
 from __future__ import annotations
@@ -233,31 +235,39 @@ def weights_rows(
 # --only decode: main's engine against this one, with and without flash attention
 DECODE_ENGINES = {
     "old": {"compact": False, "flash_attn": False},  # admission order, gaps split a step
-    "new": {"compact": True, "flash_attn": False},  # the default engine
-    "new+flash_attn": {"compact": True, "flash_attn": True},  # the `flash_attn: true` option
+    "new": {"compact": True, "flash_attn": False},  # the engine before flash attention
+    "new+flash_attn": {"compact": True, "flash_attn": True},  # the default engine
+}
+# --only flash: the default kernel against flash attention, batched and one at a time
+FLASH_ENGINES = {
+    "attention": {"compact": True, "flash_attn": False},  # `flash_attn: false`
+    "flash_attn": {"compact": True, "flash_attn": True},  # the default
 }
 
 
-def decode_rows(rounds: int, max_tokens: int, cpu_roof: float) -> list[str]:
+def decode_rows(
+    rounds: int, max_tokens: int, cpu_roof: float, engines_of: dict = DECODE_ENGINES
+) -> list[str]:
     """Tokens per CPU-second of one batched context at 1 thread, n sequences in flight, in
     interleaved rounds, counted three ways: completion tokens per CPU-second of the process
     with prompt evaluation in it (what the bench's other rows count); decode-only, every
     decoding step's tokens per CPU-second of the worker thread in those steps (prompts
     evaluated before and not counted; sampling, batch building and stop checks counted); and
     decode-only over the steps with all n sequences in flight (a batch's tail, where finished
-    sequences leave fewer, left out). Also the split of a step's CPU time: llama_decode,
+    sequences leave fewer, left out). Also prompt evaluation alone (prompt tokens per CPU-second
+    of the worker thread in `_prefill`) and the split of a step's CPU time: llama_decode,
     llama.cpp's sampler chain, the Python around them. Prefix reuse is off (every prompt is
     new to the engine, as the demo's are)."""
     lines = [
         "| sequences | engine | with prompts: tokens per CPU-s | fraction of roof "
         "| decode-only | fraction | decode-only, n in flight | fraction "
-        "| step: llama_decode / sampler / Python | moves |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| prompt tokens per CPU-s | step: llama_decode / sampler / Python | moves |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for n in (1, 4, 16, 32):
         reqs = requests(n, max_tokens)
         engines = {}
-        for name, options in DECODE_ENGINES.items():
+        for name, options in engines_of.items():
             backend = make_backend("llamacpp", n_threads=1, parallel=1,
                                    slots=max(n, DEFAULT_SLOTS), prefix_reuse=False,
                                    flash_attn=options["flash_attn"])  # fmt: skip
@@ -276,13 +286,49 @@ def decode_rows(rounds: int, max_tokens: int, cpu_roof: float) -> list[str]:
             step = stats["step_cpu_s"]
             decode = stats["tokens_decoded"] / step
             full = n * width[0] / width[1] if width[0] else float("nan")
+            prefill = stats["prompt_tokens_evaluated"] / stats["prefill_cpu_s"]
             split = (stats["decode_cpu_s"], stats["sample_cpu_s"],
                      step - stats["decode_cpu_s"] - stats["sample_cpu_s"])  # fmt: skip
             lines.append(
                 f"| {n} | {name} | {tokens / cpu:.1f} | {tokens / cpu / cpu_roof:.1%} "
                 f"| {decode:.1f} | {decode / cpu_roof:.1%} | {full:.1f} | {full / cpu_roof:.1%} "
-                f"| {' / '.join(f'{x / step:.1%}' for x in split)} | {stats['moves']} |"
+                f"| {prefill:.0f} | {' / '.join(f'{x / step:.1%}' for x in split)} "
+                f"| {stats['moves']} |"
             )
+            print(f"  {lines[-1]}", file=sys.stderr)
+    return lines
+
+
+def one_at_a_time_rows(rounds: int, max_tokens: int, cpu_roof: float) -> list[str]:
+    """The one-at-a-time engine (`slots=1`, llama-cpp-python's own loop) with and without
+    flash attention, n requests in turn, interleaved rounds: completion tokens per CPU-second
+    of the process, prompt evaluation included; and whether both kernels' texts equal the
+    batched engine's at 16 slots (one seed, one text at every slot count)."""
+    lines = [
+        "| requests | engine | tokens per CPU-s | fraction of roof | texts equal slots=16's |",
+        "|---:|---|---:|---:|---|",
+    ]
+    for n in (1, 4, 16):
+        reqs = requests(n, max_tokens)
+        engines = {
+            name: make_backend(
+                "llamacpp", n_threads=1, parallel=1, slots=1, flash_attn=options["flash_attn"]
+            )  # fmt: skip
+            for name, options in FLASH_ENGINES.items()
+        }
+        for backend in engines.values():
+            backend.generate(reqs[:1])  # warm-up
+        totals = interleaved(engines, reqs, rounds)
+        for name, backend in engines.items():
+            texts = [c.text for c in backend.generate(reqs)]
+            backend.close()
+            batched = make_backend("llamacpp", n_threads=1, parallel=1, slots=16,
+                                   flash_attn=FLASH_ENGINES[name]["flash_attn"])  # fmt: skip
+            same = sum(a == c.text for a, c in zip(texts, batched.generate(reqs), strict=True))
+            batched.close()
+            tokens, _, cpu = totals[name]
+            lines.append(f"| {n} | slots=1, {name} | {tokens / cpu:.1f} "
+                         f"| {tokens / cpu / cpu_roof:.1%} | {same} of {n} |")  # fmt: skip
             print(f"  {lines[-1]}", file=sys.stderr)
     return lines
 
@@ -348,7 +394,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 prompts, 16 tokens each")
     parser.add_argument(
-        "--only", choices=["batching", "parallel", "weights", "decode"], help="just these rows"
+        "--only",
+        choices=["batching", "parallel", "weights", "decode", "flash"],
+        help="just these rows",
     )
     parser.add_argument("--weights", default="q4_1,q8_0,f16", help="types of the weights rows")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
@@ -372,6 +420,9 @@ def main() -> None:
     q4_bytes = gguf_path().stat().st_size  # Q4_1 weights, what llama.cpp reads per step
     rows = []
     decode_table = decode_rows(args.rounds, max_tokens, cpu_roof) if args.only == "decode" else []
+    if args.only == "flash":
+        decode_table = decode_rows(args.rounds, max_tokens, cpu_roof, FLASH_ENGINES)
+        decode_table += ["", *one_at_a_time_rows(args.rounds, max_tokens, cpu_roof)]
     if args.only in (None, "batching"):
         threads = args.threads or default_threads()
         batch_flops = flops_1 if threads == 1 else flops_all

@@ -82,8 +82,8 @@ def test_eval_stage_runs_base_and_tuned_on_llamacpp(tmp_path: Path) -> None:
         for label in ("base", "tuned")
     )
     assert (base["backend"], tuned["backend"]) == ("llamacpp", "llamacpp")
-    assert base["model"] == "SmolLM2-135M-Instruct.Q8_0"
-    assert tuned["model"].startswith("SmolLM2-135M-Instruct.Q8_0+lora@")
+    assert base["model"] == "SmolLM2-135M-Instruct.Q8_0+flash_attn"
+    assert tuned["model"].startswith("SmolLM2-135M-Instruct.Q8_0+flash_attn+lora@")
     assert tuned["config"]["engine"]["options"]["lora"] == str(adapter)
     assert "lora" not in base["config"]["engine"]["options"]
     responses = {

@@ -59,7 +59,7 @@ def test_batched_engine_with_adapter_gives_the_one_at_a_time_texts_not_the_bases
     # measured: all 4 greedy texts change (the adapter moves the logits by ~1 on average)
     assert [t != b for t, b in zip(one, base, strict=True)] == [True] * 4
     assert one_model == batched_model == base_model + one_model[len(base_model) :]
-    assert one_model.startswith("SmolLM2-135M-Instruct.Q8_0+lora@")
+    assert one_model.startswith("SmolLM2-135M-Instruct.Q8_0+flash_attn+lora@")
     assert len(one_model.split("@")[-1]) == 16
 
 

@@ -24,6 +24,12 @@ def serve(
         help="Requests each process decodes together (default: fit to memory, at most 16); "
         "1: llama-cpp-python's own server, one request at a time.",
     ),
+    flash_attn: bool | None = typer.Option(
+        None,
+        "--flash-attn/--no-flash-attn",
+        help="llama.cpp's flash-attention kernel (default: on, as the in-process engine); "
+        "off gives the texts of the engine before it was the default.",
+    ),
 ) -> None:
     """Serve the embedded model over llama.cpp's OpenAI-compatible API until Ctrl-C.
 
@@ -34,9 +40,10 @@ def serve(
     # explicitly: a process started with SIGINT ignored (a background job, some launchers and
     # test runners) would otherwise never see Ctrl-C, and SIGTERM would orphan the servers.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    kernel = {} if flash_attn is None else {"flash_attn": flash_attn}
     try:
         with start_server(
-            model, host=host, port=port, n_ctx=n_ctx, parallel=parallel, slots=slots
+            model, host=host, port=port, n_ctx=n_ctx, parallel=parallel, slots=slots, **kernel
         ) as server:
             for url in server.base_urls:
                 console.print(url, highlight=False, soft_wrap=True)

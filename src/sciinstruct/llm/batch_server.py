@@ -117,15 +117,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n_ctx", type=int, default=4096, help="context of each sequence")
     parser.add_argument("--n_threads", type=int, default=None)
     parser.add_argument("--slots", type=int, default=None, help="sequences decoded together")
+    parser.add_argument(
+        "--flash_attn", choices=["true", "false"], default=None,
+        help="attention kernel (default: the engine's, DEFAULT_FLASH_ATTN)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     import uvicorn
 
-    from sciinstruct.llm.llamacpp import LlamaCppBackend
+    from sciinstruct.llm.llamacpp import DEFAULT_FLASH_ATTN, LlamaCppBackend
 
+    flash_attn = DEFAULT_FLASH_ATTN if args.flash_attn is None else args.flash_attn == "true"
     backend = LlamaCppBackend(
-        args.model, n_ctx=args.n_ctx, n_threads=args.n_threads, parallel=1, slots=args.slots
-    )
+        args.model, n_ctx=args.n_ctx, n_threads=args.n_threads, parallel=1, slots=args.slots,
+        flash_attn=flash_attn,
+    )  # fmt: skip
     uvicorn.run(
         create_app(backend, str(args.model)), host=args.host, port=args.port, log_level="warning"
     )

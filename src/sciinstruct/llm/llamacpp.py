@@ -12,6 +12,14 @@ calls in flight, so its queues never run dry and no call waits on a batch's slow
 `slots=1` is the one-request-at-a-time engine: a `Llama` behind a lock, each request evaluated
 from an empty context, a batch split across the contexts. Either way a request's text depends
 only on the request and its seed, never on the batch it came in.
+
+Attention is computed with llama.cpp's flash-attention kernel by default (`flash_attn=True`,
+both engines, so a seed gives the same text at every slot count): measured side by side
+(`bench/bench_engines.py --only flash`, docs/engines.md) it is 1.10x the tokens per CPU-second
+at 1 sequence, 1.21x decode-only at 16 (51% of the compute roof, against 42% without), prompt
+evaluation 1.08-1.15x, and 1.08-1.10x for `slots=1`. It gives other texts than the kernel
+before it, so the engine's name (`model`, the response cache's key) says `+flash_attn`;
+`flash_attn=False` is the engine before, under its old name, whose cached texts it reuses.
 """
 
 from __future__ import annotations
@@ -93,6 +101,11 @@ QUEUED_PER_SLOT = 1
 ROUTES_KEPT = 1024
 # Weights type the engine computes with (`weights` option): chosen by bench/bench_engines.py
 DEFAULT_WEIGHTS = "q8_0"
+# Attention kernel (`flash_attn` option), at every slot count: bench/bench_engines.py --only
+# flash measured llama.cpp's flash-attention kernel 1.08-1.21x faster at 1, 4, 16 and 32
+# sequences and at slots=1, decode and prompt evaluation alike (docs/engines.md); texts differ,
+# so `model` says `+flash_attn`
+DEFAULT_FLASH_ATTN = True
 
 
 def prompt_key(request: GenerationRequest) -> str:
@@ -153,10 +166,13 @@ class LlamaCppBackend(SyncBackend):
     LoRA adapter to every context (a PEFT adapter directory, converted once by `lora_gguf`,
     or a GGUF LoRA): the tuned model on the very engine and weights of its base; the
     adapter's content hash is part of `model`, the response cache's name for the engine.
-    `flash_attn=True` computes the batched contexts' attention with llama.cpp's
-    flash-attention kernel: ~1.2-1.4x the decoding tokens per CPU-second at 16 sequences
-    (bench/results/engines.md), the same text for a seed at any slot count and order, but
-    other texts than with it off (and than `slots=1`), so `model` says `+flash_attn`.
+    `flash_attn` (default True, `DEFAULT_FLASH_ATTN`) computes attention with llama.cpp's
+    flash-attention kernel, batched and at `slots=1` alike: faster at every slot count
+    (module docstring), the same text for a seed at any slot count and order, other texts
+    than with it off. So `model` is `<weights>+flash_attn[+lora@hash]` with it and
+    `<weights>[+lora@hash]` without: a response cache (or a run resumed) written by one kernel
+    is never read as the other's, and `flash_attn=False` reuses what the engine wrote before
+    flash attention was the default.
     """
 
     name = "llamacpp"
@@ -173,7 +189,7 @@ class LlamaCppBackend(SyncBackend):
         prefix_reuse: bool = True,
         weights: str = DEFAULT_WEIGHTS,
         lora: str | Path | None = None,
-        flash_attn: bool = False,
+        flash_attn: bool = DEFAULT_FLASH_ATTN,
     ) -> None:
         require("llama_cpp", "llama-cpp-python", INSTALL)
         from sciinstruct.llm.llamacpp_batch import BatchedContext  # needs llama_cpp (jinja2)
@@ -192,17 +208,19 @@ class LlamaCppBackend(SyncBackend):
         path = weights_file(source, weights, n_threads=threads)
         self.weights = weights
         self.model = llamacpp_identity(source, weights if path != source else "source")
-        self.lora = lora_file(lora, source) if lora else None
-        if self.lora is not None:
-            self.model += f"+lora@{lora_digest(self.lora)}"
-        if flash_attn and self.slots > 1:  # other numbers, other texts: not the same cache key
+        self.flash_attn = flash_attn
+        if flash_attn:  # other numbers, other texts: not the same cache key (class docstring)
             self.model += "+flash_attn"
+        self.lora = lora_file(lora, source) if lora else None
+        if self.lora is not None:  # last: the tuned model's name is its base engine's + adapter
+            self.model += f"+lora@{lora_digest(self.lora)}"
         self._contexts: list[_Context] = []  # slots == 1
         self._batched: list[BatchedContext] = []  # slots > 1
         for _ in range(self.parallel):
             # A batched context only borrows the model, tokenizer and template of its `Llama`.
             llm = load_llama(path, n_ctx=n_ctx if self.slots == 1 else 256,
-                             n_batch=n_batch if self.slots == 1 else 256, n_threads=threads)  # fmt: skip
+                             n_batch=n_batch if self.slots == 1 else 256, n_threads=threads,
+                             flash_attn=flash_attn and self.slots == 1)  # fmt: skip
             if self.slots == 1:
                 self._contexts.append(_Context(llm))
                 if self.lora is not None:  # on the context `Llama` decodes with
@@ -328,7 +346,9 @@ class LlamaCppBackend(SyncBackend):
         self._contexts, self._batched = [], []
 
 
-def load_llama(path: Path, *, n_ctx: int, n_batch: int, n_threads: int) -> Any:
+def load_llama(
+    path: Path, *, n_ctx: int, n_batch: int, n_threads: int, flash_attn: bool = False
+) -> Any:
     """The one place a `Llama` (model + its own context) is created from a GGUF file.
 
     n_threads_batch too: llama-cpp-python evaluates prompts on every core by default, so N
@@ -337,7 +357,7 @@ def load_llama(path: Path, *, n_ctx: int, n_batch: int, n_threads: int) -> Any:
 
     return llama_cpp.Llama(
         model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_threads=n_threads,
-        n_threads_batch=n_threads, verbose=False,
+        n_threads_batch=n_threads, flash_attn=flash_attn, verbose=False,
     )  # fmt: skip
 
 

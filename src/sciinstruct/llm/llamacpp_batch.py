@@ -24,11 +24,15 @@ against the one-at-a-time engine):
   layer's batched kernel accumulates each row as the single-row one does), the attention span
   is padded to 256 cells and masked cells add exact zeros.
 
-`flash_attn=True` takes llama.cpp's flash-attention kernel instead, which computes each query
-row on its own (an online softmax over the row's unmasked cells in order): the same bits at
-any slot count and order too (the same tests), other bits than the default kernel's, so other
-texts for a seed than with it off or at `slots=1`. It decodes ~1.2-1.4x the tokens per CPU-second at 16 sequences
-(bench/results/engines.md).
+Attention: `flash_attn=True` (the default) takes llama.cpp's flash-attention kernel, which
+computes each query row on its own (an online softmax over the row's cells in order): the
+same bits at any slot count and order (the same tests), and the
+same as `Llama(flash_attn=True)` gives one request at a time (`slots=1`), but other bits than
+the kernel without it, so other texts for a seed (the engine's name says which:
+`llamacpp.LlamaCppBackend`). Measured side by side (`bench/bench_engines.py --only flash`,
+docs/engines.md): decode-only at 16 sequences 152.6 against 126.5 tokens per CPU-second
+(1.21x; 51% of the compute roof against 42%), at 1 sequence 1.10x, prompt evaluation
+1.08-1.15x. `flash_attn=False` is the kernel before it (the padded-span argument above).
 
 Prompt-prefix reuse: a slot remembers which prompt its KV cells hold. A request whose prompt
 some slot holds (the k samples of one question) copies those cells (`llama_memory_seq_cp`) and
@@ -111,7 +115,7 @@ class BatchedContext:
         n_threads: int,
         n_batch: int = 512,
         prefix_reuse: bool = True,
-        flash_attn: bool = False,
+        flash_attn: bool = True,
         trace: bool = False,
         lora: Path | None = None,
     ) -> None:
@@ -145,8 +149,9 @@ class BatchedContext:
         params.n_seq_max = slots
         params.n_threads = params.n_threads_batch = n_threads
         params.kv_unified = False  # one KV stream per sequence: see the module docstring
-        # off: as `Llama` does, so the texts equal the one-at-a-time engine's; on: ~1.4x the
-        # decoding steps per CPU-second at 16 sequences, other texts (module docstring)
+        # as the one-at-a-time engine's `Llama` is made, so the texts equal its texts; on
+        # (the default): 1.21x the decoding tokens per CPU-second at 16 sequences, other
+        # texts than off (module docstring)
         params.flash_attn_type = (
             llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
             if flash_attn

@@ -25,7 +25,7 @@ import httpx
 
 from sciinstruct.embedded_model import gguf_path
 from sciinstruct.errors import InputError, SciInstructError, require
-from sciinstruct.llm.llamacpp import INSTALL, default_threads
+from sciinstruct.llm.llamacpp import DEFAULT_FLASH_ATTN, INSTALL, default_threads
 
 
 @dataclass
@@ -66,10 +66,13 @@ def start_server(
     parallel: int = 1,
     n_threads: int | None = None,
     slots: int | None = None,
+    flash_attn: bool = DEFAULT_FLASH_ATTN,
     startup_timeout: float = 120.0,
 ) -> Iterator[LlamaServer]:
     """Start the server(s), wait until `/v1/models` answers, yield, and stop them on exit.
-    `slots`: sequences each process decodes together (None: the engine's default)."""
+    `slots`: sequences each process decodes together (None: the engine's default).
+    `flash_attn`: the attention kernel, as the in-process engine's option (both servers, so a
+    seed gives the in-process engine's text at any `slots`)."""
     if slots == 1:
         require("llama_cpp.server.app", "llama-cpp-python's server", INSTALL)
     else:  # the batched server: the engine and llama-cpp-python[server]'s web stack
@@ -96,7 +99,7 @@ def start_server(
             log = log_dir / f"server-{p}.log"
             server.log_files.append(log)
             with log.open("wb") as out:  # the child keeps its own handle
-                command = _server_command(path, host, p, n_ctx, threads, slots)
+                command = _server_command(path, host, p, n_ctx, threads, slots, flash_attn)
                 server.processes.append(
                     subprocess.Popen(
                         command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -115,10 +118,17 @@ def start_server(
 
 
 def _server_command(
-    path: Path, host: str, port: int, n_ctx: int, threads: int, slots: int | None
+    path: Path,
+    host: str,
+    port: int,
+    n_ctx: int,
+    threads: int,
+    slots: int | None,
+    flash_attn: bool = DEFAULT_FLASH_ATTN,
 ) -> list[str]:
     common = ["--model", str(path), "--host", host, "--port", str(port),
-              "--n_ctx", str(n_ctx), "--n_threads", str(threads)]  # fmt: skip
+              "--n_ctx", str(n_ctx), "--n_threads", str(threads),
+              "--flash_attn", "true" if flash_attn else "false"]  # fmt: skip
     if slots == 1:
         return [
             sys.executable,
