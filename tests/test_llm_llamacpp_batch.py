@@ -84,14 +84,45 @@ def test_logits_are_bit_identical_at_1_4_and_16_slots_and_in_any_order(flash: bo
         assert digests == digests_1, f"slots={slots}, order={order}"
         assert texts == texts_1
     # 16 prompts of 580 tokens in all (4 questions of 145, each asked 4 times): at 16 slots,
-    # grouped by question, question 0 is evaluated, its 3 repeats copy it whole, and the other
-    # questions copy the chat template's system prompt they share with it and evaluate the rest
+    # grouped by question, each question is evaluated once and its 3 repeats copy it whole;
+    # without flash attention the other questions also copy the chat template's system prompt
+    # they share with question 0 and evaluate the rest (with it, they are evaluated whole:
+    # the next test)
     assert runs[16]["prompt_tokens_evaluated"] + runs[16]["prompt_tokens_copied"] == 580
-    assert (runs[16]["prompt_tokens_evaluated"], runs[1]["prompt_tokens_evaluated"]) == (71, 220)
+    evaluated = (runs[16]["prompt_tokens_evaluated"], runs[1]["prompt_tokens_evaluated"])
+    assert evaluated == ((145, 580) if flash else (71, 220))
     assert all(texts_1.values()) and len(set(texts_1.values())) > 4  # seeds differ
     # sequences that finished left gaps, and the ones after them moved into the gaps (their
     # KV streams copied) so that each step stays one forward pass: the same bits regardless
     assert runs[4]["moves"] > 0 and runs[16]["moves"] > 0
+
+
+@pytest.mark.slow
+@needs_llama
+@pytest.mark.parametrize("flash", [True, False], ids=["flash_attn", "attention"])
+def test_a_prompt_that_begins_like_a_held_one_gives_the_rows_of_its_whole_evaluation(flash: bool):
+    # one long instruction, then rests of 2 to 200 tokens: without flash attention the rest is
+    # evaluated after the copied common prefix, bit-identical to evaluating the whole prompt;
+    # with it the split rows differ in the last bits, so the prompt is evaluated whole
+    instruction = "Solve the following chemistry problem step by step, then give the answer. " * 3
+    sentence = "zinc displaces copper from copper sulfate solution and the blue colour fades"
+    words = sentence.split(" ")
+    rests = [2, 5, 16, 33, 64, 200]
+    requests = [
+        GenerationRequest(
+            [{"role": "user", "content": instruction + " ".join((words * 20)[:n])}],
+            SamplingParams(temperature=0.0, max_tokens=1, seed=0),
+        )
+        for n in rests
+    ]
+    order = list(range(len(requests)))
+    _, whole, _ = _run(1, requests, order, reuse=False, flash=flash)
+    _, reused, stats = _run(1, requests, order, reuse=True, flash=flash)
+    assert reused == whole
+    # the first prompt is evaluated; each later one shares the instruction (about 60 tokens)
+    assert (stats["prompt_tokens_copied"] == 0) == flash
+    if not flash:
+        assert stats["prompt_tokens_copied"] > 60 * (len(rests) - 1)
 
 
 @pytest.mark.slow

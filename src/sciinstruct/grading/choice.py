@@ -139,8 +139,6 @@ def grammar(letters: str = LETTERS) -> Grammar:
     return Grammar(letters)
 
 
-
-
 def letters(
     answer: str, choices: list[str] | None = None, spaced: bool = True, by_text: bool = True
 ) -> frozenset[str] | None:

@@ -46,6 +46,15 @@ call has at least 2 rows of the sequence: one query row takes another attention 
 the number of rows). So the evaluated rest is at least `MIN_REST` tokens, and prefixes are
 shared only between prompts of one `n_batch` chunk (longer ones are evaluated in the chunks
 `Llama.eval` uses, whose last one may have a single row).
+
+That split invariance holds for the kernel without flash attention only. With flash attention a
+prompt's rows evaluated after a copied prefix differ in the last bits from the same rows
+evaluated with the whole prompt, at every rest length tried from 2 to 200 tokens
+(tests/test_llm_llamacpp_batch.py), and a sampled text can then differ (a resumed Ray run gave
+one other text: tests/test_distributed_ray.py). So with `flash_attn=True` a prompt is copied
+only whole (the k samples of one question) and a prompt that merely begins like a held one is
+evaluated from position 0: the texts stay those of one request at a time, at the price of the
+shared system-prompt tokens being evaluated again.
 """
 
 from __future__ import annotations
@@ -173,6 +182,9 @@ class BatchedContext:
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._n_batch = n_batch
         self._prefix_reuse = prefix_reuse
+        # a prompt that only begins like a held one copies the common prefix only where the
+        # rows do not depend on the split: not with flash attention (module docstring)
+        self._share_prefixes = not flash_attn
         # False: a step feeds the sequences in admission order and never moves one (the engine
         # before `_compact`; bench/bench_engines.py --only decode measures it against it)
         self.compact = True
@@ -356,15 +368,15 @@ class BatchedContext:
     def _placement(self, prompt: tuple[int, ...], free: list[int]) -> tuple[int, int | None, int]:
         """The free slot for `prompt`, the slot whose cells it starts from (None: none), and
         how many of its tokens those cells hold: all of them where a slot holds the prompt,
-        else the longest prefix shared with a held prompt that may be shared (module
-        docstring), else 0."""
+        else (without flash attention) the longest prefix shared with a held prompt that may
+        be shared (module docstring), else 0."""
         holders = [s for s in range(self.slots) if self._held[s] == prompt]
         if holders:
             here = [s for s in free if s in holders]
             slot = here[0] if here else self._spare_slot(free)
             return slot, (slot if here else holders[0]), len(prompt)
         slot = self._spare_slot(free)
-        if len(prompt) > self._n_batch:
+        if len(prompt) > self._n_batch or not self._share_prefixes:
             return slot, None, 0
         best, shared = None, MIN_SHARED - 1
         for s in [slot, *range(self.slots)]:  # the slot itself first: no copy
