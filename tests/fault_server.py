@@ -55,8 +55,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif mode != "ok" and len(self.server.arrivals[prefix]) <= times:
             self._fail(mode)
             return
-        self._answer(request)
+        # counted before it goes out: the client may read the answer and check the count
+        # before this handler thread runs again
         self.server.served_one(prefix, key)
+        self._answer(request)
 
     def _fail(self, mode: str) -> None:
         if mode == "500":
