@@ -1004,6 +1004,9 @@ def clean(answer: str) -> str:
             s, changed = s[:-1].strip(), True
         if s.endswith("\\") and not s.endswith("\\\\"):  # "7\\": a stray backslash
             s, changed = s[:-1].rstrip(), True
+        for mark in ("**", "__"):  # "400**": the end of a bold line opened before the label
+            if s.endswith(mark) and s.count(mark) % 2:
+                s, changed = s[: -len(mark)].rstrip(), True
     return s
 
 

@@ -182,6 +182,7 @@ RULES: tuple[Rule, ...] = (
             Example("La réponse finale est donc (12).", "12"),
             Example("所以答案是（3）。", "3"),
             Example("So the answer is 7\\", "7"),
+            Example("**The answer is: \\$125**", "125"),
             Example("所以答案是 42。", "42"),
             Example("Donc la réponse est 7.", "7"),
             Example("Die Antwort ist 3,5.", "3,5"),
