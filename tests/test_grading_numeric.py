@@ -80,6 +80,19 @@ def test_grade_numeric_examples_from_the_issue() -> None:
     assert verdict.correct is False and "incompatible dimensions" in verdict.reason
 
 
+def test_many_figures_against_a_many_figure_decimal_agree_at_the_coarser_place() -> None:
+    # 6e-7 apart, inside 1%, but each number claims 7 figures or more (v9's GSM-hard rows)
+    assert grade("2944942", "2944943.75").correct is False
+    assert grade("3241047.1", "3244047.1").correct is False
+    assert grade("2944944", "2944943.75").correct is True  # rounded to its own place
+    assert grade("2944943.7512", "2944943.75").correct is True  # more figures than the reference
+    # trailing zeros claim no figures, and few figures are the tolerance's to judge
+    assert grade("2940000", "2944943.75").correct is True
+    assert grade("9.8", "9.81").correct is True
+    assert grade("3.1416", "3.14159").correct is True
+    assert grade("3.1410", "3.14159").correct is False
+
+
 def test_whole_number_references_are_exact() -> None:
     assert grade("100", "100").correct is True
     assert grade("101", "100").correct is False  # a count, not a measurement

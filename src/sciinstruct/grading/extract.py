@@ -35,6 +35,7 @@ from sciinstruct.grading.lexicon import (
     BRACKETS,
     CANNOT_DETERMINE,
     CHAT_MARKERS,
+    CONCLUDING,
     DEFINED,
     END_OF_ANSWER,
     NOT,
@@ -499,7 +500,13 @@ def final_statement(text: str, question: str | None = None) -> str | None:
         value = assignments(inner) or _last_side(inner)  # "= e^{4.8} \approx 120": 120
         return value + unit_after(last[spans[-1].end() :], value)
     tidy = _MATH_SPAN.sub(_group, last)
-    return assignments(tidy) or _complement(_SENTENCE.split(tidy)[-1]) or _introduced(lines)
+    closing = _SENTENCE.split(tidy)[-1]
+    return (
+        assignments(tidy)
+        or _complement(closing)
+        or _sole_new_number(closing, question)
+        or _introduced(lines)
+    )
 
 
 def _introduced(lines: list[str]) -> str | None:
@@ -713,9 +720,64 @@ def _asked_statement(line: str, question: str | None) -> str | None:
     clause = clauses[best]
     if _COPULA.search(clause) is None:  # "she needs 4 more boxes": its one number
         numbers = list(NUMBER.finditer(clause))
-        return clause[numbers[0].start() :].strip() if len(numbers) == 1 else None
-    value = _complement(clause)
-    return value if value and re.search(r"\d", value) else None
+        value = clause[numbers[0].start() :].strip() if len(numbers) == 1 else None
+    else:
+        value = _complement(clause)
+    if not value or not re.search(r"\d", value):
+        return None
+    # an earlier clause that restates a given ("Amir eats 4944179 cookies") or a step whose
+    # value a later clause computes with ("30 miles", then "30 + 20 = 50 miles") is not the
+    # answer, however well its words match the question
+    number = NUMBER.search(value)
+    if number and (
+        _plain(number) in _numbers(question)
+        or any(
+            _plain(number) in _operands(clauses[later])
+            and (any(scores[later]) or not subjects[later])
+            for later in range(best + 1, len(clauses))
+        )  # a later step about the asked quantity too, or bare arithmetic ("40 + 32 = 72"), not
+        # one about another ("Number of molecules: 2 x 6.02 x 10^23 = ...")
+    ):
+        return None
+    return value
+
+
+def _plain(number: re.Match[str]) -> str:
+    """A number's digits without sign or grouping commas, and its power of ten."""
+    exponent = number["e1"] or number["e2"]
+    return number["mant"].replace(",", "") + (f"e{exponent}" if exponent else "")
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers written in `text`, without grouping commas."""
+    return {_plain(m) for m in NUMBER.finditer(text)}
+
+
+def _operands(clause: str) -> set[str]:
+    """The numbers a clause computes with: those before its last `=` ("30 + 20 = 50": 30, 20)."""
+    return _numbers(clause[: clause.rfind("=")]) if "=" in clause else set()
+
+
+_CONCLUDING_WORDS = "|".join(  # a Latin word whole ("so", not "some"); Chinese runs on
+    re.escape(w) + (r"\b" if w.isascii() else "") for ws in CONCLUDING.values() for w in ws
+)
+_CONCLUDING = re.compile(rf"\s*(?i:{_CONCLUDING_WORDS})")
+
+
+def _sole_new_number(sentence: str, question: str | None) -> str | None:
+    """The value a concluding sentence (`CONCLUDING`) with no copula states, when all its
+    numbers but one are the question's givens ("Cynthia will spend $18286416 on ice cream in 60 days.", asked how
+    much she spends after 60 days): that one, with the unit written after it."""
+    if not question or _COPULA.search(sentence) or not _CONCLUDING.match(sentence):
+        return None
+    givens = _numbers(question)
+    new = [m for m in NUMBER.finditer(sentence) if _plain(m) not in givens]
+    if len(new) != 1 or len(new) == len(NUMBER.findall(sentence)):
+        return None  # none, several, or no given among them (the last number reads it anyway)
+    number = new[0]
+    sign = number["sign"] if number.end("sign") == number.start("mant") else ""  # not "30 - 20"
+    value = sign.replace("+", "") + number.group()[number.start("mant") - number.start() :]
+    return value + unit_after(sentence[number.end() :], value)  # "12 kg on ...": 12 kg
 
 
 def _subject(clause: str) -> str:
@@ -1004,6 +1066,9 @@ def clean(answer: str) -> str:
             s, changed = s[:-1].strip(), True
         if s.endswith("\\") and not s.endswith("\\\\"):  # "7\\": a stray backslash
             s, changed = s[:-1].rstrip(), True
+        for mark in ("**", "__"):  # "400**": the end of a bold line opened before the label
+            if s.endswith(mark) and s.count(mark) % 2:
+                s, changed = s[: -len(mark)].rstrip(), True
     return s
 
 

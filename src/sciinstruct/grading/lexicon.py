@@ -67,6 +67,16 @@ CANNOT_DETERMINE = {
     ),
     "zh": ("无法计算", "无法直接计算", "无法确定", "无法求出", "无法得出"),
 }
+# Words that open a solution's concluding sentence ("Therefore, she will spend $180 on ice
+# cream in 60 days."): lower-case, per language. Such a sentence states the answer even with no
+# copula, when its one number the question did not give is the value (`extract`).
+CONCLUDING = {
+    "en": ("therefore", "so", "thus", "hence", "in total", "altogether", "in all", "finally"),
+    "de": ("also", "somit", "daher", "insgesamt"),
+    "fr": ("donc", "ainsi", "au total"),
+    "es": ("por lo tanto", "así", "en total"),
+    "zh": ("所以", "因此", "总共", "一共"),
+}
 # An option label in front of a value in a free-form answer ("the answer is (b) 42"): the
 # label is not part of the value.
 OPTION_LABEL = r"[(（]\s*[a-hA-H]\s*[)）]"

@@ -456,6 +456,7 @@ class Written:
     place: float  # 1e-4 for 0.1667, 1 for 314, 1e21 for 6.02e23
     figures: int
     decimal: bool  # written with a decimal point
+    trailing_zeros: int = 0  # of a whole number (2940000: 4), which may or may not be figures
 
 
 def written_number(text: str) -> Written | None:
@@ -472,7 +473,13 @@ def written_number(text: str) -> Written | None:
     whole, _, decimals = mantissa.partition(".")
     exponent = int((match.group("e1") or match.group("e2") or "0").replace("−", "-"))
     figures = len((whole + decimals).lstrip("0")) or 1
-    return Written(10.0 ** (exponent - len(decimals)), figures, "." in mantissa)
+    zeros = 0 if "." in mantissa else min(len(whole) - len(whole.rstrip("0")), figures - 1)
+    return Written(10.0 ** (exponent - len(decimals)), figures, "." in mantissa, zeros)
+
+
+# Significant figures from which a number written against a decimal reference is read at its
+# written place rather than within the default 1% (`written_precision_match`)
+_MANY_FIGURES = 5
 
 
 def written_precision_match(
@@ -504,6 +511,14 @@ def written_precision_match(
             # decimal reference is; two decimals are otherwise left to the tolerance (9.8
             # against 9.81), and so is a one-figure reference (5 kg against 5.4 kg)
             return True
+        if answer is not None and reference.decimal and reference.figures >= _MANY_FIGURES:
+            # a decimal of many figures against one (2944942 against 2944943.75): each claims
+            # more precision than 1% would grant, so they agree only at the coarser place; an
+            # answer's trailing zeros (2940000) claim none and leave it to the tolerance
+            zeros = answer.trailing_zeros
+            if answer.figures - zeros >= _MANY_FIGURES:
+                coarser = max(reference.place, answer.place * 10.0**zeros)
+                return abs(pred_value - gold_value) <= coarser / 2 * (1 + 1e-9)
         return None
     if answer is None or float(gold_value).is_integer():
         return None

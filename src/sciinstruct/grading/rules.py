@@ -182,6 +182,7 @@ RULES: tuple[Rule, ...] = (
             Example("La réponse finale est donc (12).", "12"),
             Example("所以答案是（3）。", "3"),
             Example("So the answer is 7\\", "7"),
+            Example("**The answer is: \\$125**", "125"),
             Example("所以答案是 42。", "42"),
             Example("Donc la réponse est 7.", "7"),
             Example("Die Antwort ist 3,5.", "3,5"),
@@ -278,6 +279,26 @@ RULES: tuple[Rule, ...] = (
                 "5",
                 "What is the hypotenuse of the triangle?",
             ),
+            Example(
+                "Step by step.\nIn the first 3 hours she runs 10 x 3 = 30 miles. "
+                "Then she runs 5 x 4 = 20 "
+                "miles. In total she can run 30 + 20 = 50 miles in 7 hours.",
+                "50 miles in 7 hours",
+                "She runs 10 miles per hour for 3 hours, then 5. How many miles can she run?",
+            ),
+            Example(
+                "Each carton costs $45.\n\nTherefore, Cynthia will spend $180 on ice cream "
+                "in 60 days.",
+                "180",
+                "A carton costs $45. After 60 days, how much will she spend on ice cream?",
+            ),
+            Example(
+                "Step by step.\nThe number of moles is 36 / 18 = 2 mol. "
+                "Number of molecules: 2 × 6.02 × 10^23 = "
+                "1.20 × 10^24.",
+                "2 mol",
+                "How many moles are in 36 g of water?",
+            ),
             Example("子集的个数是：\n2^n - 1\n这个结果包括空集。", "2^n - 1"),
             Example("所以面积为：\nS = 3√3\n这就是所求的面积。", "3\\sqrt{3}"),
         ),
@@ -288,7 +309,16 @@ RULES: tuple[Rule, ...] = (
         "last_number",
         _last_number,
         why="the last number of the text: a fallback, reported as such",
-        examples=(Example("We get 3 and then\n7 more", "7"),),
+        examples=(
+            Example("We get 3 and then\n7 more", "7"),
+            Example(
+                "Step by step.\nGiven that Amir eats 4944 cookies, x = 4944. "
+                "So 4 * 4944 = 19776. Hence, "
+                "both of them eat 19776 cookies together.",
+                "19776",
+                "If Amir eats 4944 cookies, how many cookies do both of them eat together?",
+            ),
+        ),
     ),
 )
 
