@@ -14,6 +14,7 @@ from sciinstruct.grading.lexicon import (
     NOT,
     OR,
     SENTENCE_BREAK,
+    SEVERAL_OPTIONS,
     ZH_AND_OR,
     alternation,
     word_list,
@@ -351,6 +352,10 @@ def in_prose(text: str, allowed: str = LETTERS) -> tuple[frozenset[str] | None, 
     sentence first ("... Therefore, D."), then the letters that sentence names on their own
     ("B and C ignore friction; A ... So D."), then the whole text."""
     last = last_sentence(text)
+    if any(phrase in last.lower() for phrase in SEVERAL_OPTIONS):
+        several = stated(last, allowed)  # "the correct options are (A) and (C)"
+        if several is not None and len(several) > 1:
+            return several, True
     letter = find_in_text(last, allowed)
     if letter:
         return frozenset(letter), True

@@ -38,6 +38,7 @@ from sciinstruct.grading.lexicon import (
     CONCLUDING,
     DEFINED,
     END_OF_ANSWER,
+    EXPLAINING,
     NOT,
     OPTION_LABEL,
     OR,
@@ -373,14 +374,21 @@ def read_json_answer(
         value, _ = json.JSONDecoder().raw_decode(text[colon + 1 :].lstrip())
     except ValueError:
         return None
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
+    if isinstance(value, list) and value and all(_json_scalar(v) for v in value):
+        content = "[" + ", ".join(str(v).strip() for v in value) + "]"  # "answer": [1, 2]
+    elif _json_scalar(value):
+        content = str(value).strip()
+    else:
         return None
-    content = str(value).strip()
     found = read(content, question) if content else None
     if found is None:
         return None
     how = found.how if found.how in EXPLICIT else "answer_label"
     return Candidate(found.text, how, "json_answer", (key, len(text)), content)
+
+
+def _json_scalar(value: object) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 # Statements tried from the end: a real answer is followed by a few hypotheticals at most.
@@ -405,10 +413,18 @@ EXPLICIT = ("boxed", "answer_is", "answer_label")
 
 
 def strip_chat_debris(text: str) -> str:
-    """`text` up to the first chat-template marker, or the first line that opens a new problem
-    after an answer is stated: a small model that runs on past its turn (`<|im_end|>`,
-    `<|im_start|>user ...`, "#### 56\n\nQuestion: ...") writes a new question and answers it too."""
+    """`text` up to the first chat-template marker (after any that open it), or the first line
+    that opens a new problem after an answer is stated: a small model that runs on past its
+    turn (`<|im_end|>`, `<|im_start|>user ...`, "#### 56\n\nQuestion: ...") writes a new
+    question and answers it too."""
     match = _CHAT_DEBRIS.search(text)
+    while match and match.group() in CHAT_MARKERS and not text[: match.start()].strip():
+        # the turn's own opening header ("<|start_header_id|>assistant<|end_header_id|>"):
+        # dropped with its role line, not taken for the end of the turn
+        rest = text[match.end() :]
+        role, _, after = rest.partition("\n")
+        text = after if len(role) < 40 and " " not in role.strip() else rest
+        match = _CHAT_DEBRIS.search(text)
     text = text[: match.start()] if match else text
     if "<<" in text:
         text = _CALCULATOR.sub("", text)
@@ -500,13 +516,23 @@ def final_statement(text: str, question: str | None = None) -> str | None:
         value = assignments(inner) or _last_side(inner)  # "= e^{4.8} \approx 120": 120
         return value + unit_after(last[spans[-1].end() :], value)
     tidy = _MATH_SPAN.sub(_group, last)
-    closing = _SENTENCE.split(tidy)[-1]
+    sentences = _SENTENCE.split(tidy)
+    closing = sentences[-1]
     return (
         assignments(tidy)
         or _complement(closing)
         or _sole_new_number(closing, question)
+        or _explained(sentences, question)
         or _introduced(lines)
     )
+
+
+def _explained(sentences: list[str], question: str | None) -> str | None:
+    """The statement before a closing sentence that states nothing itself but explains it
+    ("So, the value of N is 4. That means 4 sandbags need to be thrown out to rise to 150 m.")."""
+    if len(sentences) < 2 or not _EXPLAINING.match(sentences[-1]):
+        return None
+    return _complement(sentences[-2]) or _sole_new_number(sentences[-2], question)
 
 
 def _introduced(lines: list[str]) -> str | None:
@@ -597,9 +623,9 @@ _COMPLEMENT_HEAD = re.compile(
 
 
 # "(where we used ln 4 = 1.386)": a closing aside, not the statement.
-_PAREN_REMARK = re.compile(
-    r"(?i)\s*\(\s*(?:where|here|using|with|since|as|note|assuming|because|from|see|i\.e\.|e\.g\.)"
-    r"\b[^()]*\)(?=\s*[.!]?\s*$)"
+_PAREN_REMARK = re.compile(  # (and "0.1855 (or 18.55%)": the value restated as a percent)
+    r"(?i)\s*\(\s*(?:where|here|using|with|since|as|note|assuming|because|from|see|i\.e\.|e\.g\."
+    r"|or(?=[^()]*%))\b[^()]*\)(?=\s*[.!]?\s*$)"
 )
 # The words that may follow a math span as its unit: "$h = 0.54$ cm."
 _UNIT_WORDS = re.compile(r"\s*([^\s\d,.;:$]{1,12}(?:\s*[/^·*]\s*[^\s,.;:$]{1,8})?)\s*(?:[.,;!]|$)")
@@ -758,10 +784,15 @@ def _operands(clause: str) -> set[str]:
     return _numbers(clause[: clause.rfind("=")]) if "=" in clause else set()
 
 
-_CONCLUDING_WORDS = "|".join(  # a Latin word whole ("so", not "some"); Chinese runs on
-    re.escape(w) + (r"\b" if w.isascii() else "") for ws in CONCLUDING.values() for w in ws
-)
-_CONCLUDING = re.compile(rf"\s*(?i:{_CONCLUDING_WORDS})")
+def _opens_with(lexicon: dict[str, tuple[str, ...]]) -> re.Pattern[str]:
+    """A pattern for a sentence that opens with one of a lexicon entry's phrases, any case: a
+    Latin phrase as whole words ("so", not "some"); a Chinese one runs on into the sentence."""
+    phrases = (re.escape(w) + (r"\b" if w.isascii() else "") for ws in lexicon.values() for w in ws)
+    return re.compile(rf"\s*(?i:{'|'.join(phrases)})")
+
+
+_CONCLUDING = _opens_with(CONCLUDING)
+_EXPLAINING = _opens_with(EXPLAINING)
 
 
 def _sole_new_number(sentence: str, question: str | None) -> str | None:
@@ -812,9 +843,9 @@ def assignments(line: str) -> str | None:
 
 
 # A clause after the value that qualifies it: "is $-1$, attained at $x = 2$".
-_TRAILING_CONDITION = re.compile(
+_TRAILING_CONDITION = re.compile(  # (and "= 422 ordered pairs (A, B) such that $1 \le |B|$")
     r",\s*(?:(?:which\s+is\s+)?(?:attained|achieved|reached|obtained)|occurring|when|whenever"
-    r"|at|where)\b[^,]*$"
+    r"|at|where)\b[^,]*$|\s+such\s+that\b.*$"
 )
 # Where a clause after a value starts: a comma before a word ("14, since 14 is ...", `joined`:
 # "1, 2, and 3"; `abbr`: ", i.e."), a `semicolon` (not `(-\infty; -1)`: an interval's ";") or a
@@ -1045,6 +1076,9 @@ _REWRITES: tuple[Rewrite, ...] = (
 )
 
 
+_CURRENCY = "£€¥₹"
+
+
 def clean(answer: str) -> str:
     """Tidy an extracted answer: math delimiters, `\\dfrac`, `\\left(`, spacing, a final period.
 
@@ -1062,10 +1096,14 @@ def clean(answer: str) -> str:
             s, changed = s[:-1].rstrip(), True
         if s.startswith("$") and s.count("$") == 1:  # "$5" or "$12.50": a dollar amount
             s, changed = s[1:].strip(), True
+        if s[:1] in _CURRENCY and s[1:2].isdigit():  # "£97,506.30", "€12"
+            s, changed = s[1:], True
         if s.endswith("$") and s.count("$") == 1:  # "0.3333$": a stray closing delimiter
             s, changed = s[:-1].strip(), True
         if s.endswith("\\") and not s.endswith("\\\\"):  # "7\\": a stray backslash
             s, changed = s[:-1].rstrip(), True
+        if s.endswith((")", ").")) and (bare := _PAREN_REMARK.sub("", s)) != s:
+            s, changed = bare, True  # "0.1855 (or 18.55%)": a remark, not the answer
         for mark in ("**", "__"):  # "400**": the end of a bold line opened before the label
             if s.endswith(mark) and s.count(mark) % 2:
                 s, changed = s[: -len(mark)].rstrip(), True

@@ -77,6 +77,14 @@ CONCLUDING = {
     "es": ("por lo tanto", "así", "en total"),
     "zh": ("所以", "因此", "总共", "一共"),
 }
+# How a multi-select answer names its letters ("Therefore, the correct options are (A) and
+# (C)."): a sentence with one of these names all the letters it does not rule out, not its last.
+SEVERAL_OPTIONS = ("options are", "choices are", "answers are", "statements are", "选项是")
+# Words that open a sentence explaining the one before it ("That means 4 sandbags ..."):
+# the statement before it holds the answer.
+EXPLAINING = {
+    "en": ("that means", "this means", "which means", "in other words", "this is because"),
+}
 # An option label in front of a value in a free-form answer ("the answer is (b) 42"): the
 # label is not part of the value.
 OPTION_LABEL = r"[(（]\s*[a-hA-H]\s*[)）]"

@@ -190,6 +190,8 @@ def parse_rational(text: str) -> Fraction | None:
 
 # Unit words as other languages write them: "2,5 т", "0,5 litros", "3 Stunden", "5 米".
 _UNIT_WORDS = {
+    # finance's basis points (pint's `bp` is the typographer's big point, a length)
+    **dict.fromkeys(["bp", "bps", "BP", "bips"], "basis_point"),
     **{"т": "t", "кг": "kg", "г": "g", "мг": "mg", "м": "m", "км": "km", "см": "cm", "мм": "mm"},
     **{"с": "s", "сек": "s", "мин": "min", "ч": "h", "л": "L", "мл": "mL", "моль": "mol"},
     **{"Дж": "J", "кДж": "kJ", "Вт": "W", "кВт": "kW", "Н": "N", "Па": "Pa", "кПа": "kPa"},
@@ -254,6 +256,7 @@ def registry() -> Any:
     # money, so that 25¢ is $0.25 (other currencies stay unknown words: 5 euros is not $5)
     ureg.define("dollar = [currency] = _ = dollars = USD")
     ureg.define("cent = 0.01 dollar = _ = cents")
+    ureg.define("basis_point = 1e-4 = _ = basis_points")
     return ureg
 
 
@@ -373,8 +376,14 @@ def _compare_percent(
     candidates = [pred.value]
     if gold.percent and not pred.percent:
         candidates.append(pred.value * 100)
+        unit = parse_unit(pred.unit) if pred.unit else None
+        if unit is not None and unit.dimensionless:  # 37 bp against 0.37%
+            candidates.append(float(registry().Quantity(pred.value, unit).to("percent").magnitude))
     elif pred.percent and not gold.percent:
         candidates.append(pred.value / 100)
+        unit = parse_unit(gold.unit) if gold.unit else None
+        if unit is not None and unit.dimensionless:  # 0.37% against 37 bp
+            candidates.append(float(registry().Quantity(pred.value / 100).to(unit).magnitude))
     for candidate in candidates:
         if within(candidate, g):
             return True, f"{candidate:g} equals {g:g} {tol} (percent)"

@@ -163,6 +163,7 @@ RULES: tuple[Rule, ...] = (
             Example('```json\n{"reasoning": "6 + 11 = 17", "answer": "17"}\n```', "17"),
             Example('{"reasoning": "...", "answer": "\\\\frac{1}{2}"}', "\\frac{1}{2}"),
             Example('Answer:\n{"reasoning": "So it is B.", "answer": "B"}', "B"),
+            Example('{"answer": [1, 2], "reasoning": "A = 1 and B = 2."}', "[1, 2]"),
         ),
     ),
     Rule(
@@ -183,6 +184,11 @@ RULES: tuple[Rule, ...] = (
             Example("所以答案是（3）。", "3"),
             Example("So the answer is 7\\", "7"),
             Example("**The answer is: \\$125**", "125"),
+            Example(
+                "<|start_header_id|>assistant<|end_header_id|>\n\nSo the answer is 219.", "219"
+            ),
+            Example("Therefore, the answer is **0.1855** (or 18.55%).", "0.1855"),
+            Example("Therefore, the answer is £97,506.30.", "97,506.30"),
             Example("所以答案是 42。", "42"),
             Example("Donc la réponse est 7.", "7"),
             Example("Die Antwort ist 3,5.", "3,5"),
@@ -298,6 +304,11 @@ RULES: tuple[Rule, ...] = (
                 "1.20 × 10^24.",
                 "2 mol",
                 "How many moles are in 36 g of water?",
+            ),
+            Example(
+                "Step by step.\nSo, the value of $N$ is 4. That means 4 sandbags need to be "
+                "thrown out for the balloon to rise to 150 m.",
+                "4",
             ),
             Example("子集的个数是：\n2^n - 1\n这个结果包括空集。", "2^n - 1"),
             Example("所以面积为：\nS = 3√3\n这就是所求的面积。", "3\\sqrt{3}"),

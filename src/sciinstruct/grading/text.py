@@ -14,6 +14,8 @@ _TEXT_COMMAND = re.compile(
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _PUNCT = str.maketrans({c: " " for c in string.punctuation if c not in "+-"})
 _LIST_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
+# A polar reference and its opposite: an answer that opens with either word is that answer.
+_POLAR = {"yes": "no", "no": "yes", "true": "false", "false": "true"}
 
 
 def unwrap_text(s: str, pad: str = "") -> str:
@@ -43,6 +45,11 @@ def compare(pred: str, gold: str) -> tuple[bool | None, str]:
         return None, "reference: empty after normalisation"
     if normalize(pred) == gold_norm:
         return True, "same text after normalisation"
+    opposite = _POLAR.get(gold_norm)
+    if opposite is not None:  # "Yes, the function u is constant." against "Yes"
+        first = normalize(pred).partition(" ")[0]
+        if first in (gold_norm, opposite):
+            return first == gold_norm, f"opens with '{first}' (reference: '{gold_norm}')"
     gold_items = items(gold)
     if len(gold_items) > 1:
         pred_items = items(pred)
