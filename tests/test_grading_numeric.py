@@ -97,3 +97,32 @@ def test_whole_number_references_are_exact() -> None:
     assert grade("100", "100").correct is True
     assert grade("101", "100").correct is False  # a count, not a measurement
     assert grade("101 m", "100 m").correct is True  # a measurement: 1% tolerance
+
+
+def test_threads_grading_at_once_share_one_unit_registry() -> None:
+    # a fresh interpreter, so the registry is first built here, by six threads at once: with
+    # one registry each, a unit cached from one met a quantity of another mid-eval ("Cannot
+    # operate with Unit and Unit of different registries", seen in `make demo`)
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import threading
+        from sciinstruct.grading import grade, numeric
+        barrier, built, verdicts = threading.Barrier(6), [], []
+        def go():
+            barrier.wait()
+            built.append(id(numeric.registry()))
+            verdicts.append(grade("So the length is 6 m.", "6000", "numeric", "mm").correct)
+        threads = [threading.Thread(target=go) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(len(set(built)), all(verdicts), len(verdicts))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "True", "6"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -247,9 +248,22 @@ def normalize_unit(text: str) -> str:
     return rewrite(s, _UNIT_REWRITES).strip()
 
 
-@lru_cache(maxsize=1)
+_REGISTRY: list[Any] = []
+_REGISTRY_LOCK = threading.Lock()
+
+
 def registry() -> Any:
-    """The shared pint registry (built once: about 0.3 s)."""
+    """The shared pint registry (built once: about 0.3 s). Built under a lock: threads that
+    grade at once (eval's workers) would otherwise each build one, and a unit `parse_unit`
+    cached from one cannot meet a quantity of the other ("Unit of different registries")."""
+    if not _REGISTRY:
+        with _REGISTRY_LOCK:
+            if not _REGISTRY:
+                _REGISTRY.append(_build_registry())
+    return _REGISTRY[0]
+
+
+def _build_registry() -> Any:
     import pint
 
     ureg = pint.UnitRegistry(cache_folder=None)
