@@ -797,8 +797,9 @@ _EXPLAINING = _opens_with(EXPLAINING)
 
 def _sole_new_number(sentence: str, question: str | None) -> str | None:
     """The value a concluding sentence (`CONCLUDING`) with no copula states, when all its
-    numbers but one are the question's givens ("Cynthia will spend $18286416 on ice cream in 60 days.", asked how
-    much she spends after 60 days): that one, with the unit written after it."""
+    numbers but one are the question's givens ("Therefore, Cynthia will spend $18286416 on ice
+    cream in 60 days.", asked how much she spends after 60 days): that one, with the unit
+    written after it."""
     if not question or _COPULA.search(sentence) or not _CONCLUDING.match(sentence):
         return None
     givens = _numbers(question)
@@ -1076,6 +1077,7 @@ _REWRITES: tuple[Rewrite, ...] = (
 )
 
 
+# Currency signs written before an amount ("£97,506.30"); `$` is a math delimiter as well
 _CURRENCY = "£€¥₹"
 
 
@@ -1096,7 +1098,7 @@ def clean(answer: str) -> str:
             s, changed = s[:-1].rstrip(), True
         if s.startswith("$") and s.count("$") == 1:  # "$5" or "$12.50": a dollar amount
             s, changed = s[1:].strip(), True
-        if s[:1] in _CURRENCY and s[1:2].isdigit():  # "£97,506.30", "€12"
+        if s and s[0] in _CURRENCY and s[1:2].isdigit():  # "£97,506.30", "€12"
             s, changed = s[1:], True
         if s.endswith("$") and s.count("$") == 1:  # "0.3333$": a stray closing delimiter
             s, changed = s[:-1].strip(), True
