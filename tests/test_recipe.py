@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,26 @@ def test_the_base_model_has_its_own_engine_only_where_one_is_named(tmp_path: Pat
     assert not demo.eval.base_backend.configured  # the demo compares models on one engine
     fast = load_recipe("sciinstruct:recipes/demo.yaml", {"eval.base_backend.name": "embedded"})
     assert (fast.eval.base_backend.name, fast.eval.base_backend.model) == ("embedded", None)
+
+
+@pytest.mark.parametrize(
+    ("stats", "says"),
+    [
+        ({"annotate": {"solved_total": 0, "questions": 6}}, "annotate solved none of its 6"),
+        ({"annotate": {"solved_total": 3, "questions": 6}, "curate": {"kept_samples": 0}},
+         "curation kept 0 sample(s)"),
+    ],
+)  # fmt: skip
+def test_an_empty_export_says_why_nothing_can_be_trained(
+    tmp_path: Path, stats: dict, says: str
+) -> None:
+    from sciinstruct.flow import Flow
+
+    flow = Flow(load_recipe(write(tmp_path, "run_dir: run\n")), base=tmp_path)
+    for section, values in stats.items():
+        flow.run.update_stats(section, values)
+    flow.run.export_file("sft").parent.mkdir(parents=True, exist_ok=True)
+    flow.run.export_file("sft").write_text("")
+    with pytest.raises(InputError, match=re.escape(f"no training rows: {says}")) as raised:
+        flow.stage_train()
+    assert "To fix:" in str(raised.value) and "sft.jsonl" in str(raised.value)

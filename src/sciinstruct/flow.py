@@ -192,6 +192,8 @@ class Flow:
         data = self.run.export_file("sft")
         if not data.exists():
             raise InputError("no SFT data: the export stage wrote no sft.jsonl", file=str(data))
+        if not data.read_text(encoding="utf-8").strip():
+            raise InputError(_nothing_to_train(self.run.read_stats()), file=str(data))
         if self.force:
             shutil.rmtree(out, ignore_errors=True)
         # Resume only from a real checkpoint: a kill before the first save leaves a bare folder.
@@ -374,3 +376,16 @@ def before_after_markdown(run: RunDir) -> str:
 def run_flow(recipe: Recipe, *, base: Path | None = None, force: bool = False) -> FlowResult:
     """Run every stage the recipe lists; returns timings and the before/after summary."""
     return Flow(recipe, base=base, force=force).run_all()
+
+
+def _nothing_to_train(stats: dict[str, Any]) -> str:
+    """Why the export has no training rows, from the stages' counts, and what to change."""
+    annotate, curate = stats.get("annotate") or {}, stats.get("curate") or {}
+    solved, questions = annotate.get("solved_total"), annotate.get("questions")
+    if solved == 0:
+        why = f"annotate solved none of its {questions} question(s)"
+        fix = "ask for more samples (annotate.plan.samples), or use a stronger model (backend)"
+    else:
+        why = f"curation kept {curate.get('kept_samples', 0)} sample(s)"
+        fix = "see dropped.jsonl for each drop's reason (filter.keep_fraction, curate options)"
+    return f"no training rows: {why}; nothing was trained. To fix: {fix}"
