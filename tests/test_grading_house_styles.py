@@ -57,3 +57,16 @@ def test_a_chat_header_opening_the_turn_is_not_its_end() -> None:
     # a marker after the answer still ends the turn
     pred = "<|im_start|>assistant\nThe answer is 5.<|im_end|><|im_start|>user\nThe answer is 6."
     assert grade(pred, "5").correct is True
+
+
+@pytest.mark.parametrize(("gold", "correct"), [("-12", True), ("12", False)])
+def test_a_concluding_sentence_keeps_the_sign_of_its_one_new_number(gold: str, correct: bool):
+    pred = (
+        "The temperature drops 4 degrees per hour from 0.\n\n"
+        "Therefore, the temperature will be -12 degrees after 3 hours."
+    )
+    question = (
+        "It is 0 degrees and drops 4 degrees per hour. What is the temperature after 3 hours?"
+    )
+    verdict = grade(pred, gold, question=question)
+    assert (verdict.correct, verdict.rule, verdict.extracted) == (correct, "final_statement", "-12")
