@@ -69,6 +69,30 @@ def jb_flag(e: dict) -> bool:
     return abs(g - x) <= 0.01 + 1e-9
 
 
+def jb_model(response: dict, run: str, note: str = "") -> str:
+    return f"{response['model']} ({run.replace('_', ' ')}{note})"
+
+
+def jb_add(e: dict, path: str, pred: str, finish: str, model: str) -> None:
+    """One JEEBench item: a free-form number, or one or several option letters."""
+    choice = e["type"].startswith("MCQ")
+    opts = JB_OPT.findall(e["question"]) if choice else []
+    add(
+        family=f"jee_{e['subject']}_{'choice' if choice else 'numeric'}",
+        pred=pred,
+        gold=e["gold"],
+        answer_type="choice" if choice else "auto",
+        choices=[t for _, t in opts] if len(opts) == 4 else None,
+        question=e["question"],
+        finish_reason=finish,
+        model=model,
+        source_repo=JB,
+        source_path=path,
+        source_item=f"{e['description']} Q{e['index']} ({e['subject']}, {e['type']})",
+        source_flag=None,
+    )
+
+
 for run in JB_RUNS:
     path = f"data/responses/{run}_responses/responses.json"
     items = json.loads(git_show(JB, path))
@@ -82,23 +106,7 @@ for run in JB_RUNS:
     take += stratified(rest, jb_flag, 17, rng)
     take += stratified(mcq, jb_flag, 4, rng)
     for e in sorted(take, key=lambda e: items.index(e)):
-        pred, finish = jb_text(e, run)
-        choice = e["type"].startswith("MCQ")
-        opts = JB_OPT.findall(e["question"]) if choice else []
-        add(
-            family=f"jee_{e['subject']}_{'choice' if choice else 'numeric'}",
-            pred=pred,
-            gold=e["gold"],
-            answer_type="choice" if choice else "auto",
-            choices=[t for _, t in opts] if len(opts) == 4 else None,
-            question=e["question"],
-            finish_reason=finish,
-            model=f"{e[f'{run}_response']['model']} ({run.replace('_', ' ')})",
-            source_repo=JB,
-            source_path=path,
-            source_item=f"{e['description']} Q{e['index']} ({e['subject']}, {e['type']})",
-            source_flag=None,
-        )
+        jb_add(e, path, *jb_text(e, run), jb_model(e[f"{run}_response"], run))
 
 # --- B. MathOdyssey (protagolabs/odyssey-math): 387 problems, olympiad to college level ----------
 # final-odyssey-math-with-levels.jsonl: {"Problem_k": {"question", "answer", "reasoning", "label",
@@ -133,38 +141,51 @@ def od_gold(a: str) -> str:
     return a.rstrip(".").strip()
 
 
+def od_correct(verdict: dict, k: str) -> bool:
+    return str(verdict.get(k, {}).get("is_correct")) == "1"
+
+
+def od_keys(resp: dict) -> list[str]:
+    """The problems a run answered whose reference is free-form and short (not option letters)."""
+    keys = []
+    for k in od_problems:
+        gold = od_gold(od_problems[k]["answer"])
+        if (
+            isinstance(resp.get(k), str)
+            and resp[k].strip()
+            and not re.fullmatch(r"[A-F](\s*,\s*[A-F])*", gold)
+            and len(gold) <= 60
+        ):
+            keys.append(k)
+    return keys
+
+
+def od_add(k: str, pred: str, path: str, model: str, verdict: dict) -> None:
+    p = od_problems[k]
+    add(
+        family="odyssey_math",
+        pred=pred,
+        gold=od_gold(p["answer"]),
+        question=p["question"],
+        model=model,
+        source_repo=OD,
+        source_path=path,
+        source_item=f"{k} ({p['label']}, {p['level']})",
+        source_flag=od_correct(verdict, k) if k in verdict else None,
+    )
+
+
 OD_DATA = "final-odyssey-math-with-levels.jsonl"
 od_problems = od_lines(OD_DATA)
 for stem, verdicts, model in OD_RUNS:
     path = f"jsonl/{stem}.jsonl"
     resp = od_lines(path)
     verdict = od_lines(f"jsonl/eval/result-{verdicts}.jsonl")
-    keys = [
-        k
-        for k in od_problems
-        if k in resp
-        and isinstance(resp[k], str)
-        and resp[k].strip()
-        and not re.fullmatch(r"[A-F](\s*,\s*[A-F])*", od_gold(od_problems[k]["answer"]))
-        and len(od_gold(od_problems[k]["answer"])) <= 60
-    ]
+    keys = od_keys(resp)
     rng = random.Random(f"{SEED}:{OD}:{path}")
-    take = stratified(
-        keys, lambda k, v=verdict: str(v.get(k, {}).get("is_correct")) == "1", 10, rng
-    )
+    take = stratified(keys, lambda k, v=verdict: od_correct(v, k), 10, rng)
     for k in sorted(take, key=lambda k: int(k.split("_")[1])):
-        p = od_problems[k]
-        add(
-            family="odyssey_math",
-            pred=resp[k],
-            gold=od_gold(p["answer"]),
-            question=p["question"],
-            model=model,
-            source_repo=OD,
-            source_path=path,
-            source_item=f"{k} ({p['label']}, {p['level']})",
-            source_flag=str(verdict.get(k, {}).get("is_correct")) == "1" if k in verdict else None,
-        )
+        od_add(k, resp[k], path, model, verdict)
 
 # --- C. FinanceMath (yale-nlp/FinanceMath): validation set, chain-of-thought outputs -------------
 # outputs/validation/raw_cot_outputs/<model>.json: 200 items with "question", "tables",
@@ -174,6 +195,15 @@ FM = "yale-nlp/FinanceMath"
 FM_MODELS = ["gpt-4o", "claude-3-5-sonnet-20240620", "gemini-1_5-pro", "Meta-Llama-3_1-8B-Instruct"]
 FM_MODELS += ["Qwen2-7B-Instruct", "deepseek-math-7b-instruct", "Mistral-7B-Instruct-v0_3"]
 FM_MODELS += ["gemma-2-9b-it"]
+
+
+def fm_acc(result: object) -> bool:
+    """The project's verdict: a dict, or its repr as some files store it."""
+    if isinstance(result, dict):
+        return result.get("acc") == 1
+    return "'acc': 1" in str(result)
+
+
 for m in FM_MODELS:
     path = f"outputs/validation/raw_cot_outputs/{m}.json"
     raw = json.loads(git_show(FM, path))
@@ -186,12 +216,7 @@ for m in FM_MODELS:
 
     def fm_flag(e: dict, proc: dict = proc) -> bool:
         r = proc.get(e["question_id"], {}).get("result")
-        return bool(r and eval_acc(r))
-
-    def eval_acc(r: object) -> bool:
-        if isinstance(r, dict):
-            return r.get("acc") == 1
-        return "'acc': 1" in str(r)
+        return bool(r and fm_acc(r))
 
     for e in sorted(stratified(items, fm_flag, 6, rng), key=lambda e: raw.index(e)):
         tables = e["tables"] if isinstance(e["tables"], list) else [e["tables"]]
@@ -216,31 +241,13 @@ for m in FM_MODELS:
 # Includes somethingdevs' own runs on JEEBench questions machine-translated into Chinese, Hindi and
 # Arabic (data/cp2_responses/<run>/<language>_responses.json; the completion object is stored as a
 # Python repr string; references from the English items).
-def jb_add(e: dict, run: str, path: str, pred: str, finish: str, model: str) -> None:
-    add(
-        family=f"jee_{e['subject']}_numeric",
-        pred=pred,
-        gold=e["gold"],
-        question=e["question"],
-        finish_reason=finish,
-        model=model,
-        source_repo=JB,
-        source_path=path,
-        source_item=f"{e['description']} Q{e['index']} ({e['subject']}, {e['type']})",
-        source_flag=None,
-    )
-
-
 for run in ["GPT4_CoT", "GPT4_CoT+OneShot", "GPT4_normal"]:
     path = f"data/responses/{run}_responses/responses.json"
     items = json.loads(git_show(JB, path))
     rng = random.Random(f"{SEED}s:{JB}:{path}")
     free = [e for e in items if e["type"] in ("Integer", "Numeric")]
     for e in sorted(stratified(free, jb_flag, 10, rng, 1.0), key=lambda e: items.index(e)):
-        pred, finish = jb_text(e, run)
-        jb_add(
-            e, run, path, pred, finish, f"{e[f'{run}_response']['model']} ({run.replace('_', ' ')})"
-        )
+        jb_add(e, path, *jb_text(e, run), jb_model(e[f"{run}_response"], run))
 JB_CP2 = [("GPT4_0613_normal", "chinese"), ("GPT4_0613_normal", "hindi")]
 JB_CP2 += [("GPT4_0613_normal", "arabic"), ("GPT3.5_normal", "chinese")]
 for run, lang in JB_CP2:
@@ -252,42 +259,17 @@ for run, lang in JB_CP2:
         resp = e[f"{run}_response"]
         resp = ast.literal_eval(resp) if isinstance(resp, str) else resp
         c = resp["choices"][0]
-        jb_add(
-            e,
-            run,
-            path,
-            c["message"]["content"],
-            c.get("finish_reason") or "stop",
-            f"{resp['model']} ({run.replace('_', ' ')}, {lang} translation)",
-        )
+        model = jb_model(resp, run, f", {lang} translation")
+        jb_add(e, path, c["message"]["content"], c.get("finish_reason") or "stop", model)
 for stem, verdicts, model in [OD_RUNS[4], OD_RUNS[0], OD_RUNS[5], OD_RUNS[3]]:
     path = f"jsonl/{stem}.jsonl"
     resp = od_lines(path)
     verdict = od_lines(f"jsonl/eval/result-{verdicts}.jsonl")
-    keys = [
-        k
-        for k in od_problems
-        if k in resp
-        and isinstance(resp[k], str)
-        and resp[k].strip()
-        and not re.fullmatch(r"[A-F](\s*,\s*[A-F])*", od_gold(od_problems[k]["answer"]))
-        and len(od_gold(od_problems[k]["answer"])) <= 60
-    ]
+    keys = od_keys(resp)
     rng = random.Random(f"{SEED}s:{OD}:{path}")
-    flag = lambda k, v=verdict: str(v.get(k, {}).get("is_correct")) == "1"  # noqa: E731
+    flag = lambda k, v=verdict: od_correct(v, k)  # noqa: E731
     for k in sorted(stratified(keys, flag, 6, rng, 1.0), key=lambda k: int(k.split("_")[1])):
-        p = od_problems[k]
-        add(
-            family="odyssey_math",
-            pred=resp[k],
-            gold=od_gold(p["answer"]),
-            question=p["question"],
-            model=model,
-            source_repo=OD,
-            source_path=path,
-            source_item=f"{k} ({p['label']}, {p['level']})",
-            source_flag=flag(k) if k in verdict else None,
-        )
+        od_add(k, resp[k], path, model, verdict)
 
 rows[:] = new_rows(rows, "v10")  # exact duplicates of earlier tables or of this draw left out
 

@@ -192,7 +192,7 @@ class Flow:
         data = self.run.export_file("sft")
         if not data.exists():
             raise InputError("no SFT data: the export stage wrote no sft.jsonl", file=str(data))
-        if not data.read_text(encoding="utf-8").strip():
+        if not _has_rows(data):  # the first non-blank line is enough: train reads it all
             raise InputError(_nothing_to_train(self.run.read_stats()), file=str(data))
         if self.force:
             shutil.rmtree(out, ignore_errors=True)
@@ -376,6 +376,11 @@ def before_after_markdown(run: RunDir) -> str:
 def run_flow(recipe: Recipe, *, base: Path | None = None, force: bool = False) -> FlowResult:
     """Run every stage the recipe lists; returns timings and the before/after summary."""
     return Flow(recipe, base=base, force=force).run_all()
+
+
+def _has_rows(path: Path) -> bool:
+    with path.open(encoding="utf-8") as lines:
+        return any(line.strip() for line in lines)
 
 
 def _nothing_to_train(stats: dict[str, Any]) -> str:

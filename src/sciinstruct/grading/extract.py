@@ -755,11 +755,11 @@ def _asked_statement(line: str, question: str | None) -> str | None:
     # value a later clause computes with ("30 miles", then "30 + 20 = 50 miles") is not the
     # answer, however well its words match the question
     number = NUMBER.search(value)
-    if number and (
-        _plain(number) in _numbers(question)
+    stated = _plain(number) if number else None
+    if stated is not None and (
+        stated in _numbers(question)
         or any(
-            _plain(number) in _operands(clauses[later])
-            and (any(scores[later]) or not subjects[later])
+            stated in _operands(clauses[later]) and (any(scores[later]) or not subjects[later])
             for later in range(best + 1, len(clauses))
         )  # a later step about the asked quantity too, or bare arithmetic ("40 + 32 = 72"), not
         # one about another ("Number of molecules: 2 x 6.02 x 10^23 = ...")
@@ -802,13 +802,13 @@ def _sole_new_number(sentence: str, question: str | None) -> str | None:
     written after it."""
     if not question or _COPULA.search(sentence) or not _CONCLUDING.match(sentence):
         return None
-    givens = _numbers(question)
-    new = [m for m in NUMBER.finditer(sentence) if _plain(m) not in givens]
-    if len(new) != 1 or len(new) == len(NUMBER.findall(sentence)):
+    givens, numbers = _numbers(question), list(NUMBER.finditer(sentence))
+    new = [m for m in numbers if _plain(m) not in givens]
+    if len(new) != 1 or len(new) == len(numbers):
         return None  # none, several, or no given among them (the last number reads it anyway)
     number = new[0]
     sign = number["sign"] if number.end("sign") == number.start("mant") else ""  # not "30 - 20"
-    value = sign.replace("+", "") + number.group()[number.start("mant") - number.start() :]
+    value = sign.replace("+", "") + sentence[number.start("mant") : number.end()]
     return value + unit_after(sentence[number.end() :], value)  # "12 kg on ...": 12 kg
 
 

@@ -382,23 +382,26 @@ def _convert(pred: Quantity, gold_unit: str) -> float | str | None:
         return f"cannot convert {pred.unit} to {gold_unit}: {type(exc).__name__}"
 
 
+def _ratio_in(value: float, unit: str | None, target: str | None) -> float | None:
+    """`value` `unit` in `target` when both are dimensionless units pint knows (37 bp is
+    0.37 percent); None otherwise."""
+    source, goal = parse_unit(unit or ""), parse_unit(target or "")
+    if source is None or goal is None or not (source.dimensionless and goal.dimensionless):
+        return None
+    return float(registry().Quantity(value, source).to(goal).magnitude)
+
+
 def _compare_percent(
     pred: Quantity, gold: Quantity, within: Any, tol: str, off: str
 ) -> tuple[bool, str]:
     # 50% and 0.5 are the same answer; a bare 50 against 50% is too.
     g = gold.value
-    candidates = [pred.value]
+    candidates: list[float | None] = [pred.value]
     if gold.percent and not pred.percent:
-        candidates.append(pred.value * 100)
-        unit = parse_unit(pred.unit) if pred.unit else None
-        if unit is not None and unit.dimensionless:  # 37 bp against 0.37%
-            candidates.append(float(registry().Quantity(pred.value, unit).to("percent").magnitude))
+        candidates += [pred.value * 100, _ratio_in(pred.value, pred.unit, "percent")]  # 37 bp
     elif pred.percent and not gold.percent:
-        candidates.append(pred.value / 100)
-        unit = parse_unit(gold.unit) if gold.unit else None
-        if unit is not None and unit.dimensionless:  # 0.37% against 37 bp
-            candidates.append(float(registry().Quantity(pred.value / 100).to(unit).magnitude))
-    for candidate in candidates:
+        candidates += [pred.value / 100, _ratio_in(pred.value, "percent", gold.unit)]  # vs 37 bp
+    for candidate in (c for c in candidates if c is not None):
         if within(candidate, g):
             return True, f"{candidate:g} equals {g:g} {tol} (percent)"
     return False, f"{pred.value:g} differs from {g:g} ({off}, percent)"
